@@ -1,0 +1,25 @@
+# The commands people and CI share. See README.md.
+.PHONY: setup demo test lint typecheck unit check bench
+
+setup:
+	./scripts/setup.sh
+
+demo:
+	./scripts/demo.sh
+
+# The test command: lint, strict type check, then the whole suite (unit + integration).
+test: lint typecheck
+	.venv/bin/python -m pytest -q
+
+lint:
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
+
+typecheck:
+	.venv/bin/mypy
+
+unit:
+	.venv/bin/python -m pytest -q -m "not integration"
+
+bench:
+	.venv/bin/python bench/retrieval.py --datasets ../shared/datasets

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The Quickstart's main job: set up, index the demo corpus, answer a sample question.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+
+CORPUS=/usr/share/doc/python3.11/html
+if [ -d "$CORPUS" ]; then
+  QUESTION=${QUESTION:-"How do I give a dataclass field a mutable default like a list?"}
+else
+  echo "warning: $CORPUS is not available (apt-get install -y python3.11-doc failed);" >&2
+  echo "         falling back to cairn's own docs/ as the demo corpus." >&2
+  CORPUS=docs
+  QUESTION=${QUESTION:-"How does cairn decide to abstain?"}
+fi
+export CAIRN_WORKSPACE=${CAIRN_WORKSPACE:-.cairn}
+echo "==> ingesting $CORPUS into $CAIRN_WORKSPACE"
+# exit status 1 only means some files failed to parse (listed above); go on with the rest
+.venv/bin/cairn ingest "$CORPUS" --prune || [ $? -eq 1 ]
+echo "==> cairn ask \"$QUESTION\""
+.venv/bin/cairn ask "$QUESTION"

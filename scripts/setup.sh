@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set up a development/demo environment from a fresh clone: virtualenv, dependencies,
+# the embedding model (exported to ONNX once), and the demo corpus (Python 3.11 docs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "error: cairn needs Python 3.11 or newer (found: $("$PY" --version 2>&1))." >&2
+  echo "       Set PYTHON=/path/to/python3.11 and run again." >&2
+  exit 2
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PY" -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+
+# torch is only needed once, to export the embedding model to ONNX. Prefer a CPU build:
+# a plain 'pip install torch' pulls several GB of CUDA libraries.
+if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
+  echo "==> installing torch (CPU, for the one-off model export)"
+  if ls /opt/wheels/torch-*+cpu-*.whl >/dev/null 2>&1; then
+    "${PIP[@]}" install "$(ls /opt/wheels/torch-*+cpu-*.whl | head -n1)"
+  else
+    "${PIP[@]}" install torch
+  fi
+fi
+echo "==> installing cairn and its dependencies"
+"${PIP[@]}" install -e ".[dev,export]"
+
+echo "==> preparing the embedding model"
+.venv/bin/cairn models export
+
+CORPUS=/usr/share/doc/python3.11/html
+if [ ! -d "$CORPUS" ]; then
+  echo "==> the demo corpus ($CORPUS) is missing: installing Debian's python3.11-doc"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
+  if command -v apt-get >/dev/null; then
+    ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3.11-doc) >/dev/null 2>&1 \
+      || echo "warning: could not install python3.11-doc" >&2
+  fi
+fi
+echo "==> setup done"

@@ -1,0 +1,23 @@
+"""The `cairn` command line. One module per command; heavy imports happen inside commands so
+`cairn --help` stays fast and a missing optional dependency breaks only the command using it."""
+
+import typer
+
+from cairn.cli import ask, doctor, ingest, models, search
+
+app = typer.Typer(
+    name="cairn",
+    help="Cited answers over your own documents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("ingest")(ingest.command)
+app.command("search")(search.command)
+app.command("ask")(ask.command)
+app.command("doctor")(doctor.command)
+app.add_typer(models.app, name="models")
+
+
+def main() -> None:
+    app()

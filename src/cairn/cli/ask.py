@@ -1,0 +1,103 @@
+"""`cairn ask QUESTION`: a cited answer, as readable text or as the documented JSON."""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cairn.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    emit,
+    errors_reported,
+    fail,
+    open_workspace,
+    run_batch,
+)
+from cairn.cli.filters import SourceOption, TagOption, TypeOption, build_filters
+from cairn.types import Answer
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": [
+            {
+                "n": c.n,
+                "chunk_id": c.chunk_id,
+                "source": c.source,
+                "uri": c.uri,
+                "section": c.section,
+                "quote": c.quote,
+                "verified": c.verified,
+                "support": c.support,
+            }
+            for c in answer.citations
+        ],
+        "usage": {
+            "input_tokens": answer.usage.input_tokens,
+            "output_tokens": answer.usage.output_tokens,
+            "estimated": answer.usage.estimated,
+        },
+        "cost_usd": answer.cost_usd,
+        "latency_ms": round(answer.latency_ms, 2),
+        "trace_id": answer.trace_id,
+    }
+
+
+def command(
+    question: Annotated[str | None, typer.Argument(help="Your question.")] = None,
+    k: Annotated[int | None, typer.Option("--k", "-k", min=1, help="Chunks to read.")] = None,
+    mode: Annotated[str | None, typer.Option(help="lexical, dense or hybrid retrieval.")] = None,
+    batch: Annotated[
+        Path | None,
+        typer.Option(help="JSON lines {id, query|question}; one JSON line out per question."),
+    ] = None,
+    source: SourceOption = None,
+    doc_type: TypeOption = None,
+    tag: TagOption = None,
+    json_out: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Answer a question from the workspace, citing the passages used."""
+    if mode not in (None, "lexical", "dense", "hybrid"):
+        raise fail(f"unknown --mode {mode!r}: use lexical, dense or hybrid")
+    if (question is None) == (batch is None):
+        raise fail("give a QUESTION or --batch FILE (not both)")
+    filters = build_filters(source, doc_type, tag)
+    with errors_reported():
+        ws = open_workspace(workspace)
+        pipeline = ws.pipeline(mode)
+        if batch is not None:
+            failed = run_batch(
+                batch, ("question", "query"),
+                lambda q: answer_json(pipeline.ask(q, k=k, filters=filters)),
+            )
+            raise typer.Exit(1 if failed else 0)
+        assert question is not None
+        answer = pipeline.ask(question, k=k, filters=filters)
+        if json_out:
+            emit(answer_json(answer))
+            return
+        print_answer(answer)
+
+
+def print_answer(answer: Answer) -> None:
+    from rich.console import Console
+    from rich.markdown import Markdown
+    from rich.markup import escape
+
+    console = Console()
+    console.print(Markdown(answer.text))
+    if answer.abstained:
+        console.print("[dim]No passage in the workspace answers this closely enough.[/]")
+        return
+    console.print()
+    console.print("[bold]Sources[/]")
+    for c in answer.citations:
+        mark = "[green]✓ verified[/]" if c.verified else "[red]✗ unverified[/]"
+        console.print(f" [bold][{c.n}][/] [cyan]{escape(c.source)}[/] — {escape(c.section)} {mark}")
+        console.print(f"     [link={c.uri}]{escape(c.uri)}[/link]", style="dim")
+    console.print(f"[dim]{answer.latency_ms:.0f} ms · ${answer.cost_usd:.4f} · "
+                  f"trace {answer.trace_id[:12]}[/]")

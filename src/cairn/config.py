@@ -1,0 +1,190 @@
+"""All configuration in one validated object.
+
+Sources, strongest first: explicit overrides (CLI flags), `CAIRN_*` environment variables
+(nested with one `_`, e.g. `CAIRN_LLM_MODEL`, `CAIRN_CHUNK_TARGET_TOKENS`), the `cairn.toml`
+file (in the workspace, else the current directory, else `CAIRN_CONFIG`), then defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    "_sources/*",
+    "_static/*",
+    "_images/*",
+    "_downloads/*",
+    "**/_sources/*",
+    "**/_static/*",
+    "**/_images/*",
+    "**/_downloads/*",
+    "genindex*",
+    "search.html",
+    "py-modindex.html",
+    ".git/*",
+    "**/.git/*",
+    "node_modules/*",
+    "**/node_modules/*",
+)
+"""Generated pages and build artefacts skipped by default (`--exclude` adds, `--include` wins)."""
+
+
+class _Section(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+class ChunkSettings(_Section):
+    target_tokens: int = Field(200, ge=16, le=2048)
+    """Chunks are filled up to about this many tokens of the embedding model's tokenizer."""
+    overlap_tokens: int = Field(32, ge=0, le=512)
+    """Tokens of the previous chunk repeated at the start of the next one, within a section."""
+    min_tokens: int = Field(24, ge=0)
+    """A short trailing piece of a section is merged into its neighbour below this size."""
+
+    @model_validator(mode="after")
+    def _overlap_below_target(self) -> ChunkSettings:
+        if self.overlap_tokens >= self.target_tokens:
+            raise ValueError("chunk.overlap_tokens must be smaller than chunk.target_tokens")
+        return self
+
+
+class EmbedSettings(_Section):
+    backend: Literal["minilm-onnx"] = "minilm-onnx"
+    batch_size: int = Field(32, ge=1, le=1024)
+    max_tokens: int = Field(256, ge=16, le=512)
+    """Texts are truncated to this many tokens before embedding (MiniLM's position limit is 512)."""
+    threads: int = Field(0, ge=0)
+    """onnxruntime intra-op threads; 0 means one per core."""
+    model_dir: Path | None = None
+    """Where the exported ONNX model lives; default `~/.cache/cairn/models`."""
+
+
+class IngestSettings(_Section):
+    max_file_mb: float = Field(50.0, gt=0)
+    """Files larger than this are refused with a clear error (raise it for big PDFs)."""
+    excludes: tuple[str, ...] = DEFAULT_EXCLUDES
+    near_duplicate_bits: int = Field(3, ge=0, le=16)
+    """Chunks whose 64-bit SimHash differs in at most this many bits are near-duplicates."""
+
+
+class RetrieveSettings(_Section):
+    mode: Literal["lexical", "dense", "hybrid"] = "hybrid"
+    k: int = Field(5, ge=1, le=1000)
+    candidates: int = Field(50, ge=1, le=5000)
+    """How many hits each retriever contributes to hybrid fusion."""
+    fusion: Literal["convex", "rrf"] = "convex"
+    alpha: float = Field(0.6, ge=0.0, le=1.0)
+    """Weight of the dense score in convex fusion (1 - alpha goes to lexical)."""
+    rrf_k: int = Field(60, ge=1)
+
+
+class AnswerSettings(_Section):
+    max_sentences: int = Field(4, ge=1, le=20)
+    max_sources: int = Field(3, ge=1, le=20)
+    abstain_threshold: float = Field(0.35, ge=0.0, le=1.0)
+    """Abstain when the best chunk's dense similarity to the question is below this."""
+
+
+class LLMSettings(_Section):
+    provider: Literal["extractive", "openai", "anthropic"] = "extractive"
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = Field(None, repr=False)
+    price_input_per_mtok: float | None = None
+    price_output_per_mtok: float | None = None
+
+
+class BudgetSettings(_Section):
+    request_usd: float | None = None
+    daily_usd: float | None = None
+
+
+def _default_workspace() -> Path:
+    return Path(".cairn")
+
+
+class Settings(BaseSettings):
+    """The effective configuration of one cairn process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CAIRN_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+    )
+
+    workspace: Path = Field(default_factory=_default_workspace)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)  # type: ignore[arg-type]
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)  # type: ignore[arg-type]
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)  # type: ignore[arg-type]
+    llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = _config_file()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    @property
+    def config_file(self) -> Path | None:
+        return _config_file()
+
+    @property
+    def model_dir(self) -> Path:
+        if self.embed.model_dir is not None:
+            return self.embed.model_dir
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "cairn" / "models"
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("CAIRN_CONFIG")
+    if explicit:
+        return Path(explicit)
+    candidates = []
+    workspace = os.environ.get("CAIRN_WORKSPACE")
+    if workspace:
+        candidates.append(Path(workspace) / "cairn.toml")
+    candidates.append(Path("cairn.toml"))
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings; raise `ConfigError` with every problem listed and how to fix it."""
+    from pydantic import ValidationError
+
+    from cairn.errors import ConfigError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        where = _config_file()
+        hint = f" (check {where} and CAIRN_* environment variables)" if where else (
+            " (check CAIRN_* environment variables)"
+        )
+        raise ConfigError(f"invalid configuration: {problems}{hint}") from exc

@@ -1,0 +1,1 @@
+"""Ingestion: reading source files into documents and chunks."""

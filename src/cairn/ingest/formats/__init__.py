@@ -1,0 +1,1 @@
+"""One reader per source format; `cairn.ingest.readers.read_document` picks between them."""

@@ -1,0 +1,184 @@
+"""Incremental, crash-safe ingestion: files -> parsed documents -> chunks -> embeddings -> store.
+
+Each document is written in one store transaction. A re-run skips files whose content hash
+is unchanged, re-embeds only chunks whose hash is new (the embedding cache is keyed by chunk
+hash), and with `prune` removes documents whose files are gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cairn.config import DEFAULT_EXCLUDES, Settings
+from cairn.embed.base import Embedder
+from cairn.errors import IngestError
+from cairn.ingest.chunking import chunk_document, content_hash, embedding_text
+from cairn.ingest.discover import SourceFile, discover
+from cairn.store.base import Store
+from cairn.types import Chunk, Document
+
+
+@dataclass(kw_only=True)
+class IngestReport:
+    files: int = 0
+    ingested: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    duplicates: int = 0
+    embedded: int = 0
+    """Chunks embedded by the model in this run."""
+    reused: int = 0
+    """Chunks whose embedding came from the cache."""
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    parse_seconds: float = 0.0
+    generation: int = 0
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "files": self.files, "ingested": self.ingested, "unchanged": self.unchanged,
+            "removed": self.removed, "failed": self.failed, "chunks": self.chunks,
+            "duplicates": self.duplicates, "embedded": self.embedded, "reused": self.reused,
+            "failures": [{"path": p, "reason": r} for p, r in self.failures],
+            "seconds": round(self.seconds, 3), "embed_seconds": round(self.embed_seconds, 3),
+            "parse_seconds": round(self.parse_seconds, 3), "generation": self.generation,
+        }
+
+
+Progress = Callable[[str, IngestReport], None]
+"""Called as `(source, report)` after each file (and with `""` once the files are counted)."""
+
+
+def document_id(root: Path, source: str) -> str:
+    """Stable id of a document: its location (root + relative path), not its content."""
+    return hashlib.sha256(f"{root.as_posix()}::{source}".encode()).hexdigest()[:16]
+
+
+def ingest(
+    paths: Sequence[Path],
+    *,
+    store: Store,
+    embedder: Embedder,
+    tokenizer: object,
+    settings: Settings,
+    includes: Sequence[str] = (),
+    excludes: Sequence[str] = (),
+    prune: bool = False,
+    tags: Sequence[str] = (),
+    acl: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> IngestReport:
+    from cairn.ingest.readers import SUPPORTED_SUFFIXES, read_document
+
+    started = time.perf_counter()
+    report = IngestReport()
+    defaults = () if includes else tuple(settings.ingest.excludes or DEFAULT_EXCLUDES)
+    files = list(
+        discover(paths, suffixes=SUPPORTED_SUFFIXES, excludes=(*defaults, *excludes),
+                 includes=includes)
+    )
+    report.files = len(files)
+    if progress:
+        progress("", report)
+    known = {d.id: d for d in store.documents()}
+    seen: set[str] = set()
+    limit = int(settings.ingest.max_file_mb * 1024 * 1024)
+    for file in files:
+        doc_id = document_id(file.root, file.source)
+        seen.add(doc_id)
+        try:
+            data = _read(file, limit)
+            digest = hashlib.sha256(data).hexdigest()
+            if doc_id in known and known[doc_id].content_hash == digest:
+                report.unchanged += 1
+            else:
+                _ingest_one(file, doc_id, data, digest, store, embedder, tokenizer, settings,
+                            tags, acl, report, read_document)
+                report.ingested += 1
+        except IngestError as exc:
+            report.failures.append((exc.path, exc.reason))
+        if progress:
+            progress(file.source, report)
+    if prune:
+        roots = {p.resolve().as_uri() for p in paths if p.is_dir()}
+        gone = [
+            doc_id for doc_id in known
+            if doc_id not in seen and _under(store, doc_id, roots)
+        ]
+        report.removed = store.delete_documents(gone)
+    report.generation = store.generation()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _read(file: SourceFile, limit: int) -> bytes:
+    try:
+        size = file.path.stat().st_size
+        if size > limit:
+            raise IngestError(
+                str(file.path),
+                f"file is {size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit "
+                "(raise ingest.max_file_mb to ingest it)",
+            )
+        return file.path.read_bytes()
+    except PermissionError as exc:
+        raise IngestError(str(file.path), "permission denied (cannot read the file)") from exc
+    except OSError as exc:
+        raise IngestError(str(file.path), f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _ingest_one(
+    file: SourceFile, doc_id: str, data: bytes, digest: str, store: Store, embedder: Embedder,
+    tokenizer: object, settings: Settings, tags: Sequence[str], acl: Sequence[str],
+    report: IngestReport, read_document: Callable[[Path, bytes], object],
+) -> None:
+    from cairn.types import ParsedDocument
+
+    t0 = time.perf_counter()
+    parsed = read_document(file.path, data)
+    assert isinstance(parsed, ParsedDocument)
+    if not parsed.blocks:
+        raise IngestError(str(file.path), "no text content found")
+    text, drafts = chunk_document(parsed, tokenizer, settings.chunk)
+    report.parse_seconds += time.perf_counter() - t0
+    document = Document(
+        id=doc_id, source=file.source, uri=file.path.as_uri(), title=parsed.title,
+        doc_type=parsed.doc_type, content_hash=digest, text=text,
+        metadata=dict(parsed.metadata), tags=tuple(tags), acl=tuple(acl),
+    )
+    inputs = [embedding_text(parsed.title, d.section, d.text) for d in drafts]
+    chunks = [
+        Chunk(
+            id=f"{doc_id}-{i}", doc_id=doc_id, ordinal=i, text=d.text, section=d.section,
+            anchor=d.anchor, start=d.start, end=d.end, token_count=d.token_count,
+            hash=content_hash(inp), page=d.page, source=file.source, uri=document.uri,
+            title=parsed.title,
+        )
+        for i, (d, inp) in enumerate(zip(drafts, inputs, strict=True))
+    ]
+    cached = store.cached_embeddings(embedder.name, [c.hash for c in chunks])
+    todo = {c.hash: inp for c, inp in zip(chunks, inputs, strict=True) if c.hash not in cached}
+    t1 = time.perf_counter()
+    vectors = embedder.embed(list(todo.values())) if todo else None
+    report.embed_seconds += time.perf_counter() - t1
+    fresh = dict(zip(todo, vectors, strict=True)) if vectors is not None else {}
+    result = store.write_document(document, chunks, fresh, model=embedder.name)
+    report.chunks += result.indexed
+    report.duplicates += result.duplicates
+    report.embedded += len(todo)
+    report.reused += len(chunks) - len(todo)
+
+
+def _under(store: Store, doc_id: str, roots: set[str]) -> bool:
+    document = store.get_document(doc_id)
+    return document is not None and any(document.uri.startswith(r + "/") for r in roots)

@@ -1,0 +1,59 @@
+"""Schema migrations for the SQLite store, applied in order; `PRAGMA user_version` records the
+last one applied. Append new steps; never edit a released one."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: documents, chunks, embeddings, lexical index, metadata
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('generation', '0');
+
+    CREATE TABLE documents (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        uri TEXT NOT NULL,
+        title TEXT NOT NULL,
+        doc_type TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        text TEXT NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        tags TEXT NOT NULL DEFAULT '[]',
+        acl TEXT NOT NULL DEFAULT '[]',
+        ingested_at REAL NOT NULL
+    );
+
+    CREATE TABLE chunks (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        ordinal INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        section TEXT NOT NULL,
+        anchor TEXT,
+        page INTEGER,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        token_count INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        simhash INTEGER NOT NULL,
+        dup_of INTEGER REFERENCES chunks(rowid),
+        UNIQUE (doc_id, ordinal)
+    );
+    CREATE INDEX documents_source ON documents(source);
+    CREATE INDEX chunks_doc ON chunks(doc_id);
+    CREATE INDEX chunks_hash ON chunks(hash);
+    CREATE INDEX chunks_dup ON chunks(dup_of);
+
+    CREATE TABLE embeddings (
+        model TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model, hash)
+    ) WITHOUT ROWID;
+
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        heading, body, tokenize = 'porter unicode61 remove_diacritics 2'
+    );
+    """,
+)

@@ -1,0 +1,481 @@
+"""The embedded store: one SQLite file (WAL) holding documents, chunks, embeddings and an
+FTS5 lexical index, with an exact in-memory vector index loaded from it.
+
+Every document is replaced in one transaction, so a process killed at any point leaves the
+database as it was before or after that document, never in between.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cairn.errors import StoreError
+from cairn.store.base import DocumentInfo, Vector, WriteResult
+from cairn.store.dedup import hamming_within, to_signed
+from cairn.store.fts import fts_match
+from cairn.store.migrations import MIGRATIONS
+from cairn.store.vectors import VectorIndex
+from cairn.types import Chunk, Document, Filters, Hit
+
+DB_FILE = "cairn.db"
+
+_CHUNK_COLUMNS = (
+    "c.rowid, c.id, c.doc_id, c.ordinal, c.text, c.section, c.anchor, c.page, c.start, c.end, "
+    "c.token_count, c.hash, d.source, d.uri, d.title"
+)
+
+
+class SQLiteStore:
+    """`Store` on SQLite. Safe to share between threads (one connection, one lock)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        near_duplicate_bits: int = 3,
+        heading_weight: float = 1.0,
+        create: bool = True,
+    ) -> None:
+        self.path = path
+        self.near_duplicate_bits = near_duplicate_bits
+        self.heading_weight = heading_weight
+        if not path.exists() and not create:
+            raise StoreError(f"no cairn database at {path}: run 'cairn ingest PATH' first")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open {path}: {exc}. If the file is damaged, move it away and ingest again"
+            ) from exc
+        self._lock = threading.RLock()
+        self._vectors: dict[str, tuple[int, VectorIndex]] = {}
+        self._simhashes: tuple[int, np.ndarray[Any, np.dtype[np.uint64]], list[int]] | None = None
+
+    # -- schema -------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} was written by a newer cairn (schema {version}); upgrade cairn"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            self._db.execute("BEGIN IMMEDIATE")
+            for statement in _split_sql(MIGRATIONS[number]):
+                self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {number + 1}")
+            self._db.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    # -- reads --------------------------------------------------------------------------
+
+    def generation(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0])
+
+    def documents(self) -> list[DocumentInfo]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT d.id, d.source, d.content_hash, COUNT(c.rowid) FROM documents d "
+                "LEFT JOIN chunks c ON c.doc_id = d.id GROUP BY d.id ORDER BY d.source"
+            ).fetchall()
+        return [
+            DocumentInfo(id=r[0], source=r[1], content_hash=r[2], chunk_count=r[3]) for r in rows
+        ]
+
+    def get_document(self, doc_id: str) -> Document | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, source, uri, title, doc_type, content_hash, text, metadata, tags, acl "
+                "FROM documents WHERE id = ?",
+                (doc_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return Document(
+            id=row[0], source=row[1], uri=row[2], title=row[3], doc_type=row[4],
+            content_hash=row[5], text=row[6], metadata=json.loads(row[7]),
+            tags=tuple(json.loads(row[8])), acl=tuple(json.loads(row[9])),
+        )
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        if not chunk_ids:
+            return []
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f"WHERE c.id IN ({marks})",
+                tuple(chunk_ids),
+            ).fetchall()
+        by_id = {r[1]: _chunk(r) for r in rows}
+        return [by_id[i] for i in chunk_ids if i in by_id]
+
+    def cached_embeddings(self, model: str, hashes: Sequence[str]) -> dict[str, Vector]:
+        found: dict[str, Vector] = {}
+        unique = list(dict.fromkeys(hashes))
+        with self._lock:
+            for start in range(0, len(unique), 500):
+                part = unique[start : start + 500]
+                rows = self._db.execute(
+                    f"SELECT hash, vector FROM embeddings WHERE model = ? AND hash IN "
+                    f"({','.join('?' * len(part))})",
+                    (model, *part),
+                ).fetchall()
+                for h, blob in rows:
+                    found[h] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            docs = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            chunks, dups = self._db.execute(
+                "SELECT COUNT(*), COUNT(dup_of) FROM chunks"
+            ).fetchone()
+            embeddings = self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+            indexed = self._db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
+        return {
+            "documents": docs, "chunks": chunks, "duplicates": dups, "indexed": indexed,
+            "embeddings": embeddings, "generation": self.generation(),
+            "schema_version": self.schema_version,
+        }
+
+    # -- writes -------------------------------------------------------------------------
+
+    def write_document(
+        self, document: Document, chunks: Sequence[Chunk], embeddings: Mapping[str, Vector],
+        *, model: str,
+    ) -> WriteResult:
+        indexed = duplicates = 0
+        with self._transaction() as db:
+            self._delete(db, [document.id])
+            db.execute(
+                "INSERT INTO documents (id, source, uri, title, doc_type, content_hash, text, "
+                "metadata, tags, acl, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    document.id, document.source, document.uri, document.title,
+                    document.doc_type, document.content_hash, document.text,
+                    json.dumps(dict(document.metadata)), json.dumps(list(document.tags)),
+                    json.dumps(list(document.acl)), time.time(),
+                ),
+            )
+            for h, vec in embeddings.items():
+                db.execute(
+                    "INSERT OR IGNORE INTO embeddings (model, hash, vector) VALUES (?,?,?)",
+                    (model, h, np.asarray(vec, dtype=np.float32).tobytes()),
+                )
+            hashes, rowids = self._canonical_simhashes(db)
+            new_hashes: list[int] = []
+            new_rowids: list[int] = []
+            for chunk in chunks:
+                simhash = _simhash_of(chunk)
+                dup_of = self._find_duplicate(db, chunk, simhash, hashes, rowids)
+                if dup_of is None:
+                    dup_of = _near(simhash, new_hashes, new_rowids, self.near_duplicate_bits,
+                                   chunk.token_count)
+                cur = db.execute(
+                    "INSERT INTO chunks (id, doc_id, ordinal, text, section, anchor, page, start, "
+                    "end, token_count, hash, simhash, dup_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        chunk.id, document.id, chunk.ordinal, chunk.text,
+                        json.dumps(list(chunk.section)), chunk.anchor, chunk.page, chunk.start,
+                        chunk.end, chunk.token_count, chunk.hash, to_signed(simhash), dup_of,
+                    ),
+                )
+                rowid = int(cur.lastrowid or 0)
+                if dup_of is None:
+                    self._index_fts(db, rowid, document.title, chunk)
+                    new_hashes.append(simhash)
+                    new_rowids.append(rowid)
+                    indexed += 1
+                else:
+                    duplicates += 1
+            missing = db.execute(
+                "SELECT COUNT(*) FROM chunks c LEFT JOIN embeddings e ON e.hash = c.hash "
+                "AND e.model = ? WHERE c.doc_id = ? AND e.hash IS NULL",
+                (model, document.id),
+            ).fetchone()[0]
+            if missing:
+                raise StoreError(
+                    f"{document.source}: {missing} chunks have no embedding for model {model}"
+                )
+            self._bump(db)
+        self._simhashes = None
+        return WriteResult(indexed=indexed, duplicates=duplicates)
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> int:
+        if not doc_ids:
+            return 0
+        with self._transaction() as db:
+            removed = self._delete(db, doc_ids)
+            if removed:
+                self._bump(db)
+        self._simhashes = None
+        return removed
+
+    def _delete(self, db: sqlite3.Connection, doc_ids: Sequence[str]) -> int:
+        removed = 0
+        for doc_id in doc_ids:
+            rows = db.execute(
+                "SELECT rowid, dup_of FROM chunks WHERE doc_id = ?", (doc_id,)
+            ).fetchall()
+            for rowid, dup_of in rows:
+                if dup_of is None:
+                    db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
+                    self._promote(db, rowid, doc_id)
+            db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            removed += db.execute("DELETE FROM documents WHERE id = ?", (doc_id,)).rowcount
+        return removed
+
+    def _promote(self, db: sqlite3.Connection, rowid: int, doc_id: str) -> None:
+        """A canonical chunk is going away: its first duplicate elsewhere takes its place."""
+        heirs = db.execute(
+            "SELECT c.rowid, d.title, c.section, c.text FROM chunks c JOIN documents d "
+            "ON d.id = c.doc_id WHERE c.dup_of = ? AND c.doc_id != ? ORDER BY c.rowid",
+            (rowid, doc_id),
+        ).fetchall()
+        if not heirs:
+            return
+        heir = heirs[0]
+        db.execute("UPDATE chunks SET dup_of = NULL WHERE rowid = ?", (heir[0],))
+        db.execute("UPDATE chunks SET dup_of = ? WHERE dup_of = ?", (heir[0], rowid))
+        db.execute(
+            "INSERT INTO chunks_fts (rowid, heading, body) VALUES (?,?,?)",
+            (heir[0], _heading(heir[1], tuple(json.loads(heir[2]))), heir[3]),
+        )
+
+    def _index_fts(self, db: sqlite3.Connection, rowid: int, title: str, chunk: Chunk) -> None:
+        db.execute(
+            "INSERT INTO chunks_fts (rowid, heading, body) VALUES (?,?,?)",
+            (rowid, _heading(title, chunk.section), chunk.text),
+        )
+
+    def _bump(self, db: sqlite3.Connection) -> None:
+        db.execute(
+            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
+            "WHERE key = 'generation'"
+        )
+
+    def _canonical_simhashes(
+        self, db: sqlite3.Connection
+    ) -> tuple[np.ndarray[Any, np.dtype[np.uint64]], list[int]]:
+        generation = int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+        if self._simhashes is None or self._simhashes[0] != generation:
+            rows = db.execute(
+                "SELECT rowid, simhash FROM chunks WHERE dup_of IS NULL AND token_count >= ?",
+                (_MIN_NEAR_TOKENS,),
+            ).fetchall()
+            values = np.array([r[1] for r in rows], dtype=np.int64).view(np.uint64)
+            self._simhashes = (generation, values, [r[0] for r in rows])
+        return self._simhashes[1], self._simhashes[2]
+
+    def _find_duplicate(
+        self, db: sqlite3.Connection, chunk: Chunk, simhash: int,
+        hashes: np.ndarray[Any, np.dtype[np.uint64]], rowids: list[int],
+    ) -> int | None:
+        row = db.execute(
+            "SELECT rowid FROM chunks WHERE hash = ? AND dup_of IS NULL LIMIT 1", (chunk.hash,)
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        if chunk.token_count < _MIN_NEAR_TOKENS or self.near_duplicate_bits == 0 or not len(hashes):
+            return None
+        match = hamming_within(hashes, simhash, self.near_duplicate_bits)
+        return rowids[match] if match is not None else None
+
+    # -- search -------------------------------------------------------------------------
+
+    def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+        match = fts_match(query)
+        if match is None or k <= 0:
+            return []
+        where, params = _filter_sql(filters)
+        sql = (
+            f"SELECT {_CHUNK_COLUMNS}, -bm25(chunks_fts, ?, 1.0) AS score FROM chunks_fts "
+            "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id "
+            f"WHERE chunks_fts MATCH ? {where} ORDER BY score DESC LIMIT ?"
+        )
+        with self._lock:
+            try:
+                rows = self._db.execute(
+                    sql, (self.heading_weight, match, *params, k)
+                ).fetchall()
+            except sqlite3.OperationalError as exc:  # malformed MATCH despite quoting
+                raise StoreError(f"lexical search failed for {query!r}: {exc}") from exc
+        return [Hit(chunk=_chunk(r), score=float(r[15]), lexical=float(r[15])) for r in rows]
+
+    def dense_search(
+        self, vector: Vector, k: int, filters: Filters | None = None, *, model: str
+    ) -> list[Hit]:
+        index = self._vector_index(model)
+        allowed = None if filters is None or filters.empty else self._allowed_rowids(filters)
+        pairs = index.search(np.asarray(vector, dtype=np.float32), k, allowed)
+        if not pairs:
+            return []
+        chunks = self._chunks_by_rowid([r for r, _ in pairs])
+        return [
+            Hit(chunk=chunks[r], score=s, dense=s) for r, s in pairs if r in chunks
+        ]
+
+    def _vector_index(self, model: str) -> VectorIndex:
+        generation = self.generation()
+        cached = self._vectors.get(model)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.rowid, e.vector FROM chunks c JOIN embeddings e "
+                "ON e.hash = c.hash AND e.model = ? WHERE c.dup_of IS NULL ORDER BY c.rowid",
+                (model,),
+            ).fetchall()
+        rowids = np.array([r[0] for r in rows], dtype=np.int64)
+        matrix = (
+            np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            if rows
+            else np.zeros((0, 1), dtype=np.float32)
+        )
+        index = VectorIndex(rowids, matrix)
+        self._vectors[model] = (generation, index)
+        return index
+
+    def _allowed_rowids(self, filters: Filters) -> set[int]:
+        where, params = _filter_sql(filters)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f"WHERE c.dup_of IS NULL {where}",
+                params,
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def _chunks_by_rowid(self, rowids: Sequence[int]) -> dict[int, Chunk]:
+        marks = ",".join("?" * len(rowids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f"WHERE c.rowid IN ({marks})",
+                tuple(rowids),
+            ).fetchall()
+        return {r[0]: _chunk(r) for r in rows}
+
+    def check_integrity(self) -> list[str]:
+        """Problems found by SQLite's own check and cairn's invariants (empty when healthy)."""
+        problems: list[str] = []
+        with self._lock:
+            result = self._db.execute("PRAGMA integrity_check").fetchone()[0]
+            if result != "ok":
+                problems.append(f"sqlite integrity_check: {result}")
+            fts_extra = self._db.execute(
+                "SELECT COUNT(*) FROM chunks_fts f LEFT JOIN chunks c ON c.rowid = f.rowid "
+                "WHERE c.rowid IS NULL OR c.dup_of IS NOT NULL"
+            ).fetchone()[0]
+            fts_missing = self._db.execute(
+                "SELECT COUNT(*) FROM chunks c LEFT JOIN chunks_fts f ON f.rowid = c.rowid "
+                "WHERE c.dup_of IS NULL AND f.rowid IS NULL"
+            ).fetchone()[0]
+            orphans = self._db.execute(
+                "SELECT COUNT(*) FROM chunks c LEFT JOIN documents d ON d.id = c.doc_id "
+                "WHERE d.id IS NULL"
+            ).fetchone()[0]
+        if fts_extra:
+            problems.append(f"{fts_extra} lexical index rows point to no indexed chunk")
+        if fts_missing:
+            problems.append(f"{fts_missing} indexed chunks are missing from the lexical index")
+        if orphans:
+            problems.append(f"{orphans} chunks belong to no document")
+        return problems
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+_MIN_NEAR_TOKENS = 32
+"""Near-duplicate detection only applies to chunks at least this long; short ones
+("Return the value.") legitimately repeat."""
+
+
+def _near(
+    simhash: int, hashes: list[int], rowids: list[int], bits: int, tokens: int
+) -> int | None:
+    if bits == 0 or tokens < _MIN_NEAR_TOKENS or not hashes:
+        return None
+    match = hamming_within(np.array(hashes, dtype=np.uint64), simhash, bits)
+    return rowids[match] if match is not None else None
+
+
+def _simhash_of(chunk: Chunk) -> int:
+    from cairn.store.dedup import simhash
+
+    return simhash(chunk.text)
+
+
+def _heading(title: str, section: tuple[str, ...]) -> str:
+    return " ".join((title, *section))
+
+
+def _chunk(row: Sequence[Any]) -> Chunk:
+    return Chunk(
+        id=row[1], doc_id=row[2], ordinal=row[3], text=row[4], section=tuple(json.loads(row[5])),
+        anchor=row[6], page=row[7], start=row[8], end=row[9], token_count=row[10], hash=row[11],
+        source=row[12], uri=row[13], title=row[14],
+    )
+
+
+def _filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
+    if filters is None or filters.empty:
+        return "", []
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.source_globs:
+        clauses.append("(" + " OR ".join("d.source GLOB ?" for _ in filters.source_globs) + ")")
+        params.extend(filters.source_globs)
+    if filters.doc_types:
+        clauses.append(f"d.doc_type IN ({','.join('?' * len(filters.doc_types))})")
+        params.extend(filters.doc_types)
+    for tag in filters.tags:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(d.tags) WHERE value = ?)")
+        params.append(tag)
+    if filters.principals is not None:
+        marks = ",".join("?" * len(filters.principals)) or "NULL"
+        clauses.append(
+            f"(d.acl = '[]' OR EXISTS (SELECT 1 FROM json_each(d.acl) WHERE value IN ({marks})))"
+        )
+        params.extend(filters.principals)
+    return "AND " + " AND ".join(clauses), params
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

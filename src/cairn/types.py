@@ -1,0 +1,152 @@
+"""The value types that travel through cairn: documents, chunks, hits, citations, answers.
+
+They are plain frozen dataclasses so any stage (and any test) can build them by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+BlockKind = Literal["text", "code", "table", "list"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Block:
+    """One structural unit of a parsed document, in reading order."""
+
+    kind: BlockKind
+    """`code` and `table` blocks are never split by the chunker."""
+    text: str
+    section: tuple[str, ...] = ()
+    """Heading path above this block, outermost first (the title is not repeated)."""
+    anchor: str | None = None
+    """Id of the nearest heading (or element) above, for `uri#anchor` links."""
+    page: int | None = None
+    """1-based page number, for paginated formats such as PDF."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ParsedDocument:
+    """What a format reader extracts from one file: a title and ordered blocks."""
+
+    title: str
+    blocks: tuple[Block, ...]
+    doc_type: str
+    """`html`, `sphinx`, `markdown`, `pdf`, `text`, `notion`, `confluence`, `csv`."""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Document:
+    """A stored document: one source file."""
+
+    id: str
+    source: str
+    """Path relative to the ingest root, with `/` separators (e.g. `library/dataclasses.html`)."""
+    uri: str
+    """Where the original lives (`file:///...`)."""
+    title: str
+    doc_type: str
+    content_hash: str
+    """Hash of the raw file bytes; an unchanged hash means the file is skipped on re-ingest."""
+    text: str = ""
+    """The extracted text that chunk offsets point into."""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    acl: tuple[str, ...] = ()
+    """Principals allowed to read the document; empty means everyone."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Chunk:
+    """A retrievable span of a document."""
+
+    id: str
+    doc_id: str
+    ordinal: int
+    text: str
+    section: tuple[str, ...]
+    anchor: str | None
+    start: int
+    """Character offset of the chunk in `Document.text` (inclusive)."""
+    end: int
+    """Character offset of the chunk in `Document.text` (exclusive)."""
+    token_count: int
+    hash: str
+    """Content hash of the normalised chunk text; keys the embedding cache."""
+    page: int | None = None
+    # Denormalised from the document so a hit is self-describing.
+    source: str = ""
+    uri: str = ""
+    title: str = ""
+
+    @property
+    def section_path(self) -> str:
+        return " > ".join(self.section)
+
+    @property
+    def anchored_uri(self) -> str:
+        return f"{self.uri}#{self.anchor}" if self.anchor else self.uri
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Hit:
+    """A chunk returned by a retriever, with its score and the scores that made it."""
+
+    chunk: Chunk
+    score: float
+    lexical: float | None = None
+    dense: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Filters:
+    """Metadata filters applied inside the store query."""
+
+    source_globs: tuple[str, ...] = ()
+    """Keep chunks whose source matches any of these globs (fnmatch syntax)."""
+    doc_types: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    """Keep chunks whose document carries all of these tags."""
+    principals: tuple[str, ...] | None = None
+    """The caller's principals; `None` means no ACL check (local single-user mode)."""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.source_globs or self.doc_types or self.tags) and self.principals is None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Citation:
+    """An `[n]` marker in an answer resolved to the chunk and span it cites."""
+
+    n: int
+    chunk_id: str
+    source: str
+    uri: str
+    section: str
+    quote: str
+    verified: bool | None = None
+    """True when the cited chunk was checked to support the sentence."""
+    support: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    estimated: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Answer:
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    trace_id: str = ""
+    hits: tuple[Hit, ...] = ()
