@@ -124,13 +124,13 @@ class Settings(BaseSettings):
     )
 
     workspace: Path = Field(default_factory=_default_workspace)
-    chunk: ChunkSettings = Field(default_factory=ChunkSettings)  # type: ignore[arg-type]
-    embed: EmbedSettings = Field(default_factory=EmbedSettings)  # type: ignore[arg-type]
-    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
-    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)  # type: ignore[arg-type]
-    answer: AnswerSettings = Field(default_factory=AnswerSettings)  # type: ignore[arg-type]
-    llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
-    budget: BudgetSettings = Field(default_factory=BudgetSettings)  # type: ignore[arg-type]
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -184,7 +184,9 @@ def load_settings(**overrides: Any) -> Settings:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         where = _config_file()
-        hint = f" (check {where} and CAIRN_* environment variables)" if where else (
-            " (check CAIRN_* environment variables)"
+        hint = (
+            f" (check {where} and CAIRN_* environment variables)"
+            if where
+            else (" (check CAIRN_* environment variables)")
         )
         raise ConfigError(f"invalid configuration: {problems}{hint}") from exc

@@ -1,13 +1,13 @@
 """The errors cairn raises. Every message says what to do next.
 
-    CairnError
-    ├── UserError                 misuse: bad configuration, bad arguments
-    │   └── ConfigError           the configuration is invalid or incomplete
-    ├── RunError                  something failed at run time
-    │   ├── IngestError           one input could not be read (path and reason)
-    │   ├── ModelError            the embedding model could not be loaded or run
-    │   └── StoreError            the workspace database is missing, locked or corrupt
-    └── WorkspaceNotFound         (a UserError) no workspace where one was expected
+CairnError
+├── UserError                 misuse: bad configuration, bad arguments
+│   └── ConfigError           the configuration is invalid or incomplete
+├── RunError                  something failed at run time
+│   ├── IngestError           one input could not be read (path and reason)
+│   ├── ModelError            the embedding model could not be loaded or run
+│   └── StoreError            the workspace database is missing, locked or corrupt
+└── WorkspaceNotFound         (a UserError) no workspace where one was expected
 """
 
 from __future__ import annotations

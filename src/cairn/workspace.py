@@ -38,7 +38,9 @@ class Workspace:
     def embedder(self) -> MiniLMEmbedder:
         e = self.settings.embed
         return MiniLMEmbedder(
-            self.settings.model_dir, max_tokens=e.max_tokens, batch_size=e.batch_size,
+            self.settings.model_dir,
+            max_tokens=e.max_tokens,
+            batch_size=e.batch_size,
             threads=e.threads,
         )
 

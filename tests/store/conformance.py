@@ -16,23 +16,45 @@ MODEL = EMBEDDER.name
 
 
 def make_doc(
-    doc_id: str, source: str, paragraphs: list[str], *, doc_type: str = "markdown",
-    tags: tuple[str, ...] = (), acl: tuple[str, ...] = (), content: str = "v1",
+    doc_id: str,
+    source: str,
+    paragraphs: list[str],
+    *,
+    doc_type: str = "markdown",
+    tags: tuple[str, ...] = (),
+    acl: tuple[str, ...] = (),
+    content: str = "v1",
 ) -> tuple[Document, list[Chunk]]:
     text = "\n\n".join(paragraphs)
     doc = Document(
-        id=doc_id, source=source, uri=f"file:///corpus/{source}", title=f"Title {doc_id}",
-        doc_type=doc_type, content_hash=f"{doc_id}-{content}", text=text, tags=tags, acl=acl,
+        id=doc_id,
+        source=source,
+        uri=f"file:///corpus/{source}",
+        title=f"Title {doc_id}",
+        doc_type=doc_type,
+        content_hash=f"{doc_id}-{content}",
+        text=text,
+        tags=tags,
+        acl=acl,
     )
     chunks: list[Chunk] = []
     offset = 0
     for i, para in enumerate(paragraphs):
         chunks.append(
             Chunk(
-                id=f"{doc_id}-{i}", doc_id=doc_id, ordinal=i, text=para, section=("Intro", f"S{i}"),
-                anchor=f"s{i}", start=offset, end=offset + len(para),
-                token_count=len(para.split()), hash=content_hash(para), source=source,
-                uri=doc.uri, title=doc.title,
+                id=f"{doc_id}-{i}",
+                doc_id=doc_id,
+                ordinal=i,
+                text=para,
+                section=("Intro", f"S{i}"),
+                anchor=f"s{i}",
+                start=offset,
+                end=offset + len(para),
+                token_count=len(para.split()),
+                hash=content_hash(para),
+                source=source,
+                uri=doc.uri,
+                title=doc.title,
             )
         )
         offset += len(para) + 2

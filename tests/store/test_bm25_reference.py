@@ -43,8 +43,9 @@ def _tokens(db: sqlite3.Connection, table: str) -> dict[int, list[str]]:
 
 def _query_tokens(query: str) -> list[str]:
     db = sqlite3.connect(":memory:")
-    db.execute("CREATE VIRTUAL TABLE q USING fts5(body, tokenize='porter unicode61 "
-               "remove_diacritics 2')")
+    db.execute(
+        "CREATE VIRTUAL TABLE q USING fts5(body, tokenize='porter unicode61 remove_diacritics 2')"
+    )
     db.execute("INSERT INTO q (body) VALUES (?)", (query,))
     return list(dict.fromkeys(_tokens(db, "q")[1]))
 
@@ -88,9 +89,12 @@ def test_scores_match_bm25s(
     rowids = sorted(tokens)
     vocab = {t: i for i, t in enumerate(sorted({t for ts in tokens.values() for t in ts}))}
     model = bm25s.BM25(method="robertson", k1=1.2, b=0.75)
-    model.index(bm25s.tokenization.Tokenized(
-        ids=[[vocab[t] for t in tokens[r]] for r in rowids], vocab=vocab
-    ), show_progress=False)
+    model.index(
+        bm25s.tokenization.Tokenized(
+            ids=[[vocab[t] for t in tokens[r]] for r in rowids], vocab=vocab
+        ),
+        show_progress=False,
+    )
     q = [t for t in _query_tokens(query) if t in vocab]
     scores = model.get_scores(q)
     by_row = dict(zip(rowids, scores, strict=True))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from cairn.types import Citation, Hit, Usage
@@ -15,7 +15,7 @@ class Draft:
     text: str
     citations: tuple[Citation, ...]
     abstained: bool
-    usage: Usage = Usage()
+    usage: Usage = field(default_factory=Usage)
     reason: str = ""
     """Why the answerer abstained, or how it chose its evidence."""
 

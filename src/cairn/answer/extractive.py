@@ -90,7 +90,9 @@ class ExtractiveAnswerer:
         best = max(relevance)
         if best < self.settings.abstain_threshold:
             return Draft(
-                text=NOT_FOUND, citations=(), abstained=True,
+                text=NOT_FOUND,
+                citations=(),
+                abstained=True,
                 reason=f"best chunk similarity {best:.2f} < {self.settings.abstain_threshold:.2f}",
             )
         order = sorted(range(len(hits)), key=lambda i: -relevance[i])
@@ -142,8 +144,11 @@ class ExtractiveAnswerer:
         for i in list(chosen):
             nxt = i + 1
             if (
-                units[i].text.rstrip().endswith(":") and nxt < len(units)
-                and units[nxt].hit == units[i].hit and units[nxt].code and nxt not in chosen
+                units[i].text.rstrip().endswith(":")
+                and nxt < len(units)
+                and units[nxt].hit == units[i].hit
+                and units[nxt].code
+                and nxt not in chosen
             ):
                 chosen.append(nxt)
         return [units[i] for i in sorted(chosen, key=lambda i: (units[i].hit, units[i].start))]
@@ -162,8 +167,11 @@ class ExtractiveAnswerer:
         text = re.sub(r"\n{3,}", "\n\n", " ".join(parts).replace(" \n", "\n")).strip()
         citations = tuple(
             Citation(
-                n=n, chunk_id=hits[i].chunk.id, source=hits[i].chunk.source,
-                uri=hits[i].chunk.anchored_uri, section=hits[i].chunk.section_path,
+                n=n,
+                chunk_id=hits[i].chunk.id,
+                source=hits[i].chunk.source,
+                uri=hits[i].chunk.anchored_uri,
+                section=hits[i].chunk.section_path,
                 quote=" … ".join(quotes[i]),
             )
             for i, n in numbers.items()

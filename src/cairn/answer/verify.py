@@ -54,8 +54,11 @@ class LexicalVerifier:
                     score = len(terms & chunk_terms) / len(terms) if terms else 0.0
                 support[n] = min(support.get(n, 1.0), score)
         citations = tuple(
-            replace(c, support=round(support.get(c.n, 0.0), 3),
-                    verified=support.get(c.n, 0.0) >= self.threshold)
+            replace(
+                c,
+                support=round(support.get(c.n, 0.0), 3),
+                verified=support.get(c.n, 0.0) >= self.threshold,
+            )
             for c in draft.citations
         )
         return replace(draft, citations=citations)

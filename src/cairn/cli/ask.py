@@ -71,7 +71,8 @@ def command(
         pipeline = ws.pipeline(mode)
         if batch is not None:
             failed = run_batch(
-                batch, ("question", "query"),
+                batch,
+                ("question", "query"),
                 lambda q: answer_json(pipeline.ask(q, k=k, filters=filters)),
             )
             raise typer.Exit(1 if failed else 0)
@@ -99,5 +100,7 @@ def print_answer(answer: Answer) -> None:
         mark = "[green]✓ verified[/]" if c.verified else "[red]✗ unverified[/]"
         console.print(f" [bold][{c.n}][/] [cyan]{escape(c.source)}[/] — {escape(c.section)} {mark}")
         console.print(f"     [link={c.uri}]{escape(c.uri)}[/link]", style="dim")
-    console.print(f"[dim]{answer.latency_ms:.0f} ms · ${answer.cost_usd:.4f} · "
-                  f"trace {answer.trace_id[:12]}[/]")
+    console.print(
+        f"[dim]{answer.latency_ms:.0f} ms · ${answer.cost_usd:.4f} · "
+        f"trace {answer.trace_id[:12]}[/]"
+    )

@@ -14,7 +14,10 @@ from cairn.errors import CairnError
 WorkspaceOption = Annotated[
     Path | None,
     typer.Option(
-        "--workspace", "-w", envvar="CAIRN_WORKSPACE", help="Workspace folder (default .cairn).",
+        "--workspace",
+        "-w",
+        envvar="CAIRN_WORKSPACE",
+        help="Workspace folder (default .cairn).",
         show_envvar=True,
     ),
 ]
@@ -79,9 +82,7 @@ def emit(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def run_batch(
-    path: Path, keys: tuple[str, ...], handle: Callable[[str], dict[str, Any]]
-) -> int:
+def run_batch(path: Path, keys: tuple[str, ...], handle: Callable[[str], dict[str, Any]]) -> int:
     """Answer every line of a batch file; return how many lines failed."""
     failed = 0
     for item_id, text, error in read_batch(path, keys):

@@ -12,9 +12,9 @@ from cairn.cli.common import JsonOption, WorkspaceOption, emit
 def command(
     workspace: WorkspaceOption = None,
     json_out: JsonOption = False,
-    corpus: Annotated[
-        Path, typer.Option(help="Demo corpus to check for.")
-    ] = Path("/usr/share/doc/python3.11/html"),
+    corpus: Annotated[Path, typer.Option(help="Demo corpus to check for.")] = Path(
+        "/usr/share/doc/python3.11/html"
+    ),
 ) -> None:
     """Print the effective configuration and check the installation."""
     from cairn.config import load_settings
@@ -34,20 +34,27 @@ def command(
     problems += _check_model(settings, checks)
     problems += _check_workspace(settings, checks)
     if not corpus.is_dir():
-        problems.append((
-            f"demo corpus missing at {corpus}",
-            "apt-get install -y python3.11-doc (or ingest your own folder)",
-        ))
+        problems.append(
+            (
+                f"demo corpus missing at {corpus}",
+                "apt-get install -y python3.11-doc (or ingest your own folder)",
+            )
+        )
     if settings.llm.provider != "extractive" and not settings.llm.model:
-        problems.append((
-            f"CAIRN_LLM_PROVIDER={settings.llm.provider} but no model is set",
-            "set CAIRN_LLM_MODEL (or use CAIRN_LLM_PROVIDER=extractive)",
-        ))
+        problems.append(
+            (
+                f"CAIRN_LLM_PROVIDER={settings.llm.provider} but no model is set",
+                "set CAIRN_LLM_MODEL (or use CAIRN_LLM_PROVIDER=extractive)",
+            )
+        )
     if json_out:
-        emit({
-            "config": config, "checks": checks,
-            "problems": [{"problem": p, "fix": f} for p, f in problems],
-        })
+        emit(
+            {
+                "config": config,
+                "checks": checks,
+                "problems": [{"problem": p, "fix": f} for p, f in problems],
+            }
+        )
     else:
         _print(config, checks, problems)
     raise typer.Exit(1 if problems else 0)
@@ -90,12 +97,15 @@ def _check_workspace(settings: object, checks: dict[str, str]) -> list[tuple[str
     except CairnError as exc:
         return [(str(exc), "move the workspace away and ingest again")]
     checks.update({k: str(v) for k, v in stats.items()})
-    return [(issue, "re-run cairn ingest; if it persists, ingest into a new workspace")
-            for issue in issues]
+    return [
+        (issue, "re-run cairn ingest; if it persists, ingest into a new workspace")
+        for issue in issues
+    ]
 
 
-def _print(config: dict[str, object], checks: dict[str, str],
-           problems: list[tuple[str, str]]) -> None:
+def _print(
+    config: dict[str, object], checks: dict[str, str], problems: list[tuple[str, str]]
+) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table

@@ -12,7 +12,9 @@ def command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
     include: Annotated[
         list[str] | None,
-        typer.Option(help="Only files matching this glob (repeatable; overrides default excludes)."),
+        typer.Option(
+            help="Only files matching this glob (repeatable; overrides default excludes)."
+        ),
     ] = None,
     exclude: Annotated[
         list[str] | None, typer.Option(help="Skip files matching this glob (repeatable).")
@@ -35,9 +37,16 @@ def command(
         ws = open_workspace(workspace, create=True)
         with _progress(enabled=not json_out) as on_progress:
             report = ingest(
-                paths, store=ws.store, embedder=ws.embedder, tokenizer=ws.embedder.tokenizer,
-                settings=ws.settings, includes=include or (), excludes=exclude or (),
-                prune=prune, tags=tag or (), progress=on_progress,
+                paths,
+                store=ws.store,
+                embedder=ws.embedder,
+                tokenizer=ws.embedder.tokenizer,
+                settings=ws.settings,
+                includes=include or (),
+                excludes=exclude or (),
+                prune=prune,
+                tags=tag or (),
+                progress=on_progress,
             )
         ws.close()
     if json_out:
@@ -69,11 +78,16 @@ class _progress:
         )
 
         self._bar = Progress(
-            TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]ingest[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
             TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]:.1f} files/s"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             TextColumn("[dim]{task.fields[current]}[/]"),
-            console=Console(stderr=True), transient=False,
+            console=Console(stderr=True),
+            transient=False,
         )
         self._bar.__enter__()
         self._task = self._bar.add_task("ingest", total=None, chunks=0, rate=0.0, current="")
@@ -83,8 +97,12 @@ class _progress:
         done = report.ingested + report.unchanged + report.failed
         elapsed = self._bar.tasks[0].elapsed or 1e-9
         self._bar.update(
-            self._task, total=report.files, completed=done, chunks=report.chunks,
-            rate=done / elapsed, current=source[-40:],
+            self._task,
+            total=report.files,
+            completed=done,
+            chunks=report.chunks,
+            rate=done / elapsed,
+            current=source[-40:],
         )
 
     def __exit__(self, *exc: object) -> None:

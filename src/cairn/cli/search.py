@@ -86,8 +86,9 @@ def _print(query: str, hits: list[Hit]) -> None:
     for rank, hit in enumerate(hits, start=1):
         c = hit.chunk
         where = escape(c.section_path or c.title)
-        console.print(f"[bold]{rank}.[/] [cyan]{escape(c.source)}[/] — {where} "
-                      f"[dim]({hit.score:.3f})[/]")
+        console.print(
+            f"[bold]{rank}.[/] [cyan]{escape(c.source)}[/] — {where} [dim]({hit.score:.3f})[/]"
+        )
         console.print(f"   [link={c.anchored_uri}]{escape(c.anchored_uri)}[/link]", style="dim")
         snippet = " ".join(c.text.split())
         console.print("   " + escape(snippet[:240] + ("…" if len(snippet) > 240 else "")))

@@ -56,7 +56,7 @@ def export_onnx(target_dir: Path) -> Path:
     source = minilm_model_dir()
     model = AutoModel.from_pretrained(str(source)).eval()
 
-    class _Pooled(torch.nn.Module):  # type: ignore[misc]
+    class _Pooled(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
             super().__init__()
             self.inner = inner

@@ -89,16 +89,25 @@ def chunk_document(
             block = document.blocks[run[0]]
             drafts.append(
                 ChunkDraft(
-                    start=start, end=end, text=text[start:end], section=block.section,
-                    anchor=block.anchor, page=_page_at(document.blocks, spans, start),
+                    start=start,
+                    end=end,
+                    text=text[start:end],
+                    section=block.section,
+                    anchor=block.anchor,
+                    page=_page_at(document.blocks, spans, start),
                     token_count=0,
                 )
             )
     counts = counter.counts([d.text for d in drafts])
     return text, [
         ChunkDraft(
-            start=d.start, end=d.end, text=d.text, section=d.section, anchor=d.anchor,
-            page=d.page, token_count=n,
+            start=d.start,
+            end=d.end,
+            text=d.text,
+            section=d.section,
+            anchor=d.anchor,
+            page=d.page,
+            token_count=n,
         )
         for d, n in zip(drafts, counts, strict=True)
     ]
@@ -117,7 +126,9 @@ def _section_runs(blocks: Sequence[Block]) -> list[list[int]]:
 
 
 def _units(
-    text: str, blocks: list[tuple[Block, tuple[int, int]]], counter: _Counter,
+    text: str,
+    blocks: list[tuple[Block, tuple[int, int]]],
+    counter: _Counter,
     settings: ChunkSettings,
 ) -> list[_Unit]:
     candidates: list[tuple[int, int, bool]] = []
@@ -177,8 +188,8 @@ def _pack(units: list[_Unit], settings: ChunkSettings) -> list[tuple[int, int]]:
     if len(ranges) > 1:
         tail_first, tail_last = ranges[-1]
         tail = sum(u.tokens for u in units[tail_first : tail_last + 1])
-        prev_first, prev_last = ranges[-2]
-        prev = sum(u.tokens for u in units[prev_first : tail_first])
+        prev_first, _prev_last = ranges[-2]
+        prev = sum(u.tokens for u in units[prev_first:tail_first])
         if tail < settings.min_tokens and prev + tail <= settings.target_tokens * 1.25:
             ranges[-2:] = [(prev_first, tail_last)]
     return ranges

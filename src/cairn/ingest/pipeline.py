@@ -46,12 +46,20 @@ class IngestReport:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "files": self.files, "ingested": self.ingested, "unchanged": self.unchanged,
-            "removed": self.removed, "failed": self.failed, "chunks": self.chunks,
-            "duplicates": self.duplicates, "embedded": self.embedded, "reused": self.reused,
+            "files": self.files,
+            "ingested": self.ingested,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "failed": self.failed,
+            "chunks": self.chunks,
+            "duplicates": self.duplicates,
+            "embedded": self.embedded,
+            "reused": self.reused,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
-            "seconds": round(self.seconds, 3), "embed_seconds": round(self.embed_seconds, 3),
-            "parse_seconds": round(self.parse_seconds, 3), "generation": self.generation,
+            "seconds": round(self.seconds, 3),
+            "embed_seconds": round(self.embed_seconds, 3),
+            "parse_seconds": round(self.parse_seconds, 3),
+            "generation": self.generation,
         }
 
 
@@ -84,8 +92,9 @@ def ingest(
     report = IngestReport()
     defaults = () if includes else tuple(settings.ingest.excludes or DEFAULT_EXCLUDES)
     files = list(
-        discover(paths, suffixes=SUPPORTED_SUFFIXES, excludes=(*defaults, *excludes),
-                 includes=includes)
+        discover(
+            paths, suffixes=SUPPORTED_SUFFIXES, excludes=(*defaults, *excludes), includes=includes
+        )
     )
     report.files = len(files)
     if progress:
@@ -102,8 +111,20 @@ def ingest(
             if doc_id in known and known[doc_id].content_hash == digest:
                 report.unchanged += 1
             else:
-                _ingest_one(file, doc_id, data, digest, store, embedder, tokenizer, settings,
-                            tags, acl, report, read_document)
+                _ingest_one(
+                    file,
+                    doc_id,
+                    data,
+                    digest,
+                    store,
+                    embedder,
+                    tokenizer,
+                    settings,
+                    tags,
+                    acl,
+                    report,
+                    read_document,
+                )
                 report.ingested += 1
         except IngestError as exc:
             report.failures.append((exc.path, exc.reason))
@@ -111,10 +132,7 @@ def ingest(
             progress(file.source, report)
     if prune:
         roots = {p.resolve().as_uri() for p in paths if p.is_dir()}
-        gone = [
-            doc_id for doc_id in known
-            if doc_id not in seen and _under(store, doc_id, roots)
-        ]
+        gone = [doc_id for doc_id in known if doc_id not in seen and _under(store, doc_id, roots)]
         report.removed = store.delete_documents(gone)
     report.generation = store.generation()
     report.seconds = time.perf_counter() - started
@@ -138,9 +156,18 @@ def _read(file: SourceFile, limit: int) -> bytes:
 
 
 def _ingest_one(
-    file: SourceFile, doc_id: str, data: bytes, digest: str, store: Store, embedder: Embedder,
-    tokenizer: object, settings: Settings, tags: Sequence[str], acl: Sequence[str],
-    report: IngestReport, read_document: Callable[[Path, bytes], object],
+    file: SourceFile,
+    doc_id: str,
+    data: bytes,
+    digest: str,
+    store: Store,
+    embedder: Embedder,
+    tokenizer: object,
+    settings: Settings,
+    tags: Sequence[str],
+    acl: Sequence[str],
+    report: IngestReport,
+    read_document: Callable[[Path, bytes], object],
 ) -> None:
     from cairn.types import ParsedDocument
 
@@ -152,16 +179,33 @@ def _ingest_one(
     text, drafts = chunk_document(parsed, tokenizer, settings.chunk)
     report.parse_seconds += time.perf_counter() - t0
     document = Document(
-        id=doc_id, source=file.source, uri=file.path.as_uri(), title=parsed.title,
-        doc_type=parsed.doc_type, content_hash=digest, text=text,
-        metadata=dict(parsed.metadata), tags=tuple(tags), acl=tuple(acl),
+        id=doc_id,
+        source=file.source,
+        uri=file.path.as_uri(),
+        title=parsed.title,
+        doc_type=parsed.doc_type,
+        content_hash=digest,
+        text=text,
+        metadata=dict(parsed.metadata),
+        tags=tuple(tags),
+        acl=tuple(acl),
     )
     inputs = [embedding_text(parsed.title, d.section, d.text) for d in drafts]
     chunks = [
         Chunk(
-            id=f"{doc_id}-{i}", doc_id=doc_id, ordinal=i, text=d.text, section=d.section,
-            anchor=d.anchor, start=d.start, end=d.end, token_count=d.token_count,
-            hash=content_hash(inp), page=d.page, source=file.source, uri=document.uri,
+            id=f"{doc_id}-{i}",
+            doc_id=doc_id,
+            ordinal=i,
+            text=d.text,
+            section=d.section,
+            anchor=d.anchor,
+            start=d.start,
+            end=d.end,
+            token_count=d.token_count,
+            hash=content_hash(inp),
+            page=d.page,
+            source=file.source,
+            uri=document.uri,
             title=parsed.title,
         )
         for i, (d, inp) in enumerate(zip(drafts, inputs, strict=True))

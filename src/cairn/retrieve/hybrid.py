@@ -59,6 +59,10 @@ def build_retriever(
     if mode == "dense":
         return dense
     return HybridRetriever(
-        lexical, dense, fusion=settings.fusion, alpha=settings.alpha,
-        candidates=settings.candidates, rrf_k=settings.rrf_k,
+        lexical,
+        dense,
+        fusion=settings.fusion,
+        alpha=settings.alpha,
+        candidates=settings.candidates,
+        rrf_k=settings.rrf_k,
     )

@@ -56,8 +56,12 @@ class Store(Protocol):
         ...
 
     def write_document(
-        self, document: Document, chunks: Sequence[Chunk], embeddings: Mapping[str, Vector],
-        *, model: str,
+        self,
+        document: Document,
+        chunks: Sequence[Chunk],
+        embeddings: Mapping[str, Vector],
+        *,
+        model: str,
     ) -> WriteResult:
         """Replace the document and all its chunks in one transaction.
 

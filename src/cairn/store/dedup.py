@@ -21,7 +21,10 @@ def simhash(text: str) -> int:
     words = _WORD.findall(text.lower())
     shingles = {" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))} or {""}
     hashes = np.array(
-        [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") for s in shingles],
+        [
+            int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big")
+            for s in shingles
+        ],
         dtype=np.uint64,
     )
     bits = (hashes[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)

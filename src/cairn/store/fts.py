@@ -10,7 +10,7 @@ STOPWORDS = frozenset(
     """a an and are as at be but by for if in into is it no not of on or such that the their
     then there these they this to was will with what which who whom whose when where why how
     do does did can could should would i me my we our you your he she his her its them those
-    am been being have has had having from about than so very s t just also any all""".split()
+    am been being have has had having from about than so very s t just also any all""".split()  # noqa: SIM905
 )
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -125,9 +125,16 @@ class SQLiteStore:
         if row is None:
             return None
         return Document(
-            id=row[0], source=row[1], uri=row[2], title=row[3], doc_type=row[4],
-            content_hash=row[5], text=row[6], metadata=json.loads(row[7]),
-            tags=tuple(json.loads(row[8])), acl=tuple(json.loads(row[9])),
+            id=row[0],
+            source=row[1],
+            uri=row[2],
+            title=row[3],
+            doc_type=row[4],
+            content_hash=row[5],
+            text=row[6],
+            metadata=json.loads(row[7]),
+            tags=tuple(json.loads(row[8])),
+            acl=tuple(json.loads(row[9])),
         )
 
     def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
@@ -161,22 +168,28 @@ class SQLiteStore:
     def stats(self) -> dict[str, int]:
         with self._lock:
             docs = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-            chunks, dups = self._db.execute(
-                "SELECT COUNT(*), COUNT(dup_of) FROM chunks"
-            ).fetchone()
+            chunks, dups = self._db.execute("SELECT COUNT(*), COUNT(dup_of) FROM chunks").fetchone()
             embeddings = self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
             indexed = self._db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
         return {
-            "documents": docs, "chunks": chunks, "duplicates": dups, "indexed": indexed,
-            "embeddings": embeddings, "generation": self.generation(),
+            "documents": docs,
+            "chunks": chunks,
+            "duplicates": dups,
+            "indexed": indexed,
+            "embeddings": embeddings,
+            "generation": self.generation(),
             "schema_version": self.schema_version,
         }
 
     # -- writes -------------------------------------------------------------------------
 
     def write_document(
-        self, document: Document, chunks: Sequence[Chunk], embeddings: Mapping[str, Vector],
-        *, model: str,
+        self,
+        document: Document,
+        chunks: Sequence[Chunk],
+        embeddings: Mapping[str, Vector],
+        *,
+        model: str,
     ) -> WriteResult:
         indexed = duplicates = 0
         with self._transaction() as db:
@@ -185,10 +198,17 @@ class SQLiteStore:
                 "INSERT INTO documents (id, source, uri, title, doc_type, content_hash, text, "
                 "metadata, tags, acl, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    document.id, document.source, document.uri, document.title,
-                    document.doc_type, document.content_hash, document.text,
-                    json.dumps(dict(document.metadata)), json.dumps(list(document.tags)),
-                    json.dumps(list(document.acl)), time.time(),
+                    document.id,
+                    document.source,
+                    document.uri,
+                    document.title,
+                    document.doc_type,
+                    document.content_hash,
+                    document.text,
+                    json.dumps(dict(document.metadata)),
+                    json.dumps(list(document.tags)),
+                    json.dumps(list(document.acl)),
+                    time.time(),
                 ),
             )
             for h, vec in embeddings.items():
@@ -203,15 +223,26 @@ class SQLiteStore:
                 simhash = _simhash_of(chunk)
                 dup_of = self._find_duplicate(db, chunk, simhash, hashes, rowids)
                 if dup_of is None:
-                    dup_of = _near(simhash, new_hashes, new_rowids, self.near_duplicate_bits,
-                                   chunk.token_count)
+                    dup_of = _near(
+                        simhash, new_hashes, new_rowids, self.near_duplicate_bits, chunk.token_count
+                    )
                 cur = db.execute(
                     "INSERT INTO chunks (id, doc_id, ordinal, text, section, anchor, page, start, "
                     "end, token_count, hash, simhash, dup_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
-                        chunk.id, document.id, chunk.ordinal, chunk.text,
-                        json.dumps(list(chunk.section)), chunk.anchor, chunk.page, chunk.start,
-                        chunk.end, chunk.token_count, chunk.hash, to_signed(simhash), dup_of,
+                        chunk.id,
+                        document.id,
+                        chunk.ordinal,
+                        chunk.text,
+                        json.dumps(list(chunk.section)),
+                        chunk.anchor,
+                        chunk.page,
+                        chunk.start,
+                        chunk.end,
+                        chunk.token_count,
+                        chunk.hash,
+                        to_signed(simhash),
+                        dup_of,
                     ),
                 )
                 rowid = int(cur.lastrowid or 0)
@@ -302,8 +333,12 @@ class SQLiteStore:
         return self._simhashes[1], self._simhashes[2]
 
     def _find_duplicate(
-        self, db: sqlite3.Connection, chunk: Chunk, simhash: int,
-        hashes: np.ndarray[Any, np.dtype[np.uint64]], rowids: list[int],
+        self,
+        db: sqlite3.Connection,
+        chunk: Chunk,
+        simhash: int,
+        hashes: np.ndarray[Any, np.dtype[np.uint64]],
+        rowids: list[int],
     ) -> int | None:
         row = db.execute(
             "SELECT rowid FROM chunks WHERE hash = ? AND dup_of IS NULL LIMIT 1", (chunk.hash,)
@@ -329,9 +364,7 @@ class SQLiteStore:
         )
         with self._lock:
             try:
-                rows = self._db.execute(
-                    sql, (self.heading_weight, match, *params, k)
-                ).fetchall()
+                rows = self._db.execute(sql, (self.heading_weight, match, *params, k)).fetchall()
             except sqlite3.OperationalError as exc:  # malformed MATCH despite quoting
                 raise StoreError(f"lexical search failed for {query!r}: {exc}") from exc
         return [Hit(chunk=_chunk(r), score=float(r[15]), lexical=float(r[15])) for r in rows]
@@ -345,9 +378,7 @@ class SQLiteStore:
         if not pairs:
             return []
         chunks = self._chunks_by_rowid([r for r, _ in pairs])
-        return [
-            Hit(chunk=chunks[r], score=s, dense=s) for r, s in pairs if r in chunks
-        ]
+        return [Hit(chunk=chunks[r], score=s, dense=s) for r, s in pairs if r in chunks]
 
     def _vector_index(self, model: str) -> VectorIndex:
         generation = self.generation()
@@ -427,9 +458,7 @@ _MIN_NEAR_TOKENS = 32
 ("Return the value.") legitimately repeat."""
 
 
-def _near(
-    simhash: int, hashes: list[int], rowids: list[int], bits: int, tokens: int
-) -> int | None:
+def _near(simhash: int, hashes: list[int], rowids: list[int], bits: int, tokens: int) -> int | None:
     if bits == 0 or tokens < _MIN_NEAR_TOKENS or not hashes:
         return None
     match = hamming_within(np.array(hashes, dtype=np.uint64), simhash, bits)
@@ -448,9 +477,20 @@ def _heading(title: str, section: tuple[str, ...]) -> str:
 
 def _chunk(row: Sequence[Any]) -> Chunk:
     return Chunk(
-        id=row[1], doc_id=row[2], ordinal=row[3], text=row[4], section=tuple(json.loads(row[5])),
-        anchor=row[6], page=row[7], start=row[8], end=row[9], token_count=row[10], hash=row[11],
-        source=row[12], uri=row[13], title=row[14],
+        id=row[1],
+        doc_id=row[2],
+        ordinal=row[3],
+        text=row[4],
+        section=tuple(json.loads(row[5])),
+        anchor=row[6],
+        page=row[7],
+        start=row[8],
+        end=row[9],
+        token_count=row[10],
+        hash=row[11],
+        source=row[12],
+        uri=row[13],
+        title=row[14],
     )
 
 

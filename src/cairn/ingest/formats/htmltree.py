@@ -1,9 +1,10 @@
 """Parse HTML with lxml and walk the element tree once, turning it into blocks.
 
 The walker knows plain HTML: headings build the outline, `p` becomes text, `pre` code,
-`table` a table, `ul`/`ol` a list, `dl` term/definition text and admonition boxes a
-"Note: ..." paragraph. Readers for flavoured HTML (Sphinx, Confluence) pick the content root,
-strip their own chrome and subclass `HtmlWalker` where they need more.
+`table` a table, `ul`/`ol` a list, `dl` term/definition text and admonition boxes
+(`div.admonition`, as Sphinx and MkDocs write them) a "Note: ..." paragraph. Readers for
+flavoured HTML (Sphinx, Confluence) pick the content root, strip their own chrome and
+subclass `HtmlWalker` where they need more.
 
 lxml is used directly rather than through BeautifulSoup: it is about 25 times faster to parse,
 which matters for a documentation set of hundreds of pages.
@@ -12,7 +13,7 @@ which matters for a documentation set of hundreds of pages.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Protocol, cast
 
 from cairn.ingest.formats.blocks import BlockBuilder, clean_text, prefix_first, render_table
@@ -30,7 +31,6 @@ class HtmlNode(Protocol):
         """The tag name; not a `str` for comments and processing instructions."""
 
     def get(self, key: str, default: str | None = None) -> str | None: ...
-    def set(self, key: str, value: str) -> None: ...
     def __iter__(self) -> Iterator[HtmlNode]: ...
     def itertext(self) -> Iterator[str]: ...
     def iter(self, *tags: str) -> Iterator[HtmlNode]: ...
@@ -38,6 +38,7 @@ class HtmlNode(Protocol):
     def getparent(self) -> HtmlNode | None: ...
     def getprevious(self) -> HtmlNode | None: ...
     def drop_tree(self) -> None: ...
+    def xpath(self, path: str) -> list[HtmlNode]: ...
 
 
 HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -62,12 +63,10 @@ _SKIP_TAGS = frozenset(
     }
 )  # fmt: skip
 
-_CONFLUENCE_MACROS = {
-    "confluence-information-macro-note": "Note",
-    "confluence-information-macro-warning": "Warning",
-    "confluence-information-macro-tip": "Tip",
-    "confluence-information-macro-information": "Info",
-}
+_NEVER_TEXT = (
+    "script", "style", "template", "noscript", "svg", "button", "input", "select", "textarea",
+)  # fmt: skip
+_PERMALINK_MARKS = frozenset({"#", "\u00b6", "\u00a7", "\U0001f517", "link", "permalink"})
 
 
 def parse_html(text: str) -> HtmlNode:
@@ -99,17 +98,36 @@ def text_of(el: HtmlNode) -> str:
 
 
 def find_first(root: HtmlNode, tag: str, **attrs: str) -> HtmlNode | None:
-    """The first `tag` element (or any element for `"*"`) whose attributes match exactly;
-    `class_` matches one class name."""
+    """The first `tag` element (`"*"` for any) in `root`, itself included, whose attributes
+    equal `attrs`; `class_` matches one class name. Uses XPath, so it is fast on big pages."""
     wanted_class = attrs.pop("class_", None)
-    for el in root.iter() if tag == "*" else root.iter(tag):
-        if not tag_of(el):
-            continue
-        if wanted_class is not None and not has_class(el, wanted_class):
-            continue
-        if all(el.get(key) == value for key, value in attrs.items()):
-            return el
-    return None
+    conditions = [f"@{key}='{value}'" for key, value in attrs.items()]
+    if wanted_class is not None:
+        conditions.append(
+            f"contains(concat(' ', normalize-space(@class), ' '), ' {wanted_class} ')"
+        )
+    test = f"[{' and '.join(conditions)}]" if conditions else ""
+    found = root.xpath(f"(descendant-or-self::{tag}{test})[1]")
+    return found[0] if found else None
+
+
+def find_all(
+    root: HtmlNode, tags: Collection[str] = (), class_names: Collection[str] = ()
+) -> list[HtmlNode]:
+    """Every element under `root` that has one of `tags` or one of `class_names`."""
+    wanted = frozenset(class_names)
+    return [
+        el
+        for el in root.iter()
+        if isinstance(el.tag, str)
+        and (el.tag in tags or not wanted.isdisjoint((el.get("class") or "").split()))
+    ]
+
+
+def first_present(*nodes: HtmlNode | None, default: HtmlNode) -> HtmlNode:
+    """The first node that is not None, else `default` (lxml elements without children are
+    falsy, so `or` cannot be used to chain them)."""
+    return next((node for node in nodes if node is not None), default)
 
 
 def drop_all(elements: Iterable[HtmlNode]) -> None:
@@ -120,29 +138,46 @@ def drop_all(elements: Iterable[HtmlNode]) -> None:
 
 
 def prepare(root: HtmlNode) -> None:
-    """Drop scripts and styles and turn `<br>` into a line break so words do not run together."""
-    drop_all(el for el in root.iter("script", "style", "template", "noscript"))
+    """Drop scripts, styles, form controls and `¶`/`#` permalinks, and turn `<br>` into a line
+    break so words do not run together."""
+    drop_all(root.iter(*_NEVER_TEXT))
+    for link in [a for a in root.iter("a") if _is_permalink(a)]:
+        if link.get("id") or link.get("name"):  # keep the target, lose the mark
+            drop_all(list(link))
+            link.text = None
+        else:
+            drop_all([link])
     for br in root.iter("br"):
         br.tail = "\n" + (br.tail or "")
 
 
+def _is_permalink(a: HtmlNode) -> bool:
+    if has_class(a, "headerlink"):
+        return True
+    return (a.get("href") or "").startswith("#") and text_of(a).lower() in _PERMALINK_MARKS
+
+
 def heading_anchor(heading: HtmlNode) -> str | None:
-    """The id that links to a heading: its own, an `<a id|name>` in or just before it, or
-    the id of the `<section>` it opens (Sphinx puts ids there)."""
+    """The id that links to a heading: its own, an `<a id|name>` inside it, the id of the
+    `<section>` it opens (Sphinx puts ids there) or of an empty `<a>`/`<span>` just before it."""
     if anchor := heading.get("id"):
         return anchor
     for a in heading.iter("a"):
         if anchor := a.get("id") or a.get("name"):
-            return anchor
-    previous = heading.getprevious()
-    if previous is not None and tag_of(previous) in ("a", "span") and not text_of(previous):
-        if anchor := previous.get("id") or previous.get("name"):
             return anchor
     parent = heading.getparent()
     if parent is not None and (tag_of(parent) == "section" or has_class(parent, "section")):
         first = next((c for c in parent if tag_of(c) in HEADINGS), None)
         if first is heading:
             return parent.get("id")
+    previous = heading.getprevious()
+    if (
+        previous is not None
+        and tag_of(previous) in ("a", "span")
+        and not text_of(previous)
+        and (anchor := previous.get("id") or previous.get("name"))
+    ):
+        return anchor
     return None
 
 
@@ -185,7 +220,7 @@ class HtmlWalker:
         elif tag in ("pre", "listing", "xmp"):
             self.out.emit("code", "".join(el.itertext()).strip("\n").rstrip())
         elif tag in ("ul", "ol", "menu"):
-            self.list(el)
+            self.bullets(el)
         elif tag == "table":
             self.table(el)
         elif tag == "dl":
@@ -200,7 +235,7 @@ class HtmlWalker:
         buffer = [el.text or ""]
         for child in el:
             tag = tag_of(child)
-            if child is skip or tag in _BLOCK_TAGS or tag in ("pre", "listing", "xmp"):
+            if child is skip or tag in _BLOCK_TAGS:
                 self.out.emit("text", clean_text("".join(buffer)))
                 if child is not skip:
                     self.element(child)
@@ -219,7 +254,7 @@ class HtmlWalker:
         elif text:
             self.out.heading(level, text, heading_anchor(el))
 
-    def list(self, el: HtmlNode) -> None:
+    def bullets(self, el: HtmlNode) -> None:
         """Emit a list block, one `- ` line per item (code and tables inside stay whole)."""
         items: list[list[Block]] = []
         for child in el:
@@ -235,7 +270,7 @@ class HtmlWalker:
 
     def table(self, el: HtmlNode) -> None:
         """Emit a table block: header row first, then one line per row."""
-        caption = find_first(el, "caption")
+        caption = next((c for c in el if tag_of(c) == "caption"), None)
         if caption is not None:
             self.out.emit("text", text_of(caption))
         head: list[list[str]] = []
@@ -282,14 +317,10 @@ class HtmlWalker:
         """The label of a call-out box (`Note`, `Warning`, ...), or None for other elements."""
         if tag_of(el) not in ("div", "aside", "section"):
             return None
-        names = classes(el)
-        if "admonition" in names:
-            title = next((c for c in el if has_class(c, "admonition-title")), None)
-            return text_of(title) if title is not None else "Note"
-        for name in names:
-            if name in _CONFLUENCE_MACROS:
-                return _CONFLUENCE_MACROS[name]
-        return None
+        if not has_class(el, "admonition"):
+            return None
+        title = next((c for c in el if has_class(c, "admonition-title")), None)
+        return text_of(title) if title is not None else "Note"
 
     def admonition(self, el: HtmlNode, label: str) -> None:
         """Emit a call-out box with its label in front: `Note: ...`."""

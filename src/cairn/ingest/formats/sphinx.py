@@ -16,9 +16,10 @@ from cairn.ingest.formats.blocks import clean_text, title_from_stem
 from cairn.ingest.formats.htmltree import (
     HtmlNode,
     HtmlWalker,
-    classes,
     drop_all,
+    find_all,
     find_first,
+    first_present,
     has_class,
     prepare,
     tag_of,
@@ -30,7 +31,7 @@ from cairn.types import ParsedDocument
 _CHROME_CLASSES = frozenset(
     {
         "headerlink", "toctree-wrapper", "sphinxsidebar", "related", "footer", "contents",
-        "viewcode-link", "clearer", "rst-footer-buttons", "wy-breadcrumbs",
+        "viewcode-link", "clearer", "rst-footer-buttons", "wy-breadcrumbs", "linenos",
     }
 )  # fmt: skip
 _PYTHON_NAME = re.compile(r"^[A-Za-z_][\w.]*$")
@@ -49,21 +50,19 @@ def is_sphinx(root: HtmlNode) -> bool:
 
 def read(path: Path, root: HtmlNode) -> ParsedDocument:
     """Read a parsed Sphinx page."""
-    article = (
-        find_first(root, "*", itemprop="articleBody")
-        or find_first(root, "div", class_="body")
-        or find_first(root, "*", role="main")
-        or find_first(root, "body")
-        or root
+    article = first_present(
+        find_first(root, "*", itemprop="articleBody"),
+        find_first(root, "div", class_="body"),
+        find_first(root, "*", role="main"),
+        find_first(root, "body"),
+        default=root,
     )
     prepare(article)
-    drop_all(
-        el
-        for el in article.iter()
-        if tag_of(el) == "nav" or not _CHROME_CLASSES.isdisjoint(classes(el))
-    )
+    drop_all(find_all(article, tags=("nav",), class_names=_CHROME_CLASSES))
     h1 = find_first(article, "h1")
-    title = (text_of(h1) if h1 is not None else "") or _html_title(root) or title_from_stem(path.stem)
+    title = (
+        (text_of(h1) if h1 is not None else "") or _html_title(root) or title_from_stem(path.stem)
+    )
     walker = SphinxWalker(title_heading(article, title))
     return ParsedDocument(title=title, blocks=tuple(walker.walk(article)), doc_type="sphinx")
 
