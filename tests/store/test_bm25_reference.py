@@ -47,7 +47,9 @@ def _query_tokens(query: str) -> list[str]:
         "CREATE VIRTUAL TABLE q USING fts5(body, tokenize='porter unicode61 remove_diacritics 2')"
     )
     db.execute("INSERT INTO q (body) VALUES (?)", (query,))
-    return list(dict.fromkeys(_tokens(db, "q")[1]))
+    tokens = list(dict.fromkeys(_tokens(db, "q")[1]))
+    db.close()
+    return tokens
 
 
 @pytest.fixture
