@@ -43,6 +43,8 @@ def export_onnx(target_dir: Path) -> Path:
     """Export MiniLM (with mean pooling and L2 normalisation) to `target_dir`; return the file."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         import torch
         from transformers import AutoModel

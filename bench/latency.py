@@ -1,0 +1,94 @@
+"""Query latency of `search` and `ask` in one warm process on a real workspace.
+
+Questions: the hand-written ones in bench/data/abstention_pydocs.jsonl plus questions
+phrased from the documented API names found in the workspace (e.g. "How do I use
+json.dumps?", "What does pathlib.Path.glob return?"), sampled with a fixed seed.
+
+    .venv/bin/python bench/latency.py --workspace bench/.cache/pydocs-ingest [--n 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sqlite3
+import statistics
+import time
+from contextlib import closing
+from pathlib import Path
+
+from cairn.config import load_settings
+from cairn.workspace import Workspace
+
+TEMPLATES = (
+    "How do I use {name}?",
+    "What does {name} return?",
+    "What arguments does {name} take?",
+    "Example of {name}",
+    "{name} default value",
+    "When should I use {name} instead of something else?",
+)
+
+
+def questions(workspace: Path, n: int) -> list[str]:
+    handwritten = [
+        json.loads(line)["question"]
+        for line in (Path(__file__).parent / "data" / "abstention_pydocs.jsonl").read_text()
+        .splitlines()
+    ]
+    with closing(sqlite3.connect(workspace / "cairn.db")) as db:
+        anchors = [
+            r[0] for r in db.execute(
+                "SELECT DISTINCT anchor FROM chunks WHERE anchor LIKE '%.%' "
+                "AND anchor NOT LIKE '%-%' ORDER BY anchor"
+            )
+        ]
+    rng = random.Random(11)
+    names = rng.sample(anchors, min(len(anchors), max(0, n - len(handwritten))))
+    templated = [rng.choice(TEMPLATES).format(name=name) for name in names]
+    return handwritten + templated
+
+
+def percentiles(ms: list[float]) -> dict[str, float]:
+    q = statistics.quantiles(ms, n=100, method="inclusive")
+    return {"p50": round(q[49], 1), "p95": round(q[94], 1), "p99": round(q[98], 1),
+            "mean": round(statistics.fmean(ms), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, default=Path("bench/.cache/pydocs-ingest"))
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--json-out", type=Path, default=Path("bench/results/latency.json"))
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    ws = Workspace(load_settings(workspace=args.workspace))
+    qs = questions(args.workspace, args.n)
+    results: dict[str, object] = {"questions": len(qs)}
+    for mode in ("lexical", "dense", "hybrid"):
+        pipeline = ws.pipeline(mode)
+        pipeline.search("warm up the model and the vector index", 5)
+        if mode == "hybrid":
+            results["first_query_after_start_s"] = round(time.perf_counter() - t0, 2)
+        search_ms, ask_ms = [], []
+        for q in qs:
+            s = time.perf_counter()
+            pipeline.search(q, 5)
+            search_ms.append((time.perf_counter() - s) * 1000)
+        for q in qs:
+            ws.embedder._recent.clear()  # noqa: SLF001 - measure ask without a warm query cache
+            s = time.perf_counter()
+            pipeline.ask(q)
+            ask_ms.append((time.perf_counter() - s) * 1000)
+        results[f"search_{mode}"] = percentiles(search_ms)
+        results[f"ask_{mode}"] = percentiles(ask_ms)
+    for key, value in results.items():
+        print(f"{key:>26}: {value}")
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    args.json_out.write_text(json.dumps(results, indent=2) + "\n")
+    ws.close()
+
+
+if __name__ == "__main__":
+    main()
