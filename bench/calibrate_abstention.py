@@ -26,16 +26,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import corpora  # noqa: E402
-from retrieval import open_store  # noqa: E402
-
-from cairn.config import load_settings  # noqa: E402
-from cairn.embed.minilm import MiniLMEmbedder  # noqa: E402
-from cairn.ingest.chunking import content_hash, embedding_text  # noqa: E402
+import corpora
+from cairn.config import load_settings
+from cairn.embed.minilm import MiniLMEmbedder
+from cairn.ingest.chunking import content_hash, embedding_text
+from retrieval import open_store
 
 
 def labelled_scores(
-    dataset: corpora.Dataset, split: str, embedder: MiniLMEmbedder, cache: Path,
+    dataset: corpora.Dataset,
+    split: str,
+    embedder: MiniLMEmbedder,
+    cache: Path,
     group_of: dict[str, str],
 ) -> tuple[list[float], list[float]]:
     """(answerable, unanswerable) top cosines; removing every passage in the gold's group."""

@@ -26,12 +26,22 @@ def run(corpus: Path, workspace: Path) -> dict[str, object]:
     t0 = time.perf_counter()
     ws.embedder.warm_up()
     startup = time.perf_counter() - t0
-    report = ingest([corpus], store=ws.store, embedder=ws.embedder,
-                    tokenizer=ws.embedder.tokenizer, settings=settings)
+    report = ingest(
+        [corpus],
+        store=ws.store,
+        embedder=ws.embedder,
+        tokenizer=ws.embedder.tokenizer,
+        settings=settings,
+    )
     model = report.embed_seconds
     total = report.seconds
-    rerun = ingest([corpus], store=ws.store, embedder=ws.embedder,
-                   tokenizer=ws.embedder.tokenizer, settings=settings)
+    rerun = ingest(
+        [corpus],
+        store=ws.store,
+        embedder=ws.embedder,
+        tokenizer=ws.embedder.tokenizer,
+        settings=settings,
+    )
     stats = ws.store.stats()
     ws.close()
     return {

@@ -37,7 +37,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -431,6 +431,67 @@ def print_dataset(name: str, result: dict[str, Any]) -> None:
         console.print(f"  {verdict}")
 
 
+def markdown(report: dict[str, Any]) -> str:
+    """The result tables and the fusion sweep as Markdown (for docs/benchmarks.md)."""
+    lines: list[str] = []
+    for name, result in report["datasets"].items():
+        names = EVAL_METRICS[name]
+        cols = [f"{split} {m}" for split in result["splits"] for m in names]
+        lines += [
+            f"**{name}**: {result['description']}, {result['passages']} passages, "
+            + ", ".join(f"{split} n={n}" for split, n in result["queries"].items()),
+            "",
+            "| mode | " + " | ".join(cols) + " | p50 ms | p95 ms |",
+            "|---|" + "---:|" * (len(cols) + 2),
+        ]
+        for label in result["modes"]:
+            values = [result["splits"][s][label][m] for s in result["splits"] for m in names]
+            latency = result["latency"][label]
+            lines.append(
+                f"| {label} | "
+                + " | ".join(f"{v:.4f}" for v in values)
+                + f" | {latency['p50_ms']:.1f} | {latency['p95_ms']:.1f} |"
+            )
+        lines.append("")
+    sweep = report["sweep"]
+    if sweep:
+        names = list(sweep["baselines"])
+        header = [f"c={c} {n}" for c in CANDIDATES for n in [*names, "mean"]]
+        lines += [
+            f"Fusion sweep, {sweep['metric']} on the tuning splits "
+            + ", ".join(f"{n} {s}" for n, s in sweep["tuning_splits"].items())
+            + " (c = candidates per retriever):",
+            "",
+            "| fusion | " + " | ".join(header) + " |",
+            "|---|" + "---:|" * len(header),
+        ]
+        by_key = {(r["fusion"], r["alpha"], r["candidates"]): r for r in sweep["rows"]}
+        labels: list[tuple[str, float | None]] = [("convex", a) for a in ALPHAS]
+        for kind, alpha in [*labels, ("rrf", None)]:
+            cells = []
+            for c in CANDIDATES:
+                row = by_key[(kind, alpha, c)]
+                cells += [f"{row['scores'][n]:.4f}" for n in names] + [f"{row['mean']:.4f}"]
+            label = f"convex alpha={alpha:.1f}" if kind == "convex" else f"rrf k={RRF_K}"
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        base = [
+            f"| {mode} only | "
+            + " | ".join(
+                " | ".join(
+                    [
+                        *(f"{sweep['baselines'][n][mode]:.4f}" for n in names),
+                        f"{sum(sweep['baselines'][n][mode] for n in names) / len(names):.4f}",
+                    ]
+                )
+                for _ in CANDIDATES
+            )
+            + " |"
+            for mode in ("lexical", "dense")
+        ]
+        lines += [*base, ""]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--datasets", type=Path, required=True, help="the shared datasets folder")
@@ -452,6 +513,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         default=1.0,
         help="BM25 weight of the heading (title) column",
+    )
+    parser.add_argument(
+        "--markdown-out",
+        type=Path,
+        default=None,
+        help="also write the result and sweep tables as Markdown here",
     )
     args = parser.parse_args(argv)
 
@@ -481,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prepared[name] = prep
         print(
             f"  [{name}] store ready in {build['open_seconds']}s, "
-            f"{sum(len(s) for s in dataset.splits.values())} queries in "
+            f"{len(prep.lexical)} queries in "
             f"{prep.query_seconds:.1f}s",
             file=sys.stderr,
             flush=True,
@@ -559,7 +626,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = time.perf_counter() - started
     console.print(f"total {total:.0f}s (after model load)")
     report = {
-        "date": date.today().isoformat(),
+        "run_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([".venv/bin/python", *sys.argv]),
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "model": embedder.name,
@@ -578,6 +645,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(report, indent=1) + "\n")
     console.print(f"wrote {args.json_out}")
+    if args.markdown_out:
+        args.markdown_out.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown_out.write_text(markdown(report))
+        console.print(f"wrote {args.markdown_out}")
     return 0
 
 

@@ -80,10 +80,10 @@ class IngestSettings(_Section):
 class RetrieveSettings(_Section):
     mode: Literal["lexical", "dense", "hybrid"] = "hybrid"
     k: int = Field(5, ge=1, le=1000)
-    candidates: int = Field(50, ge=1, le=5000)
+    candidates: int = Field(100, ge=1, le=5000)
     """How many hits each retriever contributes to hybrid fusion."""
     fusion: Literal["convex", "rrf"] = "convex"
-    alpha: float = Field(0.6, ge=0.0, le=1.0)
+    alpha: float = Field(0.5, ge=0.0, le=1.0)
     """Weight of the dense score in convex fusion (1 - alpha goes to lexical)."""
     rrf_k: int = Field(60, ge=1)
 
@@ -91,7 +91,7 @@ class RetrieveSettings(_Section):
 class AnswerSettings(_Section):
     max_sentences: int = Field(4, ge=1, le=20)
     max_sources: int = Field(3, ge=1, le=20)
-    abstain_threshold: float = Field(0.35, ge=0.0, le=1.0)
+    abstain_threshold: float = Field(0.41, ge=0.0, le=1.0)
     """Abstain when the best chunk's dense similarity to the question is below this."""
 
 

@@ -99,3 +99,17 @@ def test_verifier_flags_unsupported_sentences(store: SQLiteStore) -> None:
     checked = LexicalVerifier().verify(draft, hits)
     assert checked.citations[0].verified is False
     assert checked.citations[0].support is not None and checked.citations[0].support < 0.3
+
+
+def test_list_items_are_split_into_sentences() -> None:
+    text = (
+        "- init: If true, an __init__() method is generated. It is ignored otherwise.\n"
+        "  More detail on a continuation line.\n- repr: If true, a __repr__() is made."
+    )
+    units = [text[s:e] for s, e, code in chunk_units(text) if not code]
+    assert units == [
+        "init: If true, an __init__() method is generated.",
+        "It is ignored otherwise.",
+        "More detail on a continuation line.",
+        "repr: If true, a __repr__() is made.",
+    ]

@@ -43,7 +43,11 @@ class _Unit:
 
 
 def chunk_units(text: str) -> list[tuple[int, int, bool]]:
-    """`(start, end, is_code)` of the answerable units of a chunk text."""
+    """`(start, end, is_code)` of the answerable units of a chunk text.
+
+    Prose paragraphs and list items are split into sentences; code blocks and tables stay
+    whole (they are quoted as they are, never cut).
+    """
     units: list[tuple[int, int, bool]] = []
     offset = 0
     for para in text.split("\n\n"):
@@ -51,12 +55,47 @@ def chunk_units(text: str) -> list[tuple[int, int, bool]]:
         offset += len(para) + 2
         if not para.strip():
             continue
+        if _is_list(para):
+            for item_start, item_end in _list_items(para):
+                item = para[item_start:item_end]
+                units.extend(
+                    (start + item_start + s, start + item_start + e, False)
+                    for s, e in split_sentences(item)
+                )
+            continue
         lead = len(para) - len(para.lstrip())
         if "\n" in para.strip() or _CODE_HINT.search(para):
             units.append((start + lead, start + len(para.rstrip()), True))
             continue
         units.extend((start + s, start + e, False) for s, e in split_sentences(para))
     return units
+
+
+def _similar(a: str, b: str) -> bool:
+    ta, tb = set(content_terms(a)), set(content_terms(b))
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.7
+
+
+def _is_list(para: str) -> bool:
+    lines = [line for line in para.split("\n") if line.strip()]
+    return bool(lines) and all(
+        line.startswith("- ") or (line.startswith("  ") and not line.startswith("    "))
+        for line in lines
+    )
+
+
+def _list_items(para: str) -> list[tuple[int, int]]:
+    """Spans of the items' text (without the `- ` marker); continuation lines included."""
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for line in para.split("\n"):
+        body = 2 if line.startswith("- ") else 0
+        if body or not spans:
+            spans.append((offset + body, offset + len(line)))
+        else:
+            spans[-1] = (spans[-1][0], offset + len(line))
+        offset += len(line) + 1
+    return spans
 
 
 class ExtractiveAnswerer:
@@ -138,6 +177,8 @@ class ExtractiveAnswerer:
                 break
             if units[i].hit not in sources and len(sources) >= self.settings.max_sources:
                 continue
+            if any(_similar(units[i].text, units[j].text) for j in chosen):
+                continue  # the same sentence from another page says nothing new
             chosen.append(i)
             sources.add(units[i].hit)
         # An introducing sentence ending in ":" brings the code block that follows it.
