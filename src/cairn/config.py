@@ -8,6 +8,7 @@ file (in the workspace, else the current directory, else `CAIRN_CONFIG`), then d
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -105,8 +106,22 @@ class LLMSettings(_Section):
 
 
 class BudgetSettings(_Section):
-    request_usd: float | None = None
-    daily_usd: float | None = None
+    """Hard spending limits in US dollars (None = no limit); see docs/costs.md."""
+
+    request_usd: Decimal | None = Field(None, ge=0)
+    daily_usd: Decimal | None = Field(None, ge=0)
+    """Global daily limit, all users and tenants together."""
+    monthly_usd: Decimal | None = Field(None, ge=0)
+    user_daily_usd: Decimal | None = Field(None, ge=0)
+    user_monthly_usd: Decimal | None = Field(None, ge=0)
+    tenant_daily_usd: Decimal | None = Field(None, ge=0)
+    tenant_monthly_usd: Decimal | None = Field(None, ge=0)
+    alert_thresholds: tuple[int, ...] = (50, 80, 100)
+    """Percentages of each limit at which an alert fires (once per period and limit)."""
+    alert_webhook_url: str | None = Field(None, repr=False)
+    alert_webhook_timeout_s: float = Field(5.0, gt=0)
+    reservation_ttl_s: float = Field(900.0, gt=0)
+    """A reservation never settled (crashed process) is charged its worst case after this."""
 
 
 def _default_workspace() -> Path:

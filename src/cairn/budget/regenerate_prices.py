@@ -1,0 +1,127 @@
+"""Regenerate `price_table.py` from LiteLLM's bundled model price map, offline.
+
+    python -m cairn.budget.regenerate_prices [PATH_TO_JSON] [--version LITELLM_VERSION]
+
+Without a path it reads `model_prices_and_context_window_backup.json` from an installed
+`litellm` package (found without importing it). To refresh without installing litellm:
+`pip download litellm --no-deps -d /tmp/l && unzip /tmp/l/*.whl
+'litellm/model_prices_and_context_window_backup.json' -d /tmp/l`, then pass that file and the
+wheel's version. Only text models (chat, completion, responses, embedding) with a per-token
+input and output price are kept; long-context tiers (`..._above_200k_tokens`) are kept too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+SOURCE_FILE = "model_prices_and_context_window_backup.json"
+TEXT_MODES = frozenset({"chat", "completion", "responses", "embedding"})
+_TIER = re.compile(r"^input_cost_per_token_above_(\d+)k_tokens$")
+TARGET = Path(__file__).with_name("price_table.py")
+
+
+def per_mtok(per_token: float | int) -> str:
+    """LiteLLM's dollars per token as an exact decimal string of dollars per million tokens."""
+    value = (Decimal(repr(per_token)) * 1_000_000).normalize()
+    return f"{value:f}"
+
+
+def entries(price_map: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    """Model name -> (input per Mtok, output per Mtok[, ((above_tokens, in, out), ...)])."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for name, spec in sorted(price_map.items()):
+        if not isinstance(spec, dict) or spec.get("mode") not in TEXT_MODES:
+            continue
+        inp, outp = spec.get("input_cost_per_token"), spec.get("output_cost_per_token")
+        if outp is None and spec.get("mode") == "embedding":
+            outp = 0
+        if not isinstance(inp, int | float) or not isinstance(outp, int | float):
+            continue
+        tiers = []
+        for key, value in spec.items():
+            match = _TIER.match(key)
+            if match is None or not isinstance(value, int | float):
+                continue
+            above = int(match.group(1)) * 1000
+            tier_out = spec.get(f"output_cost_per_token_above_{match.group(1)}k_tokens", outp)
+            tiers.append((above, per_mtok(value), per_mtok(tier_out)))
+        row: tuple[Any, ...] = (per_mtok(inp), per_mtok(outp))
+        if tiers:
+            row += (tuple(sorted(tiers)),)
+        out[name] = row
+    return out
+
+
+def render(rows: dict[str, tuple[Any, ...]], source: str) -> str:
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    lines = [
+        '"""Model prices in US dollars per million tokens: input, output and optional',
+        "long-context tiers `(above_input_tokens, input, output)` that apply to the whole request",
+        "once its prompt is longer than `above_input_tokens`.",
+        "",
+        f"Generated on {today} by `python -m cairn.budget.regenerate_prices` from",
+        f"{source}",
+        "(https://github.com/BerriAI/litellm, MIT licence). Do not edit by hand: override",
+        "prices in cairn.toml or with CAIRN_LLM_PRICE_INPUT_PER_MTOK and",
+        "CAIRN_LLM_PRICE_OUTPUT_PER_MTOK.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        f"SOURCE = {json.dumps(source)}",
+        f"GENERATED = {json.dumps(today)}",
+        "",
+        "Tier = tuple[int, str, str]",
+        "Row = tuple[str, str] | tuple[str, str, tuple[Tier, ...]]",
+        "",
+        "PRICES: dict[str, Row] = {",
+    ]
+    for name, row in rows.items():
+        lines.append(f"    {json.dumps(name)}: {_literal(row)},")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, tuple):
+        inner = ", ".join(_literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return json.dumps(value)
+
+
+def _installed_source() -> tuple[Path, str]:
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("litellm is not installed: pass the path of " + SOURCE_FILE)
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return folder / SOURCE_FILE, importlib.metadata.version("litellm")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("source", nargs="?", type=Path, help=SOURCE_FILE)
+    parser.add_argument("--version", help="litellm version the file came from")
+    parser.add_argument("--output", type=Path, default=TARGET)
+    args = parser.parse_args(argv)
+    path, version = (args.source, args.version) if args.source else _installed_source()
+    rows = entries(json.loads(path.read_text(encoding="utf-8")))
+    label = f"litellm {version or '(unknown version)'} {SOURCE_FILE}"
+    args.output.write_text(render(rows, label), encoding="utf-8")
+    # Keep the file as `ruff format` would write it (long lines get split).
+    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(args.output)], check=False)
+    sys.stdout.write(f"wrote {len(rows)} model prices to {args.output}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
