@@ -124,6 +124,33 @@ class BudgetSettings(_Section):
     """A reservation never settled (crashed process) is charged its worst case after this."""
 
 
+class ServerSettings(_Section):
+    """`cairn serve`: the HTTP API, the OpenAI-compatible endpoint and the web UI."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8321, ge=1, le=65535)
+    auth: Literal["local", "keys"] = "local"
+    """`local`: one user, no API key (bind to loopback only); `keys`: every request needs a
+    key created with `cairn keys create`."""
+    cors_origins: tuple[str, ...] = ()
+    max_request_mb: float = Field(25.0, gt=0)
+    """Largest request body (uploads included)."""
+    request_timeout_s: float = Field(60.0, gt=0)
+    rate_limit_per_minute: int = Field(120, ge=0)
+    """Token-bucket refill per API key (0 disables rate limiting)."""
+    rate_limit_burst: int = Field(30, ge=1)
+
+
+class TraceSettings(_Section):
+    store: bool = True
+    """Keep traces in the workspace database."""
+    prompts: Literal["full", "redacted", "none"] = "redacted"
+    """How prompts and answers are stored in spans (`redacted` masks PII-like strings)."""
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) to export spans to; none = no export."""
+    service_name: str = "cairn"
+
+
 def _default_workspace() -> Path:
     return Path(".cairn")
 
@@ -146,6 +173,8 @@ class Settings(BaseSettings):
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    trace: TraceSettings = Field(default_factory=TraceSettings)
 
     @classmethod
     def settings_customise_sources(

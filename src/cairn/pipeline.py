@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
 
 from cairn.answer.base import Answerer
+from cairn.answer.events import AnswerEvent, CitationEvent, DoneEvent, TokenEvent
 from cairn.answer.verify import LexicalVerifier
 from cairn.retrieve.base import Retriever
 from cairn.trace.base import NullTracer, Tracer
-from cairn.types import Answer, Filters, Hit
+from cairn.types import Answer, Citation, Filters, Hit
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VerifiedEvent:
+    """The verifier's verdict on every citation, sent once the answer is complete."""
+
+    citations: tuple[Citation, ...]
+    kind: Literal["verified"] = "verified"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnswerDoneEvent:
+    answer: Answer
+    kind: Literal["done"] = "done"
+
+
+StreamEvent: TypeAlias = TokenEvent | CitationEvent | VerifiedEvent | AnswerDoneEvent
+"""What `Pipeline.ask_stream` yields: tokens and citations as they come, then the verdict,
+then the final answer (its text and citations are definitive)."""
+
+_PIECE = re.compile(r"\S+\s*|\s+")
 
 
 @dataclass
@@ -54,6 +79,54 @@ class Pipeline:
             trace_id=trace_id,
             hits=tuple(hits),
         )
+
+    def ask_stream(
+        self, question: str, *, k: int | None = None, filters: Filters | None = None
+    ) -> Iterator[StreamEvent]:
+        """`ask`, as events. Answerers with a `stream` method stream for real; others are
+        replayed word by word from their complete draft."""
+        started = time.perf_counter()
+        trace_id = uuid.uuid4().hex
+        with self.tracer.trace("ask", trace_id, question=question, stream=True) as root:
+            hits = self._retrieve(question, k or self.k, filters)
+            with self.tracer.span("answer", answerer=type(self.answerer).__name__) as span:
+                draft = None
+                for event in self._answer_events(question, hits):
+                    if isinstance(event, DoneEvent):
+                        draft = event.draft
+                    else:
+                        yield event
+                assert draft is not None, "an answerer stream must end with a done event"
+                span.set(abstained=draft.abstained, reason=draft.reason)
+            with self.tracer.span("verify") as span:
+                draft = self.verifier.verify(draft, hits)
+                span.set(verified=[c.verified for c in draft.citations])
+            yield VerifiedEvent(citations=draft.citations)
+            latency_ms = (time.perf_counter() - started) * 1000
+            root.set(abstained=draft.abstained, latency_ms=round(latency_ms, 2))
+        yield AnswerDoneEvent(
+            answer=Answer(
+                text=draft.text,
+                citations=draft.citations,
+                abstained=draft.abstained,
+                usage=draft.usage,
+                latency_ms=latency_ms,
+                trace_id=trace_id,
+                hits=tuple(hits),
+            )
+        )
+
+    def _answer_events(self, question: str, hits: list[Hit]) -> Iterator[AnswerEvent]:
+        stream = getattr(self.answerer, "stream", None)
+        if callable(stream):
+            yield from stream(question, hits)
+            return
+        draft = self.answerer.answer(question, hits)
+        for piece in _PIECE.findall(draft.text):
+            yield TokenEvent(text=piece)
+        for citation in draft.citations:
+            yield CitationEvent(citation=citation)
+        yield DoneEvent(draft=draft)
 
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         with self.tracer.span("retrieve", k=k, retriever=type(self.retriever).__name__) as span:
