@@ -16,19 +16,22 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+pip_install() {  # pip on some machines warns about missing local index folders: hide that noise
+  "${PIP[@]}" install "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
 
 # torch is only needed once, to export the embedding model to ONNX. Prefer a CPU build:
 # a plain 'pip install torch' pulls several GB of CUDA libraries.
 if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
   echo "==> installing torch (CPU, for the one-off model export)"
   if ls /opt/wheels/torch-*+cpu-*.whl >/dev/null 2>&1; then
-    "${PIP[@]}" install "$(ls /opt/wheels/torch-*+cpu-*.whl | head -n1)"
+    pip_install "$(ls /opt/wheels/torch-*+cpu-*.whl | head -n1)"
   else
-    "${PIP[@]}" install torch
+    pip_install torch
   fi
 fi
 echo "==> installing cairn and its dependencies"
-"${PIP[@]}" install -e ".[dev,export]"
+pip_install -e ".[dev,export]"
 
 echo "==> preparing the embedding model"
 .venv/bin/cairn models export
