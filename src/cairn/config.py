@@ -96,13 +96,43 @@ class AnswerSettings(_Section):
     """Abstain when the best chunk's dense similarity to the question is below this."""
 
 
+class LLMRoute(_Section):
+    """A model for one task (`answer`, `rewrite`, `judge`, `agent`); unset fields inherit."""
+
+    provider: Literal["openai", "anthropic"] | None = None
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = Field(None, repr=False)
+    fallback_models: list[str] | None = None
+    """None = inherit `llm.fallback_models`."""
+
+
 class LLMSettings(_Section):
+    """The language model, when one is used (`extractive` needs none); see docs/llm.md."""
+
     provider: Literal["extractive", "openai", "anthropic"] = "extractive"
     base_url: str | None = None
     model: str | None = None
     api_key: str | None = Field(None, repr=False)
     price_input_per_mtok: float | None = None
     price_output_per_mtok: float | None = None
+    timeout_s: float = Field(60.0, gt=0)
+    """Deadline per model, retries included."""
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(30.0, gt=0)
+    """Time to the first token and between tokens."""
+    retries: int = Field(2, ge=0, le=10)
+    retry_base_delay_s: float = Field(0.5, ge=0)
+    max_retry_after_s: float = Field(30.0, ge=0)
+    breaker_threshold: int = Field(5, ge=1)
+    breaker_reset_s: float = Field(30.0, gt=0)
+    max_tokens: int | None = Field(None, ge=1)
+    """Output limit per answer; budgets reserve for it (default 1024 when unset)."""
+    temperature: float | None = Field(None, ge=0, le=2)
+    fallback_models: list[str] = Field(default_factory=list)
+    """Tried in order when the main model fails: "model" or "provider:model"."""
+    routes: dict[str, LLMRoute] = Field(default_factory=dict)
+    """Per-task models, e.g. a cheap `judge` and `rewrite` model and a strong `answer` one."""
 
 
 class BudgetSettings(_Section):

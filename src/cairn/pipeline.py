@@ -12,6 +12,8 @@ from typing import Literal, TypeAlias
 from cairn.answer.base import Answerer
 from cairn.answer.events import AnswerEvent, CitationEvent, DoneEvent, TokenEvent
 from cairn.answer.verify import LexicalVerifier
+from cairn.budget.metered import RequestContext, request_context
+from cairn.budget.reservations import Budget
 from cairn.retrieve.base import Retriever
 from cairn.trace.base import NullTracer, Tracer
 from cairn.types import Answer, Citation, Filters, Hit
@@ -45,15 +47,29 @@ class Pipeline:
     verifier: LexicalVerifier
     k: int = 5
     tracer: Tracer = field(default_factory=NullTracer)
+    budget: Budget | None = None
+    """When set, every request leaves a ledger entry (model calls are metered by the
+    provider wrapper; a request that made none is recorded at $0 as `extractive`)."""
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         with self.tracer.trace("search", uuid.uuid4().hex, query=query):
             return self._retrieve(query, k or self.k, filters)
 
-    def ask(self, question: str, *, k: int | None = None, filters: Filters | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        user: str | None = None,
+        tenant: str | None = None,
+    ) -> Answer:
         started = time.perf_counter()
         trace_id = uuid.uuid4().hex
-        with self.tracer.trace("ask", trace_id, question=question) as root:
+        with (
+            request_context(trace_id, user=user, tenant=tenant) as ctx,
+            self.tracer.trace("ask", trace_id, question=question, user=user, tenant=tenant) as root,
+        ):
             hits = self._retrieve(question, k or self.k, filters)  # 4 retrieve
             with self.tracer.span("answer", answerer=type(self.answerer).__name__) as span:
                 draft = self.answerer.answer(question, hits)  # 6 answer
@@ -68,26 +84,43 @@ class Pipeline:
                     verified=[c.verified for c in draft.citations],
                     support=[c.support for c in draft.citations],
                 )
+            self._record_free(ctx)
             latency_ms = (time.perf_counter() - started) * 1000
-            root.set(abstained=draft.abstained, latency_ms=round(latency_ms, 2))
+            root.set(
+                abstained=draft.abstained,
+                latency_ms=round(latency_ms, 2),
+                cost_usd=float(ctx.cost_usd),
+            )
         return Answer(
             text=draft.text,
             citations=draft.citations,
             abstained=draft.abstained,
             usage=draft.usage,
+            cost_usd=float(ctx.cost_usd),
             latency_ms=latency_ms,
             trace_id=trace_id,
             hits=tuple(hits),
         )
 
     def ask_stream(
-        self, question: str, *, k: int | None = None, filters: Filters | None = None
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        user: str | None = None,
+        tenant: str | None = None,
     ) -> Iterator[StreamEvent]:
         """`ask`, as events. Answerers with a `stream` method stream for real; others are
         replayed word by word from their complete draft."""
         started = time.perf_counter()
         trace_id = uuid.uuid4().hex
-        with self.tracer.trace("ask", trace_id, question=question, stream=True) as root:
+        with (
+            request_context(trace_id, user=user, tenant=tenant) as ctx,
+            self.tracer.trace(
+                "ask", trace_id, question=question, stream=True, user=user, tenant=tenant
+            ) as root,
+        ):
             hits = self._retrieve(question, k or self.k, filters)
             with self.tracer.span("answer", answerer=type(self.answerer).__name__) as span:
                 draft = None
@@ -102,19 +135,40 @@ class Pipeline:
                 draft = self.verifier.verify(draft, hits)
                 span.set(verified=[c.verified for c in draft.citations])
             yield VerifiedEvent(citations=draft.citations)
+            self._record_free(ctx)
             latency_ms = (time.perf_counter() - started) * 1000
-            root.set(abstained=draft.abstained, latency_ms=round(latency_ms, 2))
+            root.set(
+                abstained=draft.abstained,
+                latency_ms=round(latency_ms, 2),
+                cost_usd=float(ctx.cost_usd),
+            )
         yield AnswerDoneEvent(
             answer=Answer(
                 text=draft.text,
                 citations=draft.citations,
                 abstained=draft.abstained,
                 usage=draft.usage,
+                cost_usd=float(ctx.cost_usd),
                 latency_ms=latency_ms,
                 trace_id=trace_id,
                 hits=tuple(hits),
             )
         )
+
+    def _record_free(self, ctx: RequestContext) -> None:
+        """A request that called no model still leaves its ($0) line in the ledger."""
+        if self.budget is None or ctx.calls:
+            return
+        reservation = self.budget.reserve(
+            model="extractive",
+            input_tokens=0,
+            max_output_tokens=0,
+            feature=ctx.feature,
+            user=ctx.user,
+            tenant=ctx.tenant,
+            trace_id=ctx.trace_id,
+        )
+        self.budget.settle(reservation, ctx.usage)
 
     def _answer_events(self, question: str, hits: list[Hit]) -> Iterator[AnswerEvent]:
         stream = getattr(self.answerer, "stream", None)

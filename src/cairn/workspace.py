@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cairn.config import Settings
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.pipeline import Pipeline
 from cairn.store.sqlite import DB_FILE, SQLiteStore
+
+if TYPE_CHECKING:
+    from cairn.budget.reservations import Budget
+    from cairn.llm.base import Provider
+    from cairn.retrieve.base import Retriever
 
 
 class Workspace:
@@ -17,6 +23,7 @@ class Workspace:
     def __init__(self, settings: Settings, *, create: bool = False) -> None:
         self.settings = settings
         self.create = create
+        self._providers: list[Provider] = []
 
     @property
     def root(self) -> Path:
@@ -44,15 +51,63 @@ class Workspace:
             threads=e.threads,
         )
 
-    def pipeline(self, mode: str | None = None) -> Pipeline:
-        from cairn.answer.extractive import ExtractiveAnswerer
-        from cairn.answer.verify import LexicalVerifier
+    @cached_property
+    def budget(self) -> Budget:
+        """The workspace's ledger and limits (`ledger.db`)."""
+        from cairn.budget.reservations import Budget
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        return Budget.from_settings(self.settings)
+
+    def provider(self, task: str = "answer", model: str | None = None) -> Provider | None:
+        """The metered model for `task` (`None` in extractive mode); `model` overrides
+        `llm.model` for this call."""
+        from cairn.budget.metered import DEFAULT_MAX_OUTPUT_TOKENS, MeteredProvider
+        from cairn.llm.routing import build_provider
+
+        llm = self.settings.llm
+        if model is not None:
+            llm = llm.model_copy(update={"model": model})
+        limit = llm.max_tokens or DEFAULT_MAX_OUTPUT_TOKENS
+        budget = self.budget
+        provider = build_provider(
+            llm, task, wrap=lambda p: MeteredProvider(p, budget, max_output_tokens=limit)
+        )
+        if provider is not None:
+            self._providers.append(provider)
+        return provider
+
+    def retriever(self, mode: str | None = None) -> Retriever:
         from cairn.retrieve.hybrid import build_retriever
 
-        retriever = build_retriever(self.store, self.embedder, self.settings.retrieve, mode)
-        answerer = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
-        return Pipeline(retriever, answerer, LexicalVerifier(), k=self.settings.retrieve.k)
+        return build_retriever(self.store, self.embedder, self.settings.retrieve, mode)
+
+    def pipeline(self, mode: str | None = None, *, model: str | None = None) -> Pipeline:
+        from cairn.answer.base import Answerer
+        from cairn.answer.extractive import ExtractiveAnswerer
+        from cairn.answer.verify import LexicalVerifier
+
+        retriever = self.retriever(mode)
+        provider = self.provider("answer", model)
+        answerer: Answerer
+        if provider is None:
+            answerer = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
+        else:
+            from cairn.answer.generative import GenerativeAnswerer
+
+            answerer = GenerativeAnswerer(provider)
+        return Pipeline(
+            retriever, answerer, LexicalVerifier(), k=self.settings.retrieve.k, budget=self.budget
+        )
 
     def close(self) -> None:
+        """Close what this workspace opened: HTTP clients, the ledger, the database."""
+        for provider in self._providers:
+            close = getattr(provider, "close", None)
+            if callable(close):
+                close()
+        self._providers.clear()
         if "store" in self.__dict__:
             self.store.close()
+        if "budget" in self.__dict__:
+            self.budget.close()

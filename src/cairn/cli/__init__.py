@@ -3,7 +3,7 @@
 
 import typer
 
-from cairn.cli import ask, costs, doctor, ingest, models, search
+from cairn.cli import ask, costs, doctor, fake_llm, ingest, models, search
 
 app = typer.Typer(
     name="cairn",
@@ -16,6 +16,7 @@ app.command("ingest")(ingest.command)
 app.command("search")(search.command)
 app.command("ask")(ask.command)
 app.command("doctor")(doctor.command)
+app.command("fake-llm")(fake_llm.command)
 app.command("costs")(costs.command)
 app.add_typer(models.app, name="models")
 

@@ -50,6 +50,9 @@ def command(
     question: Annotated[str | None, typer.Argument(help="Your question.")] = None,
     k: Annotated[int | None, typer.Option("--k", "-k", min=1, help="Chunks to read.")] = None,
     mode: Annotated[str | None, typer.Option(help="lexical, dense or hybrid retrieval.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model to answer with (overrides CAIRN_LLM_MODEL).")
+    ] = None,
     batch: Annotated[
         Path | None,
         typer.Option(help="JSON lines {id, query|question}; one JSON line out per question."),
@@ -68,16 +71,19 @@ def command(
     filters = build_filters(source, doc_type, tag)
     with errors_reported():
         ws = open_workspace(workspace)
-        pipeline = ws.pipeline(mode)
-        if batch is not None:
-            failed = run_batch(
-                batch,
-                ("question", "query"),
-                lambda q: answer_json(pipeline.ask(q, k=k, filters=filters)),
-            )
-            raise typer.Exit(1 if failed else 0)
-        assert question is not None
-        answer = pipeline.ask(question, k=k, filters=filters)
+        try:
+            pipeline = ws.pipeline(mode, model=model)
+            if batch is not None:
+                failed = run_batch(
+                    batch,
+                    ("question", "query"),
+                    lambda q: answer_json(pipeline.ask(q, k=k, filters=filters)),
+                )
+                raise typer.Exit(1 if failed else 0)
+            assert question is not None
+            answer = pipeline.ask(question, k=k, filters=filters)
+        finally:
+            ws.close()
         if json_out:
             emit(answer_json(answer))
             return

@@ -61,14 +61,17 @@ def command(
     filters = build_filters(source, doc_type, tag)
     with errors_reported():
         ws = open_workspace(workspace)
-        pipeline = ws.pipeline(mode)
-        if batch is not None:
-            failed = run_batch(
-                batch, ("query",), lambda q: search_json(q, pipeline.search(q, k, filters))
-            )
-            raise typer.Exit(1 if failed else 0)
-        assert query is not None
-        hits = pipeline.search(query, k, filters)
+        try:
+            retriever = ws.retriever(mode)
+            if batch is not None:
+                failed = run_batch(
+                    batch, ("query",), lambda q: search_json(q, retriever.retrieve(q, k, filters))
+                )
+                raise typer.Exit(1 if failed else 0)
+            assert query is not None
+            hits = retriever.retrieve(query, k, filters)
+        finally:
+            ws.close()
         if json_out:
             emit(search_json(query, hits))
             return

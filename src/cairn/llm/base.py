@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, TypeGuard, TypeVar, runtime_checkable
 
 from cairn.types import Usage
 
@@ -206,6 +206,6 @@ class StreamingProvider(Provider, Protocol):
     ) -> Iterator[StreamEvent]: ...
 
 
-def supports_streaming(provider: Provider) -> bool:
+def supports_streaming(provider: Provider) -> TypeGuard[StreamingProvider]:
     """True when `provider` declares streaming and implements `stream`."""
     return provider.capabilities.streaming and isinstance(provider, StreamingProvider)

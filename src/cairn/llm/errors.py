@@ -8,7 +8,7 @@ RunError (cairn.errors)
     ├── BadResponse           malformed JSON, a stream cut mid-way                 (retryable)
     ├── RequestRejected       4xx other than 429: bad request, auth, unknown model
     ├── CircuitOpen           the provider failed repeatedly; calls are paused
-    └── AllProvidersFailed    every model in the fallback chain failed; `attempts` lists them
+    └── AllProvidersFailed    every model in the fallback chain failed; `failures` lists them
 UserError (cairn.errors)
 └── ProviderConfigError       the LLM configuration cannot work (missing model, key, ...)
 """
@@ -35,14 +35,21 @@ class LLMError(RunError):
         hint: str = "",
         status: int | None = None,
     ) -> None:
+        super().__init__(message)
+        self.detail = message
         self.provider = provider
         self.model = model
         self.hint = hint
         self.status = status
-        self.detail = message
-        where = f"{provider}:{model}" if model else provider
-        text = f"{where}: {message}" if where else message
-        super().__init__(f"{text} ({hint})" if hint else text)
+        self.attempts = 1
+        """How many times the request was tried before this error was raised."""
+
+    def __str__(self) -> str:
+        where = f"{self.provider}:{self.model}" if self.model else self.provider
+        text = f"{where}: {self.detail}" if where else self.detail
+        if self.attempts > 1:
+            text += f" (after {self.attempts} attempts)"
+        return f"{text}; {self.hint}" if self.hint else text
 
 
 class ProviderTimeout(LLMError):
@@ -82,14 +89,12 @@ class AllProvidersFailed(LLMError):
 
     kind = "all_failed"
 
-    def __init__(self, attempts: Sequence[LLMError]) -> None:
-        self.attempts = tuple(attempts)
-        lines = "; ".join(str(a) for a in self.attempts) or "no provider configured"
-        last = self.attempts[-1] if self.attempts else None
+    def __init__(self, failures: Sequence[LLMError]) -> None:
+        self.failures = tuple(failures)
+        lines = " | ".join(str(f) for f in self.failures) or "no model configured"
         super().__init__(
             f"every model failed: {lines}",
-            provider=last.provider if last else "",
-            hint="check CAIRN_LLM_BASE_URL, CAIRN_LLM_MODEL and CAIRN_LLM_API_KEY, that the "
+            hint="check CAIRN_LLM_BASE_URL, CAIRN_LLM_MODEL and CAIRN_LLM_API_KEY and that the "
             "server is up (`cairn doctor`), or raise llm.timeout_s / llm.retries",
         )
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -31,6 +31,8 @@ from cairn.llm.errors import (
     RequestRejected,
 )
 from cairn.llm.sse import SSEEvent, iter_sse
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -158,7 +160,7 @@ class JSONClient:
             )
         return left
 
-    def _guard(self, read: Any, deadline: Deadline) -> Iterator[Any]:
+    def _guard(self, read: Callable[[], Iterator[_T]], deadline: Deadline) -> Iterator[_T]:
         """Iterate `read()`, turning transport failures into `LLMError`s."""
         try:
             yield from read()
@@ -169,7 +171,7 @@ class JSONClient:
         return cls(message, provider=self.provider, model=self.model, **kw)
 
     def _from_exception(self, exc: httpx.HTTPError, deadline: Deadline) -> LLMError:
-        url = f"{self.base_url}"
+        url = self.base_url
         if isinstance(exc, httpx.ConnectTimeout):
             return self._error(
                 ProviderTimeout,

@@ -86,12 +86,18 @@ def encode_request(
     choice = settings.tool_choice
     if choice is not None and tools:
         named = choice not in ("auto", "none", "required")
-        body["tool_choice"] = {"type": "function", "function": {"name": choice}} if named else choice
+        body["tool_choice"] = (
+            {"type": "function", "function": {"name": choice}} if named else choice
+        )
     if settings.json_schema is not None:
         schema = settings.json_schema
         body["response_format"] = {
             "type": "json_schema",
-            "json_schema": {"name": schema.name, "schema": dict(schema.schema), "strict": schema.strict},
+            "json_schema": {
+                "name": schema.name,
+                "schema": dict(schema.schema),
+                "strict": schema.strict,
+            },
         }
     if settings.max_tokens is not None:
         body["max_tokens"] = settings.max_tokens
@@ -224,9 +230,7 @@ class ChatRequest:
 def _join_parts(content: Any) -> str:
     if isinstance(content, str):
         return content
-    return "".join(
-        str(p.get("text", "")) for p in content or () if isinstance(p, Mapping)
-    )
+    return "".join(str(p.get("text", "")) for p in content or () if isinstance(p, Mapping))
 
 
 def decode_request(body: Mapping[str, Any]) -> ChatRequest:

@@ -10,10 +10,11 @@ reports, and marked so that nobody mistakes it for a billed count.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
-from cairn.llm.base import Message
+from cairn.llm.base import Message, ToolCall
 from cairn.types import Usage
 
 _PIECE = re.compile(r"\w+|[^\w\s]")
@@ -29,19 +30,24 @@ def estimate_tokens(text: str) -> int:
     return total
 
 
+def estimate_output_tokens(text: str, tool_calls: Sequence[ToolCall] = ()) -> int:
+    """Tokens of a reply: its text and its tool calls' names and JSON arguments."""
+    calls = sum(
+        estimate_tokens(c.name) + estimate_tokens(json.dumps(dict(c.arguments))) for c in tool_calls
+    )
+    return estimate_tokens(text) + calls
+
+
 def estimate_prompt_tokens(messages: Sequence[Message]) -> int:
-    total = 0
-    for message in messages:
-        total += MESSAGE_OVERHEAD + estimate_tokens(message.content)
-        for call in message.tool_calls:
-            total += estimate_tokens(call.name) + estimate_tokens(str(dict(call.arguments)))
-    return total
+    return sum(MESSAGE_OVERHEAD + estimate_output_tokens(m.content, m.tool_calls) for m in messages)
 
 
-def estimate_usage(messages: Sequence[Message], output: str) -> Usage:
+def estimate_usage(
+    messages: Sequence[Message], output: str, tool_calls: Sequence[ToolCall] = ()
+) -> Usage:
     """Usage for a request whose provider reported no token counts."""
     return Usage(
         input_tokens=estimate_prompt_tokens(messages),
-        output_tokens=estimate_tokens(output),
+        output_tokens=estimate_output_tokens(output, tool_calls),
         estimated=True,
     )

@@ -1,0 +1,53 @@
+"""`cairn fake-llm`: a fake OpenAI-compatible server on 127.0.0.1, for demos and tests."""
+
+from typing import Annotated
+
+import typer
+
+
+def command(
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8001,
+    host: Annotated[str, typer.Option(help="Address to bind (keep it on loopback).")] = (
+        "127.0.0.1"
+    ),
+    model: Annotated[str, typer.Option(help="Model name the server reports.")] = "fake-model",
+    ttft: Annotated[float, typer.Option(help="Seconds before the first token.")] = 0.0,
+    tps: Annotated[
+        float, typer.Option(help="Tokens per second after the first (0: no pacing).")
+    ] = 0.0,
+    api_key: Annotated[
+        str | None, typer.Option(help="Require this bearer key (default: accept any).")
+    ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Queue a fault for the next chat request (repeatable): "
+            "429[:seconds], 500, hang, stall, cut, malformed, disconnect, ok."
+        ),
+    ] = None,
+) -> None:
+    """Serve /v1/chat/completions with scripted or rule-based replies (see docs/llm.md)."""
+    from cairn.cli.common import fail
+    from cairn.llm.fake_server import FakeLLMServer
+
+    try:
+        server = FakeLLMServer(
+            host=host,
+            port=port,
+            model=model,
+            ttft=ttft,
+            tps=tps or None,
+            api_key=api_key,
+            faults=fault or (),
+        )
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot start the fake server on {host}:{port}: {exc}") from None
+    typer.echo(f"fake OpenAI-compatible server on {server.url} (model {model}); Ctrl-C stops it")
+    typer.echo(
+        f"use it: CAIRN_LLM_PROVIDER=openai CAIRN_LLM_BASE_URL={server.url} "
+        f"CAIRN_LLM_MODEL={model} cairn ask ..."
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        typer.echo("stopped")

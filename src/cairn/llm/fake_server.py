@@ -1,0 +1,529 @@
+"""A fake OpenAI-compatible server on 127.0.0.1, speaking the real protocol over HTTP.
+
+    with FakeLLMServer() as server:                  # port 0: the OS picks one
+        provider = OpenAIProvider("fake", base_url=server.url)
+        server.push_faults("429:0.1", "500")           # the next two chat requests fail
+        server.enqueue("Scripted answer. [1]")         # then this reply
+        ...
+
+Or from a shell: `cairn fake-llm --port 8001`, then `CAIRN_LLM_PROVIDER=openai
+CAIRN_LLM_BASE_URL=http://127.0.0.1:8001/v1 CAIRN_LLM_MODEL=fake`.
+
+Replies come from a `cairn.llm.replies.Responder` (queue, rules, RAG default). Streaming
+sends `data: {chunk}` events and `data: [DONE]`, with a final usage chunk when the request
+sets `stream_options.include_usage`.
+
+Faults, one per chat request, from the `X-Fake-Fault` header or else the fault queue
+(`push_faults(...)`, or `POST /_fake/faults {"faults": [...]}`):
+
+| spec          | what happens                                                    |
+|---------------|-----------------------------------------------------------------|
+| `429[:s]`     | HTTP 429 with `Retry-After: s` (default 1)                      |
+| `500`, `503`… | that HTTP status with an OpenAI-style error body                |
+| `hang`        | reads the request, never answers (until `hang_limit` or close)  |
+| `stall`       | streams half the reply, then goes silent                        |
+| `cut`         | sends half the reply, then closes the connection                |
+| `malformed`   | a 200 whose JSON (or one stream chunk) is invalid               |
+| `disconnect`  | closes the connection without any response                      |
+| `ok`          | no fault (useful in a queue)                                    |
+
+Latency: `ttft` seconds before the first token, `tps` tokens per second after it (server
+options, or `X-Fake-TTFT` / `X-Fake-TPS` headers per request). `X-Fake-No-Usage: 1` leaves
+usage out so clients must estimate.
+
+Control endpoints: `GET /_fake/requests` (what was asked), `GET /_fake/stats` (request and
+token counts), `POST /_fake/replies {"replies": ["text" | {"text", "tool_calls"}]}`,
+`POST /_fake/reset`, `GET /v1/models`, `GET /health`.
+
+Built on the standard library's threading HTTP server: no extra dependency, SSE is plain
+chunked transfer encoding, and it starts in milliseconds inside a test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from cairn.llm.base import ToolCall
+from cairn.llm.openai_wire import ChatRequest, decode_request, encode_tool_call, usage_payload
+from cairn.llm.replies import Reply, Request, Responder, Scripted
+from cairn.llm.scripted import pieces
+from cairn.llm.sse import format_sse
+from cairn.llm.tokens import estimate_output_tokens, estimate_prompt_tokens
+from cairn.types import Usage
+
+log = logging.getLogger(__name__)
+
+FaultKind = Literal["status", "hang", "stall", "cut", "malformed", "disconnect", "ok"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Fault:
+    kind: FaultKind
+    status: int = 500
+    retry_after: float | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> Fault:
+        """`429`, `429:0.5`, `500`, `hang`, `stall`, `cut`, `malformed`, `disconnect`, `ok`."""
+        head, _, arg = spec.strip().lower().partition(":")
+        if head.isdigit():
+            status = int(head)
+            retry = float(arg) if arg else (1.0 if status == 429 else None)
+            return cls(kind="status", status=status, retry_after=retry)
+        if head in ("hang", "stall", "cut", "malformed", "disconnect", "ok"):
+            return cls(kind=head)  # type: ignore[arg-type]
+        raise ValueError(
+            f"unknown fault {spec!r}: use a status (429[:seconds], 500, ...), hang, stall, "
+            "cut, malformed, disconnect or ok"
+        )
+
+
+@dataclass(kw_only=True, slots=True)
+class Stats:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+
+
+class FakeLLMServer:
+    """The server; `start()` runs it in a thread, `serve_forever()` in the foreground."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        model: str = "fake-model",
+        responder: Responder | None = None,
+        ttft: float = 0.0,
+        tps: float | None = None,
+        api_key: str | None = None,
+        hang_limit: float = 30.0,
+        faults: Iterable[str] = (),
+    ) -> None:
+        self.host = host
+        self.model = model
+        self.responder = responder or Responder()
+        self.ttft = ttft
+        self.tps = tps
+        self.api_key = api_key
+        self.hang_limit = hang_limit
+        """Longest a `hang`/`stall` lasts, so a forgotten client cannot pin a thread forever."""
+        self.stats = Stats()
+        self._faults: deque[Fault] = deque(Fault.parse(f) for f in faults)
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._thread: threading.Thread | None = None
+        self._httpd = _HTTPServer((host, port), _Handler, self)
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The base URL clients use (ends in `/v1`)."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.responder.history
+
+    def enqueue(self, *replies: Scripted) -> None:
+        self.responder.enqueue(*replies)
+
+    def push_faults(self, *specs: str) -> None:
+        """Faults for the next chat requests, one each, in order."""
+        parsed = [Fault.parse(s) for s in specs]
+        with self._lock:
+            self._faults.extend(parsed)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self.stats = Stats()
+        self.responder.reset()
+
+    def start(self) -> FakeLLMServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        try:
+            self._httpd.serve_forever(poll_interval=0.2)
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        """Stop serving, wake hanging handlers, close every connection and the socket."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._release()
+
+    def _release(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self._httpd.server_close()  # joins the handler threads
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- used by the handler -------------------------------------------------------------------
+
+    def next_fault(self, header: str | None) -> Fault | None:
+        if header:
+            return Fault.parse(header)
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    def count(self, usage: Usage | None, fault: Fault | None) -> None:
+        with self._lock:
+            self.stats.requests += 1
+            if usage is not None:
+                self.stats.prompt_tokens += usage.input_tokens
+                self.stats.completion_tokens += usage.output_tokens
+            if fault is not None:
+                name = str(fault.status) if fault.kind == "status" else fault.kind
+                self.stats.faults[name] = self.stats.faults.get(name, 0) + 1
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep unless the server is stopping; True when it is."""
+        return (seconds > 0 and self._stopping.wait(seconds)) or self._stopping.is_set()
+
+    def track(self, conn: socket.socket, active: bool) -> None:
+        with self._lock:
+            if active:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler], fake: FakeLLMServer):
+        self.fake = fake
+        super().__init__(address, handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.fake.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server.fake.track(self.connection, False)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    # -- routing ------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        fake = self.server.fake
+        if self.path in ("/v1/models", "/models"):
+            self._json(200, {"object": "list", "data": [{"id": fake.model, "object": "model"}]})
+        elif self.path == "/_fake/requests":
+            self._json(200, {"requests": [_request_json(r) for r in fake.requests]})
+        elif self.path == "/_fake/stats":
+            s = fake.stats
+            self._json(
+                200,
+                {
+                    "requests": s.requests,
+                    "prompt_tokens": s.prompt_tokens,
+                    "completion_tokens": s.completion_tokens,
+                    "faults": s.faults,
+                },
+            )
+        elif self.path == "/health":
+            self._json(200, {"status": "ok"})
+        else:
+            self._error(404, f"no route {self.path}", "not_found")
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            self._error(400, "the body is not valid JSON", "invalid_request_error")
+            return
+        fake = self.server.fake
+        if self.path in ("/v1/chat/completions", "/chat/completions"):
+            self._chat(payload)
+        elif self.path == "/_fake/faults":
+            try:
+                fake.push_faults(*payload.get("faults", ()))
+            except ValueError as exc:
+                self._error(400, str(exc), "invalid_request_error")
+                return
+            self._json(200, {"queued": len(payload.get("faults", ()))})
+        elif self.path == "/_fake/replies":
+            replies = [_reply_from_json(r) for r in payload.get("replies", ())]
+            fake.enqueue(*replies)
+            self._json(200, {"queued": len(replies)})
+        elif self.path == "/_fake/reset":
+            fake.reset()
+            self._json(200, {"reset": True})
+        else:
+            self._error(404, f"no route {self.path}", "not_found")
+
+    # -- chat completions ---------------------------------------------------------------------
+
+    def _chat(self, payload: Any) -> None:
+        fake = self.server.fake
+        if fake.api_key and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+            fake.count(None, None)
+            self._error(401, "Incorrect API key provided", "invalid_api_key")
+            return
+        try:
+            chat = decode_request(payload)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self._error(400, f"not a chat completions request ({exc!r})", "invalid_request_error")
+            return
+        try:
+            fault = fake.next_fault(self.headers.get("X-Fake-Fault"))
+        except ValueError as exc:
+            self._error(400, str(exc), "invalid_request_error")
+            return
+        request = Request(
+            messages=chat.messages,
+            tools=chat.tools,
+            settings=chat.settings,
+            model=chat.model,
+            stream=chat.stream,
+        )
+        if fault is not None and fault.kind in ("status", "hang", "disconnect"):
+            fake.responder.record(request)
+            fake.count(None, fault)
+            self._early_fault(fault)
+            return
+        broken = fault is not None and fault.kind != "ok"
+        try:
+            reply = fake.responder.reply(request, consume=not broken)
+        except Exception as exc:  # a scripted exception becomes a server error
+            fake.count(None, fault)
+            self._error(500, f"scripted failure: {exc}", "server_error")
+            return
+        usage = reply.usage or Usage(
+            input_tokens=estimate_prompt_tokens(chat.messages),
+            output_tokens=estimate_output_tokens(reply.text, reply.tool_calls),
+        )
+        fake.count(usage, fault)
+        ttft = float(self.headers.get("X-Fake-TTFT") or fake.ttft)
+        tps_header = self.headers.get("X-Fake-TPS")
+        tps = float(tps_header) if tps_header else fake.tps
+        report = not self.headers.get("X-Fake-No-Usage")
+        if chat.stream:
+            self._stream(chat, reply, usage if report else None, fault, ttft, tps)
+        else:
+            self._complete(chat, reply, usage if report else None, fault, ttft, tps)
+
+    def _early_fault(self, fault: Fault) -> None:
+        """Faults that replace the response: a status, a hang, a dropped connection."""
+        fake = self.server.fake
+        if fault.kind == "status":
+            headers = {}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            kind = "rate_limit_exceeded" if fault.status == 429 else "server_error"
+            self._error(fault.status, f"injected fault: HTTP {fault.status}", kind, headers)
+            return
+        if fault.kind == "hang":
+            fake.wait(fake.hang_limit)
+        self.close_connection = True
+
+    def _complete(
+        self,
+        chat: ChatRequest,
+        reply: Reply,
+        usage: Usage | None,
+        fault: Fault | None,
+        ttft: float,
+        tps: float | None,
+    ) -> None:
+        fake = self.server.fake
+        delay = ttft + (len(pieces(reply.text)) / tps if tps else 0.0)
+        if fake.wait(delay):
+            self.close_connection = True
+            return
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+        if reply.tool_calls:
+            message["tool_calls"] = [encode_tool_call(c) for c in reply.tool_calls]
+        payload: dict[str, Any] = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": chat.model or fake.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
+        }
+        if usage is not None:
+            payload["usage"] = usage_payload(usage)
+        body = json.dumps(payload).encode()
+        kind = fault.kind if fault else "ok"
+        if kind == "malformed":
+            body = body[: len(body) // 2]
+        if kind in ("cut", "stall"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            if kind == "stall":
+                fake.wait(fake.hang_limit)
+            self.close_connection = True
+            return
+        self._send(200, body, "application/json")
+
+    def _stream(
+        self,
+        chat: ChatRequest,
+        reply: Reply,
+        usage: Usage | None,
+        fault: Fault | None,
+        ttft: float,
+        tps: float | None,
+    ) -> None:
+        fake = self.server.fake
+        base = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": chat.model or fake.model,
+        }
+
+        def chunk(delta: Mapping[str, Any], finish: str | None = None) -> bytes:
+            choice = {"index": 0, "delta": dict(delta), "finish_reason": finish}
+            return format_sse(json.dumps({**base, "choices": [choice]}))
+
+        events = [chunk({"role": "assistant", "content": ""})]
+        events += [chunk({"content": p}) for p in pieces(reply.text)]
+        events += [chunk({"tool_calls": d}) for d in _tool_call_deltas(reply.tool_calls)]
+        events.append(chunk({}, reply.finish_reason))
+        if usage is not None and chat.include_usage:
+            events.append(
+                format_sse(json.dumps({**base, "choices": [], "usage": usage_payload(usage)}))
+            )
+        events.append(format_sse("[DONE]"))
+
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        kind = fault.kind if fault else "ok"
+        half = max(1, len(events) // 2)
+        try:
+            for i, event in enumerate(events):
+                if i == half and kind in ("cut", "stall"):
+                    if kind == "stall":
+                        fake.wait(fake.hang_limit)
+                    self.close_connection = True
+                    return  # no terminating chunk: the client sees a cut stream
+                if i == half and kind == "malformed":
+                    self._chunk(b'data: {"id": "chatcmpl-broken", "choices": [\n\n')
+                wait = ttft if i == 1 else (1 / tps if tps and i > 1 else 0.0)
+                if fake.wait(wait):
+                    self.close_connection = True
+                    return
+                self._chunk(event)
+            self._chunk(b"")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, payload: Any) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json")
+
+    def _error(
+        self, status: int, message: str, kind: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        body = {"error": {"message": message, "type": kind, "code": kind}}
+        self._send(status, json.dumps(body).encode(), "application/json", headers)
+
+
+def _tool_call_deltas(calls: tuple[ToolCall, ...]) -> list[list[dict[str, Any]]]:
+    """Each call as two deltas, the way OpenAI streams them: header, then the arguments."""
+    deltas: list[list[dict[str, Any]]] = []
+    for index, call in enumerate(calls):
+        wire = encode_tool_call(call)
+        head = {**wire, "index": index, "function": {"name": call.name, "arguments": ""}}
+        deltas.append([head])
+        deltas.append([{"index": index, "function": {"arguments": wire["function"]["arguments"]}}])
+    return deltas
+
+
+def _request_json(request: Request) -> dict[str, Any]:
+    return {
+        "model": request.model,
+        "stream": request.stream,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "tools": [t.name for t in request.tools],
+    }
+
+
+def _reply_from_json(value: Any) -> Reply:
+    if isinstance(value, str):
+        return Reply(text=value)
+    calls = tuple(
+        ToolCall(
+            id=str(c.get("id") or f"call_{i}"),
+            name=str(c["name"]),
+            arguments=dict(c.get("arguments") or {}),
+        )
+        for i, c in enumerate(value.get("tool_calls") or ())
+    )
+    return Reply(text=str(value.get("text", "")), tool_calls=calls)

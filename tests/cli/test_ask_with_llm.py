@@ -1,0 +1,120 @@
+"""`cairn ask` with a configured LLM: the fake OpenAI-compatible server over real HTTP, the
+real model and workspace; verified citations, cost in the ledger, budgets refused early."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cairn.cli import app
+from cairn.llm.fake_server import FakeLLMServer
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def workspace(docs_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ws = tmp_path_factory.mktemp("ws-llm")
+    result = runner.invoke(app, ["ingest", str(docs_corpus), "--workspace", str(ws), "--json"])
+    assert result.exit_code == 0, result.output
+    return ws
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def llm_env(fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> FakeLLMServer:
+    monkeypatch.setenv("CAIRN_LLM_PROVIDER", "openai")
+    monkeypatch.setenv("CAIRN_LLM_BASE_URL", fake.url)
+    monkeypatch.setenv("CAIRN_LLM_MODEL", "fake-model")
+    monkeypatch.setenv("CAIRN_LLM_API_KEY", "test-key")
+    monkeypatch.setenv("CAIRN_LLM_PRICE_INPUT_PER_MTOK", "1.0")
+    monkeypatch.setenv("CAIRN_LLM_PRICE_OUTPUT_PER_MTOK", "2.0")
+    return fake
+
+
+def ledger_rows(ws: Path) -> list[tuple[str, str, int]]:
+    with closing(sqlite3.connect(ws / "ledger.db")) as db:
+        cols = {r[1] for r in db.execute("PRAGMA table_info(ledger)")}
+        assert {"trace_id", "model", "status"} <= cols
+        return list(db.execute("SELECT trace_id, model, status FROM ledger"))
+
+
+def test_generated_answer_is_cited_verified_and_costed(
+    workspace: Path, llm_env: FakeLLMServer
+) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "ask",
+            "How do I give a dataclass field a default list?",
+            "--json",
+            "--workspace",
+            str(workspace),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["abstained"] is False and data["citations"]
+    for citation in data["citations"]:
+        assert f"[{citation['n']}]" in data["answer"]
+        assert citation["verified"] is True
+    assert data["usage"]["input_tokens"] > 0 and data["cost_usd"] > 0
+    assert len(llm_env.requests) == 1
+    rows = [r for r in ledger_rows(workspace) if r[0] == data["trace_id"]]
+    assert [(model, status) for _, model, status in rows] == [("fake-model", "settled")]
+
+
+def test_budget_refuses_before_any_model_call(
+    workspace: Path, llm_env: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAIRN_BUDGET_REQUEST_USD", "0.000001")
+    result = runner.invoke(
+        app, ["ask", "How do I parse JSON?", "--json", "--workspace", str(workspace)]
+    )
+    assert result.exit_code == 2
+    assert "request" in result.stderr and "limit" in result.stderr.lower()
+    assert llm_env.requests == []  # refused before the call
+
+
+def test_unknown_model_price_is_a_clear_error(
+    workspace: Path, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAIRN_LLM_PROVIDER", "openai")
+    monkeypatch.setenv("CAIRN_LLM_BASE_URL", fake.url)
+    monkeypatch.setenv("CAIRN_LLM_API_KEY", "k")
+    result = runner.invoke(
+        app,
+        [
+            "ask",
+            "How do I parse JSON?",
+            "--model",
+            "no-such-model-xyz",
+            "--workspace",
+            str(workspace),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "no-such-model-xyz" in result.stderr and "PRICE" in result.stderr.upper()
+    assert fake.requests == []
+
+
+def test_extractive_requests_are_recorded_at_zero_cost(workspace: Path) -> None:
+    result = runner.invoke(
+        app, ["ask", "How do I parse JSON?", "--json", "--workspace", str(workspace)]
+    )
+    data = json.loads(result.stdout)
+    assert data["cost_usd"] == 0.0
+    rows = [r for r in ledger_rows(workspace) if r[0] == data["trace_id"]]
+    assert [(model, status) for _, model, status in rows] == [("extractive", "settled")]
