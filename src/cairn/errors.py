@@ -1,13 +1,22 @@
 """The errors cairn raises. Every message says what to do next.
 
-CairnError
-├── UserError                 misuse: bad configuration, bad arguments
-│   └── ConfigError           the configuration is invalid or incomplete
-├── RunError                  something failed at run time
-│   ├── IngestError           one input could not be read (path and reason)
-│   ├── ModelError            the embedding model could not be loaded or run
-│   └── StoreError            the workspace database is missing, locked or corrupt
-└── WorkspaceNotFound         (a UserError) no workspace where one was expected
+    CairnError
+    ├── UserError                     misuse: bad configuration, bad arguments
+    │   ├── ConfigError               the configuration is invalid or incomplete
+    │   │   └── UnknownModelPrice     (cairn.budget) a model with no known price, never $0
+    │   ├── WorkspaceNotFound         no workspace where one was expected
+    │   ├── ProviderConfigError       (cairn.llm) a provider that cannot work as configured
+    │   └── ReservationClosed         (cairn.budget) a reservation settled or released twice
+    └── RunError                      something failed at run time
+        ├── IngestError               one input could not be ingested (path and reason)
+        ├── ModelError                the embedding model could not be loaded or run
+        ├── StoreError                the workspace database is missing, locked or corrupt
+        │   └── LedgerError           (cairn.budget) the cost ledger failed
+        ├── BudgetExceeded            (cairn.budget) a limit would be crossed; names it
+        └── LLMError                  (cairn.llm) timeouts, 429s, 5xx, bad responses,
+                                      open circuits, and AllProvidersFailed
+
+The subclasses marked with a package live next to the code that raises them.
 """
 
 from __future__ import annotations
