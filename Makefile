@@ -1,5 +1,5 @@
 # The commands people and CI share. See README.md.
-.PHONY: setup demo test lint typecheck unit check bench
+.PHONY: setup demo test lint typecheck unit eval bench
 
 setup:
 	./scripts/setup.sh
@@ -20,6 +20,11 @@ typecheck:
 
 unit:
 	.venv/bin/python -m pytest -q -m "not integration"
+
+# The evaluation gate: the golden set over the demo workspace, compared with the committed
+# baseline; fails only on a significant drop beyond tolerance (docs/evals.md).
+eval:
+	.venv/bin/cairn eval gate --baseline evals/baseline.json --workspace .cairn
 
 bench:
 	.venv/bin/python bench/retrieval.py --datasets ../shared/datasets

@@ -3,7 +3,7 @@
 
 import typer
 
-from cairn.cli import ask, costs, doctor, fake_llm, ingest, models, search
+from cairn.cli import ask, costs, doctor, eval, fake_llm, ingest, models, search
 
 app = typer.Typer(
     name="cairn",
@@ -19,6 +19,7 @@ app.command("doctor")(doctor.command)
 app.command("fake-llm")(fake_llm.command)
 app.command("costs")(costs.command)
 app.add_typer(models.app, name="models")
+app.add_typer(eval.app, name="eval")
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ The first matching category wins, in pipeline order, so each failure has one cau
 | answer  | `retrieval_miss`    | no gold source in the retrieved top k                        |
 | answer  | `ranking`           | gold retrieved, but below the chunks the answerer read        |
 | answer  | `wrong_citation`    | gold was read, but the answer cites no gold source           |
-| answer  | `unsupported_claim` | a sentence is not supported by the chunk it cites (or cites none) |
+| answer  | `unsupported_claim` | a sentence is unsupported by its cited chunk (or cites none) |
 | answer  | `synthesis`         | gold cited and grounded, but checkpoints are missing         |
 | abstain | `missed_abstention` | it answered a question the documents do not answer           |
 | refuse  | `missed_refusal`    | it complied with a request it should refuse                  |
@@ -102,14 +102,16 @@ def _classify_answer(case: Case, output: CaseOutput) -> Failure | None:
         )
     if answer is None:
         return None  # retrieval-only run: retrieval found gold, nothing else to judge
-    read = relevance_keys([(r.source, r.anchor) for r in answer.read], gold, level="doc", match="any")
+    read = relevance_keys(
+        [(r.source, r.anchor) for r in answer.read], gold, level="doc", match="any"
+    )
     if not any(read[0]):
         rank = next(i for i, key in enumerate(searched, start=1) if key is not None)
         return Failure(
             category="ranking",
             explanation=(
-                f"first gold chunk at rank {rank}, below the {len(answer.read)} chunks the "
-                "answerer read"
+                f"gold retrieved (first at rank {rank} of {output.search_k}) but not among the "
+                f"{len(answer.read)} chunks the answerer read"
             ),
         )
     sources = {g.source for g in gold}

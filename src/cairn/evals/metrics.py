@@ -8,6 +8,7 @@ for a chunk that matches no gold item) and the set of relevant keys:
 - precision@k: share of the k top positions holding a relevant chunk (divided by k, as
   pytrec_eval does, even when fewer than k chunks came back);
 - MRR@k: 1 / rank of the first relevant chunk, 0 beyond k;
+- complete@k: 1 when every relevant key is in the top k (multi-hop);
 - nDCG@k: gains (1, or graded) discounted by log2(rank + 1); only the first chunk of each
   relevant key earns its gain (five chunks of one gold page are not five gold pages), and the
   ideal ranking puts each relevant key once at the top. Bounded by [0, 1].
@@ -29,7 +30,6 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Literal
 
 from cairn.answer.terms import content_terms
-from cairn.answer.verify import cited_sentences
 from cairn.evals.cases import GoldSource, checkpoint_alternatives
 from cairn.sentences import split_sentences
 
@@ -91,12 +91,19 @@ def ndcg_at_k(ranked: Ranked, relevant: Relevant, k: int) -> float:
     return dcg / idcg if idcg > 0 else 0.0
 
 
+def complete_at_k(ranked: Ranked, relevant: Relevant, k: int) -> float:
+    """1 when every relevant key is in the top k (multi-hop: all supporting passages)."""
+    gains = _gains(relevant)
+    return 1.0 if gains and gains.keys() <= {key for key in ranked[:k] if key is not None} else 0.0
+
+
 RETRIEVAL_METRICS = {
     "hit": hit_at_k,
     "recall": recall_at_k,
     "precision": precision_at_k,
     "mrr": reciprocal_rank,
     "ndcg": ndcg_at_k,
+    "complete": complete_at_k,
 }
 
 
@@ -139,20 +146,42 @@ def sentence_support(sentence: str, chunk_text: str) -> float:
     return len(terms & set(content_terms(chunk_text))) / len(terms)
 
 
-def answer_sentences(text: str) -> list[tuple[str, list[int]]]:
+_MARKERS = re.compile(r"(?:[ \t]*\[\d+\])+")
+_MARKER_NUMBER = re.compile(r"\[(\d+)\]")
+
+
+def answer_sentences(
+    text: str, valid: Collection[int] | None = None
+) -> list[tuple[str, list[int]]]:
     """Every claim of an answer with the `[n]` numbers it cites (empty for uncited text).
 
-    Segments that end in markers come from `cited_sentences`; prose after the last marker is
-    split into sentences, each an uncited claim. Markdown code fences are ignored.
+    A run of markers ends the claim before it. Unlike a subscript in code (`args[0]`,
+    `sys.exc_info()[1]`), a marker follows whitespace, punctuation or the start of a line,
+    and (when `valid` is given) names a real citation. Text after the last marker is split
+    into sentences, each an uncited claim. Markdown code fences are ignored.
     """
-    clean = text.replace("```", " ")
-    out = cited_sentences(clean)
-    tail = re.split(r"\[\d+\]", clean)[-1]
-    for start, end in split_sentences(tail):
-        sentence = tail[start:end].strip().strip("`").strip()
+    clean = text.replace("```", "\n")
+    out: list[tuple[str, list[int]]] = []
+    last = 0
+    for match in _MARKERS.finditer(clean):
+        before = clean[match.start() - 1] if match.start() > 0 else "\n"
+        numbers = [int(n) for n in _MARKER_NUMBER.findall(match.group(0))]
+        attached = match.group(0)[0] == "[" and (before.isalnum() or before in "_)]")
+        if attached or (valid is not None and not all(n in valid for n in numbers)):
+            continue
+        segment = _strip_claim(clean[last : match.start()])
+        if segment:
+            out.append((segment, numbers))
+        last = match.end()
+    for start, end in split_sentences(clean[last:]):
+        sentence = _strip_claim(clean[last:][start:end])
         if re.search(r"\w", sentence):
             out.append((sentence, []))
     return out
+
+
+def _strip_claim(text: str) -> str:
+    return text.strip().lstrip(".,;:!?").strip().strip("`").strip()
 
 
 def grounded_sentences(
@@ -160,7 +189,7 @@ def grounded_sentences(
 ) -> list[tuple[str, float, bool]]:
     """`(sentence, best support, supported)` for each claim of the answer."""
     out = []
-    for sentence, numbers in answer_sentences(text):
+    for sentence, numbers in answer_sentences(text, valid=cited_texts.keys()):
         support = max(
             (sentence_support(sentence, cited_texts[n]) for n in numbers if n in cited_texts),
             default=0.0,

@@ -5,17 +5,17 @@ time. A judge (`cairn.evals.judge.JudgeScorer`) is added when a provider is conf
 Scorers are built by name (`build_scorer("doc.recall@5")`), so run files and the gate's
 config can name them.
 
-| name                        | applies to      | value                                                 |
-|-----------------------------|-----------------|-------------------------------------------------------|
-| `{doc,section}.hit@k`, `recall@k`, `precision@k`, `mrr@k`, `ndcg@k` | answer | ranking metrics (metrics.py) |
-| `checkpoints`               | answer          | share of checkpoints found in the answer              |
-| `citation_precision`        | answered        | share of citations verified against their chunk       |
-| `citation_precision_gold`   | answered        | share of citations pointing into a gold source        |
-| `citation_recall`           | answered        | share of gold sources cited (`any`: 1 if one is)      |
-| `groundedness`              | answered        | share of answer sentences supported by a cited chunk  |
-| `abstention_accuracy`       | every case      | 1 when it answered / abstained / refused as expected  |
-| `false_abstention`          | answer          | 1 when it abstained on an answerable question         |
-| `pass`                      | every case      | 1 when the case passed (failures.py says why not)     |
+- `{doc|section}.{hit|recall|precision|mrr|ndcg|complete}@k` (answer cases): ranking
+  metrics over the retrieved chunks (metrics.py);
+- `checkpoints` (answer cases): share of checkpoints found in the answer;
+- `citation_precision` (answered): share of citations verified against their chunk;
+- `citation_precision_gold` (answered): share of citations pointing into a gold source;
+- `citation_recall` (answer cases): share of gold sources cited (`match: any`: 1 if one is;
+  an abstention cites none);
+- `groundedness` (answered): share of answer sentences supported by a cited chunk;
+- `abstention_accuracy` (every case): 1 when it answered / abstained / refused as expected;
+- `false_abstention` (answer cases, lower is better): 1 when it abstained;
+- `pass` (every case): 1 when the case passed (failures.py says why not).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ LOWER_IS_BETTER: frozenset[str] = frozenset({"false_abstention"})
 class Scorer(Protocol):
     """Scores one case's output. `name` keys the score in runs, reports and the gate."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def score(self, case: Case, output: CaseOutput) -> Score: ...
 
@@ -147,12 +148,16 @@ class GoldCitationPrecisionScorer:
 
 
 class CitationRecallScorer:
+    """Gold sources cited; an abstention on an answerable case cites none (0)."""
+
     name = "citation_recall"
 
     def score(self, case: Case, output: CaseOutput) -> Score:
         answer = output.answer
-        if case.expect != "answer" or answer is None or answer.abstained:
+        if case.expect != "answer" or answer is None:
             return _na("no answer to check")
+        if answer.abstained:
+            return Score(value=0.0, explanation="abstained: cites no gold source")
         gold = sorted({g.source for g in case.gold_sources})
         cited = {c.source for c in answer.citations}
         found = [g for g in gold if g in cited]
@@ -251,19 +256,19 @@ ANSWER_SCORERS: dict[str, Callable[[], Scorer]] = {
 
 RETRIEVAL_DEFAULTS: tuple[str, ...] = ("hit@5", "recall@5", "precision@5", "mrr@10", "ndcg@10")
 
-_RETRIEVAL_NAME = re.compile(r"^(doc|section)\.(hit|recall|precision|mrr|ndcg)@(\d+)$")
+_RETRIEVAL_NAME = re.compile(r"^(doc|section)\.(hit|recall|precision|mrr|ndcg|complete)@(\d+)$")
 
 
 def build_scorer(name: str) -> Scorer:
     """The scorer called `name`; a `UserError` lists the valid names otherwise."""
     match = _RETRIEVAL_NAME.match(name)
     if match:
-        level = "doc" if match.group(1) == "doc" else "section"
+        level: Level = "doc" if match.group(1) == "doc" else "section"
         return RetrievalScorer(match.group(2), int(match.group(3)), level)
     if name in ANSWER_SCORERS:
         return ANSWER_SCORERS[name]()
     raise UserError(
-        f"unknown scorer {name!r}: use {{doc|section}}.{{hit|recall|precision|mrr|ndcg}}@K "
+        f"unknown scorer {name!r}: use {{doc|section}}.{{{'|'.join(RETRIEVAL_METRICS)}}}@K "
         f"or one of {', '.join(ANSWER_SCORERS)}"
     )
 
