@@ -36,14 +36,19 @@ pip_install -e ".[dev,export]"
 echo "==> preparing the embedding model"
 .venv/bin/cairn models export
 
+# Debian packages: the demo corpus (the Python 3.11 docs) and Chromium for the browser tests.
 CORPUS=/usr/share/doc/python3.11/html
-if [ ! -d "$CORPUS" ]; then
-  echo "==> the demo corpus ($CORPUS) is missing: installing Debian's python3.11-doc"
+APT=()
+[ -d "$CORPUS" ] || APT+=(python3.11-doc)
+[ -x /usr/bin/chromium ] || APT+=(chromium)
+if [ ${#APT[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${APT[*]}"
   SUDO=""
   [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
   if command -v apt-get >/dev/null; then
-    ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3.11-doc) >/dev/null 2>&1 \
-      || echo "warning: could not install python3.11-doc" >&2
+    ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${APT[@]}") >/dev/null 2>&1 \
+      || echo "warning: could not install ${APT[*]} (the demo falls back to docs/," \
+              "browser tests are skipped)" >&2
   fi
 fi
 echo "==> setup done"
