@@ -35,9 +35,7 @@ class VectorIndex:
         with threadpool_limits(1, "blas"):
             return self._search(vector, k, allowed)
 
-    def _search(
-        self, vector: Vector, k: int, allowed: set[int] | None
-    ) -> list[tuple[int, float]]:
+    def _search(self, vector: Vector, k: int, allowed: set[int] | None) -> list[tuple[int, float]]:
         if allowed is not None:
             positions = np.fromiter(
                 (self._position[r] for r in allowed if r in self._position), dtype=np.int64
