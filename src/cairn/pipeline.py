@@ -64,43 +64,11 @@ class Pipeline:
         user: str | None = None,
         tenant: str | None = None,
     ) -> Answer:
-        started = time.perf_counter()
-        trace_id = uuid.uuid4().hex
-        with (
-            request_context(trace_id, user=user, tenant=tenant) as ctx,
-            self.tracer.trace("ask", trace_id, question=question, user=user, tenant=tenant) as root,
-        ):
-            hits = self._retrieve(question, k or self.k, filters)  # 4 retrieve
-            with self.tracer.span("answer", answerer=type(self.answerer).__name__) as span:
-                draft = self.answerer.answer(question, hits)  # 6 answer
-                span.set(
-                    abstained=draft.abstained,
-                    reason=draft.reason,
-                    citations=[c.chunk_id for c in draft.citations],
-                )
-            with self.tracer.span("verify") as span:
-                draft = self.verifier.verify(draft, hits)  # 7 verify
-                span.set(
-                    verified=[c.verified for c in draft.citations],
-                    support=[c.support for c in draft.citations],
-                )
-            self._record_free(ctx)
-            latency_ms = (time.perf_counter() - started) * 1000
-            root.set(
-                abstained=draft.abstained,
-                latency_ms=round(latency_ms, 2),
-                cost_usd=float(ctx.cost_usd),
-            )
-        return Answer(
-            text=draft.text,
-            citations=draft.citations,
-            abstained=draft.abstained,
-            usage=draft.usage,
-            cost_usd=float(ctx.cost_usd),
-            latency_ms=latency_ms,
-            trace_id=trace_id,
-            hits=tuple(hits),
-        )
+        """Answer `question`: retrieve, answer, verify, record. See `ask_stream` for events."""
+        for event in self._run(question, k, filters, user, tenant, stream=False):
+            if isinstance(event, AnswerDoneEvent):
+                return event.answer
+        raise AssertionError("the pipeline ended without an answer")  # pragma: no cover
 
     def ask_stream(
         self,
@@ -113,29 +81,48 @@ class Pipeline:
     ) -> Iterator[StreamEvent]:
         """`ask`, as events. Answerers with a `stream` method stream for real; others are
         replayed word by word from their complete draft."""
+        return self._run(question, k, filters, user, tenant, stream=True)
+
+    def _run(
+        self,
+        question: str,
+        k: int | None,
+        filters: Filters | None,
+        user: str | None,
+        tenant: str | None,
+        *,
+        stream: bool,
+    ) -> Iterator[StreamEvent]:
         started = time.perf_counter()
         trace_id = uuid.uuid4().hex
         with (
             request_context(trace_id, user=user, tenant=tenant) as ctx,
             self.tracer.trace(
-                "ask", trace_id, question=question, stream=True, user=user, tenant=tenant
+                "ask", trace_id, question=question, stream=stream, user=user, tenant=tenant
             ) as root,
         ):
-            hits = self._retrieve(question, k or self.k, filters)
+            hits = self._retrieve(question, k or self.k, filters)  # 4 retrieve
             with self.tracer.span("answer", answerer=type(self.answerer).__name__) as span:
-                draft = None
-                for event in self._answer_events(question, hits):
+                draft = None  # 6 answer
+                for event in self._answer_events(question, hits, stream):
                     if isinstance(event, DoneEvent):
                         draft = event.draft
                     else:
                         yield event
                 assert draft is not None, "an answerer stream must end with a done event"
-                span.set(abstained=draft.abstained, reason=draft.reason)
+                span.set(
+                    abstained=draft.abstained,
+                    reason=draft.reason,
+                    citations=[c.chunk_id for c in draft.citations],
+                )
             with self.tracer.span("verify") as span:
-                draft = self.verifier.verify(draft, hits)
-                span.set(verified=[c.verified for c in draft.citations])
+                draft = self.verifier.verify(draft, hits)  # 7 verify
+                span.set(
+                    verified=[c.verified for c in draft.citations],
+                    support=[c.support for c in draft.citations],
+                )
             yield VerifiedEvent(citations=draft.citations)
-            self._record_free(ctx)
+            self._record_free(ctx)  # 9 settle
             latency_ms = (time.perf_counter() - started) * 1000
             root.set(
                 abstained=draft.abstained,
@@ -170,12 +157,15 @@ class Pipeline:
         )
         self.budget.settle(reservation, ctx.usage)
 
-    def _answer_events(self, question: str, hits: list[Hit]) -> Iterator[AnswerEvent]:
-        stream = getattr(self.answerer, "stream", None)
-        if callable(stream):
-            yield from stream(question, hits)
+    def _answer_events(self, question: str, hits: list[Hit], stream: bool) -> Iterator[AnswerEvent]:
+        streamer = getattr(self.answerer, "stream", None)
+        if stream and callable(streamer):
+            yield from streamer(question, hits)
             return
         draft = self.answerer.answer(question, hits)
+        if not stream:
+            yield DoneEvent(draft=draft)
+            return
         for piece in _PIECE.findall(draft.text):
             yield TokenEvent(text=piece)
         for citation in draft.citations:
