@@ -181,6 +181,18 @@ class TraceSettings(_Section):
     service_name: str = "cairn"
 
 
+class CacheSettings(_Section):
+    """The answer cache (`cache.db`); see docs/benchmarks.md, "Answer cache"."""
+
+    exact: bool = True
+    semantic: bool = False
+    """Also reuse answers of rephrased questions (implies exact)."""
+    semantic_threshold: float = Field(0.89, ge=0.0, le=1.0)
+    ttl_s: float | None = Field(86_400.0, gt=0)
+    """None = until the corpus or the settings change."""
+    max_entries: int = Field(10_000, ge=1)
+
+
 def _default_workspace() -> Path:
     return Path(".cairn")
 
@@ -205,6 +217,7 @@ class Settings(BaseSettings):
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     trace: TraceSettings = Field(default_factory=TraceSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @classmethod
     def settings_customise_sources(

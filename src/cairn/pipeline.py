@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
@@ -14,6 +15,7 @@ from cairn.answer.events import AnswerEvent, CitationEvent, DoneEvent, TokenEven
 from cairn.answer.verify import LexicalVerifier
 from cairn.budget.metered import RequestContext, request_context
 from cairn.budget.reservations import Budget
+from cairn.cache import AnswerCache, CacheHit, CacheRequest
 from cairn.retrieve.base import Retriever
 from cairn.trace.base import NullTracer, Tracer
 from cairn.types import Answer, Citation, Filters, Hit
@@ -50,6 +52,12 @@ class Pipeline:
     budget: Budget | None = None
     """When set, every request leaves a ledger entry (model calls are metered by the
     provider wrapper; a request that made none is recorded at $0 as `extractive`)."""
+    cache: AnswerCache | None = None
+    """Answers reused across requests (`cairn.cache.open_answer_cache`); None = no cache."""
+    generation: Callable[[], int] = field(default=lambda: 0)
+    """The corpus generation (`store.generation`), read once per request for the cache key."""
+    cache_config: str = ""
+    """`cairn.cache.config_fingerprint(settings, mode=..., model=...)` of this pipeline."""
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         with self.tracer.trace("search", uuid.uuid4().hex, query=query):
@@ -95,12 +103,30 @@ class Pipeline:
     ) -> Iterator[StreamEvent]:
         started = time.perf_counter()
         trace_id = uuid.uuid4().hex
+        request = None
+        if self.cache is not None:  # 3 cache.lookup
+            request = CacheRequest.build(
+                question,
+                generation=self.generation(),
+                config=self.cache_config,
+                filters=filters,
+                tenant=tenant,
+                k=k or self.k,
+            )
+            hit = self.cache.get(request)
+            if hit is not None:
+                yield from self._serve_cached(
+                    hit, started, trace_id, question, user, tenant, stream
+                )
+                return
         with (
             request_context(trace_id, user=user, tenant=tenant) as ctx,
             self.tracer.trace(
                 "ask", trace_id, question=question, stream=stream, user=user, tenant=tenant
             ) as root,
         ):
+            if request is not None:
+                root.set(cache="miss")
             hits = self._retrieve(question, k or self.k, filters)  # 4 retrieve
             with self.tracer.span("answer", answerer=type(self.answerer).__name__) as span:
                 draft = None  # 6 answer
@@ -129,18 +155,58 @@ class Pipeline:
                 latency_ms=round(latency_ms, 2),
                 cost_usd=float(ctx.cost_usd),
             )
-        yield AnswerDoneEvent(
-            answer=Answer(
-                text=draft.text,
-                citations=draft.citations,
-                abstained=draft.abstained,
-                usage=draft.usage,
-                cost_usd=float(ctx.cost_usd),
-                latency_ms=latency_ms,
-                trace_id=trace_id,
-                hits=tuple(hits),
-            )
+        answer = Answer(
+            text=draft.text,
+            citations=draft.citations,
+            abstained=draft.abstained,
+            usage=draft.usage,
+            cost_usd=float(ctx.cost_usd),
+            latency_ms=latency_ms,
+            trace_id=trace_id,
+            hits=tuple(hits),
         )
+        if request is not None and self.cache is not None:
+            self.cache.put(request, answer)  # 9 cache.store
+        yield AnswerDoneEvent(answer=answer)
+
+    def _serve_cached(
+        self,
+        hit: CacheHit,
+        started: float,
+        trace_id: str,
+        question: str,
+        user: str | None,
+        tenant: str | None,
+        stream: bool,
+    ) -> Iterator[StreamEvent]:
+        """A cache hit: its own trace and $0 ledger line, the stored answer replayed."""
+        with (
+            request_context(trace_id, user=user, tenant=tenant) as ctx,
+            self.tracer.trace(
+                "ask", trace_id, question=question, stream=stream, user=user, tenant=tenant
+            ) as root,
+        ):
+            self._record_free(ctx)
+            latency_ms = (time.perf_counter() - started) * 1000
+            answer = dataclasses.replace(
+                hit.served(trace_id=trace_id, latency_ms=latency_ms), cached=True
+            )
+            root.set(
+                cache=hit.kind,
+                cache_similarity=round(hit.similarity, 4),
+                cache_question=hit.question,
+                cache_source_trace_id=hit.answer.trace_id,
+                abstained=answer.abstained,
+                latency_ms=round(latency_ms, 2),
+                cost_usd=0.0,
+            )
+            if stream:
+                for piece in _PIECE.findall(answer.text):
+                    yield TokenEvent(text=piece)
+                for citation in answer.citations:
+                    yield CitationEvent(citation=citation)
+                yield VerifiedEvent(citations=answer.citations)
+        yield AnswerDoneEvent(answer=answer)
 
     def _record_free(self, ctx: RequestContext) -> None:
         """A request that called no model still leaves its ($0) line in the ledger."""

@@ -150,3 +150,5 @@ class Answer:
     latency_ms: float = 0.0
     trace_id: str = ""
     hits: tuple[Hit, ...] = ()
+    cached: bool = False
+    """True when served from the answer cache (usage and cost are then zero)."""

@@ -13,6 +13,7 @@ from cairn.store.sqlite import DB_FILE, SQLiteStore
 
 if TYPE_CHECKING:
     from cairn.budget.reservations import Budget
+    from cairn.cache import AnswerCache
     from cairn.llm.base import Provider
     from cairn.retrieve.base import Retriever
 
@@ -59,6 +60,23 @@ class Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         return Budget.from_settings(self.settings)
 
+    @cached_property
+    def answer_cache(self) -> AnswerCache | None:
+        """The workspace's answer cache (`cache.db`), or None when switched off."""
+        from cairn.cache import open_answer_cache
+
+        c = self.settings.cache
+        self.root.mkdir(parents=True, exist_ok=True)
+        return open_answer_cache(
+            self.root,
+            exact=c.exact,
+            semantic=c.semantic,
+            semantic_threshold=c.semantic_threshold,
+            ttl_s=c.ttl_s,
+            max_entries=c.max_entries,
+            embedder=self.embedder if c.semantic else None,
+        )
+
     def provider(self, task: str = "answer", model: str | None = None) -> Provider | None:
         """The metered model for `task` (`None` in extractive mode); `model` overrides
         `llm.model` for this call."""
@@ -82,7 +100,11 @@ class Workspace:
 
         return build_retriever(self.store, self.embedder, self.settings.retrieve, mode)
 
-    def pipeline(self, mode: str | None = None, *, model: str | None = None) -> Pipeline:
+    def pipeline(
+        self, mode: str | None = None, *, model: str | None = None, cache: bool = False
+    ) -> Pipeline:
+        """The ask pipeline. `cache=True` reuses answers across requests (the CLI and the
+        server); evaluations and benchmarks leave it off so they always measure the code."""
         from cairn.answer.base import Answerer
         from cairn.answer.extractive import ExtractiveAnswerer
         from cairn.answer.verify import LexicalVerifier
@@ -96,8 +118,17 @@ class Workspace:
             from cairn.answer.generative import GenerativeAnswerer
 
             answerer = GenerativeAnswerer(provider)
+        from cairn.cache import config_fingerprint
+
         return Pipeline(
-            retriever, answerer, LexicalVerifier(), k=self.settings.retrieve.k, budget=self.budget
+            retriever,
+            answerer,
+            LexicalVerifier(),
+            k=self.settings.retrieve.k,
+            budget=self.budget,
+            cache=self.answer_cache if cache else None,
+            generation=self.store.generation,
+            cache_config=config_fingerprint(self.settings, mode=mode, model=model),
         )
 
     def close(self) -> None:
@@ -111,3 +142,5 @@ class Workspace:
             self.store.close()
         if "budget" in self.__dict__:
             self.budget.close()
+        if "answer_cache" in self.__dict__ and self.answer_cache is not None:
+            self.answer_cache.close()

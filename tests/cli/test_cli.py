@@ -163,3 +163,20 @@ def test_bad_config_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyP
     result = runner.invoke(app, ["doctor", "--workspace", str(tmp_path)])
     assert result.exit_code == 2
     assert "chunk.target_tokens" in result.stderr
+
+
+def test_answer_cache_reuses_and_invalidates(workspace: Path, docs_corpus: Path) -> None:
+    question = "What does json.loads do with a string?"
+    first = invoke("ask", question, "--json", "--workspace", str(workspace))
+    second = invoke("ask", question, "--json", "--workspace", str(workspace))
+    assert first["cached"] is False and second["cached"] is True
+    assert second["answer"] == first["answer"] and second["trace_id"] != first["trace_id"]
+    fresh = invoke("ask", question, "--json", "--no-cache", "--workspace", str(workspace))
+    assert fresh["cached"] is False
+    # any change to the corpus bumps its generation: the cached answer is not served again
+    extra = docs_corpus.parent / "extra-corpus"
+    extra.mkdir(exist_ok=True)
+    (extra / "note.md").write_text("# Note\n\nA new document about JSON decoding.\n")
+    invoke("ingest", str(extra), "--workspace", str(workspace), "--json")
+    after = invoke("ask", question, "--json", "--workspace", str(workspace))
+    assert after["cached"] is False

@@ -43,6 +43,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "cost_usd": answer.cost_usd,
         "latency_ms": round(answer.latency_ms, 2),
         "trace_id": answer.trace_id,
+        "cached": answer.cached,
     }
 
 
@@ -53,6 +54,9 @@ def command(
     model: Annotated[
         str | None, typer.Option(help="Model to answer with (overrides CAIRN_LLM_MODEL).")
     ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Answer afresh, ignoring the answer cache.")
+    ] = False,
     batch: Annotated[
         Path | None,
         typer.Option(help="JSON lines {id, query|question}; one JSON line out per question."),
@@ -72,7 +76,7 @@ def command(
     with errors_reported():
         ws = open_workspace(workspace)
         try:
-            pipeline = ws.pipeline(mode, model=model)
+            pipeline = ws.pipeline(mode, model=model, cache=not no_cache)
             if batch is not None:
                 failed = run_batch(
                     batch,
