@@ -19,3 +19,7 @@ echo "==> ingesting $CORPUS into $CAIRN_WORKSPACE"
 .venv/bin/cairn ingest "$CORPUS" --prune || [ $? -eq 1 ]
 echo "==> cairn ask \"$QUESTION\""
 .venv/bin/cairn ask "$QUESTION"
+PORT=$(.venv/bin/python -c 'from cairn.config import load_settings; print(load_settings().server.port)')
+echo
+echo "==> the web UI: run '.venv/bin/cairn serve --workspace $CAIRN_WORKSPACE', then open"
+echo "    http://127.0.0.1:$PORT/"

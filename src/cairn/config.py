@@ -94,6 +94,9 @@ class AnswerSettings(_Section):
     max_sources: int = Field(3, ge=1, le=20)
     abstain_threshold: float = Field(0.41, ge=0.0, le=1.0)
     """Abstain when the best chunk's dense similarity to the question is below this."""
+    verify_policy: Literal["flag", "remove"] = "flag"
+    """Unsupported sentences: `flag` keeps them (citation `verified: false`), `remove` drops
+    them (see docs/benchmarks.md, "Citation verification")."""
 
 
 class LLMRoute(_Section):

@@ -12,7 +12,7 @@ from typing import Literal, TypeAlias
 
 from cairn.answer.base import Answerer
 from cairn.answer.events import AnswerEvent, CitationEvent, DoneEvent, TokenEvent
-from cairn.answer.verify import LexicalVerifier
+from cairn.answer.verify import Verifier
 from cairn.budget.metered import RequestContext, request_context
 from cairn.budget.reservations import Budget
 from cairn.cache import AnswerCache, CacheHit, CacheRequest
@@ -46,7 +46,7 @@ _PIECE = re.compile(r"\S+\s*|\s+")
 class Pipeline:
     retriever: Retriever
     answerer: Answerer
-    verifier: LexicalVerifier
+    verifier: Verifier
     k: int = 5
     tracer: Tracer = field(default_factory=NullTracer)
     budget: Budget | None = None

@@ -107,7 +107,7 @@ class Workspace:
         server); evaluations and benchmarks leave it off so they always measure the code."""
         from cairn.answer.base import Answerer
         from cairn.answer.extractive import ExtractiveAnswerer
-        from cairn.answer.verify import LexicalVerifier
+        from cairn.answer.verify import CitationVerifier
 
         retriever = self.retriever(mode)
         provider = self.provider("answer", model)
@@ -123,7 +123,9 @@ class Workspace:
         return Pipeline(
             retriever,
             answerer,
-            LexicalVerifier(),
+            CitationVerifier(
+                self.embedder, store=self.store, policy=self.settings.answer.verify_policy
+            ),
             k=self.settings.retrieve.k,
             budget=self.budget,
             cache=self.answer_cache if cache else None,

@@ -3,7 +3,7 @@
 
 import typer
 
-from cairn.cli import ask, costs, doctor, eval, fake_llm, ingest, models, search
+from cairn.cli import ask, costs, doctor, eval, fake_llm, ingest, keys, models, search, serve
 
 app = typer.Typer(
     name="cairn",
@@ -18,8 +18,10 @@ app.command("ask")(ask.command)
 app.command("doctor")(doctor.command)
 app.command("fake-llm")(fake_llm.command)
 app.command("costs")(costs.command)
+app.command("serve")(serve.command)
 app.add_typer(models.app, name="models")
 app.add_typer(eval.app, name="eval")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

@@ -1,5 +1,61 @@
-"""Tracing: every request is a trace of spans (see `cairn.trace.base`)."""
+"""Tracing: every request is a trace of spans (see `cairn.trace.base`).
 
+    tracer = build_tracer(settings)          # traces.db and/or OTLP, per settings.trace
+    pipeline.tracer = tracer
+    with trace_scope(tenant="acme", user="alice"):
+        pipeline.search("...")               # the stored trace carries tenant and user
+    tracer.store.recent(tenant="acme")       # what GET /v1/traces serves
+
+`RecordingTracer` records; sinks keep (`TraceStore` in `traces.db`, `OTLPExporter`); the
+prompt policy (`trace.prompts`) is applied before anything reaches a sink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cairn.config import Settings
 from cairn.trace.base import NullTracer, Span, Tracer
+from cairn.trace.context import TraceScope, current_scope, trace_scope
+from cairn.trace.recorder import RecordingTracer, SpanHook, TraceSink
+from cairn.trace.records import SpanRecord, TraceRecord
+from cairn.trace.redact import apply_policy, redact
+from cairn.trace.sqlite import TRACES_FILE, SQLiteTracer, TraceStore
 
-__all__ = ["NullTracer", "Span", "Tracer"]
+__all__ = [
+    "TRACES_FILE",
+    "NullTracer",
+    "RecordingTracer",
+    "SQLiteTracer",
+    "Span",
+    "SpanHook",
+    "SpanRecord",
+    "TraceRecord",
+    "TraceScope",
+    "TraceSink",
+    "TraceStore",
+    "Tracer",
+    "apply_policy",
+    "build_tracer",
+    "current_scope",
+    "redact",
+    "trace_scope",
+]
+
+
+def build_tracer(settings: Settings, *, hooks: Sequence[SpanHook] = ()) -> RecordingTracer:
+    """The workspace's tracer: `traces.db` when `trace.store`, OTLP export when
+    `trace.otlp_endpoint` is set, GenAI attributes on model calls, plus `hooks`.
+    Its `store` attribute is the `TraceStore` (or None when traces are not kept)."""
+    from cairn.trace.genai import GenAIAttributes
+
+    t = settings.trace
+    sinks: list[TraceSink] = []
+    store = TraceStore(settings.workspace / TRACES_FILE) if t.store else None
+    if t.otlp_endpoint:
+        from cairn.trace.otel import OTLPExporter
+
+        sinks.append(OTLPExporter(t.otlp_endpoint, service_name=t.service_name))
+    return RecordingTracer(
+        sinks, store=store, prompts=t.prompts, hooks=[GenAIAttributes(settings.llm), *hooks]
+    )

@@ -1,0 +1,169 @@
+"""Evaluation runs over HTTP: the run files of `<workspace>/evals/runs/` (read-only), and
+runs started in the background with `cairn.evals.run_eval`.
+
+`cairn eval run` writes to `evals/runs/ID.json` under the current directory unless told
+otherwise (`--out`); runs started here are written to the workspace's `evals/runs/`, which
+is the folder this module lists (run `cairn eval run --out <workspace>/evals/runs/ID.json`
+to have a CLI run show up).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cairn.errors import UserError
+from cairn.pipeline import Pipeline
+from cairn.trace.context import trace_scope
+from cairn.types import Answer, Filters, Hit
+
+log = logging.getLogger("cairn.server.evals")
+_RUN_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
+
+
+class _Scoped:
+    """The pipeline as an eval `Target`, with the caller's ACL filter on every query."""
+
+    def __init__(self, pipeline: Pipeline, filters: Filters | None) -> None:
+        self.pipeline = pipeline
+        self.filters = filters
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        return self.pipeline.search(query, k, self.filters)
+
+    def ask(self, question: str, *, k: int | None = None, filters: Filters | None = None) -> Answer:
+        return self.pipeline.ask(question, k=k, filters=self.filters)
+
+
+class EvalRuns:
+    def __init__(self, runs_dir: Path, pipeline: Callable[[str | None], Pipeline]) -> None:
+        self.runs_dir = runs_dir
+        self.pipeline = pipeline
+        self._running: dict[str, dict[str, Any]] = {}
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Summaries of the stored runs (newest first), then those still running."""
+        out = []
+        for path in sorted(self.runs_dir.glob("*.json"), reverse=True):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and "cases" in data:
+                out.append(_summary(path.stem, data))
+        with self._lock:
+            pending = [dict(r) for r in self._running.values()]
+        return pending + out
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        import re
+
+        if not re.match(_RUN_ID, run_id):
+            return None
+        with self._lock:
+            pending = self._running.get(run_id)
+        if pending is not None:
+            return dict(pending)
+        path = self.runs_dir / f"{run_id}.json"
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data | {"status": "done"} if isinstance(data, dict) else None
+
+    def start(
+        self,
+        *,
+        cases: Path,
+        mode: str | None,
+        k: int | None,
+        epochs: int,
+        tags: Sequence[str],
+        include_drafts: bool,
+        filters: Filters | None,
+        tenant: str | None,
+        user: str | None,
+    ) -> dict[str, Any]:
+        try:
+            from cairn.evals.cases import filter_cases, load_cases
+            from cairn.evals.runner import run_eval
+            from cairn.evals.scorers import default_scorers
+        except ImportError as exc:  # the eval package is still being written
+            raise NotImplementedError(f"cairn.evals has no runner API yet ({exc})") from exc
+
+        selected = filter_cases(load_cases(cases), tags=tags)
+        if not include_drafts:
+            selected = [c for c in selected if "draft" not in c.tags]
+        if not selected:
+            raise UserError(f"no cases to run in {cases} (check tags, or include drafts)")
+        created = datetime.now(UTC)
+        run_id = f"{created:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+        status: dict[str, Any] = {
+            "id": run_id,
+            "status": "running",
+            "created": created.isoformat(timespec="seconds"),
+            "cases": len(selected),
+            "error": None,
+        }
+        pipeline = self.pipeline(mode)
+
+        def work() -> None:
+            try:
+                with trace_scope(tenant=tenant, user=user, feature="eval"):
+                    run = run_eval(
+                        selected,
+                        _Scoped(pipeline, filters),
+                        scorers=default_scorers(),
+                        epochs=epochs,
+                        k=k,
+                        config={"cases_path": str(cases), "mode": mode, "source": "api"},
+                    )
+                run = run.model_copy(update={"id": run_id})
+                self.runs_dir.mkdir(parents=True, exist_ok=True)
+                target = self.runs_dir / f"{run_id}.json"
+                partial = target.with_suffix(".json.partial")
+                partial.write_text(run.model_dump_json(indent=1) + "\n", encoding="utf-8")
+                partial.replace(target)
+                with self._lock:
+                    del self._running[run_id]
+            except Exception as exc:
+                log.exception("eval run %s failed", run_id)
+                with self._lock:
+                    self._running[run_id] |= {"status": "failed", "error": str(exc)}
+
+        with self._lock:
+            self._running[run_id] = status
+        thread = threading.Thread(target=work, name=f"cairn-eval-{run_id}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        return dict(status)
+
+    def wait(self, timeout_s: float | None = None) -> None:
+        for thread in list(self._threads):
+            thread.join(timeout_s)
+
+
+def _summary(run_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    config = data.get("config") or {}
+    aggregates = data.get("aggregates") or {}
+    return {
+        "id": data.get("id", run_id),
+        "status": "done",
+        "created": data.get("created"),
+        "cases": len(data.get("cases") or []),
+        "config": {
+            k: config.get(k) for k in ("mode", "k", "llm_provider", "judge", "cases_path", "epochs")
+        },
+        "aggregates": {
+            name: {"mean": m.get("mean"), "low": m.get("low"), "high": m.get("high")}
+            for name, m in aggregates.items()
+            if isinstance(m, dict)
+        },
+    }

@@ -1,0 +1,140 @@
+"""Prometheus metrics of one app (`GET /metrics`).
+
+A `prometheus_client` registry per app (two apps in one process never share counters):
+
+    cairn_http_requests_total{method,route,status}
+    cairn_http_request_duration_seconds{method,route}            histogram
+    cairn_http_requests_in_flight
+    cairn_stage_duration_seconds{stage}                           retrieve, answer, verify
+    cairn_retrieval_duration_seconds / cairn_generation_duration_seconds   histograms
+    cairn_tokens_total{direction}                                 input, output
+    cairn_cost_usd_total
+    cairn_cache_hits_total{cache} / cairn_cache_misses_total{cache}
+        cache: answer (the answer cache, exact or semantic hits, from the traces);
+        embedding (ingest jobs reusing stored embeddings)
+    cairn_budget_remaining_usd{limit,scope}                       at scrape time
+
+followed by the budget's own registry (`cairn.budget.REGISTRY`: ledger statuses,
+refusals, spend). Stage timings and tokens come from the tracer (`StageMetrics` is a span
+hook), so they measure exactly what the traces show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from cairn.budget.reservations import Budget
+from cairn.trace.records import SpanRecord, TraceRecord
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "cairn_http_requests", "HTTP requests", ("method", "route", "status"), registry=r
+        )
+        self.latency = Histogram(
+            "cairn_http_request_duration_seconds",
+            "HTTP request latency (to the end of the response body)",
+            ("method", "route"),
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge("cairn_http_requests_in_flight", "Requests being served", registry=r)
+        self.stages = Histogram(
+            "cairn_stage_duration_seconds",
+            "Pipeline stage latency",
+            ("stage",),
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.retrieval = Histogram(
+            "cairn_retrieval_duration_seconds",
+            "Retrieval latency",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.generation = Histogram(
+            "cairn_generation_duration_seconds",
+            "Answer generation latency (extractive or model)",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter("cairn_tokens", "Model tokens", ("direction",), registry=r)
+        self.cost = Counter("cairn_cost_usd", "Model cost in US dollars", registry=r)
+        self.cache_hits = Counter("cairn_cache_hits", "Cache hits", ("cache",), registry=r)
+        self.cache_misses = Counter("cairn_cache_misses", "Cache misses", ("cache",), registry=r)
+        self._extra: list[Callable[[], str]] = []
+
+    def watch_budget(self, budget: Callable[[], Budget | None]) -> None:
+        self.registry.register(_BudgetCollector(budget))
+
+    def append(self, render: Callable[[], str]) -> None:
+        """Text appended to the exposition (another registry's rendering)."""
+        self._extra.append(render)
+
+    def render(self) -> bytes:
+        text = generate_latest(self.registry)
+        extra = "".join(render() for render in self._extra)
+        return text + extra.encode("utf-8")
+
+
+class StageMetrics:
+    """A span hook: stage latencies, tokens and cost, from the traces as they close."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def on_start(self, trace: TraceRecord, span: SpanRecord) -> None:
+        pass
+
+    def on_end(self, trace: TraceRecord, span: SpanRecord) -> None:
+        seconds = span.duration_ms / 1000
+        if span.parent_id is None:
+            cache = span.attributes.get("cache")
+            if cache == "miss":
+                self.metrics.cache_misses.labels(cache="answer").inc()
+            elif isinstance(cache, str):
+                self.metrics.cache_hits.labels(cache="answer").inc()
+            return
+        self.metrics.stages.labels(stage=span.name).observe(seconds)
+        if span.name == "retrieve":
+            self.metrics.retrieval.observe(seconds)
+        elif span.name == "answer":
+            self.metrics.generation.observe(seconds)
+            attrs = span.attributes
+            self.metrics.tokens.labels(direction="input").inc(
+                _number(attrs.get("gen_ai.usage.input_tokens"))
+            )
+            self.metrics.tokens.labels(direction="output").inc(
+                _number(attrs.get("gen_ai.usage.output_tokens"))
+            )
+            self.metrics.cost.inc(_number(attrs.get("cairn.cost_usd")))
+
+
+class _BudgetCollector(Collector):
+    def __init__(self, budget: Callable[[], Budget | None]) -> None:
+        self.budget = budget
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "cairn_budget_remaining_usd",
+            "What is left of each configured limit now (global limits)",
+            labels=("limit", "scope"),
+        )
+        budget = self.budget()
+        if budget is not None:
+            for usage in budget.usage():
+                family.add_metric((usage.limit, usage.scope or ""), float(usage.remaining_usd))
+        yield family
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and value > 0 else 0.0

@@ -1,0 +1,1 @@
+"""One module per route group; `cairn.server.app` includes their routers."""

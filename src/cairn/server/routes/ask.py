@@ -1,0 +1,145 @@
+"""`POST /v1/ask` (JSON or Server-Sent Events), `POST /v1/search`, `GET /v1/chunks/{id}`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from anyio import CapacityLimiter
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from cairn.answer.events import CitationEvent, TokenEvent
+from cairn.cli.ask import answer_json
+from cairn.cli.search import search_json
+from cairn.pipeline import AnswerDoneEvent, Pipeline, StreamEvent, VerifiedEvent
+from cairn.server.auth import Caller
+from cairn.server.catalog import readable
+from cairn.server.deps import AskCaller, SearchCaller, StateDep, filters_for
+from cairn.server.errors import error_of, not_found
+from cairn.server.schemas import (
+    AnswerOut,
+    AskRequest,
+    ChunkOut,
+    SearchOut,
+    SearchRequest,
+    citation_json,
+)
+from cairn.server.sse import SSE_HEADERS, sse_event
+from cairn.server.threads import iterate_in_thread, run_sync
+from cairn.trace.context import trace_scope
+from cairn.types import Answer, Hit
+
+router = APIRouter(tags=["answers"])
+
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The answer (JSON), or with `stream: true` Server-Sent Events: "
+        "`token` {text}, `citation` {n, chunk_id, ...}, `verification` {citations}, "
+        "`done` (the answer JSON), or `error` (the error schema).",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.post("/v1/ask", response_model=AnswerOut, responses=_STREAM_DOC)
+async def ask(body: AskRequest, state: StateDep, caller: AskCaller) -> Response:
+    """A cited answer: the same JSON as `cairn ask --json`."""
+    pipeline = state.pipeline(body.mode)
+    if body.stream:
+        return StreamingResponse(
+            _answer_events(pipeline, body, caller, state.streams),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+    answer = await run_sync(_ask, pipeline, body, caller, limiter=state.threads)
+    return JSONResponse(answer_json(answer))
+
+
+def _ask(pipeline: Pipeline, body: AskRequest, caller: Caller) -> Answer:
+    with trace_scope(tenant=caller.tenant, user=caller.user):
+        return pipeline.ask(
+            body.question,
+            k=body.k,
+            filters=filters_for(caller),
+            user=caller.user,
+            tenant=caller.tenant,
+        )
+
+
+def ask_stream(
+    pipeline: Pipeline, question: str, k: int | None, caller: Caller
+) -> Iterator[StreamEvent]:
+    """`Pipeline.ask_stream` for this caller (run it in one thread: `iterate_in_thread`)."""
+    with trace_scope(tenant=caller.tenant, user=caller.user):
+        yield from pipeline.ask_stream(
+            question, k=k, filters=filters_for(caller), user=caller.user, tenant=caller.tenant
+        )
+
+
+async def _answer_events(
+    pipeline: Pipeline, body: AskRequest, caller: Caller, limiter: CapacityLimiter
+) -> AsyncIterator[str]:
+    try:
+        async for event in iterate_in_thread(
+            lambda: ask_stream(pipeline, body.question, body.k, caller), limiter=limiter
+        ):
+            name, data = _event_json(event)
+            yield sse_event(name, data)
+    except Exception as exc:
+        _, error, _ = error_of(exc)
+        yield sse_event("error", error)
+
+
+def _event_json(event: StreamEvent) -> tuple[str, dict[str, Any]]:
+    if isinstance(event, TokenEvent):
+        return "token", {"text": event.text}
+    if isinstance(event, CitationEvent):
+        return "citation", citation_json(event.citation)
+    if isinstance(event, VerifiedEvent):
+        return "verification", {"citations": [citation_json(c) for c in event.citations]}
+    assert isinstance(event, AnswerDoneEvent)
+    return "done", answer_json(event.answer)
+
+
+@router.post("/v1/search", response_model=SearchOut)
+async def search(body: SearchRequest, state: StateDep, caller: SearchCaller) -> Response:
+    """Ranked chunks: the same JSON as `cairn search --json`."""
+    pipeline = state.pipeline(body.mode)
+    hits = await run_sync(_search, pipeline, body, caller, limiter=state.threads)
+    return JSONResponse(search_json(body.query, hits))
+
+
+def _search(pipeline: Pipeline, body: SearchRequest, caller: Caller) -> list[Hit]:
+    with trace_scope(tenant=caller.tenant, user=caller.user):
+        return pipeline.search(body.query, body.k, filters_for(caller))
+
+
+@router.get("/v1/chunks/{chunk_id}", response_model=ChunkOut)
+async def chunk(chunk_id: str, state: StateDep, caller: SearchCaller) -> Response:
+    """One chunk with its document's details, for a source viewer."""
+
+    def load() -> dict[str, Any] | None:
+        chunks = state.store.get_chunks([chunk_id])
+        if not chunks:
+            return None
+        c = chunks[0]
+        acl = state.catalog.acl(c.doc_id)
+        if acl is None or not readable(acl, caller.principal):
+            return None
+        return {
+            "chunk_id": c.id,
+            "doc_id": c.doc_id,
+            "source": c.source,
+            "uri": c.anchored_uri,
+            "title": c.title,
+            "section": c.section_path,
+            "text": c.text,
+            "start": c.start,
+            "end": c.end,
+        }
+
+    found = await run_sync(load, limiter=state.threads)
+    if found is None:
+        raise not_found(f"chunk {chunk_id!r}")
+    return JSONResponse(found)

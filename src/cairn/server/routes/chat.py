@@ -1,0 +1,186 @@
+"""`POST /v1/chat/completions`: the OpenAI chat API, answered by cairn's pipeline.
+
+The last user message is the question (earlier turns are ignored); `model` is echoed. The
+reply's text carries `[n]` markers; the citations travel in an extension field, `cairn`,
+on the completion (and on the final chunk of a stream):
+
+    "cairn": {"citations": [...], "trace_id": "...", "abstained": false,
+              "answer": "...", "usage_estimated": true}
+
+`usage` is always filled: the model's reported counts when a model answered, otherwise an
+estimate of the question's and the answer's tokens (`usage_estimated: true`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from anyio import CapacityLimiter
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from cairn.answer.events import TokenEvent
+from cairn.llm.tokens import estimate_tokens
+from cairn.pipeline import AnswerDoneEvent, Pipeline
+from cairn.server.auth import Caller
+from cairn.server.deps import AskCaller, StateDep, filters_for
+from cairn.server.errors import ApiError, error_of
+from cairn.server.routes.ask import ask_stream
+from cairn.server.schemas import Mode, citation_json
+from cairn.server.sse import SSE_HEADERS, sse_data
+from cairn.server.threads import iterate_in_thread, run_sync
+from cairn.trace.context import trace_scope
+from cairn.types import Answer
+
+router = APIRouter(tags=["openai"])
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[ContentPart] | None = None
+
+
+class ChatOptions(BaseModel):
+    """cairn's own request options (an extension field, `cairn`)."""
+
+    mode: Mode | None = None
+    k: int | None = Field(None, ge=1, le=50)
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
+    stream: bool = False
+    cairn: ChatOptions | None = None
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(body: ChatRequest, state: StateDep, caller: AskCaller) -> Response:
+    """OpenAI-compatible chat completion (streaming with `stream: true`)."""
+    question = _question(body.messages)
+    options = body.cairn or ChatOptions()
+    pipeline = state.pipeline(options.mode)
+    created = int(time.time())
+    if body.stream:
+        return StreamingResponse(
+            _chunks(pipeline, question, options.k, caller, body.model, created, state.streams),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+
+    def answer() -> Answer:
+        with trace_scope(tenant=caller.tenant, user=caller.user):
+            return pipeline.ask(
+                question,
+                k=options.k,
+                filters=filters_for(caller),
+                user=caller.user,
+                tenant=caller.tenant,
+            )
+
+    result = await run_sync(answer, limiter=state.threads)
+    return JSONResponse(
+        {
+            "id": f"chatcmpl-{result.trace_id}",
+            "object": "chat.completion",
+            "created": created,
+            "model": body.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": result.text},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": _usage(question, result),
+            "cairn": _extension(result),
+        }
+    )
+
+
+async def _chunks(
+    pipeline: Pipeline,
+    question: str,
+    k: int | None,
+    caller: Caller,
+    model: str,
+    created: int,
+    limiter: CapacityLimiter,
+) -> AsyncIterator[str]:
+    chunk_id = f"chatcmpl-{int(time.time() * 1000):x}"
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        return sse_data(
+            {
+                "id": chunk_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **extra,
+            }
+        )
+
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        async for event in iterate_in_thread(
+            lambda: ask_stream(pipeline, question, k, caller), limiter=limiter
+        ):
+            if isinstance(event, TokenEvent):
+                yield chunk({"content": event.text})
+            elif isinstance(event, AnswerDoneEvent):
+                a = event.answer
+                yield chunk({}, "stop", usage=_usage(question, a), cairn=_extension(a))
+    except Exception as exc:
+        _, error, _ = error_of(exc)
+        yield sse_data(error)
+        return
+    yield sse_data("[DONE]")
+
+
+def _question(messages: list[ChatMessage]) -> str:
+    for message in reversed(messages):
+        if message.role != "user":
+            continue
+        content = message.content
+        if isinstance(content, list):
+            content = " ".join(p.text for p in content if p.type == "text" and p.text)
+        if content and content.strip():
+            return content.strip()[:4000]
+    raise ApiError(400, "no user message with text in 'messages': the last one is the question")
+
+
+def _usage(question: str, answer: Answer) -> dict[str, int]:
+    if answer.usage.input_tokens or answer.usage.output_tokens:
+        prompt, completion = answer.usage.input_tokens, answer.usage.output_tokens
+    else:
+        prompt, completion = estimate_tokens(question), estimate_tokens(answer.text)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _extension(answer: Answer) -> dict[str, Any]:
+    measured = bool(answer.usage.input_tokens or answer.usage.output_tokens)
+    return {
+        "citations": [citation_json(c) for c in answer.citations],
+        "trace_id": answer.trace_id,
+        "abstained": answer.abstained,
+        "answer": answer.text,
+        "cost_usd": answer.cost_usd,
+        "usage_estimated": answer.usage.estimated or not measured,
+    }

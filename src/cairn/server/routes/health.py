@@ -1,0 +1,42 @@
+"""`/healthz` (the process is up), `/readyz` (workspace open, model loaded), `/metrics`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from cairn.server.deps import MetricsCaller, StateDep
+from cairn.server.state import AppState
+from cairn.server.threads import run_sync
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=dict[str, Any])
+async def healthz() -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/readyz", response_model=dict[str, Any])
+async def readyz(request: Request) -> Response:
+    state = getattr(request.app.state, "cairn", None)
+    if not isinstance(state, AppState) or not state.ready:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    try:
+        generation = await run_sync(state.store.generation)
+    except Exception as exc:
+        return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ready", "corpus_generation": generation})
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+async def metrics(state: StateDep, caller: MetricsCaller) -> Response:
+    """Prometheus text format (needs the `metrics` scope in keys mode)."""
+    body = await run_sync(state.metrics.render)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,149 @@
+"""What one app holds for its lifetime, built once at start-up (the lifespan).
+
+The workspace (store, embedder, budget), the pipelines (one per retrieval mode, built on
+first use and shared), the tracer and trace store, `server.db` (keys, jobs, feedback), the
+metrics registry, the rate limiter and the thread limiter the pipeline runs under.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from anyio import CapacityLimiter
+
+from cairn.config import Settings
+from cairn.pipeline import Pipeline
+from cairn.server.auth import KeyCache
+from cairn.server.catalog import DocumentCatalog
+from cairn.server.db import SERVER_FILE, ServerDB
+from cairn.server.evalruns import EvalRuns
+from cairn.server.feedback import FeedbackStore
+from cairn.server.jobs import IngestJobs, JobStore
+from cairn.server.keys import KeyStore
+from cairn.server.metrics import Metrics, StageMetrics
+from cairn.server.ratelimit import RateLimiter
+from cairn.trace import RecordingTracer, TraceStore, build_tracer
+from cairn.workspace import Workspace
+
+if TYPE_CHECKING:
+    from cairn.budget.reservations import Budget
+
+log = logging.getLogger("cairn.server")
+
+PIPELINE_THREADS = 32
+"""Pipeline calls at once. Extractive answers are CPU-bound and serialised by the store's
+lock, so more threads do not make them faster; a model-backed answer mostly waits on the
+provider's HTTP, so the limit is generous."""
+STREAMS = 64
+"""Streamed answers at once (each holds a thread for its whole length)."""
+
+
+class AppState:
+    def __init__(self, settings: Settings, *, metrics: Metrics | None = None) -> None:
+        started = time.perf_counter()
+        self.settings = settings
+        self.ready = False
+        self.metrics = metrics or Metrics()
+        self.threads = CapacityLimiter(PIPELINE_THREADS)
+        self.streams = CapacityLimiter(STREAMS)
+        self.rate = RateLimiter(
+            settings.server.rate_limit_per_minute, settings.server.rate_limit_burst
+        )
+        self._pipelines: dict[str, Pipeline] = {}
+        self._lock = threading.Lock()
+        self._stack = ExitStack()  # closes in the reverse order of opening
+        try:
+            self._open(settings)
+        except BaseException:
+            self._stack.close()
+            raise
+        self.ready = True
+        log.info("workspace %s ready in %.2f s", settings.workspace, time.perf_counter() - started)
+
+    def _open(self, settings: Settings) -> None:
+        self.workspace = Workspace(settings, create=True)
+        self._stack.callback(self.workspace.close)
+        _ = self.workspace.store  # opens (creates) cairn.db before the catalog reads it
+        self.db = ServerDB(settings.workspace / SERVER_FILE)
+        self._stack.callback(self.db.close)
+        self.catalog = DocumentCatalog(self.workspace.db_path)
+        self._stack.callback(self.catalog.close)
+        self.tracer: RecordingTracer = build_tracer(settings, hooks=[StageMetrics(self.metrics)])
+        self._stack.callback(self.tracer.close)
+        self.keys = KeyCache(KeyStore(self.db))
+        self.feedback = FeedbackStore(self.db)
+        job_store = JobStore(self.db)
+        interrupted = job_store.fail_interrupted()
+        if interrupted:
+            log.warning("%d ingest job(s) left unfinished by a previous server", interrupted)
+        self.jobs = IngestJobs(job_store, self.workspace, self.metrics)
+        self._stack.callback(self.jobs.close)
+        self.evals = EvalRuns(settings.workspace / "evals" / "runs", self.pipeline)
+        self.metrics.watch_budget(lambda: self.budget)
+        from cairn.budget.metrics import REGISTRY
+
+        self.metrics.append(REGISTRY.render)
+        self.warm_up()
+
+    @property
+    def store(self) -> Any:
+        return self.workspace.store
+
+    @property
+    def budget(self) -> Budget:
+        return self.workspace.budget
+
+    @property
+    def traces(self) -> TraceStore | None:
+        return self.tracer.store
+
+    @property
+    def root(self) -> Path:
+        return self.settings.workspace
+
+    def pipeline(self, mode: str | None = None) -> Pipeline:
+        """The shared pipeline for a retrieval mode (None: the configured default), with the
+        workspace's answer cache (its keys hold the tenant and ACL filter)."""
+        key = mode or self.settings.retrieve.mode
+        with self._lock:
+            pipeline = self._pipelines.get(key)
+            if pipeline is None:
+                pipeline = self.workspace.pipeline(key, cache=True)
+                pipeline.tracer = self.tracer
+                self._pipelines[key] = pipeline
+            return pipeline
+
+    def warm_up(self) -> None:
+        """Load now what the first request would otherwise wait for: the model and the
+        vector index (in parallel: both are native code), the price table, then one pass
+        of retrieval and answering."""
+        pipeline = self.pipeline()
+        if not self.store.stats()["chunks"]:
+            return
+        embedder = self.workspace.embedder
+        with ThreadPoolExecutor(2, thread_name_prefix="cairn-warm-up") as pool:
+            model = pool.submit(embedder.warm_up)
+            index = pool.submit(
+                self.store.dense_search,
+                np.zeros(embedder.dim, dtype=np.float32),
+                1,
+                model=embedder.name,
+            )
+            _ = self.budget.prices.table
+            model.result()
+            index.result()
+        hits = pipeline.retriever.retrieve("warm up", 3, None)
+        if hits:  # a question its own chunk answers, so every answering step runs
+            question = hits[0].chunk.text[:300]
+            pipeline.answerer.answer(question, pipeline.retriever.retrieve(question, 3, None))
+
+    def close(self) -> None:
+        self.ready = False
+        self._stack.close()

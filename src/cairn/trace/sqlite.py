@@ -1,0 +1,207 @@
+"""Traces kept in the workspace: `traces.db`, a SQLite file of its own.
+
+Why a file of its own rather than tables in `cairn.db`: every request writes a trace, and
+the corpus database serialises writers (an ingest holds its write lock per document), so
+request tracing would queue behind ingestion; traces are also the one thing people want to
+prune or delete wholesale, and a separate file is removed without touching the corpus.
+
+    traces(trace_id, name, tenant, user_id, started_at, duration_ms, status, attributes)
+    spans(trace_id, span_id, parent_id, name, start_ms, duration_ms, status, attributes)
+
+`start_ms` is relative to the start of the trace (a waterfall needs nothing else). The root
+span is stored in both tables. Attributes are JSON, already filtered by `trace.prompts`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cairn.errors import StoreError
+from cairn.trace.recorder import RecordingTracer, SpanHook, TraceSink
+from cairn.trace.records import TraceRecord, iso
+from cairn.trace.redact import PromptPolicy
+
+TRACES_FILE = "traces.db"
+
+_SCHEMA = (
+    """CREATE TABLE traces (
+        trace_id TEXT PRIMARY KEY, name TEXT NOT NULL, tenant TEXT, user_id TEXT,
+        started_at REAL NOT NULL, duration_ms REAL NOT NULL, status TEXT NOT NULL,
+        attributes TEXT NOT NULL)""",
+    "CREATE INDEX traces_started ON traces (started_at DESC)",
+    "CREATE INDEX traces_tenant_started ON traces (tenant, started_at DESC)",
+    """CREATE TABLE spans (
+        trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL,
+        start_ms REAL NOT NULL, duration_ms REAL NOT NULL, status TEXT NOT NULL,
+        attributes TEXT NOT NULL, PRIMARY KEY (trace_id, span_id)) WITHOUT ROWID""",
+)
+_VERSION = 1
+
+
+class TraceStore:
+    """`traces.db`: a trace sink, and the reads the HTTP API serves. Thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open the trace store {path}: {exc}. Traces can be thrown away: "
+                "move the file aside and restart"
+            ) from exc
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > _VERSION:
+            raise StoreError(f"{self.path} was written by a newer cairn; upgrade cairn")
+        if version == 0:
+            self._db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {_VERSION}")
+            self._db.execute("COMMIT")
+
+    # -- sink ---------------------------------------------------------------------------
+
+    def write(self, trace: TraceRecord) -> None:
+        root = trace.root
+        rows = [
+            (
+                trace.trace_id,
+                s.span_id,
+                s.parent_id,
+                s.name,
+                round((s.start - root.start) * 1000, 3),
+                round(s.duration_ms, 3),
+                s.status,
+                _json(s.attributes),
+            )
+            for s in trace.spans
+        ]
+        status = "error" if any(s.status == "error" for s in trace.spans) else "ok"
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        trace.trace_id,
+                        trace.name,
+                        trace.tenant,
+                        trace.user,
+                        root.start,
+                        round(root.duration_ms, 3),
+                        status,
+                        _json(root.attributes),
+                    ),
+                )
+                self._db.execute("DELETE FROM spans WHERE trace_id = ?", (trace.trace_id,))
+                self._db.executemany("INSERT INTO spans VALUES (?,?,?,?,?,?,?,?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- reads --------------------------------------------------------------------------
+
+    def recent(
+        self, *, limit: int = 50, tenant: str | None = None, all_tenants: bool = False
+    ) -> list[dict[str, Any]]:
+        """The latest traces, newest first: all of them, or one tenant's."""
+        where, params = _tenant_filter(tenant, all_tenants)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT trace_id, name, started_at, duration_ms, status, attributes FROM traces "
+                f"{where} ORDER BY started_at DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [_summary(r) for r in rows]
+
+    def get(
+        self, trace_id: str, *, tenant: str | None = None, all_tenants: bool = False
+    ) -> dict[str, Any] | None:
+        """One trace with its spans (oldest first), or None when absent or not the tenant's."""
+        where, params = _tenant_filter(tenant, all_tenants)
+        clause = f"{where} AND trace_id = ?" if where else "WHERE trace_id = ?"
+        with self._lock:
+            row = self._db.execute(
+                "SELECT trace_id, name, started_at, duration_ms, status, attributes FROM traces "
+                f"{clause}",
+                (*params, trace_id),
+            ).fetchone()
+            if row is None:
+                return None
+            spans = self._db.execute(
+                "SELECT span_id, parent_id, name, start_ms, duration_ms, status, attributes "
+                "FROM spans WHERE trace_id = ? ORDER BY start_ms, parent_id IS NOT NULL",
+                (trace_id,),
+            ).fetchall()
+        return _summary(row) | {
+            "spans": [
+                {
+                    "span_id": s[0],
+                    "parent_id": s[1],
+                    "name": s[2],
+                    "start_ms": s[3],
+                    "duration_ms": s[4],
+                    "status": s[5],
+                    "attributes": json.loads(s[6]),
+                }
+                for s in spans
+            ]
+        }
+
+
+class SQLiteTracer(RecordingTracer):
+    """A recording tracer whose traces land in `traces.db` (and in any extra sinks, such as
+    the OTLP exporter)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        prompts: PromptPolicy = "redacted",
+        exporters: Sequence[TraceSink] = (),
+        hooks: Sequence[SpanHook] = (),
+    ) -> None:
+        super().__init__(exporters, store=TraceStore(path), prompts=prompts, hooks=hooks)
+
+
+def _tenant_filter(tenant: str | None, all_tenants: bool) -> tuple[str, tuple[str, ...]]:
+    if all_tenants:
+        return "", ()
+    if tenant is None:
+        return "WHERE tenant IS NULL", ()
+    return "WHERE tenant = ?", (tenant,)
+
+
+def _summary(row: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "trace_id": row[0],
+        "name": row[1],
+        "started_at": iso(row[2]),
+        "duration_ms": row[3],
+        "status": row[4],
+        "attributes": json.loads(row[5]),
+    }
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))

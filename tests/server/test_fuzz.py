@@ -1,0 +1,64 @@
+"""Schemathesis against `/openapi.json` on a real server: no generated request, valid or
+not, gets a 5xx. Examples are bounded per operation and mode, so it runs in well under a
+minute."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+
+from tests.server.conftest import LiveServer, copy_workspace, settings_for
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 10}
+
+
+@pytest.fixture(scope="module")
+def live(base_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    from cairn.server.app import create_app
+
+    ws = copy_workspace(base_workspace, tmp_path_factory.mktemp("fuzz") / "ws")
+    with LiveServer(create_app(settings_for(ws, server={"request_timeout_s": 20}))) as server:
+        yield server
+
+
+def fuzz(operation: Any, mode: GenerationMode) -> int:
+    """Send generated requests; how many were sent."""
+    sent = 0
+
+    @settings(
+        max_examples=EXAMPLES[mode],
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def check(case: Any) -> None:
+        nonlocal sent
+        sent += 1
+        case.call_and_validate(checks=[not_a_server_error], timeout=30)
+
+    try:
+        check()
+    except Unsatisfiable:  # nothing to make invalid (an operation without inputs)
+        assert mode is GenerationMode.NEGATIVE
+    return sent
+
+
+def test_no_generated_request_gets_a_server_error(live: LiveServer) -> None:
+    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 18
+    sent = sum(fuzz(operation, mode) for operation in operations for mode in EXAMPLES)
+    print(f"schemathesis: {len(operations)} operations, {sent} requests")
+    assert sent > 200
