@@ -155,3 +155,17 @@ def test_cors_allows_the_configured_origin(client: TestClient) -> None:
     assert preflight.headers["access-control-allow-origin"] == "http://ui.example"
     other = client.get("/healthz", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_an_app_starts_again_after_shutdown(base_workspace: Path, tmp_path: Path) -> None:
+    from cairn.server.app import create_app
+
+    ws = copy_workspace(base_workspace, tmp_path / "ws")
+    app = create_app(settings_for(ws))
+    for _ in range(2):
+        with TestClient(app) as c:
+            assert c.get("/readyz").status_code == 200
+            c.post("/v1/ask", json={"question": "What is a set?"})
+            text = c.get("/metrics").text
+            assert text.count("# TYPE cairn_budget_remaining_usd gauge") == 1
+            assert text.count("# TYPE cairn_budget_requests_total counter") == 1

@@ -190,3 +190,12 @@ class StoreConformance:
 
     def test_delete_unknown_is_harmless(self, store: Store) -> None:
         assert store.delete_documents(["nope"]) == 0
+
+    def test_duplicates_are_only_merged_within_the_same_readers(self, store: Store) -> None:
+        a, ca = make_doc("d1", "a/x.md", [LONG_A], acl=("tenant-a",))
+        b, cb = make_doc("d2", "b/x.md", [LONG_A], acl=("tenant-b",))
+        write(store, a, ca)
+        write(store, b, cb)
+        for tenant, doc in (("tenant-a", "d1"), ("tenant-b", "d2")):
+            hits = store.lexical_search("dataclass decorator", 5, Filters(principals=(tenant,)))
+            assert [h.chunk.doc_id for h in hits] == [doc]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 from cairn.store.fts import STOPWORDS
@@ -10,15 +11,23 @@ from cairn.store.fts import STOPWORDS
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)*")
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> object:
-    import snowballstemmer
+_local = threading.local()
 
-    return snowballstemmer.stemmer("english")
+
+def _stemmer() -> object:
+    """One Snowball stemmer per thread: its objects keep state and are not thread-safe
+    (shared across server threads they corrupted words under load)."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _local.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 @lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """The English Snowball stem of a lower-cased word (thread-safe, cached)."""
     return str(_stemmer().stemWord(word))  # type: ignore[attr-defined]
 
 
@@ -30,5 +39,5 @@ def content_terms(text: str) -> list[str]:
         parts = [low, *low.split("_")] if "_" in low else [low]
         for part in parts:
             if part and part not in STOPWORDS:
-                out.append(_stem(part))
+                out.append(stem(part))
     return out

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from cairn.answer.terms import stem
 from cairn.cache.key import normalise_question, strip_punctuation
 
 _FILLERS = (
@@ -61,18 +62,6 @@ STOPWORDS = frozenset(
 """Words that do not change what a question asks (for the guard; not the FTS5 list)."""
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> object:
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("english")
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    return str(_stemmer().stemWord(word))  # type: ignore[attr-defined]
-
-
 @lru_cache(maxsize=4096)
 def question_signature(question: str) -> tuple[str, ...]:
     """The content words of `question`, stemmed, in order.
@@ -84,7 +73,7 @@ def question_signature(question: str) -> tuple[str, ...]:
     for pattern, replacement in _CONTRACTIONS:
         text = pattern.sub(replacement, text)
     words = (strip_punctuation(w) for w in text.split())
-    return tuple(_stem(w) for w in words if w and w not in STOPWORDS)
+    return tuple(stem(w) for w in words if w and w not in STOPWORDS)
 
 
 def _strip_fillers(text: str) -> str:

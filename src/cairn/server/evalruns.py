@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from cairn.trace.context import trace_scope
 from cairn.types import Answer, Filters, Hit
 
 log = logging.getLogger("cairn.server.evals")
-_RUN_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
 class _Scoped:
@@ -64,9 +65,7 @@ class EvalRuns:
         return pending + out
 
     def get(self, run_id: str) -> dict[str, Any] | None:
-        import re
-
-        if not re.match(_RUN_ID, run_id):
+        if not _RUN_ID.match(run_id):
             return None
         with self._lock:
             pending = self._running.get(run_id)

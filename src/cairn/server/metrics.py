@@ -72,13 +72,17 @@ class Metrics:
         self.cache_hits = Counter("cairn_cache_hits", "Cache hits", ("cache",), registry=r)
         self.cache_misses = Counter("cairn_cache_misses", "Cache misses", ("cache",), registry=r)
         self._extra: list[Callable[[], str]] = []
+        self._budget: Callable[[], Budget | None] = lambda: None
+        r.register(_BudgetCollector(lambda: self._budget()))
 
     def watch_budget(self, budget: Callable[[], Budget | None]) -> None:
-        self.registry.register(_BudgetCollector(budget))
+        """Where `cairn_budget_remaining_usd` reads the limits from (the latest app state)."""
+        self._budget = budget
 
     def append(self, render: Callable[[], str]) -> None:
-        """Text appended to the exposition (another registry's rendering)."""
-        self._extra.append(render)
+        """Text appended to the exposition (another registry's rendering), once."""
+        if render not in self._extra:
+            self._extra.append(render)
 
     def render(self) -> bytes:
         text = generate_latest(self.registry)

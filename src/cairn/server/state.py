@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from anyio import CapacityLimiter
@@ -29,6 +29,7 @@ from cairn.server.jobs import IngestJobs, JobStore
 from cairn.server.keys import KeyStore
 from cairn.server.metrics import Metrics, StageMetrics
 from cairn.server.ratelimit import RateLimiter
+from cairn.store.sqlite import SQLiteStore
 from cairn.trace import RecordingTracer, TraceStore, build_tracer
 from cairn.workspace import Workspace
 
@@ -86,6 +87,7 @@ class AppState:
         self.jobs = IngestJobs(job_store, self.workspace, self.metrics)
         self._stack.callback(self.jobs.close)
         self.evals = EvalRuns(settings.workspace / "evals" / "runs", self.pipeline)
+        self._stack.callback(self.evals.wait, 5.0)  # a run still going then fails, logged
         self.metrics.watch_budget(lambda: self.budget)
         from cairn.budget.metrics import REGISTRY
 
@@ -93,7 +95,7 @@ class AppState:
         self.warm_up()
 
     @property
-    def store(self) -> Any:
+    def store(self) -> SQLiteStore:
         return self.workspace.store
 
     @property

@@ -65,7 +65,9 @@ class SQLiteStore:
             ) from exc
         self._lock = threading.RLock()
         self._vectors: dict[str, tuple[int, VectorIndex]] = {}
-        self._simhashes: tuple[int, np.ndarray[Any, np.dtype[np.uint64]], list[int]] | None = None
+        self._simhashes: (
+            tuple[tuple[int, str], np.ndarray[Any, np.dtype[np.uint64]], list[int]] | None
+        ) = None
 
     # -- schema -------------------------------------------------------------------------
 
@@ -216,12 +218,13 @@ class SQLiteStore:
                     "INSERT OR IGNORE INTO embeddings (model, hash, vector) VALUES (?,?,?)",
                     (model, h, np.asarray(vec, dtype=np.float32).tobytes()),
                 )
-            hashes, rowids = self._canonical_simhashes(db)
+            acl = json.dumps(list(document.acl))
+            hashes, rowids = self._canonical_simhashes(db, acl)
             new_hashes: list[int] = []
             new_rowids: list[int] = []
             for chunk in chunks:
                 simhash = _simhash_of(chunk)
-                dup_of = self._find_duplicate(db, chunk, simhash, hashes, rowids)
+                dup_of = self._find_duplicate(db, chunk, simhash, hashes, rowids, acl)
                 if dup_of is None:
                     dup_of = _near(
                         simhash, new_hashes, new_rowids, self.near_duplicate_bits, chunk.token_count
@@ -320,16 +323,20 @@ class SQLiteStore:
         )
 
     def _canonical_simhashes(
-        self, db: sqlite3.Connection
+        self, db: sqlite3.Connection, acl: str
     ) -> tuple[np.ndarray[Any, np.dtype[np.uint64]], list[int]]:
+        """SimHashes of the indexed chunks readable by exactly the same principals: a chunk
+        is never hidden as a duplicate of one its readers cannot see."""
         generation = int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
-        if self._simhashes is None or self._simhashes[0] != generation:
+        key = (generation, acl)
+        if self._simhashes is None or self._simhashes[0] != key:
             rows = db.execute(
-                "SELECT rowid, simhash FROM chunks WHERE dup_of IS NULL AND token_count >= ?",
-                (_MIN_NEAR_TOKENS,),
+                "SELECT c.rowid, c.simhash FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                "WHERE c.dup_of IS NULL AND c.token_count >= ? AND d.acl = ?",
+                (_MIN_NEAR_TOKENS, acl),
             ).fetchall()
             values = np.array([r[1] for r in rows], dtype=np.int64).view(np.uint64)
-            self._simhashes = (generation, values, [r[0] for r in rows])
+            self._simhashes = (key, values, [r[0] for r in rows])
         return self._simhashes[1], self._simhashes[2]
 
     def _find_duplicate(
@@ -339,9 +346,12 @@ class SQLiteStore:
         simhash: int,
         hashes: np.ndarray[Any, np.dtype[np.uint64]],
         rowids: list[int],
+        acl: str,
     ) -> int | None:
         row = db.execute(
-            "SELECT rowid FROM chunks WHERE hash = ? AND dup_of IS NULL LIMIT 1", (chunk.hash,)
+            "SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE c.hash = ? AND c.dup_of IS NULL AND d.acl = ? LIMIT 1",
+            (chunk.hash, acl),
         ).fetchone()
         if row is not None:
             return int(row[0])
