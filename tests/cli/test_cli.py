@@ -180,3 +180,23 @@ def test_answer_cache_reuses_and_invalidates(workspace: Path, docs_corpus: Path)
     invoke("ingest", str(extra), "--workspace", str(workspace), "--json")
     after = invoke("ask", question, "--json", "--workspace", str(workspace))
     assert after["cached"] is False
+
+
+def test_ask_is_traced_in_the_workspace(workspace: Path) -> None:
+    from cairn.trace import TraceStore
+
+    data = invoke(
+        "ask",
+        "How do I sort a list in place?",
+        "--json",
+        "--no-cache",
+        "--workspace",
+        str(workspace),
+    )
+    store = TraceStore(workspace / "traces.db")
+    try:
+        trace = store.get(str(data["trace_id"]), all_tenants=True)
+    finally:
+        store.close()
+    assert trace is not None
+    assert {s["name"] for s in trace["spans"]} >= {"retrieve", "answer", "verify"}

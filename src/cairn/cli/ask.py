@@ -74,9 +74,13 @@ def command(
         raise fail("give a QUESTION or --batch FILE (not both)")
     filters = build_filters(source, doc_type, tag)
     with errors_reported():
+        from cairn.trace import build_tracer
+
         ws = open_workspace(workspace)
+        tracer = build_tracer(ws.settings)
         try:
             pipeline = ws.pipeline(mode, model=model, cache=not no_cache)
+            pipeline.tracer = tracer
             if batch is not None:
                 failed = run_batch(
                     batch,
@@ -87,6 +91,7 @@ def command(
             assert question is not None
             answer = pipeline.ask(question, k=k, filters=filters)
         finally:
+            tracer.close()
             ws.close()
         if json_out:
             emit(answer_json(answer))
