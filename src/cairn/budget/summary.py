@@ -87,9 +87,14 @@ def summarise(
     since: str | None = None,
     until: str | None = None,
     groupings: tuple[Grouping, ...] = GROUPINGS,
+    tenant: str | None = None,
 ) -> CostSummary:
-    """Totals of the entries whose request time is in `[since, until)` (ISO 8601, UTC)."""
+    """Totals of the entries whose request time is in `[since, until)` (ISO 8601, UTC);
+    with `tenant`, only that tenant's entries and reservations."""
     where, params = time_filter(since, until)
+    if tenant is not None:
+        where = f"{where} AND tenant_id = ?" if where else "WHERE tenant_id = ?"
+        params = [*params, tenant]
     with ledger.reading() as db:
         total = _row(
             None, db.execute(f"SELECT {_AGGREGATES} FROM ledger {where}", params).fetchone()
@@ -104,7 +109,11 @@ def summarise(
                 params,
             ).fetchall()
             groups[grouping] = [_row(r[0], tuple(r)[1:]) for r in rows]
-        flight = db.execute("SELECT COUNT(*), SUM(reserved_nanos) FROM reservations").fetchone()
+        flight = db.execute(
+            "SELECT COUNT(*), SUM(reserved_nanos) FROM reservations"
+            + ("" if tenant is None else " WHERE tenant_id = ?"),
+            () if tenant is None else (tenant,),
+        ).fetchone()
     return CostSummary(
         since=since,
         until=until,
