@@ -263,3 +263,12 @@ def test_calibrated_verdicts_with_the_real_model(minilm: object) -> None:
     text = f"{paraphrase} [1] {altered} [1] {paraphrase} [2]"
     result = CitationVerifier(minilm).check(draft(text, hits), hits)
     assert [s.supported for s in result.sentences] == [True, False, False]
+
+
+def test_subscripts_are_not_citation_markers() -> None:
+    from cairn.answer.verify import cited_sentences
+
+    text = "Use sys.argv[1] to read it, or exc_info()[0] for the type. [2]"
+    assert cited_sentences(text) == [
+        ("Use sys.argv[1] to read it, or exc_info()[0] for the type.", [2])
+    ]

@@ -69,12 +69,15 @@ class Verifier(Protocol):
 
 
 def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
-    """Each answer segment that ends in one or more `[n]` markers, with its numbers."""
+    """Each answer segment that ends in one or more `[n]` markers, with its numbers.
+
+    Brackets right after a word or `)` are subscripts (`args[0]`, `exc_info()[1]`), not
+    markers."""
     out: list[tuple[str, list[int]]] = []
     last = 0
-    for match in re.finditer(r"((?:\s*\[\d+\])+)", text):
+    for match in _MARKERS.finditer(text):
         segment = text[last : match.start()].strip().strip("`").strip()
-        numbers = [int(n) for n in _MARKER.findall(match.group(1))]
+        numbers = [int(n) for n in _MARKER.findall(match.group(0))]
         if segment:
             out.append((segment, numbers))
         last = match.end()
