@@ -9,7 +9,6 @@ tool's input and `Response.text` its JSON.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -29,7 +28,7 @@ from cairn.llm.base import (
     ToolCall,
 )
 from cairn.llm.errors import BadResponse, LLMError, ProviderUnavailable
-from cairn.llm.http import JSONClient, Timeouts, decode_arguments
+from cairn.llm.http import HTTPProvider, Timeouts, decode_arguments
 from cairn.llm.tokens import estimate_usage
 from cairn.types import Usage
 
@@ -47,7 +46,7 @@ _STOP: dict[str, FinishReason] = {
 }
 
 
-class AnthropicProvider:
+class AnthropicProvider(HTTPProvider):
     """A `StreamingProvider` for Anthropic's Messages API."""
 
     key_env_var = "ANTHROPIC_API_KEY"
@@ -64,38 +63,19 @@ class AnthropicProvider:
         transport: httpx.BaseTransport | None = None,
         name: str = "anthropic",
     ) -> None:
-        self._name = name
-        self._model = model
-        self.defaults = defaults or ModelSettings()
-        key = api_key if api_key is not None else os.environ.get(self.key_env_var)
+        key = self.api_key(api_key)
         headers = {"anthropic-version": API_VERSION}
         if key:
             headers["x-api-key"] = key
-        self._http = JSONClient(
-            provider=name,
-            model=model,
+        super().__init__(
+            model,
+            name=name,
             base_url=base_url or DEFAULT_BASE_URL,
             headers=headers,
-            timeouts=timeouts or Timeouts(),
+            timeouts=timeouts,
+            defaults=defaults,
             transport=transport,
         )
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> AnthropicProvider:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def generate(
         self,

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 
+from cairn.llm.base import ModelSettings
 from cairn.llm.errors import (
     BadResponse,
     LLMError,
@@ -281,3 +283,55 @@ def decode_arguments(raw: str | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("tool arguments are not a JSON object")
     return value
+
+
+class HTTPProvider:
+    """What the HTTP adapters share: their name and model, default settings, one
+    `JSONClient` and its lifetime (`close()` or `with`)."""
+
+    key_env_var: ClassVar[str] = ""
+    """Where the API key is read from when none is given."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        name: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        timeouts: Timeouts | None,
+        defaults: ModelSettings | None,
+        transport: httpx.BaseTransport | None,
+    ) -> None:
+        self._name = name
+        self._model = model
+        self.defaults: ModelSettings = defaults or ModelSettings()
+        self._http = JSONClient(
+            provider=name,
+            model=model,
+            base_url=base_url,
+            headers=dict(headers),
+            timeouts=timeouts or Timeouts(),
+            transport=transport,
+        )
+
+    @classmethod
+    def api_key(cls, given: str | None) -> str | None:
+        return given if given is not None else os.environ.get(cls.key_env_var)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

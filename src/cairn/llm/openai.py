@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -25,7 +24,7 @@ from cairn.llm.base import (
     Tool,
 )
 from cairn.llm.errors import BadResponse, LLMError, ProviderUnavailable
-from cairn.llm.http import JSONClient, Timeouts
+from cairn.llm.http import HTTPProvider, Timeouts
 from cairn.llm.openai_wire import Decoded, StreamAssembler, decode_response, encode_request
 from cairn.llm.structured import parse_json_output
 from cairn.llm.tokens import estimate_usage
@@ -33,7 +32,7 @@ from cairn.llm.tokens import estimate_usage
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-class OpenAIProvider:
+class OpenAIProvider(HTTPProvider):
     """A `StreamingProvider` for any server speaking the chat-completions protocol."""
 
     key_env_var = "OPENAI_API_KEY"
@@ -50,36 +49,17 @@ class OpenAIProvider:
         transport: httpx.BaseTransport | None = None,
         name: str = "openai",
     ) -> None:
-        self._name = name
-        self._model = model
-        self.defaults = defaults or ModelSettings()
-        key = api_key if api_key is not None else os.environ.get(self.key_env_var)
+        key = self.api_key(api_key)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._http = JSONClient(
-            provider=name,
-            model=model,
+        super().__init__(
+            model,
+            name=name,
             base_url=base_url or DEFAULT_BASE_URL,
             headers=headers,
-            timeouts=timeouts or Timeouts(),
+            timeouts=timeouts,
+            defaults=defaults,
             transport=transport,
         )
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> OpenAIProvider:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def generate(
         self,
