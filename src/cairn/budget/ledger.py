@@ -9,9 +9,7 @@ so a check and the insert that depends on it cannot interleave with another proc
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 from cairn.budget.errors import LedgerError
 from cairn.budget.money import from_nanos
 from cairn.budget.schema import MIGRATIONS
+from cairn.sqlite import SQLiteFile
 
 LEDGER_FILE = "ledger.db"
 
@@ -72,70 +71,24 @@ class Ledger:
         if not path.exists() and not create:
             raise LedgerError(f"no cost ledger at {path}: nothing has been spent yet")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        try:
-            self._db = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
-            )
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot open the cost ledger {path}: {exc}") from exc
-        try:
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            self._migrate()
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise LedgerError(
-                f"cannot open the cost ledger {path}: {exc}. If it is damaged, move it away "
-                "(spend history is lost; budgets restart from zero)"
-            ) from exc
+        self._file = SQLiteFile(
+            path,
+            MIGRATIONS,
+            what="the cost ledger",
+            damaged_hint="move it away (spend history is lost; budgets restart from zero)",
+            error=LedgerError,
+            durable=durable,
+            timeout_s=busy_timeout_s,
+            rows=True,
+        )
 
-    def _migrate(self) -> None:
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version > len(MIGRATIONS):
-            raise LedgerError(
-                f"{self.path} was written by a newer cairn (ledger schema {version}); upgrade cairn"
-            )
-        for number in range(version, len(MIGRATIONS)):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                # Another process may have migrated while we waited for the lock.
-                if int(self._db.execute("PRAGMA user_version").fetchone()[0]) > number:
-                    self._db.execute("COMMIT")
-                    continue
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {number + 1}")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction holding the ledger's write lock from its first statement."""
+        return self._file.transaction()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction holding the database's write lock from its first statement."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise LedgerError(
-                    f"the cost ledger {self.path} is locked ({exc}); another process holds it "
-                    "too long, check for a stuck cairn process"
-                ) from exc
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
+    def reading(self) -> AbstractContextManager[sqlite3.Connection]:
         """The connection, for reads (each statement sees a consistent snapshot)."""
-        with self._lock:
-            yield self._db
+        return self._file.reading()
 
     def entries(self, *, since: str | None = None, until: str | None = None) -> list[LedgerEntry]:
         """Entries whose `ts` is in `[since, until)` (ISO 8601 UTC strings), oldest first."""
@@ -147,8 +100,7 @@ class Ledger:
         return [_entry(r) for r in rows]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
     def __enter__(self) -> Ledger:
         return self

@@ -9,13 +9,9 @@ handing out credentials). Keys are stored as SHA-256 hashes only.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from cairn.errors import StoreError
+from cairn.sqlite import SQLiteFile
 
 SERVER_FILE = "server.db"
 
@@ -41,49 +37,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 
-class ServerDB:
-    """One connection to `server.db`, shared by threads under a lock."""
+class ServerDB(SQLiteFile):
+    """`server.db`: API keys (hashed), ingest jobs and feedback; shared by threads."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        try:
-            self._db = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open {path}: {exc}") from exc
-
-    def _migrate(self) -> None:
-        with self.transaction() as db:
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if version > len(_MIGRATIONS):
-                raise StoreError(f"{self.path} was written by a newer cairn; upgrade cairn")
-            for number in range(version, len(_MIGRATIONS)):
-                for statement in _MIGRATIONS[number]:
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number + 1}")
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._db
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(path, _MIGRATIONS, what="the server database")

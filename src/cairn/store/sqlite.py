@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cairn.errors import StoreError
+from cairn.sqlite import SQLiteFile
 from cairn.store.base import DocumentInfo, Vector, WriteResult
 from cairn.store.dedup import hamming_within, to_signed
 from cairn.store.fts import fts_match
@@ -50,20 +50,15 @@ class SQLiteStore:
         self.heading_weight = heading_weight
         if not path.exists() and not create:
             raise StoreError(f"no cairn database at {path}: run 'cairn ingest PATH' first")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"cannot open {path}: {exc}. If the file is damaged, move it away and ingest again"
-            ) from exc
-        self._lock = threading.RLock()
+        self._file = SQLiteFile(
+            path,
+            MIGRATIONS,
+            what="the cairn database",
+            damaged_hint="move it away and ingest again",
+            foreign_keys=True,
+        )
+        self._db = self._file.connection
+        self._lock = self._file.lock
         self._vectors: dict[str, tuple[int, VectorIndex]] = {}
         self._simhashes: (
             tuple[tuple[int, str], np.ndarray[Any, np.dtype[np.uint64]], list[int]] | None
@@ -71,34 +66,12 @@ class SQLiteStore:
 
     # -- schema -------------------------------------------------------------------------
 
-    def _migrate(self) -> None:
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} was written by a newer cairn (schema {version}); upgrade cairn"
-            )
-        for number in range(version, len(MIGRATIONS)):
-            self._db.execute("BEGIN IMMEDIATE")
-            for statement in _split_sql(MIGRATIONS[number]):
-                self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version = {number + 1}")
-            self._db.execute("COMMIT")
-
     @property
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        return self._file.schema_version
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
-                self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._file.transaction()
 
     # -- reads --------------------------------------------------------------------------
 
@@ -459,8 +432,7 @@ class SQLiteStore:
         return problems
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
 
 _MIN_NEAR_TOKENS = 32
@@ -525,7 +497,3 @@ def _filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
         )
         params.extend(filters.principals)
     return "AND " + " AND ".join(clauses), params
-
-
-def _split_sql(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]

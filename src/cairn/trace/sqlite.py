@@ -15,13 +15,11 @@ span is stored in both tables. Attributes are JSON, already filtered by `trace.p
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cairn.errors import StoreError
+from cairn.sqlite import SQLiteFile
 from cairn.trace.recorder import RecordingTracer, SpanHook, TraceSink
 from cairn.trace.records import TraceRecord, iso
 from cairn.trace.redact import PromptPolicy
@@ -40,7 +38,6 @@ _SCHEMA = (
         start_ms REAL NOT NULL, duration_ms REAL NOT NULL, status TEXT NOT NULL,
         attributes TEXT NOT NULL, PRIMARY KEY (trace_id, span_id)) WITHOUT ROWID""",
 )
-_VERSION = 1
 
 
 class TraceStore:
@@ -48,31 +45,12 @@ class TraceStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"cannot open the trace store {path}: {exc}. Traces can be thrown away: "
-                "move the file aside and restart"
-            ) from exc
-
-    def _migrate(self) -> None:
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version > _VERSION:
-            raise StoreError(f"{self.path} was written by a newer cairn; upgrade cairn")
-        if version == 0:
-            self._db.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA:
-                self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version = {_VERSION}")
-            self._db.execute("COMMIT")
+        self._file = SQLiteFile(
+            path,
+            [_SCHEMA],
+            what="the trace store",
+            damaged_hint="move it aside and restart (traces can be thrown away)",
+        )
 
     # -- sink ---------------------------------------------------------------------------
 
@@ -92,32 +70,25 @@ class TraceStore:
             for s in trace.spans
         ]
         status = "error" if any(s.status == "error" for s in trace.spans) else "ok"
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?)",
-                    (
-                        trace.trace_id,
-                        trace.name,
-                        trace.tenant,
-                        trace.user,
-                        root.start,
-                        round(root.duration_ms, 3),
-                        status,
-                        _json(root.attributes),
-                    ),
-                )
-                self._db.execute("DELETE FROM spans WHERE trace_id = ?", (trace.trace_id,))
-                self._db.executemany("INSERT INTO spans VALUES (?,?,?,?,?,?,?,?)", rows)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._file.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    trace.trace_id,
+                    trace.name,
+                    trace.tenant,
+                    trace.user,
+                    root.start,
+                    round(root.duration_ms, 3),
+                    status,
+                    _json(root.attributes),
+                ),
+            )
+            db.execute("DELETE FROM spans WHERE trace_id = ?", (trace.trace_id,))
+            db.executemany("INSERT INTO spans VALUES (?,?,?,?,?,?,?,?)", rows)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
     # -- reads --------------------------------------------------------------------------
 
@@ -126,8 +97,8 @@ class TraceStore:
     ) -> list[dict[str, Any]]:
         """The latest traces, newest first: all of them, or one tenant's."""
         where, params = _tenant_filter(tenant, all_tenants)
-        with self._lock:
-            rows = self._db.execute(
+        with self._file.reading() as db:
+            rows = db.execute(
                 "SELECT trace_id, name, started_at, duration_ms, status, attributes FROM traces "
                 f"{where} ORDER BY started_at DESC LIMIT ?",
                 (*params, limit),
@@ -140,15 +111,15 @@ class TraceStore:
         """One trace with its spans (oldest first), or None when absent or not the tenant's."""
         where, params = _tenant_filter(tenant, all_tenants)
         clause = f"{where} AND trace_id = ?" if where else "WHERE trace_id = ?"
-        with self._lock:
-            row = self._db.execute(
+        with self._file.reading() as db:
+            row = db.execute(
                 "SELECT trace_id, name, started_at, duration_ms, status, attributes FROM traces "
                 f"{clause}",
                 (*params, trace_id),
             ).fetchone()
             if row is None:
                 return None
-            spans = self._db.execute(
+            spans = db.execute(
                 "SELECT span_id, parent_id, name, start_ms, duration_ms, status, attributes "
                 "FROM spans WHERE trace_id = ? ORDER BY start_ms, parent_id IS NOT NULL",
                 (trace_id,),

@@ -1,0 +1,128 @@
+"""One SQLite file of a workspace, opened the same way everywhere.
+
+`cairn.db` (the store), `ledger.db` (costs), `server.db` (keys, jobs, feedback) and
+`traces.db` each hold one `SQLiteFile`: WAL journal, one connection shared by threads under
+a lock, versioned migrations recorded in `PRAGMA user_version` (safe when several processes
+open the file at once), write transactions that take the write lock at their first statement,
+and a clear error when the file is damaged or from a newer cairn.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from cairn.errors import StoreError
+
+Migration = str | Sequence[str]
+"""One schema step: an SQL script (statements separated by `;`) or a list of statements."""
+
+
+def _statements(step: Migration) -> list[str]:
+    parts = step.split(";") if isinstance(step, str) else list(step)
+    return [p.strip() for p in parts if p.strip()]
+
+
+class SQLiteFile:
+    def __init__(
+        self,
+        path: Path,
+        migrations: Sequence[Migration],
+        *,
+        what: str,
+        damaged_hint: str = "move it away and start again",
+        error: type[StoreError] = StoreError,
+        durable: bool = False,
+        timeout_s: float = 30.0,
+        rows: bool = False,
+        foreign_keys: bool = False,
+    ) -> None:
+        """Open (creating) `path` and migrate it. `what` names the file in errors
+        (`the cost ledger`); `rows=True` returns `sqlite3.Row`s."""
+        self.path = path
+        self.what = what
+        self.error = error
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=timeout_s
+            )
+        except sqlite3.Error as exc:
+            raise error(f"cannot open {what} {path}: {exc}") from exc
+        try:
+            if rows:
+                self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            if foreign_keys:
+                self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate(migrations)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise error(
+                f"cannot open {what} {path}: {exc}. If it is damaged, {damaged_hint}"
+            ) from exc
+        except BaseException:
+            self._db.close()
+            raise
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The shared connection; hold `lock` while using it."""
+        return self._db
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self, migrations: Sequence[Migration]) -> None:
+        version = self.schema_version
+        if version > len(migrations):
+            raise self.error(
+                f"{self.path} was written by a newer cairn (schema {version}); upgrade cairn"
+            )
+        for number in range(version, len(migrations)):
+            with self.transaction() as db:
+                # another process may have migrated while this one waited for the lock
+                if int(db.execute("PRAGMA user_version").fetchone()[0]) > number:
+                    continue
+                for statement in _statements(migrations[number]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the file's write lock from its first statement."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self.error(
+                    f"{self.what} {self.path} is locked ({exc}); another process holds it too "
+                    "long: check for a stuck cairn process"
+                ) from exc
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads (each statement sees a consistent snapshot)."""
+        with self._lock:
+            yield self._db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
