@@ -48,11 +48,12 @@ import corpora
 import metrics
 from cairn.config import load_settings
 from cairn.embed.minilm import MiniLMEmbedder
+from cairn.evals.benchmarks import passage_records
 from cairn.ingest.chunking import content_hash, embedding_text
 from cairn.retrieve import DenseRetriever, HybridRetriever, LexicalRetriever
 from cairn.retrieve.fusion import convex, rrf
 from cairn.store.sqlite import DB_FILE, SQLiteStore
-from cairn.types import Chunk, Document, Hit
+from cairn.types import Hit
 
 BUILD_RECIPE = 1
 """Bump when the way passages become chunks changes, so cached stores are rebuilt."""
@@ -199,29 +200,8 @@ def build_store(
     for p, h, tokens in zip(passages, hashes, token_counts, strict=True):
         source = f"{dataset.name}/{p.id}"
         uri = p.id if p.id.startswith("http") else f"bench://{source}"
-        document = Document(
-            id=p.id,
-            source=source,
-            uri=uri,
-            title=p.title,
-            doc_type="text",
-            content_hash=h,
-            text=p.text,
-        )
-        chunk = Chunk(
-            id=p.id,
-            doc_id=p.id,
-            ordinal=0,
-            text=p.text,
-            section=(),
-            anchor=None,
-            start=0,
-            end=len(p.text),
-            token_count=tokens,
-            hash=h,
-            source=source,
-            uri=uri,
-            title=p.title,
+        document, chunk = passage_records(
+            p, source=source, uri=uri, content_hash=h, token_count=tokens
         )
         result = store.write_document(document, [chunk], {h: vectors[h]}, model=embedder.name)
         indexed += result.indexed

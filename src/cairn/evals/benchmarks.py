@@ -20,7 +20,7 @@ from pathlib import Path
 from cairn.embed.base import Embedder
 from cairn.errors import UserError
 from cairn.evals.cases import Case, Gold, GoldSource
-from cairn.evals.datasets import Dataset
+from cairn.evals.datasets import Dataset, Passage
 from cairn.retrieve.base import Retriever
 from cairn.store.sqlite import DB_FILE, SQLiteStore
 from cairn.types import Answer, Chunk, Document, Filters, Hit
@@ -104,30 +104,12 @@ def open_store(
             progress(f"{dataset.name}: embedded {min(start + batch, len(unique))}/{len(unique)}")
     for p, h in zip(dataset.passages, hashes, strict=True):
         source = sources[p.id]
-        uri = f"dataset://{source}"
-        document = Document(
-            id=p.id,
+        document, chunk = passage_records(
+            p,
             source=source,
-            uri=uri,
-            title=p.title,
-            doc_type="text",
+            uri=f"dataset://{source}",
             content_hash=h,
-            text=p.text,
-        )
-        chunk = Chunk(
-            id=p.id,
-            doc_id=p.id,
-            ordinal=0,
-            text=p.text,
-            section=(),
-            anchor=None,
-            start=0,
-            end=len(p.text),
             token_count=len(p.text.split()),
-            hash=h,
-            source=source,
-            uri=uri,
-            title=p.title,
         )
         store.write_document(document, [chunk], {h: vectors[h]}, model=embedder.name)
     manifest.write_text(json.dumps({"dataset": dataset.name, "passages": len(dataset.passages)}))
@@ -145,6 +127,37 @@ class SearchTarget:
 
     def ask(self, question: str, *, k: int | None = None, filters: Filters | None = None) -> Answer:
         raise UserError("dataset runs score retrieval only")
+
+
+def passage_records(
+    passage: Passage, *, source: str, uri: str, content_hash: str, token_count: int
+) -> tuple[Document, Chunk]:
+    """One benchmark passage as a stored document holding exactly one chunk."""
+    document = Document(
+        id=passage.id,
+        source=source,
+        uri=uri,
+        title=passage.title,
+        doc_type="text",
+        content_hash=content_hash,
+        text=passage.text,
+    )
+    chunk = Chunk(
+        id=passage.id,
+        doc_id=passage.id,
+        ordinal=0,
+        text=passage.text,
+        section=(),
+        anchor=None,
+        start=0,
+        end=len(passage.text),
+        token_count=token_count,
+        hash=content_hash,
+        source=source,
+        uri=uri,
+        title=passage.title,
+    )
+    return document, chunk
 
 
 def metric_names(dataset: str, extra: Sequence[str] = ()) -> list[str]:
