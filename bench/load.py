@@ -8,7 +8,8 @@ requests or seconds, then p50/p95/p99 and errors for `/v1/search` and `/v1/ask`.
     .venv/bin/python bench/load.py --serve /tmp/pydocs --concurrency 50 --duration 30
 
 Closed loop by default: each of the `--concurrency` clients sends its next request as soon
-as the previous one is answered (the hardest case: the server is never idle). With
+as the previous one is answered (the hardest case: the server is never idle), or after a
+pause of `--think` seconds on average (exponential; people reading their answers). With
 `--rate R` the requests arrive open-loop at R per second instead, at most `--concurrency`
 in flight; latency is then counted from each request's scheduled time, so a server that
 falls behind is not flattered (no coordinated omission).
@@ -118,6 +119,7 @@ async def run_endpoint(
     duration: float | None,
     rate: float | None,
     extra: dict[str, Any],
+    think: float = 0.0,
 ) -> Result:
     result = Result(endpoint)
     key = "query" if endpoint == "search" else "question"
@@ -149,11 +151,14 @@ async def run_endpoint(
 
     if rate is None:
 
-        async def worker() -> None:
+        async def worker(seed: int) -> None:
+            pauses = random.Random(seed)
             while (index := next_index()) is not None:
                 await one(index, time.perf_counter())
+                if think > 0:  # a person reading the answer before asking again
+                    await asyncio.sleep(pauses.expovariate(1 / think))
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
     else:
         gate = asyncio.Semaphore(concurrency)
         tasks = []
@@ -209,6 +214,7 @@ async def run(args: argparse.Namespace, url: str, questions: list[str]) -> list[
                     duration=args.duration,
                     rate=args.rate,
                     extra=extra,
+                    think=args.think,
                 )
             )
     return results
@@ -273,6 +279,12 @@ def main() -> None:
     amount.add_argument("--requests", type=int, help="Requests per endpoint (default 2000).")
     amount.add_argument("--duration", type=float, help="Seconds per endpoint.")
     parser.add_argument("--rate", type=float, help="Open loop: requests per second.")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="Closed loop: mean seconds each client pauses between requests (exponential).",
+    )
     parser.add_argument("--pool", type=int, default=1000, help="Distinct questions.")
     parser.add_argument("--warmup", type=int, default=50, help="Requests before measuring.")
     parser.add_argument("--mode", choices=("lexical", "dense", "hybrid"))
@@ -316,6 +328,7 @@ def main() -> None:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "concurrency": args.concurrency,
         "rate": args.rate,
+        "think_s": args.think,
         "questions": len(questions),
         "cpus": os.cpu_count(),
         "server_ready_s": round(served.ready_s, 2) if served else None,

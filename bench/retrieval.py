@@ -53,7 +53,7 @@ from cairn.ingest.chunking import content_hash, embedding_text
 from cairn.retrieve import DenseRetriever, HybridRetriever, LexicalRetriever
 from cairn.retrieve.fusion import convex, rrf
 from cairn.store.sqlite import DB_FILE, SQLiteStore
-from cairn.types import Hit
+from cairn.types import Hit, Ranked
 
 BUILD_RECIPE = 1
 """Bump when the way passages become chunks changes, so cached stores are rebuilt."""
@@ -86,7 +86,7 @@ class Fusion:
             return f"rrf k={RRF_K} c={self.candidates}"
         return f"convex a={self.alpha:.1f} c={self.candidates}"
 
-    def fuse(self, lexical: list[Hit], dense: list[Hit], k: int) -> list[Hit]:
+    def fuse(self, lexical: list[Ranked], dense: list[Ranked], k: int) -> list[Ranked]:
         n = max(k, self.candidates)  # what HybridRetriever.retrieve does
         if self.kind == "rrf":
             return rrf(lexical[:n], dense[:n], RRF_K, k)
@@ -111,8 +111,8 @@ class Prepared:
     dataset: corpora.Dataset
     store: SQLiteStore
     build: dict[str, Any]
-    lexical: dict[str, list[Hit]] = field(default_factory=dict)
-    dense: dict[str, list[Hit]] = field(default_factory=dict)
+    lexical: dict[str, list[Ranked]] = field(default_factory=dict)
+    dense: dict[str, list[Ranked]] = field(default_factory=dict)
     query_seconds: float = 0.0
 
     def ranking(self, mode: str | Fusion, query: corpora.Query, k: int) -> list[str]:
@@ -123,7 +123,7 @@ class Prepared:
         else:
             assert isinstance(mode, Fusion)
             hits = mode.fuse(self.lexical[query.id], self.dense[query.id], k)
-        return [h.chunk.id for h in hits]
+        return [h.chunk_id for h in hits]
 
     def evaluate(self, mode: str | Fusion, split: str, names: Sequence[str]) -> dict[str, float]:
         queries = self.dataset.splits[split]
@@ -232,8 +232,8 @@ def gather_candidates(prep: Prepared, embedder: MiniLMEmbedder, depth: int) -> N
     queries = {q.id: q for split in prep.dataset.splits.values() for q in split}
     t0 = time.perf_counter()
     for q in queries.values():
-        prep.lexical[q.id] = lexical.retrieve(q.text, depth)
-        prep.dense[q.id] = dense.retrieve(q.text, depth)
+        prep.lexical[q.id] = lexical.rank(q.text, depth)
+        prep.dense[q.id] = dense.rank(q.text, depth)
     prep.query_seconds = time.perf_counter() - t0
 
 

@@ -1,10 +1,12 @@
 """One SQLite file of a workspace, opened the same way everywhere.
 
 `cairn.db` (the store), `ledger.db` (costs), `server.db` (keys, jobs, feedback) and
-`traces.db` each hold one `SQLiteFile`: WAL journal, one connection shared by threads under
-a lock, versioned migrations recorded in `PRAGMA user_version` (safe when several processes
-open the file at once), write transactions that take the write lock at their first statement,
-and a clear error when the file is damaged or from a newer cairn.
+`traces.db` each hold one `SQLiteFile`: WAL journal, one writing connection shared by
+threads under a lock, one read connection per thread (so reads run in parallel, each on its
+own snapshot, and never wait for a writer), versioned migrations recorded in
+`PRAGMA user_version` (safe when several processes open the file at once), write
+transactions that take the write lock at their first statement, and a clear error when the
+file is damaged or from a newer cairn.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ class SQLiteFile:
         self.error = error
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._timeout_s = timeout_s
+        self._rows = rows
+        self._local = threading.local()
+        self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._closed = False
         try:
             self._db = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=timeout_s
@@ -110,19 +117,64 @@ class SQLiteFile:
                     f"{self.what} {self.path} is locked ({exc}); another process holds it too "
                     "long: check for a stuck cairn process"
                 ) from exc
+            self._local.writing = True
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._local.writing = False
             self._db.execute("COMMIT")
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
-        """The connection, for reads (each statement sees a consistent snapshot)."""
-        with self._lock:
+        """This thread's read connection (each statement sees a consistent snapshot of the
+        committed data). Inside `transaction()` it is the writing connection, so a
+        transaction reads its own writes."""
+        if getattr(self._local, "writing", False):
             yield self._db
+            return
+        reader: sqlite3.Connection | None = getattr(self._local, "reader", None)
+        if reader is None:
+            reader = self._open_reader()
+        yield reader
+
+    def _open_reader(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._closed:
+                raise self.error(f"{self.what} {self.path} is closed")
+            try:
+                reader = sqlite3.connect(
+                    str(self.path),
+                    isolation_level=None,
+                    check_same_thread=False,
+                    timeout=self._timeout_s,
+                )
+                reader.execute("PRAGMA query_only=ON")
+            except sqlite3.Error as exc:
+                raise self.error(f"cannot open {self.what} {self.path}: {exc}") from exc
+            if self._rows:
+                reader.row_factory = sqlite3.Row
+            self._close_orphans()
+            self._readers.append((threading.current_thread(), reader))
+        self._local.reader = reader
+        return reader
+
+    def _close_orphans(self) -> None:
+        """Close the read connections of threads that have ended (hold the lock)."""
+        alive = []
+        for thread, reader in self._readers:
+            if thread.is_alive():
+                alive.append((thread, reader))
+            else:
+                reader.close()
+        self._readers = alive
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
+            for _, reader in self._readers:
+                reader.close()
+            self._readers.clear()
             self._db.close()

@@ -101,6 +101,19 @@ class Hit:
     dense: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A chunk id in a ranking, with its score and the scores that made it.
+
+    Retrievers rank and fuse ids; only the final `k` are fetched as `Hit`s with their text.
+    """
+
+    chunk_id: str
+    score: float
+    lexical: float | None = None
+    dense: float | None = None
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Filters:
     """Metadata filters applied inside the store query."""

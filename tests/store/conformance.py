@@ -132,6 +132,28 @@ class StoreConformance:
         for query in ['"', "AND OR NOT", "a* ^b:c (", "NEAR(x y)", "", "   ", "'; DROP TABLE"]:
             store.lexical_search(query, 5)  # must not raise
 
+    def test_rankings_are_the_searches_without_the_text(self, store: Store) -> None:
+        a, ca = make_doc("d1", "a.md", [LONG_A, LONG_B, "dataclass notes"], acl=("staff",))
+        b, cb = make_doc("d2", "b.md", ["dataclass fields and defaults", LONG_B + " more"])
+        write(store, a, ca)
+        write(store, b, cb)
+        vec = EMBEDDER.embed(["dataclass"])[0]
+        for filters in (None, Filters(principals=()), Filters(source_globs=("a.md",))):
+            lexical = store.lexical_ranking("dataclass decorator", 3, filters)
+            assert [(r.chunk_id, r.score, r.lexical) for r in lexical] == [
+                (h.chunk.id, h.score, h.lexical)
+                for h in store.lexical_search("dataclass decorator", 3, filters)
+            ]
+            dense = store.dense_ranking(vec, 3, filters, model=MODEL)
+            assert [(r.chunk_id, r.score, r.dense) for r in dense] == [
+                (h.chunk.id, h.score, h.dense)
+                for h in store.dense_search(vec, 3, filters, model=MODEL)
+            ]
+            assert lexical and dense
+        assert {
+            r.chunk_id for r in store.lexical_ranking("dataclass", 10, Filters(principals=()))
+        } == {"d2-0"}
+
     def test_dense_returns_nearest_first(self, store: Store) -> None:
         doc, chunks = make_doc("d1", "a.md", [LONG_A, LONG_B])
         write(store, doc, chunks)

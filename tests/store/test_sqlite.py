@@ -10,6 +10,7 @@ import pytest
 from cairn.errors import StoreError
 from cairn.store.migrations import MIGRATIONS
 from cairn.store.sqlite import SQLiteStore
+from cairn.types import Filters, Ranked
 from tests.store.conformance import LONG_A, StoreConformance, make_doc, write
 
 
@@ -17,6 +18,22 @@ class TestSQLiteStore(StoreConformance):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
         s = SQLiteStore(tmp_path / "cairn.db")
+        yield s
+        s.close()
+
+
+class _BM25InMemory(SQLiteStore):
+    """Ranks every lexical query with the in-memory BM25 index of the current generation."""
+
+    def lexical_ranking(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
+        self.keep_bm25_in_memory(wait=True)
+        return super().lexical_ranking(query, k, filters)
+
+
+class TestSQLiteStoreBM25InMemory(StoreConformance):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
+        s = _BM25InMemory(tmp_path / "cairn.db")
         yield s
         s.close()
 

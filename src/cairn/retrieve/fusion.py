@@ -4,52 +4,55 @@ Convex combination (the default) min-max normalises each list's scores and mixes
 weight `alpha` on the dense side; a chunk missing from one list takes that list's minimum.
 Reciprocal rank fusion ignores scores and sums 1 / (rrf_k + rank). Which one wins, and the
 alpha used, were chosen by measurement on training splits (docs/benchmarks.md).
+
+Both work on ids and scores alone (`Ranked`), so only the fused top `k` chunks are ever
+fetched from the store.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
 
-from cairn.types import Hit
+from cairn.types import Ranked
 
 
-def _normalised(hits: list[Hit]) -> dict[str, float]:
-    if not hits:
+def _normalised(ranking: Sequence[Ranked]) -> dict[str, float]:
+    if not ranking:
         return {}
-    scores = [h.score for h in hits]
+    scores = [r.score for r in ranking]
     low, high = min(scores), max(scores)
     span = high - low
-    return {h.chunk.id: (h.score - low) / span if span > 0 else 1.0 for h in hits}
+    return {r.chunk_id: (r.score - low) / span if span > 0 else 1.0 for r in ranking}
 
 
-def convex(lexical: list[Hit], dense: list[Hit], alpha: float, k: int) -> list[Hit]:
+def convex(
+    lexical: Sequence[Ranked], dense: Sequence[Ranked], alpha: float, k: int
+) -> list[Ranked]:
     lex = _normalised(lexical)
     den = _normalised(dense)
-    by_id = {h.chunk.id: h for h in (*dense, *lexical)}
-    lex_raw = {h.chunk.id: h.score for h in lexical}
-    den_raw = {h.chunk.id: h.score for h in dense}
-    fused: list[Hit] = []
-    for chunk_id, hit in by_id.items():
-        score = alpha * den.get(chunk_id, 0.0) + (1 - alpha) * lex.get(chunk_id, 0.0)
-        fused.append(
-            replace(hit, score=score, lexical=lex_raw.get(chunk_id), dense=den_raw.get(chunk_id))
+    lex_raw = {r.chunk_id: r.score for r in lexical}
+    den_raw = {r.chunk_id: r.score for r in dense}
+    ids = dict.fromkeys([*(r.chunk_id for r in dense), *(r.chunk_id for r in lexical)])
+    fused = [
+        Ranked(
+            chunk_id,
+            alpha * den.get(chunk_id, 0.0) + (1 - alpha) * lex.get(chunk_id, 0.0),
+            lexical=lex_raw.get(chunk_id),
+            dense=den_raw.get(chunk_id),
         )
-    fused.sort(key=lambda h: (-h.score, h.chunk.id))
+        for chunk_id in ids
+    ]
+    fused.sort(key=lambda r: (-r.score, r.chunk_id))
     return fused[:k]
 
 
-def rrf(lexical: list[Hit], dense: list[Hit], rrf_k: int, k: int) -> list[Hit]:
+def rrf(lexical: Sequence[Ranked], dense: Sequence[Ranked], rrf_k: int, k: int) -> list[Ranked]:
     scores: dict[str, float] = {}
-    by_id: dict[str, Hit] = {}
     for ranked in (lexical, dense):
-        for rank, hit in enumerate(ranked, start=1):
-            scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + 1.0 / (rrf_k + rank)
-            by_id.setdefault(hit.chunk.id, hit)
-    lex_raw = {h.chunk.id: h.score for h in lexical}
-    den_raw = {h.chunk.id: h.score for h in dense}
-    fused = [
-        replace(by_id[c], score=s, lexical=lex_raw.get(c), dense=den_raw.get(c))
-        for c, s in scores.items()
-    ]
-    fused.sort(key=lambda h: (-h.score, h.chunk.id))
+        for rank, item in enumerate(ranked, start=1):
+            scores[item.chunk_id] = scores.get(item.chunk_id, 0.0) + 1.0 / (rrf_k + rank)
+    lex_raw = {r.chunk_id: r.score for r in lexical}
+    den_raw = {r.chunk_id: r.score for r in dense}
+    fused = [Ranked(c, s, lexical=lex_raw.get(c), dense=den_raw.get(c)) for c, s in scores.items()]
+    fused.sort(key=lambda r: (-r.score, r.chunk_id))
     return fused[:k]

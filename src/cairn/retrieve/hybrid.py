@@ -8,16 +8,19 @@ from cairn.config import RetrieveSettings
 from cairn.embed.base import Embedder
 from cairn.retrieve.base import Retriever
 from cairn.retrieve.fusion import convex, rrf
-from cairn.store.base import Store
-from cairn.types import Filters, Hit
+from cairn.store.base import Store, hits_of
+from cairn.types import Filters, Hit, Ranked
 
 
 @dataclass
 class LexicalRetriever:
     store: Store
 
+    def rank(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
+        return self.store.lexical_ranking(query, k, filters)
+
     def retrieve(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
-        return self.store.lexical_search(query, k, filters)
+        return hits_of(self.store, self.rank(query, k, filters))
 
 
 @dataclass
@@ -25,13 +28,18 @@ class DenseRetriever:
     store: Store
     embedder: Embedder
 
-    def retrieve(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+    def rank(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
         vector = self.embedder.embed([query])[0]
-        return self.store.dense_search(vector, k, filters, model=self.embedder.name)
+        return self.store.dense_ranking(vector, k, filters, model=self.embedder.name)
+
+    def retrieve(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+        return hits_of(self.store, self.rank(query, k, filters))
 
 
 @dataclass
 class HybridRetriever:
+    """Both rankings of `candidates` ids, fused; only the fused top `k` chunks are read."""
+
     lexical: LexicalRetriever
     dense: DenseRetriever
     fusion: str = "convex"
@@ -39,13 +47,16 @@ class HybridRetriever:
     candidates: int = 50
     rrf_k: int = 60
 
-    def retrieve(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+    def rank(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
         n = max(k, self.candidates)
-        lexical = self.lexical.retrieve(query, n, filters)
-        dense = self.dense.retrieve(query, n, filters)
+        lexical = self.lexical.rank(query, n, filters)
+        dense = self.dense.rank(query, n, filters)
         if self.fusion == "rrf":
             return rrf(lexical, dense, self.rrf_k, k)
         return convex(lexical, dense, self.alpha, k)
+
+    def retrieve(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+        return hits_of(self.lexical.store, self.rank(query, k, filters))
 
 
 def build_retriever(

@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("cairn.server")
 
 PIPELINE_THREADS = 32
-"""Pipeline calls at once. Extractive answers are CPU-bound and serialised by the store's
-lock, so more threads do not make them faster; a model-backed answer mostly waits on the
-provider's HTTP, so the limit is generous."""
+"""Pipeline calls at once. Extractive answers are CPU-bound (the query embedding and SQLite
+release the GIL, so they use every core, but more threads than cores only queue); a
+model-backed answer mostly waits on the provider's HTTP, so the limit is generous."""
 STREAMS = 64
 """Streamed answers at once (each holds a thread for its whole length)."""
 
@@ -125,8 +125,10 @@ class AppState:
     def warm_up(self) -> None:
         """Load now what the first request would otherwise wait for: the model and the
         vector index (in parallel: both are native code), the price table, then one pass
-        of retrieval and answering."""
+        of retrieval and answering. The in-memory BM25 index builds in the background (FTS5
+        ranks the same until it is ready)."""
         pipeline = self.pipeline()
+        self.store.keep_bm25_in_memory()
         if not self.store.stats()["chunks"]:
             return
         embedder = self.workspace.embedder

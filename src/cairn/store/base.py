@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from cairn.types import Chunk, Document, Filters, Hit
+from cairn.types import Chunk, Document, Filters, Hit, Ranked
 
 Vector = npt.NDArray[np.float32]
 
@@ -72,16 +72,39 @@ class Store(Protocol):
 
     def delete_documents(self, doc_ids: Sequence[str]) -> int: ...
 
+    def lexical_ranking(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
+        """The `k` best chunk ids by BM25 over chunk text and headings, best first; `score`
+        and `lexical` are the BM25 scores. No chunk text is read."""
+        ...
+
+    def dense_ranking(
+        self, vector: Vector, k: int, filters: Filters | None = None, *, model: str
+    ) -> list[Ranked]:
+        """The `k` best chunk ids by cosine similarity against chunk embeddings of `model`,
+        best first; `score` and `dense` are the cosines. No chunk text is read."""
+        ...
+
     def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
-        """BM25 over chunk text and headings; `Hit.score` and `Hit.lexical` are BM25 scores."""
+        """`lexical_ranking` with the chunks (`hits_of`)."""
         ...
 
     def dense_search(
         self, vector: Vector, k: int, filters: Filters | None = None, *, model: str
     ) -> list[Hit]:
-        """Cosine similarity against chunk embeddings of `model`."""
+        """`dense_ranking` with the chunks (`hits_of`)."""
         ...
 
     def stats(self) -> dict[str, int]: ...
 
     def close(self) -> None: ...
+
+
+def hits_of(store: Store, ranking: Sequence[Ranked]) -> list[Hit]:
+    """The chunks of a ranking, fetched in one call, in its order (ids gone since are left
+    out)."""
+    chunks = {c.id: c for c in store.get_chunks([r.chunk_id for r in ranking])}
+    return [
+        Hit(chunk=chunks[r.chunk_id], score=r.score, lexical=r.lexical, dense=r.dense)
+        for r in ranking
+        if r.chunk_id in chunks
+    ]

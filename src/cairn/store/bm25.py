@@ -1,0 +1,290 @@
+"""BM25 in memory over the FTS5 index's own tokens, scoring exactly as FTS5's `bm25()`.
+
+FTS5 has no dynamic pruning: an OR query scores every row that matches any term, calling
+`bm25()` once per row. On the Python docs a typical question matches ~6,600 of ~21,000
+chunks, so ranking costs ~4-5 ms of SQLite time per query and is the largest part of a
+search. Here the per-(term, chunk) BM25 factors are computed once from FTS5's own token
+counts (its `fts5vocab` table, so tokenizer, stemmer and counts are FTS5's) and a query is
+a few numpy additions: ~0.2 ms (bench/latency.py; docs/benchmarks.md "Query latency").
+
+The ranking is FTS5's, score for score (tests/store/test_bm25_memory.py compares them):
+
+    idf(t)   = log((N - n(t) + 0.5) / (n(t) + 0.5)), or 1e-6 when that is <= 0
+    f(t, d)  = sum over columns c of weight(c) * count of t in column c of d
+    bm25(d)  = sum over t of idf(t) * f * (k1 + 1) / (f + k1 * (1 - b + b * |d| / avgdl))
+
+with k1 = 1.2, b = 0.75, |d| the tokens of all columns, N the rows (sqlite/ext/fts5/
+fts5_aux.c). A term FTS5 reads as a phrase of several tokens (`default_factory` is the
+phrase "default factory") needs token positions, which are not kept here: its per-column
+counts are recovered exactly from FTS5 for that phrase alone (a few rows) and cached.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from cairn.store.vectors import Masks
+
+K1 = 1.2
+B = 0.75
+
+
+class BM25Index:
+    """Immutable once built; safe to share between threads."""
+
+    def __init__(
+        self,
+        generation: int,
+        rowids: npt.NDArray[np.int64],
+        chunk_ids: list[str],
+        terms: dict[str, tuple[int, int]],
+        postings: npt.NDArray[np.int64],
+        factors: npt.NDArray[np.float64],
+        tokenizer: QueryTokenizer,
+        *,
+        length: npt.NDArray[np.float64],
+        weights: Sequence[float],
+    ) -> None:
+        self.generation = generation
+        self.rowids = rowids
+        self.chunk_ids = chunk_ids
+        self._terms = terms
+        self._postings = postings
+        self._factors = factors
+        self.tokenizer = tokenizer
+        self._masks = Masks(rowids)
+        self._length = length
+        self._avgdl = float(length.sum()) / max(len(rowids), 1)
+        self._weights = tuple(weights)
+        self._phrases: OrderedDict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    @classmethod
+    def build(
+        cls,
+        path: Path,
+        table: str,
+        weights: Sequence[float],
+        tokenizer: QueryTokenizer | None = None,
+    ) -> BM25Index:
+        """Read `table`'s token counts from the database at `path` in one snapshot. Pass
+        the previous index's `tokenizer` when rebuilding (it is the same for a table)."""
+        db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+        try:
+            db.execute(f"CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, {table}, instance)")
+            db.execute("BEGIN")  # one snapshot for the generation and the counts
+            generation = int(
+                db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]
+            )
+            spec = db.execute(
+                "SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (table,)
+            ).fetchone()[0]
+            columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+            ids = db.execute(
+                f"SELECT f.rowid, c.id FROM {table} f LEFT JOIN chunks c ON c.rowid = f.rowid "
+                "ORDER BY f.rowid"
+            ).fetchall()
+            rows = db.execute(
+                "SELECT term, doc, col, COUNT(*) FROM temp.vocab GROUP BY term, doc, col"
+            ).fetchall()
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        tokenizer = tokenizer or QueryTokenizer(_tokenize_arg(spec))
+        return cls._from_counts(generation, ids, rows, columns, weights, tokenizer)
+
+    @classmethod
+    def _from_counts(
+        cls,
+        generation: int,
+        ids: list[tuple[int, str | None]],
+        rows: list[tuple[str, int, str, int]],
+        columns: list[str],
+        weights: Sequence[float],
+        tokenizer: QueryTokenizer,
+    ) -> BM25Index:
+        """From (rowid, chunk id) rows ordered by rowid and (term, rowid, column, count) rows
+        ordered by term, rowid, column."""
+        rowids = np.array([r[0] for r in ids], dtype=np.int64)
+        size = max(len(rowids), 1)
+        weight_of = {
+            c: float(weights[i]) if i < len(weights) else 1.0 for i, c in enumerate(columns)
+        }
+        term_ids: dict[str, int] = {}
+        term_col = np.array([term_ids.setdefault(r[0], len(term_ids)) for r in rows], np.int64)
+        doc_col = np.searchsorted(rowids, np.array([r[1] for r in rows], dtype=np.int64))
+        counts = np.array([r[3] for r in rows], dtype=np.float64)
+        weighted = counts * np.array([weight_of[r[2]] for r in rows], dtype=np.float64)
+        length = np.bincount(doc_col, weights=counts, minlength=len(rowids)).astype(np.float64)
+        avgdl = float(length.sum()) / size
+        # f(t, d): a term's weighted counts summed over the columns of a chunk
+        unique, inverse = np.unique(term_col * size + doc_col, return_inverse=True)
+        f = np.bincount(inverse, weights=weighted, minlength=len(unique))
+        term_of = unique // size
+        doc_of = (unique % size).astype(np.int64)
+        factors = (f * (K1 + 1.0)) / (f + K1 * (1 - B + B * length[doc_of] / avgdl))
+        bounds = np.searchsorted(term_of, np.arange(len(term_ids) + 1))
+        terms = {t: (int(bounds[i]), int(bounds[i + 1])) for t, i in term_ids.items()}
+        chunk_ids = [r[1] or "" for r in ids]
+        return cls(
+            generation,
+            rowids,
+            chunk_ids,
+            terms,
+            doc_of,
+            factors,
+            tokenizer,
+            length=length,
+            weights=[weight_of[c] for c in columns],
+        )
+
+    def __len__(self) -> int:
+        return len(self.rowids)
+
+    def rank(
+        self,
+        phrases: Sequence[str],
+        k: int,
+        allowed: frozenset[int] | None = None,
+        fetch: PhraseFetch | None = None,
+    ) -> list[tuple[str, float]] | None:
+        """The `k` best (chunk id, BM25) for the OR of `phrases`, best first (ties by rowid),
+        among `allowed` rowids when given. A phrase of several tokens needs their positions:
+        `fetch` asks FTS5 for it (see `PhraseFetch`); None when that cannot be done."""
+        total = len(self.rowids)
+        scores = np.zeros(total, dtype=np.float64)
+        matched = np.zeros(total, dtype=np.bool_)
+        for phrase, tokens in zip(phrases, self.tokenizer.tokens(phrases), strict=True):
+            if len(tokens) == 1:
+                span = self._terms.get(tokens[0])
+                if span is None:
+                    continue  # FTS5 counts it too: idf * 0 for every row
+                docs, factors = self._postings[span[0] : span[1]], self._factors[span[0] : span[1]]
+            elif not tokens:
+                continue  # "__" has no token and matches nothing
+            else:
+                found = self._phrase(phrase, fetch)
+                if found is None:
+                    return None
+                docs, factors = found
+            scores[docs] += _idf(total, len(docs)) * factors
+            matched[docs] = True
+        if allowed is not None:
+            matched &= self._masks.of(allowed)
+        candidates = np.flatnonzero(matched)
+        if len(candidates) == 0 or k <= 0:
+            return []
+        if len(candidates) > k:
+            # everything scoring at least the k-th best, so ties there are broken by rowid
+            kth = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
+            candidates = candidates[scores[candidates] >= kth]
+        order = np.lexsort((self.rowids[candidates], -scores[candidates]))[:k]
+        best = candidates[order]
+        return [(self.chunk_ids[i], float(scores[i])) for i in best]
+
+    def _phrase(
+        self, phrase: str, fetch: PhraseFetch | None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+        """Rows and BM25 factors of a multi-token phrase, from FTS5's per-column scores.
+
+        `bm25()` with one column weighted 1 and the others 0 is idf * c * (k1 + 1) /
+        (c + k1 * (1 - b + b * |d| / avgdl)) for the phrase's count c in that column; c is
+        an integer, so solving for it and rounding gives FTS5's count exactly.
+        """
+        with self._lock:
+            cached = self._phrases.get(phrase)
+        if cached is not None:
+            return cached
+        rows = fetch(phrase, self.generation, len(self._weights)) if fetch else None
+        if rows is None:
+            return None
+        total = len(self.rowids)
+        idf = _idf(total, len(rows))
+        docs = np.searchsorted(self.rowids, np.array([r[0] for r in rows], dtype=np.int64))
+        norm = K1 * (1 - B + B * self._length[docs] / self._avgdl)
+        f = np.zeros(len(rows), dtype=np.float64)
+        for column, weight in enumerate(self._weights):
+            x = np.array([-r[1 + column] for r in rows], dtype=np.float64)
+            f += weight * np.rint(x * norm / (idf * (K1 + 1.0) - x))
+        found = docs, (f * (K1 + 1.0)) / (f + norm)
+        with self._lock:
+            self._phrases[phrase] = found
+            while len(self._phrases) > _PHRASES_KEPT:
+                self._phrases.popitem(last=False)
+        return found
+
+
+PhraseFetch = Callable[[str, int, int], "list[tuple[float, ...]] | None"]
+"""`fetch(phrase, generation, columns)`: FTS5's rows matching the quoted phrase as (rowid,
+bm25 with only column 0 weighted, ... only column `columns - 1` weighted), read at corpus
+`generation`; None if the corpus has moved on."""
+
+_PHRASES_KEPT = 4096
+
+
+def _idf(rows: int, hits: int) -> float:
+    idf = math.log((rows - hits + 0.5) / (hits + 0.5))
+    return idf if idf > 0 else 1e-6
+
+
+class QueryTokenizer:
+    """Query terms to FTS5 tokens, by FTS5 itself: an in-memory table with the index's
+    tokenizer, so stemming and case folding can never drift from the index's."""
+
+    def __init__(self, tokenize: str, cache_size: int = 50_000) -> None:
+        self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self._db.execute(f"CREATE VIRTUAL TABLE q USING fts5(t, tokenize={_quote(tokenize)})")
+        self._db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(q, instance)")
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def tokens(self, phrases: Sequence[str]) -> list[tuple[str, ...]]:
+        """Each phrase's FTS5 tokens, in order."""
+        with self._lock:
+            known = {p: self._cache[p] for p in phrases if p in self._cache}
+            missing = [p for p in dict.fromkeys(phrases) if p not in known]
+            if missing:
+                known.update(self._tokenize(missing))
+        return [known[p] for p in phrases]
+
+    def _tokenize(self, phrases: list[str]) -> dict[str, tuple[str, ...]]:
+        db = self._db
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO q (rowid, t) VALUES (?, ?)", enumerate(phrases))
+        found: dict[int, list[str]] = {i: [] for i in range(len(phrases))}
+        for doc, term in db.execute("SELECT doc, term FROM v ORDER BY doc, offset"):
+            found[doc].append(term)
+        db.execute("DELETE FROM q")
+        db.execute("COMMIT")
+        out = {p: tuple(found[i]) for i, p in enumerate(phrases)}
+        self._cache.update(out)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return out
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _tokenize_arg(create_sql: str) -> str:
+    """The `tokenize = '...'` argument of an FTS5 CREATE statement ('unicode61' if none)."""
+    found = re.search(r"tokenize\s*=\s*(?:'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\")", create_sql)
+    if found is None:
+        return "unicode61"
+    return (found.group(1) or "").replace("''", "'") or (found.group(2) or "").replace('""', '"')
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

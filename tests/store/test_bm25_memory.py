@@ -1,0 +1,180 @@
+"""The in-memory BM25 index ranks exactly as FTS5: same chunks, same order, same scores."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cairn.store.bm25 import BM25Index
+from cairn.store.sqlite import SQLiteStore
+from cairn.types import Filters
+from tests.store.conformance import make_doc, write
+
+WORDS = (  # noqa: SIM905
+    "dataclass field default factory mutable list dict asyncio task loop coroutine await "
+    "event json dumps loads encoder path glob open file read write context manager exit "
+    "enter logging handler record socket thread pool executor future result cancel"
+).split()
+SPECIALS = [
+    "Use default_factory=list for a mutable default; default factory values are new.",
+    "asyncio.create_task() schedules a coroutine; create a task, then await the task.",
+    "The __init__ method runs after __new__; init-only fields go to __post_init__.",
+    "Café crème: diacritics are removed, so cafe creme matches too.",
+    "json.dumps(obj, default=str) and json_dumps are different spellings.",
+]
+QUERIES = [
+    "default_factory list",
+    "create_task coroutine",
+    "How do I use asyncio.create_task?",
+    "__init__ __post_init__",
+    "cafe creme",
+    "json_dumps default",
+    "default factory default_factory factory",
+    "the of and",  # stop words only: FTS5 still gets them
+    "zzz unknownword",
+    "running runs run",  # three terms, one stem
+    "__",
+    'quote " inside',
+]
+
+
+def _corpus(rng: random.Random, docs: int) -> list[tuple[str, list[str], tuple[str, ...]]]:
+    out = []
+    for d in range(docs):
+        paragraphs = [
+            " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 40)))
+            for _ in range(rng.randint(1, 6))
+        ]
+        if d < len(SPECIALS):
+            paragraphs.append(SPECIALS[d])
+        acl = ("tenant-a",) if d % 3 == 0 else ("tenant-b",) if d % 3 == 1 else ()
+        out.append((f"doc{d}", paragraphs, acl))
+    return out
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[tuple[SQLiteStore, SQLiteStore]]:
+    rng = random.Random(7)
+    path = tmp_path / "cairn.db"
+    fts = SQLiteStore(path, heading_weight=2.5, near_duplicate_bits=0)
+    for doc_id, paragraphs, acl in _corpus(rng, 40):
+        doc, chunks = make_doc(doc_id, f"{doc_id}.md", paragraphs, acl=acl)
+        write(fts, doc, chunks)
+    memory = SQLiteStore(path, heading_weight=2.5, near_duplicate_bits=0, create=False)
+    memory.keep_bm25_in_memory(wait=True)
+    yield fts, memory
+    memory.close()
+    fts.close()
+
+
+def _queries() -> list[str]:
+    rng = random.Random(3)
+    random_queries = [" ".join(rng.sample(WORDS, rng.randint(1, 6))) for _ in range(150)]
+    return QUERIES + random_queries
+
+
+FILTERS = [
+    None,
+    Filters(principals=("tenant-a",)),
+    Filters(principals=()),
+    Filters(source_globs=("doc1*",)),
+]
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_same_ranking_and_scores_as_fts5(
+    stores: tuple[SQLiteStore, SQLiteStore], filters: Filters | None
+) -> None:
+    fts, memory = stores
+    index = memory._bm25_index
+    assert index is not None and index.generation == memory.generation()
+    compared = 0
+    for query in _queries():
+        for k in (1, 5, 100):
+            expected = fts.lexical_ranking(query, k, filters)
+            got = memory.lexical_ranking(query, k, filters)
+            assert [r.chunk_id for r in got] == [r.chunk_id for r in expected], (query, k)
+            assert [r.score for r in got] == pytest.approx([r.score for r in expected], rel=1e-12)
+            compared += len(expected)
+    assert compared > 1000  # the queries really match things
+
+
+def test_phrase_terms_are_ranked_in_memory(stores: tuple[SQLiteStore, SQLiteStore]) -> None:
+    _, memory = stores
+    index = memory._bm25_index
+    assert index is not None
+    calls: list[str] = []
+
+    def fetch(phrase: str, generation: int, columns: int) -> list[tuple[float, ...]] | None:
+        calls.append(phrase)
+        return memory._fts_phrase(phrase, generation, columns)
+
+    first = index.rank(["default_factory", "list"], 5, None, fetch)
+    again = index.rank(["default_factory", "list"], 5, None, fetch)
+    assert first and first == again
+    assert calls == ["default_factory"]  # fetched once, then cached
+    assert index.rank(["default_factory"], 5, None, None) is not None  # from the cache
+    assert index.rank(["create_task"], 5, None, None) is None  # needs FTS5, none given
+
+
+def test_a_changed_corpus_is_never_ranked_with_a_stale_index(
+    stores: tuple[SQLiteStore, SQLiteStore],
+) -> None:
+    fts, memory = stores
+    stale = memory._bm25_index
+    assert stale is not None
+    doc, chunks = make_doc("new", "new.md", ["brandnewword appears here with dataclass"])
+    write(fts, doc, chunks)
+    # the old generation's index is not used, whatever the rebuild is doing meanwhile
+    assert [r.chunk_id for r in memory.lexical_ranking("brandnewword", 5)] == ["new-0"]
+    memory.keep_bm25_in_memory(wait=True)
+    fresh = memory._bm25_index
+    assert fresh is not None and fresh is not stale
+    assert fresh.generation == memory.generation()
+    assert [r.chunk_id for r in memory.lexical_ranking("brandnewword", 5)] == ["new-0"]
+    # a phrase fetched for an older generation is refused rather than mixed in
+    assert memory._fts_phrase("default_factory", stale.generation, 2) is None
+
+
+def test_concurrent_queries_agree_with_fts5(stores: tuple[SQLiteStore, SQLiteStore]) -> None:
+    fts, memory = stores
+    queries = _queries()
+    expected = {q: [r.chunk_id for r in fts.lexical_ranking(q, 10)] for q in queries}
+    wrong: list[str] = []
+
+    def work(offset: int) -> None:
+        for q in queries[offset:] + queries[:offset]:
+            if [r.chunk_id for r in memory.lexical_ranking(q, 10)] != expected[q]:
+                wrong.append(q)
+
+    threads = [threading.Thread(target=work, args=(i * 7,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+
+
+def test_empty_corpus(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "cairn.db")
+    store.keep_bm25_in_memory(wait=True)
+    assert store.lexical_ranking("anything", 5) == []
+    store.close()
+
+
+def test_index_is_built_from_fts5s_own_tokens(stores: tuple[SQLiteStore, SQLiteStore]) -> None:
+    fts, _ = stores
+    index = BM25Index.build(fts.path, "chunks_fts", (2.5, 1.0))
+    try:
+        # porter stemming and diacritics folding come from FTS5: "Café crème" -> cafe creme
+        assert index.tokenizer.tokens(["Crèmes", "running", "create_task"]) == [
+            ("creme",),
+            ("run",),
+            ("creat", "task"),
+        ]
+    finally:
+        index.tokenizer.close()

@@ -1,0 +1,99 @@
+"""`SQLiteFile`: one writer under a lock, one read connection per thread."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from cairn.errors import StoreError
+from cairn.sqlite import SQLiteFile
+
+SCHEMA = ["CREATE TABLE t (x INTEGER)"]
+
+
+def _open(tmp_path: Path) -> SQLiteFile:
+    return SQLiteFile(tmp_path / "f.db", SCHEMA, what="the test file")
+
+
+def test_each_thread_reads_on_its_own_connection(tmp_path: Path) -> None:
+    file = _open(tmp_path)
+    seen: dict[str, sqlite3.Connection] = {}
+    all_read = threading.Barrier(4)
+
+    def read(name: str) -> None:
+        with file.reading() as db:
+            seen[name] = db
+            assert db.execute("SELECT COUNT(*) FROM t").fetchone() == (0,)
+        with file.reading() as again:
+            assert again is seen[name]  # kept for the thread's lifetime
+        all_read.wait(timeout=10)
+
+    threads = [threading.Thread(target=read, args=(f"t{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    read("main")
+    for t in threads:
+        t.join()
+    assert len({id(c) for c in seen.values()}) == 4
+    assert all(c is not file.connection for c in seen.values())
+    file.close()
+
+
+def test_readers_cannot_write_and_see_committed_writes(tmp_path: Path) -> None:
+    file = _open(tmp_path)
+    with file.reading() as db, pytest.raises(Exception, match="readonly"):
+        db.execute("INSERT INTO t VALUES (1)")
+    with file.transaction() as db:
+        db.execute("INSERT INTO t VALUES (1)")
+        with file.reading() as inside:  # a transaction reads its own writes
+            assert inside is db
+            assert inside.execute("SELECT COUNT(*) FROM t").fetchone() == (1,)
+    with file.reading() as db:
+        assert db.execute("SELECT COUNT(*) FROM t").fetchone() == (1,)
+    file.close()
+
+
+def test_a_failed_transaction_leaves_reading_on_the_read_connection(tmp_path: Path) -> None:
+    file = _open(tmp_path)
+    with pytest.raises(RuntimeError), file.transaction() as db:
+        db.execute("INSERT INTO t VALUES (1)")
+        raise RuntimeError("boom")
+    with file.reading() as db:
+        assert db is not file.connection
+        assert db.execute("SELECT COUNT(*) FROM t").fetchone() == (0,)
+    file.close()
+
+
+def test_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
+    file = _open(tmp_path)
+    for _ in range(20):
+        t = threading.Thread(target=lambda: file.reading().__enter__())
+        t.start()
+        t.join()
+    with file.reading():
+        pass
+    assert len(file._readers) <= 2  # this thread's, and at most the last ended one
+    file.close()
+    assert file._readers == []
+    with pytest.raises(StoreError, match="closed"):
+        run_in_new_thread(file)
+
+
+def run_in_new_thread(file: SQLiteFile) -> None:
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            with file.reading():
+                pass
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=read)
+    t.start()
+    t.join()
+    if errors:
+        raise errors[0]
