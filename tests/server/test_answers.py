@@ -138,6 +138,10 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert ready.json()["lexical_index"] in {"memory", "fts5"}  # memory once built
+    state = client.app.state.cairn  # type: ignore[attr-defined]
+    state.store.keep_bm25_in_memory(wait=True)
+    assert client.get("/readyz").json()["lexical_index"] == "memory"
     client.post("/v1/search", json={"query": "json"})
     text = client.get("/metrics").text
     assert 'cairn_http_requests_total{method="POST",route="/v1/search",status="200"}' in text

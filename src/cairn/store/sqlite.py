@@ -407,6 +407,12 @@ class SQLiteStore:
             if thread is not None:
                 thread.join()
 
+    @property
+    def bm25_in_memory(self) -> bool:
+        """Whether lexical queries are ranked in memory now (the index is current)."""
+        index = self._bm25_index
+        return index is not None and index.generation == self.generation()
+
     def _memory_bm25(self, generation: int) -> BM25Index | None:
         index = self._bm25_index
         if index is not None and index.generation == generation:
