@@ -19,6 +19,8 @@ from contextlib import closing
 from pathlib import Path
 
 from cairn.config import load_settings
+from cairn.store.sqlite import SQLiteStore
+from cairn.types import Filters
 from cairn.workspace import Workspace
 
 TEMPLATES = (
@@ -62,6 +64,37 @@ def percentiles(ms: list[float]) -> dict[str, float]:
     }
 
 
+def compare_bm25(ws: Workspace, qs: list[str]) -> dict[str, dict[str, float]]:
+    """The in-memory BM25 index against FTS5 on the same database: questions whose top 100
+    differ (ids or order), the largest score difference, and ms per ranking."""
+    fts = SQLiteStore(ws.db_path, create=False)
+    out: dict[str, dict[str, float]] = {}
+    for name, filters in (
+        ("no filter", None),
+        ("tenant ACL", Filters(principals=("tenant:bench",))),
+        ("source glob", Filters(source_globs=("library/*",))),
+    ):
+        differ, max_diff, memory_s, fts_s = 0, 0.0, 0.0, 0.0
+        for q in qs:
+            t0 = time.perf_counter()
+            got = ws.store.lexical_ranking(q, 100, filters)
+            t1 = time.perf_counter()
+            expected = fts.lexical_ranking(q, 100, filters)
+            fts_s += time.perf_counter() - t1
+            memory_s += t1 - t0
+            differ += [r.chunk_id for r in got] != [r.chunk_id for r in expected]
+            diffs = [abs(a.score - b.score) for a, b in zip(got, expected, strict=False)]
+            max_diff = max([max_diff, *diffs])
+        out[name] = {
+            "questions_differing": differ,
+            "max_score_diff": max_diff,
+            "memory_ms": round(memory_s / len(qs) * 1000, 3),
+            "fts5_ms": round(fts_s / len(qs) * 1000, 3),
+        }
+    fts.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, default=Path("bench/.cache/pydocs-ingest"))
@@ -102,6 +135,7 @@ def main() -> None:
             label = mode if mode == "dense" else f"{mode}_{bm25}"
             results[f"search_{label}"] = percentiles(search_ms)
             results[f"ask_{label}"] = percentiles(ask_ms)
+    results["bm25_memory_vs_fts5"] = compare_bm25(ws, qs)
     for key, value in results.items():
         print(f"{key:>26}: {value}")
     args.json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -149,9 +149,6 @@ class BM25Index:
             weights=[weight_of[c] for c in columns],
         )
 
-    def __len__(self) -> int:
-        return len(self.rowids)
-
     def rank(
         self,
         phrases: Sequence[str],

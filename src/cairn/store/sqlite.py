@@ -65,7 +65,8 @@ class SQLiteStore:
             foreign_keys=True,
         )
         self._vectors: dict[str, tuple[int, VectorIndex]] = {}
-        self._building = threading.Lock()
+        self._index_lock = threading.Lock()  # one thread builds an index, the others wait
+        self._allowed_lock = threading.Lock()
         self._bm25_wanted = False
         self._bm25_index: BM25Index | None = None
         self._bm25_thread: threading.Thread | None = None
@@ -407,22 +408,20 @@ class SQLiteStore:
             if thread is not None:
                 thread.join()
 
-    @property
-    def bm25_in_memory(self) -> bool:
-        """Whether lexical queries are ranked in memory now (the index is current)."""
+    def bm25_covers(self, generation: int) -> bool:
+        """Whether lexical queries at corpus `generation` are ranked in memory."""
         index = self._bm25_index
-        return index is not None and index.generation == self.generation()
+        return index is not None and index.generation == generation
 
     def _memory_bm25(self, generation: int) -> BM25Index | None:
-        index = self._bm25_index
-        if index is not None and index.generation == generation:
-            return index
+        if self.bm25_covers(generation):
+            return self._bm25_index
         if self._bm25_wanted:
             self._start_bm25_build()
         return None
 
     def _start_bm25_build(self) -> None:
-        with self._building:
+        with self._index_lock:
             if self._bm25_thread is not None and self._bm25_thread.is_alive():
                 return
             self._bm25_thread = threading.Thread(
@@ -493,7 +492,7 @@ class SQLiteStore:
         cached = self._vectors.get(model)
         if cached is not None and cached[0] == generation:
             return cached[1]
-        with self._building:  # one thread loads; the others wait for its index
+        with self._index_lock:
             cached = self._vectors.get(model)
             if cached is not None and cached[0] == generation:
                 return cached[1]
@@ -513,7 +512,7 @@ class SQLiteStore:
         if filters is None or filters.empty:
             return None
         key = (generation, filters)
-        with self._building:
+        with self._allowed_lock:
             found = self._allowed_cache.get(key)
             if found is not None:
                 self._allowed_cache.move_to_end(key)
@@ -526,7 +525,7 @@ class SQLiteStore:
                 params,
             ).fetchall()
         allowed = frozenset(r[0] for r in rows)
-        with self._building:
+        with self._allowed_lock:
             self._allowed_cache[key] = allowed
             while len(self._allowed_cache) > _ALLOWED_CACHE_SIZE:
                 self._allowed_cache.popitem(last=False)

@@ -74,9 +74,6 @@ class VectorIndex:
         )
         return cls(rowids, [r[1] for r in rows], matrix)
 
-    def __len__(self) -> int:
-        return len(self.rowids)
-
     def search(self, vector: Vector, k: int, mask: Mask | None = None) -> list[tuple[str, float]]:
         """Top `k` (chunk id, cosine) pairs, best first, among the rows `mask` keeps."""
         if len(self.rowids) == 0 or k <= 0:
