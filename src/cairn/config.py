@@ -78,6 +78,13 @@ class IngestSettings(_Section):
     """Chunks whose 64-bit SimHash differs in at most this many bits are near-duplicates."""
 
 
+class StoreSettings(_Section):
+    url: str | None = None
+    """Where documents, chunks and embeddings live, by URL: `sqlite:///cairn.db` (a path
+    relative to the workspace; `sqlite:////abs/path.db` for an absolute one). None: SQLite in
+    the workspace folder (`cairn.db`)."""
+
+
 class RetrieveSettings(_Section):
     mode: Literal["lexical", "dense", "hybrid"] = "hybrid"
     k: int = Field(5, ge=1, le=1000)
@@ -214,6 +221,7 @@ class Settings(BaseSettings):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from cairn.config import Settings
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.pipeline import Pipeline
-from cairn.store.sqlite import DB_FILE, SQLiteStore
+from cairn.store.base import Store
+from cairn.store.open import DB_FILE, open_store, sqlite_path
 
 if TYPE_CHECKING:
     from cairn.budget.reservations import Budget
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 
 
 class Workspace:
-    """One workspace folder: `cairn.db` (SQLite) plus configuration. Components load lazily."""
+    """One workspace folder: configuration and, by default, the store (`cairn.db`, SQLite;
+    `store.url` may put it elsewhere). Components load lazily."""
 
     def __init__(self, settings: Settings, *, create: bool = False) -> None:
         self.settings = settings
@@ -32,15 +34,12 @@ class Workspace:
 
     @property
     def db_path(self) -> Path:
-        return self.root / DB_FILE
+        """The store's SQLite file (where the workspace's store is SQLite)."""
+        return sqlite_path(self.settings) or self.root / DB_FILE
 
     @cached_property
-    def store(self) -> SQLiteStore:
-        return SQLiteStore(
-            self.db_path,
-            near_duplicate_bits=self.settings.ingest.near_duplicate_bits,
-            create=self.create,
-        )
+    def store(self) -> Store:
+        return open_store(self.settings, create=self.create)
 
     @cached_property
     def embedder(self) -> MiniLMEmbedder:

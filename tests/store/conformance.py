@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 import numpy as np
 import pytest
 
@@ -211,7 +213,7 @@ class StoreConformance:
         assert ids(staff)[0] == {"d1", "d2", "d3"}
 
     def test_delete_unknown_is_harmless(self, store: Store) -> None:
-        assert store.delete_documents(["nope"]) == 0
+        assert store.delete_documents(["nope"]) == []
 
     def test_duplicates_are_only_merged_within_the_same_readers(self, store: Store) -> None:
         a, ca = make_doc("d1", "a/x.md", [LONG_A], acl=("tenant-a",))
@@ -221,3 +223,20 @@ class StoreConformance:
         for tenant, doc in (("tenant-a", "d1"), ("tenant-b", "d2")):
             hits = store.lexical_search("dataclass decorator", 5, Filters(principals=(tenant,)))
             assert [h.chunk.doc_id for h in hits] == [doc]
+
+    def test_source_globs_follow_fnmatch(self, store: Store) -> None:
+        for n, source in enumerate(("a.md", "b.md", "!x.md", "^y.md", "[z].md", "dir/c.md")):
+            doc, chunks = make_doc(f"d{n}", source, [f"shared words {n}"])
+            write(store, doc, chunks)
+        vec = EMBEDDER.embed(["shared words"])[0]
+
+        def sources(*globs: str) -> set[str]:
+            filters = Filters(source_globs=globs)
+            lex = {h.chunk.source for h in store.lexical_search("shared words", 10, filters)}
+            den = {h.chunk.source for h in store.dense_search(vec, 10, filters, model=MODEL)}
+            assert lex == den
+            return lex
+
+        everything = {"a.md", "b.md", "!x.md", "^y.md", "[z].md", "dir/c.md"}
+        for pattern in ("[!a]*.md", "[^a]*.md", "[[]z].md", "*.md", "?.md", "dir/*", "[a-b].md"):
+            assert sources(pattern) == {s for s in everything if fnmatchcase(s, pattern)}, pattern

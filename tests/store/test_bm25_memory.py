@@ -104,13 +104,13 @@ def test_same_ranking_and_scores_as_fts5(
 
 def test_phrase_terms_are_ranked_in_memory(stores: tuple[SQLiteStore, SQLiteStore]) -> None:
     _, memory = stores
-    index = memory._bm25_index
+    index = memory._lexical._index
     assert index is not None
     calls: list[str] = []
 
     def fetch(phrase: str, generation: int, columns: int) -> list[tuple[float, ...]] | None:
         calls.append(phrase)
-        return memory._fts_phrase(phrase, generation, columns)
+        return memory._lexical._phrase(phrase, generation, columns)
 
     first = index.rank(["default_factory", "list"], 5, None, fetch)
     again = index.rank(["default_factory", "list"], 5, None, fetch)
@@ -124,7 +124,7 @@ def test_a_changed_corpus_is_never_ranked_with_a_stale_index(
     stores: tuple[SQLiteStore, SQLiteStore],
 ) -> None:
     fts, memory = stores
-    stale = memory._bm25_index
+    stale = memory._lexical._index
     assert stale is not None
     doc, chunks = make_doc("new", "new.md", ["brandnewword appears here with dataclass"])
     write(fts, doc, chunks)
@@ -132,10 +132,10 @@ def test_a_changed_corpus_is_never_ranked_with_a_stale_index(
     assert [r.chunk_id for r in memory.lexical_ranking("brandnewword", 5)] == ["new-0"]
     memory.keep_bm25_in_memory(wait=True)
     assert memory.bm25_covers(memory.generation())
-    assert memory._bm25_index is not stale
+    assert memory._lexical._index is not stale
     assert [r.chunk_id for r in memory.lexical_ranking("brandnewword", 5)] == ["new-0"]
     # a phrase fetched for an older generation is refused rather than mixed in
-    assert memory._fts_phrase("default_factory", stale.generation, 2) is None
+    assert memory._lexical._phrase("default_factory", stale.generation, 2) is None
 
 
 def test_concurrent_queries_agree_with_fts5(stores: tuple[SQLiteStore, SQLiteStore]) -> None:

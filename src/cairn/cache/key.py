@@ -75,7 +75,7 @@ class CacheRequest:
     question: str
     """As asked; the semantic cache embeds this text."""
     generation: int
-    """The store's corpus generation (`SQLiteStore.generation()`), read when the request began."""
+    """The store's corpus generation (`Store.generation()`), read when the request began."""
     config: str
     """`config_fingerprint(settings)`: retrieval, answering and model settings."""
     principals: tuple[str, ...] | None = None

@@ -81,19 +81,25 @@ def _check_model(settings: object, checks: dict[str, str]) -> list[tuple[str, st
 
 def _check_workspace(settings: object, checks: dict[str, str]) -> list[tuple[str, str]]:
     from cairn.config import Settings
-    from cairn.errors import CairnError
-    from cairn.store.sqlite import DB_FILE, SQLiteStore
+    from cairn.errors import CairnError, ConfigError
+    from cairn.store.base import IntegrityCheck
+    from cairn.store.open import open_store, sqlite_path, store_url
 
     assert isinstance(settings, Settings)
-    db = settings.workspace / DB_FILE
     checks["workspace"] = str(settings.workspace.resolve())
-    if not db.exists():
-        return [(f"no workspace database at {db}", "cairn ingest PATH")]
     try:
-        store = SQLiteStore(db, create=False)
-        stats = store.stats()
-        issues = store.check_integrity()
-        store.close()
+        checks["store"] = store_url(settings)
+        db = sqlite_path(settings)
+        if db is not None and not db.exists():
+            return [(f"no workspace database at {db}", "cairn ingest PATH")]
+        store = open_store(settings, create=False)
+        try:
+            stats = store.stats()
+            issues = store.check_integrity() if isinstance(store, IntegrityCheck) else []
+        finally:
+            store.close()
+    except ConfigError as exc:
+        return [(str(exc), "fix store.url in cairn.toml or CAIRN_STORE_URL")]
     except CairnError as exc:
         return [(str(exc), "move the workspace away and ingest again")]
     checks.update({k: str(v) for k, v in stats.items()})

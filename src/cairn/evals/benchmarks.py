@@ -22,7 +22,8 @@ from cairn.errors import UserError
 from cairn.evals.cases import Case, Gold, GoldSource
 from cairn.evals.datasets import Dataset, Passage
 from cairn.retrieve.base import Retriever
-from cairn.store.sqlite import DB_FILE, SQLiteStore
+from cairn.store.base import Store
+from cairn.store.open import DB_FILE, open_store_at
 from cairn.types import Answer, Chunk, Document, Filters, Hit
 
 DATASET_METRICS: dict[str, tuple[str, ...]] = {
@@ -83,14 +84,14 @@ def open_store(
     *,
     batch: int = 256,
     progress: Progress | None = None,
-) -> SQLiteStore:
+) -> Store:
     """The dataset's store in `folder`, built unless a finished build is already there."""
     from cairn.ingest.chunking import content_hash, embedding_text
 
     manifest = folder / "manifest.json"
     if manifest.is_file():
-        return SQLiteStore(folder / DB_FILE, near_duplicate_bits=0, create=False)
-    store = SQLiteStore(folder / DB_FILE, near_duplicate_bits=0)
+        return open_store_at(folder / DB_FILE, near_duplicate_bits=0, create=False)
+    store = open_store_at(folder / DB_FILE, near_duplicate_bits=0)
     sources = source_of(dataset)
     inputs = [embedding_text(p.title, (), p.text) for p in dataset.passages]
     hashes = [content_hash(text) for text in inputs]

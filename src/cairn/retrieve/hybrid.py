@@ -11,6 +11,8 @@ from cairn.retrieve.fusion import convex, rrf
 from cairn.store.base import Store, hits_of
 from cairn.types import Filters, Hit, Ranked
 
+_DEFAULTS = RetrieveSettings()
+
 
 @dataclass
 class LexicalRetriever:
@@ -38,14 +40,15 @@ class DenseRetriever:
 
 @dataclass
 class HybridRetriever:
-    """Both rankings of `candidates` ids, fused; only the fused top `k` chunks are read."""
+    """Both rankings of `candidates` ids, fused; only the fused top `k` chunks are read.
+    The defaults are `RetrieveSettings`' own, so code and configuration never disagree."""
 
     lexical: LexicalRetriever
     dense: DenseRetriever
-    fusion: str = "convex"
-    alpha: float = 0.6
-    candidates: int = 50
-    rrf_k: int = 60
+    fusion: str = _DEFAULTS.fusion
+    alpha: float = _DEFAULTS.alpha
+    candidates: int = _DEFAULTS.candidates
+    rrf_k: int = _DEFAULTS.rrf_k
 
     def rank(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
         n = max(k, self.candidates)

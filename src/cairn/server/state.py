@@ -29,7 +29,7 @@ from cairn.server.jobs import IngestJobs, JobStore
 from cairn.server.keys import KeyStore
 from cairn.server.metrics import Metrics, StageMetrics
 from cairn.server.ratelimit import RateLimiter
-from cairn.store.sqlite import SQLiteStore
+from cairn.store.base import LexicalIndexWarmup, Store
 from cairn.trace import RecordingTracer, TraceStore, build_tracer
 from cairn.workspace import Workspace
 
@@ -71,11 +71,9 @@ class AppState:
     def _open(self, settings: Settings) -> None:
         self.workspace = Workspace(settings, create=True)
         self._stack.callback(self.workspace.close)
-        _ = self.workspace.store  # opens (creates) cairn.db before the catalog reads it
         self.db = ServerDB(settings.workspace / SERVER_FILE)
         self._stack.callback(self.db.close)
-        self.catalog = DocumentCatalog(self.workspace.db_path)
-        self._stack.callback(self.catalog.close)
+        self.catalog = DocumentCatalog(self.workspace.store)
         self.tracer: RecordingTracer = build_tracer(settings, hooks=[StageMetrics(self.metrics)])
         self._stack.callback(self.tracer.close)
         self.keys = KeyCache(KeyStore(self.db))
@@ -95,7 +93,7 @@ class AppState:
         self.warm_up()
 
     @property
-    def store(self) -> SQLiteStore:
+    def store(self) -> Store:
         return self.workspace.store
 
     @property
@@ -128,7 +126,8 @@ class AppState:
         of retrieval and answering. The in-memory BM25 index builds in the background (FTS5
         ranks the same until it is ready)."""
         pipeline = self.pipeline()
-        self.store.keep_bm25_in_memory()
+        if isinstance(self.store, LexicalIndexWarmup):
+            self.store.keep_bm25_in_memory()
         if not self.store.stats()["chunks"]:
             return
         embedder = self.workspace.embedder

@@ -1,6 +1,8 @@
 """The storage contract every backend (SQLite now, Postgres + pgvector later) implements.
 
-A backend must pass `tests/store/conformance.py` unchanged.
+A backend must pass `cairn.testing.store.StoreConformance` unchanged. What only some
+backends can do is an optional protocol (`LexicalIndexWarmup`, `IntegrityCheck`), checked
+with `isinstance` before use.
 """
 
 from __future__ import annotations
@@ -19,12 +21,21 @@ Vector = npt.NDArray[np.float32]
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DocumentInfo:
-    """What incremental ingest needs to know about a stored document."""
+    """A stored document without its text: what incremental ingest and the document list
+    need."""
 
     id: str
     source: str
     content_hash: str
     chunk_count: int
+    title: str = ""
+    doc_type: str = ""
+    acl: tuple[str, ...] = ()
+    """The principals that may read it; empty: everyone."""
+
+    def readable_by(self, principals: Sequence[str] | None) -> bool:
+        """Whether a caller with these principals (None: no ACL check) may read it."""
+        return principals is None or not self.acl or any(p in self.acl for p in principals)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -43,7 +54,14 @@ class Store(Protocol):
         """Corpus generation: grows with every change, so caches keyed on it go stale."""
         ...
 
-    def documents(self) -> list[DocumentInfo]: ...
+    def documents(self, principals: Sequence[str] | None = None) -> list[DocumentInfo]:
+        """The documents readable by `principals` (public ones and those naming one of
+        them; all when None), ordered by source then id."""
+        ...
+
+    def document_info(self, doc_id: str) -> DocumentInfo | None:
+        """One document without its text, or None when there is no such document."""
+        ...
 
     def get_document(self, doc_id: str) -> Document | None: ...
 
@@ -70,7 +88,10 @@ class Store(Protocol):
         """
         ...
 
-    def delete_documents(self, doc_ids: Sequence[str]) -> int: ...
+    def delete_documents(self, doc_ids: Sequence[str]) -> list[DocumentInfo]:
+        """Remove these documents and their chunks; return what was removed (unknown ids
+        are left out)."""
+        ...
 
     def lexical_ranking(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
         """The `k` best chunk ids by BM25 over chunk text and headings, best first; `score`
@@ -97,6 +118,30 @@ class Store(Protocol):
     def stats(self) -> dict[str, int]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class LexicalIndexWarmup(Protocol):
+    """A store that can rank lexical queries from an index kept in memory (SQLite's
+    in-memory BM25). Long-running processes ask for it; `/readyz` reports its coverage."""
+
+    def keep_bm25_in_memory(self, *, wait: bool = False) -> None:
+        """Build the index in the background (now and after every change); `wait` blocks
+        until the first build ends."""
+        ...
+
+    def bm25_covers(self, generation: int) -> bool:
+        """Whether lexical queries at corpus `generation` are ranked in memory."""
+        ...
+
+
+@runtime_checkable
+class IntegrityCheck(Protocol):
+    """A store that can check its own files (`cairn doctor`)."""
+
+    def check_integrity(self) -> list[str]:
+        """Problems found (empty when healthy)."""
+        ...
 
 
 def hits_of(store: Store, ranking: Sequence[Ranked]) -> list[Hit]:

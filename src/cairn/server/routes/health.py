@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from cairn.server.deps import MetricsCaller, StateDep
 from cairn.server.state import AppState
 from cairn.server.threads import run_sync
+from cairn.store.base import LexicalIndexWarmup
 
 router = APIRouter(tags=["health"])
 
@@ -29,7 +30,9 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:
         return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
     # "fts5" while the in-memory BM25 index builds (same results, slower)
-    lexical = "memory" if state.store.bm25_covers(generation) else "fts5"
+    store = state.store
+    covered = isinstance(store, LexicalIndexWarmup) and store.bm25_covers(generation)
+    lexical = "memory" if covered else "fts5"
     return JSONResponse(
         {"status": "ready", "corpus_generation": generation, "lexical_index": lexical}
     )
