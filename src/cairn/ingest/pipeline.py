@@ -216,7 +216,8 @@ def _ingest_one(
     vectors = embedder.embed(list(todo.values())) if todo else None
     report.embed_seconds += time.perf_counter() - t1
     fresh = dict(zip(todo, vectors, strict=True)) if vectors is not None else {}
-    result = store.write_document(document, chunks, fresh, model=embedder.name)
+    near = NearDuplicateFinder(settings.ingest.near_duplicate_bits).find(store, document.acl, chunks)
+    result = store.write_document(document, chunks, fresh, model=embedder.name, near=near)
     report.chunks += result.indexed
     report.duplicates += result.duplicates
     report.embedded += len(todo)

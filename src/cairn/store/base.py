@@ -8,7 +8,7 @@ with `isinstance` before use.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -36,6 +36,20 @@ class DocumentInfo:
     def readable_by(self, principals: Sequence[str] | None) -> bool:
         """Whether a caller with these principals (None: no ACL check) may read it."""
         return principals is None or not self.acl or any(p in self.acl for p in principals)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NearDuplicates:
+    """What ingest decided about near-duplicate chunks of one document (the policy lives in
+    `cairn.ingest.near_duplicates`; a backend only stores and follows it)."""
+
+    fingerprints: Mapping[str, int] = field(default_factory=dict)
+    """Chunk id -> unsigned 64-bit fingerprint to keep, returned later by
+    `Store.fingerprints`."""
+    duplicate_of: Mapping[str, str] = field(default_factory=dict)
+    """Chunk id -> id of the chunk it nearly repeats: a stored indexed chunk readable by
+    exactly the same principals, or an earlier chunk of the same document. The chunk is
+    stored but not indexed; a target that is gone or not indexed is ignored."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -80,12 +94,21 @@ class Store(Protocol):
         embeddings: Mapping[str, Vector],
         *,
         model: str,
+        near: NearDuplicates | None = None,
     ) -> WriteResult:
         """Replace the document and all its chunks in one transaction.
 
         `embeddings` maps chunk hash to vector and must cover every chunk hash not already
-        cached for `model`.
+        cached for `model`. A chunk whose text an indexed chunk readable by exactly the same
+        principals already has is stored as its duplicate and not indexed (a deleted
+        canonical chunk hands its place to its first duplicate); `near` adds the
+        near-duplicates ingest found.
         """
+        ...
+
+    def fingerprints(self, acl: Sequence[str]) -> dict[str, int]:
+        """The fingerprints stored with `NearDuplicates` for indexed chunks of documents
+        readable by exactly the principals `acl` (empty: public documents), by chunk id."""
         ...
 
     def delete_documents(self, doc_ids: Sequence[str]) -> list[DocumentInfo]:

@@ -21,8 +21,7 @@ import numpy as np
 
 from cairn.errors import StoreError
 from cairn.sqlite import SQLiteFile
-from cairn.store.base import DocumentInfo, Vector, WriteResult, hits_of
-from cairn.store.dedup import hamming_within, simhash, to_signed
+from cairn.store.base import DocumentInfo, NearDuplicates, Vector, WriteResult, hits_of
 from cairn.store.migrations import MIGRATIONS
 from cairn.store.sqlite.filters import filter_sql, source_matcher
 from cairn.store.sqlite.integrity import integrity_problems
@@ -49,12 +48,10 @@ class SQLiteStore:
         self,
         path: Path,
         *,
-        near_duplicate_bits: int = 3,
         heading_weight: float = 1.0,
         create: bool = True,
     ) -> None:
         self.path = path
-        self.near_duplicate_bits = near_duplicate_bits
         self.heading_weight = heading_weight
         if not path.exists() and not create:
             raise StoreError(f"no cairn database at {path}: run 'cairn ingest PATH' first")
@@ -70,9 +67,6 @@ class SQLiteStore:
         self._allowed_lock = threading.Lock()
         self._lexical = LexicalIndex(self._file, path, heading_weight, self.generation)
         self._allowed_cache: OrderedDict[tuple[int, Filters], frozenset[int]] = OrderedDict()
-        self._simhashes: (
-            tuple[tuple[int, str], np.ndarray[Any, np.dtype[np.uint64]], list[int]] | None
-        ) = None
 
     # -- schema -------------------------------------------------------------------------
 
@@ -165,6 +159,7 @@ class SQLiteStore:
         embeddings: Mapping[str, Vector],
         *,
         model: str,
+        near: NearDuplicates | None = None,
     ) -> WriteResult:
         indexed = duplicates = 0
         with self._transaction() as db:
@@ -192,16 +187,14 @@ class SQLiteStore:
                     (model, h, np.asarray(vec, dtype=np.float32).tobytes()),
                 )
             acl = json.dumps(list(document.acl))
-            hashes, rowids = self._canonical_simhashes(db, acl)
-            new_hashes: list[int] = []
-            new_rowids: list[int] = []
+            near = near or NearDuplicates()
+            written: dict[str, int] = {}  # chunk id -> rowid of the indexed chunk it is
             for chunk in chunks:
-                simhash = _simhash_of(chunk)
-                dup_of = self._find_duplicate(db, chunk, simhash, hashes, rowids, acl)
-                if dup_of is None:
-                    dup_of = _near(
-                        simhash, new_hashes, new_rowids, self.near_duplicate_bits, chunk.token_count
-                    )
+                dup_of = self._exact_duplicate(db, chunk, acl)
+                target = near.duplicate_of.get(chunk.id)
+                if dup_of is None and target is not None:
+                    dup_of = written.get(target) or self._indexed_rowid(db, target, acl)
+                fingerprint = near.fingerprints.get(chunk.id, 0)
                 cur = db.execute(
                     "INSERT INTO chunks (id, doc_id, ordinal, text, section, anchor, page, start, "
                     "end, token_count, hash, simhash, dup_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -217,15 +210,14 @@ class SQLiteStore:
                         chunk.end,
                         chunk.token_count,
                         chunk.hash,
-                        to_signed(simhash),
+                        _signed(fingerprint),
                         dup_of,
                     ),
                 )
                 rowid = int(cur.lastrowid or 0)
+                written[chunk.id] = dup_of if dup_of is not None else rowid
                 if dup_of is None:
                     self._index_fts(db, rowid, document.title, chunk)
-                    new_hashes.append(simhash)
-                    new_rowids.append(rowid)
                     indexed += 1
                 else:
                     duplicates += 1
@@ -239,7 +231,6 @@ class SQLiteStore:
                     f"{document.source}: {missing} chunks have no embedding for model {model}"
                 )
             self._bump(db)
-        self._simhashes = None
         return WriteResult(indexed=indexed, duplicates=duplicates)
 
     def delete_documents(self, doc_ids: Sequence[str]) -> list[DocumentInfo]:
@@ -249,7 +240,6 @@ class SQLiteStore:
             removed = self._delete(db, doc_ids)
             if removed:
                 self._bump(db)
-        self._simhashes = None
         return removed
 
     def _delete(self, db: sqlite3.Connection, doc_ids: Sequence[str]) -> list[DocumentInfo]:
@@ -299,43 +289,32 @@ class SQLiteStore:
             "WHERE key = 'generation'"
         )
 
-    def _canonical_simhashes(
-        self, db: sqlite3.Connection, acl: str
-    ) -> tuple[np.ndarray[Any, np.dtype[np.uint64]], list[int]]:
-        """SimHashes of the indexed chunks readable by exactly the same principals: a chunk
-        is never hidden as a duplicate of one its readers cannot see."""
-        generation = int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
-        key = (generation, acl)
-        if self._simhashes is None or self._simhashes[0] != key:
+    def fingerprints(self, acl: Sequence[str]) -> dict[str, int]:
+        with self._file.reading() as db:
             rows = db.execute(
-                "SELECT c.rowid, c.simhash FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                "WHERE c.dup_of IS NULL AND c.token_count >= ? AND d.acl = ?",
-                (_MIN_NEAR_TOKENS, acl),
+                "SELECT c.id, c.simhash FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                "WHERE c.dup_of IS NULL AND c.simhash != 0 AND d.acl = ?",
+                (json.dumps(list(acl)),),
             ).fetchall()
-            values = np.array([r[1] for r in rows], dtype=np.int64).view(np.uint64)
-            self._simhashes = (key, values, [r[0] for r in rows])
-        return self._simhashes[1], self._simhashes[2]
+        return {r[0]: r[1] & _MASK for r in rows}
 
-    def _find_duplicate(
-        self,
-        db: sqlite3.Connection,
-        chunk: Chunk,
-        simhash: int,
-        hashes: np.ndarray[Any, np.dtype[np.uint64]],
-        rowids: list[int],
-        acl: str,
-    ) -> int | None:
+    def _exact_duplicate(self, db: sqlite3.Connection, chunk: Chunk, acl: str) -> int | None:
+        """The indexed chunk with the same text readable by exactly the same principals: a
+        chunk is never hidden as a duplicate of one its readers cannot see."""
         row = db.execute(
             "SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
             "WHERE c.hash = ? AND c.dup_of IS NULL AND d.acl = ? LIMIT 1",
             (chunk.hash, acl),
         ).fetchone()
-        if row is not None:
-            return int(row[0])
-        if chunk.token_count < _MIN_NEAR_TOKENS or self.near_duplicate_bits == 0 or not len(hashes):
-            return None
-        match = hamming_within(hashes, simhash, self.near_duplicate_bits)
-        return rowids[match] if match is not None else None
+        return None if row is None else int(row[0])
+
+    def _indexed_rowid(self, db: sqlite3.Connection, chunk_id: str, acl: str) -> int | None:
+        row = db.execute(
+            "SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE c.id = ? AND c.dup_of IS NULL AND d.acl = ?",
+            (chunk_id, acl),
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     # -- search -------------------------------------------------------------------------
 
@@ -429,22 +408,14 @@ class SQLiteStore:
         self._file.close()
 
 
-_MIN_NEAR_TOKENS = 32
 _ALLOWED_CACHE_SIZE = 256
 """Filters whose allowed chunks are kept (one per tenant and principal in practice)."""
-"""Near-duplicate detection only applies to chunks at least this long; short ones
-("Return the value.") legitimately repeat."""
+_MASK = (1 << 64) - 1
 
 
-def _near(simhash: int, hashes: list[int], rowids: list[int], bits: int, tokens: int) -> int | None:
-    if bits == 0 or tokens < _MIN_NEAR_TOKENS or not hashes:
-        return None
-    match = hamming_within(np.array(hashes, dtype=np.uint64), simhash, bits)
-    return rowids[match] if match is not None else None
-
-
-def _simhash_of(chunk: Chunk) -> int:
-    return simhash(chunk.text)
+def _signed(value: int) -> int:
+    """SQLite integers are signed 64-bit; 0 stands for "no fingerprint"."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _info(row: Sequence[Any]) -> DocumentInfo:
