@@ -162,13 +162,11 @@ def open_store(
     if manifest.is_file():
         build = json.loads(manifest.read_text())
         build["reused"] = True
-        store = SQLiteStore(
-            folder / DB_FILE, near_duplicate_bits=0, heading_weight=heading_weight, create=False
-        )
+        store = SQLiteStore(folder / DB_FILE, heading_weight=heading_weight, create=False)
         return store, build
     for stale in cache_dir.glob(f"{dataset.name}-*"):  # other corpus/model versions, or a
         shutil.rmtree(stale)  # build that was interrupted before its manifest was written
-    store = SQLiteStore(folder / DB_FILE, near_duplicate_bits=0, heading_weight=heading_weight)
+    store = SQLiteStore(folder / DB_FILE, heading_weight=heading_weight)
     build = build_store(dataset, store, embedder)
     manifest.write_text(json.dumps(build, indent=2))
     build["reused"] = False

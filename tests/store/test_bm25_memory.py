@@ -11,8 +11,8 @@ import pytest
 
 from cairn.store.bm25 import BM25Index
 from cairn.store.sqlite import SQLiteStore
+from cairn.testing.store import make_doc, write
 from cairn.types import Filters
-from tests.store.conformance import make_doc, write
 
 WORDS = (  # noqa: SIM905
     "dataclass field default factory mutable list dict asyncio task loop coroutine await "
@@ -60,11 +60,11 @@ def _corpus(rng: random.Random, docs: int) -> list[tuple[str, list[str], tuple[s
 def stores(tmp_path: Path) -> Iterator[tuple[SQLiteStore, SQLiteStore]]:
     rng = random.Random(7)
     path = tmp_path / "cairn.db"
-    fts = SQLiteStore(path, heading_weight=2.5, near_duplicate_bits=0)
+    fts = SQLiteStore(path, heading_weight=2.5)
     for doc_id, paragraphs, acl in _corpus(rng, 40):
         doc, chunks = make_doc(doc_id, f"{doc_id}.md", paragraphs, acl=acl)
         write(fts, doc, chunks)
-    memory = SQLiteStore(path, heading_weight=2.5, near_duplicate_bits=0, create=False)
+    memory = SQLiteStore(path, heading_weight=2.5, create=False)
     memory.keep_bm25_in_memory(wait=True)
     yield fts, memory
     memory.close()

@@ -10,7 +10,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from cairn.store.sqlite import SQLiteStore
-from tests.store.conformance import make_doc, write
+from cairn.testing.store import make_doc, write
 
 CORPUS = [
     "Dataclasses generate special methods like init and repr for classes.",
@@ -54,7 +54,7 @@ def _query_tokens(query: str) -> list[str]:
 
 @pytest.fixture
 def indexed(tmp_path: Path) -> tuple[SQLiteStore, dict[int, list[str]], dict[int, str]]:
-    store = SQLiteStore(tmp_path / "cairn.db", near_duplicate_bits=0)
+    store = SQLiteStore(tmp_path / "cairn.db")
     doc, chunks = make_doc("d", "a.md", CORPUS)
     write(store, doc, chunks)
     db = sqlite3.connect(tmp_path / "cairn.db")

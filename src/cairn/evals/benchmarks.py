@@ -90,8 +90,8 @@ def open_store(
 
     manifest = folder / "manifest.json"
     if manifest.is_file():
-        return open_store_at(folder / DB_FILE, near_duplicate_bits=0, create=False)
-    store = open_store_at(folder / DB_FILE, near_duplicate_bits=0)
+        return open_store_at(folder / DB_FILE, create=False)
+    store = open_store_at(folder / DB_FILE)
     sources = source_of(dataset)
     inputs = [embedding_text(p.title, (), p.text) for p in dataset.passages]
     hashes = [content_hash(text) for text in inputs]

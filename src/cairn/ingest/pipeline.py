@@ -18,6 +18,7 @@ from cairn.embed.base import Embedder
 from cairn.errors import IngestError
 from cairn.ingest.chunking import chunk_document, content_hash, embedding_text
 from cairn.ingest.discover import SourceFile, discover
+from cairn.ingest.near_duplicates import NearDuplicateFinder
 from cairn.store.base import Store
 from cairn.types import Chunk, Document
 
@@ -216,8 +217,9 @@ def _ingest_one(
     vectors = embedder.embed(list(todo.values())) if todo else None
     report.embed_seconds += time.perf_counter() - t1
     fresh = dict(zip(todo, vectors, strict=True)) if vectors is not None else {}
-    near = NearDuplicateFinder(settings.ingest.near_duplicate_bits).find(store, document.acl, chunks)
-    result = store.write_document(document, chunks, fresh, model=embedder.name, near=near)
+    near = NearDuplicateFinder(settings.ingest.near_duplicate_bits)
+    found = near.find(store, document.acl, chunks)
+    result = store.write_document(document, chunks, fresh, model=embedder.name, near=found)
     report.chunks += result.indexed
     report.duplicates += result.duplicates
     report.embedded += len(todo)

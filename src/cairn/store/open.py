@@ -66,7 +66,6 @@ def open_store(
     return open_store_at(
         path,
         create=create,
-        near_duplicate_bits=settings.ingest.near_duplicate_bits,
         heading_weight=heading_weight,
     )
 
@@ -75,7 +74,6 @@ def open_store_at(
     path: Path,
     *,
     create: bool = True,
-    near_duplicate_bits: int = 3,
     heading_weight: float = 1.0,
 ) -> Store:
     """The SQLite store in the file `path` (benchmarks and tests that build their own)."""
@@ -84,6 +82,5 @@ def open_store_at(
     return SQLiteStore(
         path,
         create=create,
-        near_duplicate_bits=near_duplicate_bits,
         heading_weight=heading_weight,
     )
