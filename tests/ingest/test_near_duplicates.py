@@ -1,0 +1,143 @@
+"""The near-duplicate policy, decided at ingest and followed by the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cairn.config import Settings
+from cairn.embed.hashing import HashingEmbedder, WhitespaceTokenizer
+from cairn.ingest.near_duplicates import MIN_TOKENS, NearDuplicateFinder, hamming_within, simhash
+from cairn.ingest.pipeline import ingest
+from cairn.store.base import NearDuplicates, Store
+from cairn.store.open import open_store_at
+from cairn.testing.store import EMBEDDER, MODEL, make_doc
+
+LONG = (
+    "The dataclass decorator adds generated special methods such as init and repr to user "
+    "defined classes, using the class variables annotated with types as the fields of the "
+    "generated methods, in the order they are defined."
+)
+NEAR = LONG.replace("repr", "repr,")
+OTHER = (
+    "Asyncio is a library to write concurrent code using the async and await syntax, used "
+    "as a foundation for multiple Python asynchronous frameworks that provide network and "
+    "web servers, database connection libraries and distributed task queues."
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store_at(tmp_path / "cairn.db")
+    yield s
+    s.close()
+
+
+def put(store: Store, doc_id: str, paragraphs: list[str], acl: tuple[str, ...] = ()) -> int:
+    """Write like ingest does; the number of chunks indexed."""
+    doc, chunks = make_doc(doc_id, f"{doc_id}.md", paragraphs, acl=acl)
+    vectors = EMBEDDER.embed([c.text for c in chunks])
+    near = NearDuplicateFinder().find(store, doc.acl, chunks)
+    result = store.write_document(
+        doc,
+        chunks,
+        {c.hash: v for c, v in zip(chunks, vectors, strict=True)},
+        model=MODEL,
+        near=near,
+    )
+    return result.indexed
+
+
+def test_simhash_is_close_for_small_edits_and_far_otherwise() -> None:
+    def distance(a: str, b: str) -> int:
+        return int(np.bitwise_count(np.uint64(simhash(a) ^ simhash(b))))
+
+    assert distance(LONG, NEAR) <= 3
+    assert distance(LONG, OTHER) > 16
+    hashes = np.array([simhash(OTHER), simhash(LONG)], dtype=np.uint64)
+    assert hamming_within(hashes, simhash(NEAR), 3) == 1
+    assert hamming_within(hashes[:1], simhash(NEAR), 3) is None
+
+
+def test_a_near_duplicate_of_a_stored_chunk_is_kept_but_not_indexed(store: Store) -> None:
+    assert put(store, "d1", [LONG]) == 1
+    assert put(store, "d2", [NEAR]) == 0
+    assert [h.chunk.id for h in store.lexical_search("dataclass decorator", 10)] == ["d1-0"]
+    assert store.get_chunks(["d2-0"])[0].text == NEAR
+
+
+def test_near_duplicates_within_one_document(store: Store) -> None:
+    doc, chunks = make_doc("d1", "d1.md", [LONG, OTHER, NEAR])
+    near = NearDuplicateFinder().find(store, doc.acl, chunks)
+    assert dict(near.duplicate_of) == {"d1-2": "d1-0"}
+    assert set(near.fingerprints) == {"d1-0", "d1-1", "d1-2"}
+
+
+def test_only_chunks_with_the_same_readers_are_compared(store: Store) -> None:
+    put(store, "d1", [LONG], acl=("tenant-a",))
+    assert put(store, "d2", [NEAR], acl=("tenant-b",)) == 1
+    assert put(store, "d3", [NEAR], acl=("tenant-a",)) == 0
+    assert set(store.fingerprints(("tenant-a",))) == {"d1-0"}
+    assert set(store.fingerprints(("tenant-b",))) == {"d2-0"}
+    assert store.fingerprints(()) == {}
+
+
+def test_short_chunks_are_never_near_duplicates(store: Store) -> None:
+    short = "Return the value of the field."
+    assert len(short.split()) < MIN_TOKENS
+    doc, chunks = make_doc("d1", "d1.md", [short, short + " Again."])
+    near = NearDuplicateFinder().find(store, doc.acl, chunks)
+    assert near == NearDuplicates()
+
+
+def test_zero_bits_turns_the_policy_off_but_keeps_fingerprints(store: Store) -> None:
+    put(store, "d1", [LONG])
+    doc, chunks = make_doc("d2", "d2.md", [NEAR])
+    near = NearDuplicateFinder(bits=0).find(store, doc.acl, chunks)
+    assert not near.duplicate_of and set(near.fingerprints) == {"d2-0"}
+
+
+def test_the_store_ignores_a_target_that_is_not_indexed(store: Store) -> None:
+    doc, chunks = make_doc("d1", "d1.md", [LONG])
+    vectors = EMBEDDER.embed([LONG])
+    result = store.write_document(
+        doc,
+        chunks,
+        {chunks[0].hash: vectors[0]},
+        model=MODEL,
+        near=NearDuplicates(duplicate_of={"d1-0": "gone-0"}),
+    )
+    assert (result.indexed, result.duplicates) == (1, 0)
+
+
+def test_a_promoted_duplicate_keeps_its_fingerprint(store: Store) -> None:
+    put(store, "d1", [LONG])
+    put(store, "d2", [NEAR])
+    store.delete_documents(["d1"])
+    assert set(store.fingerprints(())) == {"d2-0"}
+    assert put(store, "d3", [LONG]) == 0
+
+
+@pytest.mark.parametrize(("bits", "duplicates"), [(3, 1), (0, 0)])
+def test_ingest_applies_the_configured_bits(tmp_path: Path, bits: int, duplicates: int) -> None:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "a.md").write_text(f"# A\n\n{LONG}\n")
+    (root / "b.md").write_text(f"# B\n\n{NEAR}\n")
+    settings = Settings(workspace=tmp_path / "ws")
+    settings.ingest.near_duplicate_bits = bits
+    store = open_store_at(tmp_path / "ws" / "cairn.db")
+    try:
+        report = ingest(
+            [root],
+            store=store,
+            embedder=HashingEmbedder(),
+            tokenizer=WhitespaceTokenizer(),
+            settings=settings,
+        )
+    finally:
+        store.close()
+    assert (report.ingested, report.duplicates) == (2, duplicates)
