@@ -10,8 +10,8 @@ from cairn.answer.verify import LexicalVerifier, cited_sentences
 from cairn.config import AnswerSettings
 from cairn.embed.hashing import HashingEmbedder
 from cairn.store.sqlite import SQLiteStore
+from cairn.testing.store import make_doc
 from cairn.types import Hit
-from tests.store.conformance import make_doc
 
 EMB = HashingEmbedder(dim=64)
 

@@ -25,8 +25,8 @@ from cairn.embed.hashing import HashingEmbedder
 from cairn.errors import UserError
 from cairn.ingest.chunking import embedding_text
 from cairn.store.sqlite import SQLiteStore
+from cairn.testing.store import make_doc
 from cairn.types import Chunk, Citation, Hit
-from tests.store.conformance import make_doc
 
 NORMANS = "The Normans arrived in Normandy in 911. Rollo was their first leader and became a duke."
 ASYNCIO = "Asyncio runs coroutines on an event loop. Use asyncio.run(main()) to start the loop."

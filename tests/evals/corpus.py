@@ -13,7 +13,7 @@ from cairn.evals.cases import Case, parse_cases
 from cairn.pipeline import Pipeline
 from cairn.retrieve.hybrid import build_retriever
 from cairn.store.sqlite import SQLiteStore
-from tests.store.conformance import make_doc
+from cairn.testing.store import make_doc
 
 EMBEDDER = HashingEmbedder(dim=256)
 

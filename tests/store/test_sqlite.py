@@ -1,25 +1,22 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from cairn.errors import StoreError
+from cairn.store.base import Store
 from cairn.store.migrations import MIGRATIONS
 from cairn.store.sqlite import SQLiteStore
+from cairn.testing.store import LONG_A, StoreConformance, make_doc, write
 from cairn.types import Filters, Ranked
-from tests.store.conformance import LONG_A, StoreConformance, make_doc, write
 
 
 class TestSQLiteStore(StoreConformance):
-    @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
-        s = SQLiteStore(tmp_path / "cairn.db")
-        yield s
-        s.close()
+    def make_store(self, folder: Path) -> Store:
+        return SQLiteStore(folder / "cairn.db")
 
 
 class _BM25InMemory(SQLiteStore):
@@ -31,11 +28,8 @@ class _BM25InMemory(SQLiteStore):
 
 
 class TestSQLiteStoreBM25InMemory(StoreConformance):
-    @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
-        s = _BM25InMemory(tmp_path / "cairn.db")
-        yield s
-        s.close()
+    def make_store(self, folder: Path) -> Store:
+        return _BM25InMemory(folder / "cairn.db")
 
 
 def test_schema_is_migrated_to_latest(tmp_path: Path) -> None:

@@ -1,16 +1,33 @@
-"""The behaviour every `Store` backend must have. A backend's test module subclasses
-`StoreConformance` and provides the `store` fixture; nothing else changes."""
+"""The behaviour every `Store` backend must have, as a pytest class a backend's tests
+subclass (inside this repository or outside it)::
+
+    from cairn.testing.store import StoreConformance
+
+    class TestMyStore(StoreConformance):
+        def make_store(self, folder: Path) -> Store:
+            return MyStore(url_for(folder))
+
+`make_store(folder)` opens the store kept for `folder`: empty the first time, and the same
+store again when called a second time with the same folder (a second connection). Nothing
+else changes. `make_doc` and `write` build small documents for other tests too.
+
+Needs pytest (a test dependency, not one of cairn's).
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from fnmatch import fnmatchcase
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cairn.embed.hashing import HashingEmbedder
 from cairn.ingest.chunking import content_hash
-from cairn.store.base import Store
+from cairn.ingest.near_duplicates import NearDuplicateFinder
+from cairn.store.base import DocumentInfo, NearDuplicates, Store
 from cairn.types import Chunk, Document, Filters
 
 EMBEDDER = HashingEmbedder(dim=32)
@@ -26,7 +43,10 @@ def make_doc(
     tags: tuple[str, ...] = (),
     acl: tuple[str, ...] = (),
     content: str = "v1",
+    metadata: dict[str, str] | None = None,
+    page: int | None = None,
 ) -> tuple[Document, list[Chunk]]:
+    """A document whose chunks are `paragraphs`, with ids `{doc_id}-{n}`."""
     text = "\n\n".join(paragraphs)
     doc = Document(
         id=doc_id,
@@ -38,6 +58,7 @@ def make_doc(
         text=text,
         tags=tags,
         acl=acl,
+        metadata=metadata or {},
     )
     chunks: list[Chunk] = []
     offset = 0
@@ -57,6 +78,7 @@ def make_doc(
                 source=source,
                 uri=doc.uri,
                 title=doc.title,
+                page=page,
             )
         )
         offset += len(para) + 2
@@ -64,9 +86,14 @@ def make_doc(
 
 
 def write(store: Store, doc: Document, chunks: list[Chunk]) -> None:
+    """Write as ingest does: `EMBEDDER` vectors and the near-duplicate policy."""
     vectors = EMBEDDER.embed([c.text for c in chunks])
     store.write_document(
-        doc, chunks, {c.hash: v for c, v in zip(chunks, vectors, strict=True)}, model=MODEL
+        doc,
+        chunks,
+        {c.hash: v for c, v in zip(chunks, vectors, strict=True)},
+        model=MODEL,
+        near=NearDuplicateFinder().find(store, doc.acl, chunks),
     )
 
 
@@ -83,7 +110,19 @@ LONG_B = (
 
 
 class StoreConformance:
-    """Subclass and provide a `store` fixture returning an empty store."""
+    """Subclass and implement `make_store`."""
+
+    def make_store(self, folder: Path) -> Store:
+        """The store kept for `folder` (empty at first; the same one when opened again)."""
+        raise NotImplementedError("implement make_store(folder) in the subclass")
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[Store]:
+        store = self.make_store(tmp_path)
+        try:
+            yield store
+        finally:
+            store.close()
 
     def test_empty_store(self, store: Store) -> None:
         assert store.documents() == []
@@ -191,6 +230,45 @@ class StoreConformance:
         write(store, d2, c2)
         assert len(store.lexical_search("dataclass decorator", 10)) == 1
 
+    def test_near_duplicates_follow_what_ingest_decided(self, store: Store) -> None:
+        d1, c1 = make_doc("d1", "a.md", [LONG_A])
+        write(store, d1, c1)
+        d2, c2 = make_doc("d2", "b.md", [LONG_B, "another paragraph", "a third one"])
+        vectors = EMBEDDER.embed([c.text for c in c2])
+        result = store.write_document(
+            d2,
+            c2,
+            {c.hash: v for c, v in zip(c2, vectors, strict=True)},
+            model=MODEL,
+            near=NearDuplicates(
+                duplicate_of={"d2-0": "d1-0", "d2-1": "gone-0", "d2-2": "d2-1"}
+            ),  # a stored chunk, a chunk that is not there, an earlier chunk of the document
+        )
+        assert (result.indexed, result.duplicates) == (1, 2)
+        assert {h.chunk.id for h in store.lexical_search("asyncio another third", 10)} == {"d2-1"}
+        assert [c.id for c in store.get_chunks(["d2-0", "d2-2"])] == ["d2-0", "d2-2"]
+        store.delete_documents(["d1"])  # the duplicate takes the place of what it repeats
+        assert store.lexical_search("dataclass decorator", 10) == []
+        assert {h.chunk.id for h in store.lexical_search("asyncio", 10)} == {"d2-0"}
+
+    def test_fingerprints_are_kept_per_readers(self, store: Store) -> None:
+        high = (1 << 64) - 5  # the full unsigned 64-bit range survives the round trip
+        for doc_id, acl, value in (("d1", (), high), ("d2", ("staff",), 12345), ("d3", (), 7)):
+            doc, chunks = make_doc(doc_id, f"{doc_id}.md", [f"text of {doc_id}"], acl=acl)
+            vectors = EMBEDDER.embed([c.text for c in chunks])
+            store.write_document(
+                doc,
+                chunks,
+                {c.hash: v for c, v in zip(chunks, vectors, strict=True)},
+                model=MODEL,
+                near=NearDuplicates(fingerprints={f"{doc_id}-0": value}),
+            )
+        assert store.fingerprints(()) == {"d1-0": high, "d3-0": 7}
+        assert store.fingerprints(("staff",)) == {"d2-0": 12345}
+        assert store.fingerprints(("ops",)) == {}
+        store.delete_documents(["d1"])
+        assert store.fingerprints(()) == {"d3-0": 7}
+
     def test_filters(self, store: Store) -> None:
         a, ca = make_doc("d1", "library/a.html", [LONG_A], doc_type="sphinx", tags=("py",))
         b, cb = make_doc("d2", "guide/b.md", [LONG_A + " extra words here"], tags=("py", "x"))
@@ -240,3 +318,142 @@ class StoreConformance:
         everything = {"a.md", "b.md", "!x.md", "^y.md", "[z].md", "dir/c.md"}
         for pattern in ("[!a]*.md", "[^a]*.md", "[[]z].md", "*.md", "?.md", "dir/*", "[a-b].md"):
             assert sources(pattern) == {s for s in everything if fnmatchcase(s, pattern)}, pattern
+
+    def test_metadata_tags_acl_and_page_round_trip(self, store: Store) -> None:
+        doc, chunks = make_doc(
+            "d1",
+            "manual.pdf",
+            ["first page text", "second part"],
+            doc_type="pdf",
+            tags=("manual", "v2"),
+            acl=("staff", "ops"),
+            metadata={"author": "Ada", "year": "1843"},
+            page=7,
+        )
+        write(store, doc, chunks)
+        stored = store.get_document("d1")
+        assert stored is not None
+        assert dict(stored.metadata) == {"author": "Ada", "year": "1843"}
+        assert (stored.tags, stored.acl, stored.doc_type) == (
+            ("manual", "v2"),
+            ("staff", "ops"),
+            "pdf",
+        )
+        assert (stored.uri, stored.title, stored.content_hash) == (
+            doc.uri,
+            doc.title,
+            doc.content_hash,
+        )
+        assert [c.page for c in store.get_chunks(["d1-0", "d1-1"])] == [7, 7]
+        info = store.document_info("d1")
+        assert info == DocumentInfo(
+            id="d1",
+            source="manual.pdf",
+            content_hash=doc.content_hash,
+            chunk_count=2,
+            title=doc.title,
+            doc_type="pdf",
+            acl=("staff", "ops"),
+        )
+        assert store.document_info("missing") is None
+
+    def test_documents_are_listed_for_their_readers(self, store: Store) -> None:
+        for doc_id, source, acl in (
+            ("d1", "b.md", ()),
+            ("d2", "a.md", ("staff",)),
+            ("d3", "c.md", ("ops",)),
+        ):
+            doc, chunks = make_doc(doc_id, source, [f"text of {doc_id}"], acl=acl)
+            write(store, doc, chunks)
+        assert [d.id for d in store.documents()] == ["d2", "d1", "d3"]  # by source
+        assert [d.id for d in store.documents(("staff",))] == ["d2", "d1"]
+        assert [d.id for d in store.documents(("staff", "ops"))] == ["d2", "d1", "d3"]
+        assert [d.id for d in store.documents(())] == ["d1"]
+        assert all(d.readable_by(("staff",)) for d in store.documents(("staff",)))
+
+    def test_combined_filters_must_all_hold(self, store: Store) -> None:
+        specs = (
+            ("d1", "guide/a.md", "markdown", ("py",), ()),
+            ("d2", "guide/b.html", "sphinx", ("py",), ()),
+            ("d3", "guide/c.md", "markdown", ("rs",), ()),
+            ("d4", "guide/d.md", "markdown", ("py",), ("staff",)),
+            ("d5", "other/e.md", "markdown", ("py",), ()),
+        )
+        for doc_id, source, doc_type, tags, acl in specs:
+            doc, chunks = make_doc(
+                doc_id, source, [f"dataclass notes {doc_id}"], doc_type=doc_type, tags=tags, acl=acl
+            )
+            write(store, doc, chunks)
+        vec = EMBEDDER.embed(["dataclass notes"])[0]
+        combined = Filters(
+            source_globs=("guide/*",), doc_types=("markdown",), tags=("py",), principals=()
+        )
+        lex = {h.chunk.doc_id for h in store.lexical_search("dataclass", 10, combined)}
+        den = {h.chunk.doc_id for h in store.dense_search(vec, 10, combined, model=MODEL)}
+        assert lex == den == {"d1"}
+        staff = Filters(source_globs=("guide/*",), tags=("py",), principals=("staff",))
+        assert {h.chunk.doc_id for h in store.lexical_search("dataclass", 10, staff)} == {
+            "d1",
+            "d2",
+            "d4",
+        }
+
+    def test_a_change_is_seen_from_a_second_connection(self, store: Store, tmp_path: Path) -> None:
+        other = self.make_store(tmp_path)
+        try:
+            before = other.generation()
+            doc, chunks = make_doc("d1", "a.md", [LONG_A])
+            write(store, doc, chunks)
+            assert other.generation() > before
+            assert [h.chunk.id for h in other.lexical_search("dataclass decorator", 5)] == ["d1-0"]
+            vec = EMBEDDER.embed([LONG_A])[0]
+            assert [h.chunk.id for h in other.dense_search(vec, 5, model=MODEL)] == ["d1-0"]
+            middle = other.generation()
+            store.delete_documents(["d1"])
+            assert other.generation() > middle
+            assert other.lexical_search("dataclass decorator", 5) == []
+            assert other.dense_search(vec, 5, model=MODEL) == []
+        finally:
+            other.close()
+
+    def test_concurrent_writers_all_land(self, store: Store, tmp_path: Path) -> None:
+        other = self.make_store(tmp_path)
+        errors: list[BaseException] = []
+
+        def writer(target: Store, prefix: str) -> None:
+            try:
+                for n in range(8):
+                    doc, chunks = make_doc(f"{prefix}{n}", f"{prefix}/{n}.md", [f"{prefix} {n}"])
+                    write(target, doc, chunks)
+            except BaseException as exc:  # reported below, in the test's thread
+                errors.append(exc)
+
+        try:
+            start = store.generation()
+            threads = [
+                threading.Thread(target=writer, args=args)
+                for args in ((store, "a"), (store, "b"), (other, "c"))
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+            assert not any(t.is_alive() for t in threads), "a writer is stuck"
+            assert not errors, errors
+            assert len(store.documents()) == len(other.documents()) == 24
+            assert store.generation() >= start + 24
+        finally:
+            other.close()
+
+    def test_deletes_return_what_they_removed(self, store: Store) -> None:
+        a, ca = make_doc("d1", "a.md", ["alpha", "beta"], acl=("staff",))
+        b, cb = make_doc("d2", "b.md", ["gamma"])
+        write(store, a, ca)
+        write(store, b, cb)
+        removed = store.delete_documents(["d1", "missing", "d1"])
+        assert [(d.id, d.source, d.chunk_count, d.acl) for d in removed] == [
+            ("d1", "a.md", 2, ("staff",))
+        ]
+        assert [d.id for d in store.documents()] == ["d2"]
+        assert store.get_chunks(["d1-0", "d1-1"]) == []
+        assert store.delete_documents([]) == []
