@@ -10,7 +10,7 @@ from cairn.errors import StoreError
 from cairn.store.base import Store
 from cairn.store.migrations import MIGRATIONS
 from cairn.store.sqlite import SQLiteStore
-from cairn.testing.store import LONG_A, StoreConformance, make_doc, write
+from cairn.testing.store import EMBEDDER, LONG_A, MODEL, StoreConformance, make_doc, write
 from cairn.types import Filters, Ranked
 
 
@@ -74,3 +74,33 @@ def test_failed_write_leaves_previous_version(tmp_path: Path) -> None:
     assert store.lexical_search("dataclass", 5)[0].chunk.id == "d1-0"
     assert store.check_integrity() == []
     store.close()
+
+
+def test_filtered_lexical_ranking_past_the_unfiltered_window(tmp_path: Path) -> None:
+    """When the unfiltered window holds fewer than `k` allowed chunks, FTS5 ranks again
+    among the allowed ones only: the same chunks and scores as ranking everything."""
+    store = SQLiteStore(tmp_path / "cairn.db")
+    try:
+        for n in range(260):
+            tags = ("rare",) if n % 97 == 5 else ()
+            source = f"keep/{n}.md" if n % 89 == 3 else f"docs/{n}.md"
+            doc, chunks = make_doc(f"d{n}", source, ["needle " + "hay " * n], tags=tags)
+            vectors = EMBEDDER.embed([c.text for c in chunks])
+            store.write_document(  # no near-duplicate policy: every chunk is indexed
+                doc, chunks, {c.hash: v for c, v in zip(chunks, vectors, strict=True)}, model=MODEL
+            )
+        everything = store.lexical_ranking("needle", 1000)
+        assert len(everything) == 260
+        sources = {d.id: d.source for d in store.documents()}
+        tagged = {"d5", "d102", "d199"}
+        for filters, wanted in (
+            (Filters(tags=("rare",)), lambda doc_id: doc_id in tagged),
+            (Filters(source_globs=("keep/*",)), lambda doc_id: sources[doc_id].startswith("keep/")),
+        ):
+            expected = [
+                (r.chunk_id, r.score) for r in everything if wanted(r.chunk_id.split("-")[0])
+            ]
+            got = store.lexical_ranking("needle", 5, filters)
+            assert expected and [(r.chunk_id, r.score) for r in got] == expected[:5]
+    finally:
+        store.close()
