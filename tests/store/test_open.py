@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -77,3 +78,23 @@ def test_a_missing_database_is_not_created_when_asked_not_to(tmp_path: Path) -> 
     with pytest.raises(StoreError, match="cairn ingest"):
         open_store(_settings(tmp_path, None), create=False)
     assert not (tmp_path / "ws" / DB_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("mysql://db/cairn", "unknown store.url scheme"), ("postgresql://db/c", "not available yet")],
+)
+def test_doctor_reports_a_store_url_it_cannot_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from cairn.cli import app
+
+    monkeypatch.setenv("CAIRN_STORE_URL", url)
+    result = CliRunner().invoke(app, ["doctor", "--json", "--workspace", str(tmp_path)])
+    data = json.loads(result.stdout)
+    assert data["checks"]["store"] == url
+    [problem] = [p for p in data["problems"] if expected in p["problem"]]
+    assert "store.url" in problem["fix"]
+    assert result.exit_code == 1
