@@ -19,7 +19,8 @@ from contextlib import closing
 from pathlib import Path
 
 from cairn.config import load_settings
-from cairn.store.sqlite import SQLiteStore
+from cairn.store.base import LexicalIndexWarmup
+from cairn.store.open import open_store_at
 from cairn.types import Filters
 from cairn.workspace import Workspace
 
@@ -67,7 +68,7 @@ def percentiles(ms: list[float]) -> dict[str, float]:
 def compare_bm25(ws: Workspace, qs: list[str]) -> dict[str, dict[str, float]]:
     """The in-memory BM25 index against FTS5 on the same database: questions whose top 100
     differ (ids or order), the largest score difference, and ms per ranking."""
-    fts = SQLiteStore(ws.db_path, create=False)
+    fts = open_store_at(ws.db_path, create=False)
     out: dict[str, dict[str, float]] = {}
     for name, filters in (
         ("no filter", None),
@@ -114,6 +115,7 @@ def main() -> None:
     for bm25 in ("fts5", "memory"):
         if bm25 == "memory":
             t1 = time.perf_counter()
+            assert isinstance(ws.store, LexicalIndexWarmup), "the in-memory index is SQLite's"
             ws.store.keep_bm25_in_memory(wait=True)
             results["bm25_in_memory_build_s"] = round(time.perf_counter() - t1, 2)
         for mode in ("lexical", "dense", "hybrid"):
