@@ -132,17 +132,19 @@ class Budget:
         alert_thresholds: Sequence[int] | None = None,
         reservation_ttl_s: float | None = None,
         registry: MetricsRegistry = REGISTRY,
+        path: Path | None = None,
     ) -> Budget:
         """The workspace's budget: `<workspace>/ledger.db`, prices and overrides from
         `settings.llm`, limits and options from `settings.budget`. Keyword arguments given
         here win; they also stand in for settings `BudgetSettings` does not have yet
         (`alert_webhook_url`, `alert_webhook_timeout_s`, `alert_thresholds`,
-        `reservation_ttl_s`, and the per-user, per-tenant and monthly limits)."""
+        `reservation_ttl_s`, and the per-user, per-tenant and monthly limits). `path` puts
+        the ledger elsewhere than in the workspace."""
         b = settings.budget
         url = webhook_url if webhook_url is not None else getattr(b, "alert_webhook_url", None)
         timeout = _given(webhook_timeout_s, getattr(b, "alert_webhook_timeout_s", 5.0))
         budget = cls(
-            settings.workspace / LEDGER_FILE,
+            path or settings.workspace / LEDGER_FILE,
             prices=PriceBook.from_settings(settings.llm),
             limits=Limits.from_settings(b, **(extra_limits or {})),
             alerts=AlertDispatcher(webhook_url=url, timeout_s=timeout, registry=registry),
@@ -308,6 +310,10 @@ class Budget:
                 )
             )
         return out
+
+    def entries(self, *, since: str | None = None, until: str | None = None) -> list[LedgerEntry]:
+        """Closed requests whose `ts` is in `[since, until)` (ISO 8601 UTC), oldest first."""
+        return self._ledger.entries(since=since, until=until)
 
     def expire_stale(self) -> int:
         """Expire reservations older than the TTL now (reserve() also does it); how many."""
