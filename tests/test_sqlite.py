@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cairn.errors import StoreError
-from cairn.sqlite import SQLiteFile
+from cairn.sqlite import SQLiteFile, sqlite_url_path
 from tests import sqlite_workers
 
 SCHEMA = ["CREATE TABLE t (x INTEGER)"]
@@ -154,3 +154,11 @@ def test_processes_starting_at_once_migrate_each_step_exactly_once(tmp_path: Pat
     with file.reading() as db:
         assert db.execute("SELECT COUNT(*) FROM u").fetchone() == (1,)
     file.close()
+
+
+def test_sqlite_urls_name_files_as_sqlalchemy_does() -> None:
+    assert sqlite_url_path("sqlite:///ledger.db") == Path("ledger.db")
+    assert sqlite_url_path("sqlite:////srv/cairn/ledger.db") == Path("/srv/cairn/ledger.db")
+    assert sqlite_url_path("postgresql://db/cairn") is None
+    with pytest.raises(ValueError, match="sqlite:///PATH"):
+        sqlite_url_path("sqlite:///")

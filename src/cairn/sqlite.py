@@ -24,6 +24,21 @@ Migration = str | Sequence[str]
 """One schema step: an SQL script (statements separated by `;`) or a list of statements."""
 
 
+SQLITE_URL = "sqlite:///"
+
+
+def sqlite_url_path(url: str) -> Path | None:
+    """The file a `sqlite:///PATH` URL names, or None for a URL of another scheme. As in
+    SQLAlchemy, `PATH` is what follows the third slash: `sqlite:///ledger.db` is relative to
+    the working directory, `sqlite:////srv/cairn/ledger.db` absolute."""
+    if not url.startswith(SQLITE_URL):
+        return None
+    path = url.removeprefix(SQLITE_URL)
+    if not path:
+        raise ValueError(f"{url!r} names no file: write sqlite:///PATH")
+    return Path(path)
+
+
 def _statements(step: Migration) -> list[str]:
     """The step's statements. A script is split where SQLite says a statement is complete,
     so a `;` inside a string literal or a trigger body (`BEGIN ...; END`) stays in place."""

@@ -36,7 +36,7 @@ def test_open_budget_uses_the_workspace_ledger_or_the_url_given(
     with open_budget(settings) as budget:
         assert budget.path == tmp_path / "ws" / "ledger.db"
     elsewhere = tmp_path / "costs" / "ledger.db"
-    with open_budget(settings, url=f"sqlite://{elsewhere}") as budget:
+    with open_budget(settings, url=f"sqlite:///{elsewhere}") as budget:
         assert budget.path == elsewhere
     assert elsewhere.exists()
 

@@ -11,13 +11,13 @@ implementing `CostBudget`, chosen here by URL, that passes the conformance suite
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from cairn.budget.ledger import LedgerEntry
+from cairn.budget.ledger import LEDGER_FILE, LedgerEntry
 from cairn.budget.money import Amount
 from cairn.budget.reservation import LimitUsage, Reservation
 from cairn.errors import ConfigError
+from cairn.sqlite import sqlite_url_path
 from cairn.types import Usage
 
 if TYPE_CHECKING:
@@ -71,18 +71,17 @@ class CostBudget(Protocol):
     def close(self) -> None: ...
 
 
-SQLITE_SCHEME = "sqlite://"
-
-
 def open_budget(settings: Settings, *, url: str | None = None) -> Budget:
     """The workspace's budget: `url` None for `<workspace>/ledger.db`, or
-    `sqlite:///path/to/ledger.db` for a ledger elsewhere."""
+    `sqlite:///PATH` for a ledger elsewhere (`sqlite:////srv/cairn/ledger.db`)."""
     from cairn.budget.reservations import Budget
 
     if url is None:
         return Budget.from_settings(settings)
-    if url.startswith(SQLITE_SCHEME + "/"):
-        return Budget.from_settings(settings, path=Path(url.removeprefix(SQLITE_SCHEME)))
+    path = sqlite_url_path(url)
+    if path is not None:
+        return Budget.from_settings(settings, path=path)
     raise ConfigError(
-        f"unknown budget ledger backend {url!r}: use {SQLITE_SCHEME}/PATH (the only one built in)"
+        f"no budget ledger backend for {url!r}: use sqlite:///PATH, or leave the URL unset "
+        f"for {settings.workspace / LEDGER_FILE}"
     )
