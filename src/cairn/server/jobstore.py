@@ -52,7 +52,8 @@ class JobStore(Protocol):
         ...
 
     def fail_abandoned(self) -> int:
-        """Mark failed the queued or running jobs whose lease has expired; how many."""
+        """Mark failed the queued or running jobs of other owners whose lease has expired
+        (this owner's jobs are alive while it runs); how many."""
         ...
 
 
@@ -138,9 +139,9 @@ class SQLiteJobStore:
         with self.db.transaction() as db:
             cur = db.execute(
                 "UPDATE jobs SET status = 'failed', error = ?, updated_at = ? "
-                "WHERE status IN ('queued', 'running') "
+                "WHERE status IN ('queued', 'running') AND IFNULL(owner, '') != ? "
                 "AND (lease_until IS NULL OR lease_until < ?)",
-                (ABANDONED, _now(), self.clock()),
+                (ABANDONED, _now(), self.owner, self.clock()),
             )
         return cur.rowcount
 

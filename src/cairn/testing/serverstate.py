@@ -145,6 +145,12 @@ class JobStoreConformance:
         assert "upload the files again" in str(failed["error"])
         assert _status(second, mine["id"]) == "queued"
 
+    def test_an_owner_never_fails_its_own_jobs(self, first: JobStore, clock: Clock) -> None:
+        job = first.create("acme", ["a.md"])
+        clock.advance(10 * self.LEASE_S)  # a stalled heartbeat: the job still runs here
+        assert first.fail_abandoned() == 0
+        assert _status(first, job["id"]) == "queued"
+
     def test_finished_jobs_are_never_failed(
         self, first: JobStore, second: JobStore, clock: Clock
     ) -> None:
