@@ -12,6 +12,7 @@ from cairn.cache.semantic import DEFAULT_SEMANTIC_THRESHOLD, SemanticAnswerCache
 from cairn.cache.sqlite import CACHE_FILE, SQLiteAnswerCache
 from cairn.embed.base import Embedder
 from cairn.errors import ConfigError
+from cairn.sqlite import sqlite_url_path
 
 
 def open_answer_cache(
@@ -52,11 +53,8 @@ def _backend(
 ) -> VectorAnswerCache:
     if url == "memory://":
         return MemoryAnswerCache(ttl_s=ttl_s, max_entries=max_entries)
-    if url is None or url == "":
-        path = root / CACHE_FILE
-    elif url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-    else:
+    path = root / CACHE_FILE if not url else sqlite_url_path(url)
+    if path is None:
         raise ConfigError(
             f"no answer-cache backend for {url!r}: use sqlite:///PATH, memory://, or leave "
             f"it unset for {root / CACHE_FILE}"

@@ -19,6 +19,7 @@ from cairn.server.db import SERVER_FILE, ServerDB
 from cairn.server.feedback import FeedbackStore, SQLiteFeedbackStore
 from cairn.server.jobstore import JobStore, SQLiteJobStore
 from cairn.server.keys import KeyStore, SQLiteKeyStore
+from cairn.sqlite import sqlite_url_path
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -32,15 +33,15 @@ class ServerStores:
 
 def sqlite_path(url: str | None, root: Path, default: str) -> Path:
     """The file a `sqlite:///PATH` URL names (`None`: `root/default`)."""
-    if url is None or url in ("", "sqlite://", "sqlite:///"):
+    if not url:
         return root / default
-    if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite:///"))
-    scheme = url.split(":", 1)[0]
-    raise ConfigError(
-        f"no backend for {scheme!r} URLs ({url}): use sqlite:///PATH, or leave the URL unset "
-        f"for {root / default}"
-    )
+    path = sqlite_url_path(url)
+    if path is None:
+        raise ConfigError(
+            f"no backend for {url!r}: use sqlite:///PATH, or leave the URL unset "
+            f"for {root / default}"
+        )
+    return path
 
 
 def open_server_stores(root: Path, *, url: str | None = None) -> ServerStores:

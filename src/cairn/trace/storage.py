@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from cairn.errors import ConfigError
+from cairn.sqlite import sqlite_url_path
 from cairn.trace.records import TraceRecord
 
 TRACES_FILE = "traces.db"
@@ -57,10 +58,9 @@ def open_trace_store(root: Path, *, url: str | None = None) -> TraceStore:
         return MemoryTraceStore()
     from cairn.trace.sqlite import SQLiteTraceStore
 
-    if url is None or url == "":
-        return SQLiteTraceStore(root / TRACES_FILE)
-    if url.startswith("sqlite:///"):
-        return SQLiteTraceStore(Path(url.removeprefix("sqlite:///")))
+    path = root / TRACES_FILE if not url else sqlite_url_path(url)
+    if path is not None:
+        return SQLiteTraceStore(path)
     raise ConfigError(
         f"no trace-store backend for {url!r}: use sqlite:///PATH, memory://, or leave it "
         f"unset for {root / TRACES_FILE}"
