@@ -3,6 +3,8 @@ through `open_budget`."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,11 @@ class TestSQLiteBudget(BudgetConformance):
             clock=clock,
             registry=MetricsRegistry(),
         )
+
+    def process_opener(
+        self, tmp_path: Path, *, prices: PriceBook, limits: Limits
+    ) -> Callable[[], Budget]:
+        return functools.partial(Budget, tmp_path / "ledger.db", prices=prices, limits=limits)
 
 
 def test_open_budget_uses_the_workspace_ledger_or_the_url_given(

@@ -12,8 +12,9 @@ suite closes every budget it makes.
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,6 +43,13 @@ class BudgetConformance:
         self, tmp_path: Path, *, prices: PriceBook, limits: Limits, clock: Clock
     ) -> CostBudget:
         raise NotImplementedError("subclass BudgetConformance and implement make_budget")
+
+    def process_opener(
+        self, tmp_path: Path, *, prices: PriceBook, limits: Limits
+    ) -> Callable[[], CostBudget] | None:
+        """A picklable callable that opens this same budget in another process (reading the
+        real time), or None for a backend that processes cannot share (the test is skipped)."""
+        return None
 
     @pytest.fixture
     def clock(self) -> Clock:
@@ -156,6 +164,20 @@ class BudgetConformance:
         [daily] = budget.usage()
         assert daily.reserved_usd == 10 * WORST and daily.spent_usd == 0
 
+    def test_reservers_in_processes_never_overshoot_the_ceiling(self, tmp_path: Path) -> None:
+        opener = self.process_opener(tmp_path, prices=PRICES, limits=Limits.of(daily_usd="0.03"))
+        if opener is None:
+            pytest.skip("this backend is not shared between processes")
+        with multiprocessing.get_context("spawn").Pool(4) as pool:
+            held = pool.starmap(hold_reservations, [(opener, 5)] * 4)
+        assert sum(held) == 10  # $0.03 holds exactly 10 worst cases of $0.003
+        budget = opener()
+        try:
+            [daily] = budget.usage()
+            assert daily.reserved_usd == 10 * WORST
+        finally:
+            budget.close()
+
 
 def reserve_one(
     budget: CostBudget, *, user: str | None = None, tenant: str | None = None, feature: str = "ask"
@@ -169,3 +191,19 @@ def reserve_one(
         user=user,
         tenant=tenant,
     )
+
+
+def hold_reservations(opener: Callable[[], CostBudget], attempts: int) -> int:
+    """In a spawned process: try `attempts` reservations, keep those admitted; how many."""
+    budget = opener()
+    held = 0
+    try:
+        for _ in range(attempts):
+            try:
+                reserve_one(budget)
+            except BudgetExceeded:
+                continue
+            held += 1
+    finally:
+        budget.close()
+    return held
