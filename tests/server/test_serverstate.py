@@ -13,6 +13,12 @@ from cairn.server.db import SERVER_FILE, ServerDB
 from cairn.server.feedback import SQLiteFeedbackStore
 from cairn.server.jobstore import JobStore, SQLiteJobStore
 from cairn.server.keys import SQLiteKeyStore
+from cairn.server.memory import (
+    MemoryFeedbackStore,
+    MemoryJobStore,
+    MemoryKeyStore,
+    MemoryTables,
+)
 from cairn.server.stores import open_server_stores
 from cairn.testing.clock import Clock
 from cairn.testing.serverstate import (
@@ -57,6 +63,29 @@ class TestSQLiteJobStore(JobStoreConformance):
             db.close()
 
 
+class TestMemoryKeyStore(KeyStoreConformance):
+    @pytest.fixture
+    def make_keys(self) -> MemoryKeyStore:
+        return MemoryKeyStore()
+
+
+class TestMemoryFeedbackStore(FeedbackStoreConformance):
+    @pytest.fixture
+    def make_feedback(self) -> MemoryFeedbackStore:
+        return MemoryFeedbackStore()
+
+
+class TestMemoryJobStore(JobStoreConformance):
+    @pytest.fixture
+    def make_jobs(self) -> MakeJobs:
+        tables = MemoryTables()
+
+        def make(*, owner: str, clock: Clock, lease_s: float) -> JobStore:
+            return MemoryJobStore(tables, owner=owner, clock=clock, lease_s=lease_s)
+
+        return make
+
+
 def test_jobs_from_before_leases_are_failed(server_db: ServerDB) -> None:
     with server_db.transaction() as db:
         db.execute(
@@ -74,5 +103,9 @@ def test_stores_open_by_url(tmp_path: Path) -> None:
     finally:
         stores.close()
     assert elsewhere.exists() and not (tmp_path / SERVER_FILE).exists()
+    memory = open_server_stores(tmp_path, url="memory://")
+    _, secret = memory.keys.create(tenant="acme", scopes=["ask"])
+    assert memory.keys.verify(secret) is not None
+    assert not (tmp_path / SERVER_FILE).exists()
     with pytest.raises(ConfigError, match="sqlite:///PATH"):
         open_server_stores(tmp_path, url="postgresql://localhost/cairn")

@@ -38,14 +38,30 @@ def sqlite_path(url: str | None, root: Path, default: str) -> Path:
     path = sqlite_url_path(url)
     if path is None:
         raise ConfigError(
-            f"no backend for {url!r}: use sqlite:///PATH, or leave the URL unset "
+            f"no backend for {url!r}: use sqlite:///PATH, memory://, or leave the URL unset "
             f"for {root / default}"
         )
     return path
 
 
 def open_server_stores(root: Path, *, url: str | None = None) -> ServerStores:
-    """Keys, jobs and feedback in `server.db` under `root` (or the file `url` names)."""
+    """Keys, jobs and feedback in `server.db` under `root`, in the file `url` names
+    (`sqlite:///PATH`), or in this process's memory (`memory://`)."""
+    if url == "memory://":
+        from cairn.server.memory import (
+            MemoryFeedbackStore,
+            MemoryJobStore,
+            MemoryKeyStore,
+            MemoryTables,
+        )
+
+        tables = MemoryTables()
+        return ServerStores(
+            keys=MemoryKeyStore(tables),
+            jobs=MemoryJobStore(tables),
+            feedback=MemoryFeedbackStore(tables),
+            close=lambda: None,
+        )
     db = ServerDB(sqlite_path(url, root, SERVER_FILE))
     return ServerStores(
         keys=SQLiteKeyStore(db),
