@@ -68,6 +68,8 @@ class ThresholdAlerts:
     def refused(
         self, db: sqlite3.Connection, refusal: BudgetExceeded, r: Reservation, now: float
     ) -> list[Fired]:
+        """The `refused` alert for the limit that refused `r` (none for the per-request
+        limit: the error tells the caller)."""
         for pl, key, period in applicable(self.limits, r.user, r.tenant, r.periods):
             if pl.spec.name == refusal.limit:
                 spent, reserved = to_nanos(refusal.spent_usd), to_nanos(refusal.reserved_usd)
