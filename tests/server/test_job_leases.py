@@ -3,9 +3,12 @@ server starting on the same `server.db` leaves the first one's running job alone
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, cast
+
+import pytest
 
 from cairn.server.db import SERVER_FILE, ServerDB
 from cairn.server.jobs import IngestJobs
@@ -68,3 +71,33 @@ def test_the_heartbeat_renews_leases_and_fails_abandoned_jobs(tmp_path: Path) ->
     finally:
         runner.close()
         db.close()
+
+
+class LockedOnceStore(CountingStore):
+    """The first renewal fails, as on a file another process holds too long."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.renewals = 0
+
+    def renew(self) -> int:
+        self.renewals += 1
+        if self.renewals == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return super().renew()
+
+
+def test_a_failed_beat_does_not_stop_the_heartbeat(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = ServerDB(tmp_path / SERVER_FILE)
+    store = LockedOnceStore(db, owner="this-server", clock=Clock())
+    runner = IngestJobs(store, NO_WORKSPACE, Metrics(), heartbeat_s=0.01)
+    try:
+        for _ in range(3):  # the start-up sweep, then beats after the failed one
+            assert store.beats.acquire(timeout=60)
+        assert store.renewals >= 2
+    finally:
+        runner.close()
+        db.close()
+    assert "renewing ingest job leases failed" in caplog.text

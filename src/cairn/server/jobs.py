@@ -56,8 +56,8 @@ class IngestJobs:
             try:
                 self.store.renew()
                 self.store.fail_abandoned()
-            except CairnError as exc:  # a locked file: the next beat tries again
-                log.warning("renewing ingest job leases failed: %s", exc)
+            except Exception:  # a bad beat (a locked file) must not stop the next one
+                log.exception("renewing ingest job leases failed; retrying in %.0f s", every_s)
 
     def upload_dir(self, tenant: str) -> Path:
         return self.workspace.root / "uploads" / tenant
