@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from cairn.errors import StoreError
-from cairn.sqlite import SQLiteFile
+from cairn.sqlite import SQLiteFile, sqlite_url_path
+from tests import sqlite_workers
 
 SCHEMA = ["CREATE TABLE t (x INTEGER)"]
 
@@ -97,3 +99,66 @@ def run_in_new_thread(file: SQLiteFile) -> None:
     t.join()
     if errors:
         raise errors[0]
+
+
+def test_a_script_step_with_a_trigger_is_split_into_whole_statements(tmp_path: Path) -> None:
+    # a trigger body holds `;` of its own: splitting the script on every `;` broke it
+    step = """
+        CREATE TABLE a (x INTEGER);
+        CREATE TABLE log (x INTEGER, note TEXT DEFAULT 'a;b');
+        CREATE TRIGGER a_added AFTER INSERT ON a BEGIN
+            INSERT INTO log (x) VALUES (new.x);
+            INSERT INTO log (x) VALUES (new.x + 1);
+        END;
+    """
+    file = SQLiteFile(tmp_path / "f.db", [step], what="the test file")
+    with file.transaction() as db:
+        db.execute("INSERT INTO a VALUES (1)")
+    with file.reading() as db:
+        assert db.execute("SELECT x, note FROM log ORDER BY x").fetchall() == [
+            (1, "a;b"),
+            (2, "a;b"),
+        ]
+    file.close()
+
+
+def test_a_failing_step_leaves_the_file_at_the_previous_version(tmp_path: Path) -> None:
+    good = ["CREATE TABLE t (x INTEGER)"]
+    bad = [*good, "CREATE TABLE u (y INTEGER); CREATE TABLE t (x INTEGER)"]
+    SQLiteFile(tmp_path / "f.db", good, what="the test file").close()
+    with pytest.raises(StoreError, match="already exists"):
+        SQLiteFile(tmp_path / "f.db", bad, what="the test file")
+    file = SQLiteFile(tmp_path / "f.db", good, what="the test file")
+    assert file.schema_version == 1
+    with file.reading() as db:  # the failed step's first statement was rolled back too
+        names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert names == {"t"}
+    file.close()
+
+
+STEPS = [
+    "CREATE TABLE t (x INTEGER)",
+    "ALTER TABLE t ADD COLUMN y INTEGER",
+    "CREATE TABLE u (z INTEGER); INSERT INTO u VALUES (1)",
+]
+
+
+def test_processes_starting_at_once_migrate_each_step_exactly_once(tmp_path: Path) -> None:
+    # a step applied twice would fail (duplicate column) or insert its row twice
+    path = tmp_path / "f.db"
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        versions = pool.map(sqlite_workers.open_and_migrate, [(str(path), STEPS)] * 8)
+    assert versions == [3] * 8
+    file = SQLiteFile(path, STEPS, what="the test file")
+    with file.reading() as db:
+        assert db.execute("SELECT COUNT(*) FROM u").fetchone() == (1,)
+    file.close()
+
+
+def test_sqlite_urls_name_files_as_sqlalchemy_does() -> None:
+    assert sqlite_url_path("sqlite:///ledger.db") == Path("ledger.db")
+    assert sqlite_url_path("sqlite:////srv/cairn/ledger.db") == Path("/srv/cairn/ledger.db")
+    assert sqlite_url_path("postgresql://db/cairn") is None
+    with pytest.raises(ValueError, match="sqlite:///PATH"):
+        sqlite_url_path("sqlite:///")

@@ -4,7 +4,8 @@
 `traces.db` each hold one `SQLiteFile`: WAL journal, one writing connection shared by
 threads under a lock, one read connection per thread (so reads run in parallel, each on its
 own snapshot, and never wait for a writer), versioned migrations recorded in
-`PRAGMA user_version` (safe when several processes open the file at once), write
+`PRAGMA user_version`, each step applied whole in its own transaction (safe when several
+processes open the file at once: a step is applied once, by whichever takes the lock first), write
 transactions that take the write lock at their first statement, and a clear error when the
 file is damaged or from a newer cairn.
 """
@@ -23,9 +24,37 @@ Migration = str | Sequence[str]
 """One schema step: an SQL script (statements separated by `;`) or a list of statements."""
 
 
+SQLITE_URL = "sqlite:///"
+
+
+def sqlite_url_path(url: str) -> Path | None:
+    """The file a `sqlite:///PATH` URL names, or None for a URL of another scheme. As in
+    SQLAlchemy, `PATH` is what follows the third slash: `sqlite:///ledger.db` is relative to
+    the working directory, `sqlite:////srv/cairn/ledger.db` absolute."""
+    if not url.startswith(SQLITE_URL):
+        return None
+    path = url.removeprefix(SQLITE_URL)
+    if not path:
+        raise ValueError(f"{url!r} names no file: write sqlite:///PATH")
+    return Path(path)
+
+
 def _statements(step: Migration) -> list[str]:
-    parts = step.split(";") if isinstance(step, str) else list(step)
-    return [p.strip() for p in parts if p.strip()]
+    """The step's statements. A script is split where SQLite says a statement is complete,
+    so a `;` inside a string literal or a trigger body (`BEGIN ...; END`) stays in place."""
+    if not isinstance(step, str):
+        return [p.strip() for p in step if p.strip()]
+    statements: list[str] = []
+    pending = ""
+    for piece in step.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \t\r\n;"):  # a trailing comment, or an error SQLite will report
+        statements.append(pending.strip().removesuffix(";"))
+    return statements
 
 
 class SQLiteFile:

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 import cairn.cache
-from cairn.cache import SemanticAnswerCache, SQLiteAnswerCache, open_answer_cache
+from cairn.cache import (
+    MemoryAnswerCache,
+    SemanticAnswerCache,
+    SQLiteAnswerCache,
+    open_answer_cache,
+)
 from cairn.embed.hashing import HashingEmbedder
 from cairn.errors import ConfigError
 
@@ -32,6 +37,18 @@ def test_semantic(tmp_path: Path) -> None:
     assert isinstance(cache, SemanticAnswerCache)
     assert cache.threshold == 0.8 and cache.embedder is embedder
     cache.close()
+
+
+def test_backend_by_url(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "other" / "answers.db"
+    cache = open_answer_cache(tmp_path, url=f"sqlite:///{elsewhere}")
+    assert isinstance(cache, SQLiteAnswerCache) and cache.path == elsewhere
+    cache.close()
+    memory = open_answer_cache(tmp_path, url="memory://", max_entries=3)
+    assert isinstance(memory, MemoryAnswerCache) and memory.max_entries == 3
+    assert not (tmp_path / "cache.db").exists()
+    with pytest.raises(ConfigError, match="sqlite:///PATH"):
+        open_answer_cache(tmp_path, url="redis://localhost:6379")
 
 
 def test_semantic_needs_an_embedder(tmp_path: Path) -> None:

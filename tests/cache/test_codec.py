@@ -9,8 +9,8 @@ import pytest
 
 from cairn.cache import CodecError, decode_answer, encode_answer
 from cairn.cache.codec import NOT_STORED, STORED_FIELDS
+from cairn.testing.cache import make_answer
 from cairn.types import Answer
-from tests.cache.conformance import make_answer
 
 
 def test_round_trip() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cairn.cache import MemoryAnswerCache, VectorAnswerCache
-from tests.cache.conformance import AnswerCacheConformance, Clock, MakeCache
+from cairn.testing.cache import AnswerCacheConformance, Clock, MakeCache
 
 
 class TestMemoryAnswerCache(AnswerCacheConformance):

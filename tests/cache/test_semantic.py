@@ -19,7 +19,7 @@ from cairn.cache import (
 from cairn.embed.base import Vectors
 from cairn.embed.hashing import HashingEmbedder
 from cairn.errors import ModelError
-from tests.cache.conformance import make_answer, request
+from cairn.testing.cache import make_answer, request
 
 QUESTION = "How do I give a dataclass field a default list?"
 REPHRASED = "Can you tell me how to give the dataclass field a default list, please?"

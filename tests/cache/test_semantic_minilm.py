@@ -7,7 +7,7 @@ import pytest
 from cairn.cache import DEFAULT_SEMANTIC_THRESHOLD, MemoryAnswerCache, SemanticAnswerCache
 from cairn.config import load_settings
 from cairn.embed import MiniLMEmbedder
-from tests.cache.conformance import make_answer, request
+from cairn.testing.cache import make_answer, request
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 from cairn.cache import CACHE_FILE, SQLiteAnswerCache, VectorAnswerCache
-from tests.cache import workers
-from tests.cache.conformance import (
+from cairn.testing.cache import (
     AnswerCacheConformance,
     Clock,
     MakeCache,
@@ -24,6 +23,7 @@ from tests.cache.conformance import (
     request,
     unit,
 )
+from tests.cache import workers
 
 
 @pytest.fixture

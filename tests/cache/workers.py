@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cairn.cache import SQLiteAnswerCache
-from tests.cache.conformance import make_answer, request
+from cairn.testing.cache import make_answer, request
 
 
 def hammer(path: str, worker: int, rounds: int) -> int:

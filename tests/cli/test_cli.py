@@ -183,7 +183,7 @@ def test_answer_cache_reuses_and_invalidates(workspace: Path, docs_corpus: Path)
 
 
 def test_ask_is_traced_in_the_workspace(workspace: Path) -> None:
-    from cairn.trace import TraceStore
+    from cairn.trace import SQLiteTraceStore
 
     data = invoke(
         "ask",
@@ -193,7 +193,7 @@ def test_ask_is_traced_in_the_workspace(workspace: Path) -> None:
         "--workspace",
         str(workspace),
     )
-    store = TraceStore(workspace / "traces.db")
+    store = SQLiteTraceStore(workspace / "traces.db")
     try:
         trace = store.get(str(data["trace_id"]), all_tenants=True)
     finally:

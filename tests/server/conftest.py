@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from cairn.config import ServerSettings, Settings, TraceSettings
 from cairn.server.app import create_app
 from cairn.server.db import SERVER_FILE, ServerDB
-from cairn.server.keys import KeyStore
+from cairn.server.keys import SQLiteKeyStore
 from cairn.server.state import AppState
 
 PY_DOCS = Path("/usr/share/doc/python3.11/html")
@@ -98,7 +98,7 @@ def state_of(client: TestClient) -> AppState:
 def create_key(workspace: Path, tenant: str, *scopes: str, name: str | None = None) -> str:
     db = ServerDB(workspace / SERVER_FILE)
     try:
-        _, secret = KeyStore(db).create(tenant=tenant, scopes=scopes, name=name)
+        _, secret = SQLiteKeyStore(db).create(tenant=tenant, scopes=scopes, name=name)
     finally:
         db.close()
     return secret

@@ -195,7 +195,7 @@ def test_revoked_keys_stop_working(
     base_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from cairn.server.db import SERVER_FILE, ServerDB
-    from cairn.server.keys import KeyStore
+    from cairn.server.keys import SQLiteKeyStore
 
     ws = copy_workspace(base_workspace, tmp_path / "ws")
     key = create_key(ws, "acme", "search")
@@ -204,7 +204,7 @@ def test_revoked_keys_stop_working(
         assert c.post("/v1/search", headers=bearer(key), json={"query": "x"}).status_code == 200
         db = ServerDB(ws / SERVER_FILE)
         try:
-            store = KeyStore(db)
+            store = SQLiteKeyStore(db)
             assert store.revoke(store.keys()[0].id)
         finally:
             db.close()

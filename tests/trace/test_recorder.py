@@ -13,6 +13,7 @@ from cairn.trace import (
     RecordingTracer,
     Span,
     SQLiteTracer,
+    SQLiteTraceStore,
     Tracer,
     TraceRecord,
     TraceStore,
@@ -43,7 +44,7 @@ class Broken:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Any:
-    s = TraceStore(tmp_path / "traces.db")
+    s = SQLiteTraceStore(tmp_path / "traces.db")
     yield s
     s.close()
 

@@ -26,30 +26,33 @@ because the call may have been made and paid for. A late `settle` corrects it.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from cairn.budget.alerts import Alert, AlertDispatcher, AlertKind
+from cairn.budget.alerts import AlertDispatcher
 from cairn.budget.errors import BudgetExceeded, ReservationClosed
 from cairn.budget.ledger import LEDGER_FILE, Ledger, LedgerEntry
-from cairn.budget.limits import (
-    DEFAULT_ALERT_THRESHOLDS,
-    Limits,
-    PeriodicLimit,
-    Periods,
-    scope_key,
-)
+from cairn.budget.limits import DEFAULT_ALERT_THRESHOLDS, Limits, Periods
 from cairn.budget.metrics import REGISTRY, MetricsRegistry
 from cairn.budget.money import Amount, from_nanos, to_nanos
-from cairn.budget.prices import Price, PriceBook
+from cairn.budget.prices import PriceBook
+from cairn.budget.reservation import LimitUsage, Reservation
+from cairn.budget.thresholds import Fired, ThresholdAlerts
+from cairn.budget.totals import (
+    add_to_totals,
+    applicable,
+    insert_entry,
+    iso,
+    read_totals,
+    total_keys,
+    who,
+)
 from cairn.errors import ConfigError, UserError
 from cairn.types import Usage
 
@@ -61,50 +64,7 @@ log = logging.getLogger("cairn.budget")
 DEFAULT_RESERVATION_TTL_S = 900.0
 _T = TypeVar("_T")
 
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Reservation:
-    """Budget held for one model call until it is settled or released."""
-
-    id: str
-    trace_id: str
-    feature: str
-    user: str | None
-    tenant: str | None
-    model: str
-    input_tokens: int
-    max_output_tokens: int
-    worst_case_usd: Decimal
-    """The prompt tokens plus max output tokens, priced: what is held."""
-    price: Price
-    periods: Periods
-    """The UTC day and month it counts towards (also when it settles after midnight)."""
-    created_at: float
-    expires_at: float
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class LimitUsage:
-    """Where one limit stands now."""
-
-    limit: str
-    setting: str
-    scope: str | None
-    period: str
-    limit_usd: Decimal
-    spent_usd: Decimal
-    reserved_usd: Decimal
-
-    @property
-    def remaining_usd(self) -> Decimal:
-        return max(Decimal(0), self.limit_usd - self.spent_usd - self.reserved_usd)
-
-
-_Key = tuple[str, str]
-"""(scope, period) of a row of `totals`."""
-_AlertId = tuple[str, str, str, str, int]
-"""(limit, scope, period, kind, threshold): the primary key of `alerts_fired`."""
-_Fired = tuple[_AlertId, Alert]
+__all__ = ["DEFAULT_RESERVATION_TTL_S", "Budget", "LimitUsage", "Reservation"]
 
 
 class Budget:
@@ -134,13 +94,11 @@ class Budget:
             raise ConfigError("budget.reservation_ttl_s must be positive")
         self.prices = prices
         self.limits = limits or Limits()
-        self.alert_thresholds = tuple(sorted(set(alert_thresholds)))
         self.reservation_ttl_s = reservation_ttl_s
         self.charge_expired = charge_expired
         self._clock = clock
         self._owns_alerts = alerts is None
         self.alerts = alerts or AlertDispatcher(registry=registry)
-        self._fired: set[_AlertId] = set()
         self._ledger = Ledger(path, durable=durable)
         self._requests = registry.counter(
             "cairn_budget_requests_total", "Model calls by ledger status", ("status",)
@@ -154,8 +112,13 @@ class Budget:
         self._overruns = registry.counter(
             "cairn_budget_overruns_total", "Calls that cost more than the worst case reserved"
         )
-        self._used = registry.gauge(
-            "cairn_budget_limit_used_ratio", "Spent / limit for global limits", ("limit",)
+        self._thresholds = ThresholdAlerts(
+            self.limits,
+            sorted(set(alert_thresholds)),
+            self.alerts,
+            registry.gauge(
+                "cairn_budget_limit_used_ratio", "Spent / limit for global limits", ("limit",)
+            ),
         )
 
     @classmethod
@@ -169,17 +132,19 @@ class Budget:
         alert_thresholds: Sequence[int] | None = None,
         reservation_ttl_s: float | None = None,
         registry: MetricsRegistry = REGISTRY,
+        path: Path | None = None,
     ) -> Budget:
         """The workspace's budget: `<workspace>/ledger.db`, prices and overrides from
         `settings.llm`, limits and options from `settings.budget`. Keyword arguments given
         here win; they also stand in for settings `BudgetSettings` does not have yet
         (`alert_webhook_url`, `alert_webhook_timeout_s`, `alert_thresholds`,
-        `reservation_ttl_s`, and the per-user, per-tenant and monthly limits)."""
+        `reservation_ttl_s`, and the per-user, per-tenant and monthly limits). `path` puts
+        the ledger elsewhere than in the workspace."""
         b = settings.budget
         url = webhook_url if webhook_url is not None else getattr(b, "alert_webhook_url", None)
         timeout = _given(webhook_timeout_s, getattr(b, "alert_webhook_timeout_s", 5.0))
         budget = cls(
-            settings.workspace / LEDGER_FILE,
+            path or settings.workspace / LEDGER_FILE,
             prices=PriceBook.from_settings(settings.llm),
             limits=Limits.from_settings(b, **(extra_limits or {})),
             alerts=AlertDispatcher(webhook_url=url, timeout_s=timeout, registry=registry),
@@ -193,6 +158,11 @@ class Budget:
         )
         budget._owns_alerts = True
         return budget
+
+    @property
+    def alert_thresholds(self) -> tuple[int, ...]:
+        """The percents of a limit at which alerts fire."""
+        return self._thresholds.alert_thresholds
 
     @property
     def path(self) -> Path:
@@ -256,15 +226,17 @@ class Budget:
                         input_tokens,
                         max_output_tokens,
                         worst,
-                        _iso(now),
+                        iso(now),
                         reservation.periods.day,
                         reservation.periods.month,
                         reservation.expires_at,
                     ),
                 )
-                _add(db, _keys(user, tenant, reservation.periods), spent=0, reserved=worst)
+                add_to_totals(
+                    db, total_keys(user, tenant, reservation.periods), spent=0, reserved=worst
+                )
             else:
-                _insert_entry(
+                insert_entry(
                     db,
                     reservation,
                     status="refused",
@@ -274,8 +246,8 @@ class Budget:
                     note=refusal.limit,
                     closed=now,
                 )
-                fired += self._refusal_alert(db, refusal, reservation, now)
-        self._dispatch(fired)
+                fired += self._thresholds.refused(db, refusal, reservation, now)
+        self._thresholds.dispatch(fired)
         if refusal is not None:
             self._requests.inc(status="refused")
             self._refusals.inc(limit=refusal.limit)
@@ -320,9 +292,9 @@ class Budget:
     def usage(self, *, user: str | None = None, tenant: str | None = None) -> list[LimitUsage]:
         """Spent and reserved now against each periodic limit that applies to this caller."""
         periods = Periods.at(self._clock())
-        checks = self._applicable(user, tenant, periods)
+        checks = applicable(self.limits, user, tenant, periods)
         with self._ledger.reading() as db:
-            totals = _totals(db, [(k, p) for _, k, p in checks])
+            totals = read_totals(db, [(k, p) for _, k, p in checks])
         out = []
         for pl, key, period in checks:
             spent, reserved = totals.get((key, period), (0, 0))
@@ -330,7 +302,7 @@ class Budget:
                 LimitUsage(
                     limit=pl.spec.name,
                     setting=pl.spec.setting,
-                    scope=_who(key),
+                    scope=who(key),
                     period=period,
                     limit_usd=pl.usd,
                     spent_usd=from_nanos(spent),
@@ -339,11 +311,15 @@ class Budget:
             )
         return out
 
+    def entries(self, *, since: str | None = None, until: str | None = None) -> list[LedgerEntry]:
+        """Closed requests whose `ts` is in `[since, until)` (ISO 8601 UTC), oldest first."""
+        return self._ledger.entries(since=since, until=until)
+
     def expire_stale(self) -> int:
         """Expire reservations older than the TTL now (reserve() also does it); how many."""
         with self._ledger.transaction() as db:
             count, fired = self._expire(db, self._clock())
-        self._dispatch(fired)
+        self._thresholds.dispatch(fired)
         return count
 
     def close(self) -> None:
@@ -360,16 +336,6 @@ class Budget:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _applicable(
-        self, user: str | None, tenant: str | None, periods: Periods
-    ) -> list[tuple[PeriodicLimit, str, str]]:
-        out = []
-        for pl in self.limits.periodic():
-            key = scope_key(pl.spec.scope, user, tenant)
-            if key is not None:
-                out.append((pl, key, periods.of(pl.spec.period)))
-        return out
-
     def _check(self, db: sqlite3.Connection, r: Reservation, worst: int) -> BudgetExceeded | None:
         worst_usd = from_nanos(worst)
         request = self.limits.request_usd
@@ -382,8 +348,8 @@ class Budget:
                 reserved_usd=Decimal(0),
                 request_usd=worst_usd,
             )
-        checks = self._applicable(r.user, r.tenant, r.periods)
-        totals = _totals(db, [(k, p) for _, k, p in checks])
+        checks = applicable(self.limits, r.user, r.tenant, r.periods)
+        totals = read_totals(db, [(k, p) for _, k, p in checks])
         for pl, key, period in checks:
             spent, reserved = totals.get((key, period), (0, 0))
             if spent + reserved + worst > to_nanos(pl.usd):
@@ -394,14 +360,14 @@ class Budget:
                     spent_usd=from_nanos(spent),
                     reserved_usd=from_nanos(reserved),
                     request_usd=worst_usd,
-                    scope=_who(key),
+                    scope=who(key),
                     period=period,
                 )
         return None
 
     def _finish(self, r: Reservation, status: str, usage: Usage, cost: int) -> LedgerEntry | None:
         now = self._clock()
-        keys = _keys(r.user, r.tenant, r.periods)
+        keys = total_keys(r.user, r.tenant, r.periods)
         reserved = to_nanos(r.worst_case_usd)
         with self._ledger.transaction() as db:
             row = db.execute(
@@ -410,10 +376,10 @@ class Budget:
             note = None
             if row is not None:
                 db.execute("DELETE FROM reservations WHERE id = ?", (r.id,))
-                _insert_entry(
+                insert_entry(
                     db, r, status=status, reserved=reserved, cost=cost, usage=usage, closed=now
                 )
-                _add(db, keys, spent=cost, reserved=-int(row[0]))
+                add_to_totals(db, keys, spent=cost, reserved=-int(row[0]))
             else:
                 before = db.execute(
                     "SELECT status, cost_nanos FROM ledger WHERE id = ?", (r.id,)
@@ -447,13 +413,13 @@ class Budget:
                         usage.output_tokens,
                         int(usage.estimated),
                         note,
-                        _iso(now),
+                        iso(now),
                         r.id,
                     ),
                 )
-                _add(db, keys, spent=cost - int(before["cost_nanos"]), reserved=0)
-            fired = self._threshold_alerts(db, r.user, r.tenant, r.periods, now)
-        self._dispatch(fired)
+                add_to_totals(db, keys, spent=cost - int(before["cost_nanos"]), reserved=0)
+            fired = self._thresholds.crossed(db, r.user, r.tenant, r.periods, now)
+        self._thresholds.dispatch(fired)
         self._requests.inc(status=status)
         if cost:
             self._spend.inc(float(from_nanos(cost)), model=r.model, feature=r.feature)
@@ -482,14 +448,14 @@ class Budget:
             estimated=usage.estimated,
             status=status,
             note=note,
-            ts=_iso(r.created_at),
-            closed_at=_iso(now),
+            ts=iso(r.created_at),
+            closed_at=iso(now),
             day=r.periods.day,
         )
 
-    def _expire(self, db: sqlite3.Connection, now: float) -> tuple[int, list[_Fired]]:
+    def _expire(self, db: sqlite3.Connection, now: float) -> tuple[int, list[Fired]]:
         rows = db.execute("SELECT * FROM reservations WHERE expires_at <= ?", (now,)).fetchall()
-        fired: list[_Fired] = []
+        fired: list[Fired] = []
         for row in rows:
             periods = Periods(day=row["day"], month=row["month"])
             reserved = int(row["reserved_nanos"])
@@ -514,15 +480,18 @@ class Budget:
                     "expired",
                     "never settled: charged the worst case" if cost else "never settled",
                     row["ts"],
-                    _iso(now),
+                    iso(now),
                     row["day"],
                     row["month"],
                 ),
             )
-            _add(
-                db, _keys(row["user_id"], row["tenant_id"], periods), spent=cost, reserved=-reserved
+            add_to_totals(
+                db,
+                total_keys(row["user_id"], row["tenant_id"], periods),
+                spent=cost,
+                reserved=-reserved,
             )
-            fired += self._threshold_alerts(db, row["user_id"], row["tenant_id"], periods, now)
+            fired += self._thresholds.crossed(db, row["user_id"], row["tenant_id"], periods, now)
             log.warning(
                 "budget: reservation %s (%s, trace %s) was never settled and expired",
                 row["id"],
@@ -532,169 +501,6 @@ class Budget:
             self._requests.inc(status="expired")
         return len(rows), fired
 
-    def _threshold_alerts(
-        self,
-        db: sqlite3.Connection,
-        user: str | None,
-        tenant: str | None,
-        periods: Periods,
-        now: float,
-    ) -> list[_Fired]:
-        checks = self._applicable(user, tenant, periods)
-        if not checks:
-            return []
-        totals = _totals(db, [(k, p) for _, k, p in checks])
-        fired = []
-        for pl, key, period in checks:
-            limit = to_nanos(pl.usd)
-            spent, reserved = totals.get((key, period), (0, 0))
-            if key == "global" and limit:
-                self._used.set(spent / limit, limit=pl.spec.name)
-            for pct in self.alert_thresholds:
-                if limit == 0 or spent * 100 < limit * pct:
-                    break
-                alert = self._fire_once(db, "threshold", pl, key, period, pct, spent, reserved, now)
-                if alert is not None:
-                    fired.append(alert)
-        return fired
-
-    def _refusal_alert(
-        self, db: sqlite3.Connection, refusal: BudgetExceeded, r: Reservation, now: float
-    ) -> list[_Fired]:
-        for pl, key, period in self._applicable(r.user, r.tenant, r.periods):
-            if pl.spec.name == refusal.limit:
-                spent, reserved = to_nanos(refusal.spent_usd), to_nanos(refusal.reserved_usd)
-                alert = self._fire_once(db, "refused", pl, key, period, 0, spent, reserved, now)
-                return [] if alert is None else [alert]
-        return []  # the per-request limit: the error tells the caller, no alert
-
-    def _fire_once(
-        self,
-        db: sqlite3.Connection,
-        kind: AlertKind,
-        pl: PeriodicLimit,
-        key: str,
-        period: str,
-        pct: int,
-        spent: int,
-        reserved: int,
-        now: float,
-    ) -> _Fired | None:
-        """The alert if this process is the first to fire it for its limit and period."""
-        ident = (pl.spec.name, key, period, kind, pct)
-        if ident in self._fired:
-            return None
-        inserted = db.execute(
-            "INSERT OR IGNORE INTO alerts_fired (limit_name, scope, period, kind, threshold, "
-            "fired_at) VALUES (?,?,?,?,?,?)",
-            (*ident, _iso(now)),
-        ).rowcount
-        if not inserted:
-            self._remember(ident)
-            return None
-        return ident, Alert(
-            kind=kind,
-            limit=pl.spec.name,
-            setting=pl.spec.setting,
-            scope=_who(key),
-            period=period,
-            threshold_pct=pct if kind == "threshold" else None,
-            limit_usd=pl.usd,
-            spent_usd=from_nanos(spent),
-            reserved_usd=from_nanos(reserved),
-            at=_iso(now),
-        )
-
-    def _remember(self, ident: _AlertId) -> None:
-        if len(self._fired) > 10_000:
-            self._fired.clear()
-        self._fired.add(ident)
-
-    def _dispatch(self, fired: Iterable[_Fired]) -> None:
-        """After the transaction committed: remember and deliver what fired."""
-        for ident, alert in fired:
-            self._remember(ident)
-            self.alerts.emit(alert)
-
-
-def _keys(user: str | None, tenant: str | None, periods: Periods) -> list[_Key]:
-    """Every `totals` row one request counts towards, limited or not (limits may change)."""
-    keys = [("global", periods.day), ("global", periods.month)]
-    if user is not None:
-        keys += [(f"user:{user}", periods.day), (f"user:{user}", periods.month)]
-    if tenant is not None:
-        keys += [(f"tenant:{tenant}", periods.day), (f"tenant:{tenant}", periods.month)]
-    return keys
-
-
-def _totals(db: sqlite3.Connection, keys: Sequence[_Key]) -> dict[_Key, tuple[int, int]]:
-    if not keys:
-        return {}
-    values = ", ".join("(?, ?)" for _ in keys)
-    rows = db.execute(
-        f"SELECT scope, period, spent_nanos, reserved_nanos FROM totals "
-        f"WHERE (scope, period) IN (VALUES {values})",
-        [part for key in keys for part in key],
-    ).fetchall()
-    return {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows}
-
-
-def _add(db: sqlite3.Connection, keys: Sequence[_Key], *, spent: int, reserved: int) -> None:
-    db.executemany(
-        "INSERT INTO totals (scope, period, spent_nanos, reserved_nanos) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (scope, period) DO UPDATE SET "
-        "spent_nanos = spent_nanos + excluded.spent_nanos, "
-        "reserved_nanos = reserved_nanos + excluded.reserved_nanos",
-        [(scope, period, spent, reserved) for scope, period in keys],
-    )
-
-
-def _insert_entry(
-    db: sqlite3.Connection,
-    r: Reservation,
-    *,
-    status: str,
-    reserved: int,
-    cost: int,
-    usage: Usage,
-    closed: float,
-    note: str | None = None,
-) -> None:
-    db.execute(
-        "INSERT INTO ledger (id, trace_id, feature, user_id, tenant_id, model, input_tokens, "
-        "output_tokens, reserved_nanos, cost_nanos, estimated, status, note, ts, closed_at, "
-        "day, month) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            r.id,
-            r.trace_id,
-            r.feature,
-            r.user,
-            r.tenant,
-            r.model,
-            usage.input_tokens,
-            usage.output_tokens,
-            reserved,
-            cost,
-            int(usage.estimated),
-            status,
-            note,
-            _iso(r.created_at),
-            _iso(closed),
-            r.periods.day,
-            r.periods.month,
-        ),
-    )
-
 
 def _given(value: _T | None, default: _T) -> _T:
     return default if value is None else value
-
-
-def _who(key: str) -> str | None:
-    """`user:alice` -> `alice`; `global` -> None."""
-    return None if key == "global" else key.split(":", 1)[1]
-
-
-def _iso(timestamp: float) -> str:
-    """Fixed-width ISO 8601 UTC, so the text sorts like the time."""
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

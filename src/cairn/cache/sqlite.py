@@ -1,7 +1,10 @@
-"""`SQLiteAnswerCache`: the answer cache in the workspace (`cache.db`, its own file, WAL).
+"""`SQLiteAnswerCache`: the answer cache in the workspace (`cache.db`, its own file).
 
-One connection per cache, shared by threads under a lock; across processes SQLite serialises
-the writers (`BEGIN IMMEDIATE`, 30 s busy timeout). Every write also sweeps: entries of an
+The file is a `SQLiteFile` like the other workspace databases (WAL, versioned migrations safe
+when several processes open it at once, `BEGIN IMMEDIATE` write transactions with a 30 s busy
+timeout). The cache uses its writing connection for reads too, under one lock: a lookup
+updates the entry's use time, and a semantic lookup compares that connection's
+`PRAGMA data_version`. Every write also sweeps: entries of an
 older corpus generation (unreachable), expired entries, and the least recently used ones
 beyond `max_entries`. Question embeddings sit in their own table; a semantic lookup loads its
 partition's embeddings once and keeps them (at most twice `max_entries` vectors in all),
@@ -20,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +33,8 @@ import numpy as np
 from cairn.cache.base import CacheHit, Vector
 from cairn.cache.codec import CodecError, decode_answer, encode_answer
 from cairn.cache.key import CacheRequest
+from cairn.errors import StoreError
+from cairn.sqlite import SQLiteFile
 from cairn.types import Answer
 
 CACHE_FILE = "cache.db"
@@ -94,27 +99,16 @@ class SQLiteAnswerCache:
         This connection's writes are applied to them; another connection's commit (seen in
         `PRAGMA data_version`) reloads them. Rows deleted since loading may linger: harmless,
         as every candidate's answer is read back by key (and skipped when gone)."""
-        self._db: sqlite3.Connection | None = self._open()
+        self._file: SQLiteFile | None = self._open()
 
     # -- opening ------------------------------------------------------------------------
 
-    def _open(self) -> sqlite3.Connection | None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _open(self) -> SQLiteFile | None:
         try:
             return self._connect()
-        except _NewerSchema as exc:
-            log.warning(
-                "answer cache disabled: %s was written by a newer cairn (cache schema %s); "
-                "upgrade cairn or delete the file",
-                self.path,
-                exc.version,
-            )
-            return None
-        except sqlite3.DatabaseError as exc:
-            if getattr(exc, "sqlite_errorname", "") not in _DAMAGED:
-                log.warning(
-                    "answer cache disabled for this process: cannot open %s (%s)", self.path, exc
-                )
+        except _CacheFileError as exc:
+            if not _damaged(exc):
+                log.warning("answer cache disabled for this process: %s", exc)
                 return None
             aside = self.path.with_name(self.path.name + ".corrupt")
             log.warning("answer cache %s is unreadable (%s); moved to %s", self.path, exc, aside)
@@ -125,7 +119,7 @@ class SQLiteAnswerCache:
                     with suppress(FileNotFoundError):
                         extra.unlink()
                 return self._connect()
-            except (OSError, sqlite3.Error) as again:
+            except (OSError, _CacheFileError) as again:
                 log.error(
                     "answer cache disabled: cannot create %s (%s); delete the file or fix "
                     "its permissions",
@@ -134,27 +128,14 @@ class SQLiteAnswerCache:
                 )
                 return None
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(
-            str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0
+    def _connect(self) -> SQLiteFile:
+        return SQLiteFile(
+            self.path,
+            _SCHEMA,
+            what="the answer cache",
+            damaged_hint="delete it (the cache is rebuilt as questions are asked)",
+            error=_CacheFileError,
         )
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if version > len(_SCHEMA):
-                raise _NewerSchema(version)
-            for number in range(version, len(_SCHEMA)):
-                db.execute("BEGIN IMMEDIATE")
-                if int(db.execute("PRAGMA user_version").fetchone()[0]) == number:
-                    for statement in _SCHEMA[number]:
-                        db.execute(statement)
-                    db.execute(f"PRAGMA user_version = {number + 1}")
-                db.execute("COMMIT")
-        except BaseException:
-            db.close()
-            raise
-        return db
 
     # -- reads --------------------------------------------------------------------------
 
@@ -331,10 +312,9 @@ class SQLiteAnswerCache:
             encode_answer(answer),
         )
         with self._connection("write") as db:
-            if db is None:
+            if db is None or self._file is None:
                 return
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._file.transaction():
                 db.execute("DELETE FROM answers WHERE key = ?", (request.key,))
                 db.execute(
                     "INSERT INTO answers (key, partition, corpus_id, generation, scope, "
@@ -349,10 +329,6 @@ class SQLiteAnswerCache:
                         (request.key, request.partition, model, blob),
                     )
                 self._sweep(db, request, now)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
             if blob is not None:
                 self._remember(db, request, model, blob)
 
@@ -379,23 +355,29 @@ class SQLiteAnswerCache:
 
     @contextmanager
     def _connection(self, what: str) -> Iterator[sqlite3.Connection | None]:
-        """The shared connection under the lock; a database error becomes a logged miss."""
+        """The file's writing connection under the cache's lock (a semantic lookup reads
+        `PRAGMA data_version` of the connection that loaded its matrix); a database error
+        becomes a logged miss."""
         with self._lock:
+            if self._file is None:
+                yield None
+                return
+            db = self._file.connection
             try:
-                yield self._db
-            except sqlite3.Error as exc:
+                with self._file.lock:
+                    yield db
+            except (sqlite3.Error, _CacheFileError) as exc:
                 log.warning("answer cache %s failed on %s: %s", what, self.path, exc)
-                if self._db is not None and self._db.in_transaction:
+                if db.in_transaction:
                     with suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
+                        db.execute("ROLLBACK")
 
     def close(self) -> None:
         with self._lock:
             self._matrices.clear()
-            if self._db is not None:
-                with closing(self._db):
-                    pass
-                self._db = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def __enter__(self) -> SQLiteAnswerCache:
         return self
@@ -441,10 +423,16 @@ def _data_version(db: sqlite3.Connection) -> int:
     return int(db.execute("PRAGMA data_version").fetchone()[0])
 
 
-class _NewerSchema(Exception):
-    def __init__(self, version: int) -> None:
-        super().__init__(version)
-        self.version = version
+class _CacheFileError(StoreError):
+    """`cache.db` cannot be opened or written (never reaches a caller: a miss)."""
+
+
+def _damaged(exc: BaseException) -> bool:
+    """Whether opening failed because the file itself is bad (not busy or unwritable)."""
+    cause = exc.__cause__
+    return isinstance(cause, sqlite3.DatabaseError) and (
+        getattr(cause, "sqlite_errorname", "") in _DAMAGED
+    )
 
 
 def _unit(vector: Vector) -> Vector:

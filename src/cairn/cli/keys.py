@@ -23,15 +23,14 @@ app = typer.Typer(help="API keys for the HTTP server (server.auth = keys).", no_
 @contextmanager
 def _keys(workspace: Path | None) -> Iterator["KeyStore"]:
     from cairn.config import load_settings
-    from cairn.server.db import SERVER_FILE, ServerDB
-    from cairn.server.keys import KeyStore
+    from cairn.server.stores import open_server_stores
 
     settings = load_settings(workspace=workspace)
-    db = ServerDB(settings.workspace / SERVER_FILE)
+    stores = open_server_stores(settings.workspace)
     try:
-        yield KeyStore(db)
+        yield stores.keys
     finally:
-        db.close()
+        stores.close()
 
 
 @app.command("create")

@@ -34,6 +34,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX feedback_tenant ON feedback (tenant, created_at)",
         "CREATE UNIQUE INDEX feedback_once ON feedback (trace_id, tenant, IFNULL(user_id, ''))",
     ),
+    # 2: job leases: the process running a job and until when it holds it
+    (
+        "ALTER TABLE jobs ADD COLUMN owner TEXT",
+        "ALTER TABLE jobs ADD COLUMN lease_until REAL",
+        "CREATE INDEX jobs_lease ON jobs (status, lease_until)",
+    ),
 )
 
 

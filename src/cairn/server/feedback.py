@@ -7,20 +7,36 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from cairn.server.db import ServerDB
 
 
-class FeedbackStore:
-    def __init__(self, db: ServerDB) -> None:
-        self.db = db
+@runtime_checkable
+class FeedbackStore(Protocol):
+    """Ratings of answers by trace id: record one, list the recent ones."""
 
     def add(
         self, *, trace_id: str, tenant: str, user: str | None, rating: str, comment: str | None
     ) -> tuple[dict[str, Any], bool]:
         """Record a rating; one per trace and user, so a second call (a comment following a
         thumb) updates it, keeping the comment when none is given. Returns (item, created)."""
+        ...
+
+    def recent(self, *, tenant: str | None, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest first; one tenant's, or everyone's when `tenant` is None (local mode)."""
+        ...
+
+
+class SQLiteFeedbackStore:
+    """`FeedbackStore` on the `feedback` table of `server.db`."""
+
+    def __init__(self, db: ServerDB) -> None:
+        self.db = db
+
+    def add(
+        self, *, trace_id: str, tenant: str, user: str | None, rating: str, comment: str | None
+    ) -> tuple[dict[str, Any], bool]:
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         with self.db.transaction() as db:
             row = db.execute(
@@ -53,7 +69,6 @@ class FeedbackStore:
         return item, created
 
     def recent(self, *, tenant: str | None, limit: int = 100) -> list[dict[str, Any]]:
-        """Newest first; one tenant's, or everyone's when `tenant` is None (local mode)."""
         where, params = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
         with self.db.reading() as db:
             rows = db.execute(

@@ -4,96 +4,60 @@ Uploads are saved under `<workspace>/uploads/<tenant>/<file name>` (so re-upload
 of the same name replaces that document) and ingested by one worker thread, one job at a
 time, with the tenant as the documents' ACL principal. Progress is written to the `jobs`
 table of `server.db` after every file, so `GET /v1/jobs/{id}` reads it from any process.
-Jobs left queued or running by a stopped server are marked failed when the next starts.
+Each job is leased to this process (see `cairn.server.jobstore`): a heartbeat thread renews
+the leases of its jobs and fails the jobs of servers that stopped renewing theirs, so a second
+server on the same workspace never fails the first one's running jobs.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
-import secrets
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from cairn.errors import CairnError
-from cairn.server.db import ServerDB
+from cairn.server.jobstore import LEASE_S, JobStore
 from cairn.server.metrics import Metrics
 from cairn.workspace import Workspace
 
 log = logging.getLogger("cairn.server.jobs")
 
-_COLUMNS = "id, tenant, status, files, done, failed, chunks, failures, error"
-
-
-class JobStore:
-    """The `jobs` table."""
-
-    def __init__(self, db: ServerDB) -> None:
-        self.db = db
-
-    def create(self, tenant: str, files: list[str]) -> dict[str, Any]:
-        job_id = "job_" + secrets.token_hex(8)
-        now = _now()
-        with self.db.transaction() as db:
-            db.execute(
-                "INSERT INTO jobs (id, tenant, status, files, created_at, updated_at) "
-                "VALUES (?,?,?,?,?,?)",
-                (job_id, tenant, "queued", json.dumps(files), now, now),
-            )
-        job = self.get(job_id)
-        assert job is not None
-        return job
-
-    def get(self, job_id: str, tenant: str | None = None) -> dict[str, Any] | None:
-        """The job, or None when absent or (with `tenant`) another tenant's."""
-        with self.db.reading() as db:
-            row = db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None or (tenant is not None and row[1] != tenant):
-            return None
-        return {
-            "id": row[0],
-            "status": row[2],
-            "files": json.loads(row[3]),
-            "done": row[4],
-            "failed": row[5],
-            "chunks": row[6],
-            "failures": json.loads(row[7]),
-            "error": row[8],
-        }
-
-    def update(self, job_id: str, **fields: Any) -> None:
-        values = {k: json.dumps(v) if k in ("files", "failures") else v for k, v in fields.items()}
-        assignments = ", ".join(f"{k} = ?" for k in values)
-        with self.db.transaction() as db:
-            db.execute(
-                f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
-                (*values.values(), _now(), job_id),
-            )
-
-    def fail_interrupted(self) -> int:
-        """Mark jobs a previous server left unfinished as failed; how many."""
-        with self.db.transaction() as db:
-            cur = db.execute(
-                "UPDATE jobs SET status = 'failed', error = ?, updated_at = ? "
-                "WHERE status IN ('queued', 'running')",
-                ("the server stopped before this job finished; upload the files again", _now()),
-            )
-        return cur.rowcount
-
 
 class IngestJobs:
-    """Runs ingest jobs on one worker thread."""
+    """Runs ingest jobs on one worker thread, renewing their leases on another."""
 
-    def __init__(self, store: JobStore, workspace: Workspace, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        workspace: Workspace,
+        metrics: Metrics,
+        *,
+        heartbeat_s: float = LEASE_S / 3,
+    ) -> None:
         self.store = store
         self.workspace = workspace
         self.metrics = metrics
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-ingest")
         self._pending: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        abandoned = store.fail_abandoned()
+        if abandoned:
+            log.warning("%d ingest job(s) abandoned by a stopped server marked failed", abandoned)
+        self._heart = threading.Thread(
+            target=self._beat, args=(heartbeat_s,), name="cairn-job-leases", daemon=True
+        )
+        self._heart.start()
+
+    def _beat(self, every_s: float) -> None:
+        while not self._stopping.wait(every_s):
+            try:
+                self.store.renew()
+                self.store.fail_abandoned()
+            except Exception:  # a bad beat (a locked file) must not stop the next one
+                log.exception("renewing ingest job leases failed; retrying in %.0f s", every_s)
 
     def upload_dir(self, tenant: str) -> Path:
         return self.workspace.root / "uploads" / tenant
@@ -169,7 +133,5 @@ class IngestJobs:
                 job_id, status="failed", error="the server stopped before this job ran; retry"
             )
         self._pool.shutdown(wait=True)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self._stopping.set()
+        self._heart.join()

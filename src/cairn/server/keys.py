@@ -23,6 +23,7 @@ import secrets
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from cairn.errors import UserError
 from cairn.server.db import ServerDB
@@ -84,8 +85,53 @@ def check_tenant(tenant: str) -> str:
     return tenant
 
 
-class KeyStore:
-    """The `keys` table of `server.db`."""
+@runtime_checkable
+class KeyStore(Protocol):
+    """API keys, kept as hashes: create one, verify a secret, list, revoke."""
+
+    def create(
+        self, *, tenant: str, scopes: Sequence[str], name: str | None = None
+    ) -> tuple[ApiKey, str]:
+        """A new key and its secret (returned once; only the hash is kept)."""
+        ...
+
+    def verify(self, secret: str) -> ApiKey | None:
+        """The active key with this secret, or None."""
+        ...
+
+    def keys(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+        ...
+
+    def revoke(self, key_id: str) -> bool:
+        """Revoke a key; False when no active key has this id."""
+        ...
+
+
+def new_key(*, tenant: str, scopes: Sequence[str], name: str | None) -> tuple[ApiKey, str]:
+    """A checked new key and its secret, for any `KeyStore` to keep."""
+    check_tenant(tenant)
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise UserError(
+            f"unknown scope(s) {', '.join(unknown)}: choose from {', '.join(SCOPES)}"
+            if unknown
+            else f"give at least one --scope ({', '.join(SCOPES)})"
+        )
+    secret = KEY_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    key = ApiKey(
+        id="key_" + secrets.token_hex(6),
+        prefix=secret[:10],
+        tenant=tenant,
+        name=name,
+        scopes=tuple(dict.fromkeys(scopes)),
+        created_at=_now(),
+    )
+    return key, secret
+
+
+class SQLiteKeyStore:
+    """`KeyStore` on the `keys` table of `server.db`."""
 
     def __init__(self, db: ServerDB) -> None:
         self.db = db
@@ -93,24 +139,7 @@ class KeyStore:
     def create(
         self, *, tenant: str, scopes: Sequence[str], name: str | None = None
     ) -> tuple[ApiKey, str]:
-        """A new key and its secret (returned once; only the hash is kept)."""
-        check_tenant(tenant)
-        unknown = sorted(set(scopes) - set(SCOPES))
-        if unknown or not scopes:
-            raise UserError(
-                f"unknown scope(s) {', '.join(unknown)}: choose from {', '.join(SCOPES)}"
-                if unknown
-                else f"give at least one --scope ({', '.join(SCOPES)})"
-            )
-        secret = KEY_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-        key = ApiKey(
-            id="key_" + secrets.token_hex(6),
-            prefix=secret[:10],
-            tenant=tenant,
-            name=name,
-            scopes=tuple(dict.fromkeys(scopes)),
-            created_at=_now(),
-        )
+        key, secret = new_key(tenant=tenant, scopes=scopes, name=name)
         with self.db.transaction() as db:
             db.execute(
                 "INSERT INTO keys (id, hash, prefix, tenant, name, scopes, created_at) "
@@ -128,7 +157,6 @@ class KeyStore:
         return key, secret
 
     def verify(self, secret: str) -> ApiKey | None:
-        """The active key with this secret, or None."""
         if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
             return None
         with self.db.reading() as db:
@@ -144,7 +172,6 @@ class KeyStore:
         return [_key(r) for r in rows]
 
     def revoke(self, key_id: str) -> bool:
-        """Revoke a key; False when no active key has this id."""
         with self.db.transaction() as db:
             cur = db.execute(
                 "UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",

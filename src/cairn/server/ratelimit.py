@@ -1,4 +1,11 @@
-"""Per-key token buckets: `burst` requests at once, refilled at `per_minute`."""
+"""Rate limits per API key: the `RateLimiter` contract, the in-process token buckets behind
+it, and `open_rate_limiter`, which picks the backend.
+
+Token buckets hold `burst` requests at once and refill at `per_minute`. The in-memory
+buckets limit one server process; a limiter shared by several processes (Redis, say) is
+another module implementing `RateLimiter`, chosen in `open_rate_limiter`, and passes the
+conformance suite in `cairn.testing.ratelimit`.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,26 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from cairn.errors import ConfigError
+
+MEMORY_URL = "memory://"
+"""The default backend: buckets in this process's memory."""
 
 
-class RateLimiter:
-    """`take(key)` returns 0 when the request may go, else the seconds to wait."""
+@runtime_checkable
+class RateLimiter(Protocol):
+    """Admits or delays requests per key."""
+
+    def take(self, key: str) -> float:
+        """Spend one request of `key`'s allowance: 0 when the request may go now, else the
+        seconds until it may (nothing is spent then)."""
+        ...
+
+
+class TokenBuckets:
+    """`RateLimiter` with one token bucket per key, in this process's memory."""
 
     def __init__(
         self,
@@ -55,6 +78,22 @@ class RateLimiter:
             for k in full:
                 del self._buckets[k]
         self._buckets[key] = (tokens, now)
+
+
+def open_rate_limiter(
+    per_minute: int,
+    burst: int,
+    *,
+    url: str = MEMORY_URL,
+    clock: Callable[[], float] = time.monotonic,
+) -> RateLimiter:
+    """The limiter for `url` (`memory://`: this process's token buckets); `per_minute=0`
+    turns limiting off."""
+    if url == MEMORY_URL:
+        return TokenBuckets(per_minute, burst, clock=clock)
+    raise ConfigError(
+        f"unknown rate limiter backend {url!r}: use {MEMORY_URL!r} (the only one built in)"
+    )
 
 
 def retry_after_header(seconds: float) -> str:

@@ -22,13 +22,12 @@ from cairn.config import Settings
 from cairn.pipeline import Pipeline
 from cairn.server.auth import KeyCache
 from cairn.server.catalog import DocumentCatalog
-from cairn.server.db import SERVER_FILE, ServerDB
 from cairn.server.evalruns import EvalRuns
 from cairn.server.feedback import FeedbackStore
-from cairn.server.jobs import IngestJobs, JobStore
-from cairn.server.keys import KeyStore
+from cairn.server.jobs import IngestJobs
 from cairn.server.metrics import Metrics, StageMetrics
-from cairn.server.ratelimit import RateLimiter
+from cairn.server.ratelimit import RateLimiter, open_rate_limiter
+from cairn.server.stores import open_server_stores
 from cairn.store.base import LexicalIndexWarmup, Store
 from cairn.trace import RecordingTracer, TraceStore, build_tracer
 from cairn.workspace import Workspace
@@ -54,7 +53,7 @@ class AppState:
         self.metrics = metrics or Metrics()
         self.threads = CapacityLimiter(PIPELINE_THREADS)
         self.streams = CapacityLimiter(STREAMS)
-        self.rate = RateLimiter(
+        self.rate: RateLimiter = open_rate_limiter(
             settings.server.rate_limit_per_minute, settings.server.rate_limit_burst
         )
         self._pipelines: dict[str, Pipeline] = {}
@@ -71,18 +70,14 @@ class AppState:
     def _open(self, settings: Settings) -> None:
         self.workspace = Workspace(settings, create=True)
         self._stack.callback(self.workspace.close)
-        self.db = ServerDB(settings.workspace / SERVER_FILE)
-        self._stack.callback(self.db.close)
+        stores = open_server_stores(settings.workspace)
+        self._stack.callback(stores.close)
         self.catalog = DocumentCatalog(self.workspace.store)
         self.tracer: RecordingTracer = build_tracer(settings, hooks=[StageMetrics(self.metrics)])
         self._stack.callback(self.tracer.close)
-        self.keys = KeyCache(KeyStore(self.db))
-        self.feedback = FeedbackStore(self.db)
-        job_store = JobStore(self.db)
-        interrupted = job_store.fail_interrupted()
-        if interrupted:
-            log.warning("%d ingest job(s) left unfinished by a previous server", interrupted)
-        self.jobs = IngestJobs(job_store, self.workspace, self.metrics)
+        self.keys = KeyCache(stores.keys)
+        self.feedback: FeedbackStore = stores.feedback
+        self.jobs = IngestJobs(stores.jobs, self.workspace, self.metrics)
         self._stack.callback(self.jobs.close)
         self.evals = EvalRuns(settings.workspace / "evals" / "runs", self.pipeline)
         self._stack.callback(self.evals.wait, 5.0)  # a run still going then fails, logged

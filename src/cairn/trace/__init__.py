@@ -6,7 +6,8 @@
         pipeline.search("...")               # the stored trace carries tenant and user
     tracer.store.recent(tenant="acme")       # what GET /v1/traces serves
 
-`RecordingTracer` records; sinks keep (`TraceStore` in `traces.db`, `OTLPExporter`); the
+`RecordingTracer` records; sinks keep (a `TraceStore`, by default `traces.db`;
+`OTLPExporter`); the
 prompt policy (`trace.prompts`) is applied before anything reaches a sink.
 """
 
@@ -20,12 +21,14 @@ from cairn.trace.context import TraceScope, current_scope, trace_scope
 from cairn.trace.recorder import RecordingTracer, SpanHook, TraceSink
 from cairn.trace.records import SpanRecord, TraceRecord
 from cairn.trace.redact import apply_policy, redact
-from cairn.trace.sqlite import TRACES_FILE, SQLiteTracer, TraceStore
+from cairn.trace.sqlite import SQLiteTracer, SQLiteTraceStore
+from cairn.trace.storage import TRACES_FILE, TraceStore, open_trace_store
 
 __all__ = [
     "TRACES_FILE",
     "NullTracer",
     "RecordingTracer",
+    "SQLiteTraceStore",
     "SQLiteTracer",
     "Span",
     "SpanHook",
@@ -38,6 +41,7 @@ __all__ = [
     "apply_policy",
     "build_tracer",
     "current_scope",
+    "open_trace_store",
     "redact",
     "trace_scope",
 ]
@@ -51,7 +55,7 @@ def build_tracer(settings: Settings, *, hooks: Sequence[SpanHook] = ()) -> Recor
 
     t = settings.trace
     sinks: list[TraceSink] = []
-    store = TraceStore(settings.workspace / TRACES_FILE) if t.store else None
+    store = open_trace_store(settings.workspace) if t.store else None
     if t.otlp_endpoint:
         from cairn.trace.otel import OTLPExporter
 

@@ -25,7 +25,7 @@ from cairn.trace.records import SpanRecord, TraceRecord
 from cairn.trace.redact import PromptPolicy, apply_policy, mask_credentials
 
 if TYPE_CHECKING:
-    from cairn.trace.sqlite import TraceStore
+    from cairn.trace.storage import TraceStore
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,9 @@ from cairn.sqlite import SQLiteFile
 from cairn.trace.recorder import RecordingTracer, SpanHook, TraceSink
 from cairn.trace.records import TraceRecord, iso
 from cairn.trace.redact import PromptPolicy
+from cairn.trace.storage import TRACES_FILE
 
-TRACES_FILE = "traces.db"
+__all__ = ["TRACES_FILE", "SQLiteTraceStore", "SQLiteTracer"]
 
 _SCHEMA = (
     """CREATE TABLE traces (
@@ -40,8 +41,9 @@ _SCHEMA = (
 )
 
 
-class TraceStore:
-    """`traces.db`: a trace sink, and the reads the HTTP API serves. Thread-safe."""
+class SQLiteTraceStore:
+    """`TraceStore` in `traces.db`: a trace sink, and the reads the HTTP API serves.
+    Thread-safe."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -95,7 +97,6 @@ class TraceStore:
     def recent(
         self, *, limit: int = 50, tenant: str | None = None, all_tenants: bool = False
     ) -> list[dict[str, Any]]:
-        """The latest traces, newest first: all of them, or one tenant's."""
         where, params = _tenant_filter(tenant, all_tenants)
         with self._file.reading() as db:
             rows = db.execute(
@@ -108,7 +109,6 @@ class TraceStore:
     def get(
         self, trace_id: str, *, tenant: str | None = None, all_tenants: bool = False
     ) -> dict[str, Any] | None:
-        """One trace with its spans (oldest first), or None when absent or not the tenant's."""
         where, params = _tenant_filter(tenant, all_tenants)
         clause = f"{where} AND trace_id = ?" if where else "WHERE trace_id = ?"
         with self._file.reading() as db:
@@ -152,7 +152,7 @@ class SQLiteTracer(RecordingTracer):
         exporters: Sequence[TraceSink] = (),
         hooks: Sequence[SpanHook] = (),
     ) -> None:
-        super().__init__(exporters, store=TraceStore(path), prompts=prompts, hooks=hooks)
+        super().__init__(exporters, store=SQLiteTraceStore(path), prompts=prompts, hooks=hooks)
 
 
 def _tenant_filter(tenant: str | None, all_tenants: bool) -> tuple[str, tuple[str, ...]]:

@@ -9,22 +9,12 @@ import numpy as np
 import pytest
 
 from cairn.cache import AnswerCache, CacheRequest, VectorAnswerCache
+from cairn.testing.clock import Clock
+
+__all__ = ["AnswerCacheConformance", "Clock", "MakeCache", "make_answer", "request", "unit"]
 from cairn.types import Answer, Chunk, Citation, Filters, Hit, Usage
 
 CONFIG = "config-a"
-
-
-class Clock:
-    """A hand-wound clock for TTL tests."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class MakeCache(Protocol):
