@@ -13,9 +13,9 @@ from typing import Literal, TypeAlias
 from cairn.answer.base import Answerer
 from cairn.answer.events import AnswerEvent, CitationEvent, DoneEvent, TokenEvent
 from cairn.answer.verify import Verifier
-from cairn.budget.metered import RequestContext, request_context
 from cairn.budget.reservations import Budget
 from cairn.cache import AnswerCache, CacheHit, CacheRequest
+from cairn.context import RequestContext, request_context
 from cairn.retrieve.base import Retriever
 from cairn.trace.base import NullTracer, Tracer
 from cairn.types import Answer, Citation, Filters, Hit

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from cairn.answer.base import Draft
 from cairn.answer.verify import LexicalVerifier
-from cairn.budget.metered import current_request
+from cairn.context import current_request
 from cairn.pipeline import Pipeline
 from cairn.trace.base import Tracer
 from cairn.types import Chunk, Citation, Filters, Hit, Usage

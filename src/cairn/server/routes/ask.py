@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from cairn.answer.events import CitationEvent, TokenEvent
 from cairn.cli.ask import answer_json
 from cairn.cli.search import search_json
+from cairn.context import request_context
 from cairn.pipeline import AnswerDoneEvent, Pipeline, StreamEvent, VerifiedEvent
 from cairn.server.auth import Caller
 from cairn.server.catalog import readable
@@ -27,7 +28,6 @@ from cairn.server.schemas import (
 )
 from cairn.server.sse import SSE_HEADERS, sse_event
 from cairn.server.threads import iterate_in_thread, run_sync
-from cairn.trace.context import trace_scope
 from cairn.types import Answer, Hit
 
 router = APIRouter(tags=["answers"])
@@ -57,7 +57,7 @@ async def ask(body: AskRequest, state: StateDep, caller: AskCaller) -> Response:
 
 
 def _ask(pipeline: Pipeline, body: AskRequest, caller: Caller) -> Answer:
-    with trace_scope(tenant=caller.tenant, user=caller.user):
+    with request_context(tenant=caller.tenant, user=caller.user):
         return pipeline.ask(
             body.question,
             k=body.k,
@@ -68,10 +68,10 @@ def _ask(pipeline: Pipeline, body: AskRequest, caller: Caller) -> Answer:
 
 
 def ask_stream(
-    pipeline: Pipeline, question: str, k: int | None, caller: Caller
+    pipeline: Pipeline, question: str, k: int | None, caller: Caller, *, feature: str = "ask"
 ) -> Iterator[StreamEvent]:
     """`Pipeline.ask_stream` for this caller (run it in one thread: `iterate_in_thread`)."""
-    with trace_scope(tenant=caller.tenant, user=caller.user):
+    with request_context(tenant=caller.tenant, user=caller.user, feature=feature):
         yield from pipeline.ask_stream(
             question, k=k, filters=filters_for(caller), user=caller.user, tenant=caller.tenant
         )
@@ -111,7 +111,7 @@ async def search(body: SearchRequest, state: StateDep, caller: SearchCaller) -> 
 
 
 def _search(pipeline: Pipeline, body: SearchRequest, caller: Caller) -> list[Hit]:
-    with trace_scope(tenant=caller.tenant, user=caller.user):
+    with request_context(tenant=caller.tenant, user=caller.user):
         return pipeline.search(body.query, body.k, filters_for(caller))
 
 
