@@ -5,8 +5,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from cairn.answer.base import Draft
+from cairn.answer.events import AnswerDoneEvent, VerifiedEvent
 from cairn.answer.verify import LexicalVerifier
-from cairn.pipeline import AnswerDoneEvent, Pipeline, VerifiedEvent
+from cairn.pipeline import Pipeline
 from cairn.types import Chunk, Citation, Filters, Hit
 
 

@@ -9,11 +9,17 @@ from anyio import CapacityLimiter
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from cairn.answer.events import CitationEvent, TokenEvent
+from cairn.answer.events import (
+    AnswerDoneEvent,
+    CitationEvent,
+    PipelineEvent,
+    TokenEvent,
+    VerifiedEvent,
+)
 from cairn.cli.ask import answer_json
 from cairn.cli.search import search_json
 from cairn.context import request_context
-from cairn.pipeline import AnswerDoneEvent, Pipeline, StreamEvent, VerifiedEvent
+from cairn.pipeline import Pipeline
 from cairn.server.auth import Caller
 from cairn.server.catalog import readable
 from cairn.server.deps import AskCaller, SearchCaller, StateDep, filters_for
@@ -69,7 +75,7 @@ def _ask(pipeline: Pipeline, body: AskRequest, caller: Caller) -> Answer:
 
 def ask_stream(
     pipeline: Pipeline, question: str, k: int | None, caller: Caller, *, feature: str = "ask"
-) -> Iterator[StreamEvent]:
+) -> Iterator[PipelineEvent]:
     """`Pipeline.ask_stream` for this caller (run it in one thread: `iterate_in_thread`)."""
     with request_context(tenant=caller.tenant, user=caller.user, feature=feature):
         yield from pipeline.ask_stream(
@@ -91,7 +97,7 @@ async def _answer_events(
         yield sse_event("error", error)
 
 
-def _event_json(event: StreamEvent) -> tuple[str, dict[str, Any]]:
+def _event_json(event: PipelineEvent) -> tuple[str, dict[str, Any]]:
     if isinstance(event, TokenEvent):
         return "token", {"text": event.text}
     if isinstance(event, CitationEvent):

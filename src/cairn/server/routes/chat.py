@@ -22,10 +22,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from cairn.answer.events import TokenEvent
+from cairn.answer.events import AnswerDoneEvent, TokenEvent
 from cairn.context import request_context
 from cairn.llm.tokens import estimate_tokens
-from cairn.pipeline import AnswerDoneEvent, Pipeline
+from cairn.pipeline import Pipeline
 from cairn.server.auth import Caller
 from cairn.server.deps import AskCaller, StateDep, filters_for
 from cairn.server.errors import ApiError, error_of
