@@ -16,22 +16,14 @@ from cairn.answer.events import (
     TokenEvent,
     VerifiedEvent,
 )
-from cairn.cli.ask import answer_json
-from cairn.cli.search import search_json
 from cairn.context import request_context
+from cairn.payloads import AnswerOut, SearchOut, answer_json, citation_json, search_json
 from cairn.pipeline import Pipeline
 from cairn.server.auth import Caller
 from cairn.server.catalog import readable
 from cairn.server.deps import AskCaller, SearchCaller, StateDep, filters_for
 from cairn.server.errors import error_of, not_found
-from cairn.server.schemas import (
-    AnswerOut,
-    AskRequest,
-    ChunkOut,
-    SearchOut,
-    SearchRequest,
-    citation_json,
-)
+from cairn.server.schemas import AskRequest, ChunkOut, SearchRequest
 from cairn.server.sse import SSE_HEADERS, sse_event
 from cairn.server.threads import iterate_in_thread, run_sync
 from cairn.types import Answer, Hit

@@ -25,12 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from cairn.answer.events import AnswerDoneEvent, TokenEvent
 from cairn.context import request_context
 from cairn.llm.tokens import estimate_tokens
+from cairn.payloads import citation_json
 from cairn.pipeline import Pipeline
 from cairn.server.auth import Caller
 from cairn.server.deps import AskCaller, StateDep, filters_for
 from cairn.server.errors import ApiError, error_of
 from cairn.server.routes.ask import ask_stream
-from cairn.server.schemas import Mode, citation_json
+from cairn.server.schemas import Mode
 from cairn.server.sse import SSE_HEADERS, sse_data
 from cairn.server.threads import iterate_in_thread, run_sync
 from cairn.types import Answer
