@@ -35,7 +35,19 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
         "description": "The answer (JSON), or with `stream: true` Server-Sent Events: "
         "`token` {text}, `citation` {n, chunk_id, ...}, `verification` {citations}, "
         "`done` (the answer JSON), or `error` (the error schema).",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "description": "One event; `data` is its JSON payload.",
+                    "properties": {
+                        "event": {"enum": ["token", "citation", "verification", "done", "error"]},
+                        "data": {"type": "string"},
+                    },
+                    "required": ["event", "data"],
+                }
+            }
+        },
     }
 }
 
