@@ -4,9 +4,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from cairn.answer.base import Draft
-from cairn.answer.verify import LexicalVerifier
-from cairn.pipeline import AnswerDoneEvent, Pipeline, VerifiedEvent
+from cairn.answer.base import Draft, StreamingAnswerer
+from cairn.answer.events import AnswerDoneEvent, AnswerEvent, DoneEvent, TokenEvent, VerifiedEvent
+from cairn.answer.verify import CitationVerifier
+from cairn.embed.hashing import HashingEmbedder
+from cairn.pipeline import Pipeline
+from cairn.stages import GuardVerdict, Screened
 from cairn.types import Chunk, Citation, Filters, Hit
 
 
@@ -77,7 +80,7 @@ class RecordingTracer:
 
 def make(tracer: RecordingTracer | None = None) -> Pipeline:
     retriever = FixedRetriever([_hit("Dataclasses use default_factory for lists.")])
-    pipeline = Pipeline(retriever, QuotingAnswerer(), LexicalVerifier(), k=3)
+    pipeline = Pipeline(retriever, QuotingAnswerer(), CitationVerifier(HashingEmbedder()), k=3)
     if tracer is not None:
         pipeline.tracer = tracer
     return pipeline
@@ -104,3 +107,97 @@ def test_stream_yields_tokens_citations_verdict_then_answer() -> None:
     assert isinstance(done, AnswerDoneEvent) and tokens == done.answer.text
     verdict = events[-2]
     assert isinstance(verdict, VerifiedEvent) and verdict.citations[0].verified is True
+
+
+class BlockWord:
+    """A guard that blocks questions or answers containing one word."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.seen: list[str] = []
+
+    def check(self, question: str) -> GuardVerdict:
+        self.seen.append(question)
+        if self.word in question:
+            return GuardVerdict(status="blocked", reason="forbidden word", refusal="No.")
+        return GuardVerdict(status="pass")
+
+
+class BlockDraft:
+    def check(self, draft: Draft, hits: list[Hit]) -> GuardVerdict:
+        return GuardVerdict(status="blocked", reason="leaks", refusal="Withheld.")
+
+
+class Reverse:
+    def rerank(self, question: str, hits: list[Hit]) -> list[Hit]:
+        return list(reversed(hits))
+
+
+class DropAll:
+    def screen(self, question: str, hits: list[Hit]) -> Screened:
+        return Screened(hits=[], verdict=GuardVerdict(status="pass"))
+
+
+class StreamingQuoter(QuotingAnswerer):
+    def stream(self, question: str, hits: list[Hit]) -> Iterator[AnswerEvent]:
+        draft = self.answer(question, hits)
+        yield TokenEvent(text="live ")
+        yield DoneEvent(draft=draft)
+
+
+def test_default_stages_are_off_and_reported_on_the_trace() -> None:
+    tracer = RecordingTracer()
+    make(tracer).ask("lists in dataclasses?")
+    root = tracer.spans[0][1]
+    assert (root["guard_input"], root["guard_context"], root["guard_output"]) == ("off",) * 3
+
+
+def test_a_blocking_input_guard_stops_before_retrieval() -> None:
+    tracer = RecordingTracer()
+    pipeline = make(tracer)
+    guard = BlockWord("secret")
+    pipeline.input_guard = guard
+    answer = pipeline.ask("tell me the secret")
+    assert answer.abstained and answer.text == "No." and not answer.citations
+    assert [name for name, _ in tracer.spans] == ["ask"]  # nothing retrieved or answered
+    assert tracer.spans[0][1]["guard_input_reason"] == "forbidden word"
+    assert not pipeline.ask("lists in dataclasses?").abstained
+    assert guard.seen == ["tell me the secret", "lists in dataclasses?"]
+
+
+def test_a_blocking_output_guard_replaces_the_answer_in_both_paths() -> None:
+    pipeline = make()
+    pipeline.output_guard = BlockDraft()
+    assert pipeline.ask("lists?").text == "Withheld."
+    done = list(pipeline.ask_stream("lists?"))[-1]
+    assert isinstance(done, AnswerDoneEvent) and done.answer.text == "Withheld."
+    assert done.answer.abstained
+
+
+def test_reranker_and_context_guard_shape_the_evidence() -> None:
+    hits = [_hit("first"), _hit("second")]
+    seen: list[list[str]] = []
+
+    class Recording(QuotingAnswerer):
+        def answer(self, question: str, hits: list[Hit]) -> Draft:
+            seen.append([h.chunk.text for h in hits])
+            if not hits:
+                return Draft(text="nothing", citations=(), abstained=True)
+            return super().answer(question, hits)
+
+    pipeline = Pipeline(FixedRetriever(hits), Recording(), CitationVerifier(HashingEmbedder()))
+    pipeline.reranker = Reverse()
+    pipeline.ask("q")
+    pipeline.context_guard = DropAll()
+    assert pipeline.ask("q").abstained
+    assert seen == [["second", "first"], []]
+
+
+def test_a_streaming_answerer_is_recognised_by_its_protocol() -> None:
+    pipeline = make()
+    pipeline.answerer = StreamingQuoter()
+    assert isinstance(pipeline.answerer, StreamingAnswerer)
+    assert not isinstance(QuotingAnswerer(), StreamingAnswerer)
+    events = list(pipeline.ask_stream("lists?"))
+    assert [e.kind for e in events] == ["token", "verified", "done"]
+    assert events[0] == TokenEvent(text="live ")

@@ -79,17 +79,12 @@ class Workspace:
     def provider(self, task: str = "answer", model: str | None = None) -> Provider | None:
         """The metered model for `task` (`None` in extractive mode); `model` overrides
         `llm.model` for this call."""
-        from cairn.budget.metered import DEFAULT_MAX_OUTPUT_TOKENS, MeteredProvider
-        from cairn.llm.routing import build_provider
+        from cairn.budget.providers import metered_provider
 
         llm = self.settings.llm
         if model is not None:
             llm = llm.model_copy(update={"model": model})
-        limit = llm.max_tokens or DEFAULT_MAX_OUTPUT_TOKENS
-        budget = self.budget
-        provider = build_provider(
-            llm, task, wrap=lambda p: MeteredProvider(p, budget, max_output_tokens=limit)
-        )
+        provider = metered_provider(llm, task, self.budget)
         if provider is not None:
             self._providers.append(provider)
         return provider

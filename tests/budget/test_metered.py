@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from cairn.budget import Budget, BudgetExceeded, Limits, PriceBook
-from cairn.budget.metered import MeteredProvider, request_context
+from cairn.budget.metered import MeteredProvider
+from cairn.context import request_context
 from cairn.llm.base import Message
 from cairn.llm.errors import ProviderUnavailable
 from cairn.llm.scripted import ScriptedModel

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cairn.answer.extractive import ExtractiveAnswerer
-from cairn.answer.verify import LexicalVerifier
+from cairn.answer.verify import CitationVerifier
 from cairn.config import AnswerSettings, RetrieveSettings
 from cairn.embed.hashing import HashingEmbedder
 from cairn.evals.cases import Case, parse_cases
@@ -56,7 +56,7 @@ def build_store(path: Path) -> SQLiteStore:
 def pipeline(store: SQLiteStore, mode: str | None = None, k: int = 5) -> Pipeline:
     retriever = build_retriever(store, EMBEDDER, RetrieveSettings(), mode)
     answerer = ExtractiveAnswerer(store, EMBEDDER, AnswerSettings(abstain_threshold=0.4))
-    return Pipeline(retriever, answerer, LexicalVerifier(), k=k)
+    return Pipeline(retriever, answerer, CitationVerifier(EMBEDDER, store=store), k=k)
 
 
 def case_dicts() -> list[dict[str, object]]:

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
 import pytest
 
+from cairn.budget import Budget, PriceBook
 from cairn.config import Settings
 from cairn.errors import UserError
 from cairn.evals.judge import (
@@ -19,6 +23,7 @@ from cairn.llm.scripted import ScriptedModel
 from tests.evals.test_scorers import case
 
 REFERENCE = "Use field(default_factory=list) so each instance gets its own list."
+JUDGE_REPLY = '{"score": 3, "reason": "misses why"}'
 
 
 @pytest.mark.parametrize(
@@ -89,3 +94,48 @@ def test_build_grader() -> None:
         build_grader("provider", settings)
     with pytest.raises(UserError, match="unknown judge"):
         build_grader("oracle", settings)
+
+
+def test_the_llm_judge_is_metered_as_eval_judge(tmp_path: Path) -> None:
+    """With an LLM configured, every judge call reserves in the budget and is recorded
+    under its own feature, not `ask`."""
+
+    def openai(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json={
+                "id": "x",
+                "model": "gpt-test",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": JUDGE_REPLY},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 120, "completion_tokens": 12, "total_tokens": 132},
+            },
+        )
+
+    settings = Settings(
+        workspace=tmp_path,
+        llm={
+            "provider": "openai",
+            "model": "gpt-test",
+            "base_url": "http://llm.test/v1",
+            "api_key": "sk-test",
+        },
+    )
+    budget = Budget(tmp_path / "ledger.db", prices=PriceBook.fixed({"gpt-test": ("1", "2")}))
+    try:
+        grader = build_grader(
+            "provider", settings, budget=budget, transport=httpx.MockTransport(openai)
+        )
+        assert grader is not None
+        score = grader.grade("Why?", REFERENCE, "Use a default factory.")
+        assert score.value is not None
+        [entry] = budget.ledger.entries()
+        assert (entry.feature, entry.model, entry.status) == ("eval-judge", "gpt-test", "settled")
+        assert entry.cost_usd > 0
+    finally:
+        budget.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from cairn.cli.ask import answer_json
+from cairn.payloads import answer_json
 from cairn.types import Answer
 from tests.server.conftest import app_client, copy_workspace, settings_for
 

@@ -1,6 +1,7 @@
 """Schemathesis against `/openapi.json` on a real server: no generated request, valid or
-not, gets a 5xx. Examples are bounded per operation and mode, so it runs in well under a
-minute."""
+not, gets a 5xx, and every response matches the schema and content type its operation
+documents (the OpenAPI schema is the real payload). Examples are bounded per operation and
+mode, so it runs in about a minute."""
 
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
 
 from tests.server.conftest import LiveServer, copy_workspace, settings_for
 
 pytestmark = pytest.mark.integration
 
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 10}
 
 
@@ -46,7 +52,7 @@ def fuzz(operation: Any, mode: GenerationMode) -> int:
     def check(case: Any) -> None:
         nonlocal sent
         sent += 1
-        case.call_and_validate(checks=[not_a_server_error], timeout=30)
+        case.call_and_validate(checks=CHECKS, timeout=30)
 
     try:
         check()
@@ -55,7 +61,7 @@ def fuzz(operation: Any, mode: GenerationMode) -> int:
     return sent
 
 
-def test_no_generated_request_gets_a_server_error(live: LiveServer) -> None:
+def test_generated_requests_get_no_server_error_and_conforming_responses(live: LiveServer) -> None:
     schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 18

@@ -6,8 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cairn.answer.base import Draft
-from cairn.answer.verify import LexicalVerifier
-from cairn.budget.metered import current_request
+from cairn.answer.verify import CitationVerifier
+from cairn.context import current_request
+from cairn.embed.hashing import HashingEmbedder
 from cairn.pipeline import Pipeline
 from cairn.trace.base import Tracer
 from cairn.types import Chunk, Citation, Filters, Hit, Usage
@@ -63,6 +64,6 @@ def pipeline(tracer: Tracer, answerer: object | None = None) -> Pipeline:
     return Pipeline(
         FakeRetriever(),
         answerer or MeteredAnswerer(),  # type: ignore[arg-type]
-        LexicalVerifier(),
+        CitationVerifier(HashingEmbedder()),
         tracer=tracer,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cairn.config import LLMSettings, Settings, TraceSettings
-from cairn.trace import RecordingTracer, build_tracer, trace_scope
+from cairn.trace import RecordingTracer, build_tracer, request_context
 from cairn.trace.genai import GenAIAttributes
 from cairn.trace.otel import OTLPExporter, otel_attributes, traces_url
 from tests.trace.collector import Collector
@@ -30,7 +30,7 @@ def test_traces_reach_the_collector_with_genai_attributes(collector: Collector) 
     llm = LLMSettings(provider="openai", model="gpt-test", temperature=0.1)
     tracer = RecordingTracer([exporter], hooks=[GenAIAttributes(llm)])
     try:
-        with trace_scope(tenant="acme", user="alice"):
+        with request_context(tenant="acme", user="alice"):
             answer = pipeline(tracer).ask("How do I default a list?")
         assert exporter.flush()
     finally:

@@ -17,7 +17,7 @@ from cairn.trace import (
     Tracer,
     TraceRecord,
     TraceStore,
-    trace_scope,
+    request_context,
 )
 from cairn.trace.genai import GenAIAttributes
 from tests.trace.fakes import FailingAnswerer, pipeline
@@ -82,7 +82,7 @@ def test_an_ask_is_one_trace_of_nested_spans(tmp_path: Path) -> None:
 
 def test_search_takes_tenant_and_user_from_the_scope(store: TraceStore) -> None:
     tracer = RecordingTracer(store=store)
-    with trace_scope(tenant="acme", user="alice", route="/v1/search"):
+    with request_context(tenant="acme", user="alice", route="/v1/search"):
         pipeline(tracer).search("fields")
     pipeline(tracer).search("no scope")
     mine = store.recent(tenant="acme")
@@ -133,7 +133,7 @@ def test_concurrent_requests_never_mix(store: TraceStore) -> None:
 
     def work(tenant: str) -> None:
         for i in range(20):
-            with trace_scope(tenant=tenant, user=tenant):
+            with request_context(tenant=tenant, user=tenant):
                 p.ask(f"{tenant} {i}", tenant=tenant)
 
     threads = [threading.Thread(target=work, args=(t,)) for t in ("a", "b", "c")]

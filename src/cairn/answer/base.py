@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from cairn.types import Citation, Hit, Usage
+
+if TYPE_CHECKING:
+    from cairn.answer.events import AnswerEvent
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -23,6 +27,13 @@ class Draft:
 @runtime_checkable
 class Answerer(Protocol):
     def answer(self, question: str, hits: list[Hit]) -> Draft: ...
+
+
+@runtime_checkable
+class StreamingAnswerer(Protocol):
+    """An answerer that streams: tokens and citations as they come, then `DoneEvent`."""
+
+    def stream(self, question: str, hits: list[Hit]) -> Iterator[AnswerEvent]: ...
 
 
 NOT_FOUND = "I could not find this in the indexed documents."

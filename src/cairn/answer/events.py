@@ -1,9 +1,13 @@
-"""Events a streaming answerer yields: tokens, then citations as sentences complete, then done.
+"""Every event of the request path, in one place.
 
-`TokenEvent.text` is the model's raw text as it arrives; `DoneEvent.draft` is the definitive
-answer (markers normalised, unknown ones dropped, or the abstention text), and its citations
-are the definitive list: a client renders tokens live and replaces them with the draft's text
-on `done`. The pipeline adds its own `verified` and `error` events on top of these.
+A streaming answerer (`cairn.answer.base.StreamingAnswerer`) yields `AnswerEvent`s: tokens,
+then citations as sentences complete, then `DoneEvent`. `TokenEvent.text` is the model's raw
+text as it arrives; `DoneEvent.draft` is the definitive answer (markers normalised, unknown
+ones dropped, or the abstention text), and its citations are the definitive list: a client
+renders tokens live and replaces them with the draft's text on `done`.
+
+`Pipeline.ask_stream` yields `PipelineEvent`s: the answerer's tokens and citations, then
+`VerifiedEvent` (the verifier's verdict), then `AnswerDoneEvent` (the final `Answer`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from cairn.answer.base import Draft
-from cairn.types import Citation
+from cairn.types import Answer, Citation
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -31,8 +35,31 @@ class CitationEvent:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DoneEvent:
+    """The answerer's last event: its complete draft, before verification."""
+
     draft: Draft
     kind: Literal["done"] = "done"
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VerifiedEvent:
+    """The verifier's verdict on every citation, sent once the answer is complete."""
+
+    citations: tuple[Citation, ...]
+    kind: Literal["verified"] = "verified"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnswerDoneEvent:
+    """The pipeline's last event: the final answer (its text and citations are definitive)."""
+
+    answer: Answer
+    kind: Literal["done"] = "done"
+
+
 AnswerEvent: TypeAlias = TokenEvent | CitationEvent | DoneEvent
+"""What a streaming answerer yields."""
+
+PipelineEvent: TypeAlias = TokenEvent | CitationEvent | VerifiedEvent | AnswerDoneEvent
+"""What `Pipeline.ask_stream` yields: tokens and citations as they come, then the verdict,
+then the final answer."""

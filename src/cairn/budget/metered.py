@@ -6,22 +6,20 @@ enforces on the call) and raises `BudgetExceeded` before any request is sent whe
 would be crossed; after the call it settles to the reported usage, or releases on failure.
 Wrapping each model of a fallback chain separately prices every attempt at its own model.
 
-`request_context()` carries the trace id, feature, user and tenant of the request being
-served (a context variable, so concurrent requests in threads or tasks never mix) and adds
-up what the request spent, for `Answer.cost_usd`.
+Each reservation is attributed to the request in `cairn.context` (trace id, user, tenant
+and feature), and what the call cost is added to that request's running total. A provider
+built for one feature (the evaluation judge) records that feature whatever the request.
+Build providers with `cairn.budget.providers.metered_provider`, which wraps every model.
 """
 
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from dataclasses import replace
 
 from cairn.budget.reservations import Budget, Reservation
+from cairn.context import RequestContext, current_request
 from cairn.llm.base import (
     Capabilities,
     Completed,
@@ -44,47 +42,6 @@ PROMPT_MARGIN = 1.5
 reservation assumes up to 50% more prompt tokens than estimated."""
 
 
-@dataclass(kw_only=True)
-class RequestContext:
-    trace_id: str
-    feature: str = "ask"
-    user: str | None = None
-    tenant: str | None = None
-    cost_usd: Decimal = Decimal(0)
-    usage: Usage = field(default_factory=Usage)
-    calls: int = 0
-    """Model calls settled for this request."""
-
-    def add(self, cost: Decimal, usage: Usage) -> None:
-        self.calls += 1
-        self.cost_usd += cost
-        self.usage = Usage(
-            input_tokens=self.usage.input_tokens + usage.input_tokens,
-            output_tokens=self.usage.output_tokens + usage.output_tokens,
-            estimated=self.usage.estimated or usage.estimated,
-        )
-
-
-_current: ContextVar[RequestContext | None] = ContextVar("cairn_request", default=None)
-
-
-@contextmanager
-def request_context(
-    trace_id: str, *, feature: str = "ask", user: str | None = None, tenant: str | None = None
-) -> Iterator[RequestContext]:
-    ctx = RequestContext(trace_id=trace_id, feature=feature, user=user, tenant=tenant)
-    token = _current.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _current.reset(token)
-
-
-def current_request() -> RequestContext:
-    ctx = _current.get()
-    return ctx if ctx is not None else RequestContext(trace_id=uuid.uuid4().hex)
-
-
 class MeteredProvider:
     """A `Provider` (streaming when the inner one streams) that never spends unreserved."""
 
@@ -95,8 +52,11 @@ class MeteredProvider:
         *,
         max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
         price_model: str | None = None,
+        feature: str | None = None,
     ) -> None:
         self.inner = inner
+        self.feature = feature
+        """Recorded on every call instead of the request's feature (e.g. `eval-judge`)."""
         self.budget = budget
         self.max_output_tokens = max_output_tokens
         self.price_model = price_model or inner.model
@@ -134,7 +94,7 @@ class MeteredProvider:
             model=self.price_model,
             input_tokens=prompt,
             max_output_tokens=settings.max_tokens,
-            feature=ctx.feature,
+            feature=self.feature or ctx.feature,
             user=ctx.user,
             tenant=ctx.tenant,
             trace_id=ctx.trace_id,

@@ -1,7 +1,7 @@
 """`cairn ask QUESTION`: a cited answer, as readable text or as the documented JSON."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -15,36 +15,8 @@ from cairn.cli.common import (
     run_batch,
 )
 from cairn.cli.filters import SourceOption, TagOption, TypeOption, build_filters
+from cairn.payloads import answer_json
 from cairn.types import Answer
-
-
-def answer_json(answer: Answer) -> dict[str, Any]:
-    return {
-        "answer": answer.text,
-        "abstained": answer.abstained,
-        "citations": [
-            {
-                "n": c.n,
-                "chunk_id": c.chunk_id,
-                "source": c.source,
-                "uri": c.uri,
-                "section": c.section,
-                "quote": c.quote,
-                "verified": c.verified,
-                "support": c.support,
-            }
-            for c in answer.citations
-        ],
-        "usage": {
-            "input_tokens": answer.usage.input_tokens,
-            "output_tokens": answer.usage.output_tokens,
-            "estimated": answer.usage.estimated,
-        },
-        "cost_usd": answer.cost_usd,
-        "latency_ms": round(answer.latency_ms, 2),
-        "trace_id": answer.trace_id,
-        "cached": answer.cached,
-    }
 
 
 def command(

@@ -1,7 +1,7 @@
 """`cairn search QUERY`: ranked chunks, as a table or as the documented JSON."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -15,27 +15,8 @@ from cairn.cli.common import (
     run_batch,
 )
 from cairn.cli.filters import SourceOption, TagOption, TypeOption, build_filters
+from cairn.payloads import search_json
 from cairn.types import Hit
-
-
-def search_json(query: str, hits: list[Hit]) -> dict[str, Any]:
-    return {
-        "query": query,
-        "results": [
-            {
-                "rank": rank,
-                "chunk_id": h.chunk.id,
-                "doc_id": h.chunk.doc_id,
-                "source": h.chunk.source,
-                "uri": h.chunk.anchored_uri,
-                "title": h.chunk.title,
-                "section": h.chunk.section_path,
-                "score": round(h.score, 6),
-                "text": h.chunk.text,
-            }
-            for rank, h in enumerate(hits, start=1)
-        ],
-    }
 
 
 def command(

@@ -27,6 +27,9 @@ from cairn.evals.cases import Case
 from cairn.evals.records import CaseOutput, Score
 
 if TYPE_CHECKING:
+    import httpx
+
+    from cairn.budget.reservations import Budget
     from cairn.config import Settings
     from cairn.llm.base import Provider
     from cairn.llm.replies import Request
@@ -237,8 +240,22 @@ class JudgeScorer:
         return self.grader.grade(case.question, case.reference, answer.text, case.checkpoints)
 
 
-def build_grader(kind: str, settings: Settings | None = None) -> Grader | None:
-    """`none`, `baseline` (overlap), `scripted`, `auto` / `provider` (the configured LLM)."""
+JUDGE_FEATURE = "eval-judge"
+"""The feature the judge's model calls are recorded under in the cost ledger."""
+
+
+def build_grader(
+    kind: str,
+    settings: Settings | None = None,
+    *,
+    budget: Budget | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> Grader | None:
+    """`none`, `baseline` (overlap), `scripted`, `auto` / `provider` (the configured LLM).
+
+    The LLM judge is metered like every model call: its reservations go to `budget` (the
+    workspace's, `<workspace>/ledger.db`, when not given) as feature `eval-judge`.
+    `transport` is handed to the model's HTTP adapter (tests pass a mock)."""
     if kind == "none":
         return None
     if kind == "baseline":
@@ -246,9 +263,20 @@ def build_grader(kind: str, settings: Settings | None = None) -> Grader | None:
     if kind == "scripted":
         return scripted_judge()
     if kind in ("auto", "provider"):
-        from cairn.llm.routing import build_provider
+        from cairn.llm.routing import resolve_routes
 
-        provider = build_provider(settings.llm, task="judge") if settings is not None else None
+        provider = None
+        if settings is not None and resolve_routes(settings.llm, "judge"):
+            from cairn.budget.providers import metered_provider
+            from cairn.budget.reservations import Budget
+
+            provider = metered_provider(
+                settings.llm,
+                "judge",
+                budget if budget is not None else Budget.from_settings(settings),
+                feature=JUDGE_FEATURE,
+                transport=transport,
+            )
         if provider is None:
             if kind == "auto":
                 return None

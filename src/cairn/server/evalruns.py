@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cairn.context import request_context
 from cairn.errors import UserError
 from cairn.pipeline import Pipeline
-from cairn.trace.context import trace_scope
 from cairn.types import Answer, Filters, Hit
 
 log = logging.getLogger("cairn.server.evals")
@@ -115,7 +115,7 @@ class EvalRuns:
 
         def work() -> None:
             try:
-                with trace_scope(tenant=tenant, user=user, feature="eval"):
+                with request_context(tenant=tenant, user=user, feature="eval"):
                     run = run_eval(
                         selected,
                         _Scoped(pipeline, filters),

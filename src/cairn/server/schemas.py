@@ -1,8 +1,8 @@
 """Request bodies (validated) and response shapes (documented in the OpenAPI schema).
 
-Responses are built as plain dicts by the serialisers the CLI uses (`answer_json`,
-`search_json`), so `POST /v1/ask` returns exactly what `cairn ask --json` prints; the
-models below describe them for `/openapi.json`.
+Answers and search results are the payload models of `cairn.payloads`, shared with the
+CLI, so `POST /v1/ask` returns exactly what `cairn ask --json` prints; the other response
+models below describe the rest of the API for `/openapi.json`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from cairn.types import Citation
 
 Mode = Literal["lexical", "dense", "hybrid"]
 
@@ -63,51 +61,6 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
-
-
-class CitationOut(BaseModel):
-    n: int
-    chunk_id: str
-    source: str
-    uri: str
-    section: str
-    quote: str
-    verified: bool | None
-    support: float | None
-
-
-class UsageOut(BaseModel):
-    input_tokens: int
-    output_tokens: int
-    estimated: bool
-
-
-class AnswerOut(BaseModel):
-    answer: str
-    abstained: bool
-    citations: list[CitationOut]
-    usage: UsageOut
-    cost_usd: float
-    latency_ms: float
-    trace_id: str
-    cached: bool = False
-
-
-class SearchResultOut(BaseModel):
-    rank: int
-    chunk_id: str
-    doc_id: str
-    source: str
-    uri: str
-    title: str
-    section: str
-    score: float
-    text: str
-
-
-class SearchOut(BaseModel):
-    query: str
-    results: list[SearchResultOut]
 
 
 class ChunkOut(BaseModel):
@@ -181,17 +134,3 @@ class SpanOut(BaseModel):
 
 class TraceOut(TraceSummary):
     spans: list[SpanOut]
-
-
-def citation_json(c: Citation) -> dict[str, Any]:
-    """One citation, as in `answer_json`."""
-    return {
-        "n": c.n,
-        "chunk_id": c.chunk_id,
-        "source": c.source,
-        "uri": c.uri,
-        "section": c.section,
-        "quote": c.quote,
-        "verified": c.verified,
-        "support": c.support,
-    }

@@ -2,7 +2,7 @@
 
     tracer = build_tracer(settings)          # traces.db and/or OTLP, per settings.trace
     pipeline.tracer = tracer
-    with trace_scope(tenant="acme", user="alice"):
+    with request_context(tenant="acme", user="alice"):
         pipeline.search("...")               # the stored trace carries tenant and user
     tracer.store.recent(tenant="acme")       # what GET /v1/traces serves
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cairn.config import Settings
+from cairn.context import request_context
 from cairn.trace.base import NullTracer, Span, Tracer
-from cairn.trace.context import TraceScope, current_scope, trace_scope
 from cairn.trace.recorder import RecordingTracer, SpanHook, TraceSink
 from cairn.trace.records import SpanRecord, TraceRecord
 from cairn.trace.redact import apply_policy, redact
@@ -34,16 +34,14 @@ __all__ = [
     "SpanHook",
     "SpanRecord",
     "TraceRecord",
-    "TraceScope",
     "TraceSink",
     "TraceStore",
     "Tracer",
     "apply_policy",
     "build_tracer",
-    "current_scope",
     "open_trace_store",
     "redact",
-    "trace_scope",
+    "request_context",
 ]
 
 

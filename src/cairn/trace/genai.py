@@ -12,7 +12,7 @@ configured (not in extractive mode):
     gen_ai.usage.output_tokens
     cairn.cost_usd               what those calls cost (the ledger's figure)
 
-Usage comes from the request context the budget keeps (`cairn.budget.metered`), measured as
+Usage comes from the request context the budget keeps (`cairn.context`), measured as
 the difference between the span's start and end, so it counts every attempt and fallback.
 """
 
@@ -64,7 +64,7 @@ class GenAIAttributes:
 
 
 def _spent(trace_id: str) -> tuple[int, int, float]:
-    from cairn.budget.metered import current_request
+    from cairn.context import current_request
 
     ctx = current_request()
     if ctx.trace_id != trace_id:  # not inside this request's budget context

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cairn.context import current_context
 from cairn.trace.base import Span
-from cairn.trace.context import current_scope
 from cairn.trace.records import SpanRecord, TraceRecord
 from cairn.trace.redact import PromptPolicy, apply_policy, mask_credentials
 
@@ -101,10 +101,11 @@ class RecordingTracer:
             with self.span(name, **attributes) as span:
                 yield span
             return
-        scope = current_scope()
+        scope = current_context()
         given = {k: v for k, v in attributes.items() if v is not None}
         if scope is not None:
             given = {**scope.attributes, **given}
+            given.setdefault("feature", scope.feature)
             if scope.tenant is not None:
                 given.setdefault("tenant", scope.tenant)
             if scope.user is not None:

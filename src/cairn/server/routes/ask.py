@@ -9,25 +9,23 @@ from anyio import CapacityLimiter
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from cairn.answer.events import CitationEvent, TokenEvent
-from cairn.cli.ask import answer_json
-from cairn.cli.search import search_json
-from cairn.pipeline import AnswerDoneEvent, Pipeline, StreamEvent, VerifiedEvent
+from cairn.answer.events import (
+    AnswerDoneEvent,
+    CitationEvent,
+    PipelineEvent,
+    TokenEvent,
+    VerifiedEvent,
+)
+from cairn.context import request_context
+from cairn.payloads import AnswerOut, SearchOut, answer_json, citation_json, search_json
+from cairn.pipeline import Pipeline
 from cairn.server.auth import Caller
 from cairn.server.catalog import readable
 from cairn.server.deps import AskCaller, SearchCaller, StateDep, filters_for
 from cairn.server.errors import error_of, not_found
-from cairn.server.schemas import (
-    AnswerOut,
-    AskRequest,
-    ChunkOut,
-    SearchOut,
-    SearchRequest,
-    citation_json,
-)
+from cairn.server.schemas import AskRequest, ChunkOut, SearchRequest
 from cairn.server.sse import SSE_HEADERS, sse_event
 from cairn.server.threads import iterate_in_thread, run_sync
-from cairn.trace.context import trace_scope
 from cairn.types import Answer, Hit
 
 router = APIRouter(tags=["answers"])
@@ -37,7 +35,19 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
         "description": "The answer (JSON), or with `stream: true` Server-Sent Events: "
         "`token` {text}, `citation` {n, chunk_id, ...}, `verification` {citations}, "
         "`done` (the answer JSON), or `error` (the error schema).",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "description": "One event; `data` is its JSON payload.",
+                    "properties": {
+                        "event": {"enum": ["token", "citation", "verification", "done", "error"]},
+                        "data": {"type": "string"},
+                    },
+                    "required": ["event", "data"],
+                }
+            }
+        },
     }
 }
 
@@ -57,7 +67,7 @@ async def ask(body: AskRequest, state: StateDep, caller: AskCaller) -> Response:
 
 
 def _ask(pipeline: Pipeline, body: AskRequest, caller: Caller) -> Answer:
-    with trace_scope(tenant=caller.tenant, user=caller.user):
+    with request_context(tenant=caller.tenant, user=caller.user):
         return pipeline.ask(
             body.question,
             k=body.k,
@@ -68,10 +78,10 @@ def _ask(pipeline: Pipeline, body: AskRequest, caller: Caller) -> Answer:
 
 
 def ask_stream(
-    pipeline: Pipeline, question: str, k: int | None, caller: Caller
-) -> Iterator[StreamEvent]:
+    pipeline: Pipeline, question: str, k: int | None, caller: Caller, *, feature: str = "ask"
+) -> Iterator[PipelineEvent]:
     """`Pipeline.ask_stream` for this caller (run it in one thread: `iterate_in_thread`)."""
-    with trace_scope(tenant=caller.tenant, user=caller.user):
+    with request_context(tenant=caller.tenant, user=caller.user, feature=feature):
         yield from pipeline.ask_stream(
             question, k=k, filters=filters_for(caller), user=caller.user, tenant=caller.tenant
         )
@@ -91,7 +101,7 @@ async def _answer_events(
         yield sse_event("error", error)
 
 
-def _event_json(event: StreamEvent) -> tuple[str, dict[str, Any]]:
+def _event_json(event: PipelineEvent) -> tuple[str, dict[str, Any]]:
     if isinstance(event, TokenEvent):
         return "token", {"text": event.text}
     if isinstance(event, CitationEvent):
@@ -111,7 +121,7 @@ async def search(body: SearchRequest, state: StateDep, caller: SearchCaller) -> 
 
 
 def _search(pipeline: Pipeline, body: SearchRequest, caller: Caller) -> list[Hit]:
-    with trace_scope(tenant=caller.tenant, user=caller.user):
+    with request_context(tenant=caller.tenant, user=caller.user):
         return pipeline.search(body.query, body.k, filters_for(caller))
 
 

@@ -22,20 +22,24 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from cairn.answer.events import TokenEvent
+from cairn.answer.events import AnswerDoneEvent, TokenEvent
+from cairn.context import request_context
 from cairn.llm.tokens import estimate_tokens
-from cairn.pipeline import AnswerDoneEvent, Pipeline
+from cairn.payloads import citation_json
+from cairn.pipeline import Pipeline
 from cairn.server.auth import Caller
 from cairn.server.deps import AskCaller, StateDep, filters_for
 from cairn.server.errors import ApiError, error_of
 from cairn.server.routes.ask import ask_stream
-from cairn.server.schemas import Mode, citation_json
+from cairn.server.schemas import Mode
 from cairn.server.sse import SSE_HEADERS, sse_data
 from cairn.server.threads import iterate_in_thread, run_sync
-from cairn.trace.context import trace_scope
 from cairn.types import Answer
 
 router = APIRouter(tags=["openai"])
+
+CHAT_FEATURE = "chat"
+"""The feature chat completions are recorded under in the cost ledger."""
 
 
 class ContentPart(BaseModel):
@@ -80,7 +84,7 @@ async def chat_completions(body: ChatRequest, state: StateDep, caller: AskCaller
         )
 
     def answer() -> Answer:
-        with trace_scope(tenant=caller.tenant, user=caller.user):
+        with request_context(tenant=caller.tenant, user=caller.user, feature=CHAT_FEATURE):
             return pipeline.ask(
                 question,
                 k=options.k,
@@ -136,7 +140,7 @@ async def _chunks(
     yield chunk({"role": "assistant", "content": ""})
     try:
         async for event in iterate_in_thread(
-            lambda: ask_stream(pipeline, question, k, caller), limiter=limiter
+            lambda: ask_stream(pipeline, question, k, caller, feature=CHAT_FEATURE), limiter=limiter
         ):
             if isinstance(event, TokenEvent):
                 yield chunk({"content": event.text})

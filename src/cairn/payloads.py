@@ -1,0 +1,133 @@
+"""The JSON payloads cairn prints and serves, as pydantic models: one definition each.
+
+`cairn ask --json`, `/v1/ask` (and its SSE `done` event), the batch lines of `cairn ask
+--batch` and the `cairn` extension of `/v1/chat/completions` are `AnswerOut`; `cairn search
+--json` and `/v1/search` are `SearchOut`. The API declares these models as its response
+models, so `/openapi.json` describes exactly what is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from cairn.types import Answer, Citation, Hit, Usage
+
+
+class CitationOut(BaseModel):
+    n: int
+    chunk_id: str
+    source: str
+    uri: str
+    section: str
+    quote: str
+    verified: bool | None
+    support: float | None
+
+    @classmethod
+    def of(cls, c: Citation) -> CitationOut:
+        return cls(
+            n=c.n,
+            chunk_id=c.chunk_id,
+            source=c.source,
+            uri=c.uri,
+            section=c.section,
+            quote=c.quote,
+            verified=c.verified,
+            support=c.support,
+        )
+
+
+class UsageOut(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    estimated: bool
+
+    @classmethod
+    def of(cls, usage: Usage) -> UsageOut:
+        return cls(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            estimated=usage.estimated,
+        )
+
+
+class AnswerOut(BaseModel):
+    answer: str
+    """The text, with `[n]` markers matching `citations[].n`."""
+    abstained: bool
+    citations: list[CitationOut]
+    usage: UsageOut
+    cost_usd: float
+    latency_ms: float
+    trace_id: str
+    cached: bool = False
+
+    @classmethod
+    def of(cls, answer: Answer) -> AnswerOut:
+        return cls(
+            answer=answer.text,
+            abstained=answer.abstained,
+            citations=[CitationOut.of(c) for c in answer.citations],
+            usage=UsageOut.of(answer.usage),
+            cost_usd=answer.cost_usd,
+            latency_ms=round(answer.latency_ms, 2),
+            trace_id=answer.trace_id,
+            cached=answer.cached,
+        )
+
+
+class SearchResultOut(BaseModel):
+    rank: int
+    chunk_id: str
+    doc_id: str
+    source: str
+    """The path relative to the ingest root."""
+    uri: str
+    title: str
+    section: str
+    score: float
+    text: str
+
+    @classmethod
+    def of(cls, rank: int, hit: Hit) -> SearchResultOut:
+        c = hit.chunk
+        return cls(
+            rank=rank,
+            chunk_id=c.id,
+            doc_id=c.doc_id,
+            source=c.source,
+            uri=c.anchored_uri,
+            title=c.title,
+            section=c.section_path,
+            score=round(hit.score, 6),
+            text=c.text,
+        )
+
+
+class SearchOut(BaseModel):
+    query: str
+    results: list[SearchResultOut]
+
+    @classmethod
+    def of(cls, query: str, hits: list[Hit]) -> SearchOut:
+        return cls(
+            query=query,
+            results=[SearchResultOut.of(rank, h) for rank, h in enumerate(hits, start=1)],
+        )
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """`AnswerOut` of `answer`, as JSON-ready data."""
+    return AnswerOut.of(answer).model_dump(mode="json")
+
+
+def search_json(query: str, hits: list[Hit]) -> dict[str, Any]:
+    """`SearchOut` of a query's hits, as JSON-ready data."""
+    return SearchOut.of(query, hits).model_dump(mode="json")
+
+
+def citation_json(c: Citation) -> dict[str, Any]:
+    """One citation, as in `answer_json`."""
+    return CitationOut.of(c).model_dump(mode="json")
