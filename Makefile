@@ -1,5 +1,5 @@
 # The commands people and CI share. See README.md.
-.PHONY: setup demo test lint typecheck unit eval bench
+.PHONY: setup demo test test-busy lint typecheck unit eval bench
 
 setup:
 	./scripts/setup.sh
@@ -10,6 +10,10 @@ demo:
 # The test command: lint, strict type check, then the whole suite (unit + integration).
 test: lint typecheck
 	.venv/bin/python -m pytest -q
+
+# The whole suite while two CPU-bound processes occupy two cores (a busy CI runner or laptop).
+test-busy:
+	PYTHON=.venv/bin/python ./scripts/test-busy.sh
 
 lint:
 	.venv/bin/ruff check src tests bench

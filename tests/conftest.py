@@ -1,10 +1,13 @@
-"""Test-wide guards: no network beyond loopback, no model hub, no stray configuration."""
+"""Test-wide guards (no network beyond loopback, no model hub, no stray configuration) and the
+shared corpus of real documents."""
 
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,3 +43,20 @@ def _isolated_env(
     for var in ("CAIRN_WORKSPACE", "CAIRN_CONFIG", "CAIRN_LLM_PROVIDER", "CAIRN_RETRIEVE_MODE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))  # no cairn.toml from the repo or home
+
+
+PY_DOCS = Path("/usr/share/doc/python3.11/html")
+PAGES = ("library/dataclasses.html", "library/json.html", "tutorial/datastructures.html")
+
+
+@pytest.fixture(scope="session")
+def docs_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three real pages of the Python docs, in their original folder layout: the one corpus
+    the CLI, server and web tests ingest with the real model."""
+    if not PY_DOCS.is_dir():
+        pytest.skip("the demo corpus is missing: apt-get install -y python3.11-doc")
+    root = tmp_path_factory.mktemp("pydocs")
+    for page in PAGES:
+        (root / page).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PY_DOCS / page, root / page)
+    return root

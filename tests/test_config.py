@@ -46,6 +46,17 @@ def test_workspace_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert load_settings().answer.max_sentences == 2
 
 
+def test_workspace_flag_reads_the_workspace_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cairn.toml").write_text("[answer]\nmax_sentences = 2\n")
+    monkeypatch.delenv("CAIRN_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path.parent)
+    settings = load_settings(workspace=tmp_path)  # what `--workspace DIR` passes
+    assert settings.answer.max_sentences == 2
+    assert settings.config_file == tmp_path / "cairn.toml"
+
+
 def test_errors_name_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "cairn.toml").write_text('[retrieve]\nmode = "psychic"\n[nope]\nx = 1\n')
     monkeypatch.chdir(tmp_path)

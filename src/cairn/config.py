@@ -2,7 +2,8 @@
 
 Sources, strongest first: explicit overrides (CLI flags), `CAIRN_*` environment variables
 (nested with one `_`, e.g. `CAIRN_LLM_MODEL`, `CAIRN_CHUNK_TARGET_TOKENS`), the `cairn.toml`
-file (in the workspace, else the current directory, else `CAIRN_CONFIG`), then defaults.
+file (`CAIRN_CONFIG`, else the workspace's, named by `--workspace DIR` or `CAIRN_WORKSPACE`,
+else the current directory's), then defaults.
 """
 
 from __future__ import annotations
@@ -240,14 +241,16 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        toml = _config_file()
+        flag = getattr(init_settings, "init_kwargs", {}).get("workspace")
+        toml = _config_file(Path(flag) if flag is not None else None)
         if toml is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
         return tuple(sources)
 
     @property
     def config_file(self) -> Path | None:
-        return _config_file()
+        """The `cairn.toml` these settings were read from, if any."""
+        return _config_file(self.workspace)
 
     @property
     def model_dir(self) -> Path:
@@ -257,15 +260,19 @@ class Settings(BaseSettings):
         return Path(base) / "cairn" / "models"
 
 
-def _config_file() -> Path | None:
+def _config_file(workspace: Path | None = None) -> Path | None:
+    """`CAIRN_CONFIG`, else the workspace's `cairn.toml`, else `./cairn.toml`.
+
+    The workspace is the one given as a flag (`--workspace DIR`), else `CAIRN_WORKSPACE`,
+    else the default; both ways of naming it read the same file.
+    """
     explicit = os.environ.get("CAIRN_CONFIG")
     if explicit:
         return Path(explicit)
-    candidates = []
-    workspace = os.environ.get("CAIRN_WORKSPACE")
-    if workspace:
-        candidates.append(Path(workspace) / "cairn.toml")
-    candidates.append(Path("cairn.toml"))
+    if workspace is None:
+        named = os.environ.get("CAIRN_WORKSPACE")
+        workspace = Path(named) if named else _default_workspace()
+    candidates = [workspace / "cairn.toml", Path("cairn.toml")]
     return next((c for c in candidates if c.is_file()), None)
 
 
@@ -281,7 +288,8 @@ def load_settings(**overrides: Any) -> Settings:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
-        where = _config_file()
+        flag = overrides.get("workspace")
+        where = _config_file(Path(flag) if flag is not None else None)
         hint = (
             f" (check {where} and CAIRN_* environment variables)"
             if where

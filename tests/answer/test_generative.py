@@ -231,9 +231,9 @@ def fake() -> Iterator[FakeLLMServer]:
 
 
 def test_over_http_with_a_cut_stream_retried(fake: FakeLLMServer) -> None:
-    timeouts = Timeouts(connect=1.0, read=0.5, total=3.0)
+    timeouts = Timeouts(connect=10.0, read=30.0, total=60.0)  # loopback, on a busy machine too
     with OpenAIProvider("fake-model", base_url=fake.url, timeouts=timeouts) as inner:
-        provider = ReliableProvider(inner, retry=RetryPolicy(base_delay=0.01), deadline=3.0)
+        provider = ReliableProvider(inner, retry=RetryPolicy(base_delay=0.01), deadline=60.0)
         answerer = GenerativeAnswerer(provider)
         question = "What happens when assigning to a frozen dataclass field?"
         fake.push_faults("cut")

@@ -9,13 +9,21 @@ from cairn.llm.fake_server import FakeLLMServer
 from cairn.llm.http import Timeouts
 from cairn.llm.openai import OpenAIProvider
 
-FAST = Timeouts(connect=1.0, read=0.3, total=2.0)
-"""Short enough that a hang costs a test a fraction of a second."""
+FAST = Timeouts(connect=5.0, read=1.0, total=10.0)
+"""Short enough that a hang costs a test a second, long enough for a loopback reply on a busy
+machine (two CPU-bound processes on two cores: `make test-busy`)."""
+
+HANG_LIMIT = 30.0
+"""How long the fake server's `hang` and `stall` faults last."""
+
+NEVER_A_HANG = 10.0
+"""A call that ends before this ended through a timeout or a deadline, not by waiting out a
+hang; the margin to `HANG_LIMIT` keeps the check true on a busy machine."""
 
 
 @pytest.fixture
 def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(hang_limit=5.0) as fake:
+    with FakeLLMServer(hang_limit=HANG_LIMIT) as fake:
         yield fake
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import cairn.llm
 from cairn.llm import (
     Capabilities,
     Message,
@@ -15,40 +14,6 @@ from cairn.llm import (
 from cairn.llm.base import JsonSchema
 from cairn.llm.reliable import FallbackChain, ReliableProvider
 from cairn.types import Usage
-
-
-def test_public_surface_is_curated() -> None:
-    assert sorted(cairn.llm.__all__) == sorted(
-        [
-            "AllProvidersFailed",
-            "BadResponse",
-            "Capabilities",
-            "CircuitOpen",
-            "Completed",
-            "JsonSchema",
-            "LLMError",
-            "Message",
-            "ModelSettings",
-            "Provider",
-            "ProviderConfigError",
-            "ProviderTimeout",
-            "ProviderUnavailable",
-            "RateLimited",
-            "Reply",
-            "RequestRejected",
-            "Response",
-            "ScriptedModel",
-            "StreamEvent",
-            "StreamingProvider",
-            "TextDelta",
-            "Tool",
-            "ToolCall",
-            "when",
-            "supports_streaming",
-        ]
-    )
-    for name in cairn.llm.__all__:
-        assert hasattr(cairn.llm, name)
 
 
 def test_message_constructors() -> None:

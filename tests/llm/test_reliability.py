@@ -26,7 +26,7 @@ from cairn.llm.openai import OpenAIProvider
 from cairn.llm.reliable import FallbackChain, ReliableProvider
 from cairn.llm.retry import RetryPolicy
 from cairn.llm.scripted import ScriptedModel
-from tests.llm.conftest import FAST
+from tests.llm.conftest import FAST, NEVER_A_HANG
 
 QUICK = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_retry_after=1.0)
 FAULTS = ["429:0.05", "500", "503", "malformed", "cut", "disconnect", "hang", "stall"]
@@ -67,7 +67,7 @@ def test_a_transient_fault_is_retried_into_an_answer(
     response = _ask(_reliable(provider, breaker), stream)
     assert response.text == "alpha beta gamma delta"
     assert server.stats.requests == 2
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < NEVER_A_HANG
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["generate", "stream"])
@@ -90,7 +90,7 @@ def test_a_persistent_fault_ends_in_a_clear_error(
     assert error.hint and error.hint in message  # says what to check
     assert isinstance(error, ProviderTimeout | RateLimited | ProviderUnavailable | BadResponse)
     assert server.stats.requests == 3
-    assert elapsed < 3 * FAST.read + 1.0  # bounded by the read timeout, never a hang
+    assert elapsed < NEVER_A_HANG  # bounded by the read timeout, never a hang
 
 
 def test_retry_after_is_honoured(
@@ -109,23 +109,25 @@ def test_a_retry_after_beyond_patience_fails_at_once(
     server: FakeLLMServer, provider: OpenAIProvider, breaker: CircuitBreaker
 ) -> None:
     server.push_faults("429:120")
-    started = time.monotonic()
+    slept: list[float] = []
+    reliable = ReliableProvider(provider, retry=QUICK, breaker=breaker, sleep=slept.append)
     with pytest.raises(RateLimited) as info:
-        _reliable(provider, breaker).generate(QUESTION)
+        reliable.generate(QUESTION)
     assert info.value.retry_after == 120
     assert "HTTP 429" in str(info.value)
-    assert time.monotonic() - started < 0.5
+    assert slept == []  # no wait at all
+    assert server.stats.requests == 1
 
 
 def test_the_total_deadline_bounds_slow_servers(
     server: FakeLLMServer, provider: OpenAIProvider, breaker: CircuitBreaker
 ) -> None:
     # each token arrives within the read timeout, but the whole reply would take 2 s
-    settings = {"extra_headers": {"X-Fake-TPS": "5"}}
+    settings = {"extra_headers": {"X-Fake-TPS": "2"}}
     started = time.monotonic()
     with pytest.raises(ProviderTimeout, match="deadline"):
-        _ask(_reliable(provider, breaker, deadline=0.6), True, **settings)
-    assert time.monotonic() - started < 1.0
+        _ask(_reliable(provider, breaker, deadline=0.8), True, **settings)
+    assert time.monotonic() - started < NEVER_A_HANG
 
 
 def test_client_errors_are_not_retried(breaker: CircuitBreaker) -> None:
@@ -182,10 +184,8 @@ def test_open_breaker_fails_fast_and_fallback_answers(server: FakeLLMServer) -> 
         assert chain.generate(QUESTION).text == "from the backup"  # primary tried 2x, opened
         assert breaker.state == "open"
         requests = server.stats.requests
-        started = time.monotonic()
         assert chain.generate(QUESTION).text == "from the backup"
         assert server.stats.requests == requests  # the open circuit skipped the server
-        assert time.monotonic() - started < 0.5
 
 
 def test_fallback_chain_over_http_and_its_error(breaker: CircuitBreaker) -> None:
@@ -219,7 +219,7 @@ def test_unreachable_server_is_a_clear_error(breaker: CircuitBreaker) -> None:
         _reliable(gone, breaker).generate(QUESTION)
     assert f"cannot connect to {url}" in str(info.value)
     assert "(after 3 attempts)" in str(info.value)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < NEVER_A_HANG
 
 
 def test_a_diverging_retry_after_a_cut_stream_is_reported() -> None:

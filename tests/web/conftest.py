@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -27,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from cairn.llm.fake_server import FakeLLMServer
-from tests.cli.conftest import PAGES, PY_DOCS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -125,14 +123,8 @@ def playwright_browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def web_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace holding three real Python docs pages, made with `cairn ingest`."""
-    if not PY_DOCS.is_dir():
-        pytest.skip("the demo corpus is missing: apt-get install -y python3.11-doc")
-    docs_corpus = tmp_path_factory.mktemp("web-pydocs")
-    for page in PAGES:
-        (docs_corpus / page).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(PY_DOCS / page, docs_corpus / page)
+def web_workspace(docs_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace holding the shared corpus, made with `cairn ingest`."""
     ws = tmp_path_factory.mktemp("web-ws")
     cwd = tmp_path_factory.mktemp("web-cwd")
     out = _run_cairn(
