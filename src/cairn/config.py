@@ -66,6 +66,9 @@ class EmbedSettings(_Section):
     """Texts are truncated to this many tokens before embedding (MiniLM's position limit is 512)."""
     threads: int = Field(0, ge=0)
     """onnxruntime intra-op threads; 0 means one per core."""
+    precision: Literal["fp32", "int8"] = "int8"
+    """The model variant: `int8` (dynamic quantisation, about 3x faster on CPUs with VNNI at
+    unchanged retrieval quality) or `fp32`. Changing it re-embeds on the next ingest."""
     model_dir: Path | None = None
     """Where the exported ONNX model lives; default `~/.cache/cairn/models`."""
 

@@ -19,6 +19,7 @@ from cairn.embed.base import Embedder
 from cairn.errors import IngestError
 from cairn.ingest.chunking import chunk_document, content_hash, embedding_text
 from cairn.ingest.discover import SourceFile, discover
+from cairn.ingest.embedded import embedded_with
 from cairn.store.base import Store
 from cairn.types import Chunk, Document
 
@@ -128,7 +129,11 @@ def ingest(
         try:
             data = _read(file, limit)
             digest = hashlib.sha256(data).hexdigest()
-            if doc_id in known and known[doc_id].content_hash == digest:
+            if (
+                doc_id in known
+                and known[doc_id].content_hash == digest
+                and embedded_with(store, known[doc_id], embedder.name)
+            ):
                 report.unchanged += 1
             else:
                 _ingest_one(
