@@ -77,6 +77,7 @@ class Runner:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         self.tok = Tokenizer.from_file(str(minilm_model_dir() / "tokenizer.json"))
+        self.tok.no_padding()  # tokenizer.json pads to 128; batches are padded below
         self.tok.enable_truncation(256)
         self.batch = batch
         self.by_tokens = by_tokens

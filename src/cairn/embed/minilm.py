@@ -151,7 +151,10 @@ class MiniLMEmbedder:
                     f"cannot load {self.onnx_path} ({exc}); delete it and run 'cairn models export'"
                 ) from exc
             tok = HFTokenizer.from_file(str(minilm_model_dir() / "tokenizer.json"))
-            tok.enable_truncation(self.max_tokens)  # batches are padded in `_infer`
+            # tokenizer.json pads to a fixed 128 tokens: switch that off, batches are padded
+            # to their longest text in `_run` (the mask must cover real tokens only)
+            tok.no_padding()
+            tok.enable_truncation(self.max_tokens)
             self._tok = tok
 
     def embed(self, texts: Sequence[str]) -> Vectors:
