@@ -23,7 +23,7 @@ Run (from the repository root):
 
     .venv/bin/python bench/retrieval.py --datasets ../shared/datasets \
         [--only scifact,xquad,anthropic,hotpotqa,musique] [--cache-dir bench/.cache] \
-        [--json-out bench/results/retrieval.json] [--model-dir DIR]
+        [--json-out bench/results/retrieval.json] [--model-dir DIR] [--precision int8]
 """
 
 from __future__ import annotations
@@ -481,6 +481,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=Path("bench/.cache"))
     parser.add_argument("--json-out", type=Path, default=Path("bench/results/retrieval.json"))
     parser.add_argument(
+        "--precision",
+        choices=["fp32", "int8"],
+        default=None,
+        help="the embedding model variant (default: embed.precision)",
+    )
+    parser.add_argument(
         "--model-dir",
         type=Path,
         default=None,
@@ -510,6 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_tokens=settings.embed.max_tokens,
         batch_size=settings.embed.batch_size,
         threads=settings.embed.threads,
+        precision=args.precision or settings.embed.precision,
     )
     embedder.warm_up()
     started = time.perf_counter()

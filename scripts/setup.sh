@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a development/demo environment from a fresh clone: virtualenv, dependencies,
-# the embedding model (exported to ONNX once), and the demo corpus (Python 3.11 docs).
+# the embedding model (exported to ONNX and quantised once), the demo corpus (Python docs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,18 +20,22 @@ pip_install() {  # pip on some machines warns about missing local index folders:
   "${PIP[@]}" install "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 }
 
-# torch is only needed once, to export the embedding model to ONNX. Prefer a CPU build:
-# a plain 'pip install torch' pulls several GB of CUDA libraries.
-if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
-  echo "==> installing torch (CPU, for the one-off model export)"
-  if ls /opt/wheels/torch-*+cpu-*.whl >/dev/null 2>&1; then
-    pip_install "$(ls /opt/wheels/torch-*+cpu-*.whl | head -n1)"
-  else
-    pip_install torch
-  fi
-fi
 echo "==> installing cairn and its dependencies"
 pip_install -e ".[dev,export]"
+
+# The embedding tests compare with sentence-transformers, which needs torch. Install it only
+# with a CPU build of torch: the default 'pip install torch' pulls several GB of CUDA
+# libraries. Nothing else needs torch (the model export builds its ONNX graph without it).
+if .venv/bin/python -c 'import torch' 2>/dev/null; then
+  pip_install -e ".[reference]"
+elif ls /opt/wheels/torch-*+cpu-*.whl >/dev/null 2>&1; then
+  echo "==> installing torch (CPU) and sentence-transformers, the embedding tests' reference"
+  pip_install "$(ls /opt/wheels/torch-*+cpu-*.whl | head -n1)"
+  pip_install -e ".[reference]"
+else
+  echo "note: no CPU build of torch found (/opt/wheels/torch-*+cpu-*.whl); the tests that" \
+       "compare with sentence-transformers will be skipped" >&2
+fi
 
 echo "==> preparing the embedding model"
 .venv/bin/cairn models export

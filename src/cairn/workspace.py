@@ -49,6 +49,7 @@ class Workspace:
             max_tokens=e.max_tokens,
             batch_size=e.batch_size,
             threads=e.threads,
+            precision=e.precision,
         )
 
     @cached_property
@@ -90,8 +91,11 @@ class Workspace:
         return provider
 
     def retriever(self, mode: str | None = None) -> Retriever:
+        from cairn.embed.variants import NAMES
+        from cairn.ingest.embedded import check_embedded_with
         from cairn.retrieve.hybrid import build_retriever
 
+        check_embedded_with(self.store, self.embedder.name, list(NAMES.values()))
         return build_retriever(self.store, self.embedder, self.settings.retrieve, mode)
 
     def pipeline(

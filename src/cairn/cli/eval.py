@@ -522,7 +522,11 @@ def dataset_command(
         depth = max(int(s.name.rsplit("@", 1)[1]) for s in scorers if "@" in s.name)
         e = settings.embed
         embedder = MiniLMEmbedder(
-            settings.model_dir, max_tokens=e.max_tokens, batch_size=e.batch_size, threads=e.threads
+            settings.model_dir,
+            max_tokens=e.max_tokens,
+            batch_size=e.batch_size,
+            threads=e.threads,
+            precision=e.precision,
         )
         with tempfile.TemporaryDirectory(prefix=f"cairn-{name}-") as scratch:
             base = cache_dir if cache_dir is not None else Path(scratch)

@@ -53,7 +53,7 @@ def command(
         emit(report.as_dict())
     else:
         _summary(report)
-    raise typer.Exit(1 if report.failed else 0)
+    raise typer.Exit(exit_status(report))
 
 
 class _progress:
@@ -114,12 +114,35 @@ def _summary(report: Any) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from cairn.ingest.readers import SUPPORTED_SUFFIXES
+
     console = Console(stderr=True)
     for path, reason in report.failures:
         console.print(f"[red]failed[/] {escape(path)}: {escape(reason)}")
+    if report.skipped:
+        counts = ", ".join(f"{ext or '(no extension)'} {n}" for ext, n in report.skipped.items())
+        console.print(
+            f"[yellow]skipped[/] {report.skipped_files} files of an unsupported type ({counts});"
+            f" supported: {' '.join(sorted(SUPPORTED_SUFFIXES))}",
+            soft_wrap=True,
+        )
+    if report.files == 0 and report.skipped:
+        console.print(
+            "[red]nothing to ingest[/]: no file of a supported type was found "
+            "(convert the files to a supported format, or point at another folder)",
+            soft_wrap=True,
+        )
     console.print(
         f"[bold]{report.files}[/] files: {report.ingested} ingested, {report.unchanged} unchanged,"
         f" {report.failed} failed, {report.removed} removed · {report.chunks} chunks indexed, "
         f"{report.duplicates} duplicates skipped · {report.embedded} embedded, "
         f"{report.reused} from cache · {report.seconds:.1f} s"
     )
+
+
+def exit_status(report: Any) -> int:
+    """0 when all went well; 1 when some file failed, or when nothing could be ingested
+    because every file found had an unsupported type (so scripts notice an empty ingest)."""
+    if report.failed or (report.files == 0 and report.skipped_files):
+        return 1
+    return 0

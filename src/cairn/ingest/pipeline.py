@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from cairn.embed.base import Embedder
 from cairn.errors import IngestError
 from cairn.ingest.chunking import chunk_document, content_hash, embedding_text
 from cairn.ingest.discover import SourceFile, discover
+from cairn.ingest.embedded import embedded_with
 from cairn.ingest.near_duplicates import NearDuplicateFinder
 from cairn.store.base import Store
 from cairn.types import Chunk, Document
@@ -36,6 +38,9 @@ class IngestReport:
     reused: int = 0
     """Chunks whose embedding came from the cache."""
     failures: list[tuple[str, str]] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Files left out because their type is not supported, counted by extension (`""` for
+    none), most frequent first."""
     seconds: float = 0.0
     embed_seconds: float = 0.0
     parse_seconds: float = 0.0
@@ -44,6 +49,10 @@ class IngestReport:
     @property
     def failed(self) -> int:
         return len(self.failures)
+
+    @property
+    def skipped_files(self) -> int:
+        return sum(self.skipped.values())
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -57,12 +66,18 @@ class IngestReport:
             "embedded": self.embedded,
             "reused": self.reused,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
+            "skipped": [
+                {"extension": ext, "files": n, "reason": SKIP_REASON}
+                for ext, n in self.skipped.items()
+            ],
             "seconds": round(self.seconds, 3),
             "embed_seconds": round(self.embed_seconds, 3),
             "parse_seconds": round(self.parse_seconds, 3),
             "generation": self.generation,
         }
 
+
+SKIP_REASON = "unsupported file type"
 
 Progress = Callable[[str, IngestReport], None]
 """Called as `(source, report)` after each file (and with `""` once the files are counted)."""
@@ -92,12 +107,18 @@ def ingest(
     started = time.perf_counter()
     report = IngestReport()
     defaults = () if includes else tuple(settings.ingest.excludes or DEFAULT_EXCLUDES)
+    skipped: Counter[str] = Counter()
     files = list(
         discover(
-            paths, suffixes=SUPPORTED_SUFFIXES, excludes=(*defaults, *excludes), includes=includes
+            paths,
+            suffixes=SUPPORTED_SUFFIXES,
+            excludes=(*defaults, *excludes),
+            includes=includes,
+            skipped=skipped,
         )
     )
     report.files = len(files)
+    report.skipped = dict(skipped.most_common())
     if progress:
         progress("", report)
     known = {d.id: d for d in store.documents()}
@@ -109,7 +130,11 @@ def ingest(
         try:
             data = _read(file, limit)
             digest = hashlib.sha256(data).hexdigest()
-            if doc_id in known and known[doc_id].content_hash == digest:
+            if (
+                doc_id in known
+                and known[doc_id].content_hash == digest
+                and embedded_with(store, known[doc_id], embedder.name)
+            ):
                 report.unchanged += 1
             else:
                 _ingest_one(
