@@ -9,25 +9,31 @@ limit (413), the request timeout (504). Errors, whatever raised them, leave in o
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cairn.config import Settings, load_settings
 from cairn.server.errors import install_error_handlers
 from cairn.server.metrics import Metrics
 from cairn.server.middleware import BodyLimit, RequestMetrics, Timeout
-from cairn.server.routes import ask, chat, costs, documents, evals, feedback, health, traces
+from cairn.server.routes import (
+    ask,
+    chat,
+    costs,
+    documents,
+    evals,
+    feedback,
+    health,
+    traces,
+    ui,
+)
 from cairn.server.schemas import ErrorOut
 from cairn.server.state import AppState
-
-log = logging.getLogger("cairn.server")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
@@ -69,11 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    for module in (health, ask, chat, documents, feedback, traces, costs, evals):
+    for module in (health, ask, chat, documents, feedback, traces, costs, evals, ui):
         app.include_router(module.router)
-    ui = _ui_router()
-    if ui is not None:
-        app.include_router(ui)
 
     s = settings.server
     app.add_middleware(Timeout, seconds=s.request_timeout_s)
@@ -88,19 +91,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app
-
-
-def _ui_router() -> APIRouter | None:
-    """The UI engineer's router, when that module exists; the API works without it."""
-    if importlib.util.find_spec("cairn.server.routes.ui") is None:
-        return None
-    try:
-        from cairn.server.routes import ui
-    except Exception:
-        log.exception("the web UI could not be loaded; serving the API only")
-        return None
-    router = getattr(ui, "router", None)
-    return router if isinstance(router, APIRouter) else None
 
 
 def _version() -> str:

@@ -90,12 +90,9 @@ class EvalRuns:
         tenant: str | None,
         user: str | None,
     ) -> dict[str, Any]:
-        try:
-            from cairn.evals.cases import filter_cases, load_cases
-            from cairn.evals.runner import run_eval
-            from cairn.evals.scorers import default_scorers
-        except ImportError as exc:  # the eval package is still being written
-            raise NotImplementedError(f"cairn.evals has no runner API yet ({exc})") from exc
+        from cairn.evals.cases import filter_cases, load_cases
+        from cairn.evals.runner import run_eval
+        from cairn.evals.scorers import default_scorers
 
         selected = filter_cases(load_cases(cases), tags=tags)
         if not include_drafts:

@@ -41,21 +41,18 @@ async def start_run(body: EvalRunRequest, state: StateDep, caller: AdminCaller) 
         raise ApiError(400, "cases must be a path inside the server's working directory")
     if not cases.exists():
         raise ApiError(400, f"no case file or folder at {body.cases!r} (relative to {base})")
-    try:
-        status = await run_sync(
-            state.evals.start,
-            cases=cases,
-            mode=body.mode,
-            k=body.k,
-            epochs=body.epochs,
-            tags=body.tags,
-            include_drafts=body.include_drafts,
-            filters=filters_for(caller),
-            tenant=caller.tenant,
-            user=caller.user,
-        )
-    except NotImplementedError as exc:
-        raise ApiError(501, str(exc)) from None
+    status = await run_sync(
+        state.evals.start,
+        cases=cases,
+        mode=body.mode,
+        k=body.k,
+        epochs=body.epochs,
+        tags=body.tags,
+        include_drafts=body.include_drafts,
+        filters=filters_for(caller),
+        tenant=caller.tenant,
+        user=caller.user,
+    )
     return JSONResponse(
         status, status_code=202, headers={"Location": f"/v1/evals/runs/{status['id']}"}
     )
