@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cairn.budget import FREE_MODELS, PriceBook, UnknownModelPrice, format_usd, to_nanos
-from cairn.budget.price_table import GENERATED, PRICES, SOURCE
+from cairn.budget.price_table import GENERATED, PRICES, SOURCE, parse_price_file
 from cairn.budget.prices import Price, Tier
 from cairn.budget.regenerate_prices import entries, main, per_mtok
 from cairn.config import LLMSettings, load_settings
@@ -144,13 +144,20 @@ def test_regeneration_keeps_text_models_and_tiers(tmp_path: Path) -> None:
     }
     path = tmp_path / "source.json"
     path.write_text(json.dumps(source), encoding="utf-8")
-    out = tmp_path / "table.py"
+    out = tmp_path / "prices.json"
     assert main([str(path), "--version", "9.9.9", "--output", str(out)]) == 0
-    namespace: dict[str, object] = {}
-    exec(compile(out.read_text(encoding="utf-8"), str(out), "exec"), namespace)
-    assert namespace["PRICES"] == rows
-    assert namespace["SOURCE"] == "litellm 9.9.9 model_prices_and_context_window_backup.json"
-    table = namespace["PRICES"]
-    assert isinstance(table, dict)
+    source_label, _, table = parse_price_file(out.read_text(encoding="utf-8"))
+    assert table == rows
+    assert source_label == "litellm 9.9.9 model_prices_and_context_window_backup.json"
     book = PriceBook(table=table)
     assert book.price("long-b").tiers[0].output_per_mtok == Decimal("22.5")
+
+
+def test_the_shipped_price_file_is_what_the_generator_writes() -> None:
+    """prices.json is package data in the generator's exact format (one model per line)."""
+    from importlib.resources import files
+
+    from cairn.budget.regenerate_prices import render
+
+    text = files("cairn.budget").joinpath("prices.json").read_text(encoding="utf-8")
+    assert render(dict(PRICES), SOURCE, GENERATED) == text

@@ -1,5 +1,5 @@
 """What a model costs: prices in US dollars per million tokens, from the vendored LiteLLM
-price map (`price_table.py`, regenerated offline) with overrides from configuration.
+price map (`prices.json`, regenerated offline) with overrides from configuration.
 
 A model with no known price is a configuration error (`UnknownModelPrice`), never a silent
 $0. The extractive answerer makes no model call and is known to cost exactly $0.

@@ -1,4 +1,4 @@
-"""Regenerate `price_table.py` from LiteLLM's bundled model price map, offline.
+"""Regenerate `prices.json` (package data) from LiteLLM's bundled model price map, offline.
 
     python -m cairn.budget.regenerate_prices [PATH_TO_JSON] [--version LITELLM_VERSION]
 
@@ -18,7 +18,6 @@ import importlib.metadata
 import importlib.util
 import json
 import re
-import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 SOURCE_FILE = "model_prices_and_context_window_backup.json"
 TEXT_MODES = frozenset({"chat", "completion", "responses", "embedding"})
 _TIER = re.compile(r"^input_cost_per_token_above_(\d+)k_tokens$")
-TARGET = Path(__file__).with_name("price_table.py")
+TARGET = Path(__file__).with_name("prices.json")
 
 
 def per_mtok(per_token: float | int) -> str:
@@ -62,41 +61,27 @@ def entries(price_map: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
     return out
 
 
-def render(rows: dict[str, tuple[Any, ...]], source: str) -> str:
-    today = dt.datetime.now(dt.UTC).date().isoformat()
-    lines = [
-        '"""Model prices in US dollars per million tokens: input, output and optional',
-        "long-context tiers `(above_input_tokens, input, output)` that apply to the whole request",
-        "once its prompt is longer than `above_input_tokens`.",
-        "",
-        f"Generated on {today} by `python -m cairn.budget.regenerate_prices` from",
-        f"{source}",
-        "(https://github.com/BerriAI/litellm, MIT licence). Do not edit by hand: override",
-        "prices in cairn.toml or with CAIRN_LLM_PRICE_INPUT_PER_MTOK and",
-        "CAIRN_LLM_PRICE_OUTPUT_PER_MTOK.",
-        '"""',
-        "",
-        "from __future__ import annotations",
-        "",
-        f"SOURCE = {json.dumps(source)}",
-        f"GENERATED = {json.dumps(today)}",
-        "",
-        "Tier = tuple[int, str, str]",
-        "Row = tuple[str, str] | tuple[str, str, tuple[Tier, ...]]",
-        "",
-        "PRICES: dict[str, Row] = {",
-    ]
-    for name, row in rows.items():
-        lines.append(f"    {json.dumps(name)}: {_literal(row)},")
-    lines.append("}")
+def render(rows: dict[str, tuple[Any, ...]], source: str, generated: str | None = None) -> str:
+    """The price file: one model per line, so a refresh reads as a short diff."""
+    today = generated or dt.datetime.now(dt.UTC).date().isoformat()
+    head = {
+        "source": source,
+        "generated": today,
+        "licence": "MIT (https://github.com/BerriAI/litellm)",
+        "units": "US dollars per million tokens: [input, output, [[above_input_tokens, "
+        "input, output], ...]]; a tier applies to the whole request once the prompt is longer",
+    }
+    lines = ["{"]
+    lines += [f"  {json.dumps(key)}: {json.dumps(value)}," for key, value in head.items()]
+    lines.append('  "prices": {')
+    body = [f"    {json.dumps(name)}: {json.dumps(_lists(row))}" for name, row in rows.items()]
+    lines.append(",\n".join(body))
+    lines += ["  }", "}"]
     return "\n".join(lines) + "\n"
 
 
-def _literal(value: Any) -> str:
-    if isinstance(value, tuple):
-        inner = ", ".join(_literal(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    return json.dumps(value)
+def _lists(value: Any) -> Any:
+    return [_lists(v) for v in value] if isinstance(value, tuple | list) else value
 
 
 def _installed_source() -> tuple[Path, str]:
@@ -117,8 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     rows = entries(json.loads(path.read_text(encoding="utf-8")))
     label = f"litellm {version or '(unknown version)'} {SOURCE_FILE}"
     args.output.write_text(render(rows, label), encoding="utf-8")
-    # Keep the file as `ruff format` would write it (long lines get split).
-    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(args.output)], check=False)
     sys.stdout.write(f"wrote {len(rows)} model prices to {args.output}\n")
     return 0
 
