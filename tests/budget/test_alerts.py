@@ -10,6 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from cairn.budget import AlertDispatcher, Limits, MetricsRegistry
 from cairn.errors import ConfigError
@@ -165,9 +166,16 @@ def test_metrics_render_in_prometheus_text_format(
     spend(budget, 1000, user="alice")
     text = registry.render()
     assert "# TYPE cairn_budget_requests_total counter" in text
-    assert 'cairn_budget_requests_total{status="settled"} 1.0' in text
-    assert 'cairn_budget_spend_usd_total{model="test-model",feature="ask"} 0.002' in text
-    assert 'cairn_budget_alerts_total{limit="daily",kind="threshold",threshold="100"} 1.0' in text
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples[("cairn_budget_requests_total", (("status", "settled"),))] == 1.0
+    spend_key = (("feature", "ask"), ("model", "test-model"))
+    assert samples[("cairn_budget_spend_usd_total", spend_key)] == 0.002
+    alert_key = (("kind", "threshold"), ("limit", "daily"), ("threshold", "100"))
+    assert samples[("cairn_budget_alerts_total", alert_key)] == 1.0
     spent = registry.counter("cairn_budget_spend_usd_total", "", ("model", "feature"))
     assert Decimal(repr(spent.value(model="test-model", feature="ask"))) == Decimal("0.002")
     with pytest.raises(ValueError, match="another type"):

@@ -1,6 +1,8 @@
-"""A small in-process metrics registry: counters and gauges with labels, readable by tests
-and renderable in the Prometheus text format, so other code (the HTTP server, the trace
-package) can export them later without a dependency here.
+"""The budget's metrics, on `prometheus_client` (the one metrics library cairn uses).
+
+`MetricsRegistry` wraps a `prometheus_client.CollectorRegistry` with get-or-create by name,
+so several `Budget` objects in one process share their counters, and with `value()` for
+tests and the costs page:
 
     registry = MetricsRegistry()
     refusals = registry.counter("cairn_budget_refusals_total", "Requests refused", ("limit",))
@@ -11,75 +13,58 @@ package) can export them later without a dependency here.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
-MetricKind = Literal["counter", "gauge"]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Sample:
-    name: str
-    labels: tuple[tuple[str, str], ...]
-    value: float
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import Counter as PromCounter
+from prometheus_client import Gauge as PromGauge
 
 
-class Metric:
+class _Metric:
     """One named metric; each distinct label set holds its own value."""
 
-    kind: MetricKind = "counter"
-
-    def __init__(self, name: str, help_text: str, labelnames: tuple[str, ...] = ()) -> None:
-        self.name = name
-        self.help = help_text
+    def __init__(self, metric: Any, sample: str, labelnames: tuple[str, ...]) -> None:
+        self._metric = metric
+        self._sample = sample
+        self.name = sample
         self.labelnames = labelnames
-        self._values: dict[tuple[str, ...], float] = {}
-        self._lock = threading.Lock()
 
-    def _key(self, labels: dict[str, str]) -> tuple[str, ...]:
+    def _child(self, labels: dict[str, str]) -> Any:
         if set(labels) != set(self.labelnames):
             raise ValueError(f"{self.name} takes labels {self.labelnames}, got {tuple(labels)}")
-        return tuple(str(labels[n]) for n in self.labelnames)
+        if not self.labelnames:
+            return self._metric
+        return self._metric.labels(**{k: str(v) for k, v in labels.items()})
 
     def value(self, **labels: str) -> float:
-        with self._lock:
-            return self._values.get(self._key(labels), 0.0)
-
-    def samples(self) -> Iterator[Sample]:
-        with self._lock:
-            items = sorted(self._values.items())
-        for key, value in items:
-            yield Sample(
-                name=self.name, labels=tuple(zip(self.labelnames, key, strict=True)), value=value
-            )
+        if set(labels) != set(self.labelnames):
+            raise ValueError(f"{self.name} takes labels {self.labelnames}, got {tuple(labels)}")
+        wanted = {k: str(v) for k, v in labels.items()}
+        for family in self._metric.collect():
+            for sample in family.samples:
+                if sample.name == self._sample and sample.labels == wanted:
+                    return float(sample.value)
+        return 0.0
 
 
-class Counter(Metric):
-    kind: MetricKind = "counter"
-
+class Counter(_Metric):
     def inc(self, amount: float = 1.0, **labels: str) -> None:
         if amount < 0:
             raise ValueError("a counter only goes up")
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
+        self._child(labels).inc(amount)
 
 
-class Gauge(Metric):
-    kind: MetricKind = "gauge"
-
+class Gauge(_Metric):
     def set(self, value: float, **labels: str) -> None:
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = value
+        self._child(labels).set(value)
 
 
 class MetricsRegistry:
     """Get-or-create metrics by name; `render()` writes the Prometheus text format."""
 
     def __init__(self) -> None:
-        self._metrics: dict[str, Metric] = {}
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._metrics: dict[str, _Metric] = {}
         self._lock = threading.Lock()
 
     def counter(self, name: str, help_text: str, labelnames: tuple[str, ...] = ()) -> Counter:
@@ -93,37 +78,26 @@ class MetricsRegistry:
         return metric
 
     def _get(
-        self, cls: type[Metric], name: str, help_text: str, labelnames: tuple[str, ...]
-    ) -> Metric:
+        self, cls: type[_Metric], name: str, help_text: str, labelnames: tuple[str, ...]
+    ) -> _Metric:
         with self._lock:
             metric = self._metrics.get(name)
             if metric is None:
-                metric = self._metrics[name] = cls(name, help_text, labelnames)
+                if cls is Counter:
+                    # prometheus_client names a counter without `_total` and adds it back
+                    base = name.removesuffix("_total")
+                    inner: Any = PromCounter(base, help_text, labelnames, registry=self.registry)
+                    sample = f"{base}_total"
+                else:
+                    inner = PromGauge(name, help_text, labelnames, registry=self.registry)
+                    sample = name
+                metric = self._metrics[name] = cls(inner, sample, labelnames)
             elif type(metric) is not cls or metric.labelnames != labelnames:
                 raise ValueError(f"metric {name} already registered with another type or labels")
             return metric
 
-    def metrics(self) -> list[Metric]:
-        with self._lock:
-            return sorted(self._metrics.values(), key=lambda m: m.name)
-
     def render(self) -> str:
-        lines: list[str] = []
-        for metric in self.metrics():
-            lines.append(f"# HELP {metric.name} {metric.help}")
-            lines.append(f"# TYPE {metric.name} {metric.kind}")
-            for sample in metric.samples():
-                labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sample.labels)
-                lines.append(
-                    f"{sample.name}{{{labels}}} {sample.value!r}"
-                    if labels
-                    else f"{sample.name} {sample.value!r}"
-                )
-        return "\n".join(lines) + "\n" if lines else ""
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+        return generate_latest(self.registry).decode("utf-8")
 
 
 REGISTRY = MetricsRegistry()
