@@ -1,5 +1,5 @@
 # The commands people and CI share. See README.md.
-.PHONY: setup demo test test-busy lint typecheck unit eval bench
+.PHONY: setup demo test test-busy coverage lint typecheck unit eval bench
 
 setup:
 	./scripts/setup.sh
@@ -14,6 +14,10 @@ test: lint typecheck
 # The whole suite while two CPU-bound processes occupy two cores (a busy CI runner or laptop).
 test-busy:
 	PYTHON=.venv/bin/python ./scripts/test-busy.sh
+
+# Line coverage of src/ by the whole suite (terminal summary, missing lines per module).
+coverage:
+	.venv/bin/python -m pytest -q --cov=cairn --cov-report=term:skip-covered
 
 lint:
 	.venv/bin/ruff check src tests bench

@@ -42,7 +42,8 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 
 
 class _Section(BaseModel):
-    model_config = {"extra": "forbid"}
+    # the docstring under each field is its description (docs/configuration.md is built from it)
+    model_config = {"extra": "forbid", "use_attribute_docstrings": True}
 
 
 class ChunkSettings(_Section):
