@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from cairn.answer.extractive import ExtractiveAnswerer, chunk_units
-from cairn.answer.verify import LexicalVerifier, cited_sentences
+from cairn.answer.segments import cited_sentences
+from cairn.answer.verify import LexicalVerifier
 from cairn.config import AnswerSettings
 from cairn.embed.hashing import HashingEmbedder
 from cairn.store.sqlite import SQLiteStore

@@ -266,7 +266,7 @@ def test_calibrated_verdicts_with_the_real_model(minilm: object) -> None:
 
 
 def test_subscripts_are_not_citation_markers() -> None:
-    from cairn.answer.verify import cited_sentences
+    from cairn.answer.segments import cited_sentences
 
     text = "Use sys.argv[1] to read it, or exc_info()[0] for the type. [2]"
     assert cited_sentences(text) == [

@@ -41,22 +41,17 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 from cairn.answer.base import NOT_FOUND, Draft
+from cairn.answer.segments import BULLET, MARKER, Unit, answer_units, cited_sentences
 from cairn.answer.terms import content_terms
 from cairn.embed.base import Embedder
 from cairn.errors import UserError
 from cairn.ingest.chunking import embedding_text
-from cairn.sentences import split_sentences
 from cairn.store.base import Store, Vector
 from cairn.store.fts import STOPWORDS
 from cairn.types import Chunk, Citation, Hit
 
-_MARKER = re.compile(r"\[(\d+)\]")
-_MARKERS = re.compile(r"(?:\s*(?<![\w)])\[\d+\])+")
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
-_BULLET = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _TOKEN = re.compile(r"[^\W_][\w.]*[^\W_]|[^\W_]|\w+")
 _SPACE = re.compile(r"\s+")
-_INITIAL = re.compile(r"(?<![\w])(?:[A-Z]|v|vs|St|Mt|Rev|Dr|Mr|Mrs|Ms|Jr|al)\.$")
 
 Policy = Literal["flag", "remove"]
 
@@ -66,22 +61,6 @@ class Verifier(Protocol):
     """The verify stage: the draft with each citation's `verified` and `support` set."""
 
     def verify(self, draft: Draft, hits: list[Hit]) -> Draft: ...
-
-
-def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
-    """Each answer segment that ends in one or more `[n]` markers, with its numbers.
-
-    Brackets right after a word or `)` are subscripts (`args[0]`, `exc_info()[1]`), not
-    markers."""
-    out: list[tuple[str, list[int]]] = []
-    last = 0
-    for match in _MARKERS.finditer(text):
-        segment = text[last : match.start()].strip().strip("`").strip()
-        numbers = [int(n) for n in _MARKER.findall(match.group(0))]
-        if segment:
-            out.append((segment, numbers))
-        last = match.end()
-    return out
 
 
 def key_tokens(text: str) -> list[str]:
@@ -203,15 +182,6 @@ class Verification:
         return tuple(s.text for s in self.sentences if not s.citations)
 
 
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    start: int
-    end: int
-    numbers: tuple[int, ...]
-    marker: tuple[int, int] | None
-    """Span of the marker group citing this unit, if any."""
-
-
 class CitationVerifier:
     """Checks every sentence against the chunks it cites (lexical, key-token and embedding
     support, calibrated); marks each citation `verified` and `support`; applies `policy`."""
@@ -245,7 +215,7 @@ class CitationVerifier:
             return Verification(draft=draft, sentences=())
         chunks = {h.chunk.id: h.chunk for h in hits}
         cited = {c.n: chunks[c.chunk_id] for c in draft.citations if c.chunk_id in chunks}
-        units = [u for u in _units(draft.text) if _is_claim(draft.text[u.start : u.end])]
+        units = [u for u in answer_units(draft.text) if _is_claim(draft.text[u.start : u.end])]
         checks = self._check_units(draft.text, units, cited)
         if self.policy == "remove" and any(c.citations and not c.supported for c in checks):
             return Verification(draft=_remove(draft, units, checks), sentences=tuple(checks))
@@ -255,7 +225,7 @@ class CitationVerifier:
         )
 
     def _check_units(
-        self, text: str, units: list[_Unit], cited: dict[int, Chunk]
+        self, text: str, units: list[Unit], cited: dict[int, Chunk]
     ) -> list[SentenceCheck]:
         claims = [_clean(text[u.start : u.end]) for u in units]
         sources = [[cited[n] for n in u.numbers if n in cited] for u in units]
@@ -360,65 +330,6 @@ def _explain(support: float, model: SupportModel, f: SupportFeatures) -> str:
     return "; ".join(parts)
 
 
-def _units(text: str) -> list[_Unit]:
-    """The checkable units of an answer, each with the markers citing it."""
-    units: list[_Unit] = []
-    last = 0
-    for match in _MARKERS.finditer(text):
-        numbers = tuple(dict.fromkeys(int(n) for n in _MARKER.findall(match.group(0))))
-        units.extend(_segment_units(text, last, match.start(), numbers, match.span()))
-        last = match.end()
-    units.extend(_segment_units(text, last, len(text), (), None))
-    return units
-
-
-def _segment_units(
-    text: str, start: int, end: int, numbers: tuple[int, ...], marker: tuple[int, int] | None
-) -> list[_Unit]:
-    """A stretch of text before a marker group: its last paragraph is cited, the rest not."""
-    paragraphs = _paragraphs(text, start, end)
-    units: list[_Unit] = []
-    for p, (s, e) in enumerate(paragraphs):
-        cite = numbers if p == len(paragraphs) - 1 else ()
-        mark = marker if cite else None
-        if "```" in text[s:e]:
-            units.append(_Unit(s, e, cite, mark))
-            continue
-        offset = s
-        for line in text[s:e].split("\n"):
-            body = offset + (m.end() if (m := _BULLET.match(line)) else 0)
-            units.extend(
-                _Unit(body + a, body + b, cite, mark)
-                for a, b in _sentences(text[body : offset + len(line)])
-            )
-            offset += len(line) + 1
-    return units
-
-
-def _sentences(text: str) -> list[tuple[int, int]]:
-    """`split_sentences`, not cut after an initial or a title ("John C. Smith", "St. Johns")."""
-    spans: list[tuple[int, int]] = []
-    for start, end in split_sentences(text):
-        if spans and _INITIAL.search(text, 0, spans[-1][1]):
-            spans[-1] = (spans[-1][0], end)
-        else:
-            spans.append((start, end))
-    return spans
-
-
-def _paragraphs(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Spans of the non-blank paragraphs in `text[start:end]`; code fences stay whole."""
-    spans: list[tuple[int, int]] = []
-    begin = start
-    for gap in _BLANK_LINE.finditer(text, start, end):
-        if text.count("```", begin, gap.start()) % 2:
-            continue  # inside a fenced block
-        spans.append((begin, gap.start()))
-        begin = gap.end()
-    spans.append((begin, end))
-    return [(s, e) for s, e in spans if text[s:e].strip()]
-
-
 def _clean(unit: str) -> str:
     return _SPACE.sub(" ", unit.replace("```", " ").replace("**", "").strip(" `\n\t"))
 
@@ -456,7 +367,7 @@ def _marked(citations: Sequence[Citation], checks: Sequence[SentenceCheck]) -> t
     )
 
 
-def _remove(draft: Draft, units: Sequence[_Unit], checks: Sequence[SentenceCheck]) -> Draft:
+def _remove(draft: Draft, units: Sequence[Unit], checks: Sequence[SentenceCheck]) -> Draft:
     """The draft without its unsupported sentences (and markers that cite nothing left)."""
     dropped = [i for i, c in enumerate(checks) if c.citations and not c.supported]
     kept = [c for c in checks if c.supported or not c.citations]
@@ -475,7 +386,7 @@ def _remove(draft: Draft, units: Sequence[_Unit], checks: Sequence[SentenceCheck
     for start, end in sorted(cuts, reverse=True):
         text = text[:start] + text[end:]
     text = _tidy(text)
-    referenced = {int(n) for n in _MARKER.findall(text)}
+    referenced = {int(n) for n in MARKER.findall(text)}
     citations = _marked([c for c in draft.citations if c.n in referenced], kept)
     note = f"verification removed {len(dropped)} unsupported sentence(s)"
     return replace(
@@ -491,9 +402,9 @@ def _tidy(text: str) -> str:
     lines = []
     for line in text.split("\n"):
         body = re.sub(r"[ \t]{2,}", " ", line.strip())
-        if _BULLET.fullmatch(body + " "):
+        if BULLET.fullmatch(body + " "):
             continue  # a list item left empty
-        indent = line[: len(line) - len(line.lstrip())] if _BULLET.match(line) else ""
+        indent = line[: len(line) - len(line.lstrip())] if BULLET.match(line) else ""
         lines.append(indent + body)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
