@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cairn.cli import app
 from cairn.config import Settings
 from cairn.store.sqlite import SQLiteStore
-from tests.evals.corpus import build_store, case_dicts, pipeline
+from cairn.testing.evalcorpus import build_store, case_dicts, pipeline
 from tests.evals.test_gate import REPO
 
 runner = CliRunner()

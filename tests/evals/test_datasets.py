@@ -10,7 +10,7 @@ from cairn.evals.datasets import Dataset, Passage, Query, load_dataset
 from cairn.evals.runner import run_eval
 from cairn.evals.scorers import build_scorer
 from cairn.retrieve.hybrid import LexicalRetriever
-from tests.evals.corpus import EMBEDDER
+from cairn.testing.evalcorpus import EMBEDDER
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 

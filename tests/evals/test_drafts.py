@@ -7,8 +7,8 @@ import yaml
 
 from cairn.evals.cases import CaseError, load_cases
 from cairn.evals.drafts import append_case, draft_case, existing_ids, slug
+from cairn.testing.noisy import make_chunk
 from cairn.types import Answer, Citation, Hit
-from tests.evals.fakes import make_chunk
 
 
 def test_slug_is_short_and_unique() -> None:

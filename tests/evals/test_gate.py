@@ -15,8 +15,8 @@ from cairn.evals.gate import GateConfig, GateError, evaluate_gate, load_gate_con
 from cairn.evals.records import RunRecord
 from cairn.evals.runner import run_eval
 from cairn.store.sqlite import SQLiteStore
-from tests.evals.corpus import build_store, cases, pipeline
-from tests.evals.fakes import NoisyTarget
+from cairn.testing.evalcorpus import build_store, cases, pipeline
+from cairn.testing.noisy import NoisyTarget
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cairn.cli import app
-from tests.evals.corpus import NAMES, paragraphs
+from cairn.testing.evalcorpus import NAMES, paragraphs
 from tests.evals.test_gate import REPO
 
 pytestmark = pytest.mark.integration

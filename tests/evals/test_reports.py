@@ -12,7 +12,7 @@ from cairn.evals.report_html import render_html
 from cairn.evals.report_terminal import print_comparison, print_gate, print_run
 from cairn.evals.runner import run_eval
 from cairn.store.sqlite import SQLiteStore
-from tests.evals.corpus import build_store, cases, pipeline
+from cairn.testing.evalcorpus import build_store, cases, pipeline
 from tests.evals.test_gate import REPO
 
 

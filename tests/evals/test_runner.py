@@ -9,9 +9,9 @@ from cairn.evals.records import RunRecord
 from cairn.evals.runner import run_eval
 from cairn.evals.scorers import build_scorer
 from cairn.store.sqlite import SQLiteStore
+from cairn.testing.evalcorpus import build_store, cases, pipeline
+from cairn.testing.noisy import NoisyTarget
 from cairn.types import Answer, Filters, Hit
-from tests.evals.corpus import build_store, cases, pipeline
-from tests.evals.fakes import NoisyTarget
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from cairn.testing.otlp import Collector
 from tests.server.conftest import app_client, bearer, copy_workspace, create_key, settings_for
-from tests.trace.collector import Collector
 
 pytestmark = pytest.mark.integration
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from cairn.config import LLMSettings, Settings, TraceSettings
+from cairn.testing.otlp import Collector
+from cairn.testing.pipelines import FailingAnswerer, pipeline
 from cairn.trace import RecordingTracer, build_tracer, request_context
 from cairn.trace.genai import GenAIAttributes
 from cairn.trace.otel import OTLPExporter, otel_attributes, traces_url
-from tests.trace.collector import Collector
-from tests.trace.fakes import FailingAnswerer, pipeline
 
 SPAN_KIND_CLIENT = 3
 STATUS_ERROR = 2

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cairn.config import LLMSettings
+from cairn.testing.pipelines import FailingAnswerer, pipeline
 from cairn.trace import (
     RecordingTracer,
     Span,
@@ -20,7 +21,6 @@ from cairn.trace import (
     request_context,
 )
 from cairn.trace.genai import GenAIAttributes
-from tests.trace.fakes import FailingAnswerer, pipeline
 
 
 class Collect:

@@ -1,4 +1,4 @@
-"""A small synthetic corpus and cases for the eval tests: fast (hashing embedder), real
+"""A small synthetic corpus and cases for evaluation tests: fast (hashing embedder), real
 SQLite store, real extractive answerer and verifier."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from cairn.embed.hashing import HashingEmbedder
 from cairn.evals.cases import Case, parse_cases
 from cairn.pipeline import Pipeline
 from cairn.retrieve.hybrid import build_retriever
-from cairn.store.sqlite import SQLiteStore
+from cairn.store.base import Store
+from cairn.store.open import open_store_at
 from cairn.testing.store import make_doc
 
 EMBEDDER = HashingEmbedder(dim=256)
@@ -39,8 +40,9 @@ def paragraphs(i: int, name: str) -> list[str]:
     ]
 
 
-def build_store(path: Path) -> SQLiteStore:
-    store = SQLiteStore(path)
+def build_store(path: Path) -> Store:
+    """A SQLite store at `path` holding the twenty synthetic services."""
+    store = open_store_at(path)
     for i, name in enumerate(NAMES):
         doc, chunks = make_doc(f"d{i}", f"guide/{name}.md", paragraphs(i, name))
         vectors = EMBEDDER.embed([c.text for c in chunks])
@@ -53,7 +55,7 @@ def build_store(path: Path) -> SQLiteStore:
     return store
 
 
-def pipeline(store: SQLiteStore, mode: str | None = None, k: int = 5) -> Pipeline:
+def pipeline(store: Store, mode: str | None = None, k: int = 5) -> Pipeline:
     retriever = build_retriever(store, EMBEDDER, RetrieveSettings(), mode)
     answerer = ExtractiveAnswerer(store, EMBEDDER, AnswerSettings(abstain_threshold=0.4))
     return Pipeline(retriever, answerer, CitationVerifier(EMBEDDER, store=store), k=k)

@@ -1,9 +1,9 @@
 """A non-deterministic fake system for the gate's noise tests.
 
-`NoisyTarget(quality, seed)` answers the synthetic cases of `corpus.py`: on each call, with
-probability `quality` the gold chunk is retrieved (at rank 1-3) and the answer quotes it;
-otherwise the gold is missing and the answer quotes a distractor. Different seeds are
-different runs of the same configuration, so they differ only by noise.
+`NoisyTarget(quality, seed)` answers the synthetic cases of `cairn.testing.evalcorpus`: on
+each call, with probability `quality` the gold chunk is retrieved (at rank 1-3) and the
+answer quotes it; otherwise the gold is missing and the answer quotes a distractor.
+Different seeds are different runs of the same configuration, so they differ only by noise.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from cairn.answer.base import NOT_FOUND
+from cairn.testing.evalcorpus import NAMES, paragraphs
 from cairn.types import Answer, Chunk, Citation, Filters, Hit
-from tests.evals.corpus import NAMES, paragraphs
 
 
 def make_chunk(name: str, part: int) -> Chunk:
