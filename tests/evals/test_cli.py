@@ -37,9 +37,10 @@ class FakeWorkspace:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project folder with cases, the committed gate config, and the synthetic workspace."""
     store = build_store(tmp_path / "ws" / "cairn.db")
-    monkeypatch.setattr(
-        "cairn.cli.eval.open_workspace", lambda workspace, **_: FakeWorkspace(store, tmp_path)
-    )
+    for module in ("cairn.cli.eval.run", "cairn.cli.eval.cases"):
+        monkeypatch.setattr(
+            f"{module}.open_workspace", lambda workspace, **_: FakeWorkspace(store, tmp_path)
+        )
     (tmp_path / "evals" / "golden").mkdir(parents=True)
     (tmp_path / "evals" / "golden" / "synthetic.yaml").write_text(yaml.safe_dump(case_dicts()))
     shutil.copy(REPO / "evals" / "gate.toml", tmp_path / "evals" / "gate.toml")

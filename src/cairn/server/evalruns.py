@@ -1,5 +1,5 @@
 """Evaluation runs over HTTP: the run files of `<workspace>/evals/runs/` (read-only), and
-runs started in the background with `cairn.evals.run_eval`.
+runs started in the background with `cairn.evals.runs` (as `cairn eval run` does).
 
 `cairn eval run` writes to `evals/runs/ID.json` under the current directory unless told
 otherwise (`--out`); runs started here are written to the workspace's `evals/runs/`, which
@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cairn.context import request_context
-from cairn.errors import UserError
 from cairn.pipeline import Pipeline
 from cairn.types import Answer, Filters, Hit
 
@@ -90,15 +88,10 @@ class EvalRuns:
         tenant: str | None,
         user: str | None,
     ) -> dict[str, Any]:
-        from cairn.evals.cases import filter_cases, load_cases
-        from cairn.evals.runner import run_eval
+        from cairn.evals.runs import evaluate, save_run, select_cases
         from cairn.evals.scorers import default_scorers
 
-        selected = filter_cases(load_cases(cases), tags=tags)
-        if not include_drafts:
-            selected = [c for c in selected if "draft" not in c.tags]
-        if not selected:
-            raise UserError(f"no cases to run in {cases} (check tags, or include drafts)")
+        selected, _ = select_cases(cases, tags=tags, include_drafts=include_drafts)
         created = datetime.now(UTC)
         run_id = f"{created:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
         status: dict[str, Any] = {
@@ -112,21 +105,17 @@ class EvalRuns:
 
         def work() -> None:
             try:
-                with request_context(tenant=tenant, user=user, feature="eval"):
-                    run = run_eval(
-                        selected,
-                        _Scoped(pipeline, filters),
-                        scorers=default_scorers(),
-                        epochs=epochs,
-                        k=k,
-                        config={"cases_path": str(cases), "mode": mode, "source": "api"},
-                    )
-                run = run.model_copy(update={"id": run_id})
-                self.runs_dir.mkdir(parents=True, exist_ok=True)
-                target = self.runs_dir / f"{run_id}.json"
-                partial = target.with_suffix(".json.partial")
-                partial.write_text(run.model_dump_json(indent=1) + "\n", encoding="utf-8")
-                partial.replace(target)
+                run = evaluate(
+                    selected,
+                    _Scoped(pipeline, filters),
+                    scorers=default_scorers(),
+                    epochs=epochs,
+                    k=k,
+                    config={"cases_path": str(cases), "mode": mode, "source": "api"},
+                    tenant=tenant,
+                    user=user,
+                )
+                save_run(run.model_copy(update={"id": run_id}), self.runs_dir / f"{run_id}.json")
                 with self._lock:
                     del self._running[run_id]
             except Exception as exc:

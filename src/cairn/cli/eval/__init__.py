@@ -1,0 +1,18 @@
+"""`cairn eval ...`: run the golden cases, compare runs, gate changes, draft cases.
+
+cairn eval run [--cases evals/golden] [--mode M] [--k K] [--epochs N] [--html R.html]
+cairn eval compare RUN BASELINE
+cairn eval gate --baseline evals/baseline.json [--run RUN | run options]
+cairn eval baseline [RUN] [--to evals/baseline.json]
+cairn eval report RUN [--baseline B] --html R.html
+cairn eval add-case "QUESTION" [--to evals/golden/drafts.yaml]
+cairn eval calibrate-judge --dataset ../shared/datasets/ragchecker_meta_eval
+cairn eval dataset {scifact,xquad,anthropic,hotpotqa,musique} --path ../shared/datasets
+"""
+
+from __future__ import annotations
+
+from cairn.cli.eval import cases, dataset, judge, reports, run  # noqa: F401  (register commands)
+from cairn.cli.eval.options import app
+
+__all__ = ["app"]
