@@ -17,7 +17,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 
 from cairn.config import Settings
 
@@ -38,7 +37,7 @@ def _type(info: FieldInfo) -> str:
 def _default(info: FieldInfo) -> str:
     if info.default_factory is not None:
         value: Any = info.default_factory()  # type: ignore[call-arg]
-    elif info.default is PydanticUndefined:
+    elif info.is_required():
         return "required"
     else:
         value = info.default
