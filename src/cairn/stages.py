@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from cairn.answer.base import Draft
-from cairn.budget.reservations import Budget
+from cairn.budget.base import CostBudget
 from cairn.context import RequestContext
 from cairn.types import Hit
 
@@ -93,7 +93,7 @@ class LedgerSettler:
     """A request that called no model still leaves its ($0) line in the ledger, as
     `extractive`; model calls were settled by `MeteredProvider` as they happened."""
 
-    def __init__(self, budget: Budget | None) -> None:
+    def __init__(self, budget: CostBudget | None) -> None:
         self.budget = budget
 
     def settle(self, ctx: RequestContext) -> None:

@@ -21,7 +21,6 @@ from cairn.sqlite import sqlite_url_path
 from cairn.types import Usage
 
 if TYPE_CHECKING:
-    from cairn.budget.reservations import Budget
     from cairn.config import Settings
 
 
@@ -71,7 +70,7 @@ class CostBudget(Protocol):
     def close(self) -> None: ...
 
 
-def open_budget(settings: Settings, *, url: str | None = None) -> Budget:
+def open_budget(settings: Settings, *, url: str | None = None) -> CostBudget:
     """The workspace's budget: `url` None for `<workspace>/ledger.db`, or
     `sqlite:///PATH` for a ledger elsewhere (`sqlite:////srv/cairn/ledger.db`)."""
     from cairn.budget.reservations import Budget

@@ -18,7 +18,8 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-from cairn.budget.reservations import Budget, Reservation
+from cairn.budget.base import CostBudget
+from cairn.budget.reservations import Reservation
 from cairn.context import RequestContext, current_request
 from cairn.llm.base import (
     Capabilities,
@@ -48,7 +49,7 @@ class MeteredProvider:
     def __init__(
         self,
         inner: Provider,
-        budget: Budget,
+        budget: CostBudget,
         *,
         max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
         price_model: str | None = None,

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
+from cairn.budget.base import CostBudget
 from cairn.budget.metered import DEFAULT_MAX_OUTPUT_TOKENS, MeteredProvider
-from cairn.budget.reservations import Budget
 from cairn.llm.base import Provider
 from cairn.llm.routing import build_provider
 
@@ -23,7 +23,7 @@ from cairn.llm.routing import build_provider
 def metered_provider(
     llm: Any,
     task: str,
-    budget: Budget,
+    budget: CostBudget,
     *,
     feature: str | None = None,
     transport: httpx.BaseTransport | None = None,

@@ -29,7 +29,7 @@ from cairn.evals.records import CaseOutput, Score
 if TYPE_CHECKING:
     import httpx
 
-    from cairn.budget.reservations import Budget
+    from cairn.budget.base import CostBudget
     from cairn.config import Settings
     from cairn.llm.base import Provider
     from cairn.llm.replies import Request
@@ -248,7 +248,7 @@ def build_grader(
     kind: str,
     settings: Settings | None = None,
     *,
-    budget: Budget | None = None,
+    budget: CostBudget | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> Grader | None:
     """`none`, `baseline` (overlap), `scripted`, `auto` / `provider` (the configured LLM).
@@ -267,13 +267,13 @@ def build_grader(
 
         provider = None
         if settings is not None and resolve_routes(settings.llm, "judge"):
+            from cairn.budget.base import open_budget
             from cairn.budget.providers import metered_provider
-            from cairn.budget.reservations import Budget
 
             provider = metered_provider(
                 settings.llm,
                 "judge",
-                budget if budget is not None else Budget.from_settings(settings),
+                budget if budget is not None else open_budget(settings),
                 feature=JUDGE_FEATURE,
                 transport=transport,
             )

@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from cairn.budget.reservations import Budget
+from cairn.budget.base import CostBudget
 from cairn.trace.records import SpanRecord, TraceRecord
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -72,10 +72,10 @@ class Metrics:
         self.cache_hits = Counter("cairn_cache_hits", "Cache hits", ("cache",), registry=r)
         self.cache_misses = Counter("cairn_cache_misses", "Cache misses", ("cache",), registry=r)
         self._extra: list[Callable[[], str]] = []
-        self._budget: Callable[[], Budget | None] = lambda: None
+        self._budget: Callable[[], CostBudget | None] = lambda: None
         r.register(_BudgetCollector(lambda: self._budget()))
 
-    def watch_budget(self, budget: Callable[[], Budget | None]) -> None:
+    def watch_budget(self, budget: Callable[[], CostBudget | None]) -> None:
         """Where `cairn_budget_remaining_usd` reads the limits from (the latest app state)."""
         self._budget = budget
 
@@ -124,7 +124,7 @@ class StageMetrics:
 
 
 class _BudgetCollector(Collector):
-    def __init__(self, budget: Callable[[], Budget | None]) -> None:
+    def __init__(self, budget: Callable[[], CostBudget | None]) -> None:
         self.budget = budget
 
     def collect(self) -> Iterable[Metric]:

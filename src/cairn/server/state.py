@@ -7,6 +7,7 @@ metrics registry, the rate limiter and the thread limiter the pipeline runs unde
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -33,7 +34,7 @@ from cairn.trace import RecordingTracer, TraceStore, build_tracer
 from cairn.workspace import Workspace
 
 if TYPE_CHECKING:
-    from cairn.budget.reservations import Budget
+    from cairn.budget.base import CostBudget
 
 log = logging.getLogger("cairn.server")
 
@@ -92,7 +93,7 @@ class AppState:
         return self.workspace.store
 
     @property
-    def budget(self) -> Budget:
+    def budget(self) -> CostBudget:
         return self.workspace.budget
 
     @property
@@ -134,7 +135,7 @@ class AppState:
                 1,
                 model=embedder.name,
             )
-            _ = self.budget.prices.table
+            importlib.import_module("cairn.budget.price_table")  # the price map, loaded once
             model.result()
             index.result()
         hits = pipeline.retriever.retrieve("warm up", 3, None)
