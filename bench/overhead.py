@@ -34,6 +34,7 @@ from cairn.llm.fake_server import FakeLLMServer
 from cairn.llm.openai import OpenAIProvider
 from cairn.llm.scripted import ScriptedModel
 from cairn.pipeline import Pipeline
+from cairn.stages import LedgerSettler
 from cairn.types import Filters, Hit
 from cairn.workspace import Workspace
 from latency import questions
@@ -86,7 +87,9 @@ def run(name: str, inner: Provider, hits: dict[str, list[Hit]], ledger: Path) ->
     prices = PriceBook.fixed({inner.model: ("1", "2")})
     with Budget(ledger, prices=prices, limits=Limits.of(daily_usd=1000)) as budget:
         answerer = GenerativeAnswerer(MeteredProvider(timed, budget, max_output_tokens=256))
-        pipeline = Pipeline(Replay(hits), answerer, LexicalVerifier(), k=5, budget=budget)
+        pipeline = Pipeline(
+            Replay(hits), answerer, LexicalVerifier(), k=5, settler=LedgerSettler(budget)
+        )
         overhead_ms: list[float] = []
         for q in hits:
             timed.seconds.clear()

@@ -201,3 +201,71 @@ def test_a_streaming_answerer_is_recognised_by_its_protocol() -> None:
     events = list(pipeline.ask_stream("lists?"))
     assert [e.kind for e in events] == ["token", "verified", "done"]
     assert events[0] == TokenEvent(text="live ")
+
+
+class PassDraft:
+    def check(self, draft: Draft, hits: list[Hit]) -> GuardVerdict:
+        return GuardVerdict(status="pass")
+
+
+class BlockContext:
+    def screen(self, question: str, hits: list[Hit]) -> Screened:
+        return Screened(hits=hits, verdict=GuardVerdict(status="blocked", reason="poisoned"))
+
+
+class RecordingCache:
+    """An answer cache that never hits and remembers what it was asked to keep."""
+
+    def __init__(self) -> None:
+        self.stored: list[str] = []
+
+    def get(self, request: Any) -> None:
+        return None
+
+    def put(self, request: Any, answer: Any) -> None:
+        self.stored.append(answer.text)
+
+
+def test_a_withheld_answer_never_streams_and_is_never_cached() -> None:
+    pipeline = make()
+    cache = RecordingCache()
+    pipeline.cache = cache  # type: ignore[assignment]
+    pipeline.output_guard = BlockDraft()
+    events = list(pipeline.ask_stream("lists?"))
+    sent = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    assert sent == "Withheld."  # not a word of the withheld answer
+    assert [e.kind for e in events if e.kind in ("citation", "verified")] == ["verified"]
+    verdict = next(e for e in events if isinstance(e, VerifiedEvent))
+    assert verdict.citations == ()
+    assert cache.stored == []
+
+
+def test_a_passing_output_guard_sends_the_checked_answer_whole() -> None:
+    pipeline = make()
+    pipeline.output_guard = PassDraft()
+    events = list(pipeline.ask_stream("lists?"))
+    done = events[-1]
+    assert isinstance(done, AnswerDoneEvent) and not done.answer.abstained
+    sent = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    assert sent == done.answer.text
+    verdict = events[-2]
+    assert isinstance(verdict, VerifiedEvent) and verdict.citations[0].verified is True
+
+
+def test_a_blocking_context_guard_stops_before_the_answer() -> None:
+    tracer = RecordingTracer()
+    pipeline = make(tracer)
+    pipeline.context_guard = BlockContext()
+    answer = pipeline.ask("lists?")
+    assert answer.abstained and not answer.citations
+    assert [name for name, _ in tracer.spans] == ["ask", "retrieve"]  # nothing answered
+    assert tracer.spans[0][1]["guard_context_reason"] == "poisoned"
+
+
+def test_the_caller_comes_from_an_enclosing_request_scope() -> None:
+    from cairn.context import request_context
+
+    tracer = RecordingTracer()
+    with request_context(tenant="acme", user="ann", feature="chat"):
+        make(tracer).ask("lists?")
+    assert (tracer.spans[0][1]["tenant"], tracer.spans[0][1]["user"]) == ("acme", "ann")

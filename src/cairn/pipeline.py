@@ -4,7 +4,7 @@
       -> output guard -> settle
 
 Every stage is injected (`cairn.stages` holds the pluggable ones and their no-op defaults);
-tests swap any of them, and guardrails, a reranker or an agent plug in by supplying a stage.
+tests swap any of them, and guardrails or a reranker plug in by supplying a stage.
 `ask` and `ask_stream` share one run of the stages (`_run`).
 """
 
@@ -14,7 +14,7 @@ import dataclasses
 import re
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from cairn.answer.base import Answerer, Draft, StreamingAnswerer
@@ -28,12 +28,12 @@ from cairn.answer.events import (
     VerifiedEvent,
 )
 from cairn.answer.verify import Verifier
-from cairn.budget.reservations import Budget
 from cairn.cache import AnswerCache, CacheHit, CacheRequest
 from cairn.context import RequestContext, request_context
 from cairn.retrieve.base import Retriever
 from cairn.stages import (
     ContextGuard,
+    GuardVerdict,
     InputGuard,
     KeepOrder,
     LedgerSettler,
@@ -46,7 +46,7 @@ from cairn.stages import (
     refusal_draft,
 )
 from cairn.trace.base import NullTracer, Span, Tracer
-from cairn.types import Answer, Filters, Hit
+from cairn.types import Answer, Citation, Filters, Hit
 
 _PIECE = re.compile(r"\S+\s*|\s+")
 
@@ -58,10 +58,6 @@ class Pipeline:
     verifier: Verifier
     k: int = 5
     tracer: Tracer = field(default_factory=NullTracer)
-    budget: Budget | None = None
-    """When set (and `settler` is not given), every request leaves a ledger entry (model
-    calls are metered by the provider wrapper; a request that made none is recorded at $0
-    as `extractive`)."""
     cache: AnswerCache | None = None
     """Answers reused across requests (`cairn.cache.open_answer_cache`); None = no cache."""
     generation: Callable[[], int] = field(default=lambda: 0)
@@ -72,12 +68,10 @@ class Pipeline:
     reranker: Reranker = field(default_factory=KeepOrder)
     context_guard: ContextGuard = field(default_factory=NoContextGuard)
     output_guard: OutputGuard = field(default_factory=NoOutputGuard)
-    settler: Settler | None = None
-    """Closes the request's books; `LedgerSettler(budget)` when not given."""
-
-    def __post_init__(self) -> None:
-        if self.settler is None:
-            self.settler = LedgerSettler(self.budget)
+    settler: Settler = field(default_factory=lambda: LedgerSettler(None))
+    """Closes the request's books: `LedgerSettler(budget)` leaves a ledger line for every
+    request (model calls are metered by the provider wrapper; a request that made none is
+    recorded at $0 as `extractive`)."""
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         with self.tracer.trace("search", uuid.uuid4().hex, query=query):
@@ -108,7 +102,8 @@ class Pipeline:
         tenant: str | None = None,
     ) -> Iterator[PipelineEvent]:
         """`ask`, as events. A `StreamingAnswerer` streams for real; other answerers are
-        replayed word by word from their complete draft."""
+        replayed word by word from their complete draft. With an output guard, the answer
+        is checked whole before any of it is sent, so a withheld answer never leaks."""
         return self._run(question, k, filters, user, tenant, stream=True)
 
     def _run(
@@ -123,50 +118,71 @@ class Pipeline:
     ) -> Iterator[PipelineEvent]:
         started = time.perf_counter()
         trace_id = uuid.uuid4().hex
-        request = None
+        request: CacheRequest | None = None
+        hits: list[Hit] = []
         fresh = False
-        with (
-            request_context(trace_id, user=user, tenant=tenant) as ctx,
-            self.tracer.trace(
+        with request_context(trace_id, user=user, tenant=tenant) as ctx:
+            user, tenant = ctx.user, ctx.tenant  # the caller, also when set by an outer scope
+            with self.tracer.trace(
                 "ask", trace_id, question=question, stream=stream, user=user, tenant=tenant
-            ) as root,
-        ):
-            hits: list[Hit] = []
-            verdict = self.input_guard.check(question)  # 1 input guard
-            root.set(guard_input=verdict.status)
-            hit = None
-            if verdict.blocked:
-                root.set(guard_input_reason=verdict.reason)
-                draft = refusal_draft(verdict)
-                yield from self._replay(draft, stream)
-            else:
-                request = self._cache_request(question, filters, tenant, k)  # 2 cache
-                hit = self.cache.get(request) if request and self.cache else None
-            if hit is not None:
-                answer = yield from self._serve_cached(hit, started, trace_id, root, stream)
-            else:
-                if not verdict.blocked:
-                    if request is not None:
+            ) as root:
+                refusal: Draft | None = None
+                cached: Answer | None = None
+                verdict = self.input_guard.check(question)  # 1 input guard
+                root.set(guard_input=verdict.status)
+                if verdict.blocked:
+                    refusal = _refusal("input", verdict, root)
+                else:
+                    request = self._cache_request(question, filters, tenant, k)  # 2 cache
+                    hit = self.cache.get(request) if request and self.cache else None
+                    if hit is not None:
+                        cached = self._serve_cached(hit, started, trace_id, root)
+                    elif request is not None:
                         root.set(cache="miss")
+                if refusal is None and cached is None:
                     hits = self._retrieve(question, k or self.k, filters)  # 3 retrieve
                     hits = self.reranker.rerank(question, hits)  # 4 rerank
                     screened = self.context_guard.screen(question, hits)  # 5 context guard
-                    hits = screened.hits
                     root.set(guard_context=screened.verdict.status)
-                    draft = yield from self._answer(question, hits, stream)  # 6 answer
-                    draft = self._verify(draft, hits)  # 7 verify
-                    yield VerifiedEvent(citations=draft.citations)
-                    checked = self.output_guard.check(draft, hits)  # 8 output guard
-                    root.set(guard_output=checked.status)
-                    if checked.blocked:
-                        root.set(guard_output_reason=checked.reason)
-                        draft = refusal_draft(checked)
-                    fresh = True
-                answer = self._finish(draft, hits, ctx, started, trace_id, root)
-            self._settle(ctx)  # 9 settle
+                    if screened.verdict.blocked:
+                        refusal = _refusal("context", screened.verdict, root)
+                    else:
+                        hits = screened.hits
+                        draft, refusal = yield from self._answer_checked(  # 6, 7, 8
+                            question, hits, stream, root
+                        )
+                if cached is not None:
+                    answer = cached
+                    yield from _replay(answer.text, answer.citations, stream)
+                else:
+                    if refusal is not None:
+                        draft = refusal
+                        yield from _replay(refusal.text, (), stream)
+                    answer = self._finish(draft, hits, ctx, started, trace_id, root)
+                    fresh = refusal is None
+                self.settler.settle(ctx)  # 9 settle
         if fresh and request is not None and self.cache is not None:
-            self.cache.put(request, answer)
+            self.cache.put(request, answer)  # never a cached answer again, never a refusal
         yield AnswerDoneEvent(answer=answer)
+
+    def _answer_checked(
+        self, question: str, hits: list[Hit], stream: bool, root: Span
+    ) -> Generator[PipelineEvent, None, tuple[Draft, Draft | None]]:
+        """Answer, verify, output guard: `(draft, refusal)`. Without an output guard the
+        answer streams as it is written; with one, it is checked whole before any of it
+        is sent, so a withheld answer never reaches the client."""
+        guarded = not isinstance(self.output_guard, NoOutputGuard)
+        draft = yield from self._answer(question, hits, stream and not guarded)  # 6 answer
+        draft = self._verify(draft, hits)  # 7 verify
+        checked = self.output_guard.check(draft, hits)  # 8 output guard
+        root.set(guard_output=checked.status)
+        if checked.blocked:
+            return draft, _refusal("output", checked, root)
+        if guarded:
+            yield from _replay(draft.text, draft.citations, stream)
+        else:
+            yield VerifiedEvent(citations=draft.citations)
+        return draft, None
 
     def _finish(
         self,
@@ -208,10 +224,8 @@ class Pipeline:
             k=k or self.k,
         )
 
-    def _serve_cached(
-        self, hit: CacheHit, started: float, trace_id: str, root: Span, stream: bool
-    ) -> Generator[PipelineEvent, None, Answer]:
-        """A cache hit: the stored answer replayed under this request's trace, at $0."""
+    def _serve_cached(self, hit: CacheHit, started: float, trace_id: str, root: Span) -> Answer:
+        """A cache hit: the stored answer under this request's trace, at $0."""
         latency_ms = (time.perf_counter() - started) * 1000
         answer = dataclasses.replace(
             hit.served(trace_id=trace_id, latency_ms=latency_ms), cached=True
@@ -225,24 +239,7 @@ class Pipeline:
             latency_ms=round(latency_ms, 2),
             cost_usd=0.0,
         )
-        if stream:
-            for piece in _PIECE.findall(answer.text):
-                yield TokenEvent(text=piece)
-            for citation in answer.citations:
-                yield CitationEvent(citation=citation)
-            yield VerifiedEvent(citations=answer.citations)
         return answer
-
-    def _replay(self, draft: Draft, stream: bool) -> Iterator[PipelineEvent]:
-        """A refusal, as the events a client expects."""
-        if stream:
-            for piece in _PIECE.findall(draft.text):
-                yield TokenEvent(text=piece)
-        yield VerifiedEvent(citations=())
-
-    def _settle(self, ctx: RequestContext) -> None:
-        assert self.settler is not None
-        self.settler.settle(ctx)
 
     def _answer(
         self, question: str, hits: list[Hit], stream: bool
@@ -267,13 +264,8 @@ class Pipeline:
             yield from self.answerer.stream(question, hits)
             return
         draft = self.answerer.answer(question, hits)
-        if not stream:
-            yield DoneEvent(draft=draft)
-            return
-        for piece in _PIECE.findall(draft.text):
-            yield TokenEvent(text=piece)
-        for citation in draft.citations:
-            yield CitationEvent(citation=citation)
+        if stream:
+            yield from _pieces(draft.text, draft.citations)
         yield DoneEvent(draft=draft)
 
     def _verify(self, draft: Draft, hits: list[Hit]) -> Draft:
@@ -290,3 +282,24 @@ class Pipeline:
             hits = self.retriever.retrieve(query, k, filters)
             span.set(chunk_ids=[h.chunk.id for h in hits], scores=[round(h.score, 4) for h in hits])
         return hits
+
+
+def _pieces(text: str, citations: Sequence[Citation]) -> Iterator[TokenEvent | CitationEvent]:
+    """A complete text sent as a stream: word by word, then its citations."""
+    for piece in _PIECE.findall(text):
+        yield TokenEvent(text=piece)
+    for citation in citations:
+        yield CitationEvent(citation=citation)
+
+
+def _replay(text: str, citations: Sequence[Citation], stream: bool) -> Iterator[PipelineEvent]:
+    """An answer that was not streamed as it was written (cached, checked, refused)."""
+    if stream:
+        yield from _pieces(text, citations)
+    yield VerifiedEvent(citations=tuple(citations))
+
+
+def _refusal(stage: str, verdict: GuardVerdict, root: Span) -> Draft:
+    """The abstention answered when the guard of `stage` blocks; recorded on the trace."""
+    root.set(**{f"guard_{stage}": verdict.status, f"guard_{stage}_reason": verdict.reason})
+    return refusal_draft(verdict)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from cairn.config import Settings
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.pipeline import Pipeline
+from cairn.stages import LedgerSettler
 from cairn.store.base import Store
 from cairn.store.open import DB_FILE, open_store, sqlite_path
 
@@ -125,7 +126,7 @@ class Workspace:
                 self.embedder, store=self.store, policy=self.settings.answer.verify_policy
             ),
             k=self.settings.retrieve.k,
-            budget=self.budget,
+            settler=LedgerSettler(self.budget),
             cache=self.answer_cache if cache else None,
             generation=self.store.generation,
             cache_config=config_fingerprint(self.settings, mode=mode, model=model),

@@ -121,7 +121,7 @@ async def search(body: SearchRequest, state: StateDep, caller: SearchCaller) -> 
 
 
 def _search(pipeline: Pipeline, body: SearchRequest, caller: Caller) -> list[Hit]:
-    with request_context(tenant=caller.tenant, user=caller.user):
+    with request_context(tenant=caller.tenant, user=caller.user, feature="search"):
         return pipeline.search(body.query, body.k, filters_for(caller))
 
 
