@@ -25,6 +25,7 @@ class FakeWorkspace:
         self.store = store
         self.root = root
         self.settings = Settings(workspace=root)
+        self.budget = None  # no model is configured: nothing to spend
 
     def pipeline(self, mode: str | None = None) -> Any:
         return pipeline(self.store, mode)

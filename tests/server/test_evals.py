@@ -65,5 +65,8 @@ def test_start_list_and_read_an_eval_run(
         [summary] = c.get("/v1/evals/runs", headers=reader).json()
         assert summary["id"] == run_id and summary["cases"] == 2
         assert summary["aggregates"]
+        # the same run description as `cairn eval run` writes (cairn.evals.runs.run_config)
+        assert summary["config"]["llm_provider"] == "extractive"
+        assert run["config"]["source"] == "api" and run["config"]["corpus_generation"] >= 1
         assert c.get("/v1/evals/runs/nope", headers=reader).status_code == 404
     assert (ws / "evals" / "runs" / f"{run_id}.json").is_file()

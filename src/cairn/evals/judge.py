@@ -288,6 +288,9 @@ def build_grader(
     raise UserError(f"unknown judge {kind!r}: use none, auto, provider, scripted or baseline")
 
 
-def judge_scorer(kind: str, settings: Settings | None = None) -> JudgeScorer | None:
-    grader = build_grader(kind, settings)
+def judge_scorer(
+    kind: str, settings: Settings | None = None, *, budget: CostBudget | None = None
+) -> JudgeScorer | None:
+    """The judge as a scorer; its model calls spend against `budget` (the workspace's)."""
+    grader = build_grader(kind, settings, budget=budget)
     return JudgeScorer(grader) if grader is not None else None

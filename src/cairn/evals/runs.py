@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cairn.config import Settings
 from cairn.context import request_context
 from cairn.errors import UserError
 from cairn.evals.cases import Case, filter_cases, load_cases
@@ -33,6 +34,29 @@ def select_cases(
     if not cases:
         raise UserError(f"no cases to run in {path} (check the tags and ids, or include drafts)")
     return cases, drafts if not include_drafts else 0
+
+
+def run_config(
+    settings: Settings,
+    *,
+    cases_path: Path,
+    mode: str | None,
+    generation: int,
+    judge: str = "none",
+    source: str = "cli",
+) -> dict[str, Any]:
+    """What a run file records about how it was made (compared by `cairn eval compare`)."""
+    return {
+        "workspace": str(settings.workspace.resolve()),
+        "cases_path": str(cases_path),
+        "mode": mode or settings.retrieve.mode,
+        "retrieve": settings.retrieve.model_dump(mode="json"),
+        "answer": settings.answer.model_dump(mode="json"),
+        "llm_provider": settings.llm.provider,
+        "corpus_generation": generation,
+        "judge": judge,
+        "source": source,
+    }
 
 
 def evaluate(

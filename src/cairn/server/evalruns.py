@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cairn.config import Settings
 from cairn.pipeline import Pipeline
 from cairn.types import Answer, Filters, Hit
 
@@ -41,9 +42,17 @@ class _Scoped:
 
 
 class EvalRuns:
-    def __init__(self, runs_dir: Path, pipeline: Callable[[str | None], Pipeline]) -> None:
+    def __init__(
+        self,
+        runs_dir: Path,
+        pipeline: Callable[[str | None], Pipeline],
+        settings: Settings,
+        generation: Callable[[], int],
+    ) -> None:
         self.runs_dir = runs_dir
         self.pipeline = pipeline
+        self.settings = settings
+        self.generation = generation
         self._running: dict[str, dict[str, Any]] = {}
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -88,7 +97,7 @@ class EvalRuns:
         tenant: str | None,
         user: str | None,
     ) -> dict[str, Any]:
-        from cairn.evals.runs import evaluate, save_run, select_cases
+        from cairn.evals.runs import evaluate, run_config, save_run, select_cases
         from cairn.evals.scorers import default_scorers
 
         selected, _ = select_cases(cases, tags=tags, include_drafts=include_drafts)
@@ -111,7 +120,13 @@ class EvalRuns:
                     scorers=default_scorers(),
                     epochs=epochs,
                     k=k,
-                    config={"cases_path": str(cases), "mode": mode, "source": "api"},
+                    config=run_config(
+                        self.settings,
+                        cases_path=cases,
+                        mode=mode,
+                        generation=self.generation(),
+                        source="api",
+                    ),
                     tenant=tenant,
                     user=user,
                 )

@@ -80,7 +80,12 @@ class AppState:
         self.feedback: FeedbackStore = stores.feedback
         self.jobs = IngestJobs(stores.jobs, self.workspace, self.metrics)
         self._stack.callback(self.jobs.close)
-        self.evals = EvalRuns(settings.workspace / "evals" / "runs", self.pipeline)
+        self.evals = EvalRuns(
+            settings.workspace / "evals" / "runs",
+            self.pipeline,
+            settings,
+            self.workspace.store.generation,
+        )
         self._stack.callback(self.evals.wait, 5.0)  # a run still going then fails, logged
         self.metrics.watch_budget(lambda: self.budget)
         from cairn.budget.metrics import REGISTRY

@@ -47,7 +47,7 @@ def _evaluate(
 
     from cairn.evals.drafts import DRAFT_TAG
     from cairn.evals.judge import judge_scorer
-    from cairn.evals.runs import evaluate, select_cases
+    from cairn.evals.runs import evaluate, run_config, select_cases
     from cairn.evals.scorers import default_scorers
 
     if mode not in (None, "lexical", "dense", "hybrid"):
@@ -62,49 +62,44 @@ def _evaluate(
             err=True,
         )
     ws = open_workspace(workspace)
-    pipeline = ws.pipeline(mode)
-    scorers = default_scorers()
-    judge_name = "none"
-    extra = judge_scorer(judge, ws.settings)
-    if extra is not None:
-        scorers.append(extra)
-        judge_name = extra.description
-    settings = ws.settings
-    config: dict[str, Any] = {
-        "workspace": str(ws.root.resolve()),
-        "cases_path": str(cases_path),
-        "mode": mode or settings.retrieve.mode,
-        "retrieve": settings.retrieve.model_dump(mode="json"),
-        "answer": settings.answer.model_dump(mode="json"),
-        "llm_provider": settings.llm.provider,
-        "corpus_generation": ws.store.generation(),
-        "judge": judge_name,
-    }
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]eval[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("[dim]{task.description}[/]"),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("", total=len(cases))
-
-        def progress(index: int, total: int, case: Any) -> None:
-            bar.update(task, completed=index - 1, description=case.id)
-
-        run = evaluate(
-            cases,
-            pipeline,
-            scorers=scorers,
-            epochs=epochs,
-            k=k,
-            config=config,
-            seed=seed,
-            progress=progress,
+    try:
+        scorers = default_scorers()
+        extra = judge_scorer(judge, ws.settings, budget=ws.budget)
+        if extra is not None:
+            scorers.append(extra)
+        config = run_config(
+            ws.settings,
+            cases_path=cases_path,
+            mode=mode,
+            generation=ws.store.generation(),
+            judge=extra.description if extra is not None else "none",
         )
-    ws.close()
+        console = Console(stderr=True)
+        with Progress(
+            TextColumn("[bold]eval[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[dim]{task.description}[/]"),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("", total=len(cases))
+
+            def progress(index: int, total: int, case: Any) -> None:
+                bar.update(task, completed=index - 1, description=case.id)
+
+            run = evaluate(
+                cases,
+                ws.pipeline(mode),
+                scorers=scorers,
+                epochs=epochs,
+                k=k,
+                config=config,
+                seed=seed,
+                progress=progress,
+            )
+    finally:
+        ws.close()
     return run
 
 
