@@ -11,7 +11,7 @@ What it measures, on public datasets read in place from `--datasets` (never copi
   embedding is computed afresh for every call).
 
 Each passage is stored as one chunk (title in the heading column, no section) in a
-`SQLiteStore` under `--cache-dir`, embedded with MiniLM on `embedding_text(title, (), text)`;
+SQLite store under `--cache-dir`, embedded with MiniLM on `embedding_text(title, (), text)`;
 the store is reused while the corpus, model and build recipe are unchanged.
 
 Hybrid fusion is chosen on tuning data only: a sweep of convex combination (alpha 0.0-1.0 in
@@ -52,7 +52,8 @@ from cairn.evals.benchmarks import passage_records
 from cairn.ingest.chunking import content_hash, embedding_text
 from cairn.retrieve import DenseRetriever, HybridRetriever, LexicalRetriever
 from cairn.retrieve.fusion import convex, rrf
-from cairn.store.sqlite import DB_FILE, SQLiteStore
+from cairn.store.base import Store
+from cairn.store.open import DB_FILE, open_store_at
 from cairn.types import Hit, Ranked
 
 BUILD_RECIPE = 1
@@ -109,7 +110,7 @@ class Prepared:
     """A dataset with its store and every query's lexical and dense candidate lists."""
 
     dataset: corpora.Dataset
-    store: SQLiteStore
+    store: Store
     build: dict[str, Any]
     lexical: dict[str, list[Ranked]] = field(default_factory=dict)
     dense: dict[str, list[Ranked]] = field(default_factory=dict)
@@ -155,27 +156,25 @@ def _fingerprint(dataset: corpora.Dataset, embedder: MiniLMEmbedder) -> str:
 
 def open_store(
     dataset: corpora.Dataset, embedder: MiniLMEmbedder, cache_dir: Path, heading_weight: float
-) -> tuple[SQLiteStore, dict[str, Any]]:
+) -> tuple[Store, dict[str, Any]]:
     """The dataset's store from the cache, built first if the cached one is missing or stale."""
     folder = cache_dir / f"{dataset.name}-{_fingerprint(dataset, embedder)}"
     manifest = folder / "manifest.json"
     if manifest.is_file():
         build = json.loads(manifest.read_text())
         build["reused"] = True
-        store = SQLiteStore(folder / DB_FILE, heading_weight=heading_weight, create=False)
+        store = open_store_at(folder / DB_FILE, heading_weight=heading_weight, create=False)
         return store, build
     for stale in cache_dir.glob(f"{dataset.name}-*"):  # other corpus/model versions, or a
         shutil.rmtree(stale)  # build that was interrupted before its manifest was written
-    store = SQLiteStore(folder / DB_FILE, heading_weight=heading_weight)
+    store = open_store_at(folder / DB_FILE, heading_weight=heading_weight)
     build = build_store(dataset, store, embedder)
     manifest.write_text(json.dumps(build, indent=2))
     build["reused"] = False
     return store, build
 
 
-def build_store(
-    dataset: corpora.Dataset, store: SQLiteStore, embedder: MiniLMEmbedder
-) -> dict[str, Any]:
+def build_store(dataset: corpora.Dataset, store: Store, embedder: MiniLMEmbedder) -> dict[str, Any]:
     """One document and one chunk per passage; embeddings computed in batches up front."""
     passages = dataset.passages
     inputs = [embedding_text(p.title, (), p.text) for p in passages]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.errors import StoreError
+from cairn.errors import ConfigError, StoreError
 from cairn.sqlite import SQLiteFile, sqlite_url_path
 from tests import sqlite_workers
 
@@ -157,8 +157,10 @@ def test_processes_starting_at_once_migrate_each_step_exactly_once(tmp_path: Pat
 
 
 def test_sqlite_urls_name_files_as_sqlalchemy_does() -> None:
-    assert sqlite_url_path("sqlite:///ledger.db") == Path("ledger.db")
-    assert sqlite_url_path("sqlite:////srv/cairn/ledger.db") == Path("/srv/cairn/ledger.db")
-    assert sqlite_url_path("postgresql://db/cairn") is None
-    with pytest.raises(ValueError, match="sqlite:///PATH"):
-        sqlite_url_path("sqlite:///")
+    base = Path("/work/ws")
+    assert sqlite_url_path("sqlite:///ledger.db", base) == base / "ledger.db"
+    assert sqlite_url_path("sqlite:////srv/cairn/ledger.db", base) == Path("/srv/cairn/ledger.db")
+    assert sqlite_url_path("postgresql://db/cairn", base) is None
+    for bad in ("sqlite:///", "sqlite:/srv/x.db", "sqlite:///x.db?mode=ro", "sqlite:///./"):
+        with pytest.raises(ConfigError, match="sqlite:///PATH"):
+            sqlite_url_path(bad, base)

@@ -17,8 +17,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote
 
-from cairn.errors import StoreError
+from cairn.errors import ConfigError, StoreError
 
 Migration = str | Sequence[str]
 """One schema step: an SQL script (statements separated by `;`) or a list of statements."""
@@ -27,16 +28,21 @@ Migration = str | Sequence[str]
 SQLITE_URL = "sqlite:///"
 
 
-def sqlite_url_path(url: str) -> Path | None:
-    """The file a `sqlite:///PATH` URL names, or None for a URL of another scheme. As in
-    SQLAlchemy, `PATH` is what follows the third slash: `sqlite:///ledger.db` is relative to
-    the working directory, `sqlite:////srv/cairn/ledger.db` absolute."""
-    if not url.startswith(SQLITE_URL):
+def sqlite_url_path(url: str, base: Path) -> Path | None:
+    """The file a `sqlite:///PATH` URL names, or None for a URL of another scheme. `PATH`
+    is what follows the third slash: relative to `base` (the workspace folder) as in
+    `sqlite:///ledger.db`, or absolute as in `sqlite:////srv/cairn/ledger.db`. Every
+    workspace database (store, ledger, traces, server state, cache) reads its URL here."""
+    if not url.startswith("sqlite:"):
         return None
-    path = url.removeprefix(SQLITE_URL)
-    if not path:
-        raise ValueError(f"{url!r} names no file: write sqlite:///PATH")
-    return Path(path)
+    path = url.removeprefix(SQLITE_URL) if url.startswith(SQLITE_URL) else ""
+    if not path or path in (".", "./") or "?" in path or "#" in path:
+        raise ConfigError(
+            f"{url!r} is not a SQLite URL cairn understands: write sqlite:///PATH (relative "
+            "to the workspace folder) or sqlite:////ABSOLUTE/PATH, without ?options"
+        )
+    file = Path(unquote(path))
+    return file if file.is_absolute() else base / file
 
 
 def _statements(step: Migration) -> list[str]:

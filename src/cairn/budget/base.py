@@ -77,7 +77,7 @@ def open_budget(settings: Settings, *, url: str | None = None) -> CostBudget:
 
     if url is None:
         return Budget.from_settings(settings)
-    path = sqlite_url_path(url)
+    path = sqlite_url_path(url, settings.workspace)
     if path is not None:
         return Budget.from_settings(settings, path=path)
     raise ConfigError(

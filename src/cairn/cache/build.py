@@ -53,7 +53,7 @@ def _backend(
 ) -> VectorAnswerCache:
     if url == "memory://":
         return MemoryAnswerCache(ttl_s=ttl_s, max_entries=max_entries)
-    path = root / CACHE_FILE if not url else sqlite_url_path(url)
+    path = root / CACHE_FILE if not url else sqlite_url_path(url, root)
     if path is None:
         raise ConfigError(
             f"no answer-cache backend for {url!r}: use sqlite:///PATH, memory://, or leave "

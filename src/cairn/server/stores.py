@@ -35,7 +35,7 @@ def sqlite_path(url: str | None, root: Path, default: str) -> Path:
     """The file a `sqlite:///PATH` URL names (`None`: `root/default`)."""
     if not url:
         return root / default
-    path = sqlite_url_path(url)
+    path = sqlite_url_path(url, root)
     if path is None:
         raise ConfigError(
             f"no backend for {url!r}: use sqlite:///PATH, memory://, or leave the URL unset "

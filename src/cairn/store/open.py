@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from cairn.config import Settings
 from cairn.errors import ConfigError
+from cairn.sqlite import sqlite_url_path
 from cairn.store.base import Store
 
 DB_FILE = "cairn.db"
@@ -29,25 +30,10 @@ def store_url(settings: Settings) -> str:
 
 def sqlite_path(settings: Settings) -> Path | None:
     """The SQLite database file the settings name, or None when the store is not SQLite."""
-    url = store_url(settings)
-    parts = urlsplit(url)
-    if parts.scheme != "sqlite":
-        return None
-    if parts.netloc or not parts.path.startswith("/") or parts.path == "/":
-        raise ConfigError(
-            f"store.url {url!r} is not a SQLite URL cairn understands: write "
-            f"'sqlite:///{DB_FILE}' (relative to the workspace) or 'sqlite:////abs/path.db'"
-        )
-    path = Path(unquote(parts.path[1:]))
-    return path if path.is_absolute() else settings.workspace / path
+    return sqlite_url_path(store_url(settings), settings.workspace)
 
 
-def open_store(
-    settings: Settings,
-    *,
-    create: bool = True,
-    heading_weight: float = 1.0,
-) -> Store:
+def open_store(settings: Settings, *, create: bool = True) -> Store:
     """The store the settings name. `create=False` refuses to create an empty one (a
     `StoreError` saying to run `cairn ingest`); an unknown scheme is a `ConfigError`."""
     scheme = urlsplit(store_url(settings)).scheme
@@ -63,11 +49,7 @@ def open_store(
             f"unknown store.url scheme {scheme!r}: use one of {', '.join(SCHEMES)} "
             f"(for example 'sqlite:///{DB_FILE}'), or leave store.url unset"
         )
-    return open_store_at(
-        path,
-        create=create,
-        heading_weight=heading_weight,
-    )
+    return open_store_at(path, create=create)
 
 
 def open_store_at(

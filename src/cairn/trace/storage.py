@@ -58,7 +58,7 @@ def open_trace_store(root: Path, *, url: str | None = None) -> TraceStore:
         return MemoryTraceStore()
     from cairn.trace.sqlite import SQLiteTraceStore
 
-    path = root / TRACES_FILE if not url else sqlite_url_path(url)
+    path = root / TRACES_FILE if not url else sqlite_url_path(url, root)
     if path is not None:
         return SQLiteTraceStore(path)
     raise ConfigError(

@@ -4,6 +4,6 @@ FTS5 lexical index, with an exact in-memory vector index loaded from it.
 Opened through `cairn.store.open_store`; nothing outside `cairn.store` names this backend.
 """
 
-from cairn.store.sqlite.store import DB_FILE, SQLiteStore
+from cairn.store.sqlite.store import SQLiteStore
 
-__all__ = ["DB_FILE", "SQLiteStore"]
+__all__ = ["SQLiteStore"]

@@ -30,9 +30,6 @@ from cairn.store.sqlite.rows import CHUNK_COLUMNS, DOCUMENT_COLUMNS, chunk_of, d
 from cairn.store.vectors import VectorIndex
 from cairn.types import Chunk, Document, Filters, Hit, Ranked
 
-DB_FILE = "cairn.db"
-"""The database's name in a workspace folder."""
-
 _INFO_SQL = (
     "SELECT d.id, d.source, d.content_hash, "
     "(SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id), d.title, d.doc_type, d.acl "
