@@ -40,7 +40,7 @@ def put(store: Store, doc_id: str, paragraphs: list[str], acl: tuple[str, ...] =
     """Write like ingest does; the number of chunks indexed."""
     doc, chunks = make_doc(doc_id, f"{doc_id}.md", paragraphs, acl=acl)
     vectors = EMBEDDER.embed([c.text for c in chunks])
-    near = NearDuplicateFinder().find(store, doc.acl, chunks)
+    near = NearDuplicateFinder().find(store, doc, chunks)
     result = store.write_document(
         doc,
         chunks,
@@ -71,7 +71,7 @@ def test_a_near_duplicate_of_a_stored_chunk_is_kept_but_not_indexed(store: Store
 
 def test_near_duplicates_within_one_document(store: Store) -> None:
     doc, chunks = make_doc("d1", "d1.md", [LONG, OTHER, NEAR])
-    near = NearDuplicateFinder().find(store, doc.acl, chunks)
+    near = NearDuplicateFinder().find(store, doc, chunks)
     assert dict(near.duplicate_of) == {"d1-2": "d1-0"}
     assert set(near.fingerprints) == {"d1-0", "d1-1", "d1-2"}
 
@@ -89,14 +89,14 @@ def test_short_chunks_are_never_near_duplicates(store: Store) -> None:
     short = "Return the value of the field."
     assert len(short.split()) < MIN_TOKENS
     doc, chunks = make_doc("d1", "d1.md", [short, short + " Again."])
-    near = NearDuplicateFinder().find(store, doc.acl, chunks)
+    near = NearDuplicateFinder().find(store, doc, chunks)
     assert near == NearDuplicates()
 
 
 def test_zero_bits_turns_the_policy_off_but_keeps_fingerprints(store: Store) -> None:
     put(store, "d1", [LONG])
     doc, chunks = make_doc("d2", "d2.md", [NEAR])
-    near = NearDuplicateFinder(bits=0).find(store, doc.acl, chunks)
+    near = NearDuplicateFinder(bits=0).find(store, doc, chunks)
     assert not near.duplicate_of and set(near.fingerprints) == {"d2-0"}
 
 
@@ -141,3 +141,41 @@ def test_ingest_applies_the_configured_bits(tmp_path: Path, bits: int, duplicate
     finally:
         store.close()
     assert (report.ingested, report.duplicates) == (2, duplicates)
+
+
+THIRD = (
+    "The pathlib module offers classes representing filesystem paths with semantics "
+    "appropriate for different operating systems, split into pure paths, which provide "
+    "purely computational operations, and concrete paths, which inherit from pure paths."
+)
+
+
+def test_an_edit_that_shifts_the_text_keeps_every_chunk_indexed(tmp_path: Path) -> None:
+    """Re-ingesting a document with a paragraph inserted at the top moves each old
+    paragraph to the next chunk id; the stored old version must not count as a match."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    page = root / "a.md"
+    settings = Settings(workspace=tmp_path / "ws")
+    settings.chunk.target_tokens = 40  # one paragraph a chunk
+    store = open_store_at(tmp_path / "ws" / "cairn.db")
+    try:
+
+        def run() -> int:
+            report = ingest(
+                [root],
+                store=store,
+                embedder=HashingEmbedder(),
+                tokenizer=WhitespaceTokenizer(),
+                settings=settings,
+            )
+            return report.duplicates
+
+        page.write_text(f"# A\n\n{LONG}\n\n{OTHER}\n")
+        assert run() == 0
+        page.write_text(f"# A\n\n{THIRD}\n\n{LONG}\n\n{OTHER}\n")
+        assert run() == 0
+        found = {hit.chunk.text for hit in store.lexical_search("asyncio await", 5)}
+        assert OTHER in found
+    finally:
+        store.close()

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from cairn.store.base import NearDuplicates, Store
-from cairn.types import Chunk
+from cairn.types import Chunk, Document
 
 _WORD = re.compile(r"\w+")
 _MASK = (1 << 64) - 1
@@ -62,11 +62,14 @@ class NearDuplicateFinder:
     bits: int = 3
     min_tokens: int = MIN_TOKENS
 
-    def find(self, store: Store, acl: Sequence[str], chunks: Sequence[Chunk]) -> NearDuplicates:
+    def find(self, store: Store, document: Document, chunks: Sequence[Chunk]) -> NearDuplicates:
+        """The near-duplicates among `chunks`, the new version of `document`. Its stored
+        version is left out: that one is replaced by this write, and its chunk ids are reused
+        (an edit that shifts the text would otherwise mark chunks duplicates of themselves)."""
         fingerprints = {c.id: simhash(c.text) for c in chunks if c.token_count >= self.min_tokens}
         if self.bits == 0 or not fingerprints:
             return NearDuplicates(fingerprints=fingerprints)
-        stored = store.fingerprints(acl)
+        stored = store.fingerprints(document.acl, excluding=document.id)
         stored_ids = list(stored)
         stored_values = np.fromiter(stored.values(), dtype=np.uint64, count=len(stored))
         own_ids: list[str] = []

@@ -243,7 +243,7 @@ def _ingest_one(
     report.embed_seconds += time.perf_counter() - t1
     fresh = dict(zip(todo, vectors, strict=True)) if vectors is not None else {}
     near = NearDuplicateFinder(settings.ingest.near_duplicate_bits)
-    found = near.find(store, document.acl, chunks)
+    found = near.find(store, document, chunks)
     result = store.write_document(document, chunks, fresh, model=embedder.name, near=found)
     report.chunks += result.indexed
     report.duplicates += result.duplicates

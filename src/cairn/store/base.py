@@ -106,9 +106,10 @@ class Store(Protocol):
         """
         ...
 
-    def fingerprints(self, acl: Sequence[str]) -> dict[str, int]:
+    def fingerprints(self, acl: Sequence[str], *, excluding: str | None = None) -> dict[str, int]:
         """The fingerprints stored with `NearDuplicates` for indexed chunks of documents
-        readable by exactly the principals `acl` (empty: public documents), by chunk id."""
+        readable by exactly the principals `acl` (empty: public documents), by chunk id;
+        without the chunks of document `excluding` (the version a write replaces)."""
         ...
 
     def delete_documents(self, doc_ids: Sequence[str]) -> list[DocumentInfo]:

@@ -93,7 +93,7 @@ def write(store: Store, doc: Document, chunks: list[Chunk]) -> None:
         chunks,
         {c.hash: v for c, v in zip(chunks, vectors, strict=True)},
         model=MODEL,
-        near=NearDuplicateFinder().find(store, doc.acl, chunks),
+        near=NearDuplicateFinder().find(store, doc, chunks),
     )
 
 
@@ -266,6 +266,7 @@ class StoreConformance:
         assert store.fingerprints(()) == {"d1-0": high, "d3-0": 7}
         assert store.fingerprints(("staff",)) == {"d2-0": 12345}
         assert store.fingerprints(("ops",)) == {}
+        assert store.fingerprints((), excluding="d1") == {"d3-0": 7}  # its stored version
         store.delete_documents(["d1"])
         assert store.fingerprints(()) == {"d3-0": 7}
 

@@ -286,12 +286,12 @@ class SQLiteStore:
             "WHERE key = 'generation'"
         )
 
-    def fingerprints(self, acl: Sequence[str]) -> dict[str, int]:
+    def fingerprints(self, acl: Sequence[str], *, excluding: str | None = None) -> dict[str, int]:
         with self._file.reading() as db:
             rows = db.execute(
                 "SELECT c.id, c.simhash FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                "WHERE c.dup_of IS NULL AND c.simhash != 0 AND d.acl = ?",
-                (json.dumps(list(acl)),),
+                "WHERE c.dup_of IS NULL AND c.simhash != 0 AND d.acl = ? AND d.id IS NOT ?",
+                (json.dumps(list(acl)), excluding),
             ).fetchall()
         return {r[0]: r[1] & _MASK for r in rows}
 
