@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from cairn.embed.variants import partial_path
 from cairn.errors import ModelError
 
 OPSET = 17
@@ -168,7 +169,11 @@ def write_minilm_onnx(model_dir: Path, target: Path) -> Path:
     model = build_minilm_graph(model_dir)
     onnx.checker.check_model(model)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    onnx.save_model(model, str(partial))
+    partial = partial_path(target)
+    try:
+        onnx.save_model(model, str(partial))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(target)  # a killed export never leaves a half-written model behind
     return target

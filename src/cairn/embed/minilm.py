@@ -88,7 +88,7 @@ class MiniLMTokenizer:
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 on onnxruntime. Light `__init__`; the session loads on first use.
 
-    `name` tells the variant apart (`all-MiniLM-L6-v2` for fp32, `all-MiniLM-L6-v2-int8`), so
+    `name` tells the variant apart (`all-MiniLM-L6-v2` for fp32, `all-MiniLM-L6-v2-int8pc`), so
     the store never mixes vectors of two variants.
     """
 
