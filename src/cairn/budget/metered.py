@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from cairn.budget.base import CostBudget
-from cairn.budget.reservations import Reservation
+from cairn.budget.reservation import Reservation
 from cairn.context import RequestContext, current_request
 from cairn.llm.base import (
     Capabilities,

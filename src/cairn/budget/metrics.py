@@ -2,7 +2,7 @@
 
 `MetricsRegistry` wraps a `prometheus_client.CollectorRegistry` with get-or-create by name,
 so several `Budget` objects in one process share their counters, and with `value()` for
-tests and the costs page:
+tests:
 
     registry = MetricsRegistry()
     refusals = registry.counter("cairn_budget_refusals_total", "Requests refused", ("limit",))
@@ -80,6 +80,7 @@ class MetricsRegistry:
     def _get(
         self, cls: type[_Metric], name: str, help_text: str, labelnames: tuple[str, ...]
     ) -> _Metric:
+        name = name.removesuffix("_total") + "_total" if cls is Counter else name
         with self._lock:
             metric = self._metrics.get(name)
             if metric is None:

@@ -74,14 +74,10 @@ def render(rows: dict[str, tuple[Any, ...]], source: str, generated: str | None 
     lines = ["{"]
     lines += [f"  {json.dumps(key)}: {json.dumps(value)}," for key, value in head.items()]
     lines.append('  "prices": {')
-    body = [f"    {json.dumps(name)}: {json.dumps(_lists(row))}" for name, row in rows.items()]
+    body = [f"    {json.dumps(name)}: {json.dumps(row)}" for name, row in rows.items()]
     lines.append(",\n".join(body))
     lines += ["  }", "}"]
     return "\n".join(lines) + "\n"
-
-
-def _lists(value: Any) -> Any:
-    return [_lists(v) for v in value] if isinstance(value, tuple | list) else value
 
 
 def _installed_source() -> tuple[Path, str]:

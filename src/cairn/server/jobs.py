@@ -76,13 +76,13 @@ class IngestJobs:
             self._pending.pop(job_id, None)
 
     def _run(self, job_id: str, tenant: str, saved: dict[str, Path]) -> None:
+        """Ingest one job's files; the job always ends `done` or `failed`, whatever raises."""
         from cairn.ingest.pipeline import IngestReport, ingest
 
         names = {str(path.resolve()): name for name, path in saved.items()}
-        self.store.update(job_id, status="running")
 
         def progress(source: str, report: IngestReport) -> None:
-            self.store.update(
+            self._update(
                 job_id,
                 done=report.ingested + report.unchanged,
                 failed=report.failed,
@@ -93,7 +93,9 @@ class IngestJobs:
             )
 
         ws = self.workspace
+        end: dict[str, Any] = {"status": "failed", "error": "internal error"}
         try:
+            self._update(job_id, status="running")
             report = ingest(
                 list(saved.values()),
                 store=ws.store,
@@ -103,20 +105,29 @@ class IngestJobs:
                 acl=(tenant,),
                 progress=progress,
             )
+            progress("", report)
+            self.metrics.cache_hits.labels(cache="embedding").inc(report.reused)
+            self.metrics.cache_misses.labels(cache="embedding").inc(report.embedded)
+            nothing = report.failed and not (report.ingested + report.unchanged)
+            end = {"status": "failed" if nothing else "done"}
         except CairnError as exc:
-            self.store.update(job_id, status="failed", error=str(exc))
-            return
+            end["error"] = str(exc)
         except Exception as exc:
             log.exception("ingest job %s failed", job_id)
-            self.store.update(
-                job_id, status="failed", error=f"internal error: {type(exc).__name__}"
+            end["error"] = f"internal error: {type(exc).__name__}"
+        finally:
+            try:
+                self._update(job_id, **end)
+            except Exception:  # the lease runs out and another server fails the job
+                log.exception("could not record the end of ingest job %s", job_id)
+
+    def _update(self, job_id: str, **fields: Any) -> None:
+        if not self.store.update(job_id, **fields):
+            log.warning(
+                "ingest job %s is no longer this server's (failed as abandoned): not recording %s",
+                job_id,
+                sorted(fields),
             )
-            return
-        progress("", report)
-        self.metrics.cache_hits.labels(cache="embedding").inc(report.reused)
-        self.metrics.cache_misses.labels(cache="embedding").inc(report.embedded)
-        status = "failed" if report.failed and not (report.ingested + report.unchanged) else "done"
-        self.store.update(job_id, status=status)
 
     def wait(self, timeout_s: float | None = None) -> None:
         """Wait for the jobs queued so far (tests, shutdown)."""
@@ -126,12 +137,14 @@ class IngestJobs:
             future.result(timeout=timeout_s)
 
     def close(self) -> None:
-        with self._lock:
-            queued = [job_id for job_id, f in self._pending.items() if f.cancel()]
-        for job_id in queued:
-            self.store.update(
-                job_id, status="failed", error="the server stopped before this job ran; retry"
-            )
-        self._pool.shutdown(wait=True)
-        self._stopping.set()
-        self._heart.join()
+        try:
+            with self._lock:
+                queued = [job_id for job_id, f in self._pending.items() if f.cancel()]
+            for job_id in queued:
+                self._update(
+                    job_id, status="failed", error="the server stopped before this job ran; retry"
+                )
+            self._pool.shutdown(wait=True)
+        finally:
+            self._stopping.set()
+            self._heart.join()

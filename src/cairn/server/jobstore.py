@@ -43,8 +43,10 @@ class JobStore(Protocol):
         """The job, or None when absent or (with `tenant`) another tenant's."""
         ...
 
-    def update(self, job_id: str, **fields: Any) -> None:
-        """Set some of `status`, `done`, `failed`, `chunks`, `failures`, `error`."""
+    def update(self, job_id: str, **fields: Any) -> bool:
+        """Set some of `status`, `done`, `failed`, `chunks`, `failures`, `error` of one of
+        this owner's queued or running jobs. False when the job is not (or no longer) one:
+        a job another server failed as abandoned stays failed."""
         ...
 
     def renew(self) -> int:
@@ -113,17 +115,19 @@ class SQLiteJobStore:
             "error": row[8],
         }
 
-    def update(self, job_id: str, **fields: Any) -> None:
-        unknown = set(fields) - _UPDATABLE
+    def update(self, job_id: str, **fields: Any) -> bool:
+        unknown = set(fields) - UPDATABLE
         if unknown:
-            raise ValueError(f"cannot update job field(s) {sorted(unknown)}: use {_UPDATABLE}")
+            raise ValueError(f"cannot update job field(s) {sorted(unknown)}: use {UPDATABLE}")
         values = {k: json.dumps(v) if k in ("files", "failures") else v for k, v in fields.items()}
         assignments = ", ".join(f"{k} = ?" for k in values)
         with self.db.transaction() as db:
-            db.execute(
-                f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
-                (*values.values(), _now(), job_id),
+            cur = db.execute(
+                f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ? AND owner = ? "
+                "AND status IN ('queued', 'running')",
+                (*values.values(), _now(), job_id, self.owner),
             )
+        return cur.rowcount == 1
 
     def renew(self) -> int:
         with self.db.transaction() as db:
@@ -146,7 +150,8 @@ class SQLiteJobStore:
         return cur.rowcount
 
 
-_UPDATABLE = frozenset({"status", "files", "done", "failed", "chunks", "failures", "error"})
+UPDATABLE = frozenset({"status", "files", "done", "failed", "chunks", "failures", "error"})
+"""The job fields `JobStore.update` may set."""
 
 
 def _now() -> str:

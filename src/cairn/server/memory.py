@@ -14,10 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cairn.server.jobstore import ABANDONED, LEASE_S
+from cairn.server.jobstore import ABANDONED, LEASE_S, UPDATABLE
 from cairn.server.keys import KEY_PREFIX, ApiKey, hash_key, new_key
-
-_UPDATABLE = frozenset({"status", "files", "done", "failed", "chunks", "failures", "error"})
 
 
 @dataclass(slots=True)
@@ -112,16 +110,18 @@ class MemoryJobStore:
             row = self.tables.jobs.get(job_id)
             if row is None or (tenant is not None and row["tenant"] != tenant):
                 return None
-            return {k: copy.deepcopy(v) for k, v in row.items() if k in _UPDATABLE | {"id"}}
+            return {k: copy.deepcopy(v) for k, v in row.items() if k in UPDATABLE | {"id"}}
 
-    def update(self, job_id: str, **fields: Any) -> None:
-        unknown = set(fields) - _UPDATABLE
+    def update(self, job_id: str, **fields: Any) -> bool:
+        unknown = set(fields) - UPDATABLE
         if unknown:
-            raise ValueError(f"cannot update job field(s) {sorted(unknown)}: use {_UPDATABLE}")
+            raise ValueError(f"cannot update job field(s) {sorted(unknown)}: use {UPDATABLE}")
         with self.tables.lock:
             row = self.tables.jobs.get(job_id)
-            if row is not None:
-                row.update(copy.deepcopy(fields))
+            if row is None or row["owner"] != self.owner or not _live(row):
+                return False
+            row.update(copy.deepcopy(fields))
+            return True
 
     def renew(self) -> int:
         until = self.clock() + self.lease_s

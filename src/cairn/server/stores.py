@@ -1,7 +1,8 @@
 """The service's own state (API keys, ingest jobs, feedback), opened by URL.
 
     stores = open_server_stores(settings.workspace)            # server.db in the workspace
-    stores = open_server_stores(root, url="sqlite:///srv/cairn/server.db")
+    stores = open_server_stores(root, url="sqlite:////srv/cairn/server.db")   # absolute
+    stores = open_server_stores(root, url="memory://")   # tests, and embedding applications
 
 Callers hold the protocols (`KeyStore`, `JobStore`, `FeedbackStore`); a backend for another
 database adds a branch for its URL scheme here and a module of its own, and runs the suites

@@ -145,6 +145,23 @@ class JobStoreConformance:
         assert "upload the files again" in str(failed["error"])
         assert _status(second, mine["id"]) == "queued"
 
+    def test_an_abandoned_job_stays_failed_when_its_owner_comes_back(
+        self, first: JobStore, second: JobStore, clock: Clock
+    ) -> None:
+        job = first.create("acme", ["a.md"])
+        assert first.update(job["id"], status="running")
+        clock.advance(self.LEASE_S + 1)  # the owner stalled past its lease
+        assert second.fail_abandoned() == 1
+        assert not first.update(job["id"], done=1)
+        assert not first.update(job["id"], status="done")
+        assert _status(second, job["id"]) == "failed"
+
+    def test_only_the_owner_updates_a_job(self, first: JobStore, second: JobStore) -> None:
+        job = first.create("acme", ["a.md"])
+        assert not second.update(job["id"], status="done")
+        assert not first.update("job_missing", status="done")
+        assert _status(first, job["id"]) == "queued"
+
     def test_an_owner_never_fails_its_own_jobs(self, first: JobStore, clock: Clock) -> None:
         job = first.create("acme", ["a.md"])
         clock.advance(10 * self.LEASE_S)  # a stalled heartbeat: the job still runs here
