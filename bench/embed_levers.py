@@ -22,8 +22,10 @@ token-count distribution of the sample (are near-empty chunks common?).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import platform
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -135,6 +137,7 @@ def main() -> None:
     )
     fp32 = load_settings().model_dir / ONNX_FILE
     tmp = Path(tempfile.mkdtemp(prefix="cairn-levers-"))
+    atexit.register(shutil.rmtree, tmp, True)  # ~400 MB of model variants
     fused = fuse(fp32, tmp / "fused.onnx")
     models = {
         "fp32": fp32,

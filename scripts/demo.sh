@@ -15,7 +15,8 @@ else
 fi
 export CAIRN_WORKSPACE=${CAIRN_WORKSPACE:-.cairn}
 echo "==> ingesting $CORPUS into $CAIRN_WORKSPACE"
-# exit status 1 only means some files failed to parse (listed above); go on with the rest
+# exit status 1: some files failed to parse (listed above), or nothing was ingestible; go on,
+# the question below then says what it finds
 .venv/bin/cairn ingest "$CORPUS" --prune || [ $? -eq 1 ]
 echo "==> cairn ask \"$QUESTION\""
 .venv/bin/cairn ask "$QUESTION"

@@ -81,3 +81,19 @@ def test_an_empty_workspace_passes_the_check(tmp_path: Path) -> None:
         check_embedded_with(store, "model-int8", ["model-fp32", "model-int8"])
     finally:
         store.close()
+
+
+def test_a_partly_re_embedded_workspace_is_refused(tmp_path: Path) -> None:
+    """An interrupted re-embed leaves some documents with the old variant only: queries
+    are refused until every chunk has a vector of the configured one."""
+    from cairn.testing.store import make_doc, write
+
+    store = SQLiteStore(tmp_path / "cairn.db")
+    try:
+        for doc_id, model in (("d1", "variant-b"), ("d2", "variant-a")):
+            doc, chunks = make_doc(doc_id, f"{doc_id}.md", [f"text of {doc_id}"])
+            write(store, doc, chunks, model=model)
+        with pytest.raises(ModelError, match="1 chunk"):
+            check_embedded_with(store, "variant-b", ["variant-a", "variant-b"])
+    finally:
+        store.close()

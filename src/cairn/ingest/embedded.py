@@ -3,7 +3,8 @@
 The store keys vectors by embedder name, so vectors of two variants never mix; what is left
 to guard is a workspace embedded with one variant and then used with another. Ingest re-embeds
 such documents (`embedded_with`), and queries refuse with a clear message until it has
-(`check_embedded_with`), instead of silently finding nothing by meaning.
+(`check_embedded_with`, which counts every chunk without a vector of the configured variant),
+instead of silently finding nothing by meaning.
 """
 
 from __future__ import annotations
@@ -26,16 +27,15 @@ def embedded_with(store: Store, info: DocumentInfo, model: str) -> bool:
 
 
 def check_embedded_with(store: Store, model: str, others: Sequence[str]) -> None:
-    """Raise when the workspace's documents were embedded by another variant than `model`.
-
-    Looks at one document with chunks (ingest embeds a whole run with one variant)."""
-    sample = next((d for d in store.documents() if d.chunk_count), None)
-    if sample is None or embedded_with(store, sample, model):
+    """Raise when some indexed chunks have no vector from `model` (the workspace, or part
+    of it after an interrupted re-embed, was embedded by another variant)."""
+    missing = store.missing_embeddings(model)
+    if not missing:
         return
-    found = [name for name in others if name != model and embedded_with(store, sample, name)]
-    if found:
-        raise ModelError(
-            f"this workspace was embedded with {found[0]}, but the configured model is {model}: "
-            "run 'cairn ingest' on its folders again to re-embed (unchanged files only get new "
-            f"vectors), or set embed.precision back to the variant of {found[0]}"
-        )
+    found = [name for name in others if name != model and store.missing_embeddings(name) == 0]
+    by = f"with {found[0]}" if found else "with another model"
+    raise ModelError(
+        f"{missing} chunk(s) of this workspace were embedded {by}, but the configured model is "
+        f"{model}: run 'cairn ingest' on its folders again to re-embed (unchanged files only "
+        "get new vectors), or set embed.precision back to the variant the workspace has"
+    )

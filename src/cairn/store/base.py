@@ -87,6 +87,11 @@ class Store(Protocol):
         """Embeddings already computed for these chunk hashes (the embedding cache)."""
         ...
 
+    def missing_embeddings(self, model: str) -> int:
+        """How many indexed chunks have no vector from `model` (0: dense search sees every
+        chunk)."""
+        ...
+
     def write_document(
         self,
         document: Document,

@@ -85,14 +85,15 @@ def make_doc(
     return doc, chunks
 
 
-def write(store: Store, doc: Document, chunks: list[Chunk]) -> None:
-    """Write as ingest does: `EMBEDDER` vectors and the near-duplicate policy."""
+def write(store: Store, doc: Document, chunks: list[Chunk], *, model: str = MODEL) -> None:
+    """Write as ingest does: `EMBEDDER` vectors (named `model`) and the near-duplicate
+    policy."""
     vectors = EMBEDDER.embed([c.text for c in chunks])
     store.write_document(
         doc,
         chunks,
         {c.hash: v for c, v in zip(chunks, vectors, strict=True)},
-        model=MODEL,
+        model=model,
         near=NearDuplicateFinder().find(store, doc, chunks),
     )
 
@@ -209,6 +210,8 @@ class StoreConformance:
         assert list(cached) == [chunks[0].hash]
         np.testing.assert_allclose(cached[chunks[0].hash], EMBEDDER.embed(["alpha beta"])[0])
         assert store.cached_embeddings("other-model", [chunks[0].hash]) == {}
+        assert store.missing_embeddings(MODEL) == 0
+        assert store.missing_embeddings("other-model") == 1
 
     def test_exact_duplicates_are_indexed_once_and_promoted_on_delete(self, store: Store) -> None:
         d1, c1 = make_doc("d1", "a.md", [LONG_A, "only in one"])

@@ -116,6 +116,15 @@ class SQLiteStore:
         by_id = {r[1]: chunk_of(r) for r in rows}
         return [by_id[i] for i in chunk_ids if i in by_id]
 
+    def missing_embeddings(self, model: str) -> int:
+        with self._file.reading() as db:
+            row = db.execute(
+                "SELECT COUNT(*) FROM chunks c WHERE c.dup_of IS NULL AND NOT EXISTS "
+                "(SELECT 1 FROM embeddings e WHERE e.model = ? AND e.hash = c.hash)",
+                (model,),
+            ).fetchone()
+        return int(row[0])
+
     def cached_embeddings(self, model: str, hashes: Sequence[str]) -> dict[str, Vector]:
         found: dict[str, Vector] = {}
         unique = list(dict.fromkeys(hashes))
