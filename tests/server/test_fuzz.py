@@ -25,6 +25,11 @@ from tests.server.conftest import LiveServer, copy_workspace, settings_for
 pytestmark = pytest.mark.integration
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+# What uvicorn (h11) answers, before the application sees anything, to bytes that are not
+# valid HTTP: an invalid header name, a malformed Transfer-Encoding. Negative generation makes
+# such requests; the HTTP server's plain-text 400 is not an API response, so only the
+# no-server-error check applies to it.
+NOT_HTTP = b"Invalid HTTP request received."
 EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 10}
 
 
@@ -52,7 +57,11 @@ def fuzz(operation: Any, mode: GenerationMode) -> int:
     def check(case: Any) -> None:
         nonlocal sent
         sent += 1
-        case.call_and_validate(checks=CHECKS, timeout=30)
+        response = case.call(timeout=30)
+        if response.status_code == 400 and response.content == NOT_HTTP:
+            case.validate_response(response, checks=[not_a_server_error])
+            return
+        case.validate_response(response, checks=CHECKS)
 
     try:
         check()
