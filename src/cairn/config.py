@@ -133,6 +133,11 @@ class LLMSettings(_Section):
     api_key: str | None = Field(None, repr=False)
     price_input_per_mtok: float | None = None
     price_output_per_mtok: float | None = None
+    price_cache_read_per_mtok: float | None = None
+    """Price of prompt tokens read from the provider's prompt cache (US dollars per million);
+    unset: the price map's, or the input price when the input price is configured."""
+    price_cache_write_per_mtok: float | None = None
+    """Price of prompt tokens written to the provider's prompt cache; unset as above."""
     timeout_s: float = Field(60.0, gt=0)
     """Deadline per model, retries included."""
     connect_timeout_s: float = Field(5.0, gt=0)

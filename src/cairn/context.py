@@ -49,6 +49,8 @@ class RequestContext:
             input_tokens=self.usage.input_tokens + usage.input_tokens,
             output_tokens=self.usage.output_tokens + usage.output_tokens,
             estimated=self.usage.estimated or usage.estimated,
+            cache_read_tokens=self.usage.cache_read_tokens + usage.cache_read_tokens,
+            cache_write_tokens=self.usage.cache_write_tokens + usage.cache_write_tokens,
         )
 
 

@@ -149,8 +149,13 @@ class Citation:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Usage:
     input_tokens: int = 0
+    """Every prompt token, cached or not."""
     output_tokens: int = 0
     estimated: bool = False
+    cache_read_tokens: int = 0
+    """Prompt tokens the provider read from its prompt cache (part of `input_tokens`)."""
+    cache_write_tokens: int = 0
+    """Prompt tokens the provider wrote to its prompt cache (part of `input_tokens`)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -23,7 +23,8 @@ LEDGER_FILE = "ledger.db"
 
 _ENTRY_COLUMNS = (
     "id, trace_id, feature, user_id, tenant_id, model, input_tokens, output_tokens, "
-    "reserved_nanos, cost_nanos, estimated, status, note, ts, closed_at, day"
+    "cache_read_tokens, cache_write_tokens, reserved_nanos, cost_nanos, estimated, status, "
+    "note, ts, closed_at, day"
 )
 
 
@@ -39,6 +40,7 @@ class LedgerEntry:
     tenant: str | None
     model: str
     input_tokens: int
+    """Every prompt token, cached or not."""
     output_tokens: int
     reserved_usd: Decimal
     """The worst case reserved before the call."""
@@ -54,6 +56,10 @@ class LedgerEntry:
     """When the request reserved (ISO 8601, UTC)."""
     closed_at: str
     day: str
+    cache_read_tokens: int = 0
+    """Prompt tokens read from the provider's prompt cache (part of `input_tokens`)."""
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the provider's prompt cache (part of `input_tokens`)."""
 
 
 class Ledger:
@@ -138,4 +144,6 @@ def _entry(row: sqlite3.Row) -> LedgerEntry:
         ts=row["ts"],
         closed_at=row["closed_at"],
         day=row["day"],
+        cache_read_tokens=row["cache_read_tokens"],
+        cache_write_tokens=row["cache_write_tokens"],
     )

@@ -19,6 +19,7 @@ from cairn.errors import ConfigError
 if TYPE_CHECKING:
     from cairn.budget.price_table import Row
     from cairn.config import LLMSettings
+    from cairn.types import Usage
 
 FREE_MODELS: frozenset[str] = frozenset({"extractive"})
 """Models known to cost nothing: the extractive answerer (no model call at all)."""
@@ -31,6 +32,8 @@ class Tier:
     above_input_tokens: int
     input_per_mtok: Decimal
     output_per_mtok: Decimal
+    cache_read_per_mtok: Decimal | None = None
+    cache_write_per_mtok: Decimal | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -39,29 +42,83 @@ class Price:
 
     input_per_mtok: Decimal
     output_per_mtok: Decimal
+    cache_read_per_mtok: Decimal | None = None
+    """Prompt tokens read from the provider's prompt cache; `None`: billed as input."""
+    cache_write_per_mtok: Decimal | None = None
+    """Prompt tokens written to the provider's prompt cache; `None`: billed as input."""
     tiers: tuple[Tier, ...] = ()
     """Long-context tiers, lowest threshold first."""
     source: str = ""
     """Where the price came from: the price map, the configuration, or built in."""
 
     def __post_init__(self) -> None:
-        if self.input_per_mtok < 0 or self.output_per_mtok < 0:
+        prices = (
+            self.input_per_mtok,
+            self.output_per_mtok,
+            self.cache_read_per_mtok,
+            self.cache_write_per_mtok,
+        )
+        if any(p is not None and p < 0 for p in prices):
             raise ConfigError("model prices must be zero or more dollars per million tokens")
 
-    def cost_nanos(self, input_tokens: int, output_tokens: int) -> int:
-        """The exact cost in nano-dollars, rounded up."""
-        if input_tokens < 0 or output_tokens < 0:
+    def cost_nanos(
+        self, input_tokens: int, output_tokens: int, *, cache_read: int = 0, cache_write: int = 0
+    ) -> int:
+        """The exact cost in nano-dollars, rounded up.
+
+        `input_tokens` counts every prompt token; `cache_read` and `cache_write` say how many
+        of them the provider read from or wrote to its prompt cache (billed at their own
+        prices), the rest are billed as input.
+        """
+        if min(input_tokens, output_tokens, cache_read, cache_write) < 0:
             raise ValueError("token counts cannot be negative")
+        if cache_read + cache_write > input_tokens:
+            raise ValueError("cached prompt tokens cannot exceed the prompt's tokens")
         inp, out = self.input_per_mtok, self.output_per_mtok
+        read, write = self.cache_read_per_mtok, self.cache_write_per_mtok
         for tier in self.tiers:
             if input_tokens > tier.above_input_tokens:
                 inp, out = tier.input_per_mtok, tier.output_per_mtok
+                read = tier.cache_read_per_mtok if tier.cache_read_per_mtok is not None else read
+                write = (
+                    tier.cache_write_per_mtok if tier.cache_write_per_mtok is not None else write
+                )
+        uncached = input_tokens - cache_read - cache_write
         # tokens * $/Mtok = micro-dollars; * 1000 = nano-dollars.
-        nanos = (input_tokens * inp + output_tokens * out) * 1000
-        return int(nanos.to_integral_value(rounding=ROUND_CEILING))
+        micros = (
+            uncached * inp
+            + cache_read * (inp if read is None else read)
+            + cache_write * (inp if write is None else write)
+            + output_tokens * out
+        )
+        return int((micros * 1000).to_integral_value(rounding=ROUND_CEILING))
 
-    def cost_usd(self, input_tokens: int, output_tokens: int) -> Decimal:
-        return from_nanos(self.cost_nanos(input_tokens, output_tokens))
+    def worst_cost_nanos(self, input_tokens: int, max_output_tokens: int) -> int:
+        """The most a call can cost: every prompt token billed at the dearer of the input and
+        cache-write prices (a provider may write the whole prompt to its cache), and the full
+        output allowance."""
+        return max(
+            self.cost_nanos(input_tokens, max_output_tokens),
+            self.cost_nanos(input_tokens, max_output_tokens, cache_write=input_tokens),
+        )
+
+    def usage_cost_nanos(self, usage: Usage) -> int:
+        """The cost of what a call used, cached prompt tokens at their own prices."""
+        return self.cost_nanos(
+            usage.input_tokens,
+            usage.output_tokens,
+            cache_read=usage.cache_read_tokens,
+            cache_write=usage.cache_write_tokens,
+        )
+
+    def cost_usd(
+        self, input_tokens: int, output_tokens: int, *, cache_read: int = 0, cache_write: int = 0
+    ) -> Decimal:
+        return from_nanos(
+            self.cost_nanos(
+                input_tokens, output_tokens, cache_read=cache_read, cache_write=cache_write
+            )
+        )
 
 
 FREE = Price(
@@ -77,6 +134,8 @@ class PriceOverride:
 
     input_per_mtok: Decimal | None = None
     output_per_mtok: Decimal | None = None
+    cache_read_per_mtok: Decimal | None = None
+    cache_write_per_mtok: Decimal | None = None
 
 
 class PriceBook:
@@ -100,11 +159,19 @@ class PriceBook:
         """Overrides from `llm.price_input_per_mtok` / `llm.price_output_per_mtok` (also
         `CAIRN_LLM_PRICE_INPUT_PER_MTOK` / `..._OUTPUT_...`) apply to `llm.model`."""
         overrides: dict[str, PriceOverride] = {}
-        inp, out = llm.price_input_per_mtok, llm.price_output_per_mtok
-        if llm.model and (inp is not None or out is not None):
+        configured = (
+            llm.price_input_per_mtok,
+            llm.price_output_per_mtok,
+            llm.price_cache_read_per_mtok,
+            llm.price_cache_write_per_mtok,
+        )
+        if llm.model and any(p is not None for p in configured):
+            inp, out, read, write = (None if p is None else to_decimal(p) for p in configured)
             overrides[llm.model] = PriceOverride(
-                input_per_mtok=None if inp is None else to_decimal(inp),
-                output_per_mtok=None if out is None else to_decimal(out),
+                input_per_mtok=inp,
+                output_per_mtok=out,
+                cache_read_per_mtok=read,
+                cache_write_per_mtok=write,
             )
         return cls(overrides, provider=llm.provider)
 
@@ -161,10 +228,20 @@ class PriceBook:
                     f"CAIRN_LLM_PRICE_{missing.upper()}_PER_MTOK (US dollars per million tokens)"
                 )
             base = Price(input_per_mtok=Decimal(0), output_per_mtok=Decimal(0))
+        # A configured input price makes the map's cache prices meaningless (they are
+        # relative to the map's input price): unless configured too, cached tokens are then
+        # billed as input, which never understates a cost.
+        repriced = override.input_per_mtok is not None
         return replace(
             base,
             input_per_mtok=_pick(override.input_per_mtok, base.input_per_mtok),
             output_per_mtok=_pick(override.output_per_mtok, base.output_per_mtok),
+            cache_read_per_mtok=_first(
+                override.cache_read_per_mtok, None if repriced else base.cache_read_per_mtok
+            ),
+            cache_write_per_mtok=_first(
+                override.cache_write_per_mtok, None if repriced else base.cache_write_per_mtok
+            ),
             tiers=(),  # a configured price is the whole price
             source="configuration",
         )
@@ -177,15 +254,21 @@ class PriceBook:
             return None
         from cairn.budget.price_table import SOURCE
 
-        inp, out, *rest = row
         tiers = tuple(
-            Tier(above_input_tokens=above, input_per_mtok=Decimal(i), output_per_mtok=Decimal(o))
-            for tier_rows in rest
-            for above, i, o in tier_rows
+            Tier(
+                above_input_tokens=t.above_input_tokens,
+                input_per_mtok=Decimal(t.input),
+                output_per_mtok=Decimal(t.output),
+                cache_read_per_mtok=_decimal(t.cache_read),
+                cache_write_per_mtok=_decimal(t.cache_write),
+            )
+            for t in row.tiers
         )
         return Price(
-            input_per_mtok=Decimal(inp),
-            output_per_mtok=Decimal(out),
+            input_per_mtok=Decimal(row.input),
+            output_per_mtok=Decimal(row.output),
+            cache_read_per_mtok=_decimal(row.cache_read),
+            cache_write_per_mtok=_decimal(row.cache_write),
             tiers=tiers,
             source=SOURCE,
         )
@@ -193,3 +276,11 @@ class PriceBook:
 
 def _pick(value: Decimal | None, default: Decimal) -> Decimal:
     return default if value is None else value
+
+
+def _first(value: Decimal | None, default: Decimal | None) -> Decimal | None:
+    return default if value is None else value
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)

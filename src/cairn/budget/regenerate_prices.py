@@ -7,7 +7,8 @@ Without a path it reads `model_prices_and_context_window_backup.json` from an in
 `pip download litellm --no-deps -d /tmp/l && unzip /tmp/l/*.whl
 'litellm/model_prices_and_context_window_backup.json' -d /tmp/l`, then pass that file and the
 wheel's version. Only text models (chat, completion, responses, embedding) with a per-token
-input and output price are kept; long-context tiers (`..._above_200k_tokens`) are kept too.
+input and output price are kept, with their prompt-cache read and write prices;
+long-context tiers (`..._above_200k_tokens`) are kept too.
 """
 
 from __future__ import annotations
@@ -35,9 +36,15 @@ def per_mtok(per_token: float | int) -> str:
     return f"{value:f}"
 
 
-def entries(price_map: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
-    """Model name -> (input per Mtok, output per Mtok[, ((above_tokens, in, out), ...)])."""
-    out: dict[str, tuple[Any, ...]] = {}
+def _cost(spec: dict[str, Any], key: str) -> str | None:
+    value = spec.get(key)
+    return per_mtok(value) if isinstance(value, int | float) else None
+
+
+def entries(price_map: dict[str, Any]) -> dict[str, list[Any]]:
+    """Model name -> `[input, output]` or `[input, output, extras]` (dollars per Mtok), with
+    the prompt cache's read and write prices and the long-context tiers in `extras`."""
+    out: dict[str, list[Any]] = {}
     for name, spec in sorted(price_map.items()):
         if not isinstance(spec, dict) or spec.get("mode") not in TEXT_MODES:
             continue
@@ -52,24 +59,44 @@ def entries(price_map: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
             if match is None or not isinstance(value, int | float):
                 continue
             above = int(match.group(1)) * 1000
-            tier_out = spec.get(f"output_cost_per_token_above_{match.group(1)}k_tokens", outp)
-            tiers.append((above, per_mtok(value), per_mtok(tier_out)))
-        row: tuple[Any, ...] = (per_mtok(inp), per_mtok(outp))
+            suffix = f"_above_{match.group(1)}k_tokens"
+            tier_out = spec.get(f"output_cost_per_token{suffix}", outp)
+            tiers.append(
+                [
+                    above,
+                    per_mtok(value),
+                    per_mtok(tier_out),
+                    _cost(spec, f"cache_read_input_token_cost{suffix}"),
+                    _cost(spec, f"cache_creation_input_token_cost{suffix}"),
+                ]
+            )
+        extras: dict[str, Any] = {}
+        for field, key in (
+            ("cache_read", "cache_read_input_token_cost"),
+            ("cache_write", "cache_creation_input_token_cost"),
+        ):
+            if (price := _cost(spec, key)) is not None:
+                extras[field] = price
         if tiers:
-            row += (tuple(sorted(tiers)),)
+            extras["tiers"] = sorted(tiers)
+        row: list[Any] = [per_mtok(inp), per_mtok(outp)]
+        if extras:
+            row.append(extras)
         out[name] = row
     return out
 
 
-def render(rows: dict[str, tuple[Any, ...]], source: str, generated: str | None = None) -> str:
+def render(rows: dict[str, list[Any]], source: str, generated: str | None = None) -> str:
     """The price file: one model per line, so a refresh reads as a short diff."""
     today = generated or dt.datetime.now(dt.UTC).date().isoformat()
     head = {
         "source": source,
         "generated": today,
         "licence": "MIT (https://github.com/BerriAI/litellm)",
-        "units": "US dollars per million tokens: [input, output, [[above_input_tokens, "
-        "input, output], ...]]; a tier applies to the whole request once the prompt is longer",
+        "units": "US dollars per million tokens: [input, output] or [input, output, extras]; "
+        "extras: cache_read, cache_write (prompt-cache prices) and tiers [[above_input_tokens, "
+        "input, output, cache_read, cache_write], ...] (a tier applies to the whole request "
+        "once the prompt is longer)",
     }
     lines = ["{"]
     lines += [f"  {json.dumps(key)}: {json.dumps(value)}," for key, value in head.items()]

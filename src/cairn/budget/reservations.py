@@ -190,7 +190,7 @@ class Budget:
         if input_tokens < 0 or max_output_tokens < 0:
             raise UserError("token counts for a budget reservation cannot be negative")
         price = self.prices.price(model)
-        worst = price.cost_nanos(input_tokens, max_output_tokens)
+        worst = price.worst_cost_nanos(input_tokens, max_output_tokens)
         now = self._clock()
         rid = uuid.uuid4().hex
         reservation = Reservation(
@@ -269,7 +269,7 @@ class Budget:
         cost = (
             to_nanos(cost_usd)
             if cost_usd is not None
-            else reservation.price.cost_nanos(usage.input_tokens, usage.output_tokens)
+            else reservation.price.usage_cost_nanos(usage)
         )
         entry = self._finish(reservation, "settled", usage, cost)
         if entry is None:
@@ -284,7 +284,7 @@ class Budget:
         still consumed tokens (a broken stream) so they are charged. Releasing a reservation
         already settled or released does nothing and returns `None`."""
         usage = usage or Usage()
-        cost = reservation.price.cost_nanos(usage.input_tokens, usage.output_tokens)
+        cost = reservation.price.usage_cost_nanos(usage)
         return self._finish(reservation, "released", usage, cost)
 
     # -- reading ------------------------------------------------------------------------
@@ -405,12 +405,15 @@ class Budget:
                 )
                 db.execute(
                     "UPDATE ledger SET status = ?, cost_nanos = ?, input_tokens = ?, "
-                    "output_tokens = ?, estimated = ?, note = ?, closed_at = ? WHERE id = ?",
+                    "output_tokens = ?, cache_read_tokens = ?, cache_write_tokens = ?, "
+                    "estimated = ?, note = ?, closed_at = ? WHERE id = ?",
                     (
                         status,
                         cost,
                         usage.input_tokens,
                         usage.output_tokens,
+                        usage.cache_read_tokens,
+                        usage.cache_write_tokens,
                         int(usage.estimated),
                         note,
                         iso(now),
@@ -451,6 +454,8 @@ class Budget:
             ts=iso(r.created_at),
             closed_at=iso(now),
             day=r.periods.day,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
         )
 
     def _expire(self, db: sqlite3.Connection, now: float) -> tuple[int, list[Fired]]:

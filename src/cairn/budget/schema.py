@@ -72,4 +72,9 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (limit_name, scope, period, kind, threshold)
     ) WITHOUT ROWID;
     """,
+    # 2: prompt-cache tokens (part of input_tokens, billed at their own prices).
+    """
+    ALTER TABLE ledger ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE ledger ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+    """,
 )

@@ -76,8 +76,9 @@ def insert_entry(
 ) -> None:
     db.execute(
         "INSERT INTO ledger (id, trace_id, feature, user_id, tenant_id, model, input_tokens, "
-        "output_tokens, reserved_nanos, cost_nanos, estimated, status, note, ts, closed_at, "
-        "day, month) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "output_tokens, cache_read_tokens, cache_write_tokens, reserved_nanos, cost_nanos, "
+        "estimated, status, note, ts, closed_at, day, month) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             r.id,
             r.trace_id,
@@ -87,6 +88,8 @@ def insert_entry(
             r.model,
             usage.input_tokens,
             usage.output_tokens,
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
             reserved,
             cost,
             int(usage.estimated),

@@ -25,10 +25,38 @@ def command(
             "429[:seconds], 500, hang, stall, cut, malformed, disconnect, ok."
         ),
     ] = None,
+    prompt_cache: Annotated[
+        bool,
+        typer.Option(
+            help="Report cached prompt tokens for repeated prefixes, as OpenAI's automatic "
+            "prompt cache does."
+        ),
+    ] = False,
+    behaviour: Annotated[
+        str,
+        typer.Option(
+            help="How the model answers: honest (quotes the passages, cited), compromised "
+            "(obeys instructions it sees, leaks its system prompt), or a citation fault: "
+            "no-markers, lumped-markers, out-of-range, prompt-example."
+        ),
+    ] = "honest",
 ) -> None:
     """Serve /v1/chat/completions with scripted or rule-based replies (see docs/llm.md)."""
     from cairn.cli.common import fail
+    from cairn.llm.adversarial import compromised_reply, miscited
     from cairn.llm.fake_server import FakeLLMServer
+    from cairn.llm.replies import Responder, Rule
+
+    behaviours: dict[str, Rule | None] = {
+        "honest": None,
+        "compromised": compromised_reply,
+        "no-markers": miscited("none"),
+        "lumped-markers": miscited("lumped"),
+        "out-of-range": miscited("out_of_range"),
+        "prompt-example": miscited("prompt_example"),
+    }
+    if behaviour not in behaviours:
+        raise fail(f"unknown --behaviour {behaviour!r}: choose one of {', '.join(behaviours)}")
 
     try:
         server = FakeLLMServer(
@@ -39,6 +67,8 @@ def command(
             tps=tps or None,
             api_key=api_key,
             faults=fault or (),
+            prompt_cache=prompt_cache,
+            responder=Responder(default=behaviours[behaviour]),
         )
     except (OSError, ValueError) as exc:
         raise fail(f"cannot start the fake server on {host}:{port}: {exc}") from None

@@ -112,6 +112,7 @@ class AnthropicProvider(HTTPProvider):
         blocks: dict[int, dict[str, Any]] = {}
         stop: str | None = None
         input_tokens = output_tokens = None
+        cache_read = cache_write = 0
         finished = False
         with self._http.stream(
             "/v1/messages", body, timeout=merged.timeout, headers=merged.extra_headers
@@ -131,9 +132,14 @@ class AnthropicProvider(HTTPProvider):
                         hint="retry later, or configure llm.fallback_models",
                     )
                 if kind == "message_start":
-                    usage = (data.get("message") or {}).get("usage") or {}
-                    input_tokens = usage.get("input_tokens", input_tokens)
-                    output_tokens = usage.get("output_tokens", output_tokens)
+                    start_usage = _usage((data.get("message") or {}).get("usage"))
+                    if start_usage is not None:
+                        input_tokens = start_usage.input_tokens
+                        cache_read = start_usage.cache_read_tokens
+                        cache_write = start_usage.cache_write_tokens
+                    output_tokens = ((data.get("message") or {}).get("usage") or {}).get(
+                        "output_tokens", output_tokens
+                    )
                 elif kind == "content_block_start":
                     block = dict(data.get("content_block") or {})
                     block.setdefault("text", "")
@@ -171,7 +177,10 @@ class AnthropicProvider(HTTPProvider):
         usage = None
         if input_tokens is not None or output_tokens is not None:
             usage = Usage(
-                input_tokens=int(input_tokens or 0), output_tokens=int(output_tokens or 0)
+                input_tokens=int(input_tokens or 0),
+                output_tokens=int(output_tokens or 0),
+                cache_read_tokens=cache_read,
+                cache_write_tokens=cache_write,
             )
         response = self._response(content, stop, usage, messages, merged, started)
         if forced and response.text:
@@ -282,11 +291,17 @@ def _tool_choice(choice: str) -> dict[str, str]:
 
 
 def _usage(payload: Any) -> Usage | None:
+    """Anthropic's usage, normalised: its `input_tokens` leaves out the prompt tokens read
+    from or written to the prompt cache, cairn's counts every prompt token."""
     if not isinstance(payload, Mapping) or "input_tokens" not in payload:
         return None
+    read = int(payload.get("cache_read_input_tokens") or 0)
+    write = int(payload.get("cache_creation_input_tokens") or 0)
     return Usage(
-        input_tokens=int(payload.get("input_tokens") or 0),
+        input_tokens=int(payload.get("input_tokens") or 0) + read + write,
         output_tokens=int(payload.get("output_tokens") or 0),
+        cache_read_tokens=read,
+        cache_write_tokens=write,
     )
 
 

@@ -29,7 +29,9 @@ Faults, one per chat request, from the `X-Fake-Fault` header or else the fault q
 
 Latency: `ttft` seconds before the first token, `tps` tokens per second after it (server
 options, or `X-Fake-TTFT` / `X-Fake-TPS` headers per request). `X-Fake-No-Usage: 1` leaves
-usage out so clients must estimate.
+usage out so clients must estimate. With `prompt_cache=True` (`cairn fake-llm --prompt-cache`)
+prompts that share a long prefix report `prompt_tokens_details.cached_tokens` the way OpenAI's
+automatic prompt cache does (`cairn.llm.prefix_cache`).
 
 Control endpoints: `GET /_fake/requests` (what was asked), `GET /_fake/stats` (request and
 token counts), `POST /_fake/replies {"replies": ["text" | {"text", "tool_calls"}]}`,
@@ -56,6 +58,7 @@ from typing import Any, Literal
 
 from cairn.llm.base import ToolCall
 from cairn.llm.openai_wire import ChatRequest, decode_request, encode_tool_call, usage_payload
+from cairn.llm.prefix_cache import PrefixCache
 from cairn.llm.replies import Reply, Request, Responder, Scripted
 from cairn.llm.scripted import pieces
 from cairn.llm.sse import format_sse
@@ -94,6 +97,7 @@ class Stats:
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
     faults: dict[str, int] = field(default_factory=dict)
 
 
@@ -112,6 +116,7 @@ class FakeLLMServer:
         api_key: str | None = None,
         hang_limit: float = 30.0,
         faults: Iterable[str] = (),
+        prompt_cache: bool = False,
     ) -> None:
         self.host = host
         self.model = model
@@ -122,6 +127,9 @@ class FakeLLMServer:
         self.hang_limit = hang_limit
         """Longest a `hang`/`stall` lasts, so a forgotten client cannot pin a thread forever."""
         self.stats = Stats()
+        self.prefix_cache = PrefixCache() if prompt_cache else None
+        """With `prompt_cache`, prompts sharing a long prefix report cached tokens the way
+        OpenAI's automatic prompt cache does (`cairn.llm.prefix_cache`)."""
         self._faults: deque[Fault] = deque(Fault.parse(f) for f in faults)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -155,6 +163,8 @@ class FakeLLMServer:
         with self._lock:
             self._faults.clear()
             self.stats = Stats()
+        if self.prefix_cache is not None:
+            self.prefix_cache.clear()
         self.responder.reset()
 
     def start(self) -> FakeLLMServer:
@@ -207,6 +217,7 @@ class FakeLLMServer:
             if usage is not None:
                 self.stats.prompt_tokens += usage.input_tokens
                 self.stats.completion_tokens += usage.output_tokens
+                self.stats.cached_tokens += usage.cache_read_tokens
             if fault is not None:
                 name = str(fault.status) if fault.kind == "status" else fault.kind
                 self.stats.faults[name] = self.stats.faults.get(name, 0) + 1
@@ -340,6 +351,9 @@ class _Handler(BaseHTTPRequestHandler):
         usage = reply.usage or Usage(
             input_tokens=estimate_prompt_tokens(chat.messages),
             output_tokens=estimate_output_tokens(reply.text, reply.tool_calls),
+            cache_read_tokens=(
+                fake.prefix_cache.cached_tokens(chat.messages) if fake.prefix_cache else 0
+            ),
         )
         fake.count(usage, fault)
         ttft = float(self.headers.get("X-Fake-TTFT") or fake.ttft)

@@ -119,7 +119,15 @@ def decode_usage(payload: Any) -> Usage | None:
     prompt, completion = payload.get("prompt_tokens"), payload.get("completion_tokens")
     if prompt is None and completion is None:
         return None
-    return Usage(input_tokens=int(prompt or 0), output_tokens=int(completion or 0))
+    # OpenAI counts cached prompt tokens inside prompt_tokens and names them in
+    # prompt_tokens_details.cached_tokens; its prefix cache has no separate write charge.
+    details = payload.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
+    return Usage(
+        input_tokens=int(prompt or 0),
+        output_tokens=int(completion or 0),
+        cache_read_tokens=int(cached or 0),
+    )
 
 
 def decode_tool_calls(wire: Any) -> tuple[ToolCall, ...]:
@@ -285,9 +293,11 @@ def decode_request(body: Mapping[str, Any]) -> ChatRequest:
     )
 
 
-def usage_payload(usage: Usage) -> dict[str, int]:
+def usage_payload(usage: Usage) -> dict[str, Any]:
+    """`usage` as OpenAI reports it (cached prompt tokens in `prompt_tokens_details`)."""
     return {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.input_tokens + usage.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
     }

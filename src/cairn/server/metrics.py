@@ -7,7 +7,8 @@ A `prometheus_client` registry per app (two apps in one process never share coun
     cairn_http_requests_in_flight
     cairn_stage_duration_seconds{stage}                           retrieve, answer, verify
     cairn_retrieval_duration_seconds / cairn_generation_duration_seconds   histograms
-    cairn_tokens_total{direction}                                 input, output
+    cairn_tokens_total{direction}          input, output, cache_read, cache_write (the last
+                                           two are part of input)
     cairn_cost_usd_total
     cairn_cache_hits_total{cache} / cairn_cache_misses_total{cache}
         cache: answer (the answer cache, exact or semantic hits, from the traces);
@@ -119,6 +120,12 @@ class StageMetrics:
             )
             self.metrics.tokens.labels(direction="output").inc(
                 _number(attrs.get("gen_ai.usage.output_tokens"))
+            )
+            self.metrics.tokens.labels(direction="cache_read").inc(
+                _number(attrs.get("gen_ai.usage.cache_read.input_tokens"))
+            )
+            self.metrics.tokens.labels(direction="cache_write").inc(
+                _number(attrs.get("gen_ai.usage.cache_creation.input_tokens"))
             )
             self.metrics.cost.inc(_number(attrs.get("cairn.cost_usd")))
 

@@ -10,6 +10,8 @@ configured (not in extractive mode):
     gen_ai.request.temperature   llm.temperature, when set
     gen_ai.usage.input_tokens    tokens the request's model calls used in this span
     gen_ai.usage.output_tokens
+    gen_ai.usage.cache_read.input_tokens      of the input tokens, read from the prompt cache
+    gen_ai.usage.cache_creation.input_tokens  of the input tokens, written to the prompt cache
     cairn.cost_usd               what those calls cost (the ledger's figure)
 
 Usage comes from the request context the budget keeps (`cairn.context`), measured as
@@ -43,7 +45,7 @@ class GenAIAttributes:
             self.static["gen_ai.request.max_tokens"] = llm.max_tokens
         if llm.temperature is not None:
             self.static["gen_ai.request.temperature"] = llm.temperature
-        self._before: dict[str, tuple[int, int, float]] = {}
+        self._before: dict[str, tuple[int, int, int, int, float]] = {}
         self._lock = threading.Lock()
 
     def on_start(self, trace: TraceRecord, span: SpanRecord) -> None:
@@ -55,18 +57,27 @@ class GenAIAttributes:
         if not self.enabled or span.name != ANSWER_SPAN:
             return
         with self._lock:
-            before = self._before.pop(span.span_id, (0, 0, 0.0))
+            before = self._before.pop(span.span_id, (0, 0, 0, 0, 0.0))
         after = _spent(trace.trace_id)
         span.attributes.update(self.static)
         span.attributes["gen_ai.usage.input_tokens"] = after[0] - before[0]
         span.attributes["gen_ai.usage.output_tokens"] = after[1] - before[1]
-        span.attributes["cairn.cost_usd"] = round(after[2] - before[2], 9)
+        span.attributes["gen_ai.usage.cache_read.input_tokens"] = after[2] - before[2]
+        span.attributes["gen_ai.usage.cache_creation.input_tokens"] = after[3] - before[3]
+        span.attributes["cairn.cost_usd"] = round(after[4] - before[4], 9)
 
 
-def _spent(trace_id: str) -> tuple[int, int, float]:
+def _spent(trace_id: str) -> tuple[int, int, int, int, float]:
     from cairn.context import current_request
 
     ctx = current_request()
     if ctx.trace_id != trace_id:  # not inside this request's budget context
-        return (0, 0, 0.0)
-    return (ctx.usage.input_tokens, ctx.usage.output_tokens, float(ctx.cost_usd))
+        return (0, 0, 0, 0, 0.0)
+    usage = ctx.usage
+    return (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        float(ctx.cost_usd),
+    )
