@@ -46,7 +46,14 @@ def workspace(tmp_path: Path) -> Path:
                     user=user,
                     tenant="acme",
                 )
-                budget.settle(r, Usage(input_tokens=inp, output_tokens=out, estimated=day == 2))
+                cached = 400 if model == "cheap" else 0  # read from the prompt cache
+                usage = Usage(
+                    input_tokens=inp,
+                    output_tokens=out,
+                    estimated=day == 2,
+                    cache_read_tokens=cached,
+                )
+                budget.settle(r, usage)
             clock.advance(86_400)
         with pytest.raises(BudgetExceeded):
             budget.reserve(model="test-model", input_tokens=0, max_output_tokens=10_000)
@@ -70,6 +77,9 @@ def test_json_summary_by_day_feature_user_and_model(workspace: Path) -> None:
         "refused": 1,
         "input_tokens": 12_000,
         "output_tokens": 7500,
+        "cache_read_tokens": 1200,
+        "cache_write_tokens": 0,
+        "cached_share": 0.1,
         "cost_usd": 0.019125,
         "cost_nanousd": 19_125_000,
         "estimated": 3,
@@ -86,6 +96,8 @@ def test_json_summary_by_day_feature_user_and_model(workspace: Path) -> None:
     assert by_user == {"alice": (6, 18_000_000), "bob": (3, 1_125_000), None: (0, 0)}
     by_model = [r["model"] for r in data["by_model"]]  # type: ignore[union-attr]
     assert by_model == ["test-model", "cheap"]  # most expensive first
+    cached = {r["model"]: r["cached_share"] for r in data["by_model"]}  # type: ignore[union-attr]
+    assert cached == {"test-model": 0.0, "cheap": 0.4}
     assert data["by_tenant"][0]["tenant"] == "acme"  # type: ignore[index]
     assert data["in_flight"] == {"requests": 1, "reserved_usd": 0.00000375}
 
@@ -109,6 +121,7 @@ def test_table_output(workspace: Path) -> None:
         assert title in out
     assert "alice" in out and "test-model" in out and "$0.018" in out
     assert "1 in flight" in out
+    assert "cached" in out and "40%" in out  # the cheap model's share of cached prompt tokens
 
 
 def test_workspace_from_the_environment_and_empty_ledgers(

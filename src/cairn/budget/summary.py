@@ -37,10 +37,19 @@ class CostRow:
     cost_nanos: int
     estimated: int
     """How many of the requests carry an estimated cost."""
+    cache_read_tokens: int = 0
+    """Of `input_tokens`, those read from the provider's prompt cache."""
+    cache_write_tokens: int = 0
+    """Of `input_tokens`, those written to the provider's prompt cache."""
 
     @property
     def cost_usd(self) -> Decimal:
         return from_nanos(self.cost_nanos)
+
+    @property
+    def cached_share(self) -> float:
+        """The share of prompt tokens read from the provider's prompt cache."""
+        return self.cache_read_tokens / self.input_tokens if self.input_tokens else 0.0
 
     def as_json(self, key_name: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {key_name: self.key} if key_name else {}
@@ -49,6 +58,9 @@ class CostRow:
             "refused": self.refused,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cached_share": round(self.cached_share, 4),
             "cost_usd": float(self.cost_usd),
             "cost_nanousd": self.cost_nanos,
             "estimated": self.estimated,
@@ -77,7 +89,8 @@ class CostSummary:
 
 _AGGREGATES = (
     "SUM(status != 'refused'), SUM(status = 'refused'), SUM(input_tokens), "
-    "SUM(output_tokens), SUM(cost_nanos), SUM(estimated)"
+    "SUM(output_tokens), SUM(cost_nanos), SUM(estimated), SUM(cache_read_tokens), "
+    "SUM(cache_write_tokens)"
 )
 
 
@@ -134,6 +147,8 @@ def _row(key: object, sums: Any) -> CostRow:
         output_tokens=values[3],
         cost_nanos=values[4],
         estimated=values[5],
+        cache_read_tokens=values[6],
+        cache_write_tokens=values[7],
     )
 
 

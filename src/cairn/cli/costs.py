@@ -92,7 +92,15 @@ def _print(summary: "CostSummary") -> None:
     for grouping, rows in summary.groups.items():
         table = Table(title=f"By {grouping}", title_justify="left")
         table.add_column(grouping)
-        for name in ("requests", "refused", "input tokens", "output tokens", "cost", "estimated"):
+        for name in (
+            "requests",
+            "refused",
+            "input tokens",
+            "cached",
+            "output tokens",
+            "cost",
+            "estimated",
+        ):
             table.add_column(name, justify="right")
         for row in rows:
             table.add_row(*_cells(row))
@@ -109,6 +117,7 @@ def _cells(row: "CostRow") -> list[str]:
         f"{row.requests:,}",
         f"{row.refused:,}",
         f"{row.input_tokens:,}",
+        f"{row.cached_share:.0%}" if row.input_tokens else "-",
         f"{row.output_tokens:,}",
         format_usd(row.cost_usd),
         f"{row.estimated:,}",

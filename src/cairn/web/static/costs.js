@@ -196,7 +196,7 @@
     C.fill(totalsNode,
       stat("Spend", C.fmtUsd(money(total)), data.since || data.until ? `${data.since || "start"} → ${data.until || "now"}` : "all time"),
       stat("Requests", C.fmtInt(requests(total)), total.refused ? `${C.fmtInt(total.refused)} refused by budget` : null),
-      stat("Tokens in", C.fmtInt(total.input_tokens)),
+      stat("Tokens in", C.fmtInt(total.input_tokens), C.num(total.cache_read_tokens) ? `${Math.round(100 * (C.num(total.cached_share) ?? 0))}% read from the prompt cache` : null),
       stat("Tokens out", C.fmtInt(total.output_tokens)),
       C.num(flight.requests) ? stat("In flight", C.fmtInt(flight.requests), `${C.fmtUsd(flight.reserved_usd)} reserved`) : null,
     );
