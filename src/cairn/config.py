@@ -92,6 +92,13 @@ class StoreSettings(_Section):
     the workspace folder (`cairn.db`)."""
 
 
+class RedisSettings(_Section):
+    url: str | None = None
+    """`redis://host:port/db` (`CAIRN_REDIS_URL`): rate limits and the answer cache shared by
+    every cairn process using it (`pip install 'cairn[redis]'`). None: each process keeps its
+    rate limits in memory and the answer cache in the workspace (`cache.db`)."""
+
+
 class RetrieveSettings(_Section):
     mode: Literal["lexical", "dense", "hybrid"] = "hybrid"
     k: int = Field(5, ge=1, le=1000)
@@ -234,6 +241,7 @@ class Settings(BaseSettings):
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)

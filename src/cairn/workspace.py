@@ -63,7 +63,8 @@ class Workspace:
 
     @cached_property
     def answer_cache(self) -> AnswerCache | None:
-        """The workspace's answer cache (`cache.db`), or None when switched off."""
+        """The workspace's answer cache (`cache.db`, or Redis when `redis.url` is set), or
+        None when switched off."""
         from cairn.cache import open_answer_cache
 
         c = self.settings.cache
@@ -76,6 +77,7 @@ class Workspace:
             ttl_s=c.ttl_s,
             max_entries=c.max_entries,
             embedder=self.embedder if c.semantic else None,
+            url=self.settings.redis.url,
         )
 
     def provider(self, task: str = "answer", model: str | None = None) -> Provider | None:

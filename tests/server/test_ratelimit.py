@@ -36,7 +36,7 @@ def test_full_buckets_are_forgotten_when_the_key_limit_is_reached() -> None:
 
 def test_an_unknown_backend_names_the_ones_that_exist() -> None:
     with pytest.raises(ConfigError, match="memory://"):
-        open_rate_limiter(60, 10, url="redis://localhost")
+        open_rate_limiter(60, 10, url="postgresql://localhost/x")
 
 
 def test_retry_after_is_a_whole_number_of_seconds_and_at_least_one() -> None:

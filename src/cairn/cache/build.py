@@ -26,8 +26,9 @@ def open_answer_cache(
     embedder: Embedder | None = None,
     url: str | None = None,
 ) -> AnswerCache | None:
-    """The cache in `root/cache.db` (or where `url` says: `sqlite:///PATH`, or `memory://`
-    for this process only), or `None` when both kinds are off.
+    """The cache in `root/cache.db` (or where `url` says: `sqlite:///PATH`, `redis://...`
+    shared by every replica, or `memory://` for this process only), or `None` when both
+    kinds are off.
 
     `semantic` includes exact hits (an identical question is the most similar one), so
     `exact=False, semantic=True` behaves as both on. The semantic cache needs `embedder`.
@@ -53,10 +54,16 @@ def _backend(
 ) -> VectorAnswerCache:
     if url == "memory://":
         return MemoryAnswerCache(ttl_s=ttl_s, max_entries=max_entries)
+    from cairn.redisdb import is_redis_url
+
+    if is_redis_url(url):
+        from cairn.cache.redis import RedisAnswerCache
+
+        return RedisAnswerCache(str(url), ttl_s=ttl_s, max_entries=max_entries)
     path = root / CACHE_FILE if not url else sqlite_url_path(url, root)
     if path is None:
         raise ConfigError(
-            f"no answer-cache backend for {url!r}: use sqlite:///PATH, memory://, or leave "
-            f"it unset for {root / CACHE_FILE}"
+            f"no answer-cache backend for {url!r}: use sqlite:///PATH, redis://..., "
+            f"memory://, or leave it unset for {root / CACHE_FILE}"
         )
     return SQLiteAnswerCache(path, ttl_s=ttl_s, max_entries=max_entries)

@@ -2,9 +2,9 @@
 it, and `open_rate_limiter`, which picks the backend.
 
 Token buckets hold `burst` requests at once and refill at `per_minute`. The in-memory
-buckets limit one server process; a limiter shared by several processes (Redis, say) is
-another module implementing `RateLimiter`, chosen in `open_rate_limiter`, and passes the
-conformance suite in `cairn.testing.ratelimit`.
+buckets limit one server process; `RedisRateLimiter` (`cairn.server.ratelimit_redis`,
+chosen by a `redis://` URL) holds one limit across every process. Both pass the conformance
+suite in `cairn.testing.ratelimit`.
 """
 
 from __future__ import annotations
@@ -85,15 +85,21 @@ def open_rate_limiter(
     burst: int,
     *,
     url: str = MEMORY_URL,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] | None = None,
 ) -> RateLimiter:
-    """The limiter for `url` (`memory://`: this process's token buckets); `per_minute=0`
-    turns limiting off."""
+    """The limiter for `url`: `memory://` (this process's token buckets) or `redis://...`
+    (buckets shared by every process using that Redis); `per_minute=0` turns limiting off.
+    Without `clock`, memory buckets use this process's monotonic clock and Redis buckets the
+    Redis server's."""
     if url == MEMORY_URL:
-        return TokenBuckets(per_minute, burst, clock=clock)
-    raise ConfigError(
-        f"unknown rate limiter backend {url!r}: use {MEMORY_URL!r} (the only one built in)"
-    )
+        return TokenBuckets(per_minute, burst, clock=clock or time.monotonic)
+    from cairn.redisdb import is_redis_url
+
+    if is_redis_url(url):
+        from cairn.server.ratelimit_redis import RedisRateLimiter
+
+        return RedisRateLimiter(url, per_minute, burst, clock=clock)
+    raise ConfigError(f"unknown rate limiter backend {url!r}: use {MEMORY_URL!r} or a redis:// URL")
 
 
 def retry_after_header(seconds: float) -> str:

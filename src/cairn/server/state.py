@@ -27,7 +27,7 @@ from cairn.server.evalruns import EvalRuns
 from cairn.server.feedback import FeedbackStore
 from cairn.server.jobs import IngestJobs
 from cairn.server.metrics import Metrics, StageMetrics
-from cairn.server.ratelimit import RateLimiter, open_rate_limiter
+from cairn.server.ratelimit import MEMORY_URL, RateLimiter, open_rate_limiter
 from cairn.server.stores import open_server_stores
 from cairn.store.base import LexicalIndexWarmup, Store
 from cairn.trace import RecordingTracer, TraceStore, build_tracer
@@ -55,7 +55,9 @@ class AppState:
         self.threads = CapacityLimiter(PIPELINE_THREADS)
         self.streams = CapacityLimiter(STREAMS)
         self.rate: RateLimiter = open_rate_limiter(
-            settings.server.rate_limit_per_minute, settings.server.rate_limit_burst
+            settings.server.rate_limit_per_minute,
+            settings.server.rate_limit_burst,
+            url=settings.redis.url or MEMORY_URL,
         )
         self._pipelines: dict[str, Pipeline] = {}
         self._lock = threading.Lock()
