@@ -48,7 +48,7 @@ def test_backend_by_url(tmp_path: Path) -> None:
     assert isinstance(memory, MemoryAnswerCache) and memory.max_entries == 3
     assert not (tmp_path / "cache.db").exists()
     with pytest.raises(ConfigError, match="sqlite:///PATH"):
-        open_answer_cache(tmp_path, url="redis://localhost:6379")
+        open_answer_cache(tmp_path, url="postgresql://localhost/cache")
 
 
 def test_semantic_needs_an_embedder(tmp_path: Path) -> None:
