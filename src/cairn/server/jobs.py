@@ -6,7 +6,8 @@ time, with the tenant as the documents' ACL principal. Progress is written to th
 table of `server.db` after every file, so `GET /v1/jobs/{id}` reads it from any process.
 Each job is leased to this process (see `cairn.server.jobstore`): a heartbeat thread renews
 the leases of its jobs and fails the jobs of servers that stopped renewing theirs, so a second
-server on the same workspace never fails the first one's running jobs.
+server on the same workspace never fails the first one's running jobs. Every change is also
+published on the event bus (`job:<id>`), which `GET /v1/jobs/{id}/events` streams.
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from cairn.errors import CairnError
+from cairn.server.events import EventBus
 from cairn.server.jobstore import LEASE_S, JobStore
 from cairn.server.metrics import Metrics
 from cairn.workspace import Workspace
 
 log = logging.getLogger("cairn.server.jobs")
+
+
+def job_topic(job_id: str) -> str:
+    return f"job:{job_id}"
 
 
 class IngestJobs:
@@ -34,9 +40,11 @@ class IngestJobs:
         workspace: Workspace,
         metrics: Metrics,
         *,
+        events: EventBus | None = None,
         heartbeat_s: float = LEASE_S / 3,
     ) -> None:
         self.store = store
+        self.events = events
         self.workspace = workspace
         self.metrics = metrics
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-ingest")
@@ -65,6 +73,7 @@ class IngestJobs:
     def submit(self, tenant: str, saved: dict[str, Path]) -> dict[str, Any]:
         """Queue the ingest of `saved` (uploaded name -> saved path); the job as JSON."""
         job = self.store.create(tenant, list(saved))
+        self._publish(job)
         future = self._pool.submit(self._run, job["id"], tenant, saved)
         with self._lock:
             self._pending[job["id"]] = future
@@ -128,6 +137,20 @@ class IngestJobs:
                 job_id,
                 sorted(fields),
             )
+            return
+        job = self.store.get(job_id)
+        if job is not None:
+            self._publish(job)
+
+    def _publish(self, job: dict[str, Any]) -> None:
+        """Tell the job's SSE streams, on any replica sharing the bus (best effort: a
+        stream also re-reads the job store while it waits)."""
+        if self.events is None:
+            return
+        try:
+            self.events.publish(job_topic(job["id"]), job)
+        except Exception:
+            log.exception("publishing the progress of ingest job %s failed", job["id"])
 
     def wait(self, timeout_s: float | None = None) -> None:
         """Wait for the jobs queued so far (tests, shutdown)."""

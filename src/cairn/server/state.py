@@ -24,6 +24,7 @@ from cairn.pipeline import Pipeline
 from cairn.server.auth import KeyCache
 from cairn.server.catalog import DocumentCatalog
 from cairn.server.evalruns import EvalRuns
+from cairn.server.events import open_event_bus
 from cairn.server.feedback import FeedbackStore
 from cairn.server.jobs import IngestJobs
 from cairn.server.metrics import Metrics, StageMetrics
@@ -80,7 +81,9 @@ class AppState:
         self._stack.callback(self.tracer.close)
         self.keys = KeyCache(stores.keys)
         self.feedback: FeedbackStore = stores.feedback
-        self.jobs = IngestJobs(stores.jobs, self.workspace, self.metrics)
+        self.events = open_event_bus(settings.redis.url or MEMORY_URL)
+        self._stack.callback(self.events.close)
+        self.jobs = IngestJobs(stores.jobs, self.workspace, self.metrics, events=self.events)
         self._stack.callback(self.jobs.close)
         self.evals = EvalRuns(
             settings.workspace / "evals" / "runs",

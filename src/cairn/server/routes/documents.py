@@ -1,4 +1,5 @@
-"""Documents: upload (a background ingest job), list, delete; and the jobs' progress.
+"""Documents: upload (a background ingest job), list, delete; and the jobs' progress (one
+reading, or a stream of events).
 
 An upload is saved under `<workspace>/uploads/<tenant>/` and ingested with the tenant as the
 documents' ACL principal, so other tenants never retrieve them. A caller lists the public
@@ -12,17 +13,24 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, File, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from cairn.server.catalog import readable
 from cairn.server.deps import DocumentsCaller, StateDep
 from cairn.server.errors import ApiError, not_found
+from cairn.server.events import Subscription
+from cairn.server.jobs import job_topic
 from cairn.server.schemas import DeletedOut, DocumentOut, JobOut
+from cairn.server.sse import SSE_HEADERS, sse_event
 from cairn.server.threads import run_sync
+
+if TYPE_CHECKING:
+    from cairn.server.state import AppState
 
 router = APIRouter(tags=["documents"])
 
@@ -114,3 +122,56 @@ async def job(job_id: str, state: StateDep, caller: DocumentsCaller) -> Response
     if found is None:
         raise not_found(f"job {job_id!r}")
     return JSONResponse(found)
+
+
+TERMINAL = frozenset({"done", "failed"})
+WAIT_S = 2.0
+"""How long a stream waits for an event before it re-reads the job store (and keeps the
+connection alive)."""
+
+
+@router.get(
+    "/v1/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def job_events(job_id: str, state: StateDep, caller: DocumentsCaller) -> Response:
+    """An ingest job's progress as Server-Sent Events: `event: job` with the job (as
+    `GET /v1/jobs/{id}`) each time it changes, ending once it is `done` or `failed`. Works
+    across replicas sharing Redis (`CAIRN_REDIS_URL`): the job may run on another one."""
+    subscription = state.events.subscribe(job_topic(job_id))
+    try:
+        found = await run_sync(state.jobs.store.get, job_id, caller.owner)
+    except BaseException:
+        subscription.close()
+        raise
+    if found is None:
+        subscription.close()
+        raise not_found(f"job {job_id!r}")
+    return StreamingResponse(
+        _job_stream(state, subscription, found, caller.owner),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )
+
+
+async def _job_stream(
+    state: AppState, subscription: Subscription, job: dict[str, Any], owner: str | None
+) -> AsyncIterator[str]:
+    last = job
+    try:
+        yield sse_event("job", job)
+        while last["status"] not in TERMINAL:
+            event = await run_sync(subscription.get, WAIT_S, limiter=state.streams)
+            if event is None:  # nothing came: the store is the truth (a missed event)
+                fresh = await run_sync(state.jobs.store.get, last["id"], owner)
+                if fresh is None:
+                    return
+                event = fresh
+                if event == last:
+                    yield ": waiting\n\n"
+                    continue
+            last = event
+            yield sse_event("job", event)
+    finally:
+        subscription.close()
