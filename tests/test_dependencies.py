@@ -39,11 +39,23 @@ def _imported_top_level_modules() -> set[str]:
     return names
 
 
+def _pinned_by_hash() -> set[str]:
+    """Distributions installed from requirements/*.txt (pinned by hash, not in pyproject)."""
+    names = set()
+    for path in (ROOT / "requirements").glob("*.txt"):
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith(("#", "--")):
+                names.add(canonicalize_name(Requirement(line.split()[0]).name))
+    return names
+
+
 def _is_optional(module: str) -> bool:
-    """Imported lazily behind an install hint: the `export` extra and optional providers."""
+    """Imported lazily behind an install hint: the extras, and the pinned test servers."""
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     groups = extras.get("optional-dependencies", {}).values()
     optional = {canonicalize_name(Requirement(r).name) for deps in groups for r in deps}
+    optional |= _pinned_by_hash()
     return any(canonicalize_name(d) in optional for d in packages_distributions().get(module, []))
 
 

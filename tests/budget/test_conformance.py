@@ -50,4 +50,4 @@ def test_open_budget_uses_the_workspace_ledger_or_the_url_given(
 
 def test_open_budget_names_the_backends_that_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="sqlite:///PATH"):
-        open_budget(load_settings(), url="postgres://db/costs")
+        open_budget(load_settings(), url="mysql://db/costs")

@@ -71,16 +71,21 @@ class CostBudget(Protocol):
 
 
 def open_budget(settings: Settings, *, url: str | None = None) -> CostBudget:
-    """The workspace's budget: `url` None for `<workspace>/ledger.db`, or
-    `sqlite:///PATH` for a ledger elsewhere (`sqlite:////srv/cairn/ledger.db`)."""
+    """The workspace's budget: `url` None for `<workspace>/ledger.db`, `sqlite:///PATH` for
+    a ledger elsewhere (`sqlite:////srv/cairn/ledger.db`), or `postgresql://...` for one
+    shared by every replica."""
     from cairn.budget.reservations import Budget
+    from cairn.pg import is_postgres_url
 
     if url is None:
         return Budget.from_settings(settings)
+    if is_postgres_url(url):
+        return Budget.from_settings(settings, path=url)
     path = sqlite_url_path(url, settings.workspace)
     if path is not None:
         return Budget.from_settings(settings, path=path)
     raise ConfigError(
-        f"no budget ledger backend for {url!r}: use sqlite:///PATH, or leave the URL unset "
+        f"no budget ledger backend for {url!r}: use sqlite:///PATH, postgresql://..., or "
+        "leave the URL unset "
         f"for {settings.workspace / LEDGER_FILE}"
     )

@@ -4,19 +4,24 @@ and reading entries back.
 One connection per `Ledger`, shared by threads under a lock; across processes, writers are
 serialised by SQLite itself (`BEGIN IMMEDIATE` takes the write lock before anything is read,
 so a check and the insert that depends on it cannot interleave with another process's).
+On Postgres (`postgresql://` URL) the same SQL runs against tables shared by every replica,
+and each write transaction first takes the ledger's advisory lock, so the check and the
+insert are one atomic step across replicas too (`cairn.pg`).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from cairn.budget.errors import LedgerError
 from cairn.budget.money import from_nanos
 from cairn.budget.schema import MIGRATIONS
+from cairn.pg import PgDatabase, is_postgres_url
+from cairn.sql import SqlConnection
 from cairn.sqlite import SQLiteFile
 
 LEDGER_FILE = "ledger.db"
@@ -63,17 +68,35 @@ class LedgerEntry:
 
 
 class Ledger:
-    """The ledger database. Call `close()` (or use it as a context manager)."""
+    """The ledger database: `ledger.db` (a path), or tables in Postgres (a `postgresql://`
+    URL, shared by every replica). Call `close()` (or use it as a context manager)."""
 
     def __init__(
         self,
-        path: Path,
+        path: Path | str,
         *,
         create: bool = True,
         durable: bool = False,
         busy_timeout_s: float = 30.0,
     ) -> None:
+        self._file: SQLiteFile | PgDatabase
+        if isinstance(path, str) and is_postgres_url(path):
+            from cairn.budget.schema_pg import PG_MIGRATIONS
+
+            self.path = Path(LEDGER_FILE)  # not a file: `location` names the database
+            self._file = PgDatabase(
+                path,
+                PG_MIGRATIONS,
+                component="ledger",
+                what="the cost ledger",
+                error=LedgerError,
+                timeout_s=busy_timeout_s,
+            )
+            self.location = self._file.location
+            return
+        path = Path(path)
         self.path = path
+        self.location = str(path)
         if not path.exists() and not create:
             raise LedgerError(f"no cost ledger at {path}: nothing has been spent yet")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,11 +111,12 @@ class Ledger:
             rows=True,
         )
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        """A write transaction holding the ledger's write lock from its first statement."""
+    def transaction(self) -> AbstractContextManager[SqlConnection]:
+        """A write transaction holding the ledger's write lock from its first statement (on
+        Postgres, an advisory lock every replica's writers take)."""
         return self._file.transaction()
 
-    def reading(self) -> AbstractContextManager[sqlite3.Connection]:
+    def reading(self) -> AbstractContextManager[SqlConnection]:
         """The connection, for reads (each statement sees a consistent snapshot)."""
         return self._file.reading()
 
@@ -126,7 +150,7 @@ def time_filter(since: str | None, until: str | None) -> tuple[str, list[str]]:
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _entry(row: sqlite3.Row) -> LedgerEntry:
+def _entry(row: Any) -> LedgerEntry:
     return LedgerEntry(
         id=row["id"],
         trace_id=row["trace_id"],

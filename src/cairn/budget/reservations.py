@@ -27,7 +27,6 @@ because the call may have been made and paid for. A late `settle` corrects it.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -54,6 +53,7 @@ from cairn.budget.totals import (
     who,
 )
 from cairn.errors import ConfigError, UserError
+from cairn.sql import SqlConnection
 from cairn.types import Usage
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class Budget:
 
     def __init__(
         self,
-        path: Path,
+        path: Path | str,
         *,
         prices: PriceBook,
         limits: Limits | None = None,
@@ -132,14 +132,14 @@ class Budget:
         alert_thresholds: Sequence[int] | None = None,
         reservation_ttl_s: float | None = None,
         registry: MetricsRegistry = REGISTRY,
-        path: Path | None = None,
+        path: Path | str | None = None,
     ) -> Budget:
         """The workspace's budget: `<workspace>/ledger.db`, prices and overrides from
         `settings.llm`, limits and options from `settings.budget`. Keyword arguments given
         here win; they also stand in for settings `BudgetSettings` does not have yet
         (`alert_webhook_url`, `alert_webhook_timeout_s`, `alert_thresholds`,
         `reservation_ttl_s`, and the per-user, per-tenant and monthly limits). `path` puts
-        the ledger elsewhere than in the workspace."""
+        the ledger elsewhere than in the workspace: another file, or a `postgresql://` URL."""
         b = settings.budget
         url = webhook_url if webhook_url is not None else getattr(b, "alert_webhook_url", None)
         timeout = _given(webhook_timeout_s, getattr(b, "alert_webhook_timeout_s", 5.0))
@@ -336,7 +336,7 @@ class Budget:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _check(self, db: sqlite3.Connection, r: Reservation, worst: int) -> BudgetExceeded | None:
+    def _check(self, db: SqlConnection, r: Reservation, worst: int) -> BudgetExceeded | None:
         worst_usd = from_nanos(worst)
         request = self.limits.request_usd
         if request is not None and worst > to_nanos(request):
@@ -386,8 +386,8 @@ class Budget:
                 ).fetchone()
                 if before is None:
                     raise ReservationClosed(
-                        f"reservation {r.id} is not in the ledger {self.path}: settle it with "
-                        "the budget (workspace) that made it"
+                        f"reservation {r.id} is not in the ledger {self._ledger.location}: "
+                        "settle it with the budget (workspace) that made it"
                     )
                 if before["status"] != "expired":
                     if status == "released":
@@ -458,7 +458,7 @@ class Budget:
             cache_write_tokens=usage.cache_write_tokens,
         )
 
-    def _expire(self, db: sqlite3.Connection, now: float) -> tuple[int, list[Fired]]:
+    def _expire(self, db: SqlConnection, now: float) -> tuple[int, list[Fired]]:
         rows = db.execute("SELECT * FROM reservations WHERE expires_at <= ?", (now,)).fetchall()
         fired: list[Fired] = []
         for row in rows:

@@ -88,7 +88,8 @@ class CostSummary:
 
 
 _AGGREGATES = (
-    "SUM(status != 'refused'), SUM(status = 'refused'), SUM(input_tokens), "
+    "SUM(CASE WHEN status != 'refused' THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN status = 'refused' THEN 1 ELSE 0 END), SUM(input_tokens), "
     "SUM(output_tokens), SUM(cost_nanos), SUM(estimated), SUM(cache_read_tokens), "
     "SUM(cache_write_tokens)"
 )

@@ -5,7 +5,6 @@ delivered after that transaction commits."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 
 from cairn.budget.alerts import Alert, AlertDispatcher, AlertKind
@@ -15,6 +14,7 @@ from cairn.budget.metrics import Gauge
 from cairn.budget.money import from_nanos, to_nanos
 from cairn.budget.reservation import Reservation
 from cairn.budget.totals import applicable, iso, read_totals, who
+from cairn.sql import SqlConnection
 
 AlertId = tuple[str, str, str, str, int]
 """(limit, scope, period, kind, threshold): the primary key of `alerts_fired`."""
@@ -39,7 +39,7 @@ class ThresholdAlerts:
 
     def crossed(
         self,
-        db: sqlite3.Connection,
+        db: SqlConnection,
         user: str | None,
         tenant: str | None,
         periods: Periods,
@@ -66,7 +66,7 @@ class ThresholdAlerts:
         return fired
 
     def refused(
-        self, db: sqlite3.Connection, refusal: BudgetExceeded, r: Reservation, now: float
+        self, db: SqlConnection, refusal: BudgetExceeded, r: Reservation, now: float
     ) -> list[Fired]:
         """The `refused` alert for the limit that refused `r` (none for the per-request
         limit: the error tells the caller)."""
@@ -79,7 +79,7 @@ class ThresholdAlerts:
 
     def _fire_once(
         self,
-        db: sqlite3.Connection,
+        db: SqlConnection,
         kind: AlertKind,
         pl: PeriodicLimit,
         key: str,
@@ -94,8 +94,8 @@ class ThresholdAlerts:
         if ident in self._fired:
             return None
         inserted = db.execute(
-            "INSERT OR IGNORE INTO alerts_fired (limit_name, scope, period, kind, threshold, "
-            "fired_at) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO alerts_fired (limit_name, scope, period, kind, threshold, "
+            "fired_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (*ident, iso(now)),
         ).rowcount
         if not inserted:

@@ -4,11 +4,11 @@ counts towards, and its `ledger` entry. Called inside the ledger's write transac
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Sequence
 
 from cairn.budget.limits import Limits, PeriodicLimit, Periods, scope_key
 from cairn.budget.reservation import Reservation
+from cairn.sql import SqlConnection
 from cairn.types import Usage
 
 TotalKey = tuple[str, str]
@@ -37,9 +37,7 @@ def total_keys(user: str | None, tenant: str | None, periods: Periods) -> list[T
     return keys
 
 
-def read_totals(
-    db: sqlite3.Connection, keys: Sequence[TotalKey]
-) -> dict[TotalKey, tuple[int, int]]:
+def read_totals(db: SqlConnection, keys: Sequence[TotalKey]) -> dict[TotalKey, tuple[int, int]]:
     if not keys:
         return {}
     values = ", ".join("(?, ?)" for _ in keys)
@@ -52,19 +50,19 @@ def read_totals(
 
 
 def add_to_totals(
-    db: sqlite3.Connection, keys: Sequence[TotalKey], *, spent: int, reserved: int
+    db: SqlConnection, keys: Sequence[TotalKey], *, spent: int, reserved: int
 ) -> None:
     db.executemany(
         "INSERT INTO totals (scope, period, spent_nanos, reserved_nanos) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (scope, period) DO UPDATE SET "
-        "spent_nanos = spent_nanos + excluded.spent_nanos, "
-        "reserved_nanos = reserved_nanos + excluded.reserved_nanos",
+        "spent_nanos = totals.spent_nanos + excluded.spent_nanos, "
+        "reserved_nanos = totals.reserved_nanos + excluded.reserved_nanos",
         [(scope, period, spent, reserved) for scope, period in keys],
     )
 
 
 def insert_entry(
-    db: sqlite3.Connection,
+    db: SqlConnection,
     r: Reservation,
     *,
     status: str,
