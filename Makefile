@@ -1,5 +1,5 @@
 # The commands people and CI share. See README.md.
-.PHONY: setup demo test test-busy coverage lint typecheck unit eval bench
+.PHONY: setup demo test test-busy coverage lint typecheck unit eval bench services
 
 setup:
 	./scripts/setup.sh
@@ -36,3 +36,7 @@ eval:
 
 bench:
 	.venv/bin/python bench/retrieval.py --datasets ../shared/datasets
+
+# Postgres (pgvector) and Redis for replicas on this machine, data under .cairn/services.
+services:
+	.venv/bin/cairn services up --workspace .cairn

@@ -3,7 +3,19 @@
 
 import typer
 
-from cairn.cli import ask, costs, doctor, eval, fake_llm, ingest, keys, models, search, serve
+from cairn.cli import (
+    ask,
+    costs,
+    doctor,
+    eval,
+    fake_llm,
+    ingest,
+    keys,
+    models,
+    search,
+    serve,
+    services,
+)
 
 app = typer.Typer(
     name="cairn",
@@ -22,6 +34,7 @@ app.command("serve")(serve.command)
 app.add_typer(models.app, name="models")
 app.add_typer(eval.app, name="eval")
 app.add_typer(keys.app, name="keys")
+app.add_typer(services.app, name="services")
 
 
 def main() -> None:
