@@ -20,11 +20,12 @@ from cairn.ingest.formats.office import core_metadata, core_title, require, tabl
 from cairn.types import ParsedDocument
 
 if TYPE_CHECKING:
-    from docx.styles.style import BaseStyle
+    from docx.oxml.xmlchemy import BaseOxmlElement
     from docx.table import Table
-    from docx.text.paragraph import Paragraph
 
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.I)
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+"""The WordprocessingML namespace, as lxml spells it in tag and attribute names."""
 _BODY_LEVEL = 9
 """`w:outlineLvl` 9 means body text; 0-8 are heading levels 1-9."""
 
@@ -35,6 +36,7 @@ def read(path: Path, data: bytes) -> ParsedDocument:
     from docx.table import Table
 
     document = docx.Document(io.BytesIO(data))
+    styles = _Styles(document.styles.element)
     out = BlockBuilder()
     list_lines: list[str] = []
     title_paragraph = ""
@@ -48,29 +50,29 @@ def read(path: Path, data: bytes) -> ParsedDocument:
         text = clean_text(item.text)
         if not text:
             continue
-        style = _style_name(item)
-        level = _heading_level(item)
-        if style.lower() == "title" and not title_paragraph:
+        style_id = item._p.style
+        properties = item._p.pPr
+        level = styles.heading_level(style_id, properties)
+        if styles.is_title(style_id) and not title_paragraph:
             _flush(out, list_lines)
             title_paragraph = text
         elif level is not None:
             _flush(out, list_lines)
             out.heading(level, text, None)
             first_heading = first_heading or text
-        elif (depth := _list_depth(item, style)) is not None:
+        elif (depth := styles.list_depth(style_id, properties)) is not None:
             list_lines.append("  " * depth + "- " + text)
         else:
             _flush(out, list_lines)
             out.emit("text", text)
     _flush(out, list_lines)
-    properties = document.core_properties
-    title = core_title(properties) or title_paragraph or first_heading
-    metadata = core_metadata(properties)
+    core = document.core_properties
+    title = core_title(core) or title_paragraph or first_heading
     return ParsedDocument(
         title=title or title_from_stem(path.stem),
         blocks=tuple(out.blocks),
         doc_type="docx",
-        metadata=metadata,
+        metadata=core_metadata(core),
     )
 
 
@@ -83,48 +85,65 @@ def _rows(table: Table) -> list[list[str]]:
     return [[clean_text(cell.text) for cell in row.cells] for row in table.rows]
 
 
-def _style_name(paragraph: Paragraph) -> str:
-    try:
-        style = paragraph.style
-    except (KeyError, ValueError):  # a style id missing from styles.xml
-        return ""
-    return (style.name or "") if style is not None else ""
+class _Styles:
+    """The paragraph styles of `styles.xml`, read once: python-docx's `Paragraph.style`
+    scans every style for each paragraph, which made it most of the parse time."""
 
+    def __init__(self, root: BaseOxmlElement) -> None:
+        self._names: dict[str, str] = {}
+        self._levels: dict[str, int] = {}
+        self._base: dict[str, str] = {}
+        self._default = ""
+        for style in root.findall(_W + "style"):
+            if style.get(_W + "type") != "paragraph":
+                continue
+            sid = style.get(_W + "styleId") or ""
+            name = style.find(_W + "name")
+            self._names[sid] = (name.get(_W + "val") or "") if name is not None else ""
+            based = style.find(_W + "basedOn")
+            if based is not None:
+                self._base[sid] = based.get(_W + "val") or ""
+            level = _outline_level(style.find(_W + "pPr"))
+            if level is not None:
+                self._levels[sid] = level
+            if style.get(_W + "default") in ("1", "true"):
+                self._default = sid
 
-def _heading_level(paragraph: Paragraph) -> int | None:
-    """1-9 for a heading (by style name or outline level), None for body text."""
-    match = _HEADING_STYLE.match(_style_name(paragraph))
-    if match:
-        return int(match.group(1))
-    level = _outline_level(paragraph._p)
-    if level is None:
-        try:
-            style: BaseStyle | None = paragraph.style
-        except (KeyError, ValueError):
-            style = None
-        seen = 0
-        while style is not None and level is None and seen < 10:  # styles inherit
-            level = _outline_level(style.element)
-            style = getattr(style, "base_style", None)
-            seen += 1
-    return level + 1 if level is not None and level < _BODY_LEVEL else None
+    def name(self, style_id: str | None) -> str:
+        return self._names.get(style_id or self._default, "").strip().lower()
 
+    def is_title(self, style_id: str | None) -> bool:
+        return self.name(style_id) == "title"
 
-def _outline_level(element: object) -> int | None:
-    xpath = getattr(element, "xpath", None)
-    values = xpath("./w:pPr/w:outlineLvl/@w:val") if xpath is not None else []
-    try:
-        return int(values[0]) if values else None
-    except ValueError:
+    def heading_level(self, style_id: str | None, properties: BaseOxmlElement | None) -> int | None:
+        """1-9 for a heading (by style name or outline level), None for body text."""
+        match = _HEADING_STYLE.match(self.name(style_id))
+        if match:
+            return int(match.group(1))
+        level = _outline_level(properties)
+        sid: str | None = style_id or self._default
+        for _ in range(10):  # styles inherit the outline level of the style they are based on
+            if level is not None or not sid:
+                break
+            level = self._levels.get(sid)
+            sid = self._base.get(sid)
+        return level + 1 if level is not None and level < _BODY_LEVEL else None
+
+    def list_depth(self, style_id: str | None, properties: BaseOxmlElement | None) -> int | None:
+        """The nesting depth (0 = top) of a numbered or bulleted paragraph, else None."""
+        numbering = properties.find(_W + "numPr") if properties is not None else None
+        if numbering is not None:
+            ilvl = numbering.find(_W + "ilvl")
+            value = ilvl.get(_W + "val") if ilvl is not None else None
+            return int(value) if value is not None and value.isdigit() else 0
+        name = self.name(style_id)
+        if name.startswith("list"):
+            digit = name[-1:]
+            return int(digit) - 1 if digit.isdigit() and digit != "0" else 0
         return None
 
 
-def _list_depth(paragraph: Paragraph, style: str) -> int | None:
-    """The nesting depth (0 = top) of a numbered or bulleted paragraph, else None."""
-    levels = paragraph._p.xpath("./w:pPr/w:numPr/w:ilvl/@w:val")
-    if paragraph._p.xpath("./w:pPr/w:numPr"):
-        return int(levels[0]) if levels and str(levels[0]).isdigit() else 0
-    if style.lower().startswith("list"):
-        digits = style.rstrip()[-1:]
-        return int(digits) - 1 if digits.isdigit() and digits != "0" else 0
-    return None
+def _outline_level(properties: BaseOxmlElement | None) -> int | None:
+    found = properties.find(_W + "outlineLvl") if properties is not None else None
+    value = found.get(_W + "val") if found is not None else None
+    return int(value) if value is not None and value.isdigit() else None
