@@ -153,8 +153,9 @@ def workbook(rng: random.Random) -> tuple[bytes, str]:
     return buffer.getvalue(), "\n".join(csv_lines)
 
 
-def message(rng: random.Random, attachment: bytes) -> tuple[bytes, str]:
-    """text/plain + text/html alternatives of 30 paragraphs and a Word attachment."""
+def message(rng: random.Random, attachment: bytes, attached_md: str) -> tuple[bytes, str]:
+    """text/plain + text/html alternatives of 30 paragraphs and a Word attachment (the peer:
+    the body and the attachment's text as one Markdown file)."""
     mail = EmailMessage()
     mail["Subject"], mail["From"], mail["To"] = "Budget", "a@example.org", "b@example.org"
     mail["Date"] = "Sat, 05 Dec 2026 10:30:00 +0000"
@@ -162,7 +163,7 @@ def message(rng: random.Random, attachment: bytes) -> tuple[bytes, str]:
     mail.set_content("\n\n".join(paragraphs))
     mail.add_alternative("".join(f"<p>{p}</p>" for p in paragraphs), subtype="html")
     mail.add_attachment(attachment, maintype="application", subtype="x", filename="r.docx")
-    return bytes(mail), "# Budget\n\n" + "\n\n".join(paragraphs)
+    return bytes(mail), "# Budget\n\n" + "\n\n".join(paragraphs) + "\n\n" + attached_md
 
 
 def median_seconds(read: Callable[[], object], repeat: int) -> float:
@@ -206,7 +207,7 @@ def main() -> None:
     docx_data, docx_md = report(rng)
     deck_data, deck_md = deck(rng)
     book_data, book_csv = workbook(rng)
-    mail_data, mail_md = message(rng, docx_data)
+    mail_data, mail_md = message(rng, docx_data, docx_md)
     cases = [
         ("report.docx", docx_data, "report.md", docx_md, "40 sections, 240 paragraphs, 10 tables"),
         ("deck.pptx", deck_data, "deck.md", deck_md, "40 slides, notes, 8 tables"),
