@@ -65,6 +65,7 @@ def test_docx_headings_paragraphs_lists_and_tables() -> None:
     assert doc.metadata["author"] == "Ada Lovelace"
     outline = [(b.kind, b.section) for b in doc.blocks]
     assert outline == [
+        ("text", ()),  # the Title paragraph, kept: the properties hold another title
         ("text", ()),
         ("text", ("Results",)),
         ("table", ("Results",)),
@@ -72,7 +73,7 @@ def test_docx_headings_paragraphs_lists_and_tables() -> None:
         ("list", ("Results", "By quarter")),
         ("text", ("Appendix",)),
     ]
-    assert [b.text for b in doc.blocks if b.kind == "text"] == DOCX_PARAGRAPHS
+    assert [b.text for b in doc.blocks if b.kind == "text"] == ["Annual Report", *DOCX_PARAGRAPHS]
     table = next(b for b in doc.blocks if b.kind == "table")
     assert parse_table(table.text) == as_records(TABLE)
     lists = next(b for b in doc.blocks if b.kind == "list")
@@ -80,7 +81,13 @@ def test_docx_headings_paragraphs_lists_and_tables() -> None:
 
 
 def test_docx_title_falls_back_to_title_paragraph_heading_and_file_name() -> None:
-    assert read("r.docx", docx_bytes(core_title="")).title == "Annual Report"
+    untitled = read("r.docx", docx_bytes(core_title=""))
+    assert untitled.title == "Annual Report"
+    assert untitled.blocks[0].text == DOCX_PARAGRAPHS[0]  # the title is not repeated
+    assert (
+        read("r.docx", docx_bytes(core_title="Annual Report")).blocks[0].text
+        == (DOCX_PARAGRAPHS[0])
+    )
 
     import docx
 
@@ -221,3 +228,27 @@ def test_empty_document_has_no_text_content() -> None:
     buffer = io.BytesIO()
     docx.Document().save(buffer)
     assert reason("empty.docx", buffer.getvalue()) == "no text content found"
+
+
+def test_pptx_shapes_read_top_to_bottom_including_groups() -> None:
+    import pptx
+    from pptx.util import Inches
+
+    presentation = pptx.Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[6])
+    bottom = slide.shapes.add_textbox(Inches(1), Inches(5), Inches(4), Inches(1))
+    bottom.text_frame.text = "Written first, shown last."
+    group = slide.shapes.add_group_shape()
+    box = group.shapes.add_textbox(Inches(1), Inches(3), Inches(4), Inches(1))
+    box.text_frame.text = "Inside a group, in the middle."
+    top = slide.shapes.add_textbox(Inches(1), Inches(1), Inches(4), Inches(1))
+    top.text_frame.text = "Written last, shown first."
+    buffer = io.BytesIO()
+    presentation.save(buffer)
+    doc = read("order.pptx", buffer.getvalue())
+    assert doc.title == "order"
+    assert [b.text for b in doc.blocks] == [
+        "Written last, shown first.",
+        "Inside a group, in the middle.",
+        "Written first, shown last.",
+    ]

@@ -37,6 +37,8 @@ def read(path: Path, data: bytes) -> ParsedDocument:
 
     document = docx.Document(io.BytesIO(data))
     styles = _Styles(document.styles.element)
+    core = document.core_properties
+    metadata_title = core_title(core)
     out = BlockBuilder()
     list_lines: list[str] = []
     title_paragraph = ""
@@ -56,6 +58,8 @@ def read(path: Path, data: bytes) -> ParsedDocument:
         if styles.is_title(style_id) and not title_paragraph:
             _flush(out, list_lines)
             title_paragraph = text
+            if metadata_title and text != metadata_title:  # keep it: it is not the title
+                out.emit("text", text)
         elif level is not None:
             _flush(out, list_lines)
             out.heading(level, text, None)
@@ -66,8 +70,7 @@ def read(path: Path, data: bytes) -> ParsedDocument:
             _flush(out, list_lines)
             out.emit("text", text)
     _flush(out, list_lines)
-    core = document.core_properties
-    title = core_title(core) or title_paragraph or first_heading
+    title = metadata_title or title_paragraph or first_heading
     return ParsedDocument(
         title=title or title_from_stem(path.stem),
         blocks=tuple(out.blocks),
