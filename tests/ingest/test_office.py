@@ -210,6 +210,11 @@ def test_wrong_content_is_reported() -> None:
     assert "password-protected file or an old binary Office file" in reason("a.xlsx", legacy)
 
 
+def test_office_lock_file_is_named_as_such() -> None:
+    lock = b"\x0bAda Lovelace" + b"\x00" * 149
+    assert reason("~$report.docx", lock).startswith("an Office lock file")
+
+
 def test_broken_xml_inside_a_package_is_a_parse_error() -> None:
     source = zipfile.ZipFile(io.BytesIO(docx_bytes()))
     buffer = io.BytesIO()
@@ -251,4 +256,35 @@ def test_pptx_shapes_read_top_to_bottom_including_groups() -> None:
         "Written last, shown first.",
         "Inside a group, in the middle.",
         "Written first, shown last.",
+    ]
+
+
+def test_pptx_chart_data_becomes_a_table() -> None:
+    import pptx
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE
+    from pptx.util import Inches
+
+    data = CategoryChartData()
+    data.categories = ["Q1", "Q2", "Q3"]
+    data.add_series("Revenue", (1.5, 2.25, 3.0))
+    data.add_series("Costs", (1.0, 1.0, 1.25))
+    presentation = pptx.Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[5])
+    slide.shapes.title.text = "Trend"
+    frame = slide.shapes.add_chart(
+        XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(2), Inches(6), Inches(4), data
+    )
+    frame.chart.has_title = True
+    frame.chart.chart_title.text_frame.text = "Revenue and costs"
+    buffer = io.BytesIO()
+    presentation.save(buffer)
+    doc = read("chart.pptx", buffer.getvalue())
+    caption, table = doc.blocks
+    assert caption.text == "Chart: Revenue and costs"
+    assert table.section == ("Slide 1: Trend",) and table.page == 1
+    assert parse_table(table.text) == [
+        {"Category": "Q1", "Revenue": "1.5", "Costs": "1"},
+        {"Category": "Q2", "Revenue": "2.25", "Costs": "1"},
+        {"Category": "Q3", "Revenue": "3", "Costs": "1.25"},
     ]

@@ -43,6 +43,8 @@ _MAIN_PARTS = {
 _PLACEHOLDER_TITLES = frozenset(
     {"", "untitled", "title", "presentation", "powerpoint presentation", "document"}
 )
+_MAX_LOCK_FILE = 4096
+"""Office writes `~$name.docx` (162 bytes: who has `name.docx` open) next to an open file."""
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _INSTALL = {"docx": "python-docx", "pptx": "python-pptx", "openpyxl": "openpyxl"}
 
@@ -77,6 +79,12 @@ def check_package(path: Path, data: bytes) -> None:
 
     suffix = path.suffix.lower()
     kind = OFFICE_FORMATS[suffix]
+    if path.name.startswith("~$") and len(data) < _MAX_LOCK_FILE:
+        raise IngestError(
+            str(path),
+            "an Office lock file (the document is open in an editor), not a document;"
+            " skip such files with --exclude '~$*'",
+        )
     if data.startswith(_OLE_MAGIC):
         raise IngestError(
             str(path),
@@ -144,6 +152,14 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(
         [line(header), "|" + "|".join("---" for _ in header) + "|", *(line(r) for r in rows)]
     )
+
+
+def format_number(value: float) -> str:
+    """A number as a person writes it: `1200` not `1200.0`, float noise rounded away."""
+    if isinstance(value, int):
+        return str(value)
+    value = round(value, 10)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
 def _cell(text: str) -> str:

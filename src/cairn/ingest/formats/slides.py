@@ -3,9 +3,10 @@
 One section per slide, `Slide 3: <slide title>` (`Slide 3` when it has none), with the
 slide number as the block's page. Shapes are read top to bottom, left to right (groups
 included): a text box of one paragraph is a paragraph, of several a list indented by bullet
-level; tables are Markdown tables with their first row as header; the speaker notes follow
-as a paragraph starting `Speaker notes:`. The title comes from the core properties, then the
-first slide's title, then the file name.
+level; tables are Markdown tables with their first row as header, charts a `Chart: <title>`
+paragraph and a table of their data (a row per category, a column per series); the speaker
+notes follow as a paragraph starting `Speaker notes:`. The title comes from the core
+properties, then the first slide's title, then the file name.
 """
 
 from __future__ import annotations
@@ -16,10 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cairn.ingest.formats.blocks import BlockBuilder, clean_text, title_from_stem
-from cairn.ingest.formats.office import core_metadata, core_title, require, table_blocks
+from cairn.ingest.formats.office import (
+    core_metadata,
+    core_title,
+    format_number,
+    require,
+    table_blocks,
+)
 from cairn.types import Block, ParsedDocument
 
 if TYPE_CHECKING:
+    from pptx.chart.chart import Chart
     from pptx.shapes.base import BaseShape
     from pptx.slide import Slide
 
@@ -60,7 +68,9 @@ def read(path: Path, data: bytes) -> ParsedDocument:
 
 
 def _shape(out: BlockBuilder, shape: BaseShape, page: int) -> None:
-    if getattr(shape, "has_table", False):
+    if getattr(shape, "has_chart", False):
+        _chart(out, shape.chart, page)  # type: ignore[attr-defined]
+    elif getattr(shape, "has_table", False):
         table = shape.table  # type: ignore[attr-defined]
         rows = [[clean_text(cell.text) for cell in row.cells] for row in table.rows]
         for text in table_blocks(rows):
@@ -76,6 +86,31 @@ def _shape(out: BlockBuilder, shape: BaseShape, page: int) -> None:
         elif paragraphs:
             lines = ["  " * level + "- " + text for level, text in paragraphs]
             out.emit("list", "\n".join(lines), page=page)
+
+
+def _chart(out: BlockBuilder, chart: Chart, page: int) -> None:
+    """A chart's data as a table: one row per category, one column per series."""
+    try:
+        title = clean_text(chart.chart_title.text_frame.text) if chart.has_title else ""
+        plot = chart.plots[0]
+        categories = [clean_text(str(c)) for c in plot.categories]
+        series = [(clean_text(s.name or ""), list(s.values)) for s in plot.series]
+    except (KeyError, ValueError, AttributeError, IndexError, TypeError):
+        return  # an unusual chart part: the slide's text is still read
+    if not series:
+        return
+    length = max(len(values) for _, values in series)
+    categories += [str(n + 1) for n in range(len(categories), length)]
+    rows = [["Category", *(name or f"Series {n + 1}" for n, (name, _) in enumerate(series))]]
+    for index, category in enumerate(categories):
+        cells = [category]
+        for _, values in series:
+            value = values[index] if index < len(values) else None
+            cells.append("" if value is None else format_number(value))
+        rows.append(cells)
+    out.emit("text", f"Chart: {title}" if title else "Chart:", page=page)
+    for text in table_blocks(rows):
+        out.emit("table", text, page=page)
 
 
 def _reading_order(shapes: Iterable[BaseShape]) -> Iterator[BaseShape]:

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from cairn.ingest.formats.blocks import BlockBuilder, clean_text, title_from_stem
-from cairn.ingest.formats.office import core_metadata, core_title, require, table_blocks
+from cairn.ingest.formats.office import (
+    core_metadata,
+    core_title,
+    format_number,
+    require,
+    table_blocks,
+)
 from cairn.types import ParsedDocument
 
 
@@ -76,13 +82,6 @@ def _text(cell: Any) -> str:
         return value.isoformat()
     if isinstance(value, int | float):
         if "%" in str(getattr(cell, "number_format", "") or ""):
-            return f"{_number(value * 100)}%"
-        return _number(value)
+            return f"{format_number(value * 100)}%"
+        return format_number(value)
     return clean_text(str(value))
-
-
-def _number(value: float) -> str:
-    if isinstance(value, int):
-        return str(value)
-    value = round(value, 10)
-    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
