@@ -288,3 +288,32 @@ def test_pptx_chart_data_becomes_a_table() -> None:
         {"Category": "Q2", "Revenue": "2.25", "Costs": "1"},
         {"Category": "Q3", "Revenue": "3", "Costs": "1.25"},
     ]
+
+
+def test_xlsx_title_lines_above_the_table_are_paragraphs() -> None:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "Staff"
+    sheet["A1"] = "Head count by team"
+    sheet["A2"] = "as of December"
+    sheet.append([])
+    sheet.append(["Team", "People", "Sum"])
+    sheet.append(["Search", 4, "=B5"])  # openpyxl stores no cached value: the cell is empty
+    sheet.append(["Ingest", 3, None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    doc = read("staff.xlsx", buffer.getvalue())
+    assert doc.title == "staff"
+    assert [(b.kind, b.section) for b in doc.blocks] == [
+        ("text", ("Staff",)),
+        ("text", ("Staff",)),
+        ("table", ("Staff",)),
+    ]
+    assert [b.text for b in doc.blocks[:2]] == ["Head count by team", "as of December"]
+    assert parse_table(doc.blocks[2].text) == [
+        {"Team": "Search", "People": "4", "Sum": ""},
+        {"Team": "Ingest", "People": "3", "Sum": ""},
+    ]

@@ -1,6 +1,7 @@
 """Excel workbooks (`.xlsx`, via openpyxl, streamed read-only): doc_type `xlsx`.
 
-One section per worksheet, named after the sheet. The first non-empty row is the header;
+One section per worksheet, named after the sheet. Title lines above the table (up to three
+rows of one filled cell) are paragraphs; the next row is the header;
 the rows become Markdown tables of at most `office.ROWS_PER_BLOCK` rows (or about
 `office.CHARS_PER_BLOCK` characters), each with the header repeated. Formulas give the value
 cached when the file was last saved (files written by a program that never calculated them,
@@ -25,6 +26,8 @@ from cairn.ingest.formats.office import (
 )
 from cairn.types import ParsedDocument
 
+_MAX_CAPTIONS = 3
+
 
 def read(path: Path, data: bytes) -> ParsedDocument:
     """Read every worksheet of an `.xlsx` file as tables."""
@@ -42,8 +45,10 @@ def read(path: Path, data: bytes) -> ParsedDocument:
             name = clean_text(str(sheet.title))
             names.append(name)
             rows = _rows(sheet)
-            total_rows += max(len(rows) - 1, 0)
             out.heading(1, name, None)
+            for caption in _captions(rows):
+                out.emit("text", caption)
+            total_rows += max(len(rows) - 1, 0)
             for text in table_blocks(rows):
                 out.emit("table", text)
         properties = workbook.properties
@@ -68,6 +73,17 @@ def _rows(sheet: Any) -> list[list[str]]:
             rows.append(cells)
             width = max(width, len(cells))
     return [r + [""] * (width - len(r)) for r in rows]
+
+
+def _captions(rows: list[list[str]]) -> list[str]:
+    """Remove and return the title lines above a table (rows of one filled cell before the
+    first row of several, at most `_MAX_CAPTIONS`), so the header is the table's own."""
+    first = next((i for i, r in enumerate(rows) if sum(1 for c in r if c) > 1), 0)
+    if not 0 < first <= _MAX_CAPTIONS:
+        return []
+    captions = [" ".join(c for c in row if c) for row in rows[:first]]
+    del rows[:first]
+    return captions
 
 
 def _text(cell: Any) -> str:
