@@ -66,3 +66,29 @@ def test_subject_missing_uses_the_file_name() -> None:
     doc = read_document(Path("status_update.eml"), data)
     assert doc.title == "status update"
     assert doc.blocks[-1].text == "Hello there."
+
+
+def test_forwarded_message_is_read_as_an_attachment() -> None:
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+
+    inner = message_from_bytes(eml_bytes(), policy=policy.default)
+    outer = EmailMessage()
+    outer["Subject"] = "Fwd: Q4 budget review"
+    outer["From"] = "grace@example.org"
+    outer.set_content("See below.")
+    outer.add_attachment(inner)
+    doc = read_document(Path("fwd.eml"), bytes(outer))
+    assert doc.title == "Fwd: Q4 budget review"
+    assert doc.metadata["attachments"] == "attachment-1.eml"
+    forwarded = [b.text for b in doc.blocks if b.section == ("Attachment: attachment-1.eml",)]
+    assert "The Q4 numbers are attached. Travel is over budget." in forwarded
+
+
+def test_declared_charset_is_decoded() -> None:
+    data = (
+        "From: a@example.org\nSubject: Caf\u00e9\nContent-Type: text/plain; charset=iso-8859-1\n"
+        "Content-Transfer-Encoding: 8bit\n\nLe caf\u00e9 est pr\u00eat.\n"
+    ).encode("latin-1")
+    doc = read_document(Path("cafe.eml"), data)
+    assert doc.blocks[-1].text == "Le caf\u00e9 est pr\u00eat."
