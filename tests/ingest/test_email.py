@@ -92,3 +92,4 @@ def test_declared_charset_is_decoded() -> None:
     ).encode("latin-1")
     doc = read_document(Path("cafe.eml"), data)
     assert doc.blocks[-1].text == "Le caf\u00e9 est pr\u00eat."
+    assert doc.title == "Caf\u00e9"  # a raw 8-bit header, as old mailers sent them

@@ -60,11 +60,24 @@ def read(path: Path, data: bytes) -> ParsedDocument:
 
 
 def _header(message: EmailMessage, name: str) -> str:
+    raw = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
+    if isinstance(raw, str) and any("\udc80" <= ch <= "\udcff" for ch in raw):
+        return _raw_8bit(raw)
     try:
         value = message.get(name)
         return clean_text(str(value)) if value is not None else ""
     except (ValueError, IndexError, TypeError, AttributeError):  # a malformed header
         return ""
+
+
+def _raw_8bit(raw: str) -> str:
+    """A header sent as raw 8-bit bytes (against RFC 5322, common in old mail): UTF-8 when it
+    decodes, else Windows-1252."""
+    data = raw.encode("utf-8", errors="surrogateescape")
+    try:
+        return clean_text(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return clean_text(data.decode("cp1252", errors="replace"))
 
 
 def _iso_date(message: EmailMessage) -> str:
