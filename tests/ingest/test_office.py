@@ -4,6 +4,7 @@ and broken packages reported with their path and reason."""
 from __future__ import annotations
 
 import io
+import sys
 import zipfile
 from pathlib import Path
 
@@ -317,3 +318,20 @@ def test_xlsx_title_lines_above_the_table_are_paragraphs() -> None:
         {"Team": "Search", "People": "4", "Sum": ""},
         {"Team": "Ingest", "People": "3", "Sum": ""},
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "package"),
+    [
+        ("a.docx", "docx", "python-docx"),
+        ("a.pptx", "pptx", "python-pptx"),
+        ("a.xlsx", "openpyxl", "openpyxl"),
+    ],
+)
+def test_missing_library_gives_an_install_hint(
+    name: str, module: str, package: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = {"a.docx": docx_bytes, "a.pptx": pptx_bytes, "a.xlsx": xlsx_bytes}[name]()
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    suffix = name[1:]
+    assert reason(name, data) == f"reading {suffix} files needs {package}: pip install {package}"
