@@ -4,6 +4,7 @@ and broken packages reported with their path and reason."""
 from __future__ import annotations
 
 import io
+import random
 import sys
 import zipfile
 from pathlib import Path
@@ -335,3 +336,24 @@ def test_missing_library_gives_an_install_hint(
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
     suffix = name[1:]
     assert reason(name, data) == f"reading {suffix} files needs {package}: pip install {package}"
+
+
+@pytest.mark.parametrize(
+    ("name", "build"), [("a.docx", docx_bytes), ("a.pptx", pptx_bytes), ("a.xlsx", xlsx_bytes)]
+)
+def test_damaged_bytes_give_a_document_or_a_clear_error(name: str, build: object) -> None:
+    data = build()  # type: ignore[operator]
+    rng = random.Random(13)
+    kind = name.rsplit(".", 1)[1].upper()
+    reasons = []
+    for _ in range(40):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        try:
+            read(name, bytes(damaged))
+        except IngestError as exc:  # any other exception fails the test
+            assert exc.path == name
+            reasons.append(exc.reason)
+    assert reasons and all(kind in r for r in reasons), reasons
+    assert any(r.startswith(f"corrupt {kind} file (damaged zip entry: ") for r in reasons)

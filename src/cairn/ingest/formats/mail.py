@@ -30,7 +30,7 @@ def read(path: Path, data: bytes) -> ParsedDocument:
     """Read a MIME message: headers, body and the attachments cairn can read."""
     message = email.message_from_bytes(data, policy=email.policy.default)
     if not isinstance(message, EmailMessage) or not any(
-        message.get(h) for h in ("From", "To", "Subject", "Date", "Message-ID")
+        _header(message, h) for h in ("From", "To", "Subject", "Date", "Message-ID")
     ):
         raise IngestError(str(path), "not an e-mail message (no From, To, Subject or Date header)")
     metadata: dict[str, str] = {}

@@ -59,6 +59,18 @@ def read(path: Path, data: bytes) -> ParsedDocument:
 
         return mail.read(path, data)
     check_package(path, data)
+    import zipfile  # lazy, as the libraries
+    import zlib
+
+    try:
+        return _read_package(path, suffix, data)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        detail = " ".join(str(exc).split())[:120] or type(exc).__name__
+        kind = OFFICE_FORMATS[suffix]
+        raise IngestError(str(path), f"corrupt {kind} file (damaged zip entry: {detail})") from exc
+
+
+def _read_package(path: Path, suffix: str, data: bytes) -> ParsedDocument:
     if suffix == ".docx":
         from cairn.ingest.formats import worddoc
 
