@@ -77,7 +77,7 @@ def _shape(out: BlockBuilder, shape: BaseShape, page: int) -> None:
             out.emit("table", text, page=page)
     elif getattr(shape, "has_text_frame", False):
         paragraphs = [
-            (p.level, clean_text("".join(run.text for run in p.runs) or p.text))
+            (p.level, clean_text(p.text))
             for p in shape.text_frame.paragraphs  # type: ignore[attr-defined]
         ]
         paragraphs = [(level, text) for level, text in paragraphs if text]
