@@ -34,7 +34,8 @@ class ParsedDocument:
     title: str
     blocks: tuple[Block, ...]
     doc_type: str
-    """`html`, `sphinx`, `markdown`, `pdf`, `text`, `notion`, `confluence`, `csv`."""
+    """`html`, `sphinx`, `markdown`, `pdf`, `text`, `notion`, `confluence`, `csv`, `docx`,
+    `pptx`, `xlsx`, `email`."""
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -576,7 +576,7 @@ def test_binary_junk_is_refused(data: bytes) -> None:
 
 
 def test_unsupported_suffix() -> None:
-    assert reason("slides.pptx", b"whatever") == "unsupported file type '.pptx'"
+    assert reason("slides.key", b"whatever") == "unsupported file type '.key'"
     assert reason("DATA.XYZ", b"whatever") == "unsupported file type '.xyz'"
     assert {".md", ".markdown", ".html", ".htm", ".pdf", ".txt", ".text", ".csv"} <= (
         SUPPORTED_SUFFIXES

@@ -3,7 +3,8 @@
 The reader is picked by file name and content: `%PDF-` content is read as PDF, `.html`/`.htm`
 as HTML (Confluence export, Sphinx or plain page), Notion export names (`Page <32 hex>.md`,
 `Table <32 hex>.csv`) as Notion, `.md`/`.markdown` as Markdown, `.csv` as CSV, `.txt`/`.text`
-and files without a suffix as plain text (or HTML when they look like it).
+and files without a suffix as plain text (or HTML when they look like it); `.docx`, `.pptx`,
+`.xlsx` and `.eml` by `formats.office`.
 
 Every failure is an `IngestError(path, reason)` with a short reason a person can act on; no
 parser exception escapes. The format libraries are imported lazily, by the readers that use
@@ -18,10 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cairn.errors import IngestError
+from cairn.ingest.formats.office import OFFICE_FORMATS
 from cairn.types import ParsedDocument
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
-    {".md", ".markdown", ".html", ".htm", ".pdf", ".txt", ".text", ".csv"}
+    {".md", ".markdown", ".html", ".htm", ".pdf", ".txt", ".text", ".csv", *OFFICE_FORMATS}
 )
 """File suffixes `read_document` reads (files without a suffix are sniffed as text or HTML)."""
 
@@ -53,7 +55,11 @@ def read_document(path: Path, data: bytes) -> ParsedDocument:
         raise IngestError(name, f"unsupported file type '{suffix}'")
     if not data.strip():
         raise IngestError(name, "empty file")
-    if suffix == ".pdf" or data[:1024].lstrip().startswith(b"%PDF-"):
+    if suffix in OFFICE_FORMATS:
+        from cairn.ingest.formats import office
+
+        document = _guarded(name, OFFICE_FORMATS[suffix], lambda: office.read(path, data))
+    elif suffix == ".pdf" or data[:1024].lstrip().startswith(b"%PDF-"):
         from cairn.ingest.formats import pdf
 
         document = _guarded(name, "PDF", lambda: pdf.read(path, data))
