@@ -111,12 +111,15 @@ class Workspace:
         retriever = self.retriever(mode)
         provider = self.provider("answer", model)
         answerer: Answerer
+        fallback: Answerer | None = None
         if provider is None:
             answerer = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         else:
             from cairn.answer.generative import GenerativeAnswerer
 
             answerer = GenerativeAnswerer(provider)
+            if self.settings.answer.fallback == "extractive":  # degraded mode
+                fallback = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         from cairn.cache import config_fingerprint
 
         return Pipeline(
@@ -127,6 +130,7 @@ class Workspace:
             ),
             k=self.settings.retrieve.k,
             settler=LedgerSettler(self.budget),
+            fallback=fallback,
             cache=self.answer_cache if cache else None,
             generation=self.store.generation,
             cache_config=config_fingerprint(self.settings, mode=mode, model=model),

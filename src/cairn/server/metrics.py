@@ -71,6 +71,12 @@ class Metrics:
         self.cost = Counter("cairn_cost_usd", "Model cost in US dollars", registry=r)
         self.cache_hits = Counter("cairn_cache_hits", "Cache hits", ("cache",), registry=r)
         self.cache_misses = Counter("cairn_cache_misses", "Cache misses", ("cache",), registry=r)
+        self.degraded = Counter(
+            "cairn_degraded_answers",
+            "Answers from the fallback answerer because the model could not serve, by reason",
+            ("reason",),
+            registry=r,
+        )
         self._extra: list[Callable[[], str]] = []
         self._budget: Callable[[], CostBudget | None] = lambda: None
         r.register(_BudgetCollector(lambda: self._budget()))
@@ -114,6 +120,9 @@ class StageMetrics:
         elif span.name == "answer":
             self.metrics.generation.observe(seconds)
             attrs = span.attributes
+            reason = attrs.get("degraded")
+            if isinstance(reason, str):
+                self.metrics.degraded.labels(reason=reason).inc()
             self.metrics.tokens.labels(direction="input").inc(
                 _number(attrs.get("gen_ai.usage.input_tokens"))
             )
