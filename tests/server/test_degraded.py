@@ -265,3 +265,17 @@ def test_start_calls_no_model_in_process(workspace: Path) -> None:
         assert client.get("/readyz").status_code == 200
         assert fake.stats.requests == 0
         assert state_of(client).budget.entries() == []  # no ledger row per start
+
+
+def test_readiness_follows_the_model_down_and_back(workspace: Path) -> None:
+    with FakeLLMServer() as fake, app_client(_settings(workspace, fake.url, "flaky")) as client:
+        assert client.get("/readyz").json()["llm"] == "ok"
+        fake.push_faults("503")
+        r = client.post("/v1/ask", json={"question": QUESTION})
+        assert r.json()["degraded"]["reason"] == "unavailable"
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "ready" and ready["llm"] == "unavailable"
+        assert "503" in ready["llm_detail"]
+        r = client.post("/v1/ask", json={"question": QUESTION})
+        assert r.json()["degraded"] is None  # the model answers again
+        assert client.get("/readyz").json()["llm"] == "ok"
