@@ -279,3 +279,20 @@ def test_readiness_follows_the_model_down_and_back(workspace: Path) -> None:
         r = client.post("/v1/ask", json={"question": QUESTION})
         assert r.json()["degraded"] is None  # the model answers again
         assert client.get("/readyz").json()["llm"] == "ok"
+
+
+def test_evaluations_measure_the_model_never_the_fallback(workspace: Path) -> None:
+    from cairn.answer.extractive import ExtractiveAnswerer
+    from cairn.workspace import Workspace
+
+    ws = Workspace(_settings(workspace, UNREACHABLE, "eval-model"))
+    try:
+        assert isinstance(ws.pipeline().fallback, ExtractiveAnswerer)  # serve, ask
+        assert ws.pipeline(fallback=False).fallback is None  # cairn eval run
+        strict = Workspace(_settings(workspace, UNREACHABLE, "eval-model", fallback="error"))
+        try:
+            assert strict.pipeline().fallback is None
+        finally:
+            strict.close()
+    finally:
+        ws.close()
