@@ -156,7 +156,9 @@ def test_serve_makes_no_model_call_at_start(base_workspace: Path, tmp_path: Path
 # -- in process: each surface of degraded mode -------------------------------------------------
 
 
-def _settings(workspace: Path, base_url: str, model: str, **answer: Any) -> Settings:
+def _settings(
+    workspace: Path, base_url: str, model: str, server: dict[str, Any] | None = None, **answer: Any
+) -> Settings:
     llm = LLMSettings(
         provider="openai",
         base_url=base_url,
@@ -166,7 +168,7 @@ def _settings(workspace: Path, base_url: str, model: str, **answer: Any) -> Sett
         price_output_per_mtok=2.0,
         retries=0,
     )
-    return settings_for(workspace, llm=llm, answer=AnswerSettings(**answer))
+    return settings_for(workspace, llm=llm, answer=AnswerSettings(**answer), server=server or {})
 
 
 def _with_daily_limit(settings: Settings, usd: str) -> Settings:
@@ -296,3 +298,15 @@ def test_evaluations_measure_the_model_never_the_fallback(workspace: Path) -> No
             strict.close()
     finally:
         ws.close()
+
+
+@pytest.mark.parametrize("auth", ["local", "keys"])
+def test_the_start_up_check_is_reported_and_never_fatal(workspace: Path, auth: str) -> None:
+    server = {"auth": auth, "check_llm_at_start": True}
+    with app_client(_settings(workspace, UNREACHABLE, f"checked-{auth}", server)) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["llm"] == "unavailable"
+    if auth == "local":
+        assert "GET http://127.0.0.1:9/v1/models" in ready.json()["llm_detail"]
+    else:  # /readyz needs no key: it names no endpoint
+        assert ready.json()["llm_detail"] == "" and "127.0.0.1:9" not in ready.text

@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from cairn.answer.degraded import REASONS
 from cairn.budget.base import CostBudget
 from cairn.trace.records import SpanRecord, TraceRecord
 
@@ -77,6 +78,8 @@ class Metrics:
             ("reason",),
             registry=r,
         )
+        for reason in REASONS:  # every reason exported from the start, at 0
+            self.degraded.labels(reason=reason)
         self._extra: list[Callable[[], str]] = []
         self._budget: Callable[[], CostBudget | None] = lambda: None
         r.register(_BudgetCollector(lambda: self._budget()))

@@ -26,12 +26,14 @@ async def readyz(request: Request) -> Response:
     """Ready (200) when the store and the indexes are; each dependency is reported on its
     own: `store` (`ok` | `unavailable`), `lexical_index` (`memory`, or `fts5` while the
     in-memory index builds: same results, slower), `llm` (`ok` | `unavailable` |
-    `budget_exhausted` | `not_configured`, with `llm_detail`). The model's state never
+    `budget_exhausted` | `not_configured`, with `llm_detail` in local mode). The model's state never
     makes the service unready: answers then fall back as `answer.fallback` says."""
     state = getattr(request.app.state, "cairn", None)
     if not isinstance(state, AppState) or not state.ready:
         return JSONResponse({"status": "starting"}, status_code=503)
     llm, llm_detail = await run_sync(state.llm.status)
+    if state.settings.server.auth != "local":
+        llm_detail = ""  # /readyz needs no key: no endpoint or budget details for anyone
     try:
         generation = await run_sync(state.store.generation)
     except Exception as exc:
