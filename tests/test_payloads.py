@@ -4,10 +4,11 @@ OpenAPI schema."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from cairn.payloads import AnswerOut, SearchOut, answer_json, citation_json, search_json
-from cairn.types import Answer, Chunk, Citation, Hit, Usage
+from cairn.types import Answer, Chunk, Citation, Degraded, Hit, Usage
 
 ASK_KEYS = {"answer", "abstained", "citations", "usage", "cost_usd", "latency_ms", "trace_id"}
 CITATION_KEYS = {"n", "chunk_id", "source", "uri", "section", "quote", "verified"}
@@ -70,7 +71,8 @@ def _answer() -> Answer:
 def test_ask_json_carries_the_contract() -> None:
     data = answer_json(_answer())
     assert set(data) >= ASK_KEYS
-    assert set(data) - ASK_KEYS == {"cached"}  # documented addition
+    assert set(data) - ASK_KEYS == {"cached", "degraded"}  # documented additions
+    assert data["degraded"] is None
     [citation] = data["citations"]
     assert set(citation) >= CITATION_KEYS and set(citation) - CITATION_KEYS == {"support"}
     assert f"[{citation['n']}]" in data["answer"]
@@ -78,6 +80,16 @@ def test_ask_json_carries_the_contract() -> None:
     assert data["usage"] == {"input_tokens": 10, "output_tokens": 4, "estimated": True}
     assert data["latency_ms"] == 12.35
     assert citation_json(_answer().citations[0]) == citation
+
+
+def test_a_degraded_answer_says_why() -> None:
+    degraded = Degraded(reason="budget_exhausted", detail="budget.daily_usd", retry_after=60.0)
+    data = answer_json(dataclasses.replace(_answer(), degraded=degraded))
+    assert data["degraded"] == {
+        "reason": "budget_exhausted",
+        "detail": "budget.daily_usd",
+        "retry_after_s": 60.0,
+    }
 
 
 def test_search_json_is_exactly_the_contract() -> None:

@@ -269,3 +269,145 @@ def test_the_caller_comes_from_an_enclosing_request_scope() -> None:
     with request_context(tenant="acme", user="ann", feature="chat"):
         make(tracer).ask("lists?")
     assert (tracer.spans[0][1]["tenant"], tracer.spans[0][1]["user"]) == ("acme", "ann")
+
+
+class FailingAnswerer:
+    """An answerer whose model cannot serve: raises `error` on every call."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.calls = 0
+
+    def answer(self, question: str, hits: list[Hit]) -> Draft:
+        self.calls += 1
+        raise self.error
+
+
+def _budget_refusal() -> Exception:
+    from decimal import Decimal
+
+    from cairn.budget.errors import BudgetExceeded
+
+    return BudgetExceeded(
+        limit="daily",
+        setting="budget.daily_usd",
+        limit_usd=Decimal("0.0000001"),
+        spent_usd=Decimal(0),
+        reserved_usd=Decimal(0),
+        request_usd=Decimal("0.001"),
+        period="2026-12-05",
+    )
+
+
+def degrading(error: Exception, tracer: RecordingTracer | None = None) -> Pipeline:
+    pipeline = make(tracer)
+    pipeline.answerer = FailingAnswerer(error)
+    pipeline.fallback = QuotingAnswerer()
+    return pipeline
+
+
+def test_a_model_that_cannot_serve_falls_back_to_a_cited_degraded_answer() -> None:
+    from cairn.llm.errors import ProviderUnavailable
+
+    tracer = RecordingTracer()
+    down = ProviderUnavailable("connection refused", provider="openai", model="m")
+    answer = degrading(down, tracer).ask("lists in dataclasses?")
+    assert answer.degraded is not None and answer.degraded.reason == "unavailable"
+    assert "connection refused" in answer.degraded.detail
+    assert not answer.abstained and answer.citations[0].verified is True  # verified as usual
+    spans = dict(tracer.spans)
+    assert spans["ask"]["degraded"] == "unavailable"  # the trace attribute
+    assert spans["answer"]["degraded"] == "unavailable"
+    assert spans["fallback"]["answerer"] == "QuotingAnswerer"
+
+
+def test_each_refusal_reads_as_its_reason() -> None:
+    from cairn.llm.errors import AllProvidersFailed, CircuitOpen, RateLimited
+
+    cases: list[tuple[Exception, str, float | None]] = [
+        (CircuitOpen("paused", provider="openai", model="m"), "circuit_open", None),
+        (RateLimited("slow down", retry_after=7.0), "rate_limited", 7.0),
+        (AllProvidersFailed([CircuitOpen("paused"), CircuitOpen("paused")]), "circuit_open", None),
+    ]
+    for error, reason, retry_after in cases:
+        answer = degrading(error).ask("lists in dataclasses?")
+        assert answer.degraded is not None, error
+        assert (answer.degraded.reason, answer.degraded.retry_after) == (reason, retry_after)
+    refused = degrading(_budget_refusal()).ask("lists in dataclasses?")
+    assert refused.degraded is not None and refused.degraded.reason == "budget_exhausted"
+    assert refused.degraded.retry_after is not None and refused.degraded.retry_after >= 1
+
+
+def test_without_a_fallback_or_for_a_rejected_request_the_error_stands() -> None:
+    import pytest
+
+    from cairn.llm.errors import ProviderUnavailable, RequestRejected
+
+    strict = make()
+    strict.answerer = FailingAnswerer(ProviderUnavailable("down"))
+    with pytest.raises(ProviderUnavailable):
+        strict.ask("lists in dataclasses?")  # answer.fallback = "error"
+    with pytest.raises(RequestRejected):  # a bad key is a configuration to fix, not hidden
+        degrading(RequestRejected("401 invalid key", status=401)).ask("lists?")
+
+
+def test_a_degraded_stream_says_so_before_its_first_token_and_is_never_cached() -> None:
+    from cairn.cache.memory import MemoryAnswerCache
+    from cairn.llm.errors import ProviderUnavailable
+
+    pipeline = degrading(ProviderUnavailable("down"))
+    events = list(pipeline.ask_stream("lists in dataclasses?"))
+    assert events[0].kind == "degraded"
+    done = events[-1]
+    assert isinstance(done, AnswerDoneEvent) and done.answer.degraded is not None
+    tokens = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    assert tokens == done.answer.text
+    recording = RecordingCache()
+    pipeline.cache = recording  # type: ignore[assignment]
+    pipeline.ask("lists in dataclasses?")
+    assert recording.stored == []  # the model's answer is wanted once it is back
+    pipeline.cache = MemoryAnswerCache()
+    first = pipeline.ask("lists in dataclasses?")
+    again = pipeline.ask("lists in dataclasses?")
+    assert first.degraded is not None and again.degraded is not None and not again.cached
+
+
+def test_an_open_circuit_answers_from_the_fallback_without_waiting() -> None:
+    """The fallback adds no wait once the breaker is open: no sleep, no call (injected
+    clock and sleep, so nothing depends on this machine's speed)."""
+    from cairn.answer.generative import GenerativeAnswerer
+    from cairn.llm.breaker import CircuitBreaker
+    from cairn.llm.errors import ProviderUnavailable
+    from cairn.llm.reliable import ReliableProvider
+    from cairn.llm.retry import RetryPolicy
+    from cairn.llm.scripted import ScriptedModel
+
+    now = [0.0]
+    slept: list[float] = []
+    down = [ProviderUnavailable("connection refused") for _ in range(3)]
+    model = ScriptedModel(*down)
+    provider = ReliableProvider(
+        model,
+        retry=RetryPolicy(attempts=3, base_delay=0.5),
+        breaker=CircuitBreaker(threshold=3, reset_after=30.0, clock=lambda: now[0]),
+        sleep=slept.append,
+    )
+    pipeline = make()
+    pipeline.answerer = GenerativeAnswerer(provider)
+    pipeline.fallback = QuotingAnswerer()
+
+    first = pipeline.ask("lists in dataclasses?")  # retries, then the breaker opens
+    assert first.degraded is not None and first.degraded.reason == "unavailable"
+    assert len(model.history) == 3 and len(slept) == 2
+    now[0] += 10.0  # within breaker_reset_s
+    for stream in (False, True):
+        if stream:
+            events = list(pipeline.ask_stream("lists in dataclasses?"))
+            done = events[-1]
+            assert isinstance(done, AnswerDoneEvent)
+            answer = done.answer
+        else:
+            answer = pipeline.ask("lists in dataclasses?")
+        assert answer.degraded is not None and answer.degraded.reason == "circuit_open"
+        assert answer.citations and answer.citations[0].verified is True
+    assert len(model.history) == 3 and len(slept) == 2  # no call, no wait

@@ -118,6 +118,12 @@ class AnswerSettings(_Section):
     verify_policy: Literal["flag", "remove"] = "flag"
     """Unsupported sentences: `flag` keeps them (citation `verified: false`), `remove` drops
     them (see docs/benchmarks.md, "Citation verification")."""
+    fallback: Literal["extractive", "error"] = "extractive"
+    """When the model cannot serve a request (provider down after retries and fallbacks,
+    circuit open, budget or rate limit refused): `extractive` answers with the extractive
+    answerer, cited and verified, marked `degraded` (it spends nothing); `error` fails the
+    request (HTTP 503, or the budget's 402, with `Retry-After` where known). See
+    docs/api.md, "Degraded mode"."""
 
 
 class LLMRoute(_Section):
@@ -198,6 +204,10 @@ class ServerSettings(_Section):
     rate_limit_per_minute: int = Field(120, ge=0)
     """Token-bucket refill per API key (0 disables rate limiting)."""
     rate_limit_burst: int = Field(30, ge=1)
+    check_llm_at_start: bool = False
+    """At start, check that the model's endpoint answers by listing its models (`GET
+    /models`: free, no tokens). A failure is logged and shown by `/readyz` (`llm:
+    unavailable`); it never stops the start. Off: nothing is sent to the provider at start."""
 
 
 class TraceSettings(_Section):

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cairn.types import Answer, Citation, Hit, Usage
+from cairn.types import Answer, Citation, Degraded, Hit, Usage
 
 
 class CitationOut(BaseModel):
@@ -53,6 +53,20 @@ class UsageOut(BaseModel):
         )
 
 
+class DegradedOut(BaseModel):
+    """Why the model did not write this answer (degraded mode, `answer.fallback`)."""
+
+    reason: str
+    """`unavailable`, `circuit_open`, `budget_exhausted` or `rate_limited`."""
+    detail: str
+    retry_after_s: float | None = None
+    """Seconds after which the model may serve again, where known."""
+
+    @classmethod
+    def of(cls, d: Degraded) -> DegradedOut:
+        return cls(reason=d.reason, detail=d.detail, retry_after_s=d.retry_after)
+
+
 class AnswerOut(BaseModel):
     answer: str
     """The text, with `[n]` markers matching `citations[].n`."""
@@ -63,6 +77,8 @@ class AnswerOut(BaseModel):
     latency_ms: float
     trace_id: str
     cached: bool = False
+    degraded: DegradedOut | None = None
+    """Set when the model could not serve and the extractive answerer answered instead."""
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerOut:
@@ -75,6 +91,7 @@ class AnswerOut(BaseModel):
             latency_ms=round(answer.latency_ms, 2),
             trace_id=answer.trace_id,
             cached=answer.cached,
+            degraded=DegradedOut.of(answer.degraded) if answer.degraded else None,
         )
 
 
@@ -131,3 +148,8 @@ def search_json(query: str, hits: list[Hit]) -> dict[str, Any]:
 def citation_json(c: Citation) -> dict[str, Any]:
     """One citation, as in `answer_json`."""
     return CitationOut.of(c).model_dump(mode="json")
+
+
+def degraded_json(d: Degraded) -> dict[str, Any]:
+    """Why an answer is degraded, as in `answer_json`."""
+    return DegradedOut.of(d).model_dump(mode="json")

@@ -6,6 +6,12 @@
 Every stage is injected (`cairn.stages` holds the pluggable ones and their no-op defaults);
 tests swap any of them, and guardrails or a reranker plug in by supplying a stage.
 `ask` and `ask_stream` share one run of the stages (`_run`).
+
+Degraded mode: when the answerer's model cannot serve (`cairn.answer.degraded`: provider
+down, circuit open, budget or rate limit refused) and a `fallback` answerer is set
+(`answer.fallback = "extractive"`), the fallback answers, its draft verified as usual, and
+the answer carries `degraded` (also on the trace, and as a `DegradedEvent` in a stream).
+Without a fallback the error propagates. A degraded answer is never cached.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from cairn.answer.base import Answerer, Draft, StreamingAnswerer
+from cairn.answer.degraded import degradation_of
 from cairn.answer.events import (
     AnswerDoneEvent,
     AnswerEvent,
     CitationEvent,
+    DegradedEvent,
     DoneEvent,
     PipelineEvent,
     TokenEvent,
@@ -46,7 +54,7 @@ from cairn.stages import (
     refusal_draft,
 )
 from cairn.trace.base import NullTracer, Span, Tracer
-from cairn.types import Answer, Citation, Filters, Hit
+from cairn.types import Answer, Citation, Degraded, Filters, Hit
 
 _PIECE = re.compile(r"\S+\s*|\s+")
 
@@ -72,6 +80,8 @@ class Pipeline:
     """Closes the request's books: `LedgerSettler(budget)` leaves a ledger line for every
     request (model calls are metered by the provider wrapper; a request that made none is
     recorded at $0 as `extractive`)."""
+    fallback: Answerer | None = None
+    """Answers when `answerer`'s model cannot serve (degraded mode); None = raise instead."""
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         with self.tracer.trace("search", uuid.uuid4().hex, query=query):
@@ -159,7 +169,7 @@ class Pipeline:
                         draft = refusal
                         yield from _replay(refusal.text, (), stream)
                     answer = self._finish(draft, hits, ctx, started, trace_id, root)
-                    fresh = refusal is None
+                    fresh = refusal is None and draft.degraded is None
                 self.settler.settle(ctx)  # 9 settle
         if fresh and request is not None and self.cache is not None:
             self.cache.put(request, answer)  # never a cached answer again, never a refusal
@@ -194,6 +204,8 @@ class Pipeline:
         root: Span,
     ) -> Answer:
         latency_ms = (time.perf_counter() - started) * 1000
+        if draft.degraded is not None:
+            root.set(degraded=draft.degraded.reason, degraded_detail=draft.degraded.detail)
         root.set(
             abstained=draft.abstained,
             latency_ms=round(latency_ms, 2),
@@ -208,6 +220,7 @@ class Pipeline:
             latency_ms=latency_ms,
             trace_id=trace_id,
             hits=tuple(hits),
+            degraded=draft.degraded,
         )
 
     def _cache_request(
@@ -246,11 +259,21 @@ class Pipeline:
     ) -> Generator[PipelineEvent, None, Draft]:
         with self.tracer.span("answer", answerer=type(self.answerer).__name__) as span:
             draft = None
-            for event in self._answer_events(question, hits, stream):
-                if isinstance(event, DoneEvent):
-                    draft = event.draft
-                else:
-                    yield event
+            sent = False
+            try:
+                for event in self._answer_events(self.answerer, question, hits, stream):
+                    if isinstance(event, DoneEvent):
+                        draft = event.draft
+                    else:
+                        sent = True
+                        yield event
+            except Exception as exc:
+                # once text has reached the client, an answer cannot be swapped for another
+                degraded = None if sent or self.fallback is None else degradation_of(exc)
+                if degraded is None:
+                    raise
+                span.set(degraded=degraded.reason, degraded_detail=degraded.detail)
+                draft = yield from self._fall_back(question, hits, stream, degraded)
             assert draft is not None, "an answerer stream must end with a done event"
             span.set(
                 abstained=draft.abstained,
@@ -259,11 +282,31 @@ class Pipeline:
             )
         return draft
 
-    def _answer_events(self, question: str, hits: list[Hit], stream: bool) -> Iterator[AnswerEvent]:
-        if stream and isinstance(self.answerer, StreamingAnswerer):
-            yield from self.answerer.stream(question, hits)
+    def _fall_back(
+        self, question: str, hits: list[Hit], stream: bool, degraded: Degraded
+    ) -> Generator[PipelineEvent, None, Draft]:
+        """The fallback answerer's draft, marked `degraded`; no model is called, so it
+        spends nothing and waits on nothing."""
+        assert self.fallback is not None
+        fallback = self.fallback
+        with self.tracer.span("fallback", answerer=type(fallback).__name__, reason=degraded.reason):
+            yield DegradedEvent(degraded=degraded)
+            draft = None
+            for event in self._answer_events(fallback, question, hits, stream):
+                if isinstance(event, DoneEvent):
+                    draft = event.draft
+                else:
+                    yield event
+            assert draft is not None, "an answerer stream must end with a done event"
+        return dataclasses.replace(draft, degraded=degraded)
+
+    def _answer_events(
+        self, answerer: Answerer, question: str, hits: list[Hit], stream: bool
+    ) -> Iterator[AnswerEvent]:
+        if stream and isinstance(answerer, StreamingAnswerer):
+            yield from answerer.stream(question, hits)
             return
-        draft = self.answerer.answer(question, hits)
+        draft = answerer.answer(question, hits)
         if stream:
             yield from _pieces(draft.text, draft.citations)
         yield DoneEvent(draft=draft)

@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 
 from cairn.answer.base import Draft
 from cairn.budget.base import CostBudget
+from cairn.budget.errors import BudgetExceeded
 from cairn.context import RequestContext
 from cairn.types import Hit
 
@@ -91,7 +92,8 @@ class NoOutputGuard:
 
 class LedgerSettler:
     """A request that called no model still leaves its ($0) line in the ledger, as
-    `extractive`; model calls were settled by `MeteredProvider` as they happened."""
+    `extractive`; model calls were settled by `MeteredProvider` as they happened. A degraded
+    answer (the model refused or down) is such a request: it is charged nothing."""
 
     def __init__(self, budget: CostBudget | None) -> None:
         self.budget = budget
@@ -99,15 +101,18 @@ class LedgerSettler:
     def settle(self, ctx: RequestContext) -> None:
         if self.budget is None or ctx.calls:
             return
-        reservation = self.budget.reserve(
-            model="extractive",
-            input_tokens=0,
-            max_output_tokens=0,
-            feature=ctx.feature,
-            user=ctx.user,
-            tenant=ctx.tenant,
-            trace_id=ctx.trace_id,
-        )
+        try:
+            reservation = self.budget.reserve(
+                model="extractive",
+                input_tokens=0,
+                max_output_tokens=0,
+                feature=ctx.feature,
+                user=ctx.user,
+                tenant=ctx.tenant,
+                trace_id=ctx.trace_id,
+            )
+        except BudgetExceeded:
+            return  # a period already over its limit (lowered since): a $0 line adds nothing
         self.budget.settle(reservation, ctx.usage)
 
 

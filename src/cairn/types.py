@@ -160,6 +160,19 @@ class Usage:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Degraded:
+    """Why an answer came from the fallback answerer instead of the model."""
+
+    reason: str
+    """`unavailable` (provider down after retries and fallbacks), `circuit_open`,
+    `budget_exhausted` (a budget limit refused the call) or `rate_limited`."""
+    detail: str
+    """The model's or the budget's error message."""
+    retry_after: float | None = None
+    """Seconds after which the model may serve again, where known."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Answer:
     text: str
     citations: tuple[Citation, ...]
@@ -171,3 +184,6 @@ class Answer:
     hits: tuple[Hit, ...] = ()
     cached: bool = False
     """True when served from the answer cache (usage and cost are then zero)."""
+    degraded: Degraded | None = None
+    """Set when the model could not serve and the fallback answerer (`answer.fallback`)
+    answered instead."""

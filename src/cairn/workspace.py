@@ -102,10 +102,17 @@ class Workspace:
         return build_retriever(self.store, self.embedder, self.settings.retrieve, mode)
 
     def pipeline(
-        self, mode: str | None = None, *, model: str | None = None, cache: bool = False
+        self,
+        mode: str | None = None,
+        *,
+        model: str | None = None,
+        cache: bool = False,
+        fallback: bool = True,
     ) -> Pipeline:
         """The ask pipeline. `cache=True` reuses answers across requests (the CLI and the
-        server); evaluations and benchmarks leave it off so they always measure the code."""
+        server); evaluations and benchmarks leave it off so they always measure the code.
+        `fallback=False` ignores `answer.fallback = "extractive"` (a model failure raises):
+        evaluations measure the model, never a stand-in."""
         from cairn.answer.base import Answerer
         from cairn.answer.extractive import ExtractiveAnswerer
         from cairn.answer.verify import CitationVerifier
@@ -113,12 +120,15 @@ class Workspace:
         retriever = self.retriever(mode)
         provider = self.provider("answer", model)
         answerer: Answerer
+        stand_in: Answerer | None = None
         if provider is None:
             answerer = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         else:
             from cairn.answer.generative import GenerativeAnswerer
 
             answerer = GenerativeAnswerer(provider)
+            if fallback and self.settings.answer.fallback == "extractive":  # degraded mode
+                stand_in = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         from cairn.cache import config_fingerprint
 
         return Pipeline(
@@ -129,6 +139,7 @@ class Workspace:
             ),
             k=self.settings.retrieve.k,
             settler=LedgerSettler(self.budget),
+            fallback=stand_in,
             cache=self.answer_cache if cache else None,
             generation=self.store.generation,
             cache_config=config_fingerprint(self.settings, mode=mode, model=model),

@@ -80,6 +80,7 @@ def test_budget_refuses_before_any_model_call(
     workspace: Path, llm_env: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CAIRN_BUDGET_REQUEST_USD", "0.000001")
+    monkeypatch.setenv("CAIRN_ANSWER_FALLBACK", "error")  # degraded answers: test_ask_degraded
     result = runner.invoke(
         app, ["ask", "How do I parse JSON?", "--json", "--workspace", str(workspace)]
     )

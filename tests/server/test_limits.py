@@ -84,7 +84,8 @@ def test_slow_request_is_504(client: TestClient, monkeypatch: pytest.MonkeyPatch
             402,
             "budget_exceeded",
         ),
-        (ProviderTimeout("read timed out", provider="openai", model="m"), 504, "upstream_timeout"),
+        # the answer model that cannot serve (answer.fallback = "error"): 503, see test_degraded
+        (ProviderTimeout("read timed out", provider="openai", model="m"), 503, "upstream_timeout"),
         (StoreError("database is locked"), 503, "unavailable"),
         (RuntimeError("secret internals"), 500, "internal_error"),
     ],

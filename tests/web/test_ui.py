@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from cairn.llm.fake_server import FakeLLMServer
 from tests.web.conftest import DESKTOP, PHONE, KeysServer, Server, shot
 
 if TYPE_CHECKING:
@@ -131,6 +132,41 @@ def test_ask_streams_cites_and_takes_feedback(new_page: NewPage, server: Server)
     )
     answer.get_by_text("your comment was sent").wait_for()
     shot(page, "chat-feedback-desktop")
+
+
+def test_a_degraded_answer_shows_a_banner(
+    new_page: NewPage, server: Server, fake_llm: FakeLLMServer
+) -> None:
+    """The model fails every try of one request (503s): the answer comes from the documents,
+    cited, under a banner that says so."""
+    page = new_page()
+    page.goto("/")
+    fake_llm.push_faults("503", "503", "503")  # the first try and llm.retries (2)
+    box = page.get_by_label("Your question")
+    box.fill("Which method serialises an object to a JSON formatted str?")
+    box.press("Enter")
+    page.wait_for_function(
+        "() => { const a = [...document.querySelectorAll('.answer')].pop();"
+        " return a && ['done', 'error'].includes(a.dataset.state); }",
+        timeout=60_000,
+    )
+    answer = page.locator(".answer").last
+    assert answer.get_attribute("data-state") == "done", answer.inner_text()
+    banner = answer.get_by_role("status").filter(has_text="language model is unavailable")
+    banner.wait_for()
+    assert "quoted directly from your documents" in banner.inner_text()
+    assert banner.get_attribute("data-reason") == "unavailable"
+    assert answer.locator("button.cite").count() >= 1  # still cited
+    assert answer.locator(".source-item").count() >= 1
+    shot(page, "chat-degraded-desktop")
+    # the next answer comes from the model again, without a banner
+    box.fill("How do I give a dataclass field a default list?")
+    box.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.answer[data-state=\"done\"]').length === 2",
+        timeout=60_000,
+    )
+    assert page.locator(".answer").last.locator(".degraded-banner").count() == 0
 
 
 def test_trace_explorer_finds_the_request(new_page: NewPage, server: Server) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from cairn.types import Citation, Hit, Usage
+from cairn.types import Citation, Degraded, Hit, Usage
 
 if TYPE_CHECKING:
     from cairn.answer.events import AnswerEvent
@@ -22,6 +22,8 @@ class Draft:
     usage: Usage = field(default_factory=Usage)
     reason: str = ""
     """Why the answerer abstained, or how it chose its evidence."""
+    degraded: Degraded | None = None
+    """Set by the pipeline when the fallback answerer wrote this draft."""
 
 
 @runtime_checkable

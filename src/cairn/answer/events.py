@@ -6,7 +6,8 @@ text as it arrives; `DoneEvent.draft` is the definitive answer (markers normalis
 ones dropped, or the abstention text), and its citations are the definitive list: a client
 renders tokens live and replaces them with the draft's text on `done`.
 
-`Pipeline.ask_stream` yields `PipelineEvent`s: the answerer's tokens and citations, then
+`Pipeline.ask_stream` yields `PipelineEvent`s: the answerer's tokens and citations (preceded
+by `DegradedEvent` when the model could not serve and the fallback answered), then
 `VerifiedEvent` (the verifier's verdict), then `AnswerDoneEvent` (the final `Answer`).
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from cairn.answer.base import Draft
-from cairn.types import Answer, Citation
+from cairn.types import Answer, Citation, Degraded
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -50,6 +51,15 @@ class VerifiedEvent:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class DegradedEvent:
+    """The model could not serve: the fallback answerer's answer follows (sent before its
+    first token)."""
+
+    degraded: Degraded
+    kind: Literal["degraded"] = "degraded"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class AnswerDoneEvent:
     """The pipeline's last event: the final answer (its text and citations are definitive)."""
 
@@ -60,6 +70,8 @@ class AnswerDoneEvent:
 AnswerEvent: TypeAlias = TokenEvent | CitationEvent | DoneEvent
 """What a streaming answerer yields."""
 
-PipelineEvent: TypeAlias = TokenEvent | CitationEvent | VerifiedEvent | AnswerDoneEvent
-"""What `Pipeline.ask_stream` yields: tokens and citations as they come, then the verdict,
-then the final answer."""
+PipelineEvent: TypeAlias = (
+    TokenEvent | CitationEvent | DegradedEvent | VerifiedEvent | AnswerDoneEvent
+)
+"""What `Pipeline.ask_stream` yields: tokens and citations as they come (after a
+`DegradedEvent` when the fallback answers), then the verdict, then the final answer."""

@@ -20,8 +20,9 @@ STORED_FIELDS = frozenset(
     {"text", "citations", "abstained", "usage", "cost_usd", "latency_ms", "trace_id", "hits"}
 )
 """The `Answer` fields kept in the cache."""
-NOT_STORED = frozenset({"cached"})
-"""`Answer` fields that describe one serving of an answer, not the answer itself."""
+NOT_STORED = frozenset({"cached", "degraded"})
+"""`Answer` fields that describe one serving of an answer, not the answer itself (a
+degraded answer is never cached: `Pipeline` stores only the model's own answers)."""
 
 _ANSWER: TypeAdapter[Answer] = TypeAdapter(Answer)
 

@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from cairn.answer.degraded import REASONS
 from cairn.budget.base import CostBudget
 from cairn.trace.records import SpanRecord, TraceRecord
 
@@ -72,6 +73,14 @@ class Metrics:
         self.cost = Counter("cairn_cost_usd", "Model cost in US dollars", registry=r)
         self.cache_hits = Counter("cairn_cache_hits", "Cache hits", ("cache",), registry=r)
         self.cache_misses = Counter("cairn_cache_misses", "Cache misses", ("cache",), registry=r)
+        self.degraded = Counter(
+            "cairn_degraded_answers",
+            "Answers from the fallback answerer because the model could not serve, by reason",
+            ("reason",),
+            registry=r,
+        )
+        for reason in REASONS:  # every reason exported from the start, at 0
+            self.degraded.labels(reason=reason)
         self._extra: list[Callable[[], str]] = []
         self._budget: Callable[[], CostBudget | None] = lambda: None
         r.register(_BudgetCollector(lambda: self._budget()))
@@ -115,6 +124,9 @@ class StageMetrics:
         elif span.name == "answer":
             self.metrics.generation.observe(seconds)
             attrs = span.attributes
+            reason = attrs.get("degraded")
+            if isinstance(reason, str):
+                self.metrics.degraded.labels(reason=reason).inc()
             self.metrics.tokens.labels(direction="input").inc(
                 _number(attrs.get("gen_ai.usage.input_tokens"))
             )

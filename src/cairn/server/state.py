@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from anyio import CapacityLimiter
 
+from cairn.answer.base import Answerer
+from cairn.answer.extractive import ExtractiveAnswerer
 from cairn.config import Settings
 from cairn.pipeline import Pipeline
 from cairn.server.auth import KeyCache
@@ -27,6 +29,7 @@ from cairn.server.evalruns import EvalRuns
 from cairn.server.events import open_event_bus
 from cairn.server.feedback import FeedbackStore
 from cairn.server.jobs import IngestJobs
+from cairn.server.llmhealth import LLMHealth
 from cairn.server.metrics import Metrics, StageMetrics
 from cairn.server.ratelimit import MEMORY_URL, RateLimiter, open_rate_limiter
 from cairn.server.stores import open_server_stores
@@ -77,7 +80,10 @@ class AppState:
         stores = open_server_stores(settings.workspace)
         self._stack.callback(stores.close)
         self.catalog = DocumentCatalog(self.workspace.store)
-        self.tracer: RecordingTracer = build_tracer(settings, hooks=[StageMetrics(self.metrics)])
+        self.llm = LLMHealth(settings, lambda: self.budget)
+        self.tracer: RecordingTracer = build_tracer(
+            settings, hooks=[StageMetrics(self.metrics), self.llm]
+        )
         self._stack.callback(self.tracer.close)
         self.keys = KeyCache(stores.keys)
         self.feedback: FeedbackStore = stores.feedback
@@ -127,13 +133,17 @@ class AppState:
             return pipeline
 
     def warm_up(self) -> None:
-        """Load now what the first request would otherwise wait for: the model and the
-        vector index (in parallel: both are native code), the price table, then one pass
-        of retrieval and answering. The in-memory BM25 index builds in the background (FTS5
-        ranks the same until it is ready)."""
+        """Load now what the first request would otherwise wait for: the embedding model
+        and the vector index (in parallel: both are native code), the price table, then one
+        pass of retrieval and of the local (extractive) answerer. The in-memory BM25 index
+        builds in the background (FTS5 ranks the same until it is ready). No model is
+        called, so a start costs nothing; with `server.check_llm_at_start` the endpoint is
+        only asked for its model list (free), and its failure never stops the start."""
         pipeline = self.pipeline()
         if isinstance(self.store, LexicalIndexWarmup):
             self.store.keep_bm25_in_memory()
+        if self.settings.server.check_llm_at_start:
+            self.llm.check_endpoint()
         if not self.store.stats()["chunks"]:
             return
         embedder = self.workspace.embedder
@@ -149,9 +159,12 @@ class AppState:
             model.result()
             index.result()
         hits = pipeline.retriever.retrieve("warm up", 3, None)
-        if hits:  # a question its own chunk answers, so every answering step runs
+        local: Answerer | None = pipeline.fallback
+        if isinstance(pipeline.answerer, ExtractiveAnswerer):
+            local = pipeline.answerer  # the extractive answerer: local code, no model
+        if hits and local is not None:  # a question its own chunk answers: every step runs
             question = hits[0].chunk.text[:300]
-            pipeline.answerer.answer(question, pipeline.retriever.retrieve(question, 3, None))
+            local.answer(question, pipeline.retriever.retrieve(question, 3, None))
 
     def close(self) -> None:
         self.ready = False

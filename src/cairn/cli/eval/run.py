@@ -90,7 +90,7 @@ def _evaluate(
 
             run = evaluate(
                 cases,
-                ws.pipeline(mode),
+                ws.pipeline(mode, fallback=False),  # a model failure fails the case
                 scorers=scorers,
                 epochs=epochs,
                 k=k,

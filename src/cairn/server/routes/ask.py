@@ -9,20 +9,30 @@ from anyio import CapacityLimiter
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from cairn.answer.degraded import degradation_of
 from cairn.answer.events import (
     AnswerDoneEvent,
     CitationEvent,
+    DegradedEvent,
     PipelineEvent,
     TokenEvent,
     VerifiedEvent,
 )
 from cairn.context import request_context
-from cairn.payloads import AnswerOut, SearchOut, answer_json, citation_json, search_json
+from cairn.errors import CairnError
+from cairn.payloads import (
+    AnswerOut,
+    SearchOut,
+    answer_json,
+    citation_json,
+    degraded_json,
+    search_json,
+)
 from cairn.pipeline import Pipeline
 from cairn.server.auth import Caller
 from cairn.server.catalog import readable
 from cairn.server.deps import AskCaller, SearchCaller, StateDep, filters_for
-from cairn.server.errors import error_of, not_found
+from cairn.server.errors import ApiError, error_of, not_found, status_of
 from cairn.server.schemas import AskRequest, ChunkOut, SearchRequest
 from cairn.server.sse import SSE_HEADERS, sse_event
 from cairn.server.threads import iterate_in_thread, run_sync
@@ -33,15 +43,25 @@ router = APIRouter(tags=["answers"])
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The answer (JSON), or with `stream: true` Server-Sent Events: "
-        "`token` {text}, `citation` {n, chunk_id, ...}, `verification` {citations}, "
-        "`done` (the answer JSON), or `error` (the error schema).",
+        "`degraded` {reason, detail, retry_after_s} (the model could not serve: the "
+        "extractive answer follows), `token` {text}, `citation` {n, chunk_id, ...}, "
+        "`verification` {citations}, `done` (the answer JSON), or `error` (the error schema).",
         "content": {
             "text/event-stream": {
                 "schema": {
                     "type": "object",
                     "description": "One event; `data` is its JSON payload.",
                     "properties": {
-                        "event": {"enum": ["token", "citation", "verification", "done", "error"]},
+                        "event": {
+                            "enum": [
+                                "degraded",
+                                "token",
+                                "citation",
+                                "verification",
+                                "done",
+                                "error",
+                            ]
+                        },
                         "data": {"type": "string"},
                     },
                     "required": ["event", "data"],
@@ -62,8 +82,28 @@ async def ask(body: AskRequest, state: StateDep, caller: AskCaller) -> Response:
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
-    answer = await run_sync(_ask, pipeline, body, caller, limiter=state.threads)
+    try:
+        answer = await run_sync(_ask, pipeline, body, caller, limiter=state.threads)
+    except CairnError as exc:
+        raise model_failure(exc) from exc
     return JSONResponse(answer_json(answer))
+
+
+def model_failure(exc: CairnError) -> Exception:
+    """The error answered for a model that cannot serve (with `answer.fallback = "error"`):
+    the usual error shape, 503 for the provider or the budget's own status for a refusal,
+    `Retry-After` where known and `detail.reason` as in degraded mode. Other errors as is."""
+    degraded = degradation_of(exc)
+    if degraded is None:
+        return exc
+    status, kind, headers = status_of(exc)
+    if degraded.reason != "budget_exhausted":
+        status = 503
+    if degraded.retry_after is not None:
+        headers = {**headers, "Retry-After": str(max(1, round(degraded.retry_after)))}
+    return ApiError(
+        status, str(exc), type=kind, detail={"reason": degraded.reason}, headers=headers
+    )
 
 
 def _ask(pipeline: Pipeline, body: AskRequest, caller: Caller) -> Answer:
@@ -97,7 +137,8 @@ async def _answer_events(
             name, data = _event_json(event)
             yield sse_event(name, data)
     except Exception as exc:
-        _, error, _ = error_of(exc)
+        failure = model_failure(exc) if isinstance(exc, CairnError) else exc
+        _, error, _ = error_of(failure)
         yield sse_event("error", error)
 
 
@@ -106,6 +147,8 @@ def _event_json(event: PipelineEvent) -> tuple[str, dict[str, Any]]:
         return "token", {"text": event.text}
     if isinstance(event, CitationEvent):
         return "citation", citation_json(event.citation)
+    if isinstance(event, DegradedEvent):
+        return "degraded", degraded_json(event.degraded)
     if isinstance(event, VerifiedEvent):
         return "verification", {"citations": [citation_json(c) for c in event.citations]}
     assert isinstance(event, AnswerDoneEvent)

@@ -9,6 +9,10 @@ on the completion (and on the final chunk of a stream):
 
 `usage` is always filled: the model's reported counts when a model answered, otherwise an
 estimate of the question's and the answer's tokens (`usage_estimated: true`).
+
+Degraded mode: when the model could not serve and the extractive answerer answered
+(`answer.fallback`), the content starts with a visible note (`degraded_note`) and the
+extension carries `degraded` {reason, detail, retry_after_s}.
 """
 
 from __future__ import annotations
@@ -22,19 +26,20 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from cairn.answer.events import AnswerDoneEvent, TokenEvent
+from cairn.answer.events import AnswerDoneEvent, DegradedEvent, TokenEvent
 from cairn.context import request_context
+from cairn.errors import CairnError
 from cairn.llm.tokens import estimate_tokens
-from cairn.payloads import citation_json
+from cairn.payloads import citation_json, degraded_json
 from cairn.pipeline import Pipeline
 from cairn.server.auth import Caller
 from cairn.server.deps import AskCaller, StateDep, filters_for
 from cairn.server.errors import ApiError, error_of
-from cairn.server.routes.ask import ask_stream
+from cairn.server.routes.ask import ask_stream, model_failure
 from cairn.server.schemas import Mode
 from cairn.server.sse import SSE_HEADERS, sse_data
 from cairn.server.threads import iterate_in_thread, run_sync
-from cairn.types import Answer
+from cairn.types import Answer, Degraded
 
 router = APIRouter(tags=["openai"])
 
@@ -93,7 +98,13 @@ async def chat_completions(body: ChatRequest, state: StateDep, caller: AskCaller
                 tenant=caller.tenant,
             )
 
-    result = await run_sync(answer, limiter=state.threads)
+    try:
+        result = await run_sync(answer, limiter=state.threads)
+    except CairnError as exc:
+        raise model_failure(exc) from exc
+    content = result.text
+    if result.degraded is not None:
+        content = degraded_note(result.degraded) + content
     return JSONResponse(
         {
             "id": f"chatcmpl-{result.trace_id}",
@@ -103,7 +114,7 @@ async def chat_completions(body: ChatRequest, state: StateDep, caller: AskCaller
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": result.text},
+                    "message": {"role": "assistant", "content": content},
                     "finish_reason": "stop",
                     "logprobs": None,
                 }
@@ -142,13 +153,16 @@ async def _chunks(
         async for event in iterate_in_thread(
             lambda: ask_stream(pipeline, question, k, caller, feature=CHAT_FEATURE), limiter=limiter
         ):
-            if isinstance(event, TokenEvent):
+            if isinstance(event, DegradedEvent):
+                yield chunk({"content": degraded_note(event.degraded)})
+            elif isinstance(event, TokenEvent):
                 yield chunk({"content": event.text})
             elif isinstance(event, AnswerDoneEvent):
                 a = event.answer
                 yield chunk({}, "stop", usage=_usage(question, a), cairn=_extension(a))
     except Exception as exc:
-        _, error, _ = error_of(exc)
+        failure = model_failure(exc) if isinstance(exc, CairnError) else exc
+        _, error, _ = error_of(failure)
         yield sse_data(error)
         return
     yield sse_data("[DONE]")
@@ -164,6 +178,20 @@ def _question(messages: list[ChatMessage]) -> str:
         if content and content.strip():
             return content.strip()[:4000]
     raise ApiError(400, "no user message with text in 'messages': the last one is the question")
+
+
+_NOTES = {
+    "unavailable": "the language model is unavailable",
+    "circuit_open": "the language model is unavailable (paused after repeated failures)",
+    "budget_exhausted": "the model budget is spent",
+    "rate_limited": "the language model is rate-limited",
+}
+
+
+def degraded_note(degraded: Degraded) -> str:
+    """The line a degraded chat answer starts with, so a chat client's reader sees it."""
+    why = _NOTES.get(degraded.reason, f"the language model could not answer ({degraded.reason})")
+    return f"_Note: {why}; this answer is quoted from the documents without it._\n\n"
 
 
 def _usage(question: str, answer: Answer) -> dict[str, int]:
@@ -187,4 +215,5 @@ def _extension(answer: Answer) -> dict[str, Any]:
         "answer": answer.text,
         "cost_usd": answer.cost_usd,
         "usage_estimated": answer.usage.estimated or not measured,
+        "degraded": degraded_json(answer.degraded) if answer.degraded else None,
     }

@@ -1,4 +1,5 @@
-"""`/healthz` (the process is up), `/readyz` (workspace open, model loaded), `/metrics`."""
+"""`/healthz` (the process is up), `/readyz` (store and indexes ready; each dependency's
+state, the model's included), `/metrics`."""
 
 from __future__ import annotations
 
@@ -22,19 +23,42 @@ async def healthz() -> Response:
 
 @router.get("/readyz", response_model=dict[str, Any])
 async def readyz(request: Request) -> Response:
+    """Ready (200) when the store and the indexes are; each dependency is reported on its
+    own: `store` (`ok` | `unavailable`), `lexical_index` (`memory`, or `fts5` while the
+    in-memory index builds: same results, slower), `llm` (`ok` | `unavailable` |
+    `budget_exhausted` | `not_configured`, with `llm_detail` in local mode). The model's state never
+    makes the service unready: answers then fall back as `answer.fallback` says."""
     state = getattr(request.app.state, "cairn", None)
     if not isinstance(state, AppState) or not state.ready:
         return JSONResponse({"status": "starting"}, status_code=503)
+    llm, llm_detail = await run_sync(state.llm.status)
+    if state.settings.server.auth != "local":
+        llm_detail = ""  # /readyz needs no key: no endpoint or budget details for anyone
     try:
         generation = await run_sync(state.store.generation)
     except Exception as exc:
-        return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
-    # "fts5" while the in-memory BM25 index builds (same results, slower)
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "reason": str(exc),
+                "store": "unavailable",
+                "llm": llm,
+                "llm_detail": llm_detail,
+            },
+            status_code=503,
+        )
     store = state.store
     covered = isinstance(store, LexicalIndexWarmup) and store.bm25_covers(generation)
     lexical = "memory" if covered else "fts5"
     return JSONResponse(
-        {"status": "ready", "corpus_generation": generation, "lexical_index": lexical}
+        {
+            "status": "ready",
+            "corpus_generation": generation,
+            "store": "ok",
+            "lexical_index": lexical,
+            "llm": llm,
+            "llm_detail": llm_detail,
+        }
     )
 
 

@@ -238,6 +238,25 @@
     turn.answerNode.append(C.errorBox({ message: `${err.message}${type}` }, "Could not answer."));
   }
 
+  const DEGRADED = {
+    unavailable: "The language model is unavailable",
+    circuit_open: "The language model is unavailable (paused after repeated failures)",
+    budget_exhausted: "The model budget is spent",
+    rate_limited: "The language model is rate-limited",
+  };
+
+  function showDegraded(turn, degraded) {
+    if (!degraded || turn.degradedNode) return;
+    const why = DEGRADED[degraded.reason] || "The language model could not answer";
+    turn.degradedNode = el(
+      "div",
+      { class: "degraded-banner", role: "status", dataset: { reason: String(degraded.reason || "") }, title: degraded.detail || "" },
+      el("strong", { text: `${why}.` }),
+      el("span", { text: " This answer is quoted directly from your documents, without the model." }),
+    );
+    turn.answerNode.insertBefore(turn.degradedNode, turn.textNode);
+  }
+
   async function ask(question) {
     if (active) return;
     intro.hidden = true;
@@ -252,7 +271,9 @@
         "/v1/ask",
         { question, stream: true },
         (event, data) => {
-          if (event === "token") {
+          if (event === "degraded") {
+            showDegraded(turn, data);
+          } else if (event === "token") {
             if (turn.firstTokenMs === null) turn.firstTokenMs = performance.now() - turn.started;
             if (turn.answerNode.dataset.state === "waiting") setState(turn, "streaming");
             turn.text += data && typeof data.text === "string" ? data.text : "";
@@ -272,6 +293,7 @@
             turn.citations = new Map();
             setCitations(turn, done.citations);
             setState(turn, "done");
+            showDegraded(turn, done.degraded);
             if (done.abstained) {
               turn.answerNode.classList.add("abstained");
               turn.answerNode.insertBefore(
