@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
-import time
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -106,11 +105,16 @@ def test_200_requests_in_4_processes_never_overshoot(tmp_path: Path) -> None:
 
 def test_a_crashed_process_reservation_expires(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
-    crash = multiprocessing.get_context("spawn").Process(target=crash_main, args=(str(path),))
+    # a fixed midday, so the 15 minutes below stay in one UTC day whenever the test runs
+    # (with the real time, a run in the last quarter hour of a day read the next day's totals)
+    reserved_at = 1_767_268_800.0  # 2026-01-01T12:00:00Z
+    crash = multiprocessing.get_context("spawn").Process(
+        target=crash_main, args=(str(path), reserved_at)
+    )
     crash.start()
     crash.join(timeout=60)
     assert crash.exitcode == 3
-    later = time.time() + 901  # past the default 15-minute reservation timeout
+    later = reserved_at + 901  # past the default 15-minute reservation timeout
     with Budget(
         path, prices=PRICES, limits=LIMITS, registry=MetricsRegistry(), clock=lambda: later
     ) as budget:

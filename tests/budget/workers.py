@@ -89,8 +89,10 @@ def process_main(path: str, count: int, seed: int, ready: Any, go: Any, results:
     results.put([(o.status, o.user, o.tenant, o.cost_nanos) for o in outcomes])
 
 
-def crash_main(path: str) -> None:
-    """Reserve and die without settling, as a crashed process would."""
-    budget = Budget(Path(path), prices=PRICES, limits=LIMITS, registry=MetricsRegistry())
+def crash_main(path: str, now: float) -> None:
+    """Reserve (at the time `now`) and die without settling, as a crashed process would."""
+    budget = Budget(
+        Path(path), prices=PRICES, limits=LIMITS, registry=MetricsRegistry(), clock=lambda: now
+    )
     budget.reserve(model="test-model", input_tokens=1000, max_output_tokens=1000, user="crash")
     os._exit(3)
