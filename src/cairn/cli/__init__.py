@@ -4,6 +4,7 @@
 import typer
 
 from cairn.cli import ask, costs, doctor, eval, fake_llm, ingest, keys, models, search, serve
+from cairn.cli.common import JsonErrorsGroup
 
 app = typer.Typer(
     name="cairn",
@@ -11,6 +12,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=JsonErrorsGroup,
 )
 app.command("ingest")(ingest.command)
 app.command("search")(search.command)
