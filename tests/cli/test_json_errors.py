@@ -33,6 +33,12 @@ def fake() -> Iterator[FakeLLMServer]:
 
 
 def use_llm(monkeypatch: pytest.MonkeyPatch, base_url: str) -> None:
+    """Configure the model; where answers can fall back to the extractive answerer when the
+    model cannot serve (`answer.fallback`), ask for the error instead, which is under test."""
+    from cairn.config import AnswerSettings
+
+    if "fallback" in AnswerSettings.model_fields:
+        monkeypatch.setenv("CAIRN_ANSWER_FALLBACK", "error")
     monkeypatch.setenv("CAIRN_LLM_PROVIDER", "openai")
     monkeypatch.setenv("CAIRN_LLM_BASE_URL", base_url)
     monkeypatch.setenv("CAIRN_LLM_MODEL", "fake-model")
@@ -132,6 +138,21 @@ def test_bad_filter_and_bad_arguments(workspace: Path) -> None:
     assert error["code"] == "bad_request" and "fuzzy" in error["message"]
     error = json_error(["search", "json", "--k", "0", *ws], 2)  # rejected by the parser
     assert error["code"] == "invalid_request" and "--k" in error["message"]
+    error = json_error(["eval", "run", "--mode", "fuzzy", *ws], 2)
+    assert error["code"] == "bad_request" and "fuzzy" in error["message"]
+
+
+def test_an_unexpected_failure_is_a_json_error_too(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cairn.workspace import Workspace
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Workspace, "retriever", broken)
+    error = json_error(["search", "json", "--json", "-w", str(workspace)], 1)
+    assert error["code"] == "internal_error"
 
 
 def test_without_json_failures_stay_off_stdout(tmp_path: Path) -> None:
