@@ -57,3 +57,32 @@ class ModelError(RunError):
 
 class StoreError(RunError):
     """The workspace store failed (missing, locked, corrupt or from a newer cairn)."""
+
+
+def status_of(exc: CairnError) -> tuple[int, str, dict[str, str]]:
+    """The HTTP status, error code and extra headers for one of cairn's errors.
+
+    One mapping for the API's error bodies and the command line's `--json` failures.
+    """
+    from cairn.budget.errors import BudgetExceeded
+    from cairn.llm.errors import LLMError, ProviderTimeout, RateLimited
+
+    if isinstance(exc, BudgetExceeded):
+        return 402, "budget_exceeded", {}
+    if isinstance(exc, ProviderTimeout):
+        return 504, "upstream_timeout", {}
+    if isinstance(exc, RateLimited):
+        after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(max(1, int(after)))} if after else {}
+        return 503, "upstream_rate_limited", headers
+    if isinstance(exc, LLMError):
+        return 502, "upstream_error", {}
+    if isinstance(exc, WorkspaceNotFound):
+        return 503, "workspace_unavailable", {}
+    if isinstance(exc, ConfigError):
+        return 500, "configuration_error", {}
+    if isinstance(exc, IngestError):
+        return 422, "ingest_error", {}
+    if isinstance(exc, UserError):
+        return 400, "bad_request", {}
+    return 503, "unavailable", {}  # RunError: store, model, ledger

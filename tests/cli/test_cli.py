@@ -132,7 +132,9 @@ def test_batch_ask_and_search(workspace: Path, tmp_path: Path) -> None:
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["id"] for line in lines] == ["a", 2, "c", "d"]
     assert "answer" in lines[0] and "answer" in lines[2]
-    assert "invalid JSON" in lines[1]["error"] and "question" in lines[3]["error"]
+    assert "invalid JSON" in lines[1]["error"]["message"]
+    assert "question" in lines[3]["error"]["message"]
+    assert lines[1]["error"]["code"] == lines[3]["error"]["code"] == "invalid_request"
     result = runner.invoke(app, ["search", "--batch", str(batch), "--workspace", str(workspace)])
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert lines[2]["query"] == "list comprehension" and lines[2]["results"]

@@ -16,6 +16,7 @@ from cairn.cli import (
     serve,
     services,
 )
+from cairn.cli.common import JsonErrorsGroup
 
 app = typer.Typer(
     name="cairn",
@@ -23,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=JsonErrorsGroup,
 )
 app.command("ingest")(ingest.command)
 app.command("search")(search.command)

@@ -4,12 +4,14 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
-from cairn.errors import CairnError
+from cairn.errors import CairnError, status_of
 
 WorkspaceOption = Annotated[
     Path | None,
@@ -26,18 +28,98 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 T = TypeVar("T")
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+_JSON_ERRORS: ContextVar[bool] = ContextVar("cairn_json_errors", default=False)
+"""Whether the running command was given `--json`: its failures are then printed as JSON."""
+
+
+def error_json(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The API's error shape with `code` for its type: `{"error": {"code", "message", ...}}`."""
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def error_json_of(exc: CairnError) -> dict[str, Any]:
+    """One of cairn's errors as the JSON object the API would send (same code, same status)."""
+    status, code, headers = status_of(exc)
+    extra: dict[str, Any] = {"status": status}
+    if "Retry-After" in headers:
+        extra["retry_after_s"] = int(headers["Retry-After"])
+    return error_json(code, str(exc), **extra)
+
+
+def fail(message: str, code: int = 2, *, error: str = "bad_request") -> typer.Exit:
+    """Report a failure (stderr; with `--json`, also one JSON object on stdout) and exit `code`.
+
+    `error` is the API's error code for it (`bad_request`, `not_found`, ...)."""
+    return _report(error_json(error, message, exit_code=code), code)
+
+
+def _report(body: dict[str, Any], code: int) -> typer.Exit:
+    typer.echo(f"error: {body['error']['message']}", err=True)
+    if _JSON_ERRORS.get():
+        body["error"].setdefault("exit_code", code)
+        emit(body)
     return typer.Exit(code)
 
 
 @contextmanager
 def errors_reported() -> Iterator[None]:
-    """Turn cairn's own errors into a one-line message and exit status 2."""
+    """Turn cairn's own errors into a one-line message (and JSON with `--json`), exit status 2."""
     try:
         yield
     except CairnError as exc:
-        raise fail(str(exc)) from None
+        raise _report(error_json_of(exc), 2) from None
+
+
+class JsonErrorsGroup(TyperGroup):
+    """The root command: with `--json` anywhere on the line, every failure of the command (a
+    usage error, one of cairn's errors, an unexpected exception) prints one JSON error object
+    on stdout; exit statuses are those of the plain-text failures."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+        token = _JSON_ERRORS.set(as_json)
+        try:
+            ctx = super().make_context(info_name, args, parent, **extra)
+        except typer.TyperException as exc:
+            _usage_error(exc)
+            raise
+        finally:
+            _JSON_ERRORS.reset(token)
+        ctx.meta["cairn.json_errors"] = as_json
+        return ctx
+
+    def invoke(self, ctx: Any) -> Any:
+        token = _JSON_ERRORS.set(bool(ctx.meta.get("cairn.json_errors")))
+        try:
+            return super().invoke(ctx)
+        except typer.TyperException as exc:
+            _usage_error(exc)
+            raise
+        except CairnError as exc:  # one that escaped the command's own handling
+            raise _report(error_json_of(exc), 2) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception:
+            if _JSON_ERRORS.get():
+                emit(
+                    error_json(
+                        "internal_error",
+                        "internal error; the traceback on stderr has the details",
+                        exit_code=1,
+                    )
+                )
+            raise
+        finally:
+            _JSON_ERRORS.reset(token)
+
+
+def _usage_error(exc: typer.TyperException) -> None:
+    """A usage error (unknown option, bad value) as the API's `invalid_request`."""
+    if _JSON_ERRORS.get():
+        message = getattr(exc, "format_message", lambda: str(exc))()
+        emit(error_json("invalid_request", message, exit_code=getattr(exc, "exit_code", 2)))
 
 
 def open_workspace(workspace: Path | None, *, create: bool = False) -> Any:
@@ -83,7 +165,10 @@ def emit(obj: dict[str, Any]) -> None:
 
 
 def run_batch(path: Path, keys: tuple[str, ...], handle: Callable[[str], dict[str, Any]]) -> int:
-    """Answer every line of a batch file; return how many lines failed."""
+    """Answer every line of a batch file; return how many lines failed.
+
+    A failed line prints `{"id", "error": {"code", "message", ...}}` (the API's error shape) and
+    the rest go on."""
     failed = 0
     for item_id, text, error in read_batch(path, keys):
         if error is None and text is not None:
@@ -91,7 +176,9 @@ def run_batch(path: Path, keys: tuple[str, ...], handle: Callable[[str], dict[st
                 emit({"id": item_id, **handle(text)})
                 continue
             except CairnError as exc:
-                error = str(exc)
+                body = error_json_of(exc)
+        else:
+            body = error_json("invalid_request", error or "empty line")
         failed += 1
-        emit({"id": item_id, "error": error})
+        emit({"id": item_id, **body})
     return failed

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cairn.cli.common import JsonOption, WorkspaceOption, emit
+from cairn.cli.common import JsonOption, WorkspaceOption, emit, errors_reported
 
 
 def command(
@@ -18,14 +18,10 @@ def command(
 ) -> None:
     """Print the effective configuration and check the installation."""
     from cairn.config import load_settings
-    from cairn.errors import CairnError
 
     problems: list[tuple[str, str]] = []
-    try:
+    with errors_reported():
         settings = load_settings(workspace=workspace)
-    except CairnError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     config = settings.model_dump(mode="json")
     if config["llm"].get("api_key"):
         config["llm"]["api_key"] = "***"

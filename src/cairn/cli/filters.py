@@ -20,6 +20,13 @@ TagOption = Annotated[
 def build_filters(
     sources: list[str] | None, types: list[str] | None, tags: list[str] | None
 ) -> Filters | None:
+    """The filters given on the command line; an empty value is refused (it would match
+    nothing and silently return no results)."""
+    from cairn.cli.common import fail
+
+    for option, values in (("--source", sources), ("--type", types), ("--tag", tags)):
+        if any(not v.strip() for v in values or ()):
+            raise fail(f"{option} needs a non-empty value (or leave {option} out)")
     filters = Filters(
         source_globs=tuple(sources or ()), doc_types=tuple(types or ()), tags=tuple(tags or ())
     )

@@ -94,5 +94,5 @@ def revoke(
     with errors_reported(), _keys(workspace) as store:
         revoked = store.revoke(key_id)
     if not revoked:
-        raise fail(f"no active key {key_id!r} (see 'cairn keys list')", code=1)
+        raise fail(f"no active key {key_id!r} (see 'cairn keys list')", code=1, error="not_found")
     typer.echo(f"revoked {key_id}", err=True)

@@ -1,6 +1,7 @@
 """One error schema for every failure: `{"error": {"type", "message", "detail"?}}`.
 
-cairn's own errors map to status codes here (`status_of`); anything else is a 500 whose
+cairn's own errors map to status codes and types in `cairn.errors.status_of` (shared with
+the command line's `--json` errors); anything else is a 500 whose
 message says nothing about the internals (the traceback goes to the server log).
 """
 
@@ -16,7 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cairn.errors import CairnError, ConfigError, IngestError, UserError, WorkspaceNotFound
+from cairn.errors import CairnError
+from cairn.errors import status_of as status_of
 
 log = logging.getLogger("cairn.server")
 
@@ -81,32 +83,6 @@ def error_response(
     return JSONResponse(
         jsonable_encoder(error_body(type, message, detail)), status_code=status, headers=headers
     )
-
-
-def status_of(exc: CairnError) -> tuple[int, str, dict[str, str]]:
-    """The HTTP status, error type and extra headers for one of cairn's errors."""
-    from cairn.budget.errors import BudgetExceeded
-    from cairn.llm.errors import LLMError, ProviderTimeout, RateLimited
-
-    if isinstance(exc, BudgetExceeded):
-        return 402, "budget_exceeded", {}
-    if isinstance(exc, ProviderTimeout):
-        return 504, "upstream_timeout", {}
-    if isinstance(exc, RateLimited):
-        after = getattr(exc, "retry_after", None)
-        headers = {"Retry-After": str(max(1, int(after)))} if after else {}
-        return 503, "upstream_rate_limited", headers
-    if isinstance(exc, LLMError):
-        return 502, "upstream_error", {}
-    if isinstance(exc, WorkspaceNotFound):
-        return 503, "workspace_unavailable", {}
-    if isinstance(exc, ConfigError):
-        return 500, "configuration_error", {}
-    if isinstance(exc, IngestError):
-        return 422, "ingest_error", {}
-    if isinstance(exc, UserError):
-        return 400, "bad_request", {}
-    return 503, "unavailable", {}  # RunError: store, model, ledger
 
 
 def error_of(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:

@@ -50,7 +50,9 @@ def build_tracer(settings: Settings, *, hooks: Sequence[SpanHook] = ()) -> Recor
     `trace.otlp_endpoint` is set, GenAI attributes on model calls, plus `hooks`.
     Its `store` attribute is the `TraceStore` (or None when traces are not kept)."""
     from cairn.trace.genai import GenAIAttributes
+    from cairn.trace.redact import register_configured_secrets
 
+    register_configured_secrets(settings.model_dump())
     t = settings.trace
     sinks: list[TraceSink] = []
     store = open_trace_store(settings.workspace) if t.store else None

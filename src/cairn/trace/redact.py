@@ -5,8 +5,15 @@
   account and phone numbers) are masked in every string attribute;
 - `none`: the content attributes (question, query, prompt, answer, ...) are dropped.
 
-Credentials are masked in every mode: a `cairn_...`, `sk-...` or `Bearer ...` string never
-reaches a trace, whatever the policy.
+Credentials are masked in every mode: a `cairn_...`, `sk-...`, `AKIA...`, JWT or `Bearer ...`
+string, a private key, the password of a `scheme://user:password@host` URL or a configured
+key (`register_secret`) never reaches a trace, whatever the policy. cairn's own ids (trace,
+document, chunk, key and job ids) are not secrets and are kept, so a cached answer's
+`cache_source_trace_id` still leads to the trace that produced it.
+
+The shapes are precise patterns rather than a scanner such as detect-secrets: that library
+is built for source code (its entropy plugins flag cairn's trace and chunk ids as secrets),
+reports findings rather than the spans to mask, and is many times slower per string.
 """
 
 from __future__ import annotations
@@ -36,26 +43,75 @@ CONTENT_KEYS = frozenset(
 """Attributes that carry what a user asked or what a model said."""
 
 _CREDENTIAL = re.compile(
-    r"\b(?:cairn|sk|pk|rk|ghp|gho|ghs|xox[abpr])[-_][A-Za-z0-9_\-]{12,}"
+    # prefixed API keys: cairn's own, OpenAI/Anthropic/Stripe-like, GitHub, GitLab, Slack
+    r"\b(?:cairn|sk|pk|rk|ghp|gho|ghs|ghu|ghr|github_pat|glpat|xox[abpr])[-_][A-Za-z0-9_\-]{12,}"
+    r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key id
+    r"|\bAIza[0-9A-Za-z_\-]{35}"  # Google API key
+    r"|\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*"  # JSON Web Token
+    r"|-----BEGIN[A-Z ]*PRIVATE KEY-----(?:.*?-----END[A-Z ]*PRIVATE KEY-----)?"
     r"|\bBearer\s+[A-Za-z0-9._~+/\-]+=*"
-    r"|\b(?:api[_-]?key|authorization|token|password|secret)\s*[:=]\s*(?:Bearer\s+)?\S+",
-    re.IGNORECASE,
+    r"|\b(?:api[_-]?key|authorization|token|password|passwd|secret)\s*[:=]\s*(?:Bearer\s+)?\S+",
+    re.IGNORECASE | re.DOTALL,
 )
+_URL_USERINFO = re.compile(r"(?<=://)[^\s/@:]+:[^\s/@]+@")
+"""`scheme://user:password@host`: the user and password go, the host stays."""
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _DIGITS = re.compile(r"(?<![\w.])\+?\d(?:[ \-]?\d){7,}(?![\w.])")
 _TOKEN = re.compile(r"\b(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{32,}\b")
+_CAIRN_ID = re.compile(r"[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}")
+"""cairn's long ids: trace ids (and budget reservation ids) are `uuid4().hex`, 32 lowercase
+hex digits with the version nibble 4 and the variant in 8-b. Its other ids are shorter than
+the long-token rule: documents are 16 hex digits, chunks `DOC-N`, API keys `key_` + 12 hex,
+jobs `job_` + 16 hex, feedback `fb_` + 16 hex; none of them is masked."""
+
+_known_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this exact string (a configured API key, a password) wherever it appears, in
+    every mode. Values shorter than 8 characters are ignored (they would mask words)."""
+    if value and len(value) >= 8:
+        _known_secrets.add(value)
+
+
+_SECRET_SETTING = re.compile(r"(?:^|_)(?:api_key|key|password|secret|token)$")
+
+
+def register_configured_secrets(config: Mapping[str, Any]) -> None:
+    """Register every configured credential (`llm.api_key`, a `password`, ...) of a settings
+    dump, at any depth, with `register_secret`."""
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            register_configured_secrets(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, Mapping):
+                    register_configured_secrets(item)
+        elif isinstance(value, str) and _SECRET_SETTING.search(str(key)):
+            register_secret(value)
 
 
 def mask_credentials(text: str) -> str:
-    """Mask API keys, bearer tokens and `key=value` secrets (applied in every mode)."""
+    """Mask API keys, bearer tokens, `key=value` secrets, passwords in URLs and configured
+    secrets (applied in every mode)."""
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, "[secret]")
+    text = _URL_USERINFO.sub("[secret]@", text)
     return _CREDENTIAL.sub("[secret]", text)
 
 
+def _token(match: re.Match[str]) -> str:
+    token = match.group()
+    return token if _CAIRN_ID.fullmatch(token) else "[secret]"
+
+
 def redact(text: str) -> str:
-    """Mask credentials, e-mail addresses, long tokens and runs of 8 or more digits."""
+    """Mask credentials, e-mail addresses, long tokens other than cairn's own ids, and runs
+    of 8 or more digits."""
     text = mask_credentials(text)
     text = _EMAIL.sub("[email]", text)
-    text = _TOKEN.sub("[secret]", text)
+    text = _TOKEN.sub(_token, text)
     return _DIGITS.sub("[number]", text)
 
 

@@ -37,7 +37,7 @@ def add_case_command(
     with errors_reported():
         taken = existing_ids(cases, to)
         if case_id is not None and case_id in taken:
-            raise fail(f"case id {case_id!r} is already used; pick another --id")
+            raise fail(f"case id {case_id!r} is already used; pick another --id", error="conflict")
         ws = open_workspace(workspace)
         pipeline = ws.pipeline(mode)
         hits = pipeline.search(question, 10)
