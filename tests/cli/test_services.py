@@ -4,9 +4,10 @@ the command, with data under the workspace, and stops them."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
-from pathlib import Path
+import tempfile
 
 import pytest
 
@@ -28,11 +29,14 @@ def cairn(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_up_status_down(tmp_path: Path) -> None:
+def test_up_status_down() -> None:
     import psycopg
     import redis
 
-    ws = str(tmp_path / "ws")
+    # Not under pytest's tmp_path: Postgres runs as another user (the server refuses root),
+    # which must traverse the folders above its data, and pytest keeps its own tmp root
+    # private (0700), resetting it whenever a pytest session starts.
+    ws = tempfile.mkdtemp(prefix="cairn-services-")
     try:
         started = cairn("services", "up", "--workspace", ws)
         assert started.returncode == 0, started.stderr
@@ -53,6 +57,7 @@ def test_up_status_down(tmp_path: Path) -> None:
         assert again.returncode == 0 and state["redis"]["url"] in again.stdout
     finally:
         stopped = cairn("services", "down", "--workspace", ws, "--json")
+        shutil.rmtree(ws, ignore_errors=True)
     assert stopped.returncode == 0, stopped.stderr
     after = json.loads(stopped.stdout)
     assert not after["postgres"]["running"] and not after["redis"]["running"]
