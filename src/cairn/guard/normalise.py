@@ -38,8 +38,36 @@ _SPACES = re.compile(r"[ \t]{2,}")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){8,}(?![0-9A-Fa-f])")
 _COMMON = frozenset(
-    "the you your and are all any to of is in that this with for not now me print say "
-    "ignore instructions previous prompt system password secret reveal".split()
+    [
+        "the",
+        "you",
+        "your",
+        "and",
+        "are",
+        "all",
+        "any",
+        "to",
+        "of",
+        "is",
+        "in",
+        "that",
+        "this",
+        "with",
+        "for",
+        "not",
+        "now",
+        "me",
+        "print",
+        "say",
+        "ignore",
+        "instructions",
+        "previous",
+        "prompt",
+        "system",
+        "password",
+        "secret",
+        "reveal",
+    ]
 )
 _MAX_VIEWS = 8
 

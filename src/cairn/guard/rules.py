@@ -13,10 +13,25 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_PRIOR = r"(?:all |any |the |your |my |these |those |every )*(?:previous|prior|above|earlier|preceding|former|original|initial|old|system|given|existing|developer)"
-_ORDERS = r"(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|context|messages?|text|guidance|programming|constraints|restrictions|policies|polic(?:y|ies))"
-_SYSTEM = r"(?:system prompt|system message|(?:initial|original|hidden|secret|full|entire) (?:prompt|instructions)|pre-?prompt|instructions you (?:were|have been) given|your (?:initial |original |hidden |secret |full |exact )?(?:instructions|rules|guidelines|prompt)\b(?! (?:for|to|on|about|if|when|with|that)\b))"
-_SECRET = rf"(?:{_SYSTEM}|the (?:instructions|prompt|rules) (?:above|before)|access code|password|secret (?:key|code|word|phrase))"
+_PRIOR = (
+    r"(?:all |any |the |your |my |these |those |every )*"
+    r"(?:previous|prior|above|earlier|preceding|former|original|initial|old|system|given|"
+    r"existing|developer)"
+)
+_ORDERS = (
+    r"(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|context|"
+    r"messages?|text|guidance|programming|constraints|restrictions|polic(?:y|ies))"
+)
+_SYSTEM = (
+    r"(?:system prompt|system message|(?:initial|original|hidden|secret|full|entire) "
+    r"(?:prompt|instructions)|pre-?prompt|instructions you (?:were|have been) given|"
+    r"your (?:initial |original |hidden |secret |full |exact )?"
+    r"(?:instructions|rules|guidelines|prompt)\b(?! (?:for|to|on|about|if|when|with|that)\b))"
+)
+_SECRET = (
+    rf"(?:{_SYSTEM}|the (?:instructions|prompt|rules) (?:above|before)|access code|password|"
+    r"secret (?:key|code|word|phrase))"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +56,8 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "new-instructions",
-        r"\b(?:new|updated|real|actual|revised|true) (?:instructions?|task|rules|orders|directives?)"
-        r"\s*(?::|are\b|follow\b|is to\b)",
+        r"\b(?:new|updated|real|actual|revised|true) "
+        r"(?:instructions?|task|rules|orders|directives?)\s*(?::|are\b|follow\b|is to\b)",
     ),
     _rule(
         "prompt-extraction",
@@ -51,8 +66,8 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "prompt-extraction",
-        rf"\b(?:tell|give|show|list|share|provide|return|translate|summari[sz]e|what (?:is|are|was|were))"
-        rf"\b[^.!?\n]{{0,30}}?\b{_SYSTEM}",
+        r"\b(?:tell|give|show|list|share|provide|return|translate|summari[sz]e|"
+        rf"what (?:is|are|was|were))\b[^.!?\n]{{0,30}}?\b{_SYSTEM}",
     ),
     _rule(
         "prompt-extraction",
