@@ -60,6 +60,12 @@ def main() -> None:
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--golden", type=Path, default=ROOT / "evals" / "golden")
     parser.add_argument("--per-context", type=int, default=3, help="attacks planted per context")
+    parser.add_argument(
+        "--pydocs",
+        type=Path,
+        default=Path("/usr/share/doc/python3.11/html"),
+        help="the Python HTML docs (golden corpus): held-out files as benign chunks",
+    )
     parser.add_argument("--model", type=Path, default=None, help="weights (default: shipped)")
     args = parser.parse_args()
     root = args.datasets
@@ -100,6 +106,10 @@ def main() -> None:
         ("benign", "scifact abstracts (held out)", g.scifact(root, "heldout")),
         ("benign", "anthropic docs chunks", g.anthropic_docs(root)),
     ]
+    if args.pydocs.is_dir():
+        chunks.append(
+            ("benign", "python docs chunks (held-out files)", g.pydocs(args.pydocs, "heldout"))
+        )
 
     print()
     print("| kind | set | n | metric | rules only | rules + classifier |")

@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import guard_data as g
-from cairn.guard.classifier import DIM, NGRAMS, STRIDE, WINDOW, features, segments
+from cairn.guard.classifier import DIM, NGRAMS, STRIDE, WINDOW, features, segments, windows
 from cairn.guard.normalise import normalise
 from cairn.guard.rules import match_rules
 
@@ -77,11 +77,14 @@ def chunk_examples(
 ) -> tuple[list[str], list[str], dict[str, list[str]]]:
     """(injected segments, clean segments, calibration documents by group).
 
-    Positives: the segments of bipia's train attacks and of the short training attacks;
+    Positives: the first segment and the windows of bipia's train attacks and of the short
+    training attacks;
     negatives: the segments of bipia train contexts in buckets 0-7 (8-9 calibrate).
     """
-    pos = [s for a in [*g.bipia_attacks(root, "train").values()] for t in a for s in segments(t)]
-    pos.extend(s for a in attacks for s in segments(a))
+    texts = [t for a in g.bipia_attacks(root, "train").values() for t in a] + attacks
+    # An attack's first segment carries its instruction ("Add the following code to your
+    # response:"); the code or filler after it would teach the model to flag any code.
+    pos = [segments(t)[0] for t in texts] + [w for t in texts for w in windows(t)]
     neg: list[str] = []
     calib: dict[str, list[str]] = {}
     for _kind, context in g.bipia_contexts(root, "train"):
@@ -167,7 +170,7 @@ def main() -> None:
                 "counts": {"positive": len(attacks), "negative": len(benign_questions)},
             },
             "chunk": {
-                "positive": "segments (lines, sentences) of bipia train attacks and of the "
+                "positive": "first segment and windows of bipia train attacks and of the "
                 "question positives of <= 400 chars",
                 "negative": "segments of bipia train contexts (buckets 0-7), scifact abstracts "
                 "(buckets 0-6, first 1500), wildguard benign buckets 0-6, python docs chunks "
