@@ -6,7 +6,7 @@ the shipped classifier (`InjectionClassifier`) into a `Risk(score, flagged, reas
 """
 
 from cairn.guard.classifier import InjectionClassifier
-from cairn.guard.detector import NO_RISK, InjectionDetector, Risk
+from cairn.guard.detector import NO_RISK, InjectionDetector, Risk, Separated
 from cairn.guard.input import InjectionInputGuard, InputPolicy
 from cairn.guard.normalise import Normalised, normalise
 from cairn.guard.rules import RULES, match_rules
@@ -20,6 +20,7 @@ __all__ = [
     "InputPolicy",
     "Normalised",
     "Risk",
+    "Separated",
     "match_rules",
     "normalise",
 ]

@@ -114,6 +114,11 @@ RULES: tuple[Rule, ...] = (
         r"(?:ai|the ai|llms?|language models?|assistants?|the assistant|chatbots?)\b",
     ),
     _rule(
+        "fake-system-message",
+        r"\b(?:important|urgent|mandatory|official) (?:note|notice|message|update|instructions?) "
+        r"from (?:the )?(?:developers?|admins?|administrators?|system|operators?|openai|anthropic)",
+    ),
+    _rule(
         "access-granted",
         r"\b(?:say|print|output|respond(?: with)?|reply(?: with)?|write|answer(?: with)?|"
         r"begin with|start with)\b[^.\n]{0,30}?access granted",
