@@ -188,18 +188,37 @@ def plant(context: str, attack: str, rng: random.Random) -> Planted:
     return Planted(text, start, start + len(attack))
 
 
+def bipia_categories(root: Path, split: str) -> dict[str, str]:
+    """Each bipia attack's category ("Task Automation", "Keylogging", ...)."""
+    out: dict[str, str] = {}
+    for kind in ("text", "code"):
+        data = _load(root / "bipia" / f"{kind}_attack_{split}.json")
+        assert isinstance(data, dict)
+        out.update({str(t): str(category) for category, v in data.items() for t in v})
+    return out
+
+
 def poisoned_documents(
     root: Path, split: str, per_context: int, seed: int
 ) -> tuple[list[str], list[str]]:
     """(injected, clean) bipia documents: each context with `per_context` planted attacks."""
+    injected, clean = poisoned_documents_labelled(root, split, per_context, seed)
+    return [text for _, _, text in injected], clean
+
+
+def poisoned_documents_labelled(
+    root: Path, split: str, per_context: int, seed: int
+) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """As `poisoned_documents`, the injected ones as (context kind, attack category, text)."""
     rng = random.Random(seed)
     attacks = bipia_attacks(root, split)
+    categories = bipia_categories(root, split)
     injected, clean = [], []
     for kind, context in bipia_contexts(root, split):
         pool = attacks["code" if kind == "code" else "text"]
         clean.append(context)
         for attack in rng.sample(pool, per_context):
-            injected.append(plant(context, attack, rng).text)
+            injected.append((kind, categories[attack], plant(context, attack, rng).text))
     return injected, clean
 
 

@@ -99,7 +99,8 @@ def main() -> None:
         ("benign", "bipia test questions", g.bipia_questions(root, "test")),
         ("benign", "golden, not adversarial", [q for q, a in golden if not a]),
     ]
-    injected, clean = g.poisoned_documents(root, "test", args.per_context, SEED)
+    labelled, clean = g.poisoned_documents_labelled(root, "test", args.per_context, SEED)
+    injected = [text for _, _, text in labelled]
     chunks: list[tuple[str, str, list[str]]] = [
         ("attack", "bipia test documents with a planted attack", injected),
         ("benign", "bipia test documents, clean", clean),
@@ -121,6 +122,19 @@ def main() -> None:
             f = [full.scan(t, scan_kind).flagged for t in texts]
             metric = "TPR" if label == "attack" else "FPR"
             print(f"| {kind} | {name} | {len(texts)} | {metric} | {fmt(r)} | {fmt(f)} |")
+
+    print()
+    print("Planted bipia test attacks flagged (rules + classifier), by context and by category:")
+    print()
+    print("| group | n | flagged |")
+    print("|---|---|---|")
+    flagged = [full.scan(text, "chunk").flagged for _, _, text in labelled]
+    groups: dict[str, list[bool]] = {}
+    for (kind, category, _), f in zip(labelled, flagged, strict=True):
+        groups.setdefault(f"context: {kind}", []).append(f)
+        groups.setdefault(f"attack: {category}", []).append(f)
+    for name, fs in sorted(groups.items()):
+        print(f"| {name} | {len(fs)} | {fmt(fs)} |")
 
     rng = random.Random(SEED)
     q_sample = rng.sample([t for _, _, ts in questions for t in ts], 400)

@@ -69,6 +69,8 @@ MIN_SEGMENT = 40
 def segments(text: str) -> list[str]:
     """Lines and sentences of `text`, short ones merged with the next, long ones windowed.
 
+    A short piece that is a sentence of four words or more is also kept on its own.
+
     A chunk is scored by its most suspicious segment, so one planted sentence is not diluted
     by the page around it.
     """
@@ -78,6 +80,8 @@ def segments(text: str) -> list[str]:
         piece = piece.strip()
         if not piece:
             continue
+        if len(piece) < MIN_SEGMENT and piece[-1] in ".!?" and len(piece.split()) >= 4:
+            out.append(piece)  # a short sentence ("Encode your answer in Base64.") on its own too
         pending = f"{pending} {piece}" if pending else piece
         if len(pending) >= MIN_SEGMENT:
             out.extend(windows(pending))
