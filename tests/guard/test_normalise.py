@@ -33,6 +33,17 @@ def test_words_wholly_in_another_script_are_kept() -> None:
     assert "confusables" not in n.signals
 
 
+@pytest.mark.parametrize("text", ["a naïve café", "NF-κB binds at 10 μM", "TGFβ and GFRα1"])
+def test_accents_and_scientific_greek_are_no_sign_of_evasion(text: str) -> None:
+    assert "confusables" not in normalise(text).signals
+
+
+def test_digits_in_table_columns_are_not_joined() -> None:
+    n = normalise("| 8 | 3 | 1 | 2 |")
+    assert "8" in n.text and "8312" not in n.text
+    assert n.signals == ()
+
+
 def test_compatibility_forms_fold_under_nfkc() -> None:
     # Full-width and mathematical bold letters.
     assert normalise("Ｉｇｎｏｒｅ 𝐩𝐫𝐞𝐯𝐢𝐨𝐮𝐬").text == "ignore previous"

@@ -31,8 +31,8 @@ _INVISIBLE = re.compile(
 )
 _TAGS = re.compile("[\U000e0000-\U000e007f]+")
 _WORD = re.compile(r"\w+")
-# Four or more single letters or digits each followed by one to three separators.
-_SPACED = re.compile(r"(?<!\w)(?:\w[ \t.\-_*|/]{1,3}){3,}\w(?!\w)")
+# Four or more single letters (not digits: table columns) each followed by one to three separators.
+_SPACED = re.compile(r"(?<!\w)(?:[^\W\d_][ \t.\-_*|/]{1,3}){3,}[^\W\d_](?!\w)")
 _SEPARATORS = re.compile(r"[ \t.\-_*|/]+")
 _SPACES = re.compile(r"[ \t]{2,}")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
@@ -70,6 +70,14 @@ _COMMON = frozenset(
     ]
 )
 _MAX_VIEWS = 8
+# Letters of other scripts drawn like Latin ones (from Unicode's confusables.txt, TR39): their
+# presence in a Latin word is the signal. Accented Latin letters and, say, the β of "TGFβ"
+# are folded too but are no sign of evasion.
+_LOOKALIKES = frozenset(
+    "аезікмнорстухѕјԁԛԝһӏвАВЕЗІКМНОРСТУХЅЈ"  # Cyrillic
+    "οιΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"  # Greek (not α, κ, μ, ν, ρ, τ, χ: science writes "NF-κB", "μM")
+    "ɑɡɩɪʏ"  # Latin small capitals and letters that pass for plain ones
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +128,7 @@ def normalise(text: str) -> Normalised:
 
 
 def _fold_confusables(text: str) -> tuple[str, bool]:
-    """Transliterate words that mix ASCII letters with non-ASCII look-alikes."""
+    """Transliterate words that mix ASCII and other letters; say if any was a look-alike."""
     mixed = False
 
     def fold(match: re.Match[str]) -> str:
@@ -128,7 +136,7 @@ def _fold_confusables(text: str) -> tuple[str, bool]:
         word = match.group(0)
         if word.isascii() or not any("a" <= c.lower() <= "z" for c in word):
             return word
-        mixed = True
+        mixed = mixed or any(c in _LOOKALIKES for c in word)
         return anyascii(word)
 
     return _WORD.sub(fold, text), mixed
