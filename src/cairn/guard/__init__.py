@@ -1,0 +1,26 @@
+"""Guardrails: prompt-injection and jailbreak detection for questions and document chunks.
+
+`InjectionDetector` combines normalisation (`normalise`), the rule layer (`match_rules`) and
+the shipped classifier (`InjectionClassifier`) into a `Risk(score, flagged, reasons)`;
+`InjectionInputGuard` puts it behind the pipeline's `InputGuard` protocol. See docs/guard.md.
+"""
+
+from cairn.guard.classifier import InjectionClassifier
+from cairn.guard.detector import NO_RISK, InjectionDetector, Risk, Separated
+from cairn.guard.input import InjectionInputGuard, InputPolicy
+from cairn.guard.normalise import Normalised, normalise
+from cairn.guard.rules import RULES, match_rules
+
+__all__ = [
+    "NO_RISK",
+    "RULES",
+    "InjectionClassifier",
+    "InjectionDetector",
+    "InjectionInputGuard",
+    "InputPolicy",
+    "Normalised",
+    "Risk",
+    "Separated",
+    "match_rules",
+    "normalise",
+]

@@ -1,0 +1,158 @@
+"""The trained layer: logistic regression on hashed character n-grams, numpy only at run time.
+
+Features: the UTF-8 bytes of a normalised text, every 2- to 5-gram hashed (a polynomial
+rolling hash, mixed, modulo `dim`) into a bag, counts damped with log1p and the vector scaled
+to unit length. Two weight vectors ship in `injection_guard.npz` (package data), trained by
+`bench/train_injection_guard.py` on the training splits of the shared datasets:
+
+- `question`: direct injection, jailbreak and system-prompt extraction in a user's question;
+- `chunk`: instructions planted in a document (indirect injection), scored per segment
+  (line or sentence) and taking the highest.
+
+Each has a threshold calibrated at a fixed false-positive rate, recorded with the training
+data, seed and metrics in the file's `meta` (JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from cairn.errors import ModelError
+
+Kind = Literal["question", "chunk"]
+NGRAMS = (2, 3, 4, 5)
+DIM = 1 << 18
+WINDOW = 400
+STRIDE = 200
+_PRIME = np.uint64(0x100000001B3)
+_MIX = np.uint64(0xFF51AFD7ED558CCD)
+_SALT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def features(text: str, dim: int = DIM) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """The sparse feature vector of `text`: bucket indices (sorted, unique) and their values."""
+    raw = np.frombuffer(f" {text} ".encode(), dtype=np.uint8).astype(np.uint64)
+    parts = []
+    with np.errstate(over="ignore"):
+        for n in NGRAMS:
+            if raw.size < n:
+                continue
+            count = raw.size - n + 1
+            h = raw[:count].copy()
+            for k in range(1, n):
+                h = h * _PRIME + raw[k : k + count]
+            h = h + np.uint64(n) * _SALT
+            h ^= h >> np.uint64(33)
+            h *= _MIX
+            h ^= h >> np.uint64(29)
+            parts.append(h % np.uint64(dim))
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    buckets, counts = np.unique(np.concatenate(parts).astype(np.int64), return_counts=True)
+    values = np.log1p(counts).astype(np.float32)
+    values /= np.float32(np.linalg.norm(values))
+    return buckets, values
+
+
+_BREAK = re.compile(r"\n+|(?<=[.!?:;])\s+")
+MIN_SEGMENT = 40
+
+
+def segments(text: str) -> list[str]:
+    """Lines and sentences of `text`, short ones merged with the next, long ones windowed.
+
+    A short piece that is a sentence of four words or more is also kept on its own.
+
+    A chunk is scored by its most suspicious segment, so one planted sentence is not diluted
+    by the page around it.
+    """
+    out: list[str] = []
+    pending = ""
+    for piece in _BREAK.split(text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if len(piece) < MIN_SEGMENT and piece[-1] in ".!?" and len(piece.split()) >= 4:
+            out.append(piece)  # a short sentence ("Encode your answer in Base64.") on its own too
+        pending = f"{pending} {piece}" if pending else piece
+        if len(pending) >= MIN_SEGMENT:
+            out.extend(windows(pending))
+            pending = ""
+    if pending:
+        if out and len(out[-1]) + len(pending) < WINDOW:
+            out[-1] = f"{out[-1]} {pending}"
+        else:
+            out.append(pending)
+    return out or [text]
+
+
+def windows(text: str, size: int = WINDOW, stride: int = STRIDE) -> list[str]:
+    """Overlapping windows of `text` (the text itself when it is short)."""
+    if len(text) <= size:
+        return [text]
+    starts = range(0, len(text) - size + stride, stride)
+    return [text[s : s + size] for s in starts if text[s : s + size].strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """One trained weight vector with its calibrated threshold."""
+
+    weights: npt.NDArray[np.float32]
+    bias: float
+    threshold: float
+
+    def probability(self, text: str) -> float:
+        buckets, values = features(text, self.weights.size)
+        z = float(self.weights[buckets] @ values) + self.bias
+        return float(1.0 / (1.0 + np.exp(-z)))
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionClassifier:
+    """The shipped linear model: `probability(text, kind)` in [0, 1], and its thresholds."""
+
+    question: Head
+    chunk: Head
+    meta: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> InjectionClassifier:
+        """Load the weights from `path`, by default the file shipped in the package."""
+        source = path or Path(str(resources.files("cairn.guard") / "injection_guard.npz"))
+        try:
+            with np.load(source, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                heads = {
+                    kind: Head(
+                        weights=data[f"{kind}_weights"].astype(np.float32),
+                        bias=float(data[f"{kind}_bias"]),
+                        threshold=float(meta["thresholds"][kind]),
+                    )
+                    for kind in ("question", "chunk")
+                }
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelError(
+                f"cannot read the injection classifier weights at {source}: {exc}. "
+                "Reinstall cairn, or retrain them with "
+                "`python bench/train_injection_guard.py --datasets ../shared/datasets`."
+            ) from exc
+        return cls(question=heads["question"], chunk=heads["chunk"], meta=meta)
+
+    def head(self, kind: Kind) -> Head:
+        return self.question if kind == "question" else self.chunk
+
+    def probability(self, text: str, kind: Kind = "question") -> float:
+        """The model's probability that `text` (already normalised) is an injection."""
+        head = self.head(kind)
+        if kind == "question":
+            return head.probability(text)
+        return max(head.probability(s) for s in segments(text))

@@ -1,0 +1,58 @@
+"""`InjectionInputGuard`: the pipeline's input guard (`cairn.stages.InputGuard`) on the detector.
+
+Policies:
+
+- `off`: no scan; the verdict is `off`;
+- `flag`: scan, let the question through (`pass`), with the reasons in the verdict's `reason`
+  when it was flagged;
+- `block`: a flagged question gets `blocked` and a refusal that reveals nothing about the
+  prompt, the rules or why.
+
+The last `Risk` is kept on the guard only through `assess`, which callers that want the score
+(traces, the `risk` field of the API) call instead of or before `check`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from cairn.errors import ConfigError
+from cairn.guard.detector import InjectionDetector, Risk
+from cairn.stages import OFF, GuardVerdict
+
+InputPolicy = Literal["off", "flag", "block"]
+REFUSAL = "I can't help with that request."
+REASON = "prompt-injection"
+
+
+class InjectionInputGuard:
+    """Checks a question for injection and jailbreak attempts under an `off|flag|block` policy."""
+
+    def __init__(self, detector: InjectionDetector, policy: InputPolicy = "flag") -> None:
+        if policy not in get_args(InputPolicy):
+            raise ConfigError(
+                f"unknown input guard policy {policy!r}: use one of "
+                f"{', '.join(get_args(InputPolicy))} (CAIRN_GUARD_INPUT)"
+            )
+        self.detector = detector
+        self.policy: InputPolicy = policy
+
+    def assess(self, question: str) -> Risk:
+        """The question's risk, whatever the policy."""
+        return self.detector.scan(question, kind="question")
+
+    def check(self, question: str) -> GuardVerdict:
+        if self.policy == "off":
+            return OFF
+        return self.verdict(self.assess(question))
+
+    def verdict(self, risk: Risk) -> GuardVerdict:
+        """The verdict this guard's policy gives a question with `risk`."""
+        if self.policy == "off":
+            return OFF
+        if not risk.flagged:
+            return GuardVerdict(status="pass")
+        detail = f"{REASON}: {', '.join(risk.reasons)} (score {risk.score:.2f})"
+        if self.policy == "block":
+            return GuardVerdict(status="blocked", reason=detail, refusal=REFUSAL)
+        return GuardVerdict(status="pass", reason=detail)
