@@ -64,6 +64,7 @@ class SQLiteStore:
         self._allowed_lock = threading.Lock()
         self._lexical = LexicalIndex(self._file, path, heading_weight, self.generation)
         self._allowed_cache: OrderedDict[tuple[int, Filters], frozenset[int]] = OrderedDict()
+        self._indexed_count: tuple[int, int] | None = None
 
     # -- schema -------------------------------------------------------------------------
 
@@ -327,7 +328,7 @@ class SQLiteStore:
     def lexical_ranking(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
         generation = self.generation()
         allowed = self._allowed(filters, generation)
-        return self._lexical.rank(query, k, allowed, generation)
+        return self._lexical.rank(query, k, allowed, generation, self._scope(filters, generation))
 
     def keep_bm25_in_memory(self, *, wait: bool = False) -> None:
         """Rank lexical queries with an in-memory copy of the BM25 index (`cairn.store.bm25`:
@@ -403,6 +404,29 @@ class SQLiteStore:
             while len(self._allowed_cache) > _ALLOWED_CACHE_SIZE:
                 self._allowed_cache.popitem(last=False)
         return allowed
+
+    def _scope(self, filters: Filters | None, generation: int) -> frozenset[int] | None:
+        """Rowids of the indexed chunks the caller may read, over which lexical statistics
+        are counted; None when that is every indexed chunk (no ACL check, or no document
+        hidden from the caller), which ranks as before with precomputed statistics."""
+        if filters is None or filters.principals is None:
+            return None
+        readable = self._allowed(Filters(principals=filters.principals), generation)
+        if readable is None or len(readable) == self._indexed(generation):
+            return None
+        return readable
+
+    def _indexed(self, generation: int) -> int:
+        """How many chunks are indexed (cached per corpus generation)."""
+        cached = self._indexed_count
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        with self._file.reading() as db:
+            count = int(
+                db.execute("SELECT COUNT(*) FROM chunks WHERE dup_of IS NULL").fetchone()[0]
+            )
+        self._indexed_count = (generation, count)
+        return count
 
     def check_integrity(self) -> list[str]:
         """Problems found by SQLite's own check and cairn's invariants (empty when healthy)."""
