@@ -320,6 +320,7 @@ def _ensure_vocab(db: sqlite3.Connection) -> None:
     query-only, so that is lifted for the one statement)."""
     if db.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'cairn_vocab'").fetchone():
         return
+    query_only = int(db.execute("PRAGMA query_only").fetchone()[0])
     db.execute("PRAGMA query_only=OFF")
     try:
         db.execute(
@@ -327,7 +328,7 @@ def _ensure_vocab(db: sqlite3.Connection) -> None:
             "USING fts5vocab(main, chunks_fts, instance)"
         )
     finally:
-        db.execute("PRAGMA query_only=ON")
+        db.execute(f"PRAGMA query_only={'ON' if query_only else 'OFF'}")
 
 
 def _varints(blob: bytes) -> list[int]:
