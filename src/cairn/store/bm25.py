@@ -34,7 +34,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -56,7 +56,7 @@ class BM25Index:
         terms: dict[str, tuple[int, int]],
         postings: npt.NDArray[np.int64],
         factors: npt.NDArray[np.float64],
-        counts: npt.NDArray[np.float64],
+        counts: npt.NDArray[np.floating[Any]],
         tokenizer: QueryTokenizer,
         *,
         length: npt.NDArray[np.float64],
@@ -75,6 +75,7 @@ class BM25Index:
         self._avgdl = float(length.sum()) / max(len(rowids), 1)
         self._weights = tuple(weights)
         self._phrases: OrderedDict[str, Postings] = OrderedDict()
+        self._scopes: OrderedDict[frozenset[int], tuple[Mask, int, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
@@ -151,7 +152,7 @@ class BM25Index:
             terms,
             doc_of,
             factors,
-            f,
+            _compact(f),
             tokenizer,
             length=length,
             weights=[weight_of[c] for c in columns],
@@ -197,15 +198,33 @@ class BM25Index:
             for p in found:
                 factors = p.factors
                 if factors is None:
-                    factors = bm25_factors(p.counts, self._length[p.docs], self._avgdl)
+                    factors = bm25_factors(
+                        p.counts.astype(np.float64), self._length[p.docs], self._avgdl
+                    )
                 scores[p.docs] += _idf(total, len(p.docs)) * factors
                 matched[p.docs] = True
         else:
-            scores, matched = scoped_scores(found, self._length, self._masks.of(scope))
+            scores, matched = scoped_scores(found, self._length, *self._scope(scope))
         if allowed is not None:
             matched &= self._masks.of(allowed)
         best = top_k(scores, matched, self.rowids, k)
         return [(self.chunk_ids[i], float(scores[i])) for i in best]
+
+    def _scope(self, scope: frozenset[int]) -> tuple[Mask, int, float]:
+        """The scope's mask, row count and average length, the last few kept (one a
+        tenant)."""
+        with self._lock:
+            found = self._scopes.get(scope)
+            if found is not None:
+                self._scopes.move_to_end(scope)
+                return found
+        mask = self._masks.of(scope)
+        found = (mask, *scope_stats(self._length, mask))
+        with self._lock:
+            self._scopes[scope] = found
+            while len(self._scopes) > _SCOPES_KEPT:
+                self._scopes.popitem(last=False)
+        return found
 
     def _phrase(self, phrase: str, fetch: PhraseFetch | None) -> Postings | None:
         """Rows, weighted counts and BM25 factors of a multi-token phrase, from FTS5's
@@ -242,8 +261,8 @@ class Postings(NamedTuple):
     """The rows (indexes into an index's rowids) a term or phrase occurs in."""
 
     docs: npt.NDArray[np.int64]
-    counts: npt.NDArray[np.float64]
-    """f(t, d): the column-weighted count in each row."""
+    counts: npt.NDArray[np.floating[Any]]
+    """f(t, d): the column-weighted count in each row (float32 where that is exact)."""
     factors: npt.NDArray[np.float64] | None = None
     """BM25's factor in each row with every row's statistics (None: not computed)."""
 
@@ -258,14 +277,25 @@ def bm25_factors(
     return factors
 
 
+def scope_stats(length: npt.NDArray[np.float64], scope: Mask) -> tuple[int, float]:
+    """N and avgdl of the rows in `scope` (the sum of integers is exact in any order)."""
+    total = int(np.count_nonzero(scope))
+    return total, float(length[scope].sum()) / max(total, 1)
+
+
 def scoped_scores(
-    found: Sequence[Postings], length: npt.NDArray[np.float64], scope: Mask
+    found: Sequence[Postings],
+    length: npt.NDArray[np.float64],
+    scope: Mask,
+    total: int | None = None,
+    avgdl: float | None = None,
 ) -> tuple[npt.NDArray[np.float64], Mask]:
     """BM25 of every row for the OR of `found`, with N, n(t) and avgdl counted over the rows
     in `scope` alone (rows outside it score 0 and are not matched): what rows outside the
-    scope hold never changes a score inside it."""
-    total = int(np.count_nonzero(scope))
-    avgdl = float(length[scope].sum()) / max(total, 1)
+    scope hold never changes a score inside it. `total` and `avgdl`: `scope_stats`, when
+    known."""
+    if total is None or avgdl is None:
+        total, avgdl = scope_stats(length, scope)
     scores = np.zeros(len(length), dtype=np.float64)
     matched = np.zeros(len(length), dtype=np.bool_)
     for p in found:
@@ -273,8 +303,8 @@ def scoped_scores(
         docs = p.docs[keep]
         if len(docs) == 0:
             continue
-        factors = bm25_factors(p.counts[keep], length[docs], avgdl)
-        scores[docs] += _idf(total, len(docs)) * factors
+        counts = p.counts[keep].astype(np.float64)
+        scores[docs] += _idf(total, len(docs)) * bm25_factors(counts, length[docs], avgdl)
         matched[docs] = True
     return scores, matched
 
@@ -304,6 +334,14 @@ bm25 with only column 0 weighted, ... only column `columns - 1` weighted), read 
 `generation`; None if the corpus has moved on."""
 
 _PHRASES_KEPT = 4096
+_SCOPES_KEPT = 64
+
+
+def _compact(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.floating[Any]]:
+    """`counts` as float32 when that holds every value exactly (half the memory; read back
+    as float64, so scores are unchanged), else as they are."""
+    small = counts.astype(np.float32)
+    return small if np.array_equal(small.astype(np.float64), counts) else counts
 
 
 def _idf(rows: int, hits: int) -> float:
