@@ -121,10 +121,23 @@ def test_zephyr_calibration_scores_stay_put_when_another_tenant_uploads(
         store.close()
 
 
-def test_a_caller_who_may_read_everything_ranks_with_fts5s_own_scores(tmp_path: Path) -> None:
-    """No private document: a tenant's filter changes nothing, and the numbers are FTS5's."""
-    store = _store(tmp_path / "cairn.db", _public(), memory=False)
+def test_a_caller_who_may_read_everything_ranks_with_fts5s_scores(tmp_path: Path) -> None:
+    """No private document: a tenant's numbers are FTS5's (to the last bit or so: FTS5's
+    `bm25()` orders its arithmetic differently), the same on both paths bit for bit, and
+    they do not move when another tenant's first private document arrives."""
+    fts = _store(tmp_path / "fts.db", _public() + _tenant_b(), memory=False)
+    memory = _store(tmp_path / "memory.db", _public() + _tenant_b(), memory=True)
     try:
-        assert _scores(store, B) == _scores(store, None)
+        tenant, own = _scores(fts, B), _scores(fts, None)
+        assert tenant == _scores(memory, B)
+        for q in QUERIES:
+            assert [c for c, _ in tenant[q]] == [c for c, _ in own[q]], q
+            assert [s for _, s in tenant[q]] == pytest.approx([s for _, s in own[q]], rel=1e-12)
+        for store in (fts, memory):
+            write(store, *_tenant_a()[0])
+        memory.keep_bm25_in_memory(wait=True)
+        assert _scores(fts, B) == tenant
+        assert _scores(memory, B) == tenant
     finally:
-        store.close()
+        fts.close()
+        memory.close()

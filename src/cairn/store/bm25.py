@@ -191,7 +191,7 @@ class BM25Index:
                 if postings is None:
                     return None
                 found.append(postings)
-        if scope is None:
+        if scope is None or len(scope) == len(self.rowids):  # every row: the same numbers
             total = len(self.rowids)
             scores = np.zeros(total, dtype=np.float64)
             matched = np.zeros(total, dtype=np.bool_)

@@ -64,7 +64,6 @@ class SQLiteStore:
         self._allowed_lock = threading.Lock()
         self._lexical = LexicalIndex(self._file, path, heading_weight, self.generation)
         self._allowed_cache: OrderedDict[tuple[int, Filters], frozenset[int]] = OrderedDict()
-        self._indexed_count: tuple[int, int] | None = None
 
     # -- schema -------------------------------------------------------------------------
 
@@ -407,26 +406,14 @@ class SQLiteStore:
 
     def _scope(self, filters: Filters | None, generation: int) -> frozenset[int] | None:
         """Rowids of the indexed chunks the caller may read, over which lexical statistics
-        are counted; None when that is every indexed chunk (no ACL check, or no document
-        hidden from the caller), which ranks as before with precomputed statistics."""
+        are counted; None without an ACL check (every chunk, ranked as before). A scope of
+        every chunk is ranked from precomputed statistics by the in-memory index, and
+        from the same arithmetic as a smaller scope on FTS5 (whose own `bm25()` may differ in
+        the last bit), so a tenant's scores never move when another tenant's first private
+        document arrives."""
         if filters is None or filters.principals is None:
             return None
-        readable = self._allowed(Filters(principals=filters.principals), generation)
-        if readable is None or len(readable) == self._indexed(generation):
-            return None
-        return readable
-
-    def _indexed(self, generation: int) -> int:
-        """How many chunks are indexed (cached per corpus generation)."""
-        cached = self._indexed_count
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        with self._file.reading() as db:
-            count = int(
-                db.execute("SELECT COUNT(*) FROM chunks WHERE dup_of IS NULL").fetchone()[0]
-            )
-        self._indexed_count = (generation, count)
-        return count
+        return self._allowed(Filters(principals=filters.principals), generation)
 
     def check_integrity(self) -> list[str]:
         """Problems found by SQLite's own check and cairn's invariants (empty when healthy)."""
