@@ -33,6 +33,7 @@ from cairn.store.bm25 import (
     top_k,
 )
 from cairn.store.fts import fts_match, query_terms
+from cairn.store.vectors import Masks
 from cairn.types import Ranked
 
 log = logging.getLogger(__name__)
@@ -140,14 +141,9 @@ class LexicalIndex:
                 ]
             finally:
                 db.execute("COMMIT")
-        in_scope = np.isin(
-            lengths.rowids, np.fromiter(scope, np.int64, len(scope)), assume_unique=True
-        )
-        scores, matched = scoped_scores(found, lengths.length, in_scope)
+        scores, matched = scoped_scores(found, lengths.length, lengths.masks.of(scope))
         if allowed is not None:
-            matched &= np.isin(
-                lengths.rowids, np.fromiter(allowed, np.int64, len(allowed)), assume_unique=True
-            )
+            matched &= lengths.masks.of(allowed)
         best = top_k(scores, matched, lengths.rowids, k)
         rowids = [int(lengths.rowids[i]) for i in best]
         with self._file.reading() as db:
@@ -169,16 +165,12 @@ class LexicalIndex:
         """The rows `tokens` (one term, or a phrase) occur in and their weighted counts."""
         if not tokens:
             return None
-        weights = {"heading": self._heading_weight, "body": 1.0}
         if len(tokens) == 1:
-            rows = db.execute(
+            rows: list[tuple[int, str, int]] = db.execute(
                 "SELECT doc, col, COUNT(*) FROM temp.cairn_vocab WHERE term = ? "
                 "GROUP BY doc, col ORDER BY doc, col",
                 (tokens[0],),
             ).fetchall()
-            counts: dict[int, float] = {}
-            for doc, col, n in rows:
-                counts[doc] = counts.get(doc, 0.0) + weights[col] * n
         else:
             # a phrase: its tokens at consecutive positions of one column
             positions = {
@@ -194,13 +186,16 @@ class LexicalIndex:
             for doc, col, offset in positions[tokens[0]]:
                 if all((doc, col, offset + i) in positions[t] for i, t in enumerate(tokens) if i):
                     per_column[(doc, col)] = per_column.get((doc, col), 0) + 1
-            counts = {}
-            for (doc, col), n in sorted(per_column.items()):
-                counts[doc] = counts.get(doc, 0.0) + weights[col] * n
-        if not counts:
+            rows = [(doc, col, n) for (doc, col), n in sorted(per_column.items())]
+        if not rows:
             return None
-        docs = np.searchsorted(lengths.rowids, np.fromiter(counts, np.int64, len(counts)))
-        return Postings(docs, np.fromiter(counts.values(), np.float64, len(counts)))
+        # f(t, d): the columns' weighted counts summed in column order, as the index does
+        weight = {"heading": self._heading_weight, "body": 1.0}
+        docs = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        weighted = np.fromiter((weight[r[1]] * r[2] for r in rows), np.float64, len(rows))
+        unique, inverse = np.unique(docs, return_inverse=True)
+        counts = np.bincount(inverse, weights=weighted, minlength=len(unique)).astype(np.float64)
+        return Postings(np.searchsorted(lengths.rowids, unique), counts)
 
     def _row_lengths(self, db: sqlite3.Connection, generation: int) -> _Lengths:
         """Every indexed row's length in tokens (all columns), from FTS5's `docsize` table,
@@ -313,6 +308,7 @@ class _Lengths:
     def __init__(self, rowids: npt.NDArray[np.int64], length: npt.NDArray[np.float64]) -> None:
         self.rowids = rowids
         self.length = length
+        self.masks = Masks(rowids)
 
 
 def _ensure_vocab(db: sqlite3.Connection) -> None:
