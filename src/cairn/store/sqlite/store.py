@@ -331,9 +331,10 @@ class SQLiteStore:
 
     def keep_bm25_in_memory(self, *, wait: bool = False) -> None:
         """Rank lexical queries with an in-memory copy of the BM25 index (`cairn.store.bm25`:
-        the same scores, 20-30x faster per query, ~1.5 s and ~15 MB to build on the Python
-        docs). It is built in the background, now and after every change to the corpus; FTS5
-        answers until it is ready. For long-running processes (the server)."""
+        the same scores, 20-30x faster per query, ~1.5 s and ~19 MB to build on the Python
+        docs, tenant-scoped counts included). It is built in the background, now and after
+        every change to the corpus; FTS5 answers until it is ready. For long-running
+        processes (the server)."""
         self._lexical.keep_in_memory(wait=wait)
 
     def bm25_covers(self, generation: int) -> bool:
