@@ -225,3 +225,62 @@ def test_a_comment_after_a_thumb_updates_the_same_feedback(tenants: Tenants) -> 
         f for f in c.get("/v1/feedback", headers=a).json() if f["trace_id"] == answer["trace_id"]
     ]
     assert [(f["rating"], f["comment"]) for f in mine] == [("up", "it missed namedtuple")]
+
+
+def test_other_tenants_uploads_never_move_a_tenants_scores(
+    base_workspace: Path, tmp_path: Path
+) -> None:
+    """Tenant B's lexical and hybrid scores stay the same, bit for bit, while tenant A uploads
+    and deletes private documents mentioning B's query terms."""
+    ws = copy_workspace(base_workspace, tmp_path / "ws")
+    a = bearer(create_key(ws, "acme", *ALL, name="alice"))
+    b = bearer(create_key(ws, "globex", *ALL, name="bob"))
+    settings = settings_for(ws, server={"auth": "keys", "rate_limit_per_minute": 0})
+    with app_client(settings) as c:
+
+        def upload(headers: dict[str, str], files: list[tuple[str, bytes]]) -> None:
+            r = c.post("/v1/documents", headers=headers, files=[("files", f) for f in files])
+            assert r.status_code == 202, r.text
+            state_of(c).jobs.wait(60)
+            assert c.get(f"/v1/jobs/{r.json()['id']}", headers=headers).json()["status"] == "done"
+
+        def scores(mode: str) -> list[tuple[str, float]]:
+            r = c.post(
+                "/v1/search",
+                headers=b,
+                json={"query": "zephyr calibration", "mode": mode, "k": 5},
+            )
+            assert r.status_code == 200, r.text
+            return [(h["chunk_id"], h["score"]) for h in r.json()["results"]]
+
+        upload(
+            b,
+            [
+                ("zephyr.md", b"# Zephyr\n\nThe zephyr calibration aligns the zephyr sensor.\n"),
+                ("wind.md", b"# Wind\n\nCalibration of the anemometer, then tea.\n"),
+            ],
+        )
+        before = {mode: scores(mode) for mode in ("lexical", "hybrid")}
+        assert before["lexical"][0][1] > 0
+        upload(
+            a,
+            [
+                (f"private{i}.md", f"# P{i}\n\nzephyr zephyr note {i} {'x ' * i}\n".encode())
+                for i in range(5)
+            ],
+        )
+        assert any(
+            h["source"].startswith("private")
+            for h in c.post(
+                "/v1/search", headers=a, json={"query": "zephyr", "mode": "lexical"}
+            ).json()["results"]
+        )
+        assert {mode: scores(mode) for mode in before} == before
+        mine = [
+            d["id"]
+            for d in c.get("/v1/documents", headers=a).json()
+            if d["source"].startswith("private")
+        ]
+        for doc_id in mine[:3]:
+            assert c.delete(f"/v1/documents/{doc_id}", headers=a).status_code == 200
+        assert {mode: scores(mode) for mode in before} == before

@@ -124,7 +124,12 @@ class Store(Protocol):
 
     def lexical_ranking(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
         """The `k` best chunk ids by BM25 over chunk text and headings, best first; `score`
-        and `lexical` are the BM25 scores. No chunk text is read."""
+        and `lexical` are the BM25 scores. No chunk text is read.
+
+        BM25's statistics (N, document frequencies, average length) are counted over the
+        indexed chunks readable by `filters.principals` (all when None or no filters), not
+        over the rest of the filters: documents the caller may not read change none of its
+        scores, bit for bit (one tenant never learns another's terms from its scores)."""
         ...
 
     def dense_ranking(

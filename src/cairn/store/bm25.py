@@ -17,6 +17,12 @@ with k1 = 1.2, b = 0.75, |d| the tokens of all columns, N the rows (sqlite/ext/f
 fts5_aux.c). A term FTS5 reads as a phrase of several tokens (`default_factory` is the
 phrase "default factory") needs token positions, which are not kept here: its per-column
 counts are recovered exactly from FTS5 for that phrase alone (a few rows) and cached.
+
+Tenant scopes: a caller that may read only some chunks (`scope`: public documents and its
+tenant's own) is ranked with N, n(t) and avgdl counted over those chunks alone, so what other
+tenants add, change or delete never moves its scores, bit for bit (`scoped_scores`; the same
+function ranks FTS5's rows in `cairn.store.sqlite.lexical`). Each posting keeps its weighted
+count f(t, d) for that; a caller who may read everything takes the precomputed factors.
 """
 
 from __future__ import annotations
@@ -28,11 +34,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from cairn.store.vectors import Masks
+from cairn.store.vectors import Mask, Masks
 
 K1 = 1.2
 B = 0.75
@@ -49,6 +56,7 @@ class BM25Index:
         terms: dict[str, tuple[int, int]],
         postings: npt.NDArray[np.int64],
         factors: npt.NDArray[np.float64],
+        counts: npt.NDArray[np.floating[Any]],
         tokenizer: QueryTokenizer,
         *,
         length: npt.NDArray[np.float64],
@@ -60,14 +68,14 @@ class BM25Index:
         self._terms = terms
         self._postings = postings
         self._factors = factors
+        self._counts = counts
         self.tokenizer = tokenizer
         self._masks = Masks(rowids)
         self._length = length
         self._avgdl = float(length.sum()) / max(len(rowids), 1)
         self._weights = tuple(weights)
-        self._phrases: OrderedDict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = (
-            OrderedDict()
-        )
+        self._phrases: OrderedDict[str, Postings] = OrderedDict()
+        self._scopes: OrderedDict[frozenset[int], tuple[Mask, int, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
@@ -101,7 +109,7 @@ class BM25Index:
             db.execute("COMMIT")
         finally:
             db.close()
-        tokenizer = tokenizer or QueryTokenizer(_tokenize_arg(spec))
+        tokenizer = tokenizer or QueryTokenizer(tokenize_arg(spec))
         return cls._from_counts(generation, ids, rows, columns, weights, tokenizer)
 
     @classmethod
@@ -130,10 +138,10 @@ class BM25Index:
         avgdl = float(length.sum()) / size
         # f(t, d): a term's weighted counts summed over the columns of a chunk
         unique, inverse = np.unique(term_col * size + doc_col, return_inverse=True)
-        f = np.bincount(inverse, weights=weighted, minlength=len(unique))
+        f = np.bincount(inverse, weights=weighted, minlength=len(unique)).astype(np.float64)
         term_of = unique // size
         doc_of = (unique % size).astype(np.int64)
-        factors = (f * (K1 + 1.0)) / (f + K1 * (1 - B + B * length[doc_of] / avgdl))
+        factors = bm25_factors(f, length[doc_of], avgdl)
         bounds = np.searchsorted(term_of, np.arange(len(term_ids) + 1))
         terms = {t: (int(bounds[i]), int(bounds[i + 1])) for t, i in term_ids.items()}
         chunk_ids = [r[1] or "" for r in ids]
@@ -144,6 +152,7 @@ class BM25Index:
             terms,
             doc_of,
             factors,
+            _compact(f),
             tokenizer,
             length=length,
             weights=[weight_of[c] for c in columns],
@@ -155,45 +164,71 @@ class BM25Index:
         k: int,
         allowed: frozenset[int] | None = None,
         fetch: PhraseFetch | None = None,
+        scope: frozenset[int] | None = None,
     ) -> list[tuple[str, float]] | None:
         """The `k` best (chunk id, BM25) for the OR of `phrases`, best first (ties by rowid),
-        among `allowed` rowids when given. A phrase of several tokens needs their positions:
-        `fetch` asks FTS5 for it (see `PhraseFetch`); None when that cannot be done."""
-        total = len(self.rowids)
-        scores = np.zeros(total, dtype=np.float64)
-        matched = np.zeros(total, dtype=np.bool_)
+        among `allowed` rowids when given. `scope`: the rowids the caller may read, over which
+        N, n(t) and avgdl are counted (None: all). A phrase of several tokens needs their
+        positions: `fetch` asks FTS5 for it (see `PhraseFetch`); None when that cannot be
+        done."""
+        found: list[Postings] = []
         for phrase, tokens in zip(phrases, self.tokenizer.tokens(phrases), strict=True):
             if len(tokens) == 1:
                 span = self._terms.get(tokens[0])
                 if span is None:
                     continue  # FTS5 counts it too: idf * 0 for every row
-                docs, factors = self._postings[span[0] : span[1]], self._factors[span[0] : span[1]]
+                found.append(
+                    Postings(
+                        self._postings[span[0] : span[1]],
+                        self._counts[span[0] : span[1]],
+                        self._factors[span[0] : span[1]],
+                    )
+                )
             elif not tokens:
                 continue  # "__" has no token and matches nothing
             else:
-                found = self._phrase(phrase, fetch)
-                if found is None:
+                postings = self._phrase(phrase, fetch)
+                if postings is None:
                     return None
-                docs, factors = found
-            scores[docs] += _idf(total, len(docs)) * factors
-            matched[docs] = True
+                found.append(postings)
+        if scope is None or len(scope) == len(self.rowids):  # every row: the same numbers
+            total = len(self.rowids)
+            scores = np.zeros(total, dtype=np.float64)
+            matched = np.zeros(total, dtype=np.bool_)
+            for p in found:
+                factors = p.factors
+                if factors is None:
+                    factors = bm25_factors(
+                        p.counts.astype(np.float64), self._length[p.docs], self._avgdl
+                    )
+                scores[p.docs] += _idf(total, len(p.docs)) * factors
+                matched[p.docs] = True
+        else:
+            scores, matched = scoped_scores(found, self._length, *self._scope(scope))
         if allowed is not None:
             matched &= self._masks.of(allowed)
-        candidates = np.flatnonzero(matched)
-        if len(candidates) == 0 or k <= 0:
-            return []
-        if len(candidates) > k:
-            # everything scoring at least the k-th best, so ties there are broken by rowid
-            kth = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
-            candidates = candidates[scores[candidates] >= kth]
-        order = np.lexsort((self.rowids[candidates], -scores[candidates]))[:k]
-        best = candidates[order]
+        best = top_k(scores, matched, self.rowids, k)
         return [(self.chunk_ids[i], float(scores[i])) for i in best]
 
-    def _phrase(
-        self, phrase: str, fetch: PhraseFetch | None
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
-        """Rows and BM25 factors of a multi-token phrase, from FTS5's per-column scores.
+    def _scope(self, scope: frozenset[int]) -> tuple[Mask, int, float]:
+        """The scope's mask, row count and average length, the last few kept (one a
+        tenant)."""
+        with self._lock:
+            found = self._scopes.get(scope)
+            if found is not None:
+                self._scopes.move_to_end(scope)
+                return found
+        mask = self._masks.of(scope)
+        found = (mask, *scope_stats(self._length, mask))
+        with self._lock:
+            self._scopes[scope] = found
+            while len(self._scopes) > _SCOPES_KEPT:
+                self._scopes.popitem(last=False)
+        return found
+
+    def _phrase(self, phrase: str, fetch: PhraseFetch | None) -> Postings | None:
+        """Rows, weighted counts and BM25 factors of a multi-token phrase, from FTS5's
+        per-column scores.
 
         `bm25()` with one column weighted 1 and the others 0 is idf * c * (k1 + 1) /
         (c + k1 * (1 - b + b * |d| / avgdl)) for the phrase's count c in that column; c is
@@ -214,12 +249,83 @@ class BM25Index:
         for column, weight in enumerate(self._weights):
             x = np.array([-r[1 + column] for r in rows], dtype=np.float64)
             f += weight * np.rint(x * norm / (idf * (K1 + 1.0) - x))
-        found = docs, (f * (K1 + 1.0)) / (f + norm)
+        found = Postings(docs, f, bm25_factors(f, self._length[docs], self._avgdl))
         with self._lock:
             self._phrases[phrase] = found
             while len(self._phrases) > _PHRASES_KEPT:
                 self._phrases.popitem(last=False)
         return found
+
+
+class Postings(NamedTuple):
+    """The rows (indexes into an index's rowids) a term or phrase occurs in."""
+
+    docs: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.floating[Any]]
+    """f(t, d): the column-weighted count in each row (float32 where that is exact)."""
+    factors: npt.NDArray[np.float64] | None = None
+    """BM25's factor in each row with every row's statistics (None: not computed)."""
+
+
+def bm25_factors(
+    counts: npt.NDArray[np.float64], lengths: npt.NDArray[np.float64], avgdl: float
+) -> npt.NDArray[np.float64]:
+    """f * (k1 + 1) / (f + k1 * (1 - b + b * |d| / avgdl)), row by row."""
+    factors: npt.NDArray[np.float64] = (counts * (K1 + 1.0)) / (
+        counts + K1 * (1 - B + B * lengths / avgdl)
+    )
+    return factors
+
+
+def scope_stats(length: npt.NDArray[np.float64], scope: Mask) -> tuple[int, float]:
+    """N and avgdl of the rows in `scope` (the sum of integers is exact in any order)."""
+    total = int(np.count_nonzero(scope))
+    return total, float(length[scope].sum()) / max(total, 1)
+
+
+def scoped_scores(
+    found: Sequence[Postings],
+    length: npt.NDArray[np.float64],
+    scope: Mask,
+    total: int | None = None,
+    avgdl: float | None = None,
+) -> tuple[npt.NDArray[np.float64], Mask]:
+    """BM25 of every row for the OR of `found`, with N, n(t) and avgdl counted over the rows
+    in `scope` alone (rows outside it score 0 and are not matched): what rows outside the
+    scope hold never changes a score inside it. `total` and `avgdl`: `scope_stats`, when
+    known."""
+    if total is None or avgdl is None:
+        total, avgdl = scope_stats(length, scope)
+    scores = np.zeros(len(length), dtype=np.float64)
+    matched = np.zeros(len(length), dtype=np.bool_)
+    for p in found:
+        keep = scope[p.docs]
+        docs = p.docs[keep]
+        if len(docs) == 0:
+            continue
+        counts = p.counts[keep].astype(np.float64)
+        scores[docs] += _idf(total, len(docs)) * bm25_factors(counts, length[docs], avgdl)
+        matched[docs] = True
+    return scores, matched
+
+
+def top_k(
+    scores: npt.NDArray[np.float64],
+    matched: Mask,
+    rowids: npt.NDArray[np.int64],
+    k: int,
+) -> npt.NDArray[np.int64]:
+    """Indexes of the `k` best matched rows, best first, ties by rowid."""
+    candidates = np.flatnonzero(matched)
+    if len(candidates) == 0 or k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if len(candidates) > k:
+        # everything scoring at least the k-th best, so ties there are broken by rowid
+        kth = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
+        candidates = candidates[scores[candidates] >= kth]
+    order = np.lexsort((rowids[candidates], -scores[candidates]))[:k]
+    best: npt.NDArray[np.int64] = candidates[order]
+    return best
 
 
 PhraseFetch = Callable[[str, int, int], "list[tuple[float, ...]] | None"]
@@ -228,6 +334,14 @@ bm25 with only column 0 weighted, ... only column `columns - 1` weighted), read 
 `generation`; None if the corpus has moved on."""
 
 _PHRASES_KEPT = 4096
+_SCOPES_KEPT = 64
+
+
+def _compact(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.floating[Any]]:
+    """`counts` as float32 when that holds every value exactly (half the memory; read back
+    as float64, so scores are unchanged), else as they are."""
+    small = counts.astype(np.float32)
+    return small if np.array_equal(small.astype(np.float64), counts) else counts
 
 
 def _idf(rows: int, hits: int) -> float:
@@ -275,7 +389,7 @@ class QueryTokenizer:
         self._db.close()
 
 
-def _tokenize_arg(create_sql: str) -> str:
+def tokenize_arg(create_sql: str) -> str:
     """The `tokenize = '...'` argument of an FTS5 CREATE statement ('unicode61' if none)."""
     found = re.search(r"tokenize\s*=\s*(?:'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\")", create_sql)
     if found is None:

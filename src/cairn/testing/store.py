@@ -306,6 +306,64 @@ class StoreConformance:
             hits = store.lexical_search("dataclass decorator", 5, Filters(principals=(tenant,)))
             assert [h.chunk.doc_id for h in hits] == [doc]
 
+    def test_other_tenants_documents_never_move_a_tenants_lexical_scores(
+        self, store: Store
+    ) -> None:
+        """BM25's statistics (N, document frequencies, average length) are counted over the
+        documents the caller may read: another tenant adding, changing or deleting private
+        documents changes none of its scores or rankings, bit for bit."""
+        public, pc = make_doc("pub", "pub.md", [LONG_A, "zephyr notes for everyone"])
+        mine, mc = make_doc(
+            "b1",
+            "b/zephyr.md",
+            [
+                "zephyr calibration steps: align the zephyr sensor before calibration",
+                "calibration of the anemometer, then a long unrelated paragraph about tea",
+            ],
+            acl=("tenant:b",),
+        )
+        write(store, public, pc)
+        write(store, mine, mc)
+        b = Filters(principals=("tenant:b",))
+        queries = ("zephyr calibration", "calibration", "zephyr sensor", "anemometer tea")
+
+        def scores() -> dict[str, list[tuple[str, float]]]:
+            return {
+                q: [(r.chunk_id, r.score) for r in store.lexical_ranking(q, 10, b)] for q in queries
+            }
+
+        before = scores()
+        assert [c for c, _ in before["zephyr calibration"]][:1] == ["b1-0"]
+        others = [
+            make_doc(
+                f"a{i}",
+                f"a/{i}.md",
+                [f"zephyr zephyr private note {i} " + "filler " * (3 * i), "zephyr calibration"],
+                acl=("tenant:a",),
+            )
+            for i in range(5)
+        ]
+        for doc, chunks in others:
+            write(store, doc, chunks)
+        assert store.lexical_ranking("zephyr", 20, Filters(principals=("tenant:a",)))
+        assert scores() == before, "tenant a's new documents moved tenant b's scores"
+        changed, cc = make_doc(
+            "a0",
+            "a/0.md",
+            ["calibration only, many times: calibration calibration"],
+            acl=("tenant:a",),
+            content="v2",
+        )
+        write(store, changed, cc)
+        assert scores() == before, "tenant a's changed document moved tenant b's scores"
+        store.delete_documents(["a1", "a2"])
+        assert scores() == before, "tenant a's deleted documents moved tenant b's scores"
+        store.delete_documents(["a0", "a3", "a4"])
+        assert scores() == before
+        # a change the caller may read does move its scores
+        write(store, *make_doc("pub2", "pub2.md", ["zephyr zephyr zephyr everywhere"]))
+        assert scores() != before
+
     def test_source_globs_follow_fnmatch(self, store: Store) -> None:
         for n, source in enumerate(("a.md", "b.md", "!x.md", "^y.md", "[z].md", "dir/c.md")):
             doc, chunks = make_doc(f"d{n}", source, [f"shared words {n}"])
