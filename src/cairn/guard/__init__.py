@@ -1,0 +1,1 @@
+"""Guardrails: checks on what comes into and goes out of cairn."""
