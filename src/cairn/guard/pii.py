@@ -246,7 +246,21 @@ def _build_engine(names_model: str | None, countries: Sequence[str]) -> Analyzer
     registry.load_predefined_recognizers(
         languages=["en"], nlp_engine=engine, countries=list(countries)
     )
+    registry.add_recognizer(_any_issuer_cards())
     return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
+
+
+def _any_issuer_cards() -> Any:
+    """Presidio's card patterns know the 4/5/3/6 prefixes only; Mastercard's 2-series, JCB's
+    15-digit 2131/1800 and 12-digit Maestro numbers pass Luhn too. Any 12-19 digit run
+    (spaces or dashes between groups) is a card when its Luhn checksum holds."""
+    from presidio_analyzer import Pattern
+    from presidio_analyzer.predefined_recognizers import CreditCardRecognizer
+
+    return CreditCardRecognizer(
+        patterns=[Pattern("any issuer (Luhn)", r"\b\d(?:[ -]?\d){11,18}\b", 0.3)],
+        name="AnyIssuerCreditCardRecognizer",
+    )
 
 
 def _register_lemma_component() -> None:
