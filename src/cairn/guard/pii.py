@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from cairn.errors import ConfigError
@@ -53,7 +53,7 @@ PATTERN_ENTITIES: tuple[str, ...] = (
 NAME_ENTITY = "PERSON"
 
 
-class PIIPolicy(str, Enum):
+class PIIPolicy(StrEnum):
     """What a surface does with personal data: leave it, mask it, or redact it."""
 
     OFF = "off"
@@ -112,7 +112,11 @@ class PIIDetector:
             entities=list(self.entities),
             score_threshold=self.threshold,
         )
-        spans = [Span(r.start, r.end, r.entity_type, float(r.score)) for r in results]
+        spans = [
+            Span(r.start, r.end, r.entity_type, float(r.score))
+            for r in results
+            if _plausible(r.entity_type, text[r.start : r.end])
+        ]
         return _non_overlapping(spans)
 
     def mask(self, text: str) -> str:
@@ -178,6 +182,12 @@ def _substitute(text: str, spans: Iterable[Span], replace: Any) -> str:
     return "".join(out)
 
 
+def _plausible(entity: str, value: str) -> bool:
+    """Phones are matched leniently (see `_build_engine`); fewer than 7 digits is a year, a
+    house number or a count, not a phone number."""
+    return entity != "PHONE_NUMBER" or sum(ch.isdigit() for ch in value) >= 7
+
+
 def _non_overlapping(spans: list[Span]) -> list[Span]:
     """Where spans overlap, the higher score wins, then the longer span."""
     chosen: list[Span] = []
@@ -211,6 +221,7 @@ def _build_engine(names_model: str | None, countries: Sequence[str]) -> Analyzer
         import tldextract.tldextract as tld
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import SpacyNlpEngine
+        from presidio_analyzer.predefined_recognizers import PhoneRecognizer
     except ImportError as exc:  # pragma: no cover - exercised without the extra installed
         raise ConfigError(INSTALL_HINT) from exc
 
@@ -226,7 +237,7 @@ def _build_engine(names_model: str | None, countries: Sequence[str]) -> Analyzer
             "or leave names_model unset for pattern types only"
         )
 
-    class _Engine(SpacyNlpEngine):  # type: ignore[misc]
+    class _Engine(SpacyNlpEngine):
         """A spaCy engine that never downloads: the named pipeline, or a blank tokenizer
         whose lemmas are the lower-cased words (for Presidio's context-word boosts)."""
 
@@ -237,7 +248,7 @@ def _build_engine(names_model: str | None, countries: Sequence[str]) -> Analyzer
                 nlp = spacy.blank("en")
             if "cairn_lower_lemma" not in nlp.pipe_names:
                 nlp.add_pipe("cairn_lower_lemma")
-            self.nlp = {"en": nlp}
+            self.nlp = {"en": nlp}  # type: ignore[assignment]
 
     _register_lemma_component()
     engine = _Engine(models=[{"lang_code": "en", "model_name": names_model or "blank:en"}])
@@ -247,6 +258,10 @@ def _build_engine(names_model: str | None, countries: Sequence[str]) -> Analyzer
         languages=["en"], nlp_engine=engine, countries=list(countries)
     )
     registry.add_recognizer(_any_issuer_cards())
+    # Presidio matches phones at `VALID` leniency: numbers not assigned in the numbering plan
+    # (common in test data, and in typos) are missed; `POSSIBLE` checks length only.
+    registry.remove_recognizer("PhoneRecognizer")
+    registry.add_recognizer(PhoneRecognizer(leniency=0))
     return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
 
 

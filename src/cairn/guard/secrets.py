@@ -17,7 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 _SHAPES: tuple[tuple[str, str], ...] = (
-    ("private_key", r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"),
+    (
+        "private_key",
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+    ),
     ("openai_key", r"\bsk-(?:proj-|ant-|or-v1-)?[A-Za-z0-9_\-]{20,}"),
     ("stripe_key", r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"),
     ("aws_access_key", r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
@@ -52,7 +55,8 @@ class SecretFinder:
 
     def find(self, text: str) -> list[Secret]:
         found = [
-            Secret(m.start(), m.end(), m.lastgroup or "secret") for m in self._pattern.finditer(text)
+            Secret(m.start(), m.end(), m.lastgroup or "secret")
+            for m in self._pattern.finditer(text)
         ]
         found += [
             Secret(m.start(1), m.end(1), "url_password") for m in _URL_PASSWORD.finditer(text)
