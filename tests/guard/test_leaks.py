@@ -80,6 +80,7 @@ def test_ordinary_answers_pass(guard: OutputLeakGuard) -> None:
         "Restarting the service clears the cache. [1]",
         "The passages say backups run nightly at 02:00 and are kept for 30 days. [1][2]",
         "Use `cairn ingest docs/` to index a folder; it skips unchanged files. [1]",
+        "The passages do not contain the answer to this question.",  # abstaining in its words
     ]
     for answer in answers:
         assert guard.check(_draft(answer), []).status == "pass", answer
