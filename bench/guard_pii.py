@@ -10,9 +10,10 @@ A predicted span is a true positive for type T when it has type T and overlaps a
 type T; recall of T is the share of gold T spans overlapped by a T prediction. `any` recall
 counts a gold span as found when any prediction overlaps it (what redaction needs). Predicted
 types absent from the gold labels (UK_NHS, US_BANK_NUMBER, ...) are reported as `(other)`.
-95% intervals: percentile bootstrap over texts (1000 resamples, seed 0). Two configurations
-run in the same process: patterns only (the default) and, when `--names-model` is given and
-installed, patterns plus that spaCy pipeline's PERSON entities.
+95% intervals: percentile bootstrap over texts (1000 resamples, seed 0). The configurations
+run in the same process: Presidio's stock pattern recognizers (the peer), cairn's default
+(stock plus any-issuer cards and possible-number phones), and, when `--names-model` is given
+and installed, the default plus that spaCy pipeline's PERSON entities.
 """
 
 from __future__ import annotations
@@ -121,7 +122,10 @@ def main() -> None:
     if args.limit:
         items = items[: args.limit]
     ALL_GOLD.update(str(s["entity_type"]) for item in items for s in item["spans"])
-    configs = [("patterns", PIIDetector())]
+    configs = [
+        ("Presidio stock patterns (peer)", PIIDetector(widened=False)),
+        ("patterns (cairn default)", PIIDetector()),
+    ]
     if args.names_model:
         configs.append(
             (f"patterns + {args.names_model}", PIIDetector(names_model=args.names_model))

@@ -78,6 +78,8 @@ class PIIDetector:
     `names_model` names an installed spaCy pipeline). `threshold` drops weaker matches:
     Presidio scores a bare phone-shaped number 0.4 and a checksum-valid card 1.0.
     `countries` limits the country-specific recognizers (ISO codes, default US and UK).
+    `widened` (default) adds cards of any issuer by Luhn and phones that are possible rather
+    than assigned numbers; `False` keeps Presidio's stock recognizers (the benchmark's peer).
     """
 
     def __init__(
@@ -87,19 +89,21 @@ class PIIDetector:
         threshold: float = 0.35,
         names_model: str | None = None,
         countries: Sequence[str] = ("us", "uk"),
+        widened: bool = True,
     ) -> None:
         self.names_model = names_model
         default = (*PATTERN_ENTITIES, NAME_ENTITY) if names_model else PATTERN_ENTITIES
         self.entities = tuple(entities) if entities is not None else default
         self.threshold = threshold
         self.countries = tuple(countries)
+        self.widened = widened
         self._engine: AnalyzerEngine | None = None
 
     @property
     def engine(self) -> AnalyzerEngine:
         """The analyzer, built on first use (loading Presidio takes about a second)."""
         if self._engine is None:
-            self._engine = _build_engine(self.names_model, self.countries)
+            self._engine = _build_engine(self.names_model, self.countries, self.widened)
         return self._engine
 
     def find(self, text: str) -> list[Span]:
@@ -215,7 +219,9 @@ def _masked(span: Span, value: str) -> str:
     return f"<{span.entity}>"
 
 
-def _build_engine(names_model: str | None, countries: Sequence[str]) -> AnalyzerEngine:
+def _build_engine(
+    names_model: str | None, countries: Sequence[str], widened: bool
+) -> AnalyzerEngine:
     try:
         import spacy
         import tldextract.tldextract as tld
@@ -257,6 +263,8 @@ def _build_engine(names_model: str | None, countries: Sequence[str]) -> Analyzer
     registry.load_predefined_recognizers(
         languages=["en"], nlp_engine=engine, countries=list(countries)
     )
+    if not widened:
+        return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
     registry.add_recognizer(_any_issuer_cards())
     # Presidio matches phones at `VALID` leniency: numbers not assigned in the numbering plan
     # (common in test data, and in typos) are missed; `POSSIBLE` checks length only.
