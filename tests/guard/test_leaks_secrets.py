@@ -9,6 +9,7 @@ from cairn.guard.secrets import SecretFinder
 
 # Built by concatenation so no scanner mistakes the test file for a leak.
 SHAPES = {
+    "cairn_key": "cairn_" + "Zm9vYmFyYmF6cXV4" * 3,
     "openai_key": "sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2",
     "stripe_key": "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
     "aws_access_key": "AKIA" + "IOSFODNN7EXAMPLE",
@@ -35,6 +36,13 @@ def test_url_credentials_keep_user_and_host() -> None:
         SecretFinder().scrub(text)
         == "clone https://bob:[SECRET:url_password]@git.example.com/repo.git"
     )
+
+
+def test_assigned_values() -> None:
+    finder = SecretFinder()
+    assert finder.scrub("set PASSWORD=hunter22 then") == "set PASSWORD=[SECRET:assigned] then"
+    assert finder.scrub('api_key: "a1b2c3d4e5"') == 'api_key: "[SECRET:assigned]"'
+    assert finder.find("password: required, token: see below") == []
 
 
 def test_ordinary_text_has_no_secrets() -> None:

@@ -4,10 +4,11 @@
     finder.find("use sk-abc...")   # [Secret(start=4, end=..., kind='openai_key')]
     finder.scrub("use sk-abc...")  # 'use [SECRET:openai_key]'
 
-Shapes are matched on their documented prefixes (OpenAI `sk-`, AWS `AKIA`/`ASIA`, GitHub
-`ghp_`/`gho_`/`ghs_`/`ghu_`/`ghr_`/`github_pat_`, Slack `xox?-`, Google `AIza`, Stripe
-`sk_live_`/`rk_live_`, JSON Web Tokens, PEM private-key blocks); in a URL only the password is
-the secret. `known` values (keys the deployment holds) are matched verbatim.
+Shapes are matched on their documented prefixes (cairn's own `cairn_` keys, OpenAI `sk-`,
+AWS `AKIA`/`ASIA`, GitHub `ghp_`/`gho_`/`ghs_`/`ghu_`/`ghr_`/`github_pat_`, Slack `xox?-`,
+Google `AIza`, Stripe `sk_live_`/`rk_live_`, JSON Web Tokens, PEM private-key blocks); in a
+URL only the password is the secret, and so is the value in `password=...`/`API_KEY: ...`
+when it holds a digit. `known` values (keys the deployment holds) are matched verbatim.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ _SHAPES: tuple[tuple[str, str], ...] = (
         "private_key",
         r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
     ),
+    ("cairn_key", r"\bcairn_[A-Za-z0-9_\-]{40,}"),
     ("openai_key", r"\bsk-(?:proj-|ant-|or-v1-)?[A-Za-z0-9_\-]{20,}"),
     ("stripe_key", r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"),
     ("aws_access_key", r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
@@ -31,6 +33,11 @@ _SHAPES: tuple[tuple[str, str], ...] = (
     ("bearer_token", r"(?<=\b[Bb]earer )[A-Za-z0-9_\-\.=]{20,}"),
 )
 _URL_PASSWORD = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+:([^\s@/]+)@")
+_ASSIGNED = re.compile(
+    r"(?i)\b(?:api[_-]?key|access[_-]?key|secret(?:[_-]?key)?|password|passwd|token)"
+    r"[\"']?\s*[:=]\s*[\"']?((?=[^\s\"']*\d)[^\s\"',;]{8,})"
+)
+"""`password=...`, `API_KEY: "..."`: the value (8 characters or more, holding a digit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,7 @@ class SecretFinder:
         found += [
             Secret(m.start(1), m.end(1), "url_password") for m in _URL_PASSWORD.finditer(text)
         ]
+        found += [Secret(m.start(1), m.end(1), "assigned") for m in _ASSIGNED.finditer(text)]
         chosen: list[Secret] = []
         for s in sorted(found, key=lambda s: (s.start, -(s.end - s.start))):
             if not chosen or s.start >= chosen[-1].end:
