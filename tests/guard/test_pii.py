@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +108,31 @@ def test_names_model_not_installed_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="not installed"):
         PIIDetector(names_model="no_such_spacy_pipeline").find("Jane Roe")
+
+
+def test_no_network_attempt_at_load_or_use(tmp_path: Path) -> None:
+    """Presidio's e-mail check would fetch the public suffix list; cairn's engine does not
+    try (a fresh process, since the swap is process-wide once made)."""
+    script = (
+        "import socket\n"
+        "tried = []\n"
+        "def refuse(*args, **kwargs):\n"
+        "    tried.append(args[0])\n"
+        "    raise OSError('no network')\n"
+        "socket.getaddrinfo = refuse\n"
+        "from cairn.guard.pii import PIIDetector\n"
+        "spans = PIIDetector().find('mail jo@example.co.uk')\n"
+        "print(len(spans), tried)\n"
+    )
+    # an empty tldextract cache: a list cached by an earlier run would hide a fetch
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "TLDEXTRACT_CACHE": str(tmp_path / "tldextract"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "[]"]

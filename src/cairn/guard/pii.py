@@ -20,6 +20,7 @@ Presidio (and spaCy under it) is the `pii` extra: `pip install 'cairn[pii]'`.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -98,13 +99,15 @@ class PIIDetector:
         self.countries = tuple(countries)
         self.widened = widened
         self._engine: AnalyzerEngine | None = None
+        self._lock = threading.Lock()
 
     @property
     def engine(self) -> AnalyzerEngine:
         """The analyzer, built on first use (loading Presidio takes about a second)."""
-        if self._engine is None:
-            self._engine = _build_engine(self.names_model, self.countries, self.widened)
-        return self._engine
+        with self._lock:
+            if self._engine is None:
+                self._engine = _build_engine(self.names_model, self.countries, self.widened)
+            return self._engine
 
     def find(self, text: str) -> list[Span]:
         """Non-overlapping spans of personal data, in text order."""
