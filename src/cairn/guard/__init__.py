@@ -1,8 +1,11 @@
-"""Guardrails: prompt-injection and jailbreak detection for questions and document chunks.
+"""Guardrails: checks on what comes into and goes out of cairn.
 
+Prompt-injection and jailbreak detection for questions and document chunks:
 `InjectionDetector` combines normalisation (`normalise`), the rule layer (`match_rules`) and
 the shipped classifier (`InjectionClassifier`) into a `Risk(score, flagged, reasons)`;
-`InjectionInputGuard` puts it behind the pipeline's `InputGuard` protocol. See docs/guard.md.
+`InjectionInputGuard` puts it behind the pipeline's `InputGuard` protocol. PII detection
+(`cairn.guard.pii`, the `pii` extra) and output leak checks (`cairn.guard.leaks`,
+`cairn.guard.secrets`, `cairn.guard.links`) are imported from their modules. See docs/guard.md.
 """
 
 from cairn.guard.classifier import InjectionClassifier
