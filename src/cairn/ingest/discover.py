@@ -1,13 +1,32 @@
-"""Finding the files to ingest under the given paths."""
+"""Finding the files to ingest under the given paths, and saying why every other one is not.
+
+A file is taken when its type is supported and no rule leaves it out. The rules, in order:
+
+- `excluded`: it matches an exclude pattern (`--exclude`, or the default excludes);
+- `ignored`: a `.gitignore` under the ingested folder ignores it (or a folder above it);
+- `vendored`: it lies in a folder of third-party code (`vendor/`, `node_modules/`,
+  `third_party/`, `site-packages/`...); the folder is listed once, not walked;
+- `generated`: it is generated, not written (minified JavaScript or CSS, `*_pb2.py`, a
+  `Code generated ... DO NOT EDIT.` or `@generated` header, lock files, Sphinx build files);
+- `unsupported`: cairn cannot read its type.
+
+Only `unsupported` files are *left out* against the user's wish (the CLI's exit status says
+so); the other rules are deliberate and listed with the reason. Given includes
+(`--include`), only matching files are taken and the default rules (default excludes,
+`.gitignore`, vendored, generated) are dropped: an explicit include wins over them.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import os
-from collections import Counter
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+SkipRule = Literal["excluded", "ignored", "vendored", "generated", "unsupported"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,17 +37,152 @@ class SourceFile:
     """Path relative to `root`, with `/` separators."""
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file (or a whole folder, its path ending in `/`) that is not ingested, and why."""
+
+    path: str
+    rule: SkipRule
+    reason: str
+
+    @property
+    def left_out(self) -> bool:
+        """True when the file was left out against the user's wish (not by a rule)."""
+        return self.rule == "unsupported"
+
+
+VENDORED_DIRS: frozenset[str] = frozenset(
+    {
+        "vendor",
+        "vendored",
+        "node_modules",
+        "third_party",
+        "third-party",
+        "thirdparty",
+        "site-packages",
+        "dist-packages",
+        "bower_components",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".git",
+        ".hg",
+        ".svn",
+    }
+)
+"""Folders of third-party code, environments and version-control data: never walked by
+default."""
+
+_LOCK_FILES = frozenset(
+    {
+        "package-lock.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "poetry.lock",
+        "pipfile.lock",
+        "cargo.lock",
+        "gemfile.lock",
+        "composer.lock",
+        "go.sum",
+        "uv.lock",
+        "pdm.lock",
+        "flake.lock",
+    }
+)
+_GENERATED_NAMES = (
+    "*.min.js",
+    "*.min.css",
+    "*_pb2.py",
+    "*_pb2.pyi",
+    "*_pb2_grpc.py",
+    "*.pb.go",
+    "*.pb.cc",
+    "*.pb.h",
+    "*.g.cs",
+    "*.designer.cs",
+    ".buildinfo",
+    "objects.inv",
+)
+_GENERATED_HEADER = re.compile(
+    rb"code generated .{0,200}do not edit|@generated\b|auto-?generated .{0,80}do not (edit|modify)",
+    re.I,
+)
+_SNIFFED = frozenset({".js", ".mjs", ".cjs", ".css", ".ts", ".go", ".py", ".rs", ".java", ".cs"})
+_SNIFF_BYTES = 4096
+_MINIFIED_LINE = 500
+"""Average line length (characters) above which JavaScript or CSS is taken as minified."""
+
+
 def matches(source: str, patterns: Sequence[str]) -> bool:
     """fnmatch on the relative path; `**/x` also matches `x` at the top."""
+    return _matching(source, patterns) is not None
+
+
+def _matching(source: str, patterns: Sequence[str]) -> str | None:
     for pattern in patterns:
         if fnmatch.fnmatchcase(source, pattern):
-            return True
+            return pattern
         if pattern.startswith("**/") and fnmatch.fnmatchcase(source, pattern[3:]):
-            return True
+            return pattern
         # a bare name pattern (no slash) also matches the file name in any folder
         if "/" not in pattern and fnmatch.fnmatchcase(source.rsplit("/", 1)[-1], pattern):
-            return True
-    return False
+            return pattern
+    return None
+
+
+def generated_reason(path: Path) -> str | None:
+    """Why `path` looks generated (by its name or its first bytes), or None."""
+    name = path.name.lower()
+    if name in _LOCK_FILES:
+        return "generated: a dependency lock file"
+    pattern = next((p for p in _GENERATED_NAMES if fnmatch.fnmatchcase(name, p)), None)
+    if pattern is not None:
+        return f"generated: file name matches '{pattern}'"
+    suffix = path.suffix.lower()
+    if suffix not in _SNIFFED:
+        return None
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError:
+        return None  # reading it later reports the error
+    if _GENERATED_HEADER.search(head[:1024]):
+        return "generated: its header says it is generated (do not edit)"
+    if suffix in (".js", ".mjs", ".cjs", ".css") and len(head) >= _SNIFF_BYTES // 2:
+        lines = head.count(b"\n") + 1
+        if len(head) / lines > _MINIFIED_LINE:
+            return "generated: minified (very long lines)"
+    return None
+
+
+class _GitIgnores:
+    """The `.gitignore` files met while walking down, each applied below its folder."""
+
+    def __init__(self) -> None:
+        self._specs: list[tuple[str, object]] = []
+
+    def enter(self, folder: Path, relative: str) -> None:
+        """Load `folder/.gitignore` (if any); `relative` is the folder's path from the root."""
+        from pathspec import GitIgnoreSpec
+
+        ignore = folder / ".gitignore"
+        if not ignore.is_file():
+            return
+        try:
+            lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return
+        prefix = f"{relative}/" if relative else ""
+        self._specs.append((prefix, GitIgnoreSpec.from_lines(lines)))
+
+    def ignored(self, source: str, *, folder: bool) -> bool:
+        for prefix, spec in self._specs:
+            if source.startswith(prefix):
+                inner = source[len(prefix) :] + ("/" if folder else "")
+                if spec.match_file(inner):  # type: ignore[attr-defined]
+                    return True
+        return False
 
 
 def discover(
@@ -37,32 +191,89 @@ def discover(
     suffixes: frozenset[str],
     excludes: Sequence[str],
     includes: Sequence[str] = (),
-    skipped: Counter[str] | None = None,
+    skipped: list[Skipped] | None = None,
 ) -> Iterator[SourceFile]:
-    """Files under `paths` in a stable order.
-
-    A file is taken when its suffix is supported, it matches an include (if any are given)
-    and it matches no exclude. (The caller drops the default excludes when includes are given,
-    so an explicit include wins over them.) Files left out only because their type is not
-    supported are counted by extension in `skipped` (`""` for none), so the caller can say so.
-    """
+    """Files under `paths` in a stable order; every file (or pruned folder) not taken is
+    appended to `skipped` with its rule and reason. A file named directly is always taken
+    (reading it reports an unsupported type)."""
+    out: list[Skipped] = [] if skipped is None else skipped
+    rules = not includes
     for given in paths:
         path = given.resolve()
         if path.is_file():
             yield SourceFile(path, path.parent, path.name)
             continue
+        ignores = _GitIgnores()
         for dirpath, dirnames, filenames in os.walk(path):
-            dirnames.sort()
+            here = Path(dirpath)
+            relative = here.relative_to(path).as_posix()
+            relative = "" if relative == "." else relative
+            if rules:
+                ignores.enter(here, relative)
+            dirnames[:] = _walked(sorted(dirnames), relative, ignores, out, rules=rules)
             for name in sorted(filenames):
-                file = Path(dirpath) / name
-                source = file.relative_to(path).as_posix()
-                if includes and not matches(source, includes):
-                    continue
-                if matches(source, excludes):
-                    continue
-                suffix = file.suffix.lower()
-                if suffix not in suffixes:
-                    if skipped is not None:
-                        skipped[suffix] += 1
-                    continue
-                yield SourceFile(file, path, source)
+                file = here / name
+                source = f"{relative}/{name}" if relative else name
+                found = _skip(file, source, suffixes, excludes, includes, ignores, rules=rules)
+                if found is None:
+                    yield SourceFile(file, path, source)
+                elif found is not _NOT_INCLUDED:
+                    out.append(found)
+
+
+def _walked(
+    names: list[str], relative: str, ignores: _GitIgnores, out: list[Skipped], *, rules: bool
+) -> list[str]:
+    """The subfolders to walk into; the others are listed in `out` once, with the reason."""
+    if not rules:
+        return names
+    kept = []
+    for name in names:
+        source = f"{relative}/{name}" if relative else name
+        if name.lower() in VENDORED_DIRS:
+            out.append(
+                Skipped(
+                    f"{source}/",
+                    "vendored",
+                    "vendored, environment or version-control folder, not walked "
+                    f"(--include '{source}/**' to ingest it)",
+                )
+            )
+        elif ignores.ignored(source, folder=True):
+            out.append(Skipped(f"{source}/", "ignored", "ignored by .gitignore, not walked"))
+        else:
+            kept.append(name)
+    return kept
+
+
+_NOT_INCLUDED = Skipped("", "excluded", "matches no --include pattern")
+"""Files outside the given includes: not listed (the user asked for the others only)."""
+
+
+def _skip(
+    file: Path,
+    source: str,
+    suffixes: frozenset[str],
+    excludes: Sequence[str],
+    includes: Sequence[str],
+    ignores: _GitIgnores,
+    *,
+    rules: bool,
+) -> Skipped | None:
+    """Why `file` is not taken, or None when it is."""
+    if includes and not matches(source, includes):
+        return _NOT_INCLUDED
+    pattern = _matching(source, excludes)
+    if pattern is not None:
+        return Skipped(source, "excluded", f"excluded by pattern '{pattern}'")
+    if rules and ignores.ignored(source, folder=False):
+        return Skipped(source, "ignored", "ignored by .gitignore")
+    if rules:
+        reason = generated_reason(file)
+        if reason is not None:
+            return Skipped(source, "generated", f"{reason} (--include it to ingest it)")
+    suffix = file.suffix.lower()
+    if suffix not in suffixes:
+        kind = f"'{suffix}'" if suffix else "(no extension)"
+        return Skipped(source, "unsupported", f"unsupported file type {kind}")
+    return None

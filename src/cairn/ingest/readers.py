@@ -2,8 +2,9 @@
 
 The reader is picked by file name and content: `%PDF-` content is read as PDF, `.html`/`.htm`
 as HTML (Confluence export, Sphinx or plain page), Notion export names (`Page <32 hex>.md`,
-`Table <32 hex>.csv`) as Notion, `.md`/`.markdown` as Markdown, `.csv` as CSV, `.txt`/`.text`
-and files without a suffix as plain text (or HTML when they look like it).
+`Table <32 hex>.csv`) as Notion, `.md`/`.markdown` as Markdown, `.csv` as CSV, source code
+suffixes (`cairn.ingest.formats.code.LANGUAGES`) as code, `.ipynb` as a Jupyter notebook,
+`.txt`/`.text` and files without a suffix as plain text (or HTML when they look like it).
 
 Every failure is an `IngestError(path, reason)` with a short reason a person can act on; no
 parser exception escapes. The format libraries are imported lazily, by the readers that use
@@ -20,8 +21,11 @@ from pathlib import Path
 from cairn.errors import IngestError
 from cairn.types import ParsedDocument
 
+from cairn.ingest.formats.code import SUFFIXES as CODE_SUFFIXES
+
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
-    {".md", ".markdown", ".html", ".htm", ".pdf", ".txt", ".text", ".csv"}
+    {".md", ".markdown", ".html", ".htm", ".pdf", ".txt", ".text", ".csv", ".ipynb"}
+    | CODE_SUFFIXES
 )
 """File suffixes `read_document` reads (files without a suffix are sniffed as text or HTML)."""
 
@@ -82,6 +86,14 @@ def _text_reader(path: Path, suffix: str, text: str) -> tuple[str, _Reader]:
         return "Markdown", markdown.read
     if suffix == ".csv":
         return "CSV", csvtable.read
+    if suffix in CODE_SUFFIXES:
+        from cairn.ingest.formats import code
+
+        return "source code", code.read
+    if suffix == ".ipynb":
+        from cairn.ingest.formats import notebook
+
+        return "notebook", notebook.read
     return "text", plaintext.read
 
 
