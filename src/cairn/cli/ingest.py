@@ -130,9 +130,15 @@ def _summary(report: Any) -> None:
         console.print(f"[red]failed[/] {escape(path)}: {escape(reason)}")
     for reason, paths in report.skipped_by_reason().items():
         shown = ", ".join(escape(p) for p in paths[:_EXAMPLES])
-        more = f", ... ({len(paths) - _EXAMPLES} more; --json lists all)" if len(paths) > _EXAMPLES else ""
+        more = (
+            f", ... ({len(paths) - _EXAMPLES} more; --json lists all)"
+            if len(paths) > _EXAMPLES
+            else ""
+        )
         count = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
-        console.print(f"[yellow]skipped[/] {count}: {escape(reason)}: {shown}{more}", soft_wrap=True)
+        console.print(
+            f"[yellow]skipped[/] {count}: {escape(reason)}: {shown}{more}", soft_wrap=True
+        )
     if report.left_out:
         console.print(
             f"[yellow]left out[/] {len(report.left_out)} files of an unsupported type; "

@@ -19,13 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cairn.errors import IngestError
+from cairn.ingest.formats.code import SUFFIXES as CODE_SUFFIXES
 from cairn.types import ParsedDocument
 
-from cairn.ingest.formats.code import SUFFIXES as CODE_SUFFIXES
-
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
-    {".md", ".markdown", ".html", ".htm", ".pdf", ".txt", ".text", ".csv", ".ipynb"}
-    | CODE_SUFFIXES
+    {".md", ".markdown", ".html", ".htm", ".pdf", ".txt", ".text", ".csv", ".ipynb"} | CODE_SUFFIXES
 )
 """File suffixes `read_document` reads (files without a suffix are sniffed as text or HTML)."""
 

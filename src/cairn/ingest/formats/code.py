@@ -197,7 +197,8 @@ def read(path: Path, text: str) -> ParsedDocument:
             owners[row] = (name, first)
     out = BlockBuilder()
     for (name, first), start, end in _runs(owners):
-        with out.scope(name, f"L{first + 1}"):
+        line = start if name == module else first  # module-level code: where the run starts
+        with out.scope(name, f"L{line + 1}"):
             for piece in _pieces(lines[start:end]):
                 out.emit("code", piece)
     return ParsedDocument(
@@ -356,4 +357,3 @@ def identifier_parts(text: str) -> list[str]:
         if len(pieces) > 1:
             parts.extend(pieces)
     return parts
-
