@@ -135,3 +135,14 @@ def test_cli_exits_1_when_nothing_was_ingestible(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ingest", str(root), "--workspace", str(tmp_path / "ws")])
     assert result.exit_code == 1
     assert "nothing to ingest" in result.stderr
+
+
+def test_empty_files_are_skipped_not_failed(tmp_path: Path) -> None:
+    root = tmp_path / "pkg"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    (root / "core.py").write_text("def f():\n    return 1\n")
+    report = _ingest(root, tmp_path)
+    assert report.failures == [] and report.ingested == 1
+    assert [(s.path, s.rule) for s in report.skipped] == [("__init__.py", "empty")]
+    assert report.left_out == []

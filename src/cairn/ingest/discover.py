@@ -8,6 +8,7 @@ A file is taken when its type is supported and no rule leaves it out. The rules,
   `third_party/`, `site-packages/`...); the folder is listed once, not walked;
 - `generated`: it is generated, not written (minified JavaScript or CSS, `*_pb2.py`, a
   `Code generated ... DO NOT EDIT.` or `@generated` header, lock files, Sphinx build files);
+- `empty`: the file is empty (a package's `__init__.py`, a placeholder): nothing to index;
 - `unsupported`: cairn cannot read its type.
 
 Only `unsupported` files are *left out* against the user's wish (the CLI's exit status says
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-SkipRule = Literal["excluded", "ignored", "vendored", "generated", "unsupported"]
+SkipRule = Literal["excluded", "ignored", "vendored", "generated", "empty", "unsupported"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,4 +277,13 @@ def _skip(
     if suffix not in suffixes:
         kind = f"'{suffix}'" if suffix else "(no extension)"
         return Skipped(source, "unsupported", f"unsupported file type {kind}")
+    if _empty(file):
+        return Skipped(source, "empty", "empty file")
     return None
+
+
+def _empty(file: Path) -> bool:
+    try:
+        return file.stat().st_size == 0
+    except OSError:
+        return False  # reading it later reports the error
