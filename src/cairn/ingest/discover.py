@@ -272,7 +272,7 @@ def _skip(
     if rules:
         reason = generated_reason(file)
         if reason is not None:
-            return Skipped(source, "generated", f"{reason} (--include it to ingest it)")
+            return Skipped(source, "generated", f"{reason}; --include it to ingest it")
     suffix = file.suffix.lower()
     if suffix not in suffixes:
         kind = f"'{suffix}'" if suffix else "(no extension)"
