@@ -153,7 +153,10 @@ def test_a_long_function_is_cut_into_pieces_the_chunker_keeps_together(tmp_path:
         ),
         (
             "schema.sql",
-            "CREATE TABLE users (id int);\n\nSELECT 1;\n\n"
+            "CREATE TABLE users (id int);\n\n"
+            "SELECT id, name, email FROM users WHERE created > now() - interval '1 day'"
+            " ORDER BY id;"
+            "\n\n"
             "CREATE VIEW active AS SELECT * FROM users;\n",
             "sql",
             {"schema", "schema.table users", "schema.view active"},
@@ -167,6 +170,18 @@ def test_languages(
     assert document.metadata["language"] == language
     assert {b.section[-1] for b in document.blocks} == sections
     assert all(b.kind == "code" for b in document.blocks)
+
+
+def test_a_tiny_run_joins_the_definition_after_it(tmp_path: Path) -> None:
+    source = (
+        "import sys\n\nif sys.platform == 'win32':\n    def path_sep():\n        return '\\\\'\n"
+        "else:\n    def path_sep():\n        return '/'\n"
+    )
+    document = _read(tmp_path, "seps.py", source)
+    texts = [b.text for b in document.blocks]
+    assert "else:\n    def path_sep():\n        return '/'" in texts
+    assert all(len(t) > 10 for t in texts)
+    assert "\n\n".join(texts).replace("\n\n", "\n") == source.strip("\n").replace("\n\n", "\n")
 
 
 def test_module_name_follows_python_packages(tmp_path: Path) -> None:

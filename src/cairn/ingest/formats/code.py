@@ -151,6 +151,8 @@ _WRAPPERS = frozenset(
 """Nodes that wrap a definition and belong to it (decorators, `export`, `template<>`)."""
 _MAX_PIECE_CHARS = 700
 """A definition longer than this is cut at blank lines (the chunker packs pieces together)."""
+_TINY_RUN_CHARS = 80
+"""A run of lines shorter than this that starts no definition joins its neighbour."""
 _SQL_NAME = re.compile(
     r"^\s*(create|alter|drop)\s+(?:or\s+replace\s+)?(?:temp\w*\s+)?(?:unique\s+)?"
     r"(table|view|index|function|procedure|trigger|type|schema|sequence|materialized\s+view)"
@@ -196,7 +198,7 @@ def read(path: Path, text: str) -> ParsedDocument:
         for row in range(first, min(last, len(lines) - 1) + 1):
             owners[row] = (name, first)
     out = BlockBuilder()
-    for (name, first), start, end in _runs(owners):
+    for (name, first), start, end in _merged(_runs(owners), lines):
         line = start if name == module else first  # module-level code: where the run starts
         with out.scope(name, f"L{line + 1}"):
             for piece in _pieces(lines[start:end]):
@@ -316,19 +318,45 @@ def _runs(owners: list[tuple[str, int]]) -> Iterator[tuple[tuple[str, int], int,
             start = row
 
 
+def _merged(
+    runs: Iterator[tuple[tuple[str, int], int, int]], lines: list[str]
+) -> list[tuple[tuple[str, int], int, int]]:
+    """The runs, with a tiny one that does not start a definition (an `else:`, a lone
+    comment between two methods) joined to the run after it (or, at the end, before it):
+    on its own it would be a chunk without context."""
+    out: list[tuple[tuple[str, int], int, int]] = []
+    carry: int | None = None
+    for owner, start, end in runs:
+        tiny = len("".join(lines[start:end]).strip()) < _TINY_RUN_CHARS
+        if tiny and start != owner[1]:
+            carry = start if carry is None else carry
+            continue
+        if carry is not None:
+            start, carry = carry, None
+        out.append((owner, start, end))
+    if carry is not None and out:  # (the first run starts at line 0: it is never carried)
+        owner, start, _ = out[-1]
+        out[-1] = (owner, start, len(lines))
+    return out
+
+
 def _pieces(lines: list[str]) -> Iterator[str]:
     """The lines as pieces of at most about `_MAX_PIECE_CHARS`, cut at blank lines (or, in a
-    long stretch without one, between lines); leading and trailing blank lines dropped."""
-    piece: list[str] = []
+    long stretch without one, between lines); leading and trailing blank lines dropped. A
+    short last piece stays with the one before it."""
+    pieces: list[list[str]] = [[]]
     size = 0
     for line in lines:
         blank = not line.strip()
-        if piece and size + len(line) > _MAX_PIECE_CHARS and (blank or size > 2 * _MAX_PIECE_CHARS):
-            yield from _trimmed(piece)
-            piece, size = [], 0
-        piece.append(line)
+        if size + len(line) > _MAX_PIECE_CHARS and (blank or size > 2 * _MAX_PIECE_CHARS):
+            pieces.append([])
+            size = 0
+        pieces[-1].append(line)
         size += len(line) + 1
-    yield from _trimmed(piece)
+    if len(pieces) > 1 and len("\n".join(pieces[-1]).strip()) < _MAX_PIECE_CHARS // 4:
+        pieces[-2].extend(pieces.pop())
+    for piece in pieces:
+        yield from _trimmed(piece)
 
 
 def _trimmed(lines: list[str]) -> Iterator[str]:
