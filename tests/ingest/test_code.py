@@ -231,3 +231,35 @@ def test_a_broken_notebook_is_reported(tmp_path: Path) -> None:
 
     with pytest.raises(IngestError, match="not a Jupyter notebook"):
         _read(tmp_path, "bad.ipynb", "{not json")
+
+
+def test_a_code_folder_is_ingested_and_found_by_qualified_name(tmp_path: Path) -> None:
+    from cairn.config import Settings
+    from cairn.embed.hashing import HashingEmbedder
+    from cairn.ingest.pipeline import ingest
+    from cairn.store.sqlite import SQLiteStore
+    from cairn.types import Filters
+
+    root = tmp_path / "repo"
+    (root / "shop").mkdir(parents=True)
+    (root / "shop" / "__init__.py").write_text("")
+    (root / "shop" / "widgets.py").write_text(PYTHON)
+    (root / "README.md").write_text("# Shop\n\nSells widgets of every size.\n")
+    store = SQLiteStore(tmp_path / "ws" / "cairn.db")
+    try:
+        report = ingest(
+            [root],
+            store=store,
+            embedder=HashingEmbedder(),
+            tokenizer=WhitespaceTokenizer(),
+            settings=Settings(workspace=tmp_path / "ws"),
+        )
+        assert report.ingested == 2 and report.failures == []
+        hits = store.lexical_search("WidgetStore load", 3, Filters(doc_types=("code",)))
+        assert hits and hits[0].chunk.section == ("shop.widgets.WidgetStore.load",)
+        assert hits[0].chunk.uri.endswith("shop/widgets.py") and hits[0].chunk.anchor == "L10"
+        assert all(h.chunk.source.endswith(".py") for h in hits)
+        document = store.get_document(hits[0].chunk.doc_id)
+        assert document is not None and document.metadata == {"language": "python"}
+    finally:
+        store.close()
