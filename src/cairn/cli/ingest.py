@@ -28,9 +28,9 @@ def command(
 ) -> None:
     """Parse, chunk, embed and index documents. Unchanged files are skipped.
 
-    Every file not ingested is listed with its reason (excluded, ignored by .gitignore,
-    vendored, generated, unsupported type). Exit status: 0 all went well; 1 some file failed
-    (or nothing was ingestible); 3 done, but files of an unsupported type were left out.
+    Every file not ingested is listed with its reason (docs/ingest.md).
+
+    Exit status: 0 done; 1 a file failed, or nothing was ingestible; 3 files were left out.
     """
     from cairn.ingest.pipeline import ingest
 
