@@ -30,7 +30,7 @@ def command(
 
     Every file not ingested is listed with its reason (docs/ingest.md).
 
-    Exit status: 0 done; 1 a file failed, or nothing was ingestible; 3 files were left out.
+    Exit status: 0 done; 1 a file failed, or nothing was ingestible; 3 unsupported files left out.
     """
     from cairn.ingest.pipeline import ingest
 
