@@ -146,3 +146,30 @@ def test_empty_files_are_skipped_not_failed(tmp_path: Path) -> None:
     assert report.failures == [] and report.ingested == 1
     assert [(s.path, s.rule) for s in report.skipped] == [("__init__.py", "empty")]
     assert report.left_out == []
+
+
+def test_gitignore_files_above_the_root_apply_inside_a_repository(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".gitignore").write_text("src/generated/\n*.tmp.py\n")
+    (repo / "src" / "generated").mkdir(parents=True)
+    (repo / "src" / "generated" / "x.py").write_text("X = 1\n")
+    (repo / "src" / "scratch.tmp.py").write_text("Y = 2\n")
+    (repo / "src" / "real.py").write_text("def real():\n    return 3\n")
+    report = _ingest(repo / "src", tmp_path)
+    assert report.ingested == 1
+    assert {(s.path, s.rule) for s in report.skipped} == {
+        ("generated/", "ignored"),
+        ("scratch.tmp.py", "ignored"),
+    }
+
+
+def test_gitignore_files_above_the_root_do_not_apply_outside_a_repository(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "top").mkdir()
+    (tmp_path / "top" / ".gitignore").write_text("*.py\n")
+    (tmp_path / "top" / "src").mkdir()
+    (tmp_path / "top" / "src" / "real.py").write_text("def real():\n    return 3\n")
+    report = _ingest(tmp_path / "top" / "src", tmp_path)
+    assert report.ingested == 1 and report.skipped == []

@@ -3,7 +3,8 @@
 A file is taken when its type is supported and no rule leaves it out. The rules, in order:
 
 - `excluded`: it matches an exclude pattern (`--exclude`, or the default excludes);
-- `ignored`: a `.gitignore` under the ingested folder ignores it (or a folder above it);
+- `ignored`: a `.gitignore` ignores it (or a folder above it): one under the ingested folder,
+  or, inside a git repository, one in a folder between the repository's top and it;
 - `vendored`: it lies in a folder of third-party code (`vendor/`, `node_modules/`,
   `third_party/`, `site-packages/`...); the folder is listed once, not walked;
 - `generated`: it is generated, not written (minified JavaScript or CSS, `*_pb2.py`, a
@@ -25,7 +26,10 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 SkipRule = Literal["excluded", "ignored", "vendored", "generated", "empty", "unsupported"]
 
@@ -158,32 +162,52 @@ def generated_reason(path: Path) -> str | None:
 
 
 class _GitIgnores:
-    """The `.gitignore` files met while walking down, each applied below its folder."""
+    """The `.gitignore` files that apply under an ingest root: those of the folders above it
+    up to its repository's top (the folder holding `.git`), and those met while walking
+    down, each applied below its own folder."""
 
-    def __init__(self) -> None:
-        self._specs: list[tuple[str, object]] = []
+    def __init__(self, root: Path) -> None:
+        self._specs: list[tuple[str, GitIgnoreSpec]] = []
+        self._outer: list[tuple[str, GitIgnoreSpec]] = []
+        folder, inside = root, ""
+        while folder.parent != folder and not (folder / ".git").exists():
+            inside = f"{folder.name}/{inside}"
+            folder = folder.parent
+            spec = _load(folder)
+            if spec is not None:
+                self._outer.append((inside, spec))
+        if not (folder / ".git").exists():
+            self._outer = []  # not in a repository: the .gitignore files above do not apply
 
     def enter(self, folder: Path, relative: str) -> None:
         """Load `folder/.gitignore` (if any); `relative` is the folder's path from the root."""
-        from pathspec import GitIgnoreSpec
-
-        ignore = folder / ".gitignore"
-        if not ignore.is_file():
-            return
-        try:
-            lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            return
-        prefix = f"{relative}/" if relative else ""
-        self._specs.append((prefix, GitIgnoreSpec.from_lines(lines)))
+        spec = _load(folder)
+        if spec is not None:
+            self._specs.append((f"{relative}/" if relative else "", spec))
 
     def ignored(self, source: str, *, folder: bool) -> bool:
-        for prefix, spec in self._specs:
-            if source.startswith(prefix):
-                inner = source[len(prefix) :] + ("/" if folder else "")
-                if spec.match_file(inner):  # type: ignore[attr-defined]
-                    return True
-        return False
+        tail = "/" if folder else ""
+        for inside, spec in self._outer:
+            if spec.match_file(inside + source + tail):
+                return True
+        return any(
+            source.startswith(prefix) and spec.match_file(source[len(prefix) :] + tail)
+            for prefix, spec in self._specs
+        )
+
+
+def _load(folder: Path) -> GitIgnoreSpec | None:
+    """The `.gitignore` of `folder` as a pathspec, or None when it has none (or unreadable)."""
+    from pathspec import GitIgnoreSpec
+
+    ignore = folder / ".gitignore"
+    try:
+        if not ignore.is_file():
+            return None
+        lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return GitIgnoreSpec.from_lines(lines)
 
 
 def discover(
@@ -204,7 +228,7 @@ def discover(
         if path.is_file():
             yield SourceFile(path, path.parent, path.name)
             continue
-        ignores = _GitIgnores()
+        ignores = _GitIgnores(path) if rules else _GitIgnores(Path("/"))
         for dirpath, dirnames, filenames in os.walk(path):
             here = Path(dirpath)
             relative = here.relative_to(path).as_posix()
