@@ -173,3 +173,17 @@ def test_gitignore_files_above_the_root_do_not_apply_outside_a_repository(
     (tmp_path / "top" / "src" / "real.py").write_text("def real():\n    return 3\n")
     report = _ingest(tmp_path / "top" / "src", tmp_path)
     assert report.ingested == 1 and report.skipped == []
+
+
+def test_a_folder_named_venv_is_walked_unless_it_is_an_environment(tmp_path: Path) -> None:
+    root = tmp_path / "lib"
+    (root / "venv").mkdir(parents=True)  # like the standard library's venv package
+    (root / "venv" / "builder.py").write_text("def create():\n    return 1\n")
+    (root / "env" / "lib").mkdir(parents=True)
+    (root / "env" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (root / "env" / "lib" / "dep.py").write_text("def dep():\n    return 2\n")
+    report = _ingest(root, tmp_path)
+    assert report.ingested == 1
+    assert [(s.path, s.reason) for s in report.skipped] == [
+        ("env/", "a virtual environment, not walked (--include 'env/**' to ingest it)")
+    ]

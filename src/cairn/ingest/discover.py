@@ -6,7 +6,8 @@ A file is taken when its type is supported and no rule leaves it out. The rules,
 - `ignored`: a `.gitignore` ignores it (or a folder above it): one under the ingested folder,
   or, inside a git repository, one in a folder between the repository's top and it;
 - `vendored`: it lies in a folder of third-party code (`vendor/`, `node_modules/`,
-  `third_party/`, `site-packages/`...); the folder is listed once, not walked;
+  `third_party/`, `site-packages/`...), a virtual environment (a folder with `pyvenv.cfg`),
+  a bytecode cache or version-control data; the folder is listed once, not walked;
 - `generated`: it is generated, not written (minified JavaScript or CSS, `*_pb2.py`, a
   `Code generated ... DO NOT EDIT.` or `@generated` header, lock files, Sphinx build files);
 - `empty`: the file is empty (a package's `__init__.py`, a placeholder): nothing to index;
@@ -56,28 +57,29 @@ class Skipped:
         return self.rule == "unsupported"
 
 
-VENDORED_DIRS: frozenset[str] = frozenset(
-    {
-        "vendor",
-        "vendored",
-        "node_modules",
-        "third_party",
-        "third-party",
-        "thirdparty",
-        "site-packages",
-        "dist-packages",
-        "bower_components",
-        "__pycache__",
-        ".venv",
-        "venv",
-        ".tox",
-        ".git",
-        ".hg",
-        ".svn",
-    }
-)
-"""Folders of third-party code, environments and version-control data: never walked by
-default."""
+VENDORED_DIRS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "vendor",
+            "vendored",
+            "node_modules",
+            "third_party",
+            "third-party",
+            "thirdparty",
+            "site-packages",
+            "dist-packages",
+            "bower_components",
+        ),
+        "vendored third-party code",
+    ),
+    "__pycache__": "compiled bytecode cache",
+    ".tox": "test environments",
+    ".git": "version-control data",
+    ".hg": "version-control data",
+    ".svn": "version-control data",
+}
+"""Folders of third-party code, caches and version-control data, never walked by default,
+with what they hold. A folder holding a `pyvenv.cfg` (a virtual environment) is another."""
 
 _LOCK_FILES = frozenset(
     {
@@ -235,7 +237,7 @@ def discover(
             relative = "" if relative == "." else relative
             if rules:
                 ignores.enter(here, relative)
-            dirnames[:] = _walked(sorted(dirnames), relative, ignores, out, rules=rules)
+            dirnames[:] = _walked(here, sorted(dirnames), relative, ignores, out, rules=rules)
             for name in sorted(filenames):
                 file = here / name
                 source = f"{relative}/{name}" if relative else name
@@ -247,7 +249,13 @@ def discover(
 
 
 def _walked(
-    names: list[str], relative: str, ignores: _GitIgnores, out: list[Skipped], *, rules: bool
+    here: Path,
+    names: list[str],
+    relative: str,
+    ignores: _GitIgnores,
+    out: list[Skipped],
+    *,
+    rules: bool,
 ) -> list[str]:
     """The subfolders to walk into; the others are listed in `out` once, with the reason."""
     if not rules:
@@ -255,13 +263,15 @@ def _walked(
     kept = []
     for name in names:
         source = f"{relative}/{name}" if relative else name
-        if name.lower() in VENDORED_DIRS:
+        holds = VENDORED_DIRS.get(name.lower())
+        if holds is None and (here / name / "pyvenv.cfg").is_file():
+            holds = "a virtual environment"
+        if holds is not None:
             out.append(
                 Skipped(
                     f"{source}/",
                     "vendored",
-                    "vendored, environment or version-control folder, not walked "
-                    f"(--include '{source}/**' to ingest it)",
+                    f"{holds}, not walked (--include '{source}/**' to ingest it)",
                 )
             )
         elif ignores.ignored(source, folder=True):
