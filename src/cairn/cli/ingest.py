@@ -26,7 +26,12 @@ def command(
     json_out: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Parse, chunk, embed and index documents. Unchanged files are skipped."""
+    """Parse, chunk, embed and index documents. Unchanged files are skipped.
+
+    Every file not ingested is listed with its reason (docs/ingest.md).
+
+    Exit status: 0 done; 1 a file failed, or nothing was ingestible; 3 unsupported files left out.
+    """
     from cairn.ingest.pipeline import ingest
 
     missing = [str(p) for p in paths if not p.exists()]
@@ -110,6 +115,10 @@ class _progress:
             self._bar.__exit__(*exc)
 
 
+_EXAMPLES = 3
+"""Paths shown per skip reason in the summary (`--json` lists them all)."""
+
+
 def _summary(report: Any) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -119,14 +128,24 @@ def _summary(report: Any) -> None:
     console = Console(stderr=True)
     for path, reason in report.failures:
         console.print(f"[red]failed[/] {escape(path)}: {escape(reason)}")
-    if report.skipped:
-        counts = ", ".join(f"{ext or '(no extension)'} {n}" for ext, n in report.skipped.items())
+    for reason, paths in report.skipped_by_reason().items():
+        shown = ", ".join(escape(p) for p in paths[:_EXAMPLES])
+        more = (
+            f", ... ({len(paths) - _EXAMPLES} more; --json lists all)"
+            if len(paths) > _EXAMPLES
+            else ""
+        )
+        count = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
         console.print(
-            f"[yellow]skipped[/] {report.skipped_files} files of an unsupported type ({counts});"
-            f" supported: {' '.join(sorted(SUPPORTED_SUFFIXES))}",
+            f"[yellow]skipped[/] {count}: {escape(reason)}: {shown}{more}", soft_wrap=True
+        )
+    if report.left_out:
+        console.print(
+            f"[yellow]left out[/] {len(report.left_out)} files of an unsupported type; "
+            f"supported: {' '.join(sorted(SUPPORTED_SUFFIXES))}",
             soft_wrap=True,
         )
-    if report.files == 0 and report.skipped:
+    if report.files == 0 and report.left_out:
         console.print(
             "[red]nothing to ingest[/]: no file of a supported type was found "
             "(convert the files to a supported format, or point at another folder)",
@@ -134,15 +153,25 @@ def _summary(report: Any) -> None:
         )
     console.print(
         f"[bold]{report.files}[/] files: {report.ingested} ingested, {report.unchanged} unchanged,"
-        f" {report.failed} failed, {report.removed} removed · {report.chunks} chunks indexed, "
-        f"{report.duplicates} duplicates skipped · {report.embedded} embedded, "
-        f"{report.reused} from cache · {report.seconds:.1f} s"
+        f" {report.failed} failed, {report.removed} removed, {len(report.skipped)} skipped · "
+        f"{report.chunks} chunks indexed, {report.duplicates} duplicates skipped · "
+        f"{report.embedded} embedded, {report.reused} from cache · {report.seconds:.1f} s"
     )
 
 
+EXIT_FAILED = 1
+"""Some file failed to read or parse, or nothing could be ingested at all."""
+EXIT_LEFT_OUT = 3
+"""Done, but files of an unsupported type were left out (listed in the summary)."""
+
+
 def exit_status(report: Any) -> int:
-    """0 when all went well; 1 when some file failed, or when nothing could be ingested
-    because every file found had an unsupported type (so scripts notice an empty ingest)."""
-    if report.failed or (report.files == 0 and report.skipped_files):
-        return 1
+    """0 when every file found was ingested (or unchanged) or skipped by a rule (exclude
+    pattern, `.gitignore`, vendored, generated); 1 when some file failed, or when nothing was
+    ingestible because every file found had an unsupported type; 3 when the rest went well
+    but files of an unsupported type were left out."""
+    if report.failed or (report.files == 0 and report.left_out):
+        return EXIT_FAILED
+    if report.left_out:
+        return EXIT_LEFT_OUT
     return 0

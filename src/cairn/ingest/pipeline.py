@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from cairn.config import DEFAULT_EXCLUDES, Settings
 from cairn.embed.base import Embedder
 from cairn.errors import IngestError
 from cairn.ingest.chunking import chunk_document, content_hash, embedding_text
-from cairn.ingest.discover import SourceFile, discover
+from cairn.ingest.discover import Skipped, SourceFile, discover
 from cairn.ingest.embedded import embedded_with
 from cairn.ingest.near_duplicates import NearDuplicateFinder
 from cairn.store.base import Store
@@ -38,9 +37,8 @@ class IngestReport:
     reused: int = 0
     """Chunks whose embedding came from the cache."""
     failures: list[tuple[str, str]] = field(default_factory=list)
-    skipped: dict[str, int] = field(default_factory=dict)
-    """Files left out because their type is not supported, counted by extension (`""` for
-    none), most frequent first."""
+    skipped: list[Skipped] = field(default_factory=list)
+    """Every file (or unwalked folder) not ingested, with its rule and reason."""
     seconds: float = 0.0
     embed_seconds: float = 0.0
     parse_seconds: float = 0.0
@@ -51,8 +49,17 @@ class IngestReport:
         return len(self.failures)
 
     @property
-    def skipped_files(self) -> int:
-        return sum(self.skipped.values())
+    def left_out(self) -> list[Skipped]:
+        """Skipped files left out against the user's wish (an unsupported type), not by a
+        rule such as an exclude pattern or `.gitignore`."""
+        return [s for s in self.skipped if s.left_out]
+
+    def skipped_by_reason(self) -> dict[str, list[str]]:
+        """Skipped paths grouped by reason, the most frequent reason first."""
+        groups: dict[str, list[str]] = {}
+        for skip in self.skipped:
+            groups.setdefault(skip.reason, []).append(skip.path)
+        return dict(sorted(groups.items(), key=lambda item: -len(item[1])))
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -67,17 +74,16 @@ class IngestReport:
             "reused": self.reused,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
             "skipped": [
-                {"extension": ext, "files": n, "reason": SKIP_REASON}
-                for ext, n in self.skipped.items()
+                {"path": s.path, "rule": s.rule, "reason": s.reason, "left_out": s.left_out}
+                for s in self.skipped
             ],
+            "left_out": len(self.left_out),
             "seconds": round(self.seconds, 3),
             "embed_seconds": round(self.embed_seconds, 3),
             "parse_seconds": round(self.parse_seconds, 3),
             "generation": self.generation,
         }
 
-
-SKIP_REASON = "unsupported file type"
 
 Progress = Callable[[str, IngestReport], None]
 """Called as `(source, report)` after each file (and with `""` once the files are counted)."""
@@ -107,7 +113,7 @@ def ingest(
     started = time.perf_counter()
     report = IngestReport()
     defaults = () if includes else tuple(settings.ingest.excludes or DEFAULT_EXCLUDES)
-    skipped: Counter[str] = Counter()
+    skipped: list[Skipped] = []
     files = list(
         discover(
             paths,
@@ -118,7 +124,7 @@ def ingest(
         )
     )
     report.files = len(files)
-    report.skipped = dict(skipped.most_common())
+    report.skipped = skipped
     if progress:
         progress("", report)
     known = {d.id: d for d in store.documents()}

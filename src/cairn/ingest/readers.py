@@ -2,9 +2,10 @@
 
 The reader is picked by file name and content: `%PDF-` content is read as PDF, `.html`/`.htm`
 as HTML (Confluence export, Sphinx or plain page), Notion export names (`Page <32 hex>.md`,
-`Table <32 hex>.csv`) as Notion, `.md`/`.markdown` as Markdown, `.csv` as CSV, `.txt`/`.text`
-and files without a suffix as plain text (or HTML when they look like it); `.docx`, `.pptx`,
-`.xlsx` and `.eml` by `formats.office`.
+`Table <32 hex>.csv`) as Notion, `.md`/`.markdown` as Markdown, `.csv` as CSV, source code
+suffixes (`cairn.ingest.formats.code.LANGUAGES`) as code, `.ipynb` as a Jupyter notebook,
+`.txt`/`.text` and files without a suffix as plain text (or HTML when they look like it);
+`.docx`, `.pptx`, `.xlsx` and `.eml` by `formats.office`.
 
 Every failure is an `IngestError(path, reason)` with a short reason a person can act on; no
 parser exception escapes. The format libraries are imported lazily, by the readers that use
@@ -19,11 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cairn.errors import IngestError
+from cairn.ingest.formats.code import SUFFIXES as CODE_SUFFIXES
 from cairn.ingest.formats.office import OFFICE_FORMATS
 from cairn.types import ParsedDocument
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
-    {".md", ".markdown", ".html", ".htm", ".pdf", ".txt", ".text", ".csv", *OFFICE_FORMATS}
+    {".md", ".markdown", ".html", ".htm", ".pdf", ".txt", ".text", ".csv", ".ipynb"}
+    | CODE_SUFFIXES
+    | set(OFFICE_FORMATS)
 )
 """File suffixes `read_document` reads (files without a suffix are sniffed as text or HTML)."""
 
@@ -88,6 +92,14 @@ def _text_reader(path: Path, suffix: str, text: str) -> tuple[str, _Reader]:
         return "Markdown", markdown.read
     if suffix == ".csv":
         return "CSV", csvtable.read
+    if suffix in CODE_SUFFIXES:
+        from cairn.ingest.formats import code
+
+        return "source code", code.read
+    if suffix == ".ipynb":
+        from cairn.ingest.formats import notebook
+
+        return "notebook", notebook.read
     return "text", plaintext.read
 
 
