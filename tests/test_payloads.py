@@ -71,7 +71,10 @@ def _answer() -> Answer:
 def test_ask_json_carries_the_contract() -> None:
     data = answer_json(_answer())
     assert set(data) >= ASK_KEYS
-    assert set(data) - ASK_KEYS == {"cached", "degraded"}  # documented additions
+    # documented additions: the cache, degraded mode, and the guards' decisions
+    assert set(data) - ASK_KEYS == {"cached", "degraded", "refused", "reason", "guard"}
+    assert (data["refused"], data["reason"]) == (False, None)
+    assert data["guard"] == {"input": "off", "context": "off", "output": "off"}
     assert data["degraded"] is None
     [citation] = data["citations"]
     assert set(citation) >= CITATION_KEYS and set(citation) - CITATION_KEYS == {"support"}

@@ -110,6 +110,22 @@ class RetrieveSettings(_Section):
     rrf_k: int = Field(60, ge=1)
 
 
+class GuardSettings(_Section):
+    """Guardrails at the pipeline's stages (docs/guard.md). `off` runs nothing; `flag` lets
+    the request through and marks the decision (trace, `guard` in the answer); `block`
+    refuses with an abstention that reveals nothing (`refused: true`)."""
+
+    input: Literal["off", "flag", "block"] = "block"
+    """Prompt injection, jailbreak and system-prompt extraction in the question
+    (`CAIRN_GUARD_INPUT`)."""
+    output: Literal["off", "flag", "block"] = "block"
+    """The answer: a copy of cairn's instructions is withheld under `block`; secrets are
+    masked and links to other hosts neutralised under `flag` and `block`
+    (`CAIRN_GUARD_OUTPUT`)."""
+    allow_hosts: list[str] = Field(default_factory=list)
+    """Hosts an answer may link to or embed images from (others are neutralised)."""
+
+
 class AnswerSettings(_Section):
     max_sentences: int = Field(4, ge=1, le=20)
     max_sources: int = Field(3, ge=1, le=20)
@@ -254,6 +270,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    guard: GuardSettings = Field(default_factory=GuardSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)

@@ -67,6 +67,14 @@ class DegradedOut(BaseModel):
         return cls(reason=d.reason, detail=d.detail, retry_after_s=d.retry_after)
 
 
+class GuardOut(BaseModel):
+    """What each guard stage decided: `off`, `pass`, `flagged` or `blocked`."""
+
+    input: str = "off"
+    context: str = "off"
+    output: str = "off"
+
+
 class AnswerOut(BaseModel):
     answer: str
     """The text, with `[n]` markers matching `citations[].n`."""
@@ -79,6 +87,11 @@ class AnswerOut(BaseModel):
     cached: bool = False
     degraded: DegradedOut | None = None
     """Set when the model could not serve and the extractive answerer answered instead."""
+    refused: bool = False
+    """A guard blocked the request (then `abstained` too, and `reason` says which)."""
+    reason: str | None = None
+    """The reason code of a guard that blocked or flagged, e.g. `input:rule:ignore-instructions`."""
+    guard: GuardOut = GuardOut()
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerOut:
@@ -92,6 +105,11 @@ class AnswerOut(BaseModel):
             trace_id=answer.trace_id,
             cached=answer.cached,
             degraded=DegradedOut.of(answer.degraded) if answer.degraded else None,
+            refused=answer.guard.refused,
+            reason=answer.guard.reason or None,
+            guard=GuardOut(
+                input=answer.guard.input, context=answer.guard.context, output=answer.guard.output
+            ),
         )
 
 

@@ -54,7 +54,7 @@ from cairn.stages import (
     refusal_draft,
 )
 from cairn.trace.base import NullTracer, Span, Tracer
-from cairn.types import Answer, Citation, Degraded, Filters, Hit
+from cairn.types import Answer, Citation, Degraded, Filters, GuardDecisions, Hit
 
 _PIECE = re.compile(r"\S+\s*|\s+")
 
@@ -140,6 +140,7 @@ class Pipeline:
                 cached: Answer | None = None
                 verdict = self.input_guard.check(question)  # 1 input guard
                 root.set(guard_input=verdict.status)
+                decisions = _decided(GuardDecisions(), "input", verdict)
                 if verdict.blocked:
                     refusal = _refusal("input", verdict, root)
                 else:
@@ -154,21 +155,24 @@ class Pipeline:
                     hits = self.reranker.rerank(question, hits)  # 4 rerank
                     screened = self.context_guard.screen(question, hits)  # 5 context guard
                     root.set(guard_context=screened.verdict.status)
+                    decisions = _decided(decisions, "context", screened.verdict)
                     if screened.verdict.blocked:
                         refusal = _refusal("context", screened.verdict, root)
                     else:
                         hits = screened.hits
-                        draft, refusal = yield from self._answer_checked(  # 6, 7, 8
+                        draft, refusal, output = yield from self._answer_checked(  # 6, 7, 8
                             question, hits, stream, root
                         )
+                        decisions = _decided(decisions, "output", output)
                 if cached is not None:
-                    answer = cached
+                    answer = dataclasses.replace(cached, guard=decisions)
                     yield from _replay(answer.text, answer.citations, stream)
                 else:
                     if refusal is not None:
                         draft = refusal
                         yield from _replay(refusal.text, (), stream)
                     answer = self._finish(draft, hits, ctx, started, trace_id, root)
+                    answer = dataclasses.replace(answer, guard=decisions)
                     fresh = refusal is None and draft.degraded is None
                 self.settler.settle(ctx)  # 9 settle
         if fresh and request is not None and self.cache is not None:
@@ -177,8 +181,8 @@ class Pipeline:
 
     def _answer_checked(
         self, question: str, hits: list[Hit], stream: bool, root: Span
-    ) -> Generator[PipelineEvent, None, tuple[Draft, Draft | None]]:
-        """Answer, verify, output guard: `(draft, refusal)`. Without an output guard the
+    ) -> Generator[PipelineEvent, None, tuple[Draft, Draft | None, GuardVerdict]]:
+        """Answer, verify, output guard: `(draft, refusal, verdict)`. Without an output guard the
         answer streams as it is written; with one, it is checked whole before any of it
         is sent, so a withheld answer never reaches the client."""
         guarded = not isinstance(self.output_guard, NoOutputGuard)
@@ -187,12 +191,14 @@ class Pipeline:
         checked = self.output_guard.check(draft, hits)  # 8 output guard
         root.set(guard_output=checked.status)
         if checked.blocked:
-            return draft, _refusal("output", checked, root)
+            return draft, _refusal("output", checked, root), checked
+        if checked.draft is not None:  # the guard masked secrets or neutralised links
+            draft = checked.draft
         if guarded:
             yield from _replay(draft.text, draft.citations, stream)
         else:
             yield VerifiedEvent(citations=draft.citations)
-        return draft, None
+        return draft, None, checked
 
     def _finish(
         self,
@@ -340,6 +346,18 @@ def _replay(text: str, citations: Sequence[Citation], stream: bool) -> Iterator[
     if stream:
         yield from _pieces(text, citations)
     yield VerifiedEvent(citations=tuple(citations))
+
+
+def _decided(decisions: GuardDecisions, stage: str, verdict: GuardVerdict) -> GuardDecisions:
+    """`decisions` with `stage`'s verdict (and its reason, when it blocked or flagged)."""
+    reason = decisions.reason
+    if verdict.status in ("blocked", "flagged") and not reason:
+        reason = f"{stage}:{verdict.reason}" if verdict.reason else stage
+    if stage == "input":
+        return dataclasses.replace(decisions, input=verdict.status, reason=reason)
+    if stage == "context":
+        return dataclasses.replace(decisions, context=verdict.status, reason=reason)
+    return dataclasses.replace(decisions, output=verdict.status, reason=reason)
 
 
 def _refusal(stage: str, verdict: GuardVerdict, root: Span) -> Draft:

@@ -19,18 +19,22 @@ from cairn.budget.errors import BudgetExceeded
 from cairn.context import RequestContext
 from cairn.types import Hit
 
-GuardStatus = Literal["off", "pass", "blocked"]
+GuardStatus = Literal["off", "pass", "flagged", "blocked"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class GuardVerdict:
-    """What a guard decided: `off` (no guard ran), `pass`, or `blocked` with a refusal."""
+    """What a guard decided: `off` (no guard ran), `pass`, `flagged` (let through, marked),
+    or `blocked` with a refusal."""
 
     status: GuardStatus = "off"
     reason: str = ""
     """Why it blocked (recorded on the trace and in the draft's `reason`)."""
     refusal: str = ""
     """The text answered instead, when blocked."""
+    draft: Draft | None = None
+    """An output guard's rewrite of the draft it let through (secrets masked, links
+    neutralised), answered instead of the original."""
 
     @property
     def blocked(self) -> bool:

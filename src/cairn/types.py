@@ -173,6 +173,22 @@ class Degraded:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class GuardDecisions:
+    """What each guard stage decided for one request: `off` (no guard), `pass`, `flagged`
+    (let through and marked) or `blocked` (the request was refused)."""
+
+    input: str = "off"
+    context: str = "off"
+    output: str = "off"
+    reason: str = ""
+    """Why a guard blocked or flagged (its reason code, e.g. `input:rule:ignore-instructions`)."""
+
+    @property
+    def refused(self) -> bool:
+        return "blocked" in (self.input, self.context, self.output)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Answer:
     text: str
     citations: tuple[Citation, ...]
@@ -187,3 +203,5 @@ class Answer:
     degraded: Degraded | None = None
     """Set when the model could not serve and the fallback answerer (`answer.fallback`)
     answered instead."""
+    guard: GuardDecisions = field(default_factory=GuardDecisions)
+    """The guard stages' decisions; a refused request has `abstained` and `guard.refused`."""

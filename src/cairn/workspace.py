@@ -9,15 +9,17 @@ from typing import TYPE_CHECKING
 from cairn.config import Settings
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.pipeline import Pipeline
-from cairn.stages import LedgerSettler
+from cairn.stages import GuardVerdict, InputGuard, LedgerSettler, OutputGuard
 from cairn.store.base import Store
 from cairn.store.open import DB_FILE, open_store, sqlite_path
 
 if TYPE_CHECKING:
+    from cairn.answer.base import Draft
     from cairn.budget.reservations import Budget
     from cairn.cache import AnswerCache
     from cairn.llm.base import Provider
     from cairn.retrieve.base import Retriever
+    from cairn.types import Hit
 
 
 class Workspace:
@@ -131,6 +133,7 @@ class Workspace:
                 stand_in = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         from cairn.cache import config_fingerprint
 
+        input_guard, output_guard = self.guards()
         return Pipeline(
             retriever,
             answerer,
@@ -143,7 +146,29 @@ class Workspace:
             cache=self.answer_cache if cache else None,
             generation=self.store.generation,
             cache_config=config_fingerprint(self.settings, mode=mode, model=model),
+            input_guard=input_guard,
+            output_guard=output_guard,
         )
+
+    def guards(self) -> tuple[InputGuard, OutputGuard]:
+        """The input and output guards `guard.*` asks for (the no-op ones when `off`)."""
+        from cairn.stages import NoInputGuard, NoOutputGuard
+
+        g = self.settings.guard
+        input_guard: InputGuard = NoInputGuard()
+        output_guard: OutputGuard = NoOutputGuard()
+        if g.input != "off":
+            from cairn.guard.detector import InjectionDetector
+            from cairn.guard.input import InjectionInputGuard
+
+            input_guard = InjectionInputGuard(InjectionDetector(), policy=g.input)
+        if g.output != "off":
+            output_guard = _OutputPolicy(
+                g.output,
+                known_secrets=[s for s in (self.settings.llm.api_key,) if s],
+                allow_hosts=g.allow_hosts,
+            )
+        return input_guard, output_guard
 
     def close(self) -> None:
         """Close what this workspace opened: HTTP clients, the ledger, the database."""
@@ -158,3 +183,20 @@ class Workspace:
             self.budget.close()
         if "answer_cache" in self.__dict__ and self.answer_cache is not None:
             self.answer_cache.close()
+
+
+class _OutputPolicy:
+    """`OutputLeakGuard` under a policy: `block` withholds a leak, `flag` lets it through
+    marked; both mask secrets and neutralise links."""
+
+    def __init__(self, policy: str, *, known_secrets: list[str], allow_hosts: list[str]) -> None:
+        from cairn.guard.leaks import OutputLeakGuard
+
+        self.policy = policy
+        self.guard = OutputLeakGuard(known_secrets=known_secrets, allow_hosts=allow_hosts)
+
+    def check(self, draft: Draft, hits: list[Hit]) -> GuardVerdict:
+        verdict = self.guard.check(draft, hits)
+        if verdict.blocked and self.policy == "flag":
+            return GuardVerdict(status="flagged", reason=verdict.reason)
+        return verdict

@@ -98,7 +98,7 @@ def test_rules_only_detector_works_without_weights() -> None:
 
 @pytest.mark.parametrize(
     ("policy", "attack_status", "plain_status"),
-    [("off", "off", "off"), ("flag", "pass", "pass"), ("block", "blocked", "pass")],
+    [("off", "off", "off"), ("flag", "flagged", "pass"), ("block", "blocked", "pass")],
 )
 def test_input_guard_policies(
     detector: InjectionDetector, policy: str, attack_status: str, plain_status: str

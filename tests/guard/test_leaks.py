@@ -90,7 +90,8 @@ def test_secrets_are_scrubbed_not_blocked(guard: OutputLeakGuard) -> None:
     key = "sk-proj-" + "a1B2c3D4" * 4
     text = f"Set OPENAI_API_KEY={key} and connect to postgres://app:s3cretpw@db.internal/app. [1]"
     review = guard.review(_draft(text), [])
-    assert review.verdict.status == "pass"
+    assert review.verdict.status == "flagged"  # let through, rewritten
+    assert review.verdict.draft == review.draft
     assert review.verdict.reason == "sanitised:secret"
     assert key not in review.draft.text and "s3cretpw" not in review.draft.text
     assert "[SECRET:openai_key]" in review.draft.text
@@ -111,7 +112,7 @@ def test_exfiltration_image_and_links_neutralised(guard: OutputLeakGuard) -> Non
     )
     review = guard.review(_draft(text), [])
     out = review.draft.text
-    assert review.verdict.status == "pass" and review.verdict.reason == "sanitised:link"
+    assert review.verdict.status == "flagged" and review.verdict.reason == "sanitised:link"
     assert "hunter2" not in out and "d=secret" not in out and "d=1" not in out
     assert "evil.example" not in out  # no fetchable or clickable host left
     assert "evil[.]example" in out  # but the host is shown

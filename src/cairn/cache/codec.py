@@ -20,9 +20,10 @@ STORED_FIELDS = frozenset(
     {"text", "citations", "abstained", "usage", "cost_usd", "latency_ms", "trace_id", "hits"}
 )
 """The `Answer` fields kept in the cache."""
-NOT_STORED = frozenset({"cached", "degraded"})
+NOT_STORED = frozenset({"cached", "degraded", "guard"})
 """`Answer` fields that describe one serving of an answer, not the answer itself (a
-degraded answer is never cached: `Pipeline` stores only the model's own answers)."""
+degraded answer is never cached: `Pipeline` stores only the model's own answers; the guards'
+decisions are those of the request that is served)."""
 
 _ANSWER: TypeAdapter[Answer] = TypeAdapter(Answer)
 

@@ -55,4 +55,4 @@ class InjectionInputGuard:
         detail = f"{REASON}: {', '.join(risk.reasons)} (score {risk.score:.2f})"
         if self.policy == "block":
             return GuardVerdict(status="blocked", reason=detail, refusal=REFUSAL)
-        return GuardVerdict(status="pass", reason=detail)
+        return GuardVerdict(status="flagged", reason=detail)

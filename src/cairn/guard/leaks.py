@@ -174,9 +174,10 @@ class OutputLeakGuard:
         if not found:
             return Review(verdict=GuardVerdict(status="pass"), draft=draft)
         reason = "sanitised:" + ",".join(sorted({f.split(":", 1)[0] for f in found}))
+        sanitised = replace(draft, text=neutralised.text)
         return Review(
-            verdict=GuardVerdict(status="pass", reason=reason),
-            draft=replace(draft, text=neutralised.text),
+            verdict=GuardVerdict(status="flagged", reason=reason, draft=sanitised),
+            draft=sanitised,
             findings=found,
         )
 
