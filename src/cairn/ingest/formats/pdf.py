@@ -100,7 +100,7 @@ def _page_items(page: Page) -> tuple[lay.PageItems, list[lay.Line], list[lay.Wor
     tables: list[lay.TableItem] = []
     for found_table in page.find_tables():
         rows = tuple(tuple(c or "" for c in row) for row in found_table.extract())
-        if len(rows) >= 2 and max(len(r) for r in rows) >= 2:
+        if _is_table(rows):
             x0, top, x1, bottom = found_table.bbox
             tables.append(lay.TableItem(x0, top, x1, bottom, rows))
     words = [
@@ -121,6 +121,16 @@ def _page_items(page: Page) -> tuple[lay.PageItems, list[lay.Line], list[lay.Wor
         found.insert(at, table)
     items.items = found
     return items, margins, words
+
+
+def _is_table(rows: tuple[tuple[str, ...], ...]) -> bool:
+    """A grid of short cells, mostly filled, not a ruled box around running text or code."""
+    cells = [c.strip() for row in rows for c in row]
+    if len(rows) < 2 or max(len(r) for r in rows) < 2:
+        return False
+    if sum(bool(c) for c in cells) < 0.6 * len(cells) or max(len(c) for c in cells) > 400:
+        return False
+    return sum(sum(bool(c.strip()) for c in row) >= 2 for row in rows) >= 2
 
 
 def _inside(word: dict[str, Any], table: lay.TableItem) -> bool:
