@@ -168,7 +168,8 @@ def main() -> None:
     args.json_out.write_text(json.dumps(results, indent=2, default=str))
     print(f"documents {len(names)} (printed {printed}), PDF pages {pages}, print {print_s:.0f} s")
     print(
-        "| corpus | doc hit@5 | cases | chunks | chunks with #page= | cited URIs with #page= | ingest s |"
+        "| corpus | doc hit@5 | cases | chunks | chunks with #page= "
+        "| cited URIs with #page= | ingest s |"
     )
     print("|---|---|---|---|---|---|---|")
     for kind in ("html", "pdf"):
