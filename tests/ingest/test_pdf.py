@@ -126,3 +126,26 @@ def test_hyphen_joining_keeps_real_hyphens() -> None:
 def test_markdown_table_flattens_multi_line_cells_and_escapes_pipes() -> None:
     text = pdf_layout.markdown_table([["Name", "Value"], ["a|b", "line one\nline two"]])
     assert text == "| Name | Value |\n|---|---|\n| a\\|b | line one line two |"
+
+
+def test_a_larger_bracket_does_not_make_a_line_a_heading() -> None:
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=20)
+    pdf.multi_cell(0, 10, "Lists")
+    pdf.ln(4)
+    pdf.set_font("Helvetica", size=11)
+    pdf.write(5, "list.index")
+    pdf.set_font("Helvetica", size=16)
+    pdf.write(5, "(")
+    pdf.set_font("Helvetica", size=11)
+    pdf.write(5, "x, start, end")
+    pdf.set_font("Helvetica", size=16)
+    pdf.write(5, ")")
+    pdf.set_font("Helvetica", size=11)
+    pdf.write(5, " returns the index of the first item equal to x.")
+    pdf.ln(12)
+    pdf.multi_cell(0, 5, truth.PARAGRAPHS[0])
+    doc = read("lists.pdf", bytes(pdf.output()))
+    assert [b.section for b in doc.blocks] == [("Lists",), ("Lists",)]
+    assert doc.blocks[0].text.startswith("list.index")

@@ -202,7 +202,7 @@ def _blocks(
                             matched.add(i)
                     heading_rank = entries[hit].level
             elif item.size > body * 1.15 and len(text) <= _MAX_HEADING_CHARS and item.lines <= 3:
-                heading_rank = -item.size
+                heading_rank = -round(item.size * 2) / 2
                 open_heading(heading_rank, text)
             if heading_rank is not None:
                 flush()

@@ -54,7 +54,8 @@ class Line:
 
     @property
     def size(self) -> float:
-        return max(w.size for w in self.words)
+        """The size most of the line's characters are set in (a larger bracket does not count)."""
+        return body_size(self.words)
 
     @property
     def text(self) -> str:
