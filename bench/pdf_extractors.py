@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "ingest"))
@@ -51,7 +52,29 @@ def old_reader(rev: str) -> ModuleType:
     return module
 
 
-def blocks(reader: ModuleType, data: bytes) -> list[str] | str:
+class Pdfium:
+    """pypdfium2's text per page, cut into paragraphs by the old reader's line-width rule."""
+
+    def __init__(self, old: ModuleType) -> None:
+        self._paragraphs = old.paragraphs
+
+    def read(self, path: Path, data: bytes) -> Any:
+        import pypdfium2
+
+        from cairn.types import Block, ParsedDocument
+
+        pdf = pypdfium2.PdfDocument(data, password="")
+        found = []
+        for number in range(len(pdf)):
+            text = pdf[number].get_textpage().get_text_range().replace("\r\n", "\n")
+            found.extend(
+                Block(kind="text", text=p, page=number + 1) for p in self._paragraphs(text)
+            )
+        pdf.close()
+        return ParsedDocument(title=path.stem, blocks=tuple(found), doc_type="pdf")
+
+
+def blocks(reader: Any, data: bytes) -> list[str] | str:
     try:
         doc = reader.read(Path("fixture.pdf"), data)
     except Exception as exc:  # reported in the table: the reader failed on this fixture
@@ -83,7 +106,12 @@ def main() -> None:
     parser.add_argument("--old-rev", default="d37c2d2")
     parser.add_argument("--json-out", type=Path, default=ROOT / "bench/results/pdf_extract.json")
     args = parser.parse_args()
-    readers = {"old (pypdf)": old_reader(args.old_rev), "new (pdfplumber)": new_reader}
+    old = old_reader(args.old_rev)
+    readers: dict[str, Any] = {
+        "old (pypdf)": old,
+        "pypdfium2 + old paragraphs": Pdfium(old),
+        "new (pdfplumber)": new_reader,
+    }
     rows = []
     for make in truth.FIXTURES:
         fixture = make()
