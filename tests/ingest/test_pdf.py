@@ -149,3 +149,16 @@ def test_a_larger_bracket_does_not_make_a_line_a_heading() -> None:
     doc = read("lists.pdf", bytes(pdf.output()))
     assert [b.section for b in doc.blocks] == [("Lists",), ("Lists",)]
     assert doc.blocks[0].text.startswith("list.index")
+
+
+SPEC = Path("/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf")
+
+
+@pytest.mark.skipif(not SPEC.exists(), reason="Debian's shared-mime-info PDF is not installed")
+def test_a_real_docbook_pdf_keeps_word_gaps_outline_and_cover_title() -> None:
+    doc = read(SPEC.name, SPEC.read_bytes())
+    assert doc.title == "Shared MIME-info Database"
+    texts = [b.text for b in doc.blocks]
+    assert "• <MIME>/magic (contains a mapping from file contents to MIME types)" in texts
+    assert ("2. Unified system", "2.1. Directory layout") in {b.section[:2] for b in doc.blocks}
+    assert all(b.anchor == f"page={b.page}" for b in doc.blocks)

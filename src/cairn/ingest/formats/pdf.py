@@ -105,7 +105,7 @@ def _page_items(page: Page) -> tuple[lay.PageItems, list[lay.Line], list[lay.Wor
             tables.append(lay.TableItem(x0, top, x1, bottom, rows))
     words = [
         lay.Word(w["text"], w["x0"], w["x1"], w["top"], w["bottom"], float(w.get("size", 10.0)))
-        for w in page.extract_words(extra_attrs=["size"])
+        for w in page.extract_words(extra_attrs=["size"], x_tolerance_ratio=0.15)
         if not any(_inside(w, t) for t in tables)
     ]
     lines = lay.group_lines(words)
@@ -159,6 +159,7 @@ def _blocks(
     path: list[tuple[float, str]] = []  # (rank, title): smaller rank is outer
     first_heading = ""
     first_line = ""
+    cover = _cover_title(pages, body)
     pending: Block | None = None
     by_page: dict[int, list[_OutlineEntry]] = {}
     for entry in outline:
@@ -224,7 +225,20 @@ def _blocks(
             if i not in matched:
                 open_heading(entry.level, entry.title)
     flush()
-    return blocks, first_heading or first_line
+    return blocks, cover or first_heading or first_line
+
+
+def _cover_title(pages: list[tuple[int, lay.PageItems, list[lay.Line]]], body: float) -> str:
+    """The largest text on the first page with text, when it stands out as a title."""
+    for _number, items, _margins in pages:
+        paragraphs = [p for p in items.items if isinstance(p, lay.Paragraph)]
+        if not paragraphs:
+            continue
+        top = max(paragraphs, key=lambda p: p.size)
+        if top.size > body * 1.15 and len(top.text) <= _MAX_HEADING_CHARS:
+            return top.text
+        return ""
+    return ""
 
 
 def _block(
