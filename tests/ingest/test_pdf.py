@@ -162,3 +162,44 @@ def test_a_real_docbook_pdf_keeps_word_gaps_outline_and_cover_title() -> None:
     assert "• <MIME>/magic (contains a mapping from file contents to MIME types)" in texts
     assert ("2. Unified system", "2.1. Directory layout") in {b.section[:2] for b in doc.blocks}
     assert all(b.anchor == f"page={b.page}" for b in doc.blocks)
+
+
+def test_ingest_gives_page_anchored_uris_and_lists_locked_and_scanned_files(
+    tmp_path: Path,
+) -> None:
+    from cairn.config import Settings
+    from cairn.embed.hashing import HashingEmbedder, WhitespaceTokenizer
+    from cairn.ingest.pipeline import ingest
+    from cairn.store.sqlite import SQLiteStore
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "report.pdf").write_bytes(truth.running_heads().data)
+    locked = fpdf.FPDF()
+    locked.set_encryption("owner", "user")
+    locked.add_page()
+    locked.set_font("Helvetica", size=11)
+    locked.cell(0, 5, "secret")
+    (corpus / "locked.pdf").write_bytes(bytes(locked.output()))
+    scan = fpdf.FPDF()
+    scan.add_page()
+    scan.rect(10, 10, 100, 100, style="F")
+    (corpus / "scan.pdf").write_bytes(bytes(scan.output()))
+    store = SQLiteStore(tmp_path / "ws" / "cairn.db")
+    try:
+        report = ingest(
+            [corpus],
+            store=store,
+            embedder=HashingEmbedder(),
+            tokenizer=WhitespaceTokenizer(),
+            settings=Settings(workspace=tmp_path / "ws"),
+        )
+        assert report.ingested == 1
+        assert sorted((Path(p).name, r) for p, r in report.failures) == [
+            ("locked.pdf", pdf_format.ENCRYPTED),
+            ("scan.pdf", pdf_format.SCANNED),
+        ]
+        hit = store.lexical_search("dividend forty cents", 1)[0]
+        assert hit.chunk.anchored_uri == f"{(corpus / 'report.pdf').as_uri()}#page={hit.chunk.page}"
+    finally:
+        store.close()
