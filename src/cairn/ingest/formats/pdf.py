@@ -9,7 +9,7 @@
 - The section path comes from the outline (bookmarks) when the file has one, else from
   lines set in a larger font than the body.
 - Every block's anchor is `page=N`, so chunk URIs and citations read `file.pdf#page=N`.
-- The title is the metadata title, else the first heading (or a short first line set
+- The title is the metadata title, else the cover's largest text, else the first heading (or a short first line set
   on its own), else the file name; never an
   id-like string such as an SEC accession number. The creation date is kept as
   `metadata["date"]` (`YYYY-MM-DD`).
