@@ -120,6 +120,9 @@ def main() -> None:
     parser.add_argument(
         "--rescore", action="store_true", help="re-read the runs in --work; ingest nothing"
     )
+    parser.add_argument(
+        "--pdf-only", action="store_true", help="keep the HTML result in --json-out; redo PDF"
+    )
     args = parser.parse_args()
     work: Path = args.work
     if args.rescore:
@@ -153,7 +156,11 @@ def main() -> None:
         with open_pdf(pdf) as doc:
             pages += len(doc.pages)
     results: dict[str, object] = {"documents": len(names), "pdf_pages": pages, "print_s": print_s}
-    for kind, folder, suffix in (("html", html_dir, ".html"), ("pdf", pdf_dir, ".pdf")):
+    kinds = [("html", html_dir, ".html"), ("pdf", pdf_dir, ".pdf")]
+    if args.pdf_only:
+        results["html"] = json.loads(args.json_out.read_text())["html"]
+        kinds = kinds[1:]
+    for kind, folder, suffix in kinds:
         ws = work / f"ws-{kind}"
         shutil.rmtree(ws, ignore_errors=True)
         t0 = time.perf_counter()

@@ -203,3 +203,27 @@ def test_ingest_gives_page_anchored_uris_and_lists_locked_and_scanned_files(
         assert hit.chunk.anchored_uri == f"{(corpus / 'report.pdf').as_uri()}#page={hit.chunk.page}"
     finally:
         store.close()
+
+
+def test_a_definition_term_set_larger_opens_a_section() -> None:
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=20)
+    pdf.multi_cell(0, 10, "Built-in functions")
+    pdf.ln(4)
+    for name, args, text in (
+        ("abs", "(x)", "Return the absolute value."),
+        ("len", "(s)", "Count."),
+    ):
+        pdf.set_font("Helvetica", "B", size=12)
+        pdf.write(5, name)
+        pdf.set_font("Helvetica", size=10)
+        pdf.write(5, f" {args} and more arguments")
+        pdf.ln(12)
+        pdf.multi_cell(0, 5, f"{text} {truth.LOREM}")
+        pdf.ln(4)
+    doc = read("functions.pdf", bytes(pdf.output()))
+    assert [b.section for b in doc.blocks] == [
+        ("Built-in functions", "abs (x) and more arguments"),
+        ("Built-in functions", "len (s) and more arguments"),
+    ]

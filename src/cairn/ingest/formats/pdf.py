@@ -7,12 +7,13 @@
 - Ruled tables are extracted as tables and emitted as one Markdown `table` block each (first
   row as the header), which the chunker never splits.
 - The section path comes from the outline (bookmarks) when the file has one, else from
-  lines set in a larger font than the body.
+  lines set in a larger font than the body; a one-line definition term whose first word is
+  set larger (`abs(x)` in API docs) nests under them.
 - Every block's anchor is `page=N`, so chunk URIs and citations read `file.pdf#page=N`.
-- The title is the metadata title, else the cover's largest text, else the first heading (or a short first line set
-  on its own), else the file name; never an
-  id-like string such as an SEC accession number. The creation date is kept as
-  `metadata["date"]` (`YYYY-MM-DD`).
+- The title is the metadata title, else the cover's largest text, else the first heading
+  (or a short first line set on its own), else the file name; never an id-like string
+  such as an SEC accession number. The creation date is kept as `metadata["date"]`
+  (`YYYY-MM-DD`).
 - Encrypted files open with the empty password (AES needs `cryptography`, a dependency);
   other encrypted, corrupt and image-only (scanned) PDFs raise `IngestError` saying why.
 """
@@ -42,6 +43,8 @@ _JUNK_TITLES = frozenset({"untitled", "untitled document", "document", "microsof
 _ID_LIKE = re.compile(r"^[\W\d_]*$|^[\w.-]*\d[\w.-]*$")
 _PDF_DATE = re.compile(r"D?:?(\d{4})(\d{2})?(\d{2})?")
 _MAX_HEADING_CHARS = 150
+_TERM_RANK = 1000.0
+"""Outline rank of a definition term: inside every size heading, a sibling of the next term."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +207,9 @@ def _blocks(
                     heading_rank = entries[hit].level
             elif item.size > body * 1.15 and len(text) <= _MAX_HEADING_CHARS and item.lines <= 3:
                 heading_rank = -round(item.size * 2) / 2
+                open_heading(heading_rank, text)
+            elif item.lead_size > body * 1.08 and item.lines == 1 and len(text) <= 120:
+                heading_rank = _TERM_RANK  # a definition term: `abs(x)` with `abs` set larger
                 open_heading(heading_rank, text)
             if heading_rank is not None:
                 flush()

@@ -79,6 +79,8 @@ class Paragraph:
     size: float
     top: float
     lines: int = 1
+    lead_size: float = 0.0
+    """Font size of the first word (a definition term is set larger than its arguments)."""
 
 
 @dataclass(slots=True)
@@ -172,6 +174,7 @@ def _paragraph(lines: Sequence[Line]) -> Paragraph:
         size=max(ln.size for ln in lines),
         top=lines[0].top,
         lines=len(lines),
+        lead_size=lines[0].words[0].size if len(lines[0].words[0].text) >= 2 else 0.0,
     )
 
 
