@@ -539,17 +539,6 @@ def test_pdf_without_text_layer() -> None:
     )
 
 
-def test_pdf_paragraph_splitting_drops_page_numbers() -> None:
-    text = (
-        "12\n" + "a long line of body text that fills the width\n" * 2 + "end.\n\nNext\nPage 3 of 9"
-    )
-    assert pdf_format.paragraphs(text) == [
-        "a long line of body text that fills the width "
-        "a long line of body text that fills the width end.",
-        "Next",
-    ]
-
-
 # --- Bad input ----------------------------------------------------------------------------------
 
 

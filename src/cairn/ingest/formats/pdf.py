@@ -1,124 +1,354 @@
-"""PDF files (text layer via pypdf): doc_type `pdf`, one or more text blocks per page.
+"""PDF files (pdfplumber on pdfminer.six): doc_type `pdf`, paragraphs and tables per page.
 
-PDFs have no paragraph markup, so paragraphs are guessed from the extracted lines: a blank
-line or a line much shorter than the page's longest (a paragraph's last line, a heading) ends
-one. Bare page numbers at the top or
-bottom of a page are dropped. Encrypted, corrupt and image-only (scanned) PDFs raise
-`IngestError` with what to do about it.
+- Paragraphs come from the layout (`pdf_layout`): vertical gaps, indentation and font size
+  between lines, two-column pages read column by column, hyphenated words joined again.
+- Running headers and footers (a line in the page margin that repeats, page numbers
+  wildcarded, on at least half of the pages) and bare page numbers are dropped.
+- Ruled tables are extracted as tables and emitted as one Markdown `table` block each (first
+  row as the header), which the chunker never splits.
+- The section path comes from the outline (bookmarks) when the file has one, else from
+  lines set in a larger font than the body; a one-line definition term whose first word is
+  set larger (`abs(x)` in API docs) nests under them.
+- Every block's anchor is `page=N`, so chunk URIs and citations read `file.pdf#page=N`.
+- The title is the metadata title, else the cover's largest text, else the first heading
+  (or a short first line set on its own), else the file name; never an id-like string
+  such as an SEC accession number. The creation date is kept as `metadata["date"]`
+  (`YYYY-MM-DD`).
+- Encrypted files open with the empty password (AES needs `cryptography`, a dependency);
+  other encrypted, corrupt and image-only (scanned) PDFs raise `IngestError` saying why.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cairn.errors import IngestError
+from cairn.ingest.formats import pdf_layout as lay
 from cairn.ingest.formats.blocks import clean_text, title_from_stem
 from cairn.types import Block, ParsedDocument
 
 if TYPE_CHECKING:
-    from pypdf import PdfReader
+    from pdfplumber.page import Page
+    from pdfplumber.pdf import PDF
 
 ENCRYPTED = "encrypted PDF: remove the password and ingest it again"
 SCANNED = "no extractable text (scanned PDF? run OCR first)"
 
-_PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s*$", re.I)
 _JUNK_TITLES = frozenset({"untitled", "untitled document", "document", "microsoft word"})
+_ID_LIKE = re.compile(r"^[\W\d_]*$|^[\w.-]*\d[\w.-]*$")
+_PDF_DATE = re.compile(r"D?:?(\d{4})(\d{2})?(\d{2})?")
+_MAX_HEADING_CHARS = 150
+_TERM_RANK = 1000.0
+"""Outline rank of a definition term: inside every size heading, a sibling of the next term."""
+
+
+@dataclass(frozen=True, slots=True)
+class _OutlineEntry:
+    level: int
+    title: str
+    page: int
 
 
 def read(path: Path, data: bytes) -> ParsedDocument:
-    """Read the text layer of a PDF, page by page (`Block.page` is 1-based)."""
-    reader = _open(path, data)
-    blocks: list[Block] = []
-    failed_pages = 0
-    first_line = ""
-    for number, page in enumerate(reader.pages, start=1):
+    """Read a PDF's text layer into paragraph and table blocks (`Block.page` is 1-based)."""
+    pdf = _open(path, data)
+    try:
+        return _read(path, pdf)
+    finally:
+        pdf.close()
+
+
+def _read(path: Path, pdf: PDF) -> ParsedDocument:
+    pages: list[tuple[int, lay.PageItems, list[lay.Line]]] = []
+    sizes: Counter[float] = Counter()
+    failed = 0
+    for number, page in enumerate(pdf.pages, start=1):
         try:
-            text = page.extract_text() or ""
+            items, margins, words = _page_items(page)
         except Exception:  # one damaged page should not lose the whole document
-            failed_pages += 1
+            failed += 1
             continue
-        first_line = first_line or next(
-            (s for s in map(clean_text, text.split("\n")) if s and not _PAGE_NUMBER.match(s)), ""
-        )
-        blocks.extend(
-            Block(kind="text", text=paragraph, page=number) for paragraph in paragraphs(text)
-        )
+        for word in words:
+            sizes[round(word.size, 1)] += len(word.text)
+        pages.append((number, items, margins))
+    body = sizes.most_common(1)[0][0] if sizes else 10.0
+    running = _running_lines(pages)
+    outline = _outline(pdf)
+    blocks, first_heading = _blocks(pages, running, outline, body)
     if not blocks:
-        if failed_pages:
+        if failed:
             raise IngestError(str(path), "corrupt PDF: no page could be read")
         raise IngestError(str(path), SCANNED)
-    metadata = {"pages": str(len(reader.pages))}
-    if len(first_line) > 120:
-        first_line = ""
-    title = _metadata_title(reader, metadata) or first_line or title_from_stem(path.stem)
+    metadata = {"pages": str(len(pdf.pages))}
+    info = _info(pdf)
+    if info.get("Author"):
+        metadata["author"] = info["Author"]
+    date = _date(info.get("CreationDate") or info.get("ModDate") or "")
+    if date:
+        metadata["date"] = date
+    title = next(
+        (t for t in (info.get("Title", ""), first_heading) if _good_title(t)),
+        title_from_stem(path.stem),
+    )
     return ParsedDocument(title=title, blocks=tuple(blocks), doc_type="pdf", metadata=metadata)
 
 
-def paragraphs(page_text: str) -> list[str]:
-    """Split one page of extracted text into whitespace-normalised paragraphs."""
-    lines = [line.strip() for line in page_text.replace("\r", "\n").split("\n")]
-    while lines and (not lines[0] or _PAGE_NUMBER.match(lines[0])):
-        lines.pop(0)
-    while lines and (not lines[-1] or _PAGE_NUMBER.match(lines[-1])):
-        lines.pop()
-    width = max((len(line) for line in lines), default=0)
-    found: list[str] = []
-    current: list[str] = []
-    for line in lines:
-        if not line:
-            found.append(" ".join(current))
-            current = []
+def _page_items(page: Page) -> tuple[lay.PageItems, list[lay.Line], list[lay.Word]]:
+    """One page: its paragraphs and tables in reading order, its margin lines, its words."""
+    tables: list[lay.TableItem] = []
+    for found_table in page.find_tables():
+        rows = tuple(tuple(c or "" for c in row) for row in found_table.extract())
+        if _is_table(rows):
+            x0, top, x1, bottom = found_table.bbox
+            tables.append(lay.TableItem(x0, top, x1, bottom, rows))
+    words = [
+        lay.Word(w["text"], w["x0"], w["x1"], w["top"], w["bottom"], float(w.get("size", 10.0)))
+        for w in page.extract_words(extra_attrs=["size"], x_tolerance_ratio=0.15)
+        if not any(_inside(w, t) for t in tables)
+    ]
+    lines = lay.group_lines(words)
+    margins = lay.margin_lines(lines, float(page.height))
+    body = lay.body_size(words)
+    items = lay.PageItems()
+    found: list[lay.Paragraph | lay.TableItem] = []
+    for stream in lay.reading_order(lines, float(page.width)):
+        found.extend(lay.paragraphs(stream, body))
+    # Tables go before the first paragraph below them (reading order by position).
+    for table in tables:
+        at = next((i for i, p in enumerate(found) if p.top > table.top), len(found))
+        found.insert(at, table)
+    items.items = found
+    return items, margins, words
+
+
+def _is_table(rows: tuple[tuple[str, ...], ...]) -> bool:
+    """A grid of short cells, mostly filled, not a ruled box around running text or code."""
+    cells = [c.strip() for row in rows for c in row]
+    if len(rows) < 2 or max(len(r) for r in rows) < 2:
+        return False
+    if sum(bool(c) for c in cells) < 0.6 * len(cells) or max(len(c) for c in cells) > 400:
+        return False
+    return sum(sum(bool(c.strip()) for c in row) >= 2 for row in rows) >= 2
+
+
+def _inside(word: dict[str, Any], table: lay.TableItem) -> bool:
+    cx = (word["x0"] + word["x1"]) / 2
+    cy = (word["top"] + word["bottom"]) / 2
+    return bool(table.x0 <= cx <= table.x1 and table.top <= cy <= table.bottom)
+
+
+def _running_lines(pages: list[tuple[int, lay.PageItems, list[lay.Line]]]) -> set[str]:
+    """Margin lines (digits wildcarded) repeated on at least half of the pages (and two)."""
+    if len(pages) < 2:
+        return set()
+    seen: Counter[str] = Counter()
+    for _number, _items, margins in pages:
+        seen.update({lay.running_key(ln.text) for ln in margins})
+    return {key for key, n in seen.items() if n >= max(2, len(pages) / 2)}
+
+
+def _blocks(
+    pages: list[tuple[int, lay.PageItems, list[lay.Line]]],
+    running: set[str],
+    outline: list[_OutlineEntry],
+    body: float,
+) -> tuple[list[Block], str]:
+    blocks: list[Block] = []
+    path: list[tuple[float, str]] = []  # (rank, title): smaller rank is outer
+    first_heading = ""
+    first_line = ""
+    cover = _cover_title(pages, body)
+    pending: Block | None = None
+    by_page: dict[int, list[_OutlineEntry]] = {}
+    for entry in outline:
+        by_page.setdefault(entry.page, []).append(entry)
+
+    def open_heading(rank: float, title: str) -> None:
+        while path and path[-1][0] >= rank:
+            path.pop()
+        path.append((rank, title))
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is not None:
+            blocks.append(pending)
+            pending = None
+
+    for number, items, _margins in pages:
+        entries = list(by_page.get(number, []))
+        matched: set[int] = set()
+        for item in items.items:
+            if isinstance(item, lay.TableItem):
+                flush()
+                text = lay.markdown_table(item.rows)
+                if text:
+                    blocks.append(_block("table", text, path, number))
+                continue
+            text = item.text
+            if lay.running_key(text) in running or lay.is_page_number(text):
+                continue
+            heading_rank: float | None = None
+            if outline:
+                hit = next(
+                    (i for i, e in enumerate(entries) if i not in matched and _same(e.title, text)),
+                    None,
+                )
+                if hit is not None:
+                    # Entries before the matched one are opened first, at their own levels.
+                    for i in range(hit + 1):
+                        if i not in matched:
+                            open_heading(entries[i].level, entries[i].title)
+                            matched.add(i)
+                    heading_rank = entries[hit].level
+            elif item.size > body * 1.15 and len(text) <= _MAX_HEADING_CHARS and item.lines <= 3:
+                heading_rank = -round(item.size * 2) / 2
+                open_heading(heading_rank, text)
+            elif item.lead_size > body * 1.08 and item.lines == 1 and len(text) <= 120:
+                heading_rank = _TERM_RANK  # a definition term: `abs(x)` with `abs` set larger
+                open_heading(heading_rank, text)
+            if heading_rank is not None:
+                flush()
+                first_heading = first_heading or text
+                continue
+            if (
+                pending is not None
+                and pending.page != number
+                and not pending.text.endswith((".", ":", "!", "?"))
+                and text[:1].islower()
+            ):  # a paragraph running on from the previous page
+                pending = _block("text", lay.join_lines([pending.text, text]), [], 0, pending)
+                continue
+            flush()
+            if not blocks and len(text) <= 100 and item.lines == 1 and text[-1:] not in ".:;,":
+                first_line = first_line or text  # a title line set in the body font
+            pending = _block("text", text, path, number)
+        for i, entry in enumerate(entries):  # bookmarks whose title was not found in the text
+            if i not in matched:
+                open_heading(entry.level, entry.title)
+    flush()
+    return blocks, cover or first_heading or first_line
+
+
+def _cover_title(pages: list[tuple[int, lay.PageItems, list[lay.Line]]], body: float) -> str:
+    """The largest text on the first page with text, when it stands out as a title."""
+    for _number, items, _margins in pages:
+        paragraphs = [p for p in items.items if isinstance(p, lay.Paragraph)]
+        if not paragraphs:
             continue
-        current.append(line)
-        if len(line) < 0.7 * width:  # a short line ends a paragraph or is a heading
-            found.append(" ".join(current))
-            current = []
-    found.append(" ".join(current))
-    return [text for text in map(clean_text, found) if text]
+        top = max(paragraphs, key=lambda p: p.size)
+        if top.size > body * 1.15 and len(top.text) <= _MAX_HEADING_CHARS:
+            return top.text
+        return ""
+    return ""
 
 
-def _open(path: Path, data: bytes) -> PdfReader:
-    from pypdf import PdfReader  # lazy: keep `import cairn...` fast
-    from pypdf.errors import DependencyError, PdfReadError
+def _block(
+    kind: str, text: str, path: list[tuple[float, str]], page: int, like: Block | None = None
+) -> Block:
+    if like is not None:
+        return Block(
+            kind=like.kind, text=text, section=like.section, anchor=like.anchor, page=like.page
+        )
+    return Block(
+        kind="table" if kind == "table" else "text",
+        text=text,
+        section=tuple(title for _rank, title in path),
+        anchor=f"page={page}",
+        page=page,
+    )
 
+
+def _same(title: str, text: str) -> bool:
+    a, b = clean_text(title).lower(), clean_text(text).lower()
+    return bool(a) and (a == b or (len(b) <= len(a) + 12 and b.startswith(a)) or b.endswith(a))
+
+
+def _outline(pdf: PDF) -> list[_OutlineEntry]:
+    """Bookmarks resolved to 1-based page numbers; [] when there are none or they are broken."""
+    try:
+        from pdfminer.pdftypes import resolve1
+    except ImportError:  # pragma: no cover - pdfminer comes with pdfplumber
+        return []
+    pages = {page.page_obj.pageid: i for i, page in enumerate(pdf.pages, start=1)}
+    found: list[_OutlineEntry] = []
+    try:
+        for level, title, dest, action, _se in pdf.doc.get_outlines():
+            target = resolve1(dest) if dest is not None else None
+            if target is None and action is not None:
+                target = resolve1(resolve1(action).get("D"))
+            if isinstance(target, (bytes, str)):
+                target = resolve1(pdf.doc.get_dest(target))
+            if isinstance(target, dict):
+                target = resolve1(target.get("D"))
+            if not isinstance(target, list) or not target:
+                continue
+            ref = target[0]
+            page = pages.get(getattr(ref, "objid", None))
+            text = clean_text(str(title or ""))
+            if page is not None and text:
+                found.append(_OutlineEntry(int(level), text, page))
+    except Exception:  # no outline, or a broken one: fall back to font-size headings
+        return []
+    return found
+
+
+def _info(pdf: PDF) -> dict[str, str]:
+    found: dict[str, str] = {}
+    try:
+        for key, value in pdf.metadata.items():
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            if isinstance(value, str) and clean_text(value):
+                found[str(key)] = clean_text(value)
+    except Exception:  # a broken info dictionary is not worth failing the document for
+        return {}
+    return found
+
+
+def _good_title(title: str) -> bool:
+    """Not empty, not a placeholder, not an id such as `0000909832-21-000014` or `scan0001`."""
+    text = clean_text(title)
+    if not text or len(text) > _MAX_HEADING_CHARS or text.lower() in _JUNK_TITLES:
+        return False
+    if text.lower().startswith("microsoft word -"):
+        return False
+    return not _ID_LIKE.match(text)
+
+
+def _date(value: str) -> str:
+    match = _PDF_DATE.match(value.strip())
+    if match is None or not 1900 <= int(match.group(1)) <= 2200:
+        return ""
+    year, month, day = match.group(1), match.group(2) or "01", match.group(3) or "01"
+    return f"{year}-{month}-{day}"
+
+
+def _open(path: Path, data: bytes) -> PDF:
     if b"%PDF-" not in data[:1024]:
         raise IngestError(str(path), "not a PDF file (no %PDF header)")
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            try:
-                opened = reader.decrypt("")
-            except DependencyError as exc:
-                raise IngestError(
-                    str(path), f"{ENCRYPTED} (or `pip install cryptography` to read AES)"
-                ) from exc
-            if not opened:
-                raise IngestError(str(path), ENCRYPTED)
-        len(reader.pages)  # forces the page tree to load, where truncation shows up
-    except IngestError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise IngestError(str(path), f"corrupt or truncated PDF ({_short(exc)})") from exc
-    except Exception as exc:
-        raise IngestError(str(path), f"unreadable PDF ({_short(exc)})") from exc
-    return reader
-
-
-def _metadata_title(reader: PdfReader, metadata: dict[str, str]) -> str:
+        import pdfplumber
+        from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise IngestError(str(path), "PDF support needs `pip install pdfplumber`") from exc
     try:
-        info = reader.metadata
-        title = clean_text(str(info.title or "")) if info else ""
-        author = clean_text(str(info.author or "")) if info else ""
-    except Exception:  # a broken info dictionary is not worth failing the document for
-        return ""
-    if author:
-        metadata["author"] = author
-    return "" if title.lower() in _JUNK_TITLES else title
+        pdf = pdfplumber.open(io.BytesIO(data), password="")
+        len(pdf.pages)  # forces the page tree to load, where truncation shows up
+    except Exception as exc:
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
+        if isinstance(cause, PDFPasswordIncorrect):
+            raise IngestError(str(path), ENCRYPTED) from exc
+        if isinstance(cause, PDFEncryptionError):
+            raise IngestError(str(path), f"{ENCRYPTED} ({_short(cause)})") from exc
+        raise IngestError(str(path), f"corrupt or truncated PDF ({_short(cause)})") from exc
+    return pdf
 
 
-def _short(exc: Exception) -> str:
+def _short(exc: BaseException) -> str:
     message = clean_text(str(exc)) or type(exc).__name__
     return message[:120]

@@ -1,0 +1,212 @@
+"""The golden set over PDFs: the Python docs printed by Chromium, next to the same HTML files.
+
+Prints every gold document of the golden set plus `--extra` other pages (a fixed, sorted
+sample; 0 = none, -1 = all) to PDF with headless Chromium (Playwright's `page.pdf`, with
+Chromium's running header and footer and the document outline), ingests the PDFs and the
+same HTML files into two fresh workspaces, and runs the golden set on both with `cairn eval
+run` (cases rewritten from `x.html` to `x.pdf`, section anchors dropped: this measures
+document hits). Prints document hit@5 for both, the share of PDF chunks whose URI carries
+`#page=N`, and the print, parse and ingest times.
+
+    nice -n 10 .venv/bin/python bench/pdf_golden.py [--extra 60] [--work bench/.cache/pdfgold]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CORPUS = Path("/usr/share/doc/python3.11/html")
+SKIP = ("_static/", "_sources/", "_images/", "_downloads/", "genindex", "search.html")
+
+
+def gold_sources(cases_dir: Path) -> set[str]:
+    found: set[str] = set()
+    for path in sorted(cases_dir.glob("*.yaml")):
+        for case in yaml.safe_load(path.read_text()) or []:
+            for source in (case.get("gold") or {}).get("sources", []):
+                found.add(source["source"])
+    return found
+
+
+def rewrite_cases(cases_dir: Path, out: Path, suffix: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(cases_dir.glob("*.yaml")):
+        cases = yaml.safe_load(path.read_text()) or []
+        for case in cases:
+            for source in (case.get("gold") or {}).get("sources", []):
+                source["source"] = str(Path(source["source"]).with_suffix(suffix))
+                source.pop("anchor", None)
+        (out / path.name).write_text(yaml.safe_dump(cases, sort_keys=False))
+
+
+def select(corpus: Path, gold: set[str], extra: int) -> list[str]:
+    pages = sorted(
+        str(p.relative_to(corpus))
+        for p in corpus.rglob("*.html")
+        if not any(s in str(p.relative_to(corpus)) for s in SKIP)
+    )
+    others = [p for p in pages if p not in gold]
+    if extra >= 0:
+        step = max(1, len(others) // max(extra, 1))
+        others = others[::step][:extra] if extra else []
+    return sorted(set(gold) & set(pages)) + others
+
+
+def print_pdfs(corpus: Path, names: list[str], out: Path) -> tuple[float, int]:
+    from playwright.sync_api import sync_playwright
+
+    t0 = time.perf_counter()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        page = browser.new_page()
+        for name in names:
+            target = (out / name).with_suffix(".pdf")
+            if target.exists():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            page.goto((corpus / name).as_uri(), wait_until="load")
+            page.pdf(path=str(target), format="A4", display_header_footer=True, outline=True)
+        browser.close()
+    return time.perf_counter() - t0, len(names)
+
+
+def cairn(*args: str) -> dict[str, object]:
+    cmd = [sys.executable, "-m", "cairn", *args, "--json"]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{result.stderr[-3000:]}")
+    text = result.stdout
+    return dict(json.loads(text[text.index("{") :]))
+
+
+def doc_hit5(run_file: Path) -> tuple[float, int, float]:
+    """Document hit@5, its case count, and the share of citations anchored `#page=N`."""
+    data = json.loads(run_file.read_text())
+    agg = data["aggregates"]["doc.hit@5"]
+    anchors = [
+        citation.get("anchor") or ""
+        for case in data["cases"]
+        for citation in ((case["output"].get("answer") or {}).get("citations") or [])
+    ]
+    paged = sum(a.startswith("page=") for a in anchors) / len(anchors) if anchors else 0.0
+    return float(agg["mean"]), int(agg["n"]), paged
+
+
+def page_anchor_share(workspace: Path) -> tuple[float, int]:
+    with sqlite3.connect(workspace / "cairn.db") as conn:
+        rows = conn.execute("SELECT anchor FROM chunks").fetchall()
+    with_page = sum(1 for (a,) in rows if a and a.startswith("page="))
+    return with_page / len(rows) if rows else 0.0, len(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--cases", type=Path, default=Path("evals/golden"))
+    parser.add_argument("--extra", type=int, default=60)
+    parser.add_argument("--work", type=Path, default=Path("bench/.cache/pdfgold"))
+    parser.add_argument("--json-out", type=Path, default=Path("bench/results/pdf_golden.json"))
+    parser.add_argument(
+        "--rescore", action="store_true", help="re-read the runs in --work; ingest nothing"
+    )
+    parser.add_argument(
+        "--pdf-only", action="store_true", help="keep the HTML result in --json-out; redo PDF"
+    )
+    args = parser.parse_args()
+    work: Path = args.work
+    if args.rescore:
+        results = json.loads(args.json_out.read_text())
+        for kind in ("html", "pdf"):
+            hit, n, cited_pages = doc_hit5(work / f"run-{kind}.json")
+            anchors, chunks = page_anchor_share(work / f"ws-{kind}")
+            results[kind].update(
+                {
+                    "doc_hit@5": round(hit, 3),
+                    "cases": n,
+                    "chunks": chunks,
+                    "page_anchored": round(anchors, 3),
+                    "citations_with_page": round(cited_pages, 3),
+                }
+            )
+        args.json_out.write_text(json.dumps(results, indent=2, default=str))
+        print_table(results, 0)
+        return
+    names = select(args.corpus, gold_sources(args.cases), args.extra)
+    html_dir, pdf_dir = work / "html", work / "pdf"
+    for name in names:
+        target = html_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.corpus / name, target)
+    print_s, printed = print_pdfs(args.corpus, names, pdf_dir)
+    pages = 0
+    from pdfplumber import open as open_pdf
+
+    for pdf in pdf_dir.rglob("*.pdf"):
+        with open_pdf(pdf) as doc:
+            pages += len(doc.pages)
+    results: dict[str, object] = {"documents": len(names), "pdf_pages": pages, "print_s": print_s}
+    kinds = [("html", html_dir, ".html"), ("pdf", pdf_dir, ".pdf")]
+    if args.pdf_only:
+        results["html"] = json.loads(args.json_out.read_text())["html"]
+        kinds = kinds[1:]
+    for kind, folder, suffix in kinds:
+        ws = work / f"ws-{kind}"
+        shutil.rmtree(ws, ignore_errors=True)
+        t0 = time.perf_counter()
+        ingest_report = cairn("ingest", str(folder), "-w", str(ws))
+        ingest_s = time.perf_counter() - t0
+        cases = work / f"cases-{kind}"
+        shutil.rmtree(cases, ignore_errors=True)
+        rewrite_cases(args.cases, cases, suffix)
+        run_file = work / f"run-{kind}.json"
+        env_run = ["eval", "run", "--cases", str(cases), "-w", str(ws), "--judge", "none"]
+        cairn(*env_run, "--out", str(run_file))
+        hit, n, cited_pages = doc_hit5(run_file)
+        anchors, chunks = page_anchor_share(ws)
+        results[kind] = {
+            "ingest_s": round(ingest_s, 1),
+            "ingest_report": ingest_report,
+            "doc_hit@5": round(hit, 3),
+            "cases": n,
+            "chunks": chunks,
+            "page_anchored": round(anchors, 3),
+            "citations_with_page": round(cited_pages, 3),
+        }
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    args.json_out.write_text(json.dumps(results, indent=2, default=str))
+    print_table(results, printed)
+
+
+def print_table(results: dict[str, Any], printed: int) -> None:
+    print(
+        f"documents {results['documents']} (printed now {printed}), "
+        f"PDF pages {results['pdf_pages']}, print {results['print_s']:.0f} s"
+    )
+    print(
+        "| corpus | doc hit@5 | cases | chunks | chunks with #page= "
+        "| cited URIs with #page= | ingest s |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for kind in ("html", "pdf"):
+        r = results[kind]
+        assert isinstance(r, dict)
+        print(
+            f"| {kind} | {r['doc_hit@5']} | {r['cases']} | {r['chunks']} "
+            f"| {r['page_anchored']} | {r['citations_with_page']} | {r['ingest_s']} |"
+        )
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

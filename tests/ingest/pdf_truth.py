@@ -1,0 +1,232 @@
+"""PDF fixtures with known truth (made with fpdf2) and the recovery scores used on them.
+
+Each fixture is a PDF plus what a perfect reader recovers: its paragraphs (exact text) and
+its tables (rows, the first row being the column headers, the first cell the row label).
+Shared by tests/ingest/test_pdf.py and bench/pdf_extractors.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+LOREM = (
+    "The committee reviewed the quarterly figures and found that revenue grew in every "
+    "region while costs stayed within the budget agreed at the start of the year. "
+    "Staff turnover fell for the third quarter in a row, and the new office opened on time."
+)
+
+PARAGRAPHS = [
+    "Operating income rose to a record level because demand for the core products stayed "
+    "strong and the cost of materials fell in the second half of the year.",
+    "The board proposes a dividend of forty cents per share, payable in May to holders of "
+    "record at the end of April, subject to approval at the annual meeting.",
+    "Management believes the registrant's internal control over financial reporting was "
+    "effective, and the noncontrolling interests are presented separately in equity.",
+    LOREM,
+    "Capital expenditure was lower than planned because two projects moved into next year; "
+    "both remain on budget and neither changes the long-term plan of the company.",
+]
+
+TABLE = [
+    ["Item", "2021", "2020", "Notes"],
+    ["Total current assets", "536,245", "260,202", "Cash and receivables, net of allowances"],
+    ["Property and equipment", "91,310", "88,004", "At cost less accumulated depreciation"],
+    ["Goodwill", "12,000", "12,000", "No impairment recorded in either year of the report"],
+    ["Total liabilities", "301,777", "150,919", "Includes the current portion of debt"],
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Fixture:
+    name: str
+    data: bytes
+    paragraphs: tuple[str, ...]
+    tables: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    headings: tuple[str, ...] = field(default=())
+
+
+def _pdf(**kwargs: Any) -> Any:
+    import fpdf
+
+    class Doc(fpdf.FPDF):  # type: ignore[misc]
+        running = False
+
+        def header(self) -> None:
+            if self.running:
+                self.set_font("Helvetica", size=8)
+                self.cell(0, 6, "ACME Corporation - Annual Report 2021", align="C")
+                self.ln(10)
+
+        def footer(self) -> None:
+            if self.running:
+                self.set_y(-12)
+                self.set_font("Helvetica", size=8)
+                self.cell(0, 6, f"Page {self.page_no()} of {{nb}}", align="C")
+
+    pdf = Doc(**kwargs)
+    pdf.set_auto_page_break(True, margin=18)
+    return pdf
+
+
+def _paragraphs(pdf: Any, texts: Sequence[str], size: int = 11) -> None:
+    pdf.set_font("Helvetica", size=size)
+    for text in texts:
+        pdf.multi_cell(0, size * 0.45, text)
+        pdf.ln(size * 0.45)
+
+
+def plain() -> Fixture:
+    pdf = _pdf()
+    pdf.add_page()
+    _paragraphs(pdf, PARAGRAPHS)
+    return Fixture("paragraphs", bytes(pdf.output()), tuple(PARAGRAPHS))
+
+
+def running_heads() -> Fixture:
+    """Running header and footer on every page; paragraphs flow across page breaks."""
+    pdf = _pdf()
+    pdf.running = True
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    texts = [f"{p} {LOREM}" for p in PARAGRAPHS] * 3
+    _paragraphs(pdf, texts)
+    return Fixture("running headers", bytes(pdf.output()), tuple(texts))
+
+
+def hyphenated() -> Fixture:
+    """Lines broken by hand inside words, with a hyphen at the end of the line."""
+    lines = [
+        ("Management believes the regis-", "trant's internal control was effective"),
+        ("and the noncontro-", "lling interests are shown separately in equity."),
+    ]
+    truth = (
+        "Management believes the registrant's internal control was effective "
+        "and the noncontrolling interests are shown separately in equity."
+    )
+    pdf = _pdf()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for first, second in lines:
+        pdf.cell(0, 5, first, new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 5, second, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    pdf.multi_cell(0, 5, PARAGRAPHS[0])
+    return Fixture("hyphenation", bytes(pdf.output()), (truth, PARAGRAPHS[0]))
+
+
+def two_columns() -> Fixture:
+    pdf = _pdf()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    with pdf.text_columns(ncols=2, gutter=10) as cols:
+        for text in PARAGRAPHS:
+            with cols.paragraph(text_align="LEFT", bottom_margin=4) as par:
+                par.write(text=text)
+    return Fixture("two columns", bytes(pdf.output()), tuple(PARAGRAPHS))
+
+
+def table() -> Fixture:
+    """A ruled table with a header row and cells that wrap onto several lines."""
+    pdf = _pdf()
+    pdf.add_page()
+    _paragraphs(pdf, PARAGRAPHS[:1])
+    pdf.set_font("Helvetica", size=10)
+    with pdf.table(col_widths=(50, 25, 25, 50)) as t:
+        for row in TABLE:
+            r = t.row()
+            for cell in row:
+                r.cell(cell)
+    pdf.ln(6)
+    _paragraphs(pdf, PARAGRAPHS[1:2])
+    rows = tuple(tuple(r) for r in TABLE)
+    return Fixture("table", bytes(pdf.output()), tuple(PARAGRAPHS[:2]), (rows,))
+
+
+def outline() -> Fixture:
+    """Bookmarked headings in a larger font over body paragraphs."""
+    pdf = _pdf()
+    pdf.add_page()
+    heads = ("Results", "Outlook")
+    for head, texts in zip(heads, (PARAGRAPHS[:2], PARAGRAPHS[2:4]), strict=True):
+        pdf.start_section(head)
+        pdf.set_font("Helvetica", "B", 16)
+        pdf.cell(0, 10, head, new_x="LMARGIN", new_y="NEXT")
+        _paragraphs(pdf, texts)
+    return Fixture("outline", bytes(pdf.output()), tuple(PARAGRAPHS[:4]), headings=heads)
+
+
+def encrypted() -> Fixture:
+    """AES-256 with an owner password and an empty user password (opens without one)."""
+    from fpdf.enums import EncryptionMethod
+
+    pdf = _pdf()
+    pdf.set_encryption(owner_password="owner-pw", encryption_method=EncryptionMethod.AES_256)
+    pdf.add_page()
+    _paragraphs(pdf, PARAGRAPHS[:3])
+    return Fixture("encrypted (AES-256)", bytes(pdf.output()), tuple(PARAGRAPHS[:3]))
+
+
+FIXTURES: tuple[Callable[[], Fixture], ...] = (
+    plain,
+    running_heads,
+    hyphenated,
+    two_columns,
+    table,
+    outline,
+    encrypted,
+)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def paragraph_recall(truth: Sequence[str], blocks: Sequence[str]) -> float:
+    """Share of the true paragraphs found exactly (whitespace-normalised) as one block."""
+    got = {_norm(b) for b in blocks}
+    return sum(_norm(p) in got for p in truth) / len(truth) if truth else 1.0
+
+
+_SEPARATOR_ROW = re.compile(r"^\|(?:\s*:?-+:?\s*\|)+$")
+
+
+def markdown_tables(blocks: Sequence[str]) -> list[list[list[str]]]:
+    """Markdown tables in `blocks`, as rows of cells (separator row dropped)."""
+    tables = []
+    for block in blocks:
+        lines = block.strip().split("\n")
+        if len(lines) < 2 or not _SEPARATOR_ROW.match(lines[1].replace(" ", "")):
+            continue
+        rows = [
+            [_norm(c).replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            for i, line in enumerate(lines)
+            if i != 1
+        ]
+        tables.append(rows)
+    return tables
+
+
+def cell_recall(truth: Sequence[Sequence[Sequence[str]]], blocks: Sequence[str]) -> float:
+    """Share of body cells found under their column header and in their row (by row label)."""
+    found = markdown_tables(blocks)
+    total = hits = 0
+    for table in truth:
+        header = [_norm(h) for h in table[0]]
+        for row in table[1:]:
+            label = _norm(row[0])
+            for col in range(1, len(row)):
+                total += 1
+                hits += any(
+                    _has(t, header[col], label, _norm(row[col])) for t in found if len(t) >= 2
+                )
+    return hits / total if total else 1.0
+
+
+def _has(table: list[list[str]], column: str, label: str, value: str) -> bool:
+    if column not in table[0]:
+        return False
+    c = table[0].index(column)
+    return any(r and r[0] == label and len(r) > c and r[c] == value for r in table[1:])
