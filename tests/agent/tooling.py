@@ -87,3 +87,13 @@ def echo_tool() -> FunctionTool:
         output_model=EchoOut,
         fn=run,
     )
+
+
+def final_answer(request: object) -> str:
+    """The model of a resumed run: it answers once the tools have run (and can be killed
+    before answering with `CAIRN_TEST_KILL_AT=model:1`)."""
+    CALLS["model"] = CALLS.get("model", 0) + 1
+    spec = os.environ.get("CAIRN_TEST_KILL_AT", "")
+    if spec == f"model:{CALLS['model']}":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return "All done."

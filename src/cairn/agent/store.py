@@ -640,7 +640,8 @@ class AgentStore:
             if call.state != "ready":
                 raise ApprovalError(f"call {call_id} is {call.state}, not ready to execute")
             approval_id = None
-            if call.policy == "ask":
+            dry = db.execute("SELECT dry_run FROM agent_runs WHERE id = ?", (run_id,)).fetchone()
+            if call.policy == "ask" and not dry[0]:  # a dry run changes nothing: no approval
                 row = db.execute(
                     "SELECT id FROM agent_approvals WHERE run_id = ? AND call_id = ? AND "
                     "args_digest = ? AND decision = 'approved' AND used_at IS NULL "
