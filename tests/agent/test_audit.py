@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def finished_run(db: Path, log: Path) -> str:
         assert agent.resume(view.id).status == "done"
         records = store.audit(view.id)
         assert [r.seq for r in records] == list(range(1, len(records) + 1))
-        assert all(r.prev == p.hash for p, r in zip(records, records[1:], strict=False))
+        assert all(r.prev == p.hash for p, r in pairwise(records))
         model_calls = [r.payload for r in records if r.kind == "model_call"]
         assert [m["model"] for m in model_calls] == ["scripted"] * 3
         assert all(m["usage"]["input_tokens"] > 0 for m in model_calls)
