@@ -5,9 +5,15 @@ retries on bad arguments and tool errors."""
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
-from cairn.agent import Agent, AgentStore, Limits, ToolRegistry
+import pytest
+
+from cairn.agent import Agent, AgentStore, ApprovalError, Limits, ToolRegistry, digest
 from cairn.llm.replies import Reply
 from cairn.llm.scripted import ScriptedModel
 from tests.agent.conftest import Clock
@@ -86,10 +92,6 @@ def test_rejection_tells_the_model_and_nothing_happens(store: AgentStore, tmp_pa
 
 
 def test_an_edited_call_needs_its_own_approval(store: AgentStore, tmp_path: Path) -> None:
-    import pytest
-
-    from cairn.agent import ApprovalError, digest
-
     log = tmp_path / "log"
     agent = make_agent(store, ScriptedModel(Reply.call("append_line", {"text": "draft"})), log)
     view = agent.start("write")
@@ -171,3 +173,36 @@ def test_waiting_for_a_human_does_not_count_against_wall_time(
     store.approve(view.id, view.pending[0].call_id, actor="alice")
     agent.provider = ScriptedModel("done")
     assert agent.resume(view.id).status == "done"
+
+
+def test_token_and_cost_limits(store: AgentStore, tmp_path: Path) -> None:
+    model = ScriptedModel(*(Reply.call("echo", {"q": f"q{i}"}) for i in range(10)))
+    view = make_agent(store, model, tmp_path / "log", limits=Limits(max_tokens=1)).start("go")
+    assert view.status == "stopped" and "token limit" in str(view.run.reason)
+    assert view.run.steps == 1 and view.run.tokens > 1
+
+
+def test_one_process_drives_a_run_at_a_time(
+    store: AgentStore, tmp_path: Path, clock: Clock
+) -> None:
+    log = tmp_path / "log"
+    agent = make_agent(store, ScriptedModel(Reply.call("append_line", {"text": "a"})), log)
+    view = agent.start("write")
+    store.approve(view.id, view.pending[0].call_id, actor="alice")
+    agent.provider = ScriptedModel("done")
+    host = socket.gethostname()
+    assert store.claim(view.id, f"{host}:{os.getpid()}:other", 60) is None  # a live driver
+    busy = agent.resume(view.id)
+    assert busy.status == "running" and "another process" in str(busy.note) and lines(log) == []
+    clock.advance(61)  # its lease ran out
+    assert agent.resume(view.id).status == "done" and len(lines(log)) == 1
+
+    view = make_agent(store, ScriptedModel(Reply.call("append_line", {"text": "b"})), log).start(
+        "w"
+    )
+    store.approve(view.id, view.pending[0].call_id, actor="alice")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    assert store.claim(view.id, f"{host}:{dead.pid}:crashed", 600) is None
+    agent = make_agent(store, ScriptedModel("done"), log)
+    assert agent.resume(view.id).status == "done"  # a dead driver's lease is taken over

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from cairn.agent.store import (
@@ -30,6 +31,7 @@ from cairn.agent.store import (
     NewCall,
     Policy,
     RunRecord,
+    driver_id,
 )
 from cairn.agent.tools import (
     Tool,
@@ -60,6 +62,10 @@ class Limits:
     """Consecutive failed calls (bad arguments, unknown tools, tool errors) before failing."""
     max_repeats: int = 2
     """How many times the same tool may be called with the same arguments."""
+    max_tokens: int | None = None
+    """Input plus output tokens of the run's model calls."""
+    max_cost_usd: float | None = None
+    """What the run's model calls may cost (each call is also reserved against the budgets)."""
 
 
 def default_policy(tool: Tool | None) -> Policy:
@@ -119,7 +125,11 @@ class Agent:
         limits: Limits | None = None,
         system_prompt: str = SYSTEM_PROMPT,
         settings: ModelSettings | None = None,
+        lease_s: float = 300.0,
     ) -> None:
+        """`lease_s`: how long one process holds a run it drives before another may take it
+        over (renewed at every step; a crashed process of the same host frees it at once)."""
+        self.lease_s = lease_s
         self.provider = provider
         self.registry = registry
         self.store = store
@@ -158,14 +168,26 @@ class Agent:
         """Carry the run on from wherever it stopped (a crash, an approval) until it ends or
         waits for a human."""
         run = self.store.run(run_id)
-        with request_context(
-            run.trace_id, feature="agent", tenant=run.tenant, user=run.user, run_id=run.id
-        ):
-            self._drive(run_id)
+        driver = driver_id()
+        holder = self.store.claim(run_id, driver, self.lease_s)
+        if holder is not None:
+            return self.view(
+                run_id, f"run {run_id} is being carried on by another process ({holder}); "
+                "look again later with 'cairn agent show'",
+            )  # fmt: skip
+        try:
+            with request_context(
+                run.trace_id, feature="agent", tenant=run.tenant, user=run.user, run_id=run.id
+            ):
+                self._drive(run_id, driver)
+        finally:
+            self.store.release(run_id, driver)
         return self.view(run_id)
 
-    def _drive(self, run_id: str) -> None:
+    def _drive(self, run_id: str, driver: str) -> None:
         while True:
+            if self.store.claim(run_id, driver, self.lease_s) is not None:
+                return  # the lease ran out and another process took the run over
             run = self.store.run(run_id)
             if run.status != "running":
                 return
@@ -320,6 +342,12 @@ class Agent:
             reason = f"step limit reached ({self.limits.max_steps} model calls)"
         elif run.tool_calls >= self.limits.max_tool_calls:
             reason = f"tool call limit reached ({self.limits.max_tool_calls})"
+        elif self.limits.max_tokens is not None and run.tokens >= self.limits.max_tokens:
+            reason = f"token limit reached ({run.tokens} >= {self.limits.max_tokens})"
+        elif self.limits.max_cost_usd is not None and run.cost_usd >= Decimal(
+            str(self.limits.max_cost_usd)
+        ):
+            reason = f"cost limit reached (${run.cost_usd} >= ${self.limits.max_cost_usd})"
         elif elapsed > self.limits.max_wall_s:
             reason = f"wall time limit reached ({elapsed:.0f} s > {self.limits.max_wall_s:.0f} s)"
         if reason is None:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -68,6 +70,9 @@ MIGRATIONS = [
         paused_at REAL,
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
+        tokens INTEGER NOT NULL DEFAULT 0,
+        driver TEXT,
+        driver_until REAL,
         audit_seq INTEGER NOT NULL DEFAULT 0,
         audit_head TEXT NOT NULL DEFAULT '{GENESIS}'
     );
@@ -151,6 +156,8 @@ class RunRecord:
     paused_s: float
     created_at: str
     updated_at: str
+    tokens: int = 0
+    """Input plus output tokens of every model call so far."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -202,6 +209,26 @@ class NewCall:
     """For `denied` and `invalid`: the message for the model."""
 
 
+def driver_id() -> str:
+    """This process, as a run's driver: `host:pid:token`."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _alive(driver: str) -> bool:
+    """False when `driver` names a process of this host that has ended."""
+    host, _, rest = driver.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True  # another host's: only its lease expiring frees the run
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def idempotency_key(run_id: str, call_id: str, args_digest: str) -> str:
     return hashlib.sha256(f"{run_id}:{call_id}:{args_digest}".encode()).hexdigest()[:32]
 
@@ -231,7 +258,7 @@ def message_of(data: dict[str, Any]) -> Message:
 
 _RUN_COLUMNS = (
     "id, task, status, reason, answer, tenant, user_id, trace_id, dry_run, steps, tool_calls, "
-    "failures, cost_usd, started_s, paused_s, created_at, updated_at"
+    "failures, cost_usd, started_s, paused_s, created_at, updated_at, tokens"
 )
 _CALL_COLUMNS = (
     "run_id, call_id, seq, model_call_id, tool, args, args_digest, policy, state, "
@@ -244,7 +271,7 @@ def _run(r: Any) -> RunRecord:
         id=r[0], task=r[1], status=r[2], reason=r[3], answer=r[4], tenant=r[5], user=r[6],
         trace_id=r[7], dry_run=bool(r[8]), steps=int(r[9]), tool_calls=int(r[10]),
         failures=int(r[11]), cost_usd=Decimal(r[12]), started_s=float(r[13]),
-        paused_s=float(r[14]), created_at=r[15], updated_at=r[16],
+        paused_s=float(r[14]), created_at=r[15], updated_at=r[16], tokens=int(r[17]),
     )  # fmt: skip
 
 
@@ -400,6 +427,42 @@ class AgentStore:
                 (run_id, seq, json.dumps(message_json(message))),
             )
 
+    # who drives a run ----------------------------------------------------------------
+
+    def claim(self, run_id: str, driver: str, lease_s: float) -> str | None:
+        """Make `driver` (`host:pid:token`) the only process driving the run for `lease_s`
+        seconds (renewable). Returns None when claimed, else the driver holding it. A lease
+        held by a process of this host that no longer exists is taken over at once."""
+        with self._file.transaction() as db:
+            row = db.execute(
+                "SELECT driver, driver_until FROM agent_runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                raise RunNotFound(f"no agent run {run_id!r}")
+            holder, until = row[0], row[1]
+            free = (
+                holder is None
+                or holder == driver
+                or until is None
+                or self.clock() > float(until)
+                or not _alive(holder)
+            )
+            if not free:
+                return str(holder)
+            db.execute(
+                "UPDATE agent_runs SET driver = ?, driver_until = ? WHERE id = ?",
+                (driver, self.clock() + lease_s, run_id),
+            )
+            return None
+
+    def release(self, run_id: str, driver: str) -> None:
+        with self._file.transaction() as db:
+            db.execute(
+                "UPDATE agent_runs SET driver = NULL, driver_until = NULL "
+                "WHERE id = ? AND driver = ?",
+                (run_id, driver),
+            )
+
     # model turns -----------------------------------------------------------------------
 
     def record_model_turn(
@@ -424,9 +487,10 @@ class AgentStore:
             seq = int(row[0])
             db.execute(
                 "UPDATE agent_runs SET steps = steps + 1, tool_calls = tool_calls + ?, "
-                "cost_usd = ?, updated_at = ? WHERE id = ?",
+                "tokens = tokens + ?, cost_usd = ?, updated_at = ? WHERE id = ?",
                 (
                     len(calls),
+                    int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0)),
                     str(self._cost(db, run_id) + cost_usd),
                     now,
                     run_id,
