@@ -115,3 +115,39 @@ def test_reject_and_errors(workspace: Path, fake: FakeLLMServer) -> None:
     assert (
         missing.exit_code == 2 and "no agent run" in json.loads(missing.stdout)["error"]["message"]
     )
+
+
+def test_edit_needs_its_own_approval_and_dry_run_writes_nothing(
+    workspace: Path, fake: FakeLLMServer
+) -> None:
+    fake.enqueue(Reply.call("write_note", {"name": "draft", "text": "v1"}), "Done.")
+    started = cli(workspace, "run", "write a draft")
+    run_id, old = str(started["run_id"]), started["pending"][0]  # type: ignore[index]
+    bad = runner.invoke(
+        app,
+        ["agent", "edit", run_id, old["call_id"], "--args", '{"name": "draft"}', "--json",
+         "--workspace", str(workspace)],
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "text: Field required" in bad.output
+    edited = cli(
+        workspace, "edit", run_id, old["call_id"], "--args", '{"name": "final", "text": "v2"}'
+    )
+    new = edited["pending"][0]  # type: ignore[index]
+    assert (
+        new["args"] == {"name": "final", "text": "v2"} and new["args_digest"] != old["args_digest"]
+    )
+    stale = runner.invoke(
+        app,
+        ["agent", "approve", run_id, old["call_id"], "--digest", old["args_digest"][:12],
+         "--json", "--workspace", str(workspace)],
+    )  # fmt: skip
+    assert stale.exit_code == 2 and "arguments changed" in stale.output
+    done = cli(workspace, "approve", run_id, new["call_id"], "--digest", new["args_digest"])
+    assert done["status"] == "done"
+    assert (workspace / "notes" / "final.md").exists()
+    assert not (workspace / "notes" / "draft.md").exists()
+
+    fake.enqueue(Reply.call("write_note", {"name": "dry", "text": "x"}), "Would write it.")
+    dry = cli(workspace, "run", "write dry", "--dry-run")
+    assert dry["status"] == "done" and dry["pending"] == []
+    assert not (workspace / "notes" / "dry.md").exists()

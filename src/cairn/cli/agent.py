@@ -167,6 +167,39 @@ def _full_digest(current: str, given: str | None) -> str | None:
     return current if current.startswith(given) else given
 
 
+@app.command("edit")
+def edit(
+    run_id: Annotated[str, typer.Argument(help="The run.")],
+    call_id: Annotated[str, typer.Argument(help="The waiting call to edit.")],
+    args: Annotated[str, typer.Option("--args", help="The new arguments, a JSON object.")],
+    actor: ActorOption = None,
+    json_out: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Replace a waiting call's arguments; the edited call needs its own approval."""
+    from cairn.agent import validate_call
+    from cairn.agent.tools import ToolFailure
+
+    try:
+        new_args = json.loads(args)
+    except json.JSONDecodeError as exc:
+        raise fail(
+            f'--args is not JSON ({exc}): give an object such as \'{{"name": "x"}}\''
+        ) from None
+    if not isinstance(new_args, dict):
+        raise fail("--args must be a JSON object")
+    with errors_reported(), _agent(workspace) as agent:
+        call = agent.store.call(run_id, call_id)
+        checked = validate_call(agent.registry, call.tool, new_args)
+        if isinstance(checked, ToolFailure):
+            raise fail(checked.message.removeprefix("error: "))
+        agent.store.edit(
+            run_id, call_id, checked.arguments, checked.args_digest, actor=_actor(actor)
+        )
+        view = agent.view(run_id)
+    _print(view, json_out)
+
+
 @app.command("reject")
 def reject(
     run_id: Annotated[str, typer.Argument(help="The run.")],
