@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from cairn.cli import app
 from cairn.llm.fake_server import FakeLLMServer
 from cairn.llm.replies import Reply
+from cairn.trace import open_trace_store
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -86,6 +87,13 @@ def test_run_waits_for_approval_then_resumes_exactly_once(
     assert again["status"] == "done" and "already approved by alice" in str(again["note"])
     assert len(fake.requests) == 3  # approving twice ran nothing
 
+    traces = open_trace_store(workspace)
+    try:
+        trace = traces.get(str(started["trace_id"]), all_tenants=True)
+    finally:
+        traces.close()
+    assert trace is not None and trace["attributes"]["run_id"] == run_id
+    assert "tool" in {s["name"] for s in trace["spans"]}
     shown = cli(workspace, "show", run_id)
     assert [c["state"] for c in shown["calls"]] == ["done", "done"]  # type: ignore[union-attr,index]
     audit = cli(workspace, "audit", run_id, "--verify")

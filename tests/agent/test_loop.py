@@ -16,6 +16,8 @@ import pytest
 from cairn.agent import Agent, AgentStore, ApprovalError, Limits, ToolRegistry, digest
 from cairn.llm.replies import Reply
 from cairn.llm.scripted import ScriptedModel
+from cairn.trace import RecordingTracer
+from cairn.trace.memory import MemoryTraceStore
 from tests.agent.conftest import Clock
 from tests.agent.tooling import append_line_tool, echo_tool
 
@@ -206,3 +208,20 @@ def test_one_process_drives_a_run_at_a_time(
     assert store.claim(view.id, f"{host}:{dead.pid}:crashed", 600) is None
     agent = make_agent(store, ScriptedModel("done"), log)
     assert agent.resume(view.id).status == "done"  # a dead driver's lease is taken over
+
+
+def test_each_step_and_tool_call_is_a_span_of_the_run_trace(
+    store: AgentStore, tmp_path: Path
+) -> None:
+    traces = MemoryTraceStore()
+    model = ScriptedModel(Reply.call("echo", {"q": "x"}), "ok")
+    agent = make_agent(store, model, tmp_path / "log", tracer=RecordingTracer([], store=traces))
+    view = agent.start("look")
+    trace = traces.get(view.run.trace_id)
+    assert trace is not None and trace["name"] == "agent"
+    assert trace["attributes"]["status"] == "done" and trace["attributes"]["feature"] == "agent"
+    spans = [(s["name"], s["attributes"]) for s in trace["spans"]]
+    assert [name for name, _ in spans if name != "agent"] == ["model", "tool", "model"]
+    tool = next(a for n, a in spans if n == "tool")
+    assert tool["tool"] == "echo" and tool["state"] == "done"
+    assert next(a for n, a in spans if n == "model")["tool_calls"] == ["echo"]

@@ -48,8 +48,10 @@ def _agent(workspace: Path | None) -> Iterator["Agent"]:
     from cairn.agent import Agent, AgentStore
     from cairn.agent.builtin import builtin_tools
     from cairn.cli.common import open_workspace
+    from cairn.trace import build_tracer
 
     ws = open_workspace(workspace)
+    tracer = build_tracer(ws.settings)
     store = None
     try:
         provider = ws.provider("agent")
@@ -59,10 +61,11 @@ def _agent(workspace: Path | None) -> Iterator["Agent"]:
                 "(to try it, run 'cairn fake-llm' and point CAIRN_LLM_BASE_URL at it)"
             )
         store = AgentStore.in_workspace(ws.root)
-        yield Agent(provider, builtin_tools(ws.root, ws.retriever()), store)
+        yield Agent(provider, builtin_tools(ws.root, ws.retriever()), store, tracer=tracer)
     finally:
         if store is not None:
             store.close()
+        tracer.close()
         ws.close()
 
 
