@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +32,7 @@ from cairn.agent.store import (
     Policy,
     RunRecord,
     driver_id,
+    idempotency_key,
 )
 from cairn.agent.tools import (
     Tool,
@@ -193,9 +194,12 @@ class Agent:
         return self.view(run_id)
 
     def _drive(self, run_id: str, driver: str) -> None:
+        renew_at = self.store.clock() + self.lease_s / 2  # resume() has just claimed it
         while True:
-            if self.store.claim(run_id, driver, self.lease_s) is not None:
-                return  # the lease ran out and another process took the run over
+            if self.store.clock() >= renew_at:  # renew once half the lease is gone
+                if self.store.claim(run_id, driver, self.lease_s) is not None:
+                    return  # the lease ran out and another process took the run over
+                renew_at = self.store.clock() + self.lease_s / 2
             run = self.store.run(run_id)
             if run.status != "running":
                 return
@@ -337,7 +341,13 @@ class Agent:
         return ok
 
     def _invoke(self, run: RunRecord, call: CallRecord, tool: Tool) -> bool:
-        started = self.store.begin_execution(run.id, call.call_id)
+        if tool.side_effect == "none" and call.policy != "ask" and call.state == "ready":
+            # a read changes nothing: no `executing` record needed to run it once
+            started = replace(
+                call, idempotency_key=idempotency_key(run.id, call.call_id, call.args_digest)
+            )
+        else:
+            started = self.store.begin_execution(run.id, call.call_id)
         assert started.idempotency_key is not None
         args = tool.input_model.model_validate(started.args)
         dry_run = run.dry_run and tool.side_effect != "none"
@@ -349,14 +359,16 @@ class Agent:
                 output = tool.output_model.model_validate(result).model_dump(mode="json")
         except Exception as exc:  # a tool failure goes back to the model
             text = tool_error_message(tool.name, exc)
-            self.store.finish_call(run.id, call.call_id, state="failed", reply=text, error=text)
+            self.store.finish_call(
+                run.id, call.call_id, state="failed", reply=text, error=text,
+                key=started.idempotency_key,
+            )  # fmt: skip
             self._count_failures(run.id, 1, ok=False)
             return self.store.run(run.id).status == "running"
         self.store.finish_call(
-            run.id, call.call_id, state="done", reply=json.dumps(output), result=output
-        )
-        if self.store.run(run.id).failures:
-            self.store.set_failures(run.id, 0)
+            run.id, call.call_id, state="done", reply=json.dumps(output), result=output,
+            key=started.idempotency_key, reset_failures=True,
+        )  # fmt: skip
         return True
 
     def _over_limits(self, run: RunRecord) -> bool:

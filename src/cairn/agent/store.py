@@ -742,8 +742,12 @@ class AgentStore:
         reply: str,
         result: Any = None,
         error: str | None = None,
+        key: str | None = None,
+        reset_failures: bool = False,
     ) -> CallRecord:
-        """Settle a call: its result (or error), its digest, and the reply the model gets."""
+        """Settle a call: its result (or error), its digest, and the reply the model gets
+        (`key`: the idempotency key it ran with; `reset_failures`: it worked, so the run's
+        count of failed calls in a row starts again)."""
         now = self.now()
         with self._file.transaction() as db:
             call = self._one_call(db, run_id, call_id)
@@ -754,14 +758,17 @@ class AgentStore:
             self._set_call(
                 db, run_id, call_id, state=state, result=result_text,
                 result_digest=result_digest, error=error,
+                idempotency_key=key or call.idempotency_key,
             )  # fmt: skip
+            if reset_failures:
+                db.execute("UPDATE agent_runs SET failures = 0 WHERE id = ?", (run_id,))
             self._append_messages(db, run_id, [Message.tool(call.model_call_id, reply)])
             audit.append(
                 db,
                 run_id,
                 "execution_done" if state == "done" else "execution_failed",
                 {"call_id": call_id, "state": state, "result_digest": result_digest,
-                 "error": error},
+                 "error": error, "idempotency_key": key or call.idempotency_key},
                 now,
             )  # fmt: skip
             return self._one_call(db, run_id, call_id)
