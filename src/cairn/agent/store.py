@@ -287,7 +287,11 @@ class AgentStore:
     """The agent's tables in `agent.db`. `clock` gives seconds since the epoch (injected in
     tests); every timestamp and the wall-time limit read it."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: Path, *, clock: Callable[[], float] = time.time, durable: bool = True
+    ) -> None:
+        """`durable=False` commits without fsync (WAL, `synchronous=NORMAL`): a killed process
+        loses nothing, a power cut may lose the last commits."""
         self.path = path
         self.clock = clock
         self._file = SQLiteFile(
@@ -296,7 +300,7 @@ class AgentStore:
             what="the agent database",
             damaged_hint="move it away (runs, approvals and the audit log in it are lost)",
             error=StoreError,
-            durable=True,
+            durable=durable,
         )
 
     @classmethod
