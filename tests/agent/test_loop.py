@@ -9,11 +9,14 @@ import os
 import socket
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from cairn.agent import Agent, AgentStore, ApprovalError, Limits, ToolRegistry, digest
+from cairn.budget.errors import BudgetExceeded
+from cairn.llm.errors import ProviderUnavailable
 from cairn.llm.replies import Reply
 from cairn.llm.scripted import ScriptedModel
 from cairn.trace import RecordingTracer
@@ -225,3 +228,30 @@ def test_each_step_and_tool_call_is_a_span_of_the_run_trace(
     tool = next(a for n, a in spans if n == "tool")
     assert tool["tool"] == "echo" and tool["state"] == "done"
     assert next(a for n, a in spans if n == "model")["tool_calls"] == ["echo"]
+
+
+def test_model_failures_and_budget_refusals_end_the_run_with_a_reason(
+    store: AgentStore, tmp_path: Path
+) -> None:
+    model = ScriptedModel(ProviderUnavailable("upstream 503", provider="scripted", model="m"))
+    view = make_agent(store, model, tmp_path / "log").start("go")
+    assert view.status == "failed" and "upstream 503" in str(view.run.reason)
+    refused = BudgetExceeded(
+        limit="daily", setting="budget.daily_usd", limit_usd=Decimal("1"), spent_usd=Decimal("1"),
+        reserved_usd=Decimal("0"), request_usd=Decimal("0.01"),
+    )  # fmt: skip
+    view = make_agent(store, ScriptedModel(refused), tmp_path / "log").start("go")
+    assert view.status == "stopped" and "budget" in str(view.run.reason)
+    assert store.verify(view.id).ok
+
+
+def test_a_tool_needing_scopes_the_caller_lacks_is_denied(
+    store: AgentStore, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    model = ScriptedModel(Reply.call("append_line", {"text": "x"}), "Not allowed.")
+    view = make_agent(
+        store, model, log, scopes={"search"}, policies={"append_line": "always"}
+    ).start("write")
+    assert view.status == "done" and [c.state for c in view.calls] == ["denied"]
+    assert lines(log) == []

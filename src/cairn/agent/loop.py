@@ -42,8 +42,10 @@ from cairn.agent.tools import (
     tool_error_message,
     validate_call,
 )
+from cairn.budget.errors import BudgetExceeded
 from cairn.context import request_context
 from cairn.llm.base import Message, ModelSettings, Provider
+from cairn.llm.errors import LLMError
 from cairn.trace.base import NullTracer, Tracer
 
 SYSTEM_PROMPT = (
@@ -129,10 +131,13 @@ class Agent:
         settings: ModelSettings | None = None,
         lease_s: float = 300.0,
         tracer: Tracer | None = None,
+        scopes: set[str] | None = None,
     ) -> None:
         """`lease_s`: how long one process holds a run it drives before another may take it
-        over (renewed at every step; a crashed process of the same host frees it at once)."""
+        over (renewed when half has passed; a crashed process of this host frees it at once)."""
         self.lease_s = lease_s
+        self.scopes = scopes
+        """What the caller is allowed; a tool needing more is denied (None: no check)."""
         self.tracer: Tracer = tracer or NullTracer()
         self.provider = provider
         self.registry = registry
@@ -143,7 +148,10 @@ class Agent:
         self.settings = settings
 
     def policy(self, name: str) -> Policy:
-        return self.policies.get(name) or default_policy(self.registry.find(name))
+        tool = self.registry.find(name)
+        if self.scopes is not None and tool is not None and not set(tool.scopes) <= self.scopes:
+            return "deny"  # the caller may not use it, whatever the policy says
+        return self.policies.get(name) or default_policy(tool)
 
     def view(self, run_id: str, note: str | None = None) -> RunView:
         return RunView(run=self.store.run(run_id), calls=tuple(self.store.calls(run_id)), note=note)
@@ -217,9 +225,18 @@ class Agent:
             request_context(feature="agent") as ctx,
             self.tracer.span("model", step=run.steps + 1) as span,
         ):
-            response = self.provider.generate(
-                messages, tools=self.registry.specs(), settings=self.settings
-            )
+            try:
+                response = self.provider.generate(
+                    messages, tools=self.registry.specs(), settings=self.settings
+                )
+            except BudgetExceeded as exc:
+                span.error(exc)
+                self.store.set_status(run.id, "stopped", reason=f"budget: {exc}")
+                return
+            except LLMError as exc:
+                span.error(exc)
+                self.store.set_status(run.id, "failed", reason=f"the model call failed: {exc}")
+                return
             span.set(
                 model=response.model or self.provider.model,
                 input_tokens=response.usage.input_tokens,
