@@ -159,3 +159,9 @@ def test_edit_needs_its_own_approval_and_dry_run_writes_nothing(
     dry = cli(workspace, "run", "write dry", "--dry-run")
     assert dry["status"] == "done" and dry["pending"] == []
     assert not (workspace / "notes" / "dry.md").exists()
+
+
+def test_run_without_a_model_says_how_to_configure_one(workspace: Path) -> None:
+    result = runner.invoke(app, ["agent", "run", "x", "--json", "--workspace", str(workspace)])
+    assert result.exit_code == 2
+    assert "cairn fake-llm" in json.loads(result.stdout)["error"]["message"]
