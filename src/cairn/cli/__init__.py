@@ -4,6 +4,7 @@
 import typer
 
 from cairn.cli import (
+    agent,
     ask,
     costs,
     doctor,
@@ -37,6 +38,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(eval.app, name="eval")
 app.add_typer(keys.app, name="keys")
 app.add_typer(services.app, name="services")
+app.add_typer(agent.app, name="agent")
 
 
 def main() -> None:
