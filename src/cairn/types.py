@@ -126,10 +126,22 @@ class Filters:
     """Keep chunks whose document carries all of these tags."""
     principals: tuple[str, ...] | None = None
     """The caller's principals; `None` means no ACL check (local single-user mode)."""
+    languages: tuple[str, ...] = ()
+    """Keep chunks of documents in any of these languages (`metadata.language`: source code
+    and notebooks, e.g. `python`, `rust`)."""
+    date_from: str | None = None
+    """Keep documents dated on or after this ISO date (`metadata.date`, e.g. a PDF's)."""
+    date_to: str | None = None
+    """Keep documents dated on or before this ISO date (`YYYY-MM-DD`, the day included)."""
 
     @property
     def empty(self) -> bool:
-        return not (self.source_globs or self.doc_types or self.tags) and self.principals is None
+        return (
+            not (self.source_globs or self.doc_types or self.tags or self.languages)
+            and self.date_from is None
+            and self.date_to is None
+            and self.principals is None
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -109,6 +109,8 @@ class CacheRequest:
             "source_globs": sorted(filters.source_globs),
             "doc_types": sorted(filters.doc_types),
             "tags": sorted(filters.tags),
+            "languages": sorted(filters.languages),
+            "dates": [filters.date_from, filters.date_to],
         }
         return cls(
             question=question,

@@ -14,7 +14,15 @@ from cairn.cli.common import (
     open_workspace,
     run_batch,
 )
-from cairn.cli.filters import SourceOption, TagOption, TypeOption, build_filters
+from cairn.cli.filters import (
+    DateFromOption,
+    DateToOption,
+    LanguageOption,
+    SourceOption,
+    TagOption,
+    TypeOption,
+    build_filters,
+)
 from cairn.payloads import answer_json
 from cairn.types import Answer
 
@@ -36,6 +44,9 @@ def command(
     source: SourceOption = None,
     doc_type: TypeOption = None,
     tag: TagOption = None,
+    language: LanguageOption = None,
+    date_from: DateFromOption = None,
+    date_to: DateToOption = None,
     json_out: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -44,7 +55,7 @@ def command(
         raise fail(f"unknown --mode {mode!r}: use lexical, dense or hybrid")
     if (question is None) == (batch is None):
         raise fail("give a QUESTION or --batch FILE (not both)")
-    filters = build_filters(source, doc_type, tag)
+    filters = build_filters(source, doc_type, tag, language, date_from, date_to)
     with errors_reported():
         from cairn.trace import build_tracer
 

@@ -14,7 +14,15 @@ from cairn.cli.common import (
     open_workspace,
     run_batch,
 )
-from cairn.cli.filters import SourceOption, TagOption, TypeOption, build_filters
+from cairn.cli.filters import (
+    DateFromOption,
+    DateToOption,
+    LanguageOption,
+    SourceOption,
+    TagOption,
+    TypeOption,
+    build_filters,
+)
 from cairn.payloads import search_json
 from cairn.types import Hit
 
@@ -31,6 +39,9 @@ def command(
     source: SourceOption = None,
     doc_type: TypeOption = None,
     tag: TagOption = None,
+    language: LanguageOption = None,
+    date_from: DateFromOption = None,
+    date_to: DateToOption = None,
     json_out: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -39,7 +50,7 @@ def command(
         raise fail(f"unknown --mode {mode!r}: use lexical, dense or hybrid")
     if (query is None) == (batch is None):
         raise fail("give a QUERY or --batch FILE (not both)")
-    filters = build_filters(source, doc_type, tag)
+    filters = build_filters(source, doc_type, tag, language, date_from, date_to)
     with errors_reported():
         ws = open_workspace(workspace)
         try:

@@ -34,6 +34,10 @@ EMBEDDER = HashingEmbedder(dim=32)
 MODEL = EMBEDDER.name
 
 
+WORDS = ("kestrel", "marmalade", "tundra", "quasar", "bellows")
+"""Words far apart, so documents built from them are not near-duplicates of each other."""
+
+
 def make_doc(
     doc_id: str,
     source: str,
@@ -293,6 +297,39 @@ class StoreConformance:
         assert ids(public)[0] == {"d1", "d2"} and ids(public)[1] == {"d1", "d2"}
         staff = Filters(principals=("staff",))
         assert ids(staff)[0] == {"d1", "d2", "d3"}
+
+    def test_language_and_date_filters(self, store: Store) -> None:
+        """`metadata.language` (source code) and `metadata.date` (a PDF's date) filter inside
+        the query, on both retrieval paths; undated documents drop out of a date filter."""
+        texts = [f"The dataclass note number {n}: {word} " * 3 for n, word in enumerate(WORDS)]
+        docs = [
+            make_doc(
+                "py", "src/a.py", [texts[0]], metadata={"language": "python"}, doc_type="code"
+            ),
+            make_doc("rs", "src/b.rs", [texts[1]], metadata={"language": "rust"}, doc_type="code"),
+            make_doc(
+                "old", "r/2019.pdf", [texts[2]], metadata={"date": "2019-03-31"}, doc_type="pdf"
+            ),
+            make_doc(
+                "new", "r/2021.pdf", [texts[3]], metadata={"date": "2021-12-31"}, doc_type="pdf"
+            ),
+            make_doc("undated", "r/x.md", [texts[4]]),
+        ]
+        for doc, chunks in docs:
+            write(store, doc, chunks)
+        vec = EMBEDDER.embed(["dataclass"])[0]
+
+        def ids(filters: Filters) -> tuple[set[str], set[str]]:
+            lex = {h.chunk.doc_id for h in store.lexical_search("dataclass", 10, filters)}
+            den = {h.chunk.doc_id for h in store.dense_search(vec, 10, filters, model=MODEL)}
+            return lex, den
+
+        assert ids(Filters(languages=("python",))) == ({"py"}, {"py"})
+        assert ids(Filters(languages=("python", "rust"))) == ({"py", "rs"}, {"py", "rs"})
+        assert ids(Filters(date_from="2020-01-01")) == ({"new"}, {"new"})
+        assert ids(Filters(date_to="2019-03-31")) == ({"old"}, {"old"})  # the day included
+        both = Filters(date_from="2019-01-01", date_to="2021-12-31")
+        assert ids(both) == ({"old", "new"}, {"old", "new"})
 
     def test_delete_unknown_is_harmless(self, store: Store) -> None:
         assert store.delete_documents(["nope"]) == []

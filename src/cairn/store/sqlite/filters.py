@@ -28,6 +28,16 @@ def filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
     for tag in filters.tags:
         clauses.append("EXISTS (SELECT 1 FROM json_each(d.tags) WHERE value = ?)")
         params.append(tag)
+    if filters.languages:
+        marks = ",".join("?" * len(filters.languages))
+        clauses.append(f"json_extract(d.metadata, '$.language') IN ({marks})")
+        params.extend(filters.languages)
+    if filters.date_from is not None:  # ISO dates compare as text; undated documents drop out
+        clauses.append("substr(json_extract(d.metadata, '$.date'), 1, 10) >= ?")
+        params.append(filters.date_from[:10])
+    if filters.date_to is not None:
+        clauses.append("substr(json_extract(d.metadata, '$.date'), 1, 10) <= ?")
+        params.append(filters.date_to[:10])
     if filters.principals is not None:
         marks = ",".join("?" * len(filters.principals)) or "NULL"
         clauses.append(
