@@ -187,3 +187,5 @@ class Answer:
     degraded: Degraded | None = None
     """Set when the model could not serve and the fallback answerer (`answer.fallback`)
     answered instead."""
+    query: str | None = None
+    """The standalone query answered, when a question with history was rewritten."""

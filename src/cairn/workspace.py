@@ -130,6 +130,7 @@ class Workspace:
             if fallback and self.settings.answer.fallback == "extractive":  # degraded mode
                 stand_in = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         from cairn.cache import config_fingerprint
+        from cairn.conversation import build_rewriter
 
         return Pipeline(
             retriever,
@@ -143,6 +144,8 @@ class Workspace:
             cache=self.answer_cache if cache else None,
             generation=self.store.generation,
             cache_config=config_fingerprint(self.settings, mode=mode, model=model),
+            rewriter=build_rewriter(self.provider("rewrite")),
+            history_tokens=self.settings.answer.history_tokens,
         )
 
     def close(self) -> None:
