@@ -47,7 +47,7 @@ GENERIC = frozenset(
     """how what why when where which who whom can could should would will shall may might
     must do does did done use uses using used need needs want wants way ways get gets got
     make makes thing things also too about please tell explain show shows example examples
-    one ones instead else another other same kind sort more less much many some something
+    one ones instead else another other same more less much many some something
     work works python there here yes no okay ok thanks thank really like go going try""".split()  # noqa: SIM905
 )
 """Words of a question that name no subject (beyond `STOPWORDS`)."""
@@ -173,8 +173,8 @@ class LLMRewriter:
 def _clean(text: str) -> str:
     """The model's first non-empty line, unquoted; empty when unusable."""
     for line in text.strip().splitlines():
-        line = line.strip().strip("`\"'").strip()
-        line = re.sub(r"^(standalone )?(query|question)\s*:\s*", "", line, flags=re.I)
+        line = re.sub(r"^(standalone )?(query|question)\s*:\s*", "", line.strip(), flags=re.I)
+        line = line.strip("`\"'").strip()
         if line:
             return line if len(line) <= MAX_QUERY_CHARS else ""  # a ramble is no query
     return ""
