@@ -192,11 +192,18 @@ class Pipeline:
             self.cache.put(request, answer)  # never a cached answer again, never a refusal
         yield AnswerDoneEvent(answer=answer)
 
+    def standalone(self, question: str, history: Sequence[Turn]) -> str:
+        """`question` as the standalone query the rewrite stage would make of it."""
+        if not history:
+            return question
+        return (
+            self.rewriter.rewrite(question, fit_history(history, self.history_tokens)) or question
+        )
+
     def _rewrite(self, question: str, history: Sequence[Turn], root: Span) -> str:
         with self.tracer.span("rewrite", rewriter=type(self.rewriter).__name__) as span:
-            kept = fit_history(history, self.history_tokens)
-            query = self.rewriter.rewrite(question, kept) or question
-            span.set(turns=len(history), turns_kept=len(kept), query=query)
+            query = self.standalone(question, history)
+            span.set(turns=len(history), query=query)
         root.set(query=query, rewritten=query != question)
         return query
 
