@@ -39,6 +39,7 @@ KNOWN_TAGS: tuple[str, ...] = (
     "multi-hop",
     "unanswerable",
     "adversarial",
+    "multi-turn",
 )
 """The tags the golden set uses; others are accepted (reports group by any tag)."""
 
