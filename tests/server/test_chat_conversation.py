@@ -21,12 +21,14 @@ EMPTY_ONE = "how do I make an empty one?"
 
 
 @pytest.fixture(scope="module")
-def server(
-    base_workspace: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[LiveServer, str]]:
+def ws(base_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_workspace(base_workspace, tmp_path_factory.mktemp("chat") / "ws")
+
+
+@pytest.fixture(scope="module")
+def server(ws: Path) -> Iterator[tuple[LiveServer, str]]:
     from cairn.server.app import create_app
 
-    ws = copy_workspace(base_workspace, tmp_path_factory.mktemp("chat") / "ws")
     key = create_key(ws, "acme", "ask", "traces")
     with LiveServer(create_app(settings_for(ws, server={"auth": "keys"}))) as live:
         yield live, key
@@ -139,3 +141,81 @@ def test_the_rewrite_is_on_the_trace(server: tuple[LiveServer, str], client: Ope
     assert rewrite["name"] == "rewrite"
     assert rewrite["attributes"]["rewriter"] == "TermRewriter"
     assert rewrite["attributes"]["turns"] == 2
+
+
+def test_a_kept_conversation_needs_no_resent_history(
+    server: tuple[LiveServer, str], client: OpenAI
+) -> None:
+    first = client.chat.completions.create(
+        model="cairn",
+        messages=[{"role": "user", "content": SETS}],
+        extra_body={"cairn": {"conversation_id": "sets-1"}},
+    )
+    assert (first.model_extra or {})["cairn"]["conversation_id"] == "sets-1"
+    stream = client.chat.completions.create(
+        model="cairn",
+        messages=[{"role": "user", "content": EMPTY_ONE}],
+        extra_body={"cairn": {"conversation_id": "sets-1"}},
+        stream=True,
+    )
+    with stream:
+        final = [c for c in stream if c.choices[0].finish_reason is not None][-1]
+    extension = (final.model_extra or {})["cairn"]
+    assert extension["rewritten"] is True and "set" in extension["query"]
+    assert {c["source"] for c in extension["citations"]} == {"tutorial/datastructures.html"}
+    # the streamed turn was kept too: a third question still leans on the conversation
+    _, third = ask_kept(client, "and can I add items to it?", "sets-1")
+    assert third["rewritten"] is True and "set" in third["query"]
+
+
+def ask_kept(client: OpenAI, question: str, conversation: str) -> tuple[str, dict[str, Any]]:
+    completion = client.chat.completions.create(
+        model="cairn",
+        messages=[{"role": "user", "content": question}],
+        extra_body={"cairn": {"conversation_id": conversation}},
+    )
+    return completion.choices[0].message.content or "", (completion.model_extra or {})["cairn"]
+
+
+def test_a_conversation_belongs_to_its_user_and_tenant(
+    server: tuple[LiveServer, str], ws: Path, client: OpenAI
+) -> None:
+    live, _ = server
+    ask_kept(client, "How do I convert a Python object to a JSON string?", "mine")
+    _, again = ask_kept(client, "and how do I turn it back into an object?", "mine")
+    assert again["rewritten"] is True
+    for tenant, name in (("acme", "bob"), ("globex", None)):
+        key = create_key(ws, tenant, "ask", name=name)
+        with OpenAI(base_url=live.url + "/v1", api_key=key, max_retries=0, timeout=60) as other:
+            _, theirs = ask_kept(other, "and how do I turn it back into an object?", "mine")
+        assert theirs["rewritten"] is False and theirs["conversation_id"] == "mine"
+
+
+def test_a_conversation_may_start_from_the_messages(client: OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="cairn",
+        messages=[
+            {"role": "user", "content": "How do I use a list as a stack?"},
+            {"role": "assistant", "content": "Use append() and pop() [1]."},
+            {"role": "user", "content": "and as a queue?"},
+        ],
+        extra_body={"cairn": {"conversation_id": "imported"}},
+    )
+    assert (completion.model_extra or {})["cairn"]["rewritten"] is True
+    _, later = ask_kept(client, "why is that slow?", "imported")
+    assert later["rewritten"] is True and "list" in later["query"]
+
+
+def test_a_bad_conversation_id_is_a_400(server: tuple[LiveServer, str]) -> None:
+    live, key = server
+    with httpx.Client(base_url=live.url, headers=bearer(key), timeout=30) as http:
+        r = http.post(
+            "/v1/chat/completions",
+            json={
+                "model": "cairn",
+                "messages": [{"role": "user", "content": SETS}],
+                "cairn": {"conversation_id": "no spaces allowed"},
+            },
+        )
+    assert r.status_code in (400, 422)
+    assert "conversation_id" in r.text

@@ -8,7 +8,8 @@ A `QueryRewriter` (one method, `rewrite(question, history) -> str`) is the pipel
 stage when a question arrives with history (`Pipeline.ask(..., history=...)`): retrieval,
 the cache and the answerer then see the standalone query. `TermRewriter` needs no model;
 `LLMRewriter` asks the configured model (metered, task `rewrite`) and falls back to the term
-rewrite when the model fails. `fit_history` keeps a growing history within a token budget.
+rewrite when the model fails. `fit_history` keeps a growing history within a token budget;
+`ConversationStore` keeps a server's conversations per tenant and user.
 """
 
 from cairn.conversation.history import Turn, fit_history
@@ -20,8 +21,11 @@ from cairn.conversation.rewrite import (
     build_rewriter,
     is_follow_up,
 )
+from cairn.conversation.store import CONVERSATIONS_FILE, ConversationStore
 
 __all__ = [
+    "CONVERSATIONS_FILE",
+    "ConversationStore",
     "KeepQuestion",
     "LLMRewriter",
     "QueryRewriter",

@@ -14,6 +14,12 @@ echoed. The reply's text carries `[n]` markers; the citations travel in an exten
 `query` is the standalone query answered (the question itself when there was no history or
 it stood alone); it is on the trace too (`query`, and a `rewrite` span).
 
+Conversations kept by the server: with `"cairn": {"conversation_id": "..."}` the stored turns
+of that conversation (this tenant's, this user's) are the history instead of the messages',
+and the question and its answer are added to them (`cairn.conversation.ConversationStore`,
+`conversations.db`); the first request of a conversation may bring earlier turns in its
+messages, which are stored as its start.
+
 `usage` is always filled: the model's reported counts when a model answered, otherwise an
 estimate of the question's and the answer's tokens (`usage_estimated: true`).
 
@@ -35,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cairn.answer.events import AnswerDoneEvent, DegradedEvent, PipelineEvent, TokenEvent
 from cairn.context import request_context
-from cairn.conversation import Turn
+from cairn.conversation import ConversationStore, Turn
 from cairn.errors import CairnError
 from cairn.llm.tokens import estimate_tokens
 from cairn.payloads import citation_json, degraded_json
@@ -72,6 +78,11 @@ class ChatOptions(BaseModel):
 
     mode: Mode | None = None
     k: int | None = Field(None, ge=1, le=50)
+    conversation_id: str | None = Field(
+        None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+    )
+    """Keep this conversation on the server (per tenant and user): its stored turns are the
+    history, and this question and its answer are added to them."""
 
 
 class ChatRequest(BaseModel):
@@ -85,14 +96,15 @@ class ChatRequest(BaseModel):
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatRequest, state: StateDep, caller: AskCaller) -> Response:
     """OpenAI-compatible chat completion (streaming with `stream: true`)."""
-    question, history = _conversation(body.messages)
+    question, sent = _conversation(body.messages)
     options = body.cairn or ChatOptions()
     pipeline = state.pipeline(options.mode)
     created = int(time.time())
+    kept = _Kept(state.conversations, caller, options.conversation_id, sent)
     if body.stream:
         return StreamingResponse(
             _chunks(
-                pipeline, question, history, options.k, caller, body.model, created, state.streams
+                pipeline, question, kept, options.k, caller, body.model, created, state.streams
             ),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
@@ -100,14 +112,16 @@ async def chat_completions(body: ChatRequest, state: StateDep, caller: AskCaller
 
     def answer() -> Answer:
         with request_context(tenant=caller.tenant, user=caller.user, feature=CHAT_FEATURE):
-            return pipeline.ask(
+            result = pipeline.ask(
                 question,
                 k=options.k,
                 filters=filters_for(caller),
                 user=caller.user,
                 tenant=caller.tenant,
-                history=history,
+                history=kept.history(),
             )
+        kept.remember(question, result)
+        return result
 
     try:
         result = await run_sync(answer, limiter=state.threads)
@@ -131,7 +145,7 @@ async def chat_completions(body: ChatRequest, state: StateDep, caller: AskCaller
                 }
             ],
             "usage": _usage(question, result),
-            "cairn": _extension(result, question),
+            "cairn": _extension(result, question, kept.conversation),
         }
     )
 
@@ -139,7 +153,7 @@ async def chat_completions(body: ChatRequest, state: StateDep, caller: AskCaller
 async def _chunks(
     pipeline: Pipeline,
     question: str,
-    history: list[Turn],
+    kept: _Kept,
     k: int | None,
     caller: Caller,
     model: str,
@@ -163,7 +177,7 @@ async def _chunks(
     yield chunk({"role": "assistant", "content": ""})
     try:
         async for event in iterate_in_thread(
-            lambda: _stream(pipeline, question, history, k, caller), limiter=limiter
+            lambda: _stream(pipeline, question, kept, k, caller), limiter=limiter
         ):
             if isinstance(event, DegradedEvent):
                 yield chunk({"content": degraded_note(event.degraded)})
@@ -171,7 +185,12 @@ async def _chunks(
                 yield chunk({"content": event.text})
             elif isinstance(event, AnswerDoneEvent):
                 a = event.answer
-                yield chunk({}, "stop", usage=_usage(question, a), cairn=_extension(a, question))
+                yield chunk(
+                    {},
+                    "stop",
+                    usage=_usage(question, a),
+                    cairn=_extension(a, question, kept.conversation),
+                )
     except Exception as exc:
         failure = model_failure(exc) if isinstance(exc, CairnError) else exc
         _, error, _ = error_of(failure)
@@ -180,19 +199,53 @@ async def _chunks(
     yield sse_data("[DONE]")
 
 
+class _Kept:
+    """The request's history: the stored turns of a kept conversation, else the messages'
+    (a kept conversation with nothing stored yet takes the messages' turns as its start)."""
+
+    def __init__(
+        self,
+        store: ConversationStore,
+        caller: Caller,
+        conversation: str | None,
+        sent: list[Turn],
+    ) -> None:
+        self.store = store
+        self.caller = caller
+        self.conversation = conversation
+        self.sent = sent
+        self.imported: list[Turn] = []
+
+    def history(self) -> list[Turn]:
+        if self.conversation is None:
+            return self.sent
+        stored = self.store.turns(self.caller.tenant, self.caller.user, self.conversation)
+        self.imported = [] if stored else self.sent
+        return stored or self.sent
+
+    def remember(self, question: str, answer: Answer) -> None:
+        if self.conversation is None:
+            return
+        turns = [*self.imported, Turn.user(question), Turn.assistant(answer.text)]
+        self.store.append(self.caller.tenant, self.caller.user, self.conversation, turns)
+
+
 def _stream(
-    pipeline: Pipeline, question: str, history: list[Turn], k: int | None, caller: Caller
+    pipeline: Pipeline, question: str, kept: _Kept, k: int | None, caller: Caller
 ) -> Iterator[PipelineEvent]:
     """`Pipeline.ask_stream` for this caller (run it in one thread: `iterate_in_thread`)."""
     with request_context(tenant=caller.tenant, user=caller.user, feature=CHAT_FEATURE):
-        yield from pipeline.ask_stream(
+        for event in pipeline.ask_stream(
             question,
             k=k,
             filters=filters_for(caller),
             user=caller.user,
             tenant=caller.tenant,
-            history=history,
-        )
+            history=kept.history(),
+        ):
+            if isinstance(event, AnswerDoneEvent):
+                kept.remember(question, event.answer)
+            yield event
 
 
 MAX_QUESTION_CHARS = 4000
@@ -248,7 +301,7 @@ def _usage(question: str, answer: Answer) -> dict[str, int]:
     }
 
 
-def _extension(answer: Answer, question: str) -> dict[str, Any]:
+def _extension(answer: Answer, question: str, conversation: str | None) -> dict[str, Any]:
     measured = bool(answer.usage.input_tokens or answer.usage.output_tokens)
     return {
         "citations": [citation_json(c) for c in answer.citations],
@@ -260,4 +313,5 @@ def _extension(answer: Answer, question: str) -> dict[str, Any]:
         "degraded": degraded_json(answer.degraded) if answer.degraded else None,
         "query": answer.query or question,
         "rewritten": (answer.query or question) != question,
+        "conversation_id": conversation,
     }
