@@ -167,7 +167,14 @@ def test_the_models_quotes_and_label_are_stripped() -> None:
 
 
 @pytest.mark.parametrize(
-    "reply", [ProviderUnavailable("the endpoint is down"), "", "   \n", "word " * 200]
+    "reply",
+    [
+        ProviderUnavailable("the endpoint is down"),
+        "",
+        "   \n",
+        "word " * 200,
+        "<conversation>\nuser: How do I read a TOML file?\n</conversation>",  # an echo
+    ],
 )
 def test_a_failed_or_unusable_model_rewrite_falls_back_to_the_terms(reply: object) -> None:
     model = ScriptedModel(reply)  # type: ignore[arg-type]

@@ -171,7 +171,10 @@ class LLMRewriter:
 
 
 def _clean(text: str) -> str:
-    """The model's first non-empty line, unquoted; empty when unusable."""
+    """The model's first non-empty line, unquoted; empty when unusable (a ramble, or the
+    prompt's own conversation echoed back)."""
+    if "<conversation>" in text or "</conversation>" in text:
+        return ""
     for line in text.strip().splitlines():
         line = re.sub(r"^(standalone )?(query|question)\s*:\s*", "", line.strip(), flags=re.I)
         line = line.strip("`\"'").strip()

@@ -314,4 +314,5 @@ def _extension(answer: Answer, question: str, conversation: str | None) -> dict[
         "query": answer.query or question,
         "rewritten": (answer.query or question) != question,
         "conversation_id": conversation,
+        "latency_ms": round(answer.latency_ms, 2),
     }
