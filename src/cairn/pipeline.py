@@ -1,11 +1,12 @@
 """The request path as one explicit list of stages, run top to bottom.
 
-    [rewrite] -> input guard -> cache -> retrieve -> rerank -> context guard -> answer -> verify
+    input guard -> [rewrite] -> cache -> retrieve -> rerank -> context guard -> answer -> verify
       -> output guard -> settle
 
-A question asked with `history` (earlier turns of a conversation) is first made standalone by
-the `rewriter` (`cairn.conversation`), the history kept to `history_tokens`; every later
-stage sees the standalone query, recorded on the trace (`query`) and the answer (`query`).
+A question asked with `history` (earlier turns of a conversation) is checked by the input
+guard as asked, then made standalone by the `rewriter` (`cairn.conversation`), the history
+kept to `history_tokens`; every later stage sees the standalone query, recorded on the
+trace (`query`) and the answer (`query`).
 
 Every stage is injected (`cairn.stages` holds the pluggable ones and their no-op defaults);
 tests swap any of them, and guardrails or a reranker plug in by supplying a stage.
@@ -149,15 +150,15 @@ class Pipeline:
             with self.tracer.trace(
                 "ask", trace_id, question=question, stream=stream, user=user, tenant=tenant
             ) as root:
-                if history:
-                    question = self._rewrite(question, history, root)  # 0 rewrite
                 refusal: Draft | None = None
                 cached: Answer | None = None
-                verdict = self.input_guard.check(question)  # 1 input guard
+                verdict = self.input_guard.check(question)  # 1 input guard (as asked)
                 root.set(guard_input=verdict.status)
                 if verdict.blocked:
                     refusal = _refusal("input", verdict, root)
                 else:
+                    if history:
+                        question = self._rewrite(question, history, root)  # rewrite
                     request = self._cache_request(question, filters, tenant, k)  # 2 cache
                     hit = self.cache.get(request) if request and self.cache else None
                     if hit is not None:

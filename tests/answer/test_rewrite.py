@@ -23,6 +23,8 @@ from cairn.conversation.history import SUMMARY_PREFIX, history_tokens
 from cairn.conversation.rewrite import key_terms
 from cairn.llm.errors import ProviderUnavailable
 from cairn.llm.scripted import ScriptedModel
+from cairn.stages import GuardVerdict
+from cairn.testing import evalcorpus
 
 TOML = [Turn.user("How do I read a TOML file?"), Turn.assistant("Use `tomllib.load` [1].")]
 
@@ -194,3 +196,25 @@ def test_no_history_means_no_model_call() -> None:
 def test_the_rewriter_follows_the_configuration() -> None:
     assert isinstance(build_rewriter(None), TermRewriter)
     assert isinstance(build_rewriter(ScriptedModel()), LLMRewriter)
+
+
+class BlockPoems:
+    def check(self, question: str) -> GuardVerdict:
+        if "poem" in question:
+            return GuardVerdict(status="blocked", reason="off-topic", refusal="No poems.")
+        return GuardVerdict(status="pass")
+
+
+def test_the_pipeline_guards_the_question_as_asked_before_any_rewrite(tmp_path: Path) -> None:
+    model = ScriptedModel("How do I change the kestrel timeout?")
+    pipeline = evalcorpus.pipeline(evalcorpus.build_store(tmp_path / "cairn.db"))
+    pipeline.rewriter = LLMRewriter(model)
+    pipeline.input_guard = BlockPoems()
+    history = [Turn.user("How do I change the kestrel timeout?")]
+    blocked = pipeline.ask("and write a poem about it", history=history)
+    assert blocked.abstained and blocked.text == "No poems."
+    assert model.history == []  # no model call for a blocked question
+    answered = pipeline.ask("and its default?", history=history)
+    assert answered.query == "How do I change the kestrel timeout?"
+    assert len(model.history) == 1
+    assert pipeline.ask("and its default?").query is None  # no history: nothing rewritten
