@@ -219,3 +219,58 @@ def test_a_bad_conversation_id_is_a_400(server: tuple[LiveServer, str]) -> None:
         )
     assert r.status_code in (400, 422)
     assert "conversation_id" in r.text
+
+
+TOMLLIB = Path("/usr/share/doc/python3.11/html/library/tomllib.html")
+
+
+@pytest.fixture(scope="module")
+def toml_client(docs_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAI]:
+    """A server over the three test pages and `library/tomllib.html` (local auth)."""
+    import shutil
+
+    from cairn.config import Settings
+    from cairn.ingest.pipeline import ingest
+    from cairn.server.app import create_app
+    from cairn.workspace import Workspace
+
+    if not TOMLLIB.is_file():
+        pytest.skip("the demo corpus is missing: apt-get install -y python3.11-doc")
+    corpus = tmp_path_factory.mktemp("toml-corpus")
+    shutil.copytree(docs_corpus, corpus, dirs_exist_ok=True)
+    shutil.copy(TOMLLIB, corpus / "library" / "tomllib.html")
+    root = tmp_path_factory.mktemp("toml-ws")
+    ws = Workspace(Settings(workspace=root), create=True)
+    try:
+        report = ingest(
+            [corpus],
+            store=ws.store,
+            embedder=ws.embedder,
+            tokenizer=ws.embedder.tokenizer,
+            settings=ws.settings,
+        )
+    finally:
+        ws.close()
+    assert report.ingested == 4
+    with (
+        LiveServer(create_app(settings_for(root))) as live,
+        OpenAI(base_url=live.url + "/v1", api_key="local", max_retries=0, timeout=60) as c,
+    ):
+        yield c
+
+
+def test_the_toml_follow_up_retrieves_the_tomllib_page(toml_client: OpenAI) -> None:
+    first, _ = ask(toml_client, [{"role": "user", "content": "How do I read a TOML file?"}])
+    _, alone = ask(toml_client, [{"role": "user", "content": "and can it write them too?"}])
+    _, extension = ask(
+        toml_client,
+        [
+            {"role": "user", "content": "How do I read a TOML file?"},
+            {"role": "assistant", "content": first},
+            {"role": "user", "content": "and can it write them too?"},
+        ],
+    )
+    assert "library/tomllib.html" not in {c["source"] for c in alone["citations"]}
+    assert extension["query"] == "and can it write them too? (read, TOML, file)"
+    assert extension["citations"] and not extension["abstained"]
+    assert {c["source"] for c in extension["citations"]} == {"library/tomllib.html"}
