@@ -144,7 +144,7 @@ class Workspace:
             cache=self.answer_cache if cache else None,
             generation=self.store.generation,
             cache_config=config_fingerprint(self.settings, mode=mode, model=model),
-            rewriter=build_rewriter(self.provider("rewrite")),
+            rewriter=build_rewriter(self.provider("rewrite", model)),
             history_tokens=self.settings.answer.history_tokens,
         )
 
