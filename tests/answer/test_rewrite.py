@@ -50,6 +50,7 @@ def test_follow_ups_are_recognised(question: str) -> None:
         "How do I give a dataclass field a default list?",
         "How do I convert a Python object to a JSON string?",
         "What is the difference between a tuple and a list in Python?",
+        "What is a dataclass?",  # a new topic, however short
     ],
 )
 def test_standalone_questions_are_left_alone(question: str) -> None:

@@ -4,9 +4,10 @@
 key terms of the conversation's most recent question (itself made standalone first, so a
 chain of follow-ups keeps its subject):
 
-- a follow-up opens with a connective ("and", "also", "what about", ...), or has at most one
-  key term of its own, or refers back with a pronoun ("it", "them", "this", ...) while
-  having at most three key terms;
+- a follow-up opens with a connective ("and", "also", "what about", ...), or has no key
+  term of its own ("why?"), or refers back with a pronoun ("it", "them", "this", ...) while
+  having at most three key terms; a short question that names its own subject ("What is a
+  dataclass?") starts a new topic;
 - key terms are the question's words less stop words and generic question words ("how",
   "use", "example", ...), identifiers kept whole (`json.loads`, `default_factory`);
 - the terms appended are those of the previous standalone question whose stems the
@@ -91,7 +92,7 @@ def is_follow_up(question: str) -> bool:
     """Whether `question` leans on earlier turns (see the module docstring)."""
     low = question.strip().lower()
     terms = key_terms(question)
-    if low.startswith(CONNECTIVES) or len(terms) <= 1:
+    if low.startswith(CONNECTIVES) or not terms:
         return True
     words = set(re.findall(r"[a-z']+", low))
     return bool(words & PRONOUNS) and len(terms) <= 3
