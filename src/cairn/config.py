@@ -140,6 +140,10 @@ class AnswerSettings(_Section):
     answerer, cited and verified, marked `degraded` (it spends nothing); `error` fails the
     request (HTTP 503, or the budget's 402, with `Retry-After` where known). See
     docs/api.md, "Degraded mode"."""
+    history_tokens: int = Field(1024, ge=32, le=100_000)
+    """A conversation's history read to make a follow-up question standalone is kept within
+    this many tokens: older turns are folded into a summary of their key terms, then
+    dropped (see docs/api.md, "Conversations")."""
 
 
 class LLMRoute(_Section):

@@ -1,7 +1,12 @@
 """The request path as one explicit list of stages, run top to bottom.
 
-    input guard -> cache -> retrieve -> rerank -> context guard -> answer -> verify
+    input guard -> [rewrite] -> cache -> retrieve -> rerank -> context guard -> answer -> verify
       -> output guard -> settle
+
+A question asked with `history` (earlier turns of a conversation) is checked by the input
+guard as asked, then made standalone by the `rewriter` (`cairn.conversation`), the history
+kept to `history_tokens`; every later stage sees the standalone query, recorded on the
+trace (`query`) and the answer (`query`).
 
 Every stage is injected (`cairn.stages` holds the pluggable ones and their no-op defaults);
 tests swap any of them, and guardrails or a reranker plug in by supplying a stage.
@@ -38,6 +43,7 @@ from cairn.answer.events import (
 from cairn.answer.verify import Verifier
 from cairn.cache import AnswerCache, CacheHit, CacheRequest
 from cairn.context import RequestContext, request_context
+from cairn.conversation import KeepQuestion, QueryRewriter, Turn, fit_history
 from cairn.retrieve.base import Retriever
 from cairn.stages import (
     ContextGuard,
@@ -82,6 +88,10 @@ class Pipeline:
     recorded at $0 as `extractive`)."""
     fallback: Answerer | None = None
     """Answers when `answerer`'s model cannot serve (degraded mode); None = raise instead."""
+    rewriter: QueryRewriter = field(default_factory=KeepQuestion)
+    """Makes a question asked with history standalone (`cairn.conversation`)."""
+    history_tokens: int = 1024
+    """The history the rewriter reads is kept within this many tokens (`fit_history`)."""
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         with self.tracer.trace("search", uuid.uuid4().hex, query=query):
@@ -95,9 +105,11 @@ class Pipeline:
         filters: Filters | None = None,
         user: str | None = None,
         tenant: str | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
-        """Answer `question` through every stage. See `ask_stream` for the events."""
-        for event in self._run(question, k, filters, user, tenant, stream=False):
+        """Answer `question` through every stage. See `ask_stream` for the events.
+        `history`: the conversation's earlier turns (the question is rewritten first)."""
+        for event in self._run(question, k, filters, user, tenant, history, stream=False):
             if isinstance(event, AnswerDoneEvent):
                 return event.answer
         raise AssertionError("the pipeline ended without an answer")  # pragma: no cover
@@ -110,11 +122,12 @@ class Pipeline:
         filters: Filters | None = None,
         user: str | None = None,
         tenant: str | None = None,
+        history: Sequence[Turn] = (),
     ) -> Iterator[PipelineEvent]:
         """`ask`, as events. A `StreamingAnswerer` streams for real; other answerers are
         replayed word by word from their complete draft. With an output guard, the answer
         is checked whole before any of it is sent, so a withheld answer never leaks."""
-        return self._run(question, k, filters, user, tenant, stream=True)
+        return self._run(question, k, filters, user, tenant, history, stream=True)
 
     def _run(
         self,
@@ -123,6 +136,7 @@ class Pipeline:
         filters: Filters | None,
         user: str | None,
         tenant: str | None,
+        history: Sequence[Turn] = (),
         *,
         stream: bool,
     ) -> Iterator[PipelineEvent]:
@@ -138,12 +152,14 @@ class Pipeline:
             ) as root:
                 refusal: Draft | None = None
                 cached: Answer | None = None
-                verdict = self.input_guard.check(question)  # 1 input guard
+                verdict = self.input_guard.check(question)  # 1 input guard (as asked)
                 root.set(guard_input=verdict.status)
                 decisions = _decided(GuardDecisions(), "input", verdict)
                 if verdict.blocked:
                     refusal = _refusal("input", verdict, root)
                 else:
+                    if history:
+                        question = self._rewrite(question, history, root)  # rewrite
                     request = self._cache_request(question, filters, tenant, k)  # 2 cache
                     hit = self.cache.get(request) if request and self.cache else None
                     if hit is not None:
@@ -174,10 +190,27 @@ class Pipeline:
                     answer = self._finish(draft, hits, ctx, started, trace_id, root)
                     answer = dataclasses.replace(answer, guard=decisions)
                     fresh = refusal is None and draft.degraded is None
+                if history:
+                    answer = dataclasses.replace(answer, query=question)
                 self.settler.settle(ctx)  # 9 settle
         if fresh and request is not None and self.cache is not None:
             self.cache.put(request, answer)  # never a cached answer again, never a refusal
         yield AnswerDoneEvent(answer=answer)
+
+    def standalone(self, question: str, history: Sequence[Turn]) -> str:
+        """`question` as the standalone query the rewrite stage would make of it."""
+        if not history:
+            return question
+        return (
+            self.rewriter.rewrite(question, fit_history(history, self.history_tokens)) or question
+        )
+
+    def _rewrite(self, question: str, history: Sequence[Turn], root: Span) -> str:
+        with self.tracer.span("rewrite", rewriter=type(self.rewriter).__name__) as span:
+            query = self.standalone(question, history)
+            span.set(turns=len(history), query=query)
+        root.set(query=query, rewritten=query != question)
+        return query
 
     def _answer_checked(
         self, question: str, hits: list[Hit], stream: bool, root: Span

@@ -217,3 +217,5 @@ class Answer:
     answered instead."""
     guard: GuardDecisions = field(default_factory=GuardDecisions)
     """The guard stages' decisions; a refused request has `abstained` and `guard.refused`."""
+    query: str | None = None
+    """The standalone query answered, when a question with history was rewritten."""

@@ -132,6 +132,7 @@ class Workspace:
             if fallback and self.settings.answer.fallback == "extractive":  # degraded mode
                 stand_in = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         from cairn.cache import config_fingerprint
+        from cairn.conversation import build_rewriter
 
         input_guard, output_guard = self.guards()
         return Pipeline(
@@ -148,6 +149,8 @@ class Workspace:
             cache_config=config_fingerprint(self.settings, mode=mode, model=model),
             input_guard=input_guard,
             output_guard=output_guard,
+            rewriter=build_rewriter(self.provider("rewrite", model)),
+            history_tokens=self.settings.answer.history_tokens,
         )
 
     def guards(self) -> tuple[InputGuard, OutputGuard]:

@@ -20,10 +20,12 @@ STORED_FIELDS = frozenset(
     {"text", "citations", "abstained", "usage", "cost_usd", "latency_ms", "trace_id", "hits"}
 )
 """The `Answer` fields kept in the cache."""
-NOT_STORED = frozenset({"cached", "degraded", "guard"})
+NOT_STORED = frozenset({"cached", "degraded", "guard", "query"})
 """`Answer` fields that describe one serving of an answer, not the answer itself (a
 degraded answer is never cached: `Pipeline` stores only the model's own answers; the guards'
-decisions are those of the request that is served)."""
+decisions are those of the request that is served; `query`, the standalone query a
+conversation's question was rewritten into, is the cache key's own text and is set again on
+each serving)."""
 
 _ANSWER: TypeAdapter[Answer] = TypeAdapter(Answer)
 

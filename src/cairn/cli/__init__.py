@@ -6,6 +6,7 @@ import typer
 from cairn.cli import (
     agent,
     ask,
+    chat,
     costs,
     doctor,
     eval,
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.command("ingest")(ingest.command)
 app.command("search")(search.command)
 app.command("ask")(ask.command)
+app.command("chat")(chat.command)
 app.command("doctor")(doctor.command)
 app.command("fake-llm")(fake_llm.command)
 app.command("costs")(costs.command)

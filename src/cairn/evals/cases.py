@@ -13,6 +13,7 @@ A case file is a YAML list of cases (see docs/evals.md):
       reference: "Use field(default_factory=list)."
       checkpoints: ["default_factory", "ValueError | mutable default"]
       tags: [how-to]
+      history: ["..."]               # optional: earlier questions of a conversation
 
 Errors name the file and the case id, so a typo in one of sixty cases is quick to find.
 """
@@ -38,6 +39,7 @@ KNOWN_TAGS: tuple[str, ...] = (
     "multi-hop",
     "unanswerable",
     "adversarial",
+    "multi-turn",
 )
 """The tags the golden set uses; others are accepted (reports group by any tag)."""
 
@@ -102,6 +104,10 @@ class Case(BaseModel):
     checkpoints: tuple[str, ...] = ()
     """Facts the answer must contain; alternatives split on ` | `, case-insensitive."""
     tags: tuple[str, ...] = ()
+    history: tuple[str, ...] = ()
+    """For a turn of a conversation: the user's earlier questions, oldest first. The runner
+    asks `question` with them as history, so a follow-up is rewritten before retrieval
+    (`cairn.conversation`); gold and checkpoints are this turn's."""
     file: str = ""
     """The file the case was loaded from (set by the loader, not written in YAML)."""
 
@@ -119,7 +125,7 @@ class Case(BaseModel):
     def _empty_gold(cls, value: Any) -> Any:
         return None if value in ({}, [], "") else value
 
-    @field_validator("checkpoints", "tags", mode="before")
+    @field_validator("checkpoints", "tags", "history", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return () if value is None else value
@@ -130,6 +136,13 @@ class Case(BaseModel):
         for checkpoint in value:
             if not any(alt.strip() for alt in checkpoint.split(" | ")):
                 raise ValueError("a checkpoint must not be empty")
+        return value
+
+    @field_validator("history")
+    @classmethod
+    def _history(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not q.strip() for q in value):
+            raise ValueError("a history question must not be empty")
         return value
 
     @field_validator("tags")

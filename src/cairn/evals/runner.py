@@ -2,8 +2,10 @@
 
 For each case and epoch: `search(question, k)` for the retrieval metrics, then (unless the
 run is retrieval-only) `ask(question, k=answer_k)` for the answer metrics; every scorer
-scores the output. Epochs are reduced per case by the mean, then every metric is
-aggregated over cases with a bootstrap interval, overall and per tag.
+scores the output. A turn of a conversation (a case with `history`) is searched by its
+standalone query (`ConversationTarget.standalone`) and asked with the earlier questions.
+Epochs are reduced per case by the mean, then every metric is aggregated over cases with a
+bootstrap interval, overall and per tag.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from cairn.conversation import Turn
 from cairn.errors import CairnError
 from cairn.evals.cases import Case
 from cairn.evals.failures import classify
@@ -44,6 +47,22 @@ class Target(Protocol):
 
     def ask(
         self, question: str, *, k: int | None = None, filters: Filters | None = None
+    ) -> Answer: ...
+
+
+@runtime_checkable
+class ConversationTarget(Target, Protocol):
+    """A target that can answer a turn of a conversation (a case with `history`)."""
+
+    def standalone(self, question: str, history: Sequence[Turn]) -> str: ...
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer: ...
 
 
@@ -101,11 +120,29 @@ def run_case(
     """One epoch of one case; a `CairnError` is recorded, not raised."""
     output = CaseOutput(search_k=search_k)
     try:
+        if case.history:
+            return _run_turn(case, target, output, answer_k=answer_k, answers=answers)
         output.retrieved = retrieved(target.search(case.question, search_k))
         if answers:
             output.answer = answer_record(target.ask(case.question, k=answer_k))
     except CairnError as exc:
         output.error = f"{type(exc).__name__}: {exc}"
+    return output
+
+
+def _run_turn(
+    case: Case, target: Target, output: CaseOutput, *, answer_k: int | None, answers: bool
+) -> CaseOutput:
+    """A turn of a conversation: retrieval ranks the standalone query, and the answer is
+    asked with the earlier questions as history (user turns only: no answer is replayed)."""
+    if not isinstance(target, ConversationTarget):
+        output.error = f"{type(target).__name__} cannot answer a conversation's turn (history)"
+        return output
+    history = [Turn.user(q) for q in case.history]
+    query = target.standalone(case.question, history)
+    output.retrieved = retrieved(target.search(query, output.search_k))
+    if answers:
+        output.answer = answer_record(target.ask(case.question, k=answer_k, history=history))
     return output
 
 

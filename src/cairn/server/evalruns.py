@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cairn.config import Settings
+from cairn.conversation import Turn
 from cairn.pipeline import Pipeline
 from cairn.types import Answer, Filters, Hit
 
@@ -37,8 +38,18 @@ class _Scoped:
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         return self.pipeline.search(query, k, self.filters)
 
-    def ask(self, question: str, *, k: int | None = None, filters: Filters | None = None) -> Answer:
-        return self.pipeline.ask(question, k=k, filters=self.filters)
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: Sequence[Turn] = (),
+    ) -> Answer:
+        return self.pipeline.ask(question, k=k, filters=self.filters, history=history)
+
+    def standalone(self, question: str, history: Sequence[Turn]) -> str:
+        return self.pipeline.standalone(question, history)
 
 
 class EvalRuns:

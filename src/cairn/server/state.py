@@ -22,6 +22,7 @@ from anyio import CapacityLimiter
 from cairn.answer.base import Answerer
 from cairn.answer.extractive import ExtractiveAnswerer
 from cairn.config import Settings
+from cairn.conversation import CONVERSATIONS_FILE, ConversationStore
 from cairn.pipeline import Pipeline
 from cairn.server.auth import KeyCache
 from cairn.server.catalog import DocumentCatalog
@@ -87,6 +88,8 @@ class AppState:
         self._stack.callback(self.tracer.close)
         self.keys = KeyCache(stores.keys)
         self.feedback: FeedbackStore = stores.feedback
+        self.conversations = ConversationStore(settings.workspace / CONVERSATIONS_FILE)
+        self._stack.callback(self.conversations.close)
         self.events = open_event_bus(settings.redis.url or MEMORY_URL)
         self._stack.callback(self.events.close)
         self.jobs = IngestJobs(stores.jobs, self.workspace, self.metrics, events=self.events)

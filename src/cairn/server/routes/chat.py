@@ -1,11 +1,24 @@
 """`POST /v1/chat/completions`: the OpenAI chat API, answered by cairn's pipeline.
 
-The last user message is the question (earlier turns are ignored); `model` is echoed. The
-reply's text carries `[n]` markers; the citations travel in an extension field, `cairn`,
-on the completion (and on the final chunk of a stream):
+The last user message is the question; the user and assistant turns before it are the
+conversation's history, from which a follow-up ("and can it write them too?") is rewritten
+into a standalone query before retrieval (`cairn.conversation`; the model's rewrite when one
+is configured, else the term rewrite). System and tool messages are not history. `model` is
+echoed. The reply's text carries `[n]` markers; the citations travel in an extension field,
+`cairn`, on the completion (and on the final chunk of a stream):
 
     "cairn": {"citations": [...], "trace_id": "...", "abstained": false,
-              "answer": "...", "usage_estimated": true}
+              "answer": "...", "usage_estimated": true,
+              "query": "and can it write them too? (read, TOML, file)", "rewritten": true}
+
+`query` is the standalone query answered (the question itself when there was no history or
+it stood alone); it is on the trace too (`query`, and a `rewrite` span).
+
+Conversations kept by the server: with `"cairn": {"conversation_id": "..."}` the stored turns
+of that conversation (this tenant's, this user's) are the history instead of the messages',
+and the question and its answer are added to them (`cairn.conversation.ConversationStore`,
+`conversations.db`); the first request of a conversation may bring earlier turns in its
+messages, which are stored as its start.
 
 `usage` is always filled: the model's reported counts when a model answered, otherwise an
 estimate of the question's and the answer's tokens (`usage_estimated: true`).
@@ -18,7 +31,7 @@ extension carries `degraded` {reason, detail, retry_after_s}.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from anyio import CapacityLimiter
@@ -26,8 +39,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from cairn.answer.events import AnswerDoneEvent, DegradedEvent, TokenEvent
+from cairn.answer.events import AnswerDoneEvent, DegradedEvent, PipelineEvent, TokenEvent
 from cairn.context import request_context
+from cairn.conversation import ConversationStore, Turn
 from cairn.errors import CairnError
 from cairn.llm.tokens import estimate_tokens
 from cairn.payloads import citation_json, degraded_json
@@ -35,7 +49,7 @@ from cairn.pipeline import Pipeline
 from cairn.server.auth import Caller
 from cairn.server.deps import AskCaller, StateDep, filters_for
 from cairn.server.errors import ApiError, error_of
-from cairn.server.routes.ask import ask_stream, model_failure
+from cairn.server.routes.ask import model_failure
 from cairn.server.schemas import Mode
 from cairn.server.sse import SSE_HEADERS, sse_data
 from cairn.server.threads import iterate_in_thread, run_sync
@@ -64,6 +78,11 @@ class ChatOptions(BaseModel):
 
     mode: Mode | None = None
     k: int | None = Field(None, ge=1, le=50)
+    conversation_id: str | None = Field(
+        None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+    )
+    """Keep this conversation on the server (per tenant and user): its stored turns are the
+    history, and this question and its answer are added to them."""
 
 
 class ChatRequest(BaseModel):
@@ -77,26 +96,32 @@ class ChatRequest(BaseModel):
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatRequest, state: StateDep, caller: AskCaller) -> Response:
     """OpenAI-compatible chat completion (streaming with `stream: true`)."""
-    question = _question(body.messages)
+    question, sent = _conversation(body.messages)
     options = body.cairn or ChatOptions()
     pipeline = state.pipeline(options.mode)
     created = int(time.time())
+    kept = _Kept(state.conversations, caller, options.conversation_id, sent)
     if body.stream:
         return StreamingResponse(
-            _chunks(pipeline, question, options.k, caller, body.model, created, state.streams),
+            _chunks(
+                pipeline, question, kept, options.k, caller, body.model, created, state.streams
+            ),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
 
     def answer() -> Answer:
         with request_context(tenant=caller.tenant, user=caller.user, feature=CHAT_FEATURE):
-            return pipeline.ask(
+            result = pipeline.ask(
                 question,
                 k=options.k,
                 filters=filters_for(caller),
                 user=caller.user,
                 tenant=caller.tenant,
+                history=kept.history(),
             )
+        kept.remember(question, result)
+        return result
 
     try:
         result = await run_sync(answer, limiter=state.threads)
@@ -120,7 +145,7 @@ async def chat_completions(body: ChatRequest, state: StateDep, caller: AskCaller
                 }
             ],
             "usage": _usage(question, result),
-            "cairn": _extension(result),
+            "cairn": _extension(result, question, kept.conversation),
         }
     )
 
@@ -128,6 +153,7 @@ async def chat_completions(body: ChatRequest, state: StateDep, caller: AskCaller
 async def _chunks(
     pipeline: Pipeline,
     question: str,
+    kept: _Kept,
     k: int | None,
     caller: Caller,
     model: str,
@@ -151,7 +177,7 @@ async def _chunks(
     yield chunk({"role": "assistant", "content": ""})
     try:
         async for event in iterate_in_thread(
-            lambda: ask_stream(pipeline, question, k, caller, feature=CHAT_FEATURE), limiter=limiter
+            lambda: _stream(pipeline, question, kept, k, caller), limiter=limiter
         ):
             if isinstance(event, DegradedEvent):
                 yield chunk({"content": degraded_note(event.degraded)})
@@ -159,7 +185,12 @@ async def _chunks(
                 yield chunk({"content": event.text})
             elif isinstance(event, AnswerDoneEvent):
                 a = event.answer
-                yield chunk({}, "stop", usage=_usage(question, a), cairn=_extension(a))
+                yield chunk(
+                    {},
+                    "stop",
+                    usage=_usage(question, a),
+                    cairn=_extension(a, question, kept.conversation),
+                )
     except Exception as exc:
         failure = model_failure(exc) if isinstance(exc, CairnError) else exc
         _, error, _ = error_of(failure)
@@ -168,16 +199,80 @@ async def _chunks(
     yield sse_data("[DONE]")
 
 
-def _question(messages: list[ChatMessage]) -> str:
-    for message in reversed(messages):
-        if message.role != "user":
-            continue
-        content = message.content
-        if isinstance(content, list):
-            content = " ".join(p.text for p in content if p.type == "text" and p.text)
-        if content and content.strip():
-            return content.strip()[:4000]
-    raise ApiError(400, "no user message with text in 'messages': the last one is the question")
+class _Kept:
+    """The request's history: the stored turns of a kept conversation, else the messages'
+    (a kept conversation with nothing stored yet takes the messages' turns as its start)."""
+
+    def __init__(
+        self,
+        store: ConversationStore,
+        caller: Caller,
+        conversation: str | None,
+        sent: list[Turn],
+    ) -> None:
+        self.store = store
+        self.caller = caller
+        self.conversation = conversation
+        self.sent = sent
+        self.imported: list[Turn] = []
+
+    def history(self) -> list[Turn]:
+        if self.conversation is None:
+            return self.sent
+        stored = self.store.turns(self.caller.tenant, self.caller.user, self.conversation)
+        self.imported = [] if stored else self.sent
+        return stored or self.sent
+
+    def remember(self, question: str, answer: Answer) -> None:
+        if self.conversation is None:
+            return
+        turns = [*self.imported, Turn.user(question), Turn.assistant(answer.text)]
+        self.store.append(self.caller.tenant, self.caller.user, self.conversation, turns)
+
+
+def _stream(
+    pipeline: Pipeline, question: str, kept: _Kept, k: int | None, caller: Caller
+) -> Iterator[PipelineEvent]:
+    """`Pipeline.ask_stream` for this caller (run it in one thread: `iterate_in_thread`)."""
+    with request_context(tenant=caller.tenant, user=caller.user, feature=CHAT_FEATURE):
+        for event in pipeline.ask_stream(
+            question,
+            k=k,
+            filters=filters_for(caller),
+            user=caller.user,
+            tenant=caller.tenant,
+            history=kept.history(),
+        ):
+            if isinstance(event, AnswerDoneEvent):
+                kept.remember(question, event.answer)
+            yield event
+
+
+MAX_QUESTION_CHARS = 4000
+
+
+def _text(message: ChatMessage) -> str:
+    content = message.content
+    if isinstance(content, list):
+        content = " ".join(p.text for p in content if p.type == "text" and p.text)
+    return (content or "").strip()
+
+
+def _conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
+    """The question (the last user message with text) and the user and assistant turns
+    before it, oldest first (the pipeline keeps them to `answer.history_tokens`)."""
+    for last in range(len(messages) - 1, -1, -1):
+        question = _text(messages[last]) if messages[last].role == "user" else ""
+        if question:
+            break
+    else:
+        raise ApiError(400, "no user message with text in 'messages': the last one is the question")
+    history = [
+        Turn(role="user" if m.role == "user" else "assistant", text=text[:MAX_QUESTION_CHARS])
+        for m in messages[:last]
+        if m.role in ("user", "assistant") and (text := _text(m))
+    ]
+    return question[:MAX_QUESTION_CHARS], history
 
 
 _NOTES = {
@@ -206,7 +301,7 @@ def _usage(question: str, answer: Answer) -> dict[str, int]:
     }
 
 
-def _extension(answer: Answer) -> dict[str, Any]:
+def _extension(answer: Answer, question: str, conversation: str | None) -> dict[str, Any]:
     measured = bool(answer.usage.input_tokens or answer.usage.output_tokens)
     return {
         "citations": [citation_json(c) for c in answer.citations],
@@ -216,4 +311,8 @@ def _extension(answer: Answer) -> dict[str, Any]:
         "cost_usd": answer.cost_usd,
         "usage_estimated": answer.usage.estimated or not measured,
         "degraded": degraded_json(answer.degraded) if answer.degraded else None,
+        "query": answer.query or question,
+        "rewritten": (answer.query or question) != question,
+        "conversation_id": conversation,
+        "latency_ms": round(answer.latency_ms, 2),
     }

@@ -11,6 +11,35 @@
   const intro = document.getElementById("intro");
 
   let active = null; // {controller} while an answer streams
+  // The conversation so far (OpenAI chat messages): a follow-up question is answered in
+  // its context (the server rewrites it into a standalone query).
+  const conversation = [];
+  const MAX_MESSAGES = 40;
+
+  /* The chat completion stream, as the events the page renders: `token` for each piece of
+     text, then `done` with cairn's extension (citations, trace, degraded), or `error`. */
+  function chatEvents(data, handle) {
+    if (data === "[DONE]" || data === null || typeof data !== "object") return;
+    if (data.error) {
+      handle("error", data);
+      return;
+    }
+    if (data.object === "chat.completion") {
+      handle("done", doneOf(data));
+      return;
+    }
+    const choice = (data.choices || [])[0] || {};
+    const delta = choice.delta || {};
+    if (typeof delta.content === "string" && delta.content) handle("token", { text: delta.content });
+    if (choice.finish_reason && data.cairn) handle("done", doneOf(data));
+  }
+
+  function doneOf(data) {
+    const done = Object.assign({}, data.cairn);
+    const usage = data.usage || {};
+    done.usage = done.usage_estimated ? {} : { input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens };
+    return done;
+  }
 
   /* ---------- Answer text with [n] markers ---------- */
 
@@ -267,10 +296,11 @@
     setBusy(true);
     let finished = false;
     try {
+      const messages = conversation.slice(-MAX_MESSAGES).concat([{ role: "user", content: question }]);
       await C.stream(
-        "/v1/ask",
-        { question, stream: true },
-        (event, data) => {
+        "/v1/chat/completions",
+        { model: "cairn", stream: true, messages },
+        (raw, payload) => chatEvents(payload, (event, data) => {
           if (event === "degraded") {
             showDegraded(turn, data);
           } else if (event === "token") {
@@ -308,13 +338,16 @@
             renderFeedback(turn, done.trace_id);
             turn.footNode.hidden = false;
             turn.answerNode.dataset.traceId = done.trace_id || "";
+            turn.answerNode.dataset.query = done.query || "";
+            if (done.rewritten && done.query) turn.answerNode.title = `Searched for: ${done.query}`;
+            conversation.push({ role: "user", content: question }, { role: "assistant", content: turn.text });
             if (stick) scrollToEnd();
           } else if (event === "error") {
             finished = true;
             const error = (data && data.error) || data || {};
             fail(turn, { message: error.message || String(error), type: error.type });
           }
-        },
+        }),
         controller.signal,
       );
       if (!finished) fail(turn, { message: "The answer stream ended before the answer was complete." });

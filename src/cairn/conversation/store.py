@@ -1,0 +1,75 @@
+"""`conversations.db`: conversations kept by the server, per tenant and user.
+
+A client of `/v1/chat/completions` that names a conversation (`"cairn": {"conversation_id":
+"..."}`) need not resend its history: the server keeps the turns and reads them back as the
+next question's history. A conversation belongs to one tenant and one user: the same id
+used by another user (or tenant) is another conversation. Each keeps its newest
+`MAX_TURNS` turns; what the rewriter reads of them is kept to `answer.history_tokens`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from cairn.conversation.history import Turn
+from cairn.sqlite import SQLiteFile
+
+CONVERSATIONS_FILE = "conversations.db"
+MAX_TURNS = 200
+"""Turns kept per conversation (the oldest go first)."""
+
+_MIGRATIONS = (
+    (
+        """CREATE TABLE turns (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL, user TEXT NOT NULL, conversation TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'summary')),
+            text TEXT NOT NULL,
+            created REAL NOT NULL
+        )""",
+        "CREATE INDEX turns_by_conversation ON turns (tenant, user, conversation, seq)",
+    ),
+)
+
+
+class ConversationStore:
+    """Turns of conversations, keyed by (tenant, user, conversation id); thread-safe."""
+
+    def __init__(self, path: Path, *, max_turns: int = MAX_TURNS) -> None:
+        self.db = SQLiteFile(path, _MIGRATIONS, what="the conversation store")
+        self.max_turns = max_turns
+
+    def turns(self, tenant: str | None, user: str | None, conversation: str) -> list[Turn]:
+        """The conversation's kept turns, oldest first (none for an unknown id)."""
+        with self.db.reading() as db:
+            rows = db.execute(
+                "SELECT role, text FROM turns WHERE tenant = ? AND user = ? AND conversation = ?"
+                " ORDER BY seq DESC LIMIT ?",
+                (tenant or "", user or "", conversation, self.max_turns),
+            ).fetchall()
+        return [Turn(role=role, text=text) for role, text in reversed(rows)]
+
+    def append(
+        self, tenant: str | None, user: str | None, conversation: str, turns: Sequence[Turn]
+    ) -> None:
+        """Add `turns` to the conversation; turns beyond `max_turns` are dropped, oldest
+        first."""
+        key = (tenant or "", user or "", conversation)
+        now = time.time()
+        with self.db.transaction() as db:
+            db.executemany(
+                "INSERT INTO turns (tenant, user, conversation, role, text, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(*key, t.role, t.text, now) for t in turns],
+            )
+            db.execute(
+                "DELETE FROM turns WHERE tenant = ? AND user = ? AND conversation = ? AND seq <="
+                " (SELECT seq FROM turns WHERE tenant = ? AND user = ? AND conversation = ?"
+                "  ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                (*key, *key, self.max_turns),
+            )
+
+    def close(self) -> None:
+        self.db.close()
