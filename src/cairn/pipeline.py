@@ -155,6 +155,9 @@ class Pipeline:
                 verdict = self.input_guard.check(question)  # 1 input guard (as asked)
                 root.set(guard_input=verdict.status)
                 decisions = _decided(GuardDecisions(), "input", verdict)
+                if verdict.question is not None:  # the legitimate part of a mixed question
+                    question = verdict.question
+                    root.set(guard_input_question=question)
                 if verdict.blocked:
                     refusal = _refusal("input", verdict, root)
                 else:

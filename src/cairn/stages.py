@@ -35,6 +35,9 @@ class GuardVerdict:
     draft: Draft | None = None
     """An output guard's rewrite of the draft it let through (secrets masked, links
     neutralised), answered instead of the original."""
+    question: str | None = None
+    """An input guard's rewrite of the question it let through: the legitimate part of a
+    question that also carried an injection, answered instead of the whole."""
 
     @property
     def blocked(self) -> bool:

@@ -44,7 +44,18 @@ class InjectionInputGuard:
     def check(self, question: str) -> GuardVerdict:
         if self.policy == "off":
             return OFF
-        return self.verdict(self.assess(question))
+        verdict = self.verdict(self.assess(question))
+        if not verdict.blocked:
+            return verdict
+        # A legitimate question with an injection attached: answer the legitimate part.
+        separated = self.detector.separate(question)
+        if separated.legitimate and not self.assess(separated.legitimate).flagged:
+            return GuardVerdict(
+                status="flagged",
+                reason=f"{verdict.reason}; answered without {len(separated.removed)} part(s)",
+                question=separated.legitimate,
+            )
+        return verdict
 
     def verdict(self, risk: Risk) -> GuardVerdict:
         """The verdict this guard's policy gives a question with `risk`."""
