@@ -27,9 +27,23 @@ from contextlib import contextmanager
 from typing import Any
 
 from cairn.errors import CairnError, ConfigError
+from cairn.trace.redact import safe_url
 
 SCHEMES = ("postgresql://", "postgres://")
 _PLACEHOLDER = re.compile(r"\?")
+
+
+def from_sqlite(ddl: str) -> str:
+    """A migration step written for SQLite, in Postgres types: one schema for both backends.
+
+    Covers the DDL cairn's components use: `INTEGER PRIMARY KEY AUTOINCREMENT` becomes
+    `BIGSERIAL PRIMARY KEY`, `INTEGER` `BIGINT` (SQLite integers are 64-bit), `REAL`
+    `DOUBLE PRECISION`, and `WITHOUT ROWID` (a SQLite storage option) is dropped.
+    """
+    ddl = re.sub(r"\bINTEGER PRIMARY KEY AUTOINCREMENT\b", "BIGSERIAL PRIMARY KEY", ddl)
+    ddl = re.sub(r"\bINTEGER\b", "BIGINT", ddl)
+    ddl = re.sub(r"\bREAL\b", "DOUBLE PRECISION", ddl)
+    return re.sub(r"\)\s*WITHOUT ROWID", ")", ddl)
 
 
 def is_postgres_url(url: str | None) -> bool:
@@ -193,8 +207,3 @@ class PgDatabase:
 
     def close(self) -> None:
         self._pool.close()
-
-
-def safe_url(url: str) -> str:
-    """`url` without its password."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)

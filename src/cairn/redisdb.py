@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cairn.errors import ConfigError
+from cairn.trace.redact import safe_url
 
 if TYPE_CHECKING:
     import redis
@@ -33,16 +34,7 @@ def connect(url: str) -> redis.Redis:
     except redis.RedisError as exc:
         client.close()
         raise ConfigError(
-            f"cannot reach Redis at {_safe(url)} ({exc}): start it (cairn uses redis-server "
+            f"cannot reach Redis at {safe_url(url)} ({exc}): start it (cairn uses redis-server "
             "7 or newer) or unset CAIRN_REDIS_URL to keep this state in the process"
         ) from None
     return client
-
-
-def _safe(url: str) -> str:
-    """`url` without a password."""
-    head, sep, tail = url.partition("@")
-    if not sep:
-        return url
-    scheme, _, _ = head.partition("://")
-    return f"{scheme}://***@{tail}"

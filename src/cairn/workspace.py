@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from cairn.answer.base import Draft
     from cairn.budget.reservations import Budget
     from cairn.cache import AnswerCache
+    from cairn.guard.detector import InjectionDetector
     from cairn.llm.base import Provider
     from cairn.retrieve.base import Retriever
     from cairn.types import Hit
@@ -153,6 +154,13 @@ class Workspace:
             history_tokens=self.settings.answer.history_tokens,
         )
 
+    @cached_property
+    def injection_detector(self) -> InjectionDetector:
+        """Rules and the shipped classifier, its weights read once per workspace."""
+        from cairn.guard.detector import InjectionDetector
+
+        return InjectionDetector.load()
+
     def guards(self) -> tuple[InputGuard, OutputGuard]:
         """The input and output guards `guard.*` asks for (the no-op ones when `off`)."""
         from cairn.stages import NoInputGuard, NoOutputGuard
@@ -161,10 +169,9 @@ class Workspace:
         input_guard: InputGuard = NoInputGuard()
         output_guard: OutputGuard = NoOutputGuard()
         if g.input != "off":
-            from cairn.guard.detector import InjectionDetector
             from cairn.guard.input import InjectionInputGuard
 
-            input_guard = InjectionInputGuard(InjectionDetector(), policy=g.input)
+            input_guard = InjectionInputGuard(self.injection_detector, policy=g.input)
         if g.output != "off":
             output_guard = _OutputPolicy(
                 g.output,

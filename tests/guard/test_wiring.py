@@ -94,3 +94,21 @@ def test_a_compromised_model_printing_its_prompt_is_withheld(
         monkeypatch.setenv("CAIRN_LLM_BASE_URL", fake.url)
         unguarded = ask(workspace, ATTACK)
     assert PromptParts().system_role in unguarded["answer"]  # what the guard withheld
+
+
+def test_the_workspace_input_guard_uses_the_shipped_classifier(workspace: Path) -> None:
+    """The rules alone miss most attacks (docs/guard.md); the guard the pipeline gets must
+    carry the trained classifier, loaded once per workspace."""
+    from cairn.config import Settings
+    from cairn.guard.input import InjectionInputGuard
+    from cairn.workspace import Workspace
+
+    ws = Workspace(Settings(workspace=workspace))
+    try:
+        first, _ = ws.guards()
+        second, _ = ws.guards()
+        assert isinstance(first, InjectionInputGuard) and isinstance(second, InjectionInputGuard)
+        assert first.detector.classifier is not None
+        assert first.detector is second.detector
+    finally:
+        ws.close()

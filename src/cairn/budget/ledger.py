@@ -20,7 +20,7 @@ from typing import Any
 from cairn.budget.errors import LedgerError
 from cairn.budget.money import from_nanos
 from cairn.budget.schema import MIGRATIONS
-from cairn.pg import PgDatabase, is_postgres_url
+from cairn.pg import PgDatabase, from_sqlite, is_postgres_url
 from cairn.sql import SqlConnection
 from cairn.sqlite import SQLiteFile
 
@@ -81,12 +81,10 @@ class Ledger:
     ) -> None:
         self._file: SQLiteFile | PgDatabase
         if isinstance(path, str) and is_postgres_url(path):
-            from cairn.budget.schema_pg import PG_MIGRATIONS
-
-            self.path = Path(LEDGER_FILE)  # not a file: `location` names the database
+            self.path: Path | None = None  # not a file: `location` names the database
             self._file = PgDatabase(
                 path,
-                PG_MIGRATIONS,
+                [from_sqlite(step) for step in MIGRATIONS],
                 component="ledger",
                 what="the cost ledger",
                 error=LedgerError,

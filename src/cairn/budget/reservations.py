@@ -165,7 +165,8 @@ class Budget:
         return self._thresholds.alert_thresholds
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | None:
+        """The ledger file (None for a ledger in Postgres: see `ledger.location`)."""
         return self._ledger.path
 
     @property

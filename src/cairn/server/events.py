@@ -23,7 +23,8 @@ MEMORY_URL = "memory://"
 @runtime_checkable
 class Subscription(Protocol):
     def get(self, timeout_s: float) -> dict[str, Any] | None:
-        """The next event, or `None` when none came within `timeout_s`."""
+        """The next event, or `None` when none came within `timeout_s` (at once, once the
+        subscription is closed)."""
         ...
 
     def close(self) -> None: ...
@@ -48,14 +49,18 @@ class _Queue:
     def __init__(self, bus: MemoryEventBus, topic: str) -> None:
         self.bus, self.topic = bus, topic
         self.items: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self.closed = False
 
     def get(self, timeout_s: float) -> dict[str, Any] | None:
+        if self.closed:
+            return None
         try:
             return self.items.get(timeout=timeout_s)
         except queue.Empty:
             return None
 
     def close(self) -> None:
+        self.closed = True
         self.bus._drop(self)
 
 

@@ -21,8 +21,11 @@ class _PubSub:
         self._pubsub.subscribe(channel)
         # wait for the confirmation, so an event published after subscribe() returns is seen
         self._pubsub.get_message(timeout=10.0)
+        self.closed = False
 
     def get(self, timeout_s: float) -> dict[str, Any] | None:
+        if self.closed:
+            return None
         message = self._pubsub.get_message(timeout=timeout_s)
         if message is None or message.get("type") != "message":
             return None
@@ -34,6 +37,7 @@ class _PubSub:
         return event if isinstance(event, dict) else None
 
     def close(self) -> None:
+        self.closed = True
         self._pubsub.close()
 
 

@@ -59,6 +59,11 @@ class EventBusConformance:
 
     def test_a_closed_subscription_gets_nothing_more(self) -> None:
         bus = self.make_bus()
-        sub = bus.subscribe("t")
-        sub.close()
-        bus.publish("t", {"late": True})  # no subscriber left: dropped, no error
+        closed, open_ = bus.subscribe("t"), bus.subscribe("t")
+        closed.close()
+        bus.publish("t", {"late": True})
+        assert open_.get(10.0) == {"late": True}  # the topic still delivers
+        assert closed.get(0.05) is None
+        open_.close()
+        bus.publish("t", {"later": True})  # no subscriber left: dropped, no error
+        assert open_.get(0.05) is None

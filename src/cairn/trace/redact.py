@@ -55,6 +55,13 @@ _CREDENTIAL = re.compile(
 )
 _URL_USERINFO = re.compile(r"(?<=://)[^\s/@:]+:[^\s/@]+@")
 """`scheme://user:password@host`: the user and password go, the host stays."""
+
+
+def safe_url(url: str) -> str:
+    """`url` fit for a message or a log: without its user and password."""
+    return _URL_USERINFO.sub("***@", url)
+
+
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _DIGITS = re.compile(r"(?<![\w.])\+?\d(?:[ \-]?\d){7,}(?![\w.])")
 _TOKEN = re.compile(r"\b(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{32,}\b")
