@@ -162,7 +162,14 @@ class Pipeline:
                     refusal = _refusal("input", verdict, root)
                 else:
                     if history:
+                        asked = question
                         question = self._rewrite(question, history, root)  # rewrite
+                        if question != asked:  # the history is client text: guard it too
+                            again = self.input_guard.check(question)
+                            if again.blocked:
+                                decisions = _decided(decisions, "input", again)
+                                refusal = _refusal("input", again, root)
+                if refusal is None:
                     request = self._cache_request(question, filters, tenant, k)  # 2 cache
                     hit = self.cache.get(request) if request and self.cache else None
                     if hit is not None:
@@ -247,7 +254,11 @@ class Pipeline:
     ) -> Answer:
         latency_ms = (time.perf_counter() - started) * 1000
         if draft.degraded is not None:
-            root.set(degraded=draft.degraded.reason, degraded_detail=draft.degraded.detail)
+            root.set(
+                degraded=draft.degraded.reason,
+                degraded_detail=draft.degraded.detail,
+                degraded_caller_only=draft.degraded.caller_only,
+            )
         root.set(
             abstained=draft.abstained,
             latency_ms=round(latency_ms, 2),
@@ -314,7 +325,11 @@ class Pipeline:
                 degraded = None if sent or self.fallback is None else degradation_of(exc)
                 if degraded is None:
                     raise
-                span.set(degraded=degraded.reason, degraded_detail=degraded.detail)
+                span.set(
+                    degraded=degraded.reason,
+                    degraded_detail=degraded.detail,
+                    degraded_caller_only=degraded.caller_only,
+                )
                 draft = yield from self._fall_back(question, hits, stream, degraded)
             assert draft is not None, "an answerer stream must end with a done event"
             span.set(

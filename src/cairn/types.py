@@ -182,6 +182,9 @@ class Degraded:
     """The model's or the budget's error message."""
     retry_after: float | None = None
     """Seconds after which the model may serve again, where known."""
+    caller_only: bool = False
+    """A budget refusal by one caller's limit (a user's, a tenant's) or by the per-request
+    cap: the model still serves others."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -207,6 +207,7 @@ class _OutputPolicy:
 
     def check(self, draft: Draft, hits: list[Hit]) -> GuardVerdict:
         verdict = self.guard.check(draft, hits)
-        if verdict.blocked and self.policy == "flag":
-            return GuardVerdict(status="flagged", reason=verdict.reason)
+        if verdict.blocked and self.policy == "flag":  # let it through, but never a secret
+            clean = self.guard.sanitise(draft).draft
+            return GuardVerdict(status="flagged", reason=verdict.reason, draft=clean)
         return verdict

@@ -625,7 +625,8 @@ def test_import_is_lazy() -> None:
         """
         import sys
         import cairn.ingest.readers
-        heavy = ("lxml", "pypdf", "bs4", "markdown_it", "charset_normalizer")
+        heavy = ("lxml", "pdfplumber", "pdfminer", "docx", "pptx", "openpyxl", "tree_sitter",
+                 "bs4", "markdown_it", "charset_normalizer")
         print(",".join(m for m in heavy if m in sys.modules))
         """
     )

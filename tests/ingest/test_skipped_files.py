@@ -59,11 +59,10 @@ def _ingest(root: Path, tmp_path: Path, **options: object) -> IngestReport:
 
 def test_every_file_not_ingested_is_listed_with_its_rule(sources: Path, tmp_path: Path) -> None:
     report = _ingest(sources, tmp_path)
-    assert report.ingested == 2  # pkg/a.py, src/lib.rs
+    assert report.ingested == 3  # pkg/a.py, src/lib.rs, Makefile (text without an extension)
     rules = {s.path: s.rule for s in report.skipped}
     assert rules == {
-        ".gitignore": "unsupported",
-        "Makefile": "unsupported",
+        ".gitignore": "excluded",  # a hidden file
         "data/blob.XYZ": "unsupported",
         "node_modules/": "vendored",
         "vendor/": "vendored",
@@ -75,7 +74,7 @@ def test_every_file_not_ingested_is_listed_with_its_rule(sources: Path, tmp_path
         "build/": "ignored",
         "notes/debug.log.md": "ignored",
     }
-    assert {s.path for s in report.left_out} == {".gitignore", "Makefile", "data/blob.XYZ"}
+    assert {s.path for s in report.left_out} == {"data/blob.XYZ"}
     rows = report.as_dict()["skipped"]
     assert isinstance(rows, list) and len(rows) == len(rules)
     assert all(row["reason"] for row in rows)
@@ -103,24 +102,20 @@ def test_cli_lists_skips_and_exits_3_when_files_were_left_out(
     result = runner.invoke(app, ["ingest", str(sources), "--workspace", str(ws), "--json"])
     assert result.exit_code == 3, result.output
     data = json.loads(result.stdout)
-    assert data["ingested"] == 2 and data["left_out"] == 3
-    assert {row["path"] for row in data["skipped"] if row["left_out"]} == {
-        ".gitignore",
-        "Makefile",
-        "data/blob.XYZ",
-    }
+    assert data["ingested"] == 3 and data["left_out"] == 1
+    assert {row["path"] for row in data["skipped"] if row["left_out"]} == {"data/blob.XYZ"}
 
     text = runner.invoke(app, ["ingest", str(sources), "--workspace", str(ws)])
     assert text.exit_code == 3
     assert "skipped 1 file: unsupported file type '.xyz': data/blob.XYZ" in text.stderr
-    assert "left out 3 files of an unsupported type" in text.stderr
+    assert "left out 1 file of an unsupported type" in text.stderr
     assert "ignored by .gitignore, not walked: build/" in text.stderr
 
 
 def test_cli_exits_0_when_only_rules_skipped_files(sources: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     args = ["ingest", str(sources), "--workspace", str(tmp_path / "ws")]
-    for pattern in (".gitignore", "Makefile", "data/*"):
+    for pattern in ("data/*",):
         args += ["--exclude", pattern]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -141,11 +136,40 @@ def test_empty_files_are_skipped_not_failed(tmp_path: Path) -> None:
     root = tmp_path / "pkg"
     root.mkdir()
     (root / "__init__.py").write_text("")
+    (root / "blank.py").write_text("\n  \n")  # whitespace only: empty too, not a failure
     (root / "core.py").write_text("def f():\n    return 1\n")
     report = _ingest(root, tmp_path)
     assert report.failures == [] and report.ingested == 1
-    assert [(s.path, s.rule) for s in report.skipped] == [("__init__.py", "empty")]
+    skipped = [(s.path, s.rule) for s in report.skipped]
+    assert skipped == [("__init__.py", "empty"), ("blank.py", "empty")]
     assert report.left_out == []
+
+
+def test_folder_links_are_listed_not_followed_and_binary_files_without_extension_left_out(
+    tmp_path: Path,
+) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.py").write_text("def a():\n    return 1\n")
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "linked").symlink_to(real, target_is_directory=True)
+    (root / "LICENSE").write_text("Apache License\nVersion 2.0\n")
+    (root / "tool").write_bytes(b"\x7fELF\x00\x00\x01\x02")
+    report = _ingest(root, tmp_path)
+    assert report.ingested == 1  # LICENSE, as text
+    reasons = {s.path: (s.rule, s.reason) for s in report.skipped}
+    assert reasons["linked/"][0] == "excluded" and "symbolic link" in reasons["linked/"][1]
+    assert reasons["tool"][0] == "unsupported"
+    assert [s.path for s in report.left_out] == ["tool"]
+
+
+def test_an_include_that_matches_nothing_fails(sources: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["ingest", str(sources), "--workspace", str(tmp_path / "ws"), "--include", "*.PY"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "no file matches --include *.PY" in result.stderr
 
 
 def test_gitignore_files_above_the_root_apply_inside_a_repository(tmp_path: Path) -> None:

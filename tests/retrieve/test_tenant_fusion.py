@@ -38,6 +38,7 @@ def test_hybrid_scores_of_a_tenant_ignore_other_tenants(
     def ranked() -> list[tuple[str, float, float | None, float | None]]:
         if memory:
             store.keep_bm25_in_memory(wait=True)
+            assert store.bm25_covers(store.generation())  # the in-memory path, not FTS5
         return [
             (r.chunk_id, r.score, r.lexical, r.dense)
             for r in retriever.rank("zephyr calibration", 5, B)

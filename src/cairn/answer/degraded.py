@@ -24,7 +24,6 @@ from cairn.llm.errors import (
     AllProvidersFailed,
     BadResponse,
     CircuitOpen,
-    LLMError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
@@ -39,7 +38,10 @@ def degradation_of(exc: BaseException, *, now: dt.datetime | None = None) -> Deg
     """The degradation `exc` stands for, or None for an error the fallback must not hide."""
     if isinstance(exc, BudgetExceeded):
         return Degraded(
-            reason="budget_exhausted", detail=str(exc), retry_after=_period_left(exc.period, now)
+            reason="budget_exhausted",
+            detail=str(exc),
+            retry_after=_period_left(exc.period, now),
+            caller_only=exc.scope is not None or exc.limit == "request",
         )
     if isinstance(exc, AllProvidersFailed):
         parts = [degradation_of(f, now=now) for f in exc.failures]
@@ -55,9 +57,7 @@ def degradation_of(exc: BaseException, *, now: dt.datetime | None = None) -> Deg
         return Degraded(reason="rate_limited", detail=str(exc), retry_after=exc.retry_after)
     if isinstance(exc, ProviderUnavailable | ProviderTimeout | BadResponse):
         return Degraded(reason="unavailable", detail=str(exc))
-    if isinstance(exc, LLMError):
-        return None  # rejected requests: a configuration to fix, not an outage
-    return None
+    return None  # a rejected request (bad key, bad model): a configuration to fix, not an outage
 
 
 def _period_left(period: str | None, now: dt.datetime | None) -> float | None:

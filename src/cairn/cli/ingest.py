@@ -58,6 +58,9 @@ def command(
         emit(report.as_dict())
     else:
         _summary(report)
+    if include and report.files == 0:  # a typo in a pattern must not read as success
+        typer.echo(f"error: no file matches --include {' '.join(include)}", err=True)
+        raise typer.Exit(EXIT_FAILED)
     raise typer.Exit(exit_status(report))
 
 
@@ -141,7 +144,8 @@ def _summary(report: Any) -> None:
         )
     if report.left_out:
         console.print(
-            f"[yellow]left out[/] {len(report.left_out)} files of an unsupported type; "
+            f"[yellow]left out[/] {len(report.left_out)} "
+            f"{'file' if len(report.left_out) == 1 else 'files'} of an unsupported type; "
             f"supported: {' '.join(sorted(SUPPORTED_SUFFIXES))}",
             soft_wrap=True,
         )

@@ -44,11 +44,12 @@ class InjectionInputGuard:
     def check(self, question: str) -> GuardVerdict:
         if self.policy == "off":
             return OFF
-        verdict = self.verdict(self.assess(question))
+        risk = self.assess(question)
+        verdict = self.verdict(risk)
         if not verdict.blocked:
             return verdict
         # A legitimate question with an injection attached: answer the legitimate part.
-        separated = self.detector.separate(question)
+        separated = self.detector.separate(question, risk)
         if separated.legitimate and not self.assess(separated.legitimate).flagged:
             return GuardVerdict(
                 status="flagged",

@@ -167,6 +167,10 @@ class OutputLeakGuard:
         if copied:
             findings = tuple(f"verbatim:{run}" for run in copied)
             return self._blocked(draft, "output_leak:instructions", findings)
+        return self.sanitise(draft)
+
+    def sanitise(self, draft: Draft) -> Review:
+        """Secrets masked and links to other hosts neutralised; `pass` when nothing was."""
         found = tuple(f"secret:{s.kind}" for s in self.secrets.find(draft.text))
         text = self.secrets.scrub(draft.text)
         neutralised = self.links.neutralise(text)

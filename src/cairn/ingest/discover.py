@@ -11,7 +11,10 @@ A file is taken when its type is supported and no rule leaves it out. The rules,
 - `generated`: it is generated, not written (minified JavaScript or CSS, `*_pb2.py`, a
   `Code generated ... DO NOT EDIT.` or `@generated` header, lock files, Sphinx build files);
 - `empty`: the file is empty (a package's `__init__.py`, a placeholder): nothing to index;
-- `unsupported`: cairn cannot read its type.
+- `unsupported`: cairn cannot read its type (a file without an extension is read as text
+  when it starts as text: `LICENSE`, `Makefile`);
+- `excluded` also covers hidden files (`.gitignore`, `.env`) and symbolic links to folders,
+  which are listed, not followed.
 
 Only `unsupported` files are *left out* against the user's wish (the CLI's exit status says
 so); the other rules are deliberate and listed with the reason. Given includes
@@ -258,11 +261,21 @@ def _walked(
     rules: bool,
 ) -> list[str]:
     """The subfolders to walk into; the others are listed in `out` once, with the reason."""
-    if not rules:
-        return names
     kept = []
     for name in names:
         source = f"{relative}/{name}" if relative else name
+        if (here / name).is_symlink():  # os.walk never follows one: say so
+            out.append(
+                Skipped(
+                    f"{source}/",
+                    "excluded",
+                    "a symbolic link to a folder, not followed (ingest its target directly)",
+                )
+            )
+            continue
+        if not rules:
+            kept.append(name)
+            continue
         holds = VENDORED_DIRS.get(name.lower())
         if holds is None and (here / name / "pyvenv.cfg").is_file():
             holds = "a virtual environment"
@@ -307,17 +320,39 @@ def _skip(
         reason = generated_reason(file)
         if reason is not None:
             return Skipped(source, "generated", f"{reason}; --include it to ingest it")
+    if rules and file.name.startswith("."):
+        return Skipped(source, "excluded", "hidden file; --include it to ingest it")
     suffix = file.suffix.lower()
-    if suffix not in suffixes:
-        kind = f"'{suffix}'" if suffix else "(no extension)"
+    if suffix not in suffixes and not (not suffix and _text_head(file)):
+        kind = f"'{suffix}'" if suffix else "(no extension, not text)"
         return Skipped(source, "unsupported", f"unsupported file type {kind}")
     if _empty(file):
         return Skipped(source, "empty", "empty file")
     return None
 
 
+_EMPTY_CHECK_BYTES = 4096
+
+
 def _empty(file: Path) -> bool:
+    """No bytes, or only whitespace (a blank `__init__.py`)."""
     try:
-        return file.stat().st_size == 0
+        size = file.stat().st_size
+        if size > _EMPTY_CHECK_BYTES:
+            return False
+        return size == 0 or not file.read_bytes().strip()
     except OSError:
         return False  # reading it later reports the error
+
+
+def _text_head(file: Path) -> bool:
+    """True when a file without an extension (`LICENSE`, `Makefile`) starts as text: the
+    readers take such files as plain text (or HTML)."""
+    from cairn.ingest.readers import looks_binary
+
+    try:
+        with file.open("rb") as f:
+            head = f.read(8192)
+    except OSError:
+        return True  # reading it later reports the error
+    return not looks_binary(head)

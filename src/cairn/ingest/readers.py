@@ -68,7 +68,7 @@ def read_document(path: Path, data: bytes) -> ParsedDocument:
 
         document = _guarded(name, "PDF", lambda: pdf.read(path, data))
     else:
-        if _looks_binary(data[:_SNIFF_BYTES]):
+        if looks_binary(data[:_SNIFF_BYTES]):
             raise IngestError(name, "binary content, not a supported text format")
         text = _decode(name, data, html=suffix in (".html", ".htm"))
         if not text.strip():
@@ -116,7 +116,7 @@ def _guarded(name: str, kind: str, read: Callable[[], ParsedDocument]) -> Parsed
         raise IngestError(name, f"could not parse {kind}: {detail}") from exc
 
 
-def _looks_binary(sample: bytes) -> bool:
+def looks_binary(sample: bytes) -> bool:
     """NUL bytes or many control characters (text with a UTF-16/32 byte-order mark is fine)."""
     if sample.startswith(tuple(bom for bom, _ in _BOMS)):
         return False

@@ -46,7 +46,8 @@ class LLMHealth:
         self._clock = clock
         self._lock = threading.Lock()
         self._failure: tuple[LLMStatus, str, float] | None = None  # status, detail, until
-        self.configured = _routes(settings) != []
+        self._routes = _routes(settings)  # the settings never change: resolved once
+        self.configured = self._routes != []
 
     # the span hook
     def on_start(self, trace: TraceRecord, span: SpanRecord) -> None:
@@ -56,16 +57,20 @@ class LLMHealth:
         if span.name != "answer":
             return
         reason = span.attributes.get("degraded")
-        if isinstance(reason, str):
+        # One caller's limit (a user's, a tenant's, the per-request cap) refusing says nothing
+        # about the model for everyone else.
+        if isinstance(reason, str) and not span.attributes.get("degraded_caller_only"):
             self.record_failure(reason, str(span.attributes.get("degraded_detail", "")))
         elif _number(span.attributes.get("gen_ai.usage.output_tokens")) > 0:
             self.record_success()
 
-    def record_failure(self, reason: str, detail: str, *, retry_after: float | None = None) -> None:
+    def record_failure(self, reason: str, detail: str, *, until_success: bool = False) -> None:
+        """The model failed; reported for the breaker's reset time, or (`until_success`: the
+        start-up check) until the model next answers."""
         status: LLMStatus = "budget_exhausted" if reason == "budget_exhausted" else "unavailable"
-        hold = max(retry_after or 0.0, self.settings.llm.breaker_reset_s)
+        until = float("inf") if until_success else self._clock() + self.settings.llm.breaker_reset_s
         with self._lock:
-            self._failure = (status, detail or reason, self._clock() + hold)
+            self._failure = (status, detail or reason, until)
 
     def record_success(self) -> None:
         with self._lock:
@@ -82,7 +87,7 @@ class LLMHealth:
             failure = self._failure
         if failure is not None and self._clock() < failure[2]:
             return failure[0], failure[1]
-        open_breaker = _open_breaker(self.settings)
+        open_breaker = _open_breaker(self.settings, self._routes)
         if open_breaker:
             return "unavailable", open_breaker
         return "ok", ""
@@ -90,10 +95,9 @@ class LLMHealth:
     def check_endpoint(self) -> None:
         """`GET /models` on the answer model's endpoint (free); a failure is recorded and
         logged, never raised."""
-        routes = _routes(self.settings)
-        if not routes:
+        if not self._routes:
             return
-        route = routes[0]
+        route = self._routes[0]
         url, headers = _models_request(route.provider, route.base_url, route.api_key)
         timeout = httpx.Timeout(
             self.settings.llm.read_timeout_s, connect=self.settings.llm.connect_timeout_s
@@ -104,7 +108,7 @@ class LLMHealth:
         except httpx.HTTPError as exc:
             detail = f"start-up check GET {url} failed: {exc}"
             log.warning("%s; answers fall back as configured (answer.fallback)", detail)
-            self.record_failure("unavailable", detail)
+            self.record_failure("unavailable", detail, until_success=True)
             return
         log.info("start-up check GET %s: %s", url, response.status_code)
 
@@ -117,7 +121,7 @@ class LLMHealth:
         except CairnError:
             return ""
         for u in usages:
-            if u.scope is None and u.remaining_usd <= 0:
+            if u.scope is None and u.limit_usd - u.spent_usd <= 0:  # spent, not reserved
                 return f"{u.setting} (${u.limit_usd}) is spent for {u.period}"
         return ""
 
@@ -131,15 +135,10 @@ def _routes(settings: Settings) -> list[ModelRoute]:
         return []
 
 
-def _open_breaker(settings: Settings) -> str:
+def _open_breaker(settings: Settings, routes: list[ModelRoute]) -> str:
     """The answer model's breaker, when it is open for every model of the chain."""
     from cairn.llm.breaker import BREAKERS
-    from cairn.llm.routing import resolve_routes
 
-    try:
-        routes = resolve_routes(settings.llm, "answer")
-    except CairnError:
-        return ""
     llm = settings.llm
     states = [
         BREAKERS.get(r.key, threshold=llm.breaker_threshold, reset_after=llm.breaker_reset_s).state
