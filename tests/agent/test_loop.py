@@ -255,3 +255,35 @@ def test_a_tool_needing_scopes_the_caller_lacks_is_denied(
     ).start("write")
     assert view.status == "done" and [c.state for c in view.calls] == ["denied"]
     assert lines(log) == []
+
+
+def test_a_side_effect_whose_reply_does_not_fit_is_done_not_failed(
+    store: AgentStore, tmp_path: Path
+) -> None:
+    """The effect happened: recording it as failed would invite the model to call again,
+    with a new call id and so a new idempotency key, and repeat the effect."""
+    from cairn.agent.tools import FunctionTool
+    from tests.agent.tooling import LineIn, LineOut
+
+    effects: list[str] = []
+
+    def run(args: LineIn, key: str, dry_run: bool) -> object:
+        effects.append(args.text)
+        return {"unexpected": "shape"}  # not a LineOut
+
+    sloppy = FunctionTool(
+        name="append_line",
+        description="Append a line.",
+        input_model=LineIn,
+        output_model=LineOut,
+        fn=run,  # type: ignore[arg-type]
+        side_effect="write",
+    )
+    model = ScriptedModel(Reply.call("append_line", {"text": "once"}), "Done.")
+    agent = Agent(model, ToolRegistry.of([sloppy]), store, policies={"append_line": "always"})
+    view = agent.start("write once")
+    assert view.status == "done" and effects == ["once"]
+    [call] = view.calls
+    assert call.state == "done"
+    reply = json.loads(model.history[1].messages[-1].content)
+    assert reply["result"] == {"unexpected": "shape"} and "did not match" in reply["warning"]

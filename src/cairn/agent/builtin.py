@@ -100,7 +100,14 @@ def write_note(root: Path) -> FunctionTool:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{key[:8]}.tmp")
         tmp.write_text(marker + args.text + "\n")
-        os.replace(tmp, path)
+        try:
+            os.link(tmp, path)  # never replaces a note another call wrote in the meantime
+        except FileExistsError:
+            if path.read_text().startswith(marker):
+                return NoteOut(path=str(path), written=False)
+            raise ToolError(f"a note named {name} already exists: choose another name") from None
+        finally:
+            tmp.unlink(missing_ok=True)
         return NoteOut(path=str(path), written=True)
 
     return FunctionTool(

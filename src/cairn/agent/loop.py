@@ -368,20 +368,22 @@ class Agent:
         assert started.idempotency_key is not None
         args = tool.input_model.model_validate(started.args)
         dry_run = run.dry_run and tool.side_effect != "none"
-        try:
-            if dry_run and not tool.supports_dry_run:
-                output: Any = {"dry_run": True, "would_call": tool.name, "args": started.args}
-            else:
+        if dry_run and not tool.supports_dry_run:
+            output: Any = {"dry_run": True, "would_call": tool.name, "args": started.args}
+        else:
+            try:
                 result = tool.call(args, idempotency_key=started.idempotency_key, dry_run=dry_run)
-                output = tool.output_model.model_validate(result).model_dump(mode="json")
-        except Exception as exc:  # a tool failure goes back to the model
-            text = tool_error_message(tool.name, exc)
-            self.store.finish_call(
-                run.id, call.call_id, state="failed", reply=text, error=text,
-                key=started.idempotency_key,
-            )  # fmt: skip
-            self._count_failures(run.id, 1, ok=False)
-            return self.store.run(run.id).status == "running"
+            except Exception as exc:  # a tool failure goes back to the model
+                text = tool_error_message(tool.name, exc)
+                self.store.finish_call(
+                    run.id, call.call_id, state="failed", reply=text, error=text,
+                    key=started.idempotency_key,
+                )  # fmt: skip
+                self._count_failures(run.id, 1, ok=False)
+                return self.store.run(run.id).status == "running"
+            # The call happened: a reply that does not fit the declared output is still
+            # recorded as done (calling again would repeat the side effect), the mismatch said.
+            output = _output(tool, result)
         self.store.finish_call(
             run.id, call.call_id, state="done", reply=json.dumps(output), result=output,
             key=started.idempotency_key, reset_failures=True,
@@ -407,6 +409,20 @@ class Agent:
             return False
         self.store.set_status(run.id, "stopped", reason=reason)
         return True
+
+
+def _output(tool: Any, result: Any) -> Any:
+    """The tool's result as JSON: validated by its output model, or kept as it came with a
+    note when it does not fit (the effect has happened either way)."""
+    try:
+        return tool.output_model.model_validate(result).model_dump(mode="json")
+    except Exception as exc:
+        raw = result.model_dump(mode="json") if hasattr(result, "model_dump") else result
+        try:
+            json.dumps(raw)
+        except (TypeError, ValueError):
+            raw = repr(raw)
+        return {"result": raw, "warning": f"the tool's reply did not match its output model: {exc}"}
 
 
 def _seen_calls(calls: list[CallRecord]) -> dict[tuple[str, str], int]:
