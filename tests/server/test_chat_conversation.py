@@ -274,3 +274,23 @@ def test_the_toml_follow_up_retrieves_the_tomllib_page(toml_client: OpenAI) -> N
     assert extension["query"] == "and can it write them too? (read, TOML, file)"
     assert extension["citations"] and not extension["abstained"]
     assert {c["source"] for c in extension["citations"]} == {"library/tomllib.html"}
+
+
+def test_a_retried_request_is_stored_once_and_answered_as_the_first(
+    ws: Path, client: OpenAI
+) -> None:
+    """A client retries a request whose reply it never got: the turns are kept once, and the
+    retry does not see its own first try as history."""
+    import sqlite3
+    from contextlib import closing
+
+    from cairn.conversation.store import CONVERSATIONS_FILE
+
+    _, first = ask_kept(client, SETS, "retry-1")
+    _, again = ask_kept(client, SETS, "retry-1")  # the retry
+    assert again["rewritten"] is False and again["query"] == first["query"]
+    with closing(sqlite3.connect(ws / CONVERSATIONS_FILE)) as db:
+        roles = db.execute(
+            "SELECT role FROM turns WHERE conversation = 'retry-1' ORDER BY rowid"
+        ).fetchall()
+    assert [r[0] for r in roles] == ["user", "assistant"]

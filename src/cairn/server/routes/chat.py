@@ -118,7 +118,7 @@ async def chat_completions(body: ChatRequest, state: StateDep, caller: AskCaller
                 filters=filters_for(caller),
                 user=caller.user,
                 tenant=caller.tenant,
-                history=kept.history(),
+                history=kept.history(question),
             )
         kept.remember(question, result)
         return result
@@ -215,16 +215,24 @@ class _Kept:
         self.conversation = conversation
         self.sent = sent
         self.imported: list[Turn] = []
+        self.retry = False
 
-    def history(self) -> list[Turn]:
+    def history(self, question: str) -> list[Turn]:
         if self.conversation is None:
             return self.sent
         stored = self.store.turns(self.caller.tenant, self.caller.user, self.conversation)
+        if len(stored) >= 2 and stored[-2] == Turn.user(question):
+            # the same question again right after its answer: a client's retry (the OpenAI
+            # SDK retries timed-out requests), answered as the first try was, stored once
+            self.retry = True
+            stored = stored[:-2]
         self.imported = [] if stored else self.sent
         return stored or self.sent
 
     def remember(self, question: str, answer: Answer) -> None:
-        if self.conversation is None:
+        if self.conversation is None or self.retry:
+            return
+        if answer.guard.refused:  # a refused question never joins the history it could steer
             return
         turns = [*self.imported, Turn.user(question), Turn.assistant(answer.text)]
         self.store.append(self.caller.tenant, self.caller.user, self.conversation, turns)
@@ -241,7 +249,7 @@ def _stream(
             filters=filters_for(caller),
             user=caller.user,
             tenant=caller.tenant,
-            history=kept.history(),
+            history=kept.history(question),
         ):
             if isinstance(event, AnswerDoneEvent):
                 kept.remember(question, event.answer)
