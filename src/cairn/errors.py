@@ -21,6 +21,8 @@ The subclasses marked with a package live next to the code that raises them.
 
 from __future__ import annotations
 
+import math
+
 
 class CairnError(Exception):
     """Base of every error cairn raises on purpose."""
@@ -73,7 +75,7 @@ def status_of(exc: CairnError) -> tuple[int, str, dict[str, str]]:
         return 504, "upstream_timeout", {}
     if isinstance(exc, RateLimited):
         after = getattr(exc, "retry_after", None)
-        headers = {"Retry-After": str(max(1, int(after)))} if after else {}
+        headers = {"Retry-After": retry_after_header(after)} if after else {}
         return 503, "upstream_rate_limited", headers
     if isinstance(exc, LLMError):
         return 502, "upstream_error", {}
@@ -86,3 +88,8 @@ def status_of(exc: CairnError) -> tuple[int, str, dict[str, str]]:
     if isinstance(exc, UserError):
         return 400, "bad_request", {}
     return 503, "unavailable", {}  # RunError: store, model, ledger
+
+
+def retry_after_header(seconds: float) -> str:
+    """`Retry-After` in whole seconds, rounded up (never telling a client to come back early)."""
+    return str(max(1, math.ceil(seconds)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from cairn.errors import ConfigError
-from cairn.server.ratelimit import TokenBuckets, open_rate_limiter, retry_after_header
+from cairn.errors import ConfigError, retry_after_header
+from cairn.server.ratelimit import TokenBuckets, open_rate_limiter
 from cairn.testing.clock import Clock
 from cairn.testing.ratelimit import RateLimiterConformance
 

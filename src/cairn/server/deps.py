@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from cairn.errors import retry_after_header
 from cairn.server.auth import LOCAL_CALLER, Caller
 from cairn.server.errors import ApiError
-from cairn.server.ratelimit import retry_after_header
 from cairn.server.state import AppState
 from cairn.server.threads import run_sync
 from cairn.types import Filters

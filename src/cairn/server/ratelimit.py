@@ -9,7 +9,6 @@ suite in `cairn.testing.ratelimit`.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -100,7 +99,3 @@ def open_rate_limiter(
 
         return RedisRateLimiter(url, per_minute, burst, clock=clock)
     raise ConfigError(f"unknown rate limiter backend {url!r}: use {MEMORY_URL!r} or a redis:// URL")
-
-
-def retry_after_header(seconds: float) -> str:
-    return str(max(1, math.ceil(seconds)))

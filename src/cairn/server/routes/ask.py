@@ -19,7 +19,7 @@ from cairn.answer.events import (
     VerifiedEvent,
 )
 from cairn.context import request_context
-from cairn.errors import CairnError
+from cairn.errors import CairnError, retry_after_header
 from cairn.payloads import (
     AnswerOut,
     SearchOut,
@@ -100,7 +100,7 @@ def model_failure(exc: CairnError) -> Exception:
     if degraded.reason != "budget_exhausted":
         status = 503
     if degraded.retry_after is not None:
-        headers = {**headers, "Retry-After": str(max(1, round(degraded.retry_after)))}
+        headers = {**headers, "Retry-After": retry_after_header(degraded.retry_after)}
     return ApiError(
         status, str(exc), type=kind, detail={"reason": degraded.reason}, headers=headers
     )
