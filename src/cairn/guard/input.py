@@ -6,7 +6,11 @@ Policies:
 - `flag`: scan, let the question through (`pass`), with the reasons in the verdict's `reason`
   when it was flagged;
 - `block`: a flagged question gets `blocked` and a refusal that reveals nothing about the
-  prompt, the rules or why.
+  prompt, the rules or why, when the evidence is strong: a rule matched, an evasion trick
+  was found, or the classifier alone scores it at `block_score` or more. A question flagged
+  by the classifier alone at a lower score is answered and marked `flagged`: terse keyword
+  questions ("zanzibar password?") score there, and refusing them would refuse users
+  (NotInject's benign questions are flagged at about 4%).
 
 The last `Risk` is kept on the guard only through `assess`, which callers that want the score
 (traces, the `risk` field of the API) call instead of or before `check`.
@@ -23,12 +27,20 @@ from cairn.stages import OFF, GuardVerdict
 InputPolicy = Literal["off", "flag", "block"]
 REFUSAL = "I can't help with that request."
 REASON = "prompt-injection"
+BLOCK_SCORE = 0.8
+"""Under `block`, a question flagged by the classifier alone is refused from this score on."""
 
 
 class InjectionInputGuard:
     """Checks a question for injection and jailbreak attempts under an `off|flag|block` policy."""
 
-    def __init__(self, detector: InjectionDetector, policy: InputPolicy = "flag") -> None:
+    def __init__(
+        self,
+        detector: InjectionDetector,
+        policy: InputPolicy = "flag",
+        *,
+        block_score: float = BLOCK_SCORE,
+    ) -> None:
         if policy not in get_args(InputPolicy):
             raise ConfigError(
                 f"unknown input guard policy {policy!r}: use one of "
@@ -36,6 +48,7 @@ class InjectionInputGuard:
             )
         self.detector = detector
         self.policy: InputPolicy = policy
+        self.block_score = block_score
 
     def assess(self, question: str) -> Risk:
         """The question's risk, whatever the policy."""
@@ -65,6 +78,9 @@ class InjectionInputGuard:
         if not risk.flagged:
             return GuardVerdict(status="pass")
         detail = f"{REASON}: {', '.join(risk.reasons)} (score {risk.score:.2f})"
-        if self.policy == "block":
+        strong = risk.score >= self.block_score or any(
+            not r.startswith("model:") for r in risk.reasons
+        )
+        if self.policy == "block" and strong:
             return GuardVerdict(status="blocked", reason=detail, refusal=REFUSAL)
         return GuardVerdict(status="flagged", reason=detail)
