@@ -257,7 +257,7 @@ def _build_engine(
                 nlp = spacy.blank("en")
             if "cairn_lower_lemma" not in nlp.pipe_names:
                 nlp.add_pipe("cairn_lower_lemma")
-            self.nlp = {"en": nlp}  # type: ignore[assignment]
+            self.nlp = {"en": nlp}
 
     _register_lemma_component()
     engine = _Engine(models=[{"lang_code": "en", "model_name": names_model or "blank:en"}])
