@@ -37,6 +37,9 @@ class IngestReport:
     reused: int = 0
     """Chunks whose embedding came from the cache."""
     failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    """(path, what) for the parts of ingested files that could not be read (a damaged PDF
+    page, an e-mail attachment): the rest of the file is indexed."""
     skipped: list[Skipped] = field(default_factory=list)
     """Every file (or unwalked folder) not ingested, with its rule and reason."""
     seconds: float = 0.0
@@ -73,6 +76,7 @@ class IngestReport:
             "embedded": self.embedded,
             "reused": self.reused,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
+            "warnings": [{"path": p, "message": m} for p, m in self.warnings],
             "skipped": [
                 {"path": s.path, "rule": s.rule, "reason": s.reason, "left_out": s.left_out}
                 for s in self.skipped
@@ -208,6 +212,7 @@ def _ingest_one(
     assert isinstance(parsed, ParsedDocument)
     if not parsed.blocks:
         raise IngestError(str(file.path), "no text content found")
+    report.warnings.extend((str(file.path), warning) for warning in parsed.warnings)
     text, drafts = chunk_document(parsed, tokenizer, settings.chunk)
     report.parse_seconds += time.perf_counter() - t0
     document = Document(

@@ -66,12 +66,14 @@ def read(path: Path, data: bytes) -> ParsedDocument:
 def _read(path: Path, pdf: PDF) -> ParsedDocument:
     pages: list[tuple[int, lay.PageItems, list[lay.Line]]] = []
     sizes: Counter[float] = Counter()
-    failed = 0
+    failed: list[str] = []
     for number, page in enumerate(pdf.pages, start=1):
         try:
             items, margins, words = _page_items(page)
-        except Exception:  # one damaged page should not lose the whole document
-            failed += 1
+        except Exception as exc:  # one damaged page should not lose the whole document
+            failed.append(
+                f"page {number} could not be read ({type(exc).__name__}): its text is missing"
+            )
             continue
         for word in words:
             sizes[round(word.size, 1)] += len(word.text)
@@ -91,11 +93,15 @@ def _read(path: Path, pdf: PDF) -> ParsedDocument:
     date = _date(info.get("CreationDate") or info.get("ModDate") or "")
     if date:
         metadata["date"] = date
+    if failed:
+        metadata["unreadable_pages"] = ", ".join(w.split()[1] for w in failed)
     title = next(
         (t for t in (info.get("Title", ""), first_heading) if _good_title(t)),
         title_from_stem(path.stem),
     )
-    return ParsedDocument(title=title, blocks=tuple(blocks), doc_type="pdf", metadata=metadata)
+    return ParsedDocument(
+        title=title, blocks=tuple(blocks), doc_type="pdf", metadata=metadata, warnings=tuple(failed)
+    )
 
 
 def _page_items(page: Page) -> tuple[lay.PageItems, list[lay.Line], list[lay.Word]]:
