@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from cairn.errors import IngestError
 from cairn.ingest.formats import pdf_layout as lay
-from cairn.ingest.formats.blocks import clean_text, title_from_stem
+from cairn.ingest.formats.blocks import clean_text, is_placeholder_title, title_from_stem
 from cairn.types import Block, ParsedDocument
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 ENCRYPTED = "encrypted PDF: remove the password and ingest it again"
 SCANNED = "no extractable text (scanned PDF? run OCR first)"
 
-_JUNK_TITLES = frozenset({"untitled", "untitled document", "document", "microsoft word"})
 _ID_LIKE = re.compile(r"^[\W\d_]*$|^[\w.-]*\d[\w.-]*$")
 _PDF_DATE = re.compile(r"D?:?(\d{4})(\d{2})?(\d{2})?")
 _MAX_HEADING_CHARS = 150
@@ -319,7 +318,7 @@ def _info(pdf: PDF) -> dict[str, str]:
 def _good_title(title: str) -> bool:
     """Not empty, not a placeholder, not an id such as `0000909832-21-000014` or `scan0001`."""
     text = clean_text(title)
-    if not text or len(text) > _MAX_HEADING_CHARS or text.lower() in _JUNK_TITLES:
+    if is_placeholder_title(text) or len(text) > _MAX_HEADING_CHARS:
         return False
     if text.lower().startswith("microsoft word -"):
         return False
