@@ -333,3 +333,42 @@ def test_stdio_tenant_flag_limits_the_documents(served: Served) -> None:
 
     assert "zanzibar.md" in run_stdio(served.workspace, names, "--tenant", "acme")
     assert "zanzibar.md" not in run_stdio(served.workspace, names, "--tenant", "globex")
+
+
+def test_the_agent_uses_cairn_over_http_as_an_mcp_server(served: Served, tmp_path: Path) -> None:
+    """Both ways: the agent's MCP client (streamable HTTP, an API key in its headers) drives
+    cairn's own MCP endpoint; the tenant's key decides what the agent can find."""
+    from cairn.agent import Agent, AgentStore, ToolRegistry
+    from cairn.agent.mcp import open_mcp_tools
+    from cairn.config import McpServerSettings
+    from cairn.errors import ConfigError
+    from cairn.llm.replies import Reply
+    from cairn.llm.scripted import ScriptedModel
+
+    config = McpServerSettings(
+        name="cairn",
+        url=served.url,
+        headers=bearer(served.acme),
+        read_only=["search", "read_chunk"],
+    )
+    with AgentStore(tmp_path / "agent.db") as store, open_mcp_tools([config]) as mcp:
+        assert mcp.policies == {
+            "cairn_search": "always",
+            "cairn_ask": "ask",  # not named read-only: a human approves it
+            "cairn_read_chunk": "always",
+        }
+        model = ScriptedModel(
+            Reply.call("cairn_search", {"query": "zanzibar rollout password", "k": 2}, id="s1"),
+            "It rotates every full moon.",
+        )
+        agent = Agent(model, ToolRegistry.of(mcp.tools), store, policies=mcp.policies)
+        view = agent.start("When does the zanzibar password rotate?")
+        assert view.status == "done"
+        result = json.loads(model.history[1].messages[-1].content)
+        assert result["structured"]["results"][0]["source"] == "zanzibar.md"
+    bad = McpServerSettings(name="cairn", url=served.url, headers=bearer("cairn_wrong"))
+    with (
+        pytest.raises(ConfigError, match=r"could not open the MCP server 'cairn'.*401"),
+        open_mcp_tools([bad]),
+    ):
+        pass
