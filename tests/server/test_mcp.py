@@ -372,3 +372,48 @@ def test_the_agent_uses_cairn_over_http_as_an_mcp_server(served: Served, tmp_pat
         open_mcp_tools([bad]),
     ):
         pass
+
+
+def test_cli_serves_http_alone_and_local_mode_is_for_loopback_names(workspace: Path) -> None:
+    """`cairn mcp serve --transport http` (local mode): no key needed from 127.0.0.1, and a
+    request naming another host (DNS rebinding) is refused by the SDK's check."""
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "cairn", "mcp", "serve", "--transport", "http"]
+    command += ["--port", str(port), "--workspace", str(workspace)]
+    server = subprocess.Popen(command, env=dict(os.environ), stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # wait for readiness (the workspace and model load first)
+            assert server.poll() is None, server.communicate()[1]
+            try:
+                if httpx.get(base + "/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "cairn mcp serve did not become ready"
+            time.sleep(0.2)
+
+        async def tools(s: ClientSession) -> set[str]:
+            return {t.name for t in (await s.list_tools()).tools}
+
+        assert run_http(base + "/mcp", tools) == {"search", "ask", "read_chunk"}
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        accept = {"Accept": "application/json, text/event-stream"}
+        ok = httpx.post(base + "/mcp", json=ping, headers=accept, timeout=30)
+        assert ok.status_code == 200, ok.text
+        rebound = httpx.post(
+            base + "/mcp", json=ping, headers={**accept, "Host": "evil.example"}, timeout=30
+        )
+        assert rebound.status_code == 421
+        foreign = {**accept, "Origin": "http://evil.example"}
+        assert httpx.post(base + "/mcp", json=ping, headers=foreign, timeout=30).status_code == 403
+    finally:
+        server.terminate()
+        server.communicate(timeout=60)

@@ -70,7 +70,7 @@ def install_mcp(app: FastAPI, settings: Settings) -> Running:
     try:
         from starlette.routing import Route
 
-        from cairn.mcp.server import MCP_PATH, endpoint
+        from cairn.mcp.server import MCP_PATH, Endpoint, KeyAuth
     except ImportError:
         from cairn.mcp import INSTALL_HINT
 
@@ -85,9 +85,10 @@ def install_mcp(app: FastAPI, settings: Settings) -> Running:
             raise ApiError(503, "the server is starting or stopping; retry in a moment")
         return current
 
-    asgi, manager = endpoint(build_server(settings, state), api_authenticator(state))
+    mcp = Endpoint(build_server(settings, state))
+    asgi = KeyAuth(mcp, api_authenticator(state))
     app.router.routes.append(Route(MCP_PATH, endpoint=asgi, methods=["GET", "POST", "DELETE"]))
-    return manager.run  # type: ignore[no-any-return]
+    return mcp.running
 
 
 def mcp_app(settings: Settings) -> FastAPI:

@@ -17,7 +17,8 @@ whoever started it: it sees every document, or only a tenant's with `--tenant`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -305,11 +306,37 @@ class KeyAuth:
         await self.app({**scope, CALLER_KEY: caller}, receive, send)
 
 
-def endpoint(server: CairnMCP, authenticate: Authenticate) -> tuple[ASGIApp, Any]:
-    """The MCP endpoint as an ASGI app behind `KeyAuth`, and the session manager whose
-    `run()` must be entered for the app's lifetime (the app's lifespan does it)."""
-    from mcp.server.fastmcp.server import StreamableHTTPASGIApp
+class Endpoint:
+    """The MCP endpoint as an ASGI app (put `KeyAuth` in front). `running()` is entered for
+    each lifetime of the app that serves it: a fresh stateless session manager each time, so
+    an app can stop and start again."""
 
-    server.streamable_http_app()  # creates the session manager
-    manager: StreamableHTTPSessionManager = server.session_manager
-    return KeyAuth(StreamableHTTPASGIApp(manager), authenticate), manager
+    def __init__(self, server: CairnMCP) -> None:
+        self.server = server
+        self.manager: StreamableHTTPSessionManager | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        manager = StreamableHTTPSessionManager(
+            app=self.server._mcp_server,
+            json_response=True,
+            stateless=True,
+            security_settings=self.server.settings.transport_security,
+        )
+        async with manager.run():
+            self.manager = manager
+            try:
+                yield
+            finally:
+                self.manager = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        manager = self.manager
+        if manager is None:
+            from starlette.responses import JSONResponse
+
+            body = {"error": {"type": "unavailable", "message": "the server is starting or "
+                              "stopping; retry in a moment"}}  # fmt: skip
+            await JSONResponse(body, 503)(scope, receive, send)
+            return
+        await manager.handle_request(scope, receive, send)
