@@ -417,3 +417,11 @@ def test_cli_serves_http_alone_and_local_mode_is_for_loopback_names(workspace: P
     finally:
         server.terminate()
         server.communicate(timeout=60)
+
+
+def test_mcp_mount_off_leaves_the_api_without_mcp(workspace: Path) -> None:
+    from tests.server.conftest import app_client
+
+    with app_client(settings_for(workspace, mcp={"mount": False})) as client:
+        assert client.post("/mcp", json={}).status_code == 404
+        assert client.get("/healthz").status_code == 200

@@ -17,7 +17,9 @@ from cairn.cli.common import JsonOption, WorkspaceOption, emit, errors_reported,
 if TYPE_CHECKING:
     from cairn.config import Settings
 
-app = typer.Typer(help="MCP: serve cairn, inspect the agent's MCP servers (docs/mcp.md).")
+app = typer.Typer(
+    help="MCP: serve cairn, inspect the agent's MCP servers (docs/mcp.md).", no_args_is_help=True
+)
 
 
 @app.command("serve")
