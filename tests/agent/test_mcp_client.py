@@ -238,3 +238,31 @@ def test_cli_agent_uses_a_configured_mcp_server_with_approval(
         assert last.role == "tool" and "Asia/Tokyo" in last.content
         sent = {t.name for t in fake.requests[0].tools}
         assert {"search_docs", "write_note", "time_get_current_time"} <= sent
+
+
+def test_a_server_that_dies_mid_call_fails_the_call_and_the_run_goes_on(
+    store: AgentStore,
+) -> None:
+    crashy = McpServerSettings(
+        name="c",
+        command=sys.executable,
+        args=[str(Path(__file__).with_name("mcp_crash_server.py"))],
+        read_only=["echo", "crash"],
+        timeout_s=60,
+    )
+    with open_mcp_tools([crashy]) as mcp:
+        model = ScriptedModel(
+            Reply.call("c_echo", {"text": "hi"}, id="e1"),
+            Reply.call("c_crash", {}, id="x1"),
+            Reply.call("c_echo", {"text": "again"}, id="e2"),
+            "The server went away.",
+        )
+        view = agent_with(store, model, mcp).start("echo, crash, echo")
+    assert view.status == "done"
+    assert [c.state for c in view.calls] == ["done", "failed", "failed"]
+    assert tool_message(model, 1) == {"text": "hi", "structured": {"result": "hi"}}
+    assert "closed during the call to crash: it may or may not have taken effect" in (
+        tool_message(model, 2)
+    )
+    assert "not connected any more" in tool_message(model, 3)
+    assert "the call was not sent" in tool_message(model, 3)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from pydantic import BaseModel, RootModel, model_validator
 
 from cairn.agent.store import Policy
@@ -187,7 +188,17 @@ class McpConnection:
             raise ToolError(
                 f"{self.config.name} did not answer {name} within {self.config.timeout_s:g} s"
             ) from None
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            raise ToolError(
+                f"the MCP server {self.config.name!r} is not connected any more (its process "
+                "ended or the connection closed); the call was not sent"
+            ) from None
         except Exception as exc:
+            if "Connection closed" in str(exc):
+                raise ToolError(
+                    f"the connection to the MCP server {self.config.name!r} closed during the "
+                    f"call to {name}: it may or may not have taken effect"
+                ) from exc
             raise ToolError(f"{self.config.name} failed on {name}: {_reason(exc)}") from exc
 
     def close(self) -> None:
