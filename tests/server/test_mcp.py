@@ -325,6 +325,10 @@ def test_http_is_stateless_so_another_replica_answers_any_request(served: Served
         assert httpx.get(replica.url + "/healthz", timeout=10).status_code == 200
         r = httpx.post(replica.url + "/mcp", headers={"Accept": headers["Accept"]}, json={})
         assert r.status_code == 401  # the standalone app authenticates the same way
+        stream = httpx.get(
+            replica.url + "/mcp", headers={**headers, "Accept": "text/event-stream"}, timeout=30
+        )
+        assert stream.status_code == 405  # no server-to-client stream to hold open
 
 
 def test_stdio_tenant_flag_limits_the_documents(served: Served) -> None:

@@ -87,7 +87,9 @@ def install_mcp(app: FastAPI, settings: Settings) -> Running:
 
     mcp = Endpoint(build_server(settings, state))
     asgi = KeyAuth(mcp, api_authenticator(state))
-    app.router.routes.append(Route(MCP_PATH, endpoint=asgi, methods=["GET", "POST", "DELETE"]))
+    # POST only: stateless, so no server-to-client stream (GET) and no session to end
+    # (DELETE); the spec's answer to both is 405
+    app.router.routes.append(Route(MCP_PATH, endpoint=asgi, methods=["POST"]))
     return mcp.running
 
 
