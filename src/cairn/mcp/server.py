@@ -17,21 +17,19 @@ whoever started it: it sees every document, or only a tenant's with `--tenant`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ResourceError, ToolError
 from mcp.server.lowlevel.helper_types import ReadResourceContents
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, Resource, ToolAnnotations
 from pydantic import AnyUrl, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cairn.context import request_context
+from cairn.mcp.http import CALLER_KEY, MCP_PATH
 from cairn.payloads import AnswerOut, SearchOut
 from cairn.server.auth import Caller
 from cairn.server.catalog import readable
@@ -45,10 +43,7 @@ if TYPE_CHECKING:
     from cairn.pipeline import Pipeline
     from cairn.store.base import Store
 
-CALLER_KEY = "cairn.caller"
-"""Where the HTTP authentication puts the `Caller` in the ASGI scope for the tools to read."""
 DOCUMENT_URI = "cairn://documents/{doc_id}"
-MCP_PATH = "/mcp"
 LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
 LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 
@@ -269,87 +264,3 @@ class CairnMCP(FastMCP):
     async def read_resource(self, uri: AnyUrl | str) -> Iterable[ReadResourceContents]:
         self.caller(scope="search")  # refuse before looking anything up
         return await super().read_resource(uri)
-
-
-# HTTP --------------------------------------------------------------------------------------
-
-
-class AuthFailure(Exception):
-    """The request may not reach the MCP endpoint: status, body and headers to answer."""
-
-    def __init__(
-        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-
-
-Authenticate = Callable[[str | None], Awaitable[Caller]]
-"""From the `Authorization` header to a `Caller`, or `AuthFailure`."""
-
-
-class KeyAuth:
-    """ASGI middleware in front of the MCP endpoint: authenticates each request the way the
-    API does (an `Authenticate`), puts the `Caller` in the scope, or answers the error in
-    cairn's error schema (401 with `WWW-Authenticate: Bearer`, 429 with `Retry-After`)."""
-
-    def __init__(self, app: ASGIApp, authenticate: Authenticate) -> None:
-        self.app = app
-        self.authenticate = authenticate
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        header = None
-        for name, value in scope.get("headers", []):
-            if name == b"authorization":
-                header = value.decode("latin-1")
-                break
-        try:
-            caller = await self.authenticate(header)
-        except AuthFailure as failure:
-            from starlette.responses import JSONResponse
-
-            response = JSONResponse(failure.body, failure.status, headers=failure.headers)
-            await response(scope, receive, send)
-            return
-        await self.app({**scope, CALLER_KEY: caller}, receive, send)
-
-
-class Endpoint:
-    """The MCP endpoint as an ASGI app (put `KeyAuth` in front). `running()` is entered for
-    each lifetime of the app that serves it: a fresh stateless session manager each time, so
-    an app can stop and start again."""
-
-    def __init__(self, server: CairnMCP) -> None:
-        self.server = server
-        self.manager: StreamableHTTPSessionManager | None = None
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        manager = StreamableHTTPSessionManager(
-            app=self.server._mcp_server,
-            json_response=True,
-            stateless=True,
-            security_settings=self.server.settings.transport_security,
-        )
-        async with manager.run():
-            self.manager = manager
-            try:
-                yield
-            finally:
-                self.manager = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        manager = self.manager
-        if manager is None:
-            from starlette.responses import JSONResponse
-
-            body = {"error": {"type": "unavailable", "message": "the server is starting or "
-                              "stopping; retry in a moment"}}  # fmt: skip
-            await JSONResponse(body, 503)(scope, receive, send)
-            return
-        await manager.handle_request(scope, receive, send)
