@@ -268,7 +268,7 @@ class McpServerSettings(_Section):
     command: str | None = None
     """Start the server as a subprocess speaking MCP over stdio (e.g. `mcp-server-time`)."""
     args: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict, repr=False)
     """Environment variables for the subprocess (on top of a minimal safe environment)."""
     url: str | None = None
     """Or reach it over streamable HTTP at this URL."""
