@@ -184,8 +184,8 @@ def served(base_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     finally:
         opened.close()
     keys = {
-        "acme": create_key(ws, "acme", "search", "ask", name="alice"),
-        "globex": create_key(ws, "globex", "search", "ask", name="bob"),
+        "acme": create_key(ws, "acme", "search", "ask", "traces", name="alice"),
+        "globex": create_key(ws, "globex", "search", "ask", "traces", name="bob"),
         "search_only": create_key(ws, "acme", "search", name="carol"),
     }
     settings = settings_for(ws, server={"auth": "keys", "rate_limit_per_minute": 0})
@@ -238,6 +238,15 @@ def test_http_tenants_see_only_their_own_documents(served: Served) -> None:
 
     chunk_out, text = run_http(served.url, own, served.acme)
     assert "full moon" in chunk_out["text"] and "full moon" in text
+    # the answers are traced like the API's, as the key's tenant and user
+    trace_id = mine["answer"]["trace_id"]
+    api = served.api.url
+    trace = httpx.get(f"{api}/v1/traces/{trace_id}", headers=bearer(served.acme), timeout=30)
+    assert trace.status_code == 200, trace.text
+    assert trace.json()["attributes"]["tenant"] == "acme"
+    assert trace.json()["attributes"]["user"] == "alice"
+    other = httpx.get(f"{api}/v1/traces/{trace_id}", headers=bearer(served.globex), timeout=30)
+    assert other.status_code == 404
 
 
 def test_http_refuses_a_missing_or_unknown_key(served: Served) -> None:
