@@ -438,3 +438,19 @@ def test_mcp_mount_off_leaves_the_api_without_mcp(workspace: Path) -> None:
     with app_client(settings_for(workspace, mcp={"mount": False})) as client:
         assert client.post("/mcp", json={}).status_code == 404
         assert client.get("/healthz").status_code == 200
+
+
+def test_http_rate_limits_per_key_like_the_api(workspace: Path) -> None:
+    from tests.server.conftest import app_client
+
+    key = create_key(workspace, "acme", "search")
+    limited = {"auth": "keys", "rate_limit_per_minute": 1, "rate_limit_burst": 1}
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {**bearer(key), "Accept": "application/json, text/event-stream"}
+    with app_client(settings_for(workspace, server=limited)) as client:
+        first = client.post("/mcp", json=ping, headers=headers)
+        assert first.status_code == 200, first.text
+        second = client.post("/mcp", json=ping, headers=headers)
+        assert second.status_code == 429
+        assert second.json()["error"]["type"] == "rate_limited"
+        assert int(second.headers["retry-after"]) >= 1
