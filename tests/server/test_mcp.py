@@ -379,6 +379,7 @@ def test_the_agent_uses_cairn_over_http_as_an_mcp_server(served: Served, tmp_pat
         assert view.status == "done"
         result = json.loads(model.history[1].messages[-1].content)
         assert result["structured"]["results"][0]["source"] == "zanzibar.md"
+        assert result["text"] == ""  # the JSON text repeated it: the model reads it once
     bad = McpServerSettings(name="cairn", url=served.url, headers=bearer("cairn_wrong"))
     with (
         pytest.raises(ConfigError, match=r"could not open the MCP server 'cairn'.*401"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import logging
 import re
 import threading
@@ -55,7 +56,9 @@ class McpOutput(BaseModel):
     """What an MCP tool returned: its text content and, when it sent one, its structured
     result."""
 
-    text: str
+    text: str = ""
+    """Empty when it only repeated `structured` as JSON (as FastMCP servers do): the model
+    would read the same result twice."""
     structured: dict[str, Any] | None = None
 
 
@@ -243,12 +246,24 @@ class McpTool:
     def call(self, args: BaseModel, *, idempotency_key: str, dry_run: bool = False) -> BaseModel:
         arguments = args.model_dump(mode="json")
         result = self.connection.call(self.mcp_name, arguments, key=idempotency_key)
-        text = "\n".join(
-            getattr(block, "text", None) or f"[{block.type} content]" for block in result.content
-        )
+        parts = []
+        for block in result.content:
+            part = getattr(block, "text", None)
+            parts.append(part if isinstance(part, str) else f"[{block.type} content]")
+        text = "\n".join(parts)
         if result.isError:
             raise ToolError(f"{self.server} says: {text or 'error (no message)'}")
-        return McpOutput(text=text, structured=result.structuredContent)
+        structured = result.structuredContent
+        if structured is not None and _same_json(text, structured):
+            text = ""
+        return McpOutput(text=text, structured=structured)
+
+
+def _same_json(text: str, value: Any) -> bool:
+    try:
+        return bool(json.loads(text) == value)
+    except ValueError:
+        return False
 
 
 @dataclass
