@@ -455,3 +455,22 @@ def test_http_rate_limits_per_key_like_the_api(workspace: Path) -> None:
         assert second.status_code == 429
         assert second.json()["error"]["type"] == "rate_limited"
         assert int(second.headers["retry-after"]) >= 1
+
+
+def test_building_the_server_leaves_the_root_logger_alone() -> None:
+    """FastMCP's constructor calls logging.basicConfig; cairn undoes it (an application
+    configuring logging after create_app would otherwise find its call ignored)."""
+    import logging
+
+    from cairn.mcp.server import CairnMCP
+    from cairn.server.auth import LOCAL_CALLER
+
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    root.handlers[:] = []
+    try:
+        CairnMCP(lambda: pytest.fail("not called"), caller=LOCAL_CALLER, loopback_only=True)
+        assert root.handlers == []
+        assert root.level == level
+    finally:
+        root.handlers[:] = saved

@@ -17,6 +17,7 @@ whoever started it: it sees every document, or only a tenant's with `--tenant`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -82,6 +83,8 @@ class CairnMCP(FastMCP):
             allowed_hosts=LOOPBACK_HOSTS if loopback_only else [],
             allowed_origins=LOOPBACK_ORIGINS if loopback_only else [],
         )
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
         super().__init__(
             name="cairn",
             instructions=INSTRUCTIONS,
@@ -91,6 +94,10 @@ class CairnMCP(FastMCP):
             transport_security=security,
             log_level="WARNING",
         )
+        # FastMCP calls logging.basicConfig: configuring the root logger is the
+        # application's call (one that did it later would find its own call ignored)
+        root.handlers[:] = handlers
+        root.setLevel(level)
         self.source = source
         self.stdio_caller = caller
         self._register()
