@@ -252,6 +252,56 @@ class CacheSettings(_Section):
     max_entries: int = Field(10_000, ge=1)
 
 
+class McpSettings(_Section):
+    """cairn as an MCP server (docs/mcp.md): `cairn mcp serve`, and `/mcp` in `cairn serve`."""
+
+    mount: bool = True
+    """Serve the MCP endpoint at `/mcp` in `cairn serve` (same keys and tenants as the API;
+    needs the `mcp` extra)."""
+
+
+class McpServerSettings(_Section):
+    """One MCP server whose tools the agent may use (`[[agent.mcp_servers]]`)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,30}$")
+    """Names its tools for the model: `<name>_<tool>`."""
+    command: str | None = None
+    """Start the server as a subprocess speaking MCP over stdio (e.g. `mcp-server-time`)."""
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, repr=False)
+    """Environment variables for the subprocess (on top of a minimal safe environment)."""
+    url: str | None = None
+    """Or reach it over streamable HTTP at this URL."""
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    """HTTP headers to send (e.g. `Authorization`)."""
+    side_effect: Literal["none", "write", "external"] = "external"
+    """What its tools do, unless `read_only` names them: an unknown tool may act on the world."""
+    read_only: list[str] = Field(default_factory=list)
+    """Tools (by their MCP name) that only read: side effect `none`."""
+    idempotent: list[str] = Field(default_factory=list)
+    """Tools that are safe to call again after a crash mid-call (none by default)."""
+    policies: dict[str, Literal["always", "ask", "deny"]] = Field(default_factory=dict)
+    """Policy per tool (by its MCP name); default: `always` for read-only tools, else `ask`."""
+    tools: list[str] | None = None
+    """Only these tools (by MCP name); None: all the server lists."""
+    timeout_s: float = Field(60.0, gt=0)
+    """Longest wait for the server to start or a call to return."""
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if (self.command is None) == (self.url is None):
+            raise ValueError(f"MCP server {self.name!r}: give exactly one of command or url")
+        return self
+
+
+class AgentSettings(_Section):
+    """The agent (docs/agents.md)."""
+
+    mcp_servers: list[McpServerSettings] = Field(default_factory=list)
+    """MCP servers whose tools the agent may use: `[[agent.mcp_servers]]` tables with `name`
+    and `command`/`args` or `url` (fields in docs/mcp.md)."""
+
+
 def _default_workspace() -> Path:
     return Path(".cairn")
 
@@ -280,6 +330,8 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     trace: TraceSettings = Field(default_factory=TraceSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -47,6 +47,7 @@ def _store(workspace: Path | None) -> Iterator["AgentStore"]:
 def _agent(workspace: Path | None) -> Iterator["Agent"]:
     from cairn.agent import Agent, AgentStore
     from cairn.agent.builtin import builtin_tools
+    from cairn.agent.mcp import open_mcp_tools
     from cairn.cli.common import open_workspace
     from cairn.trace import build_tracer
 
@@ -61,7 +62,11 @@ def _agent(workspace: Path | None) -> Iterator["Agent"]:
                 "(to try it, run 'cairn fake-llm' and point CAIRN_LLM_BASE_URL at it)"
             )
         store = AgentStore.in_workspace(ws.root)
-        yield Agent(provider, builtin_tools(ws.root, ws.retriever()), store, tracer=tracer)
+        with open_mcp_tools(ws.settings.agent.mcp_servers) as mcp:  # docs/mcp.md
+            registry = builtin_tools(ws.root, ws.retriever())
+            for tool in mcp.tools:
+                registry.register(tool)
+            yield Agent(provider, registry, store, tracer=tracer, policies=mcp.policies)
     finally:
         if store is not None:
             store.close()
