@@ -124,7 +124,9 @@ MIGRATIONS = [
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER agent_audit_no_delete BEFORE DELETE ON agent_audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-    """
+    """,
+    # the final answer's citations, checked by the verifier (cairn.agent.answers)
+    "ALTER TABLE agent_runs ADD COLUMN citations TEXT;",
 ]
 
 
@@ -158,6 +160,8 @@ class RunRecord:
     updated_at: str
     tokens: int = 0
     """Input plus output tokens of every model call so far."""
+    citations: tuple[dict[str, Any], ...] = ()
+    """The final answer's `[n]` citations with `chunk_id`, `verified` and `support`."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -258,7 +262,7 @@ def message_of(data: dict[str, Any]) -> Message:
 
 _RUN_COLUMNS = (
     "id, task, status, reason, answer, tenant, user_id, trace_id, dry_run, steps, tool_calls, "
-    "failures, cost_usd, started_s, paused_s, created_at, updated_at, tokens"
+    "failures, cost_usd, started_s, paused_s, created_at, updated_at, tokens, citations"
 )
 _CALL_COLUMNS = (
     "run_id, call_id, seq, model_call_id, tool, args, args_digest, policy, state, "
@@ -272,6 +276,7 @@ def _run(r: Any) -> RunRecord:
         trace_id=r[7], dry_run=bool(r[8]), steps=int(r[9]), tool_calls=int(r[10]),
         failures=int(r[11]), cost_usd=Decimal(r[12]), started_s=float(r[13]),
         paused_s=float(r[14]), created_at=r[15], updated_at=r[16], tokens=int(r[17]),
+        citations=tuple(json.loads(r[18])) if r[18] else (),
     )  # fmt: skip
 
 
@@ -379,8 +384,15 @@ class AgentStore:
         *,
         reason: str | None = None,
         answer: str | None = None,
+        citations: list[dict[str, Any]] | None = None,
     ) -> RunRecord:
+        """`citations`: the answer's, as `CheckedAnswer.citations_json` gives them."""
         with self._file.transaction() as db:
+            if citations is not None:
+                db.execute(
+                    "UPDATE agent_runs SET citations = ? WHERE id = ?",
+                    (json.dumps(citations), run_id),
+                )
             self._set_status(db, run_id, status, reason=reason, answer=answer)
         return self.run(run_id)
 
