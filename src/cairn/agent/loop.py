@@ -119,6 +119,7 @@ class RunView:
             "answer": self.run.answer,
             "tool_calls": self.run.tool_calls,
             "citations": list(self.run.citations),
+            "workflow": self.run.workflow,
         }
         if self.note:
             out["note"] = self.note
@@ -178,7 +179,9 @@ class Agent:
         user: str | None = None,
         dry_run: bool = False,
         trace_id: str | None = None,
+        workflow: str | None = None,
     ) -> RunView:
+        """`workflow`: recorded with the run, so whoever resumes it builds the same tools."""
         with request_context(trace_id, feature="agent", tenant=tenant, user=user) as ctx:
             run = self.store.create_run(
                 task,
@@ -187,6 +190,7 @@ class Agent:
                 tenant=tenant,
                 user=user,
                 dry_run=dry_run,
+                workflow=workflow,
             )
         return self.resume(run.id)
 

@@ -125,8 +125,12 @@ MIGRATIONS = [
     CREATE TRIGGER agent_audit_no_delete BEFORE DELETE ON agent_audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
-    # the final answer's citations, checked by the verifier (cairn.agent.answers)
-    "ALTER TABLE agent_runs ADD COLUMN citations TEXT;",
+    # the final answer's citations, checked by the verifier (cairn.agent.answers), and the
+    # workflow a run follows (its tools and prompt are rebuilt from it on resume)
+    """
+    ALTER TABLE agent_runs ADD COLUMN citations TEXT;
+    ALTER TABLE agent_runs ADD COLUMN workflow TEXT;
+    """,
 ]
 
 
@@ -162,6 +166,7 @@ class RunRecord:
     """Input plus output tokens of every model call so far."""
     citations: tuple[dict[str, Any], ...] = ()
     """The final answer's `[n]` citations with `chunk_id`, `verified` and `support`."""
+    workflow: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -262,7 +267,7 @@ def message_of(data: dict[str, Any]) -> Message:
 
 _RUN_COLUMNS = (
     "id, task, status, reason, answer, tenant, user_id, trace_id, dry_run, steps, tool_calls, "
-    "failures, cost_usd, started_s, paused_s, created_at, updated_at, tokens, citations"
+    "failures, cost_usd, started_s, paused_s, created_at, updated_at, tokens, citations, workflow"
 )
 _CALL_COLUMNS = (
     "run_id, call_id, seq, model_call_id, tool, args, args_digest, policy, state, "
@@ -276,7 +281,7 @@ def _run(r: Any) -> RunRecord:
         trace_id=r[7], dry_run=bool(r[8]), steps=int(r[9]), tool_calls=int(r[10]),
         failures=int(r[11]), cost_usd=Decimal(r[12]), started_s=float(r[13]),
         paused_s=float(r[14]), created_at=r[15], updated_at=r[16], tokens=int(r[17]),
-        citations=tuple(json.loads(r[18])) if r[18] else (),
+        citations=tuple(json.loads(r[18])) if r[18] else (), workflow=r[19],
     )  # fmt: skip
 
 
@@ -335,15 +340,18 @@ class AgentStore:
         tenant: str | None = None,
         user: str | None = None,
         dry_run: bool = False,
+        workflow: str | None = None,
     ) -> RunRecord:
         run_id = "run_" + uuid.uuid4().hex[:16]
         now = self.now()
         with self._file.transaction() as db:
             db.execute(
                 "INSERT INTO agent_runs (id, task, status, tenant, user_id, trace_id, dry_run, "
-                "started_s, created_at, updated_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, task, tenant, user, trace_id, int(dry_run), self.clock(), now, now),
-            )
+                "started_s, created_at, updated_at, workflow) "
+                "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, task, tenant, user, trace_id, int(dry_run), self.clock(), now, now,
+                 workflow),
+            )  # fmt: skip
             self._append_messages(db, run_id, messages)
             audit.append(
                 db,
