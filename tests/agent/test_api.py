@@ -24,9 +24,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def ws(docs_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     ws = tmp_path_factory.mktemp("ws-agent-api")
-    result = CliRunner().invoke(
-        app, ["ingest", str(docs_corpus), "--workspace", str(ws), "--json"]
-    )
+    result = CliRunner().invoke(app, ["ingest", str(docs_corpus), "--workspace", str(ws), "--json"])
     assert result.exit_code == 0, result.output
     return ws
 

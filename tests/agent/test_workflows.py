@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from cairn.agent.calendar import EventIn, event_ics
 from cairn.cli import app
 from cairn.llm.fake_server import FakeLLMServer
 from cairn.llm.replies import Responder
@@ -139,12 +141,12 @@ def test_booking_finds_a_slot_creates_the_event_and_sends_invitations(
     calendar = caldav.DAVClient(
         url=caldav_server.base, username="alice", password="secret"
     ).calendar(url=caldav_server.calendar_url)
-    calendar.add_event(
-        dtstart=__import__("datetime").datetime.fromisoformat("2026-12-07T09:00:00+01:00"),
-        dtend=__import__("datetime").datetime.fromisoformat("2026-12-07T10:30:00+01:00"),
-        summary="Already busy",
-        uid="busy-1",
+    busy = EventIn(
+        title="Already busy",
+        start=datetime.fromisoformat("2026-12-07T09:00:00+01:00"),
+        end=datetime.fromisoformat("2026-12-07T10:30:00+01:00"),
     )
+    calendar.save_event(event_ics(busy, "busy-1").replace("METHOD:REQUEST\r\n", ""))
 
     task = (
         "Book a one-hour project sync with bob@example.com and eve@example.com between "
@@ -166,8 +168,8 @@ def test_booking_finds_a_slot_creates_the_event_and_sends_invitations(
     assert done["status"] == "done", done
     events = calendar.search(
         event=True,
-        start=__import__("datetime").datetime.fromisoformat("2026-12-07T00:00:00+01:00"),
-        end=__import__("datetime").datetime.fromisoformat("2026-12-08T00:00:00+01:00"),
+        start=datetime.fromisoformat("2026-12-07T00:00:00+01:00"),
+        end=datetime.fromisoformat("2026-12-08T00:00:00+01:00"),
     )
     assert sorted(str(e.icalendar_component["SUMMARY"]) for e in events) == [
         "Already busy", "Project sync"

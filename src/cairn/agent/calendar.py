@@ -218,12 +218,12 @@ def create_event(config: CalDAVConfig, *, organizer: str | None = None) -> Funct
         try:
             calendar = _calendar(config)
             try:
-                calendar.get_event_by_uid(uid)
+                calendar.event_by_uid(uid)
                 return EventOut(uid=uid, created=False, ics=ics)  # made by this key before
             except caldav.lib.error.NotFoundError:
                 pass
             # the server stores METHOD-less objects; the invitation keeps METHOD:REQUEST
-            calendar.add_event(ics.replace("METHOD:REQUEST\r\n", ""))
+            calendar.save_event(ics.replace("METHOD:REQUEST\r\n", ""))
         except Exception as exc:
             raise ToolError(f"could not create the event at {config.url}: {exc}") from None
         return EventOut(uid=uid, created=True, ics=ics)

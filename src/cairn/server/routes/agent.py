@@ -238,7 +238,11 @@ async def reject(
     return JSONResponse(out)
 
 
-@router.get("/v1/agent/runs/{run_id}/events")
+@router.get(
+    "/v1/agent/runs/{run_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def events(
     run_id: str, state: StateDep, caller: AgentCaller, follow_s: float = 30.0
 ) -> StreamingResponse:
