@@ -40,12 +40,10 @@ def test_approvals_inbox_and_run_timeline(
     server: Server, fake_llm: FakeLLMServer, new_page: NewPage
 ) -> None:
     fake_llm.enqueue(
-        Reply.call("write_note", {"name": "ui-note", "text": "Approved in the browser."}),
-        "Wrote the note.",
-        Reply.call("write_note", {"name": "ui-rejected", "text": "Never written."}),
-        "Understood, no note.",
+        Reply.call("write_note", {"name": "ui-note", "text": "Approved in the browser."})
     )
     first = start_run(server, "Write the UI note")
+    fake_llm.enqueue(Reply.call("write_note", {"name": "ui-rejected", "text": "Never written."}))
     second = start_run(server, "Write the rejected note")
     assert first["status"] == second["status"] == "awaiting_approval"
 
@@ -58,8 +56,10 @@ def test_approvals_inbox_and_run_timeline(
     assert digest in approve_item.inner_text()
     shot(page, "agent-inbox")
 
+    fake_llm.enqueue("Wrote the note.")
     approve_item.get_by_role("button", name="Approve").click()
     page.locator(f".agent-pending[data-run='{first['run_id']}']").wait_for(state="detached")
+    fake_llm.enqueue("Understood, no note.")
     reject_item.get_by_role("button", name="Reject").click()
     page.locator(f".agent-pending[data-run='{second['run_id']}']").wait_for(state="detached")
     assert (server.workspace / "notes" / "ui-note.md").exists()
