@@ -166,3 +166,20 @@ def test_no_new_information_over_n_steps_stops_the_run(tmp_path: Path) -> None:
     assert view.run.reason is not None and view.run.reason.startswith("no new information")
     # the first result was new; the next four repeated it
     assert view.run.steps == 5
+
+
+def test_draft_reply_numbers_verifies_and_lists_only_readable_sources(
+    store: SQLiteStore,
+) -> None:
+    from cairn.agent.answers import DraftIn, draft_reply
+
+    tool = draft_reply(store, CitationVerifier(EMBEDDER, store=store), ("tenant:a",))
+    out = tool.call(
+        DraftIn(text=f"Hello,\n\n{PUBLIC} [pub-0]\n\nCall {PRIVATE} [b1-0]"),
+        idempotency_key="k",
+    )
+    assert out.text.startswith(f"Hello,\n\n{PUBLIC} [1]")  # type: ignore[attr-defined]
+    assert "[b1-0]" in out.text  # not readable by tenant:a: no citation  # type: ignore[attr-defined]
+    assert out.text.endswith("Sources:\n[1] file:///corpus/pub.md#s0")  # type: ignore[attr-defined]
+    assert [c["chunk_id"] for c in out.citations] == ["pub-0"]  # type: ignore[attr-defined]
+    assert out.all_verified is True  # type: ignore[attr-defined]

@@ -81,20 +81,26 @@ def test_triage_classifies_drafts_a_cited_reply_and_acts_only_once_approved(
     monkeypatch.setenv("CAIRN_AGENT_TRACKER_PASSWORD", roundup_server.password)
 
     started = cli(workspace, "run", TICKET, "--workflow", "triage")
-    assert started["status"] == "awaiting_approval" and started["workflow"] == "triage"
+    assert started["status"] == "awaiting_approval", json.dumps(started)
+    assert started["workflow"] == "triage"
     pending = {p["tool"]: p for p in started["pending"]}
     assert set(pending) == {"send_email", "create_issue"}
     email = pending["send_email"]["args"]
-    assert email["to"] == ["carol@example.com"] and "[" in email["body"]
+    assert email["to"] == ["carol@example.com"]
+    # the reply went through draft_reply: numbered, verified citations and its sources
+    assert "[1]" in email["body"] and "\n\nSources:\n[1] " in email["body"]
     assert smtp_server.mailbox.messages == []  # nothing went out before approval
 
     # the model saw only the workflow's tools; its classification was validated and recorded
     assert {t.name for t in llm.requests[0].tools} == {
-        "classify_ticket", "search_docs", "read_chunk", "ask_docs", "send_email", "create_issue"
+        "classify_ticket", "search_docs", "read_chunk", "ask_docs", "draft_reply", "send_email",
+        "create_issue",
     }  # fmt: skip
     shown = cli(workspace, "show", started["run_id"])
     [triage] = [c for c in shown["calls"] if c["tool"] == "classify_ticket"]
     assert triage["state"] == "done" and triage["result"]["triage"]["urgency"] == "high"
+    [draft] = [c for c in shown["calls"] if c["tool"] == "draft_reply"]
+    assert draft["result"]["all_verified"] is True
 
     done = approve_all(workspace, started)
     assert done["status"] == "done", done

@@ -77,14 +77,18 @@ def honest_triage(request: Request) -> Reply | str:
     found = _result(msgs, "search_docs")
     passage = found["passages"][0]
     quote = _first_sentence(passage["text"])
+    if "draft_reply" not in made:
+        reply = f"Hello,\n\nFrom our documentation:\n\n{quote} [{passage['chunk_id']}]"
+        return _calls_reply(("draft_reply", {"text": reply}), prefix="d")
     if "send_email" not in made:
-        reply = f"Hello,\n\nFrom our documentation: {quote} [{passage['chunk_id']}]\n"
+        draft = _result(msgs, "draft_reply")
+        assert isinstance(draft, dict), draft
         return _calls_reply(
             (
                 "send_email",
                 {"to": [sender.group(1) if sender else "customer@example.com"],
                  "subject": f"Re: {subject.group(1) if subject else 'your ticket'}",
-                 "body": reply},
+                 "body": draft["text"]},
             ),
             ("create_issue", {"title": (subject.group(1) if subject else "Ticket")[:100],
                               "body": ticket, "priority": "urgent"}),

@@ -15,6 +15,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, Field
+
+from cairn.agent.tools import FunctionTool
 from cairn.answer.base import Draft
 from cairn.answer.verify import Verifier
 from cairn.store.base import Store
@@ -94,3 +97,56 @@ class CitedAnswers:
         hits = [Hit(chunk=chunks[c.chunk_id], score=1.0) for c in citations]
         draft = self.verifier.verify(Draft(text=marked, citations=citations, abstained=False), hits)
         return CheckedAnswer(text=draft.text, citations=draft.citations)
+
+
+class DraftIn(BaseModel):
+    text: str = Field(
+        min_length=1,
+        max_length=20_000,
+        description="The reply, citing each passage it uses as [chunk_id].",
+    )
+
+
+class DraftOut(BaseModel):
+    text: str
+    """The reply with `[n]` markers and a list of its sources at the end."""
+    citations: list[dict[str, Any]]
+    all_verified: bool
+    """Every citation supported by its chunk (false also when nothing is cited)."""
+
+
+def draft_reply(
+    store: Store, verifier: Verifier, principals: tuple[str, ...] | None = None
+) -> FunctionTool:
+    """Check a reply's `[chunk_id]` citations before it is sent: only chunks the caller may
+    read count, each is verified, and the sources are listed under the text."""
+    answers = CitedAnswers(store, verifier)
+
+    def run(args: DraftIn, key: str, dry_run: bool) -> DraftOut:
+        wanted = [m.group(1) for m in _MARKER.finditer(args.text)]
+        readable = set()
+        for chunk in store.get_chunks(list(dict.fromkeys(wanted))):
+            info = store.document_info(chunk.doc_id)
+            if info is not None and info.readable_by(principals):
+                readable.add(chunk.id)
+        checked = answers.check(args.text, readable)
+        text = checked.text
+        if checked.citations:
+            text += "\n\nSources:\n" + "\n".join(
+                f"[{c.n}] {c.uri or c.source}" for c in checked.citations
+            )
+        return DraftOut(
+            text=text,
+            citations=checked.citations_json(),
+            all_verified=bool(checked.citations) and all(c.verified for c in checked.citations),
+        )
+
+    return FunctionTool(
+        name="draft_reply",
+        description="Check a drafted reply's [chunk_id] citations against the chunks and "
+        "return it with numbered citations and its sources; send that text.",
+        input_model=DraftIn,
+        output_model=DraftOut,
+        fn=run,
+        scopes=("search",),
+    )

@@ -13,9 +13,16 @@ from cairn.agent.tools import Tool, ToolRegistry
 from cairn.agent.workflows import workflow, workflow_tools
 
 if TYPE_CHECKING:
+    from cairn.answer.verify import CitationVerifier
     from cairn.llm.base import Provider
     from cairn.trace.base import Tracer
     from cairn.workspace import Workspace
+
+
+def _verifier(ws: Workspace) -> CitationVerifier:
+    from cairn.answer.verify import CitationVerifier
+
+    return CitationVerifier(ws.embedder, store=ws.store, policy=ws.settings.answer.verify_policy)
 
 
 def configured_tools(
@@ -38,7 +45,9 @@ def configured_tools(
         tenant=tenant,
         user=user,
     )
-    actions: list[Tool] = []
+    from cairn.agent.answers import draft_reply
+
+    actions: list[Tool] = [draft_reply(ws.store, _verifier(ws), principals)]
     if a.smtp_host:
         smtp = SmtpConfig(
             host=a.smtp_host, port=a.smtp_port, sender=a.smtp_sender, username=a.smtp_username,
@@ -86,7 +95,6 @@ def configured_agent(
     """The agent for one caller (its documents, its tenant's policies), with `workflow_name`'s
     prompt and tools when given."""
     from cairn.agent.answers import CitedAnswers
-    from cairn.answer.verify import CitationVerifier
 
     registry = configured_tools(ws, principals=principals, tenant=tenant, user=user)
     prompt = SYSTEM_PROMPT
@@ -95,9 +103,6 @@ def configured_agent(
         registry = workflow_tools(flow, registry)
         prompt = flow.system_prompt
     a = ws.settings.agent
-    verifier = CitationVerifier(
-        ws.embedder, store=ws.store, policy=ws.settings.answer.verify_policy
-    )
     return Agent(
         provider,
         registry,
@@ -107,5 +112,5 @@ def configured_agent(
         system_prompt=prompt,
         tracer=tracer,
         limits=limits,
-        answers=CitedAnswers(ws.store, verifier),
+        answers=CitedAnswers(ws.store, _verifier(ws)),
     )
