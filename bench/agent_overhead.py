@@ -4,7 +4,10 @@ Each run: a scripted model (instant) calls a read-only tool (instant) on `--step
 then answers. The model and the tool time themselves; the loop's overhead per step is the
 run's wall time minus model and tool time, divided by its steps: validation, policy,
 durable records (SQLite, WAL; fsync on commit by default), the audit chain, the lease,
-stale-step and repeat checks. Peers in the same run: the bare loop (the same model and
+stale-step and repeat checks. A read's result, and a turn asking for reads only, are
+committed without fsync (a power cut may lose them: they are redone; the next fsynced commit
+makes them durable); every other commit is fsynced. Peers in the same run: the store with
+every commit fsynced, the bare loop (the same model and
 tool called in a plain Python loop with the messages kept in a list, no durability), and two
 fsynced SQLite commits per step alone (the disk's floor under the durable loop: a step
 commits the model turn and the tool result).
@@ -75,10 +78,17 @@ def build(steps: int, timed: Timed) -> tuple[Any, FunctionTool]:
     return model, tool
 
 
-def agent_run(folder: Path, steps: int, durable: bool) -> float:
+class EveryCommitFsynced(AgentStore):
+    """The store as it was before reads were committed without fsync (the peer)."""
+
+    def _transaction(self, relaxed: bool) -> Any:
+        return super()._transaction(False)
+
+
+def agent_run(folder: Path, steps: int, durable: bool, store_type: type = AgentStore) -> float:
     timed = Timed()
     model, tool = build(steps, timed)
-    with AgentStore(folder / "agent.db", durable=durable) as store:
+    with store_type(folder / "agent.db", durable=durable) as store:
         agent = Agent(model, ToolRegistry.of([tool]), store, limits=Limits(max_steps=steps + 2))
         t = time.perf_counter()
         view = agent.start("look around")
@@ -130,16 +140,21 @@ def main() -> int:
     args = parser.parse_args()
     rows: dict[str, list[float]] = {
         "agent (durable)": [],
+        "agent (all fsync)": [],
         "agent (no fsync)": [],
         "bare loop": [],
         "2 fsynced commits": [],
     }
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.runs):
-            for name, durable in (("agent (durable)", True), ("agent (no fsync)", False)):
-                folder = Path(tmp) / f"{name[7:9]}{i}"
+            for name, durable, kind in (
+                ("agent (durable)", True, AgentStore),
+                ("agent (all fsync)", True, EveryCommitFsynced),
+                ("agent (no fsync)", False, AgentStore),
+            ):
+                folder = Path(tmp) / f"{name[7:11]}{i}"
                 folder.mkdir()
-                rows[name].append(agent_run(folder, args.steps, durable) * 1000)
+                rows[name].append(agent_run(folder, args.steps, durable, kind) * 1000)
             rows["bare loop"].append(bare_run(args.steps) * 1000)
             floor = Path(tmp) / f"floor{i}"
             floor.mkdir()

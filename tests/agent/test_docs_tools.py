@@ -183,3 +183,28 @@ def test_draft_reply_numbers_verifies_and_lists_only_readable_sources(
     assert out.text.endswith("Sources:\n[1] file:///corpus/pub.md#s0")  # type: ignore[attr-defined]
     assert [c["chunk_id"] for c in out.citations] == ["pub-0"]  # type: ignore[attr-defined]
     assert out.all_verified is True  # type: ignore[attr-defined]
+
+
+def test_reads_commit_without_fsync_and_the_store_stays_durable(tmp_path: Path) -> None:
+    """A read's result and a turn asking only for reads are committed with
+    synchronous=NORMAL; every other commit keeps FULL (2)."""
+    ping = FunctionTool(
+        name="ping",
+        description="Ping.",
+        input_model=PingIn,
+        output_model=PingOut,
+        fn=lambda args, key, dry: PingOut(same=str(args.n)),
+    )
+    seen: list[int] = []
+    with AgentStore(tmp_path / "agent.db") as agents:
+        connection = agents._file.connection
+        original = connection.execute
+
+        def model(request: object) -> Reply | str:
+            seen.append(int(original("PRAGMA synchronous").fetchone()[0]))
+            return Reply.call("ping", {"n": len(seen)}) if len(seen) < 3 else "done"
+
+        view = Agent(ScriptedModel(default=model), ToolRegistry.of([ping]), agents).start("p")
+        assert view.status == "done" and [c.state for c in view.calls] == ["done", "done"]
+        assert int(connection.execute("PRAGMA synchronous").fetchone()[0]) == 2
+    assert seen == [2, 2, 2]

@@ -311,6 +311,7 @@ class Agent:
             },
             cost_usd=ctx.cost_usd,
             tool_replies=replies,
+            relaxed=all(c.state != "awaiting_approval" and self._reads(c.tool) for c in calls),
         )
         if loop_reason is not None:
             self._cancel_open(run.id, loop_reason)
@@ -337,6 +338,10 @@ class Agent:
             run_id, "done", reason="answered", answer=checked.text,
             citations=checked.citations_json(),
         )  # fmt: skip
+
+    def _reads(self, name: str) -> bool:
+        tool = self.registry.find(name)
+        return tool is None or tool.side_effect == "none"
 
     def _count_failures(self, run_id: str, failed: int, *, ok: bool) -> None:
         run = self.store.run(run_id)
@@ -400,8 +405,8 @@ class Agent:
         return ok
 
     def _invoke(self, run: RunRecord, call: CallRecord, tool: Tool) -> bool:
-        if tool.side_effect == "none" and call.policy != "ask" and call.state == "ready":
-            # a read changes nothing: no `executing` record needed to run it once
+        read = tool.side_effect == "none" and call.policy != "ask" and call.state == "ready"
+        if read:  # a read changes nothing: no `executing` record needed to run it once
             started = replace(
                 call, idempotency_key=idempotency_key(run.id, call.call_id, call.args_digest)
             )
@@ -428,7 +433,7 @@ class Agent:
             output = _output(tool, result)
         self.store.finish_call(
             run.id, call.call_id, state="done", reply=json.dumps(output), result=output,
-            key=started.idempotency_key, reset_failures=True,
+            key=started.idempotency_key, reset_failures=True, relaxed=read,
         )  # fmt: skip
         return True
 

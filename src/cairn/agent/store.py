@@ -25,7 +25,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -304,6 +305,7 @@ class AgentStore:
         loses nothing, a power cut may lose the last commits."""
         self.path = path
         self.clock = clock
+        self.durable = durable
         self._file = SQLiteFile(
             path,
             MIGRATIONS,
@@ -328,6 +330,25 @@ class AgentStore:
 
     def now(self) -> str:
         return datetime.fromtimestamp(self.clock(), UTC).isoformat()
+
+    @contextmanager
+    def _transaction(self, relaxed: bool) -> Iterator[SqlConnection]:
+        """A write transaction; `relaxed` skips its fsync (`synchronous=NORMAL` for this
+        commit only). For records that may be lost to a power cut and redone without harm (a
+        read's result, a turn that asked for reads only): the next fsynced commit makes them
+        durable too, since the write-ahead log is flushed in order. Never for approvals,
+        executions or their results."""
+        if not relaxed or not self.durable:
+            with self._file.transaction() as db:
+                yield db
+            return
+        with self._file.lock:
+            self._file.connection.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._file.transaction() as db:
+                    yield db
+            finally:
+                self._file.connection.execute("PRAGMA synchronous=FULL")
 
     # runs ------------------------------------------------------------------------------
 
@@ -499,11 +520,13 @@ class AgentStore:
         usage: dict[str, Any],
         cost_usd: Decimal,
         tool_replies: dict[str, str],
+        relaxed: bool = False,
     ) -> list[CallRecord]:
         """One model call: its reply, the calls it made (with their policy decisions) and the
-        replies of calls settled at once (`denied`, `invalid`: keyed by model call id)."""
+        replies of calls settled at once (`denied`, `invalid`: keyed by model call id).
+        `relaxed`: commit without fsync (see `_transaction`)."""
         now = self.now()
-        with self._file.transaction() as db:
+        with self._transaction(relaxed) as db:
             self._append_messages(db, run_id, [message])
             row = db.execute(
                 "SELECT COUNT(*) FROM agent_calls WHERE run_id = ?", (run_id,)
@@ -768,12 +791,14 @@ class AgentStore:
         error: str | None = None,
         key: str | None = None,
         reset_failures: bool = False,
+        relaxed: bool = False,
     ) -> CallRecord:
         """Settle a call: its result (or error), its digest, and the reply the model gets
         (`key`: the idempotency key it ran with; `reset_failures`: it worked, so the run's
-        count of failed calls in a row starts again)."""
+        count of failed calls in a row starts again; `relaxed`: a read's result, committed
+        without fsync, see `_transaction`)."""
         now = self.now()
-        with self._file.transaction() as db:
+        with self._transaction(relaxed) as db:
             call = self._one_call(db, run_id, call_id)
             if call.state in TERMINAL_CALL_STATES:
                 return call
