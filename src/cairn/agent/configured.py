@@ -15,6 +15,7 @@ from cairn.agent.workflows import workflow, workflow_tools
 if TYPE_CHECKING:
     from cairn.answer.verify import CitationVerifier
     from cairn.llm.base import Provider
+    from cairn.pipeline import Pipeline
     from cairn.trace.base import Tracer
     from cairn.workspace import Workspace
 
@@ -31,8 +32,10 @@ def configured_tools(
     principals: tuple[str, ...] | None = None,
     tenant: str | None = None,
     user: str | None = None,
+    pipeline: Pipeline | None = None,
 ) -> ToolRegistry:
-    """Every tool the workspace's settings make available to this caller."""
+    """Every tool the workspace's settings make available to this caller (`pipeline`: the
+    one `ask_docs` uses; a long-lived process passes its shared one)."""
     from cairn.agent.mail import OUTBOX_DB, Outbox, SmtpConfig, send_email
 
     a = ws.settings.agent
@@ -40,7 +43,7 @@ def configured_tools(
         ws.root,
         ws.retriever(),
         store=ws.store,
-        pipeline=ws.pipeline(),
+        pipeline=pipeline or ws.pipeline(),
         principals=principals,
         tenant=tenant,
         user=user,
@@ -91,12 +94,15 @@ def configured_agent(
     user: str | None = None,
     tracer: Tracer | None = None,
     limits: Limits | None = None,
+    pipeline: Pipeline | None = None,
 ) -> Agent:
     """The agent for one caller (its documents, its tenant's policies), with `workflow_name`'s
     prompt and tools when given."""
     from cairn.agent.answers import CitedAnswers
 
-    registry = configured_tools(ws, principals=principals, tenant=tenant, user=user)
+    registry = configured_tools(
+        ws, principals=principals, tenant=tenant, user=user, pipeline=pipeline
+    )
     prompt = SYSTEM_PROMPT
     if workflow_name is not None:
         flow = workflow(workflow_name)

@@ -94,6 +94,7 @@ def _agent(state: AppState, store: AgentStore, caller: Caller, workflow: str | N
         tenant=caller.tenant,
         user=caller.user,
         tracer=state.tracer,
+        pipeline=state.pipeline(),
     )
 
 
