@@ -136,6 +136,34 @@ def test_a_rejected_call_is_told_to_the_model(
     assert not (ws / "notes" / "nope.md").exists()
 
 
+def test_an_edited_call_needs_its_own_approval(
+    api: tuple[TestClient, FakeLLMServer, dict[str, dict[str, str]]], ws: Path
+) -> None:
+    client, llm, keys = api
+    llm.enqueue(Reply.call("write_note", {"name": "draft", "text": "x"}, id="w1"), "Noted.")
+    run = client.post("/v1/agent/runs", headers=keys["alice"], json={"task": "t"}).json()
+    [pending] = run["pending"]
+    base = f"/v1/agent/runs/{run['run_id']}/calls/{pending['call_id']}"
+    bad = client.post(f"{base}/edit", headers=keys["alice"], json={"args": {"name": "y"}})
+    assert bad.status_code == 422 and "text" in bad.text
+    edited = client.post(
+        f"{base}/edit", headers=keys["alice"], json={"args": {"name": "edited", "text": "y"}}
+    ).json()
+    [now] = edited["pending"]
+    assert now["args"] == {"name": "edited", "text": "y"}
+    assert now["args_digest"] != pending["args_digest"]
+    stale = client.post(
+        f"{base}/approve", headers=keys["alice"], json={"args_digest": pending["args_digest"]}
+    )
+    assert stale.status_code == 409  # the approval bound to the old arguments is refused
+    done = client.post(
+        f"{base}/approve", headers=keys["alice"], json={"args_digest": now["args_digest"]}
+    ).json()
+    assert done["status"] == "done"
+    assert (ws / "notes" / "edited.md").exists() and not (ws / "notes" / "draft.md").exists()
+    assert client.post(f"{base}/edit", headers=keys["bob"], json={"args": {}}).status_code == 404
+
+
 def test_a_workflow_without_its_tools_is_a_clear_error(
     api: tuple[TestClient, FakeLLMServer, dict[str, dict[str, str]]],
 ) -> None:

@@ -7,6 +7,7 @@ their calls (scope `agent`; a tenant sees only its own runs).
     GET  /v1/agent/runs/{run_id}/events                    its timeline as SSE (follows it live)
     POST /v1/agent/runs/{run_id}/calls/{call_id}/approve   approve one call, carry the run on
     POST /v1/agent/runs/{run_id}/calls/{call_id}/reject    reject one call, carry the run on
+    POST /v1/agent/runs/{run_id}/calls/{call_id}/edit      new arguments (needs its own approval)
 
 A run's JSON is the CLI's (`cairn agent run --json`) plus its `calls`.
 """
@@ -51,6 +52,10 @@ class ApproveRequest(BaseModel):
     args_digest: str | None = Field(
         None, description="The digest reviewed; the call must still have these arguments."
     )
+
+
+class EditRequest(BaseModel):
+    args: dict[str, Any] = Field(description="The call's new arguments (the tool's schema).")
 
 
 class RejectRequest(BaseModel):
@@ -237,6 +242,42 @@ async def reject(
         lambda: _decide(state, caller, run_id, call_id, "reject", reason), limiter=state.threads
     )
     return JSONResponse(out)
+
+
+@router.post("/v1/agent/runs/{run_id}/calls/{call_id}/edit")
+async def edit(
+    run_id: str, call_id: str, body: EditRequest, state: StateDep, caller: AgentCaller
+) -> JSONResponse:
+    """Replace a waiting call's arguments (validated by its tool, 422 otherwise); the edited
+    call has a new digest and needs its own approval."""
+    from cairn.agent import ApprovalError, validate_call
+    from cairn.agent.tools import ToolFailure
+    from cairn.errors import ConfigError
+
+    def apply() -> dict[str, Any]:
+        with _store(state) as store:
+            run = _own(store, run_id, caller)
+            try:
+                call = store.call(run_id, call_id)
+            except ApprovalError:
+                raise not_found(f"call {call_id!r} of run {run_id!r}") from None
+            try:
+                agent = _agent(state, store, caller, run.workflow)
+            except ConfigError as exc:
+                raise _config_error(exc) from None
+            checked = validate_call(agent.registry, call.tool, body.args)
+            if isinstance(checked, ToolFailure):
+                raise ApiError(422, checked.message.removeprefix("error: "))
+            try:
+                store.edit(
+                    run_id, call_id, checked.arguments, checked.args_digest,
+                    actor=caller.user or caller.tenant,
+                )  # fmt: skip
+            except ApprovalError as exc:
+                raise ApiError(409, str(exc)) from None
+            return _json(store, run_id)
+
+    return JSONResponse(await run_sync(apply, limiter=state.threads))
 
 
 @router.get(
