@@ -294,9 +294,38 @@ class McpServerSettings(_Section):
         return self
 
 
-class AgentSettings(_Section):
-    """The agent (docs/agents.md)."""
+AgentPolicy = Literal["always", "ask", "deny"]
 
+
+class AgentSettings(_Section):
+    """Agent runs (`cairn agent`): tool policies and the action tools' servers; see
+    docs/agents.md."""
+
+    policies: dict[str, AgentPolicy] = Field(default_factory=dict)
+    """Policy per tool, e.g. `{send_email = "ask", search_docs = "always"}`; a tool not named
+    here runs if it only reads and asks a human if it has a side effect."""
+    tenant_policies: dict[str, dict[str, AgentPolicy]] = Field(default_factory=dict)
+    """Policy per tenant and tool (wins over `policies`), e.g.
+    `{acme = {create_issue = "deny"}}`."""
+    smtp_host: str | None = None
+    """SMTP server for `send_email` (unset: no e-mail tool)."""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_sender: str = "cairn@localhost"
+    """The `From:` address; its domain ends every Message-ID the tool makes."""
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(None, repr=False)
+    smtp_starttls: bool = False
+    caldav_url: str | None = None
+    """The CalDAV calendar collection for `free_slots` and `create_event` (unset: no
+    calendar tools), e.g. http://127.0.0.1:5232/alice/work/."""
+    caldav_username: str | None = None
+    caldav_password: str | None = Field(None, repr=False)
+    tracker_url: str | None = None
+    """A Roundup issue tracker (its REST API) for `create_issue` (unset: no tracker tool)."""
+    tracker_username: str | None = None
+    tracker_password: str | None = Field(None, repr=False)
+    timeout_s: float = Field(20.0, gt=0)
+    """Deadline of each action tool's network call."""
     mcp_servers: list[McpServerSettings] = Field(default_factory=list)
     """MCP servers whose tools the agent may use: `[[agent.mcp_servers]]` tables with `name`
     and `command`/`args` or `url` (fields in docs/mcp.md)."""

@@ -23,6 +23,7 @@ from cairn.server.errors import install_error_handlers
 from cairn.server.metrics import Metrics
 from cairn.server.middleware import BodyLimit, RequestMetrics, Timeout
 from cairn.server.routes import (
+    agent,
     ask,
     chat,
     costs,
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    for module in (health, ask, chat, documents, feedback, traces, costs, evals, ui):
+    for module in (health, ask, chat, documents, feedback, traces, costs, evals, agent, ui):
         app.include_router(module.router)
     mcp_running = install_mcp(app, settings)  # /mcp (docs/mcp.md)
 
