@@ -181,6 +181,9 @@ class Citation:
     verified: bool | None = None
     """True when the cited chunk was checked to support the sentence."""
     support: float | None = None
+    risk: Risk | None = None
+    """The cited chunk's injection risk (`Chunk.risk`, as the context guard last scanned it);
+    a flagged source is shown with a warning."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

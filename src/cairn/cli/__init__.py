@@ -11,6 +11,7 @@ from cairn.cli import (
     doctor,
     eval,
     fake_llm,
+    guard,
     ingest,
     keys,
     models,
@@ -41,6 +42,7 @@ app.add_typer(eval.app, name="eval")
 app.add_typer(keys.app, name="keys")
 app.add_typer(services.app, name="services")
 app.add_typer(agent.app, name="agent")
+app.add_typer(guard.app, name="guard")
 
 
 def main() -> None:

@@ -485,8 +485,8 @@ class SQLiteStore:
             with self._file.reading() as db:
                 rows = db.execute(
                     "SELECT c.rowid, c.id, e.vector FROM chunks c JOIN embeddings e "
-                    "ON e.hash = c.hash AND e.model = ? WHERE c.dup_of IS NULL AND c.quarantine != 1 "
-                    "ORDER BY c.rowid",
+                    "ON e.hash = c.hash AND e.model = ? "
+                    "WHERE c.dup_of IS NULL AND c.quarantine != 1 ORDER BY c.rowid",
                     (model,),
                 ).fetchall()
             index = VectorIndex.from_rows(rows)
