@@ -380,6 +380,9 @@ class Pipeline:
         return draft
 
     def _screen(self, question: str, hits: list[Hit]) -> Screened:
+        """The context guard's screening, as a `guard_context` span (none without a guard)."""
+        if isinstance(self.context_guard, NoContextGuard):
+            return self.context_guard.screen(question, hits)
         with self.tracer.span("guard_context", guard=type(self.context_guard).__name__) as span:
             screened = self.context_guard.screen(question, hits)
             kept = {h.chunk.id for h in screened.hits}
