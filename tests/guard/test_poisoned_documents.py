@@ -18,6 +18,7 @@ from cairn.cli import app
 from cairn.llm.adversarial import EXFILTRATION_HOST, compromised_reply
 from cairn.llm.fake_server import FakeLLMServer
 from cairn.llm.replies import Responder
+from cairn.trace.sqlite import SQLiteTraceStore
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -156,6 +157,15 @@ def test_block_drops_the_poisoned_chunk_from_the_prompt(
     assert blocked["guard"]["context"] == "flagged" and "dropped" in str(blocked["reason"])
     assert not blocked["refused"] and not blocked["abstained"]  # the clean passage answers
     assert not {c["chunk_id"] for c in blocked["citations"]} & poisoned
+    traces = SQLiteTraceStore(ws / "traces.db")
+    try:
+        trace = traces.get(blocked["trace_id"], all_tenants=True)
+    finally:
+        traces.close()
+    assert trace is not None
+    [span] = [s for s in trace["spans"] if s["name"] == "guard_context"]
+    assert set(span["attributes"]["dropped"]) == poisoned
+    assert span["attributes"]["status"] == "flagged"
 
 
 def test_block_drops_it_from_the_extractive_answer(
