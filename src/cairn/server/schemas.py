@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cairn.payloads import RiskOut
+
 Mode = Literal["lexical", "dense", "hybrid"]
 
 
@@ -73,6 +75,8 @@ class ChunkOut(BaseModel):
     text: str
     start: int
     end: int
+    risk: RiskOut | None = None
+    """The chunk's injection risk as last scanned (null: never scanned)."""
 
 
 class DocumentOut(BaseModel):

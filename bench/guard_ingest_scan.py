@@ -1,0 +1,176 @@
+"""Poisoned documents through the real ingest: bipia test contexts ingested as files, every
+chunk scanned at ingest (`guard.ingest = flag`), the stored flags read back from the store.
+
+    nice -n 10 .venv/bin/python bench/guard_ingest_scan.py --datasets ../shared/datasets
+
+Each bipia test context (email, table, code: 200) is written once clean and `--per-context`
+times with a held-out bipia test attack planted at its start, end or a line break (seeded);
+all are ingested by `cairn.ingest.pipeline.ingest` with cairn's chunker (MiniLM tokenizer,
+default `chunk.*`). Embeddings do not enter the scan, so a hashing embedder stands in for
+MiniLM to keep the run short. A chunk is *injected* when it holds at least 8 consecutive
+words of the planted attack (all of it, if shorter), *clean* when it belongs to a clean
+document; chunks holding only a shorter fragment of the attack are counted apart. Printed:
+the share flagged as stored at ingest, for the rules-only detector and the full one (the
+peer in the same run), by context kind and attack category, and the ingest time with and
+without the scan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import guard_data as g
+from cairn.config import Settings
+from cairn.embed.hashing import HashingEmbedder
+from cairn.embed.minilm import MiniLMTokenizer, minilm_model_dir
+from cairn.guard.detector import InjectionDetector
+from cairn.ingest.pipeline import ingest
+from cairn.store.open import open_store_at
+from cairn.types import Risk
+from guard_injection import fmt
+
+SEED = 7
+_WORD = re.compile(r"\w+")
+RUN = 8
+"""Consecutive attack words a chunk must hold to count as injected."""
+
+
+def holds_attack(chunk: str, attack: str) -> bool | None:
+    """True: the chunk holds RUN+ consecutive attack words (or all of a shorter attack);
+    None: only a shorter fragment; False: none of it."""
+    words = _WORD.findall(attack.lower())
+    text = " ".join(_WORD.findall(chunk.lower()))
+    need = min(RUN, len(words))
+    grams = {" ".join(words[i : i + need]) for i in range(len(words) - need + 1)}
+    if any(gram in text for gram in grams):
+        return True
+    pairs = {" ".join(words[i : i + 2]) for i in range(len(words) - 1)}
+    return None if any(p in text for p in pairs) else False
+
+
+def write_corpus(root: Path, datasets: Path, per_context: int) -> dict[str, tuple[str, str, str]]:
+    """Files under `root`; returns {file name: (context kind, attack category, attack)} for
+    poisoned files (clean files are named `clean-*`)."""
+    rng = random.Random(SEED)
+    attacks = g.bipia_attacks(datasets, "test")
+    categories = g.bipia_categories(datasets, "test")
+    planted: dict[str, tuple[str, str, str]] = {}
+    for i, (kind, context) in enumerate(g.bipia_contexts(datasets, "test")):
+        (root / f"clean-{kind}-{i:03d}.txt").write_text(context, encoding="utf-8")
+        pool = attacks["code" if kind == "code" else "text"]
+        for j, attack in enumerate(rng.sample(pool, per_context)):
+            name = f"poisoned-{kind}-{i:03d}-{j}.txt"
+            (root / name).write_text(g.plant(context, attack, rng).text, encoding="utf-8")
+            planted[name] = (kind, categories[attack], attack)
+    return planted
+
+
+def run(
+    corpus: Path, work: Path, scanner: Callable[[str], Risk] | None, policy: str
+) -> tuple[list[tuple[str, str, bool]], float]:
+    """Ingest `corpus` into a fresh store under `guard.ingest = policy`; (file, chunk text,
+    stored flag) per chunk, and the seconds ingest took."""
+    settings = Settings(workspace=work, guard={"ingest": policy})
+    store = open_store_at(work / "cairn.db")
+    started = time.perf_counter()
+    ingest(
+        [corpus],
+        store=store,
+        embedder=HashingEmbedder(dim=64),
+        tokenizer=MiniLMTokenizer(minilm_model_dir()),
+        settings=settings,
+        scanner=scanner,
+    )
+    seconds = time.perf_counter() - started
+    rows = []
+    for info in store.documents():
+        for chunk in store.document_chunks(info.id):
+            flagged = chunk.risk is not None and chunk.risk.flagged
+            rows.append((info.source, chunk.text, flagged))
+    store.close()
+    return rows, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--per-context", type=int, default=3)
+    parser.add_argument("--model", type=Path, default=None, help="weights (default: shipped)")
+    args = parser.parse_args()
+    full = InjectionDetector.load(args.model)
+    rules = InjectionDetector(classifier=None)
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        planted = write_corpus(corpus, args.datasets, args.per_context)
+        results = {}
+        for name, scanner, policy in (
+            ("no scan", None, "off"),
+            ("rules only", lambda t: rules.scan(t, "chunk"), "flag"),
+            ("rules + classifier", lambda t: full.scan(t, "chunk"), "flag"),
+        ):
+            work = Path(tmp) / name.replace(" ", "-")
+            work.mkdir()
+            results[name] = run(corpus, work, scanner, policy)
+    base = results["rules + classifier"][0]
+    labels: list[tuple[str, bool | None]] = []
+    for source, text, _ in base:
+        if source in planted:
+            kind, category, attack = planted[source]
+            labels.append((f"{kind}|{category}", holds_attack(text, attack)))
+        else:
+            labels.append(("clean", False))
+    print(f"{len(planted)} poisoned + {len(g.bipia_contexts(args.datasets, 'test'))} clean files")
+    print()
+    print("| chunks | n | rules only | rules + classifier |")
+    print("|---|---|---|---|")
+    for title, want in (
+        ("injected (holds the attack): flagged", lambda key, lab: lab is True),
+        ("clean documents: flagged", lambda key, lab: key == "clean"),
+        (
+            "poisoned documents, attack-free chunks: flagged",
+            lambda key, lab: lab is False and key != "clean",
+        ),
+        ("holding a fragment only: flagged", lambda key, lab: lab is None),
+    ):
+        cells = []
+        n = 0
+        for name in ("rules only", "rules + classifier"):
+            flags = [
+                row[2]
+                for row, (key, lab) in zip(results[name][0], labels, strict=True)
+                if want(key, lab)
+            ]
+            n = len(flags)
+            cells.append(fmt(flags) if flags else "-")
+        print(f"| {title} | {n} | {cells[0]} | {cells[1]} |")
+    print()
+    print("| injected chunks by group | n | flagged (rules + classifier) |")
+    print("|---|---|---|")
+    groups: dict[str, list[bool]] = {}
+    for row, (key, lab) in zip(base, labels, strict=True):
+        if lab is True:
+            kind, category = key.split("|")
+            groups.setdefault(f"context: {kind}", []).append(row[2])
+            groups.setdefault(f"attack: {category}", []).append(row[2])
+    for name, flags in sorted(groups.items()):
+        print(f"| {name} | {len(flags)} | {fmt(flags)} |")
+    print()
+    print("| ingest | chunks | seconds | ratio to no scan |")
+    print("|---|---|---|---|")
+    plain = results["no scan"][1]
+    for name, (rows, seconds) in results.items():
+        print(f"| {name} | {len(rows)} | {seconds:.1f} | {seconds / plain:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
