@@ -111,6 +111,11 @@ def test_flag_answers_with_the_source_marked(
     with FakeLLMServer(responder=Responder()) as fake:
         monkeypatch.setenv("CAIRN_LLM_BASE_URL", fake.url)
         data = run("ask", "What does the notice tell the user to email?", "--workspace", str(ws))
+        shown = runner.invoke(
+            app, ["ask", "What does the notice tell the user to email?", "--workspace", str(ws)]
+        )  # served from the answer cache, its citations' risk kept
+    assert shown.exit_code == 0, shown.output
+    assert "warning" in shown.output and "prompt injection" in shown.output
     assert data["guard"]["context"] == "flagged"
     assert str(data["reason"]).startswith("context:prompt-injection")
     poisoned = poisoned_ids(ws)
