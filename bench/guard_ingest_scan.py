@@ -57,14 +57,19 @@ def holds_attack(chunk: str, attack: str) -> bool | None:
     return None if any(p in text for p in pairs) else False
 
 
-def write_corpus(root: Path, datasets: Path, per_context: int) -> dict[str, tuple[str, str, str]]:
+def write_corpus(
+    root: Path, datasets: Path, per_context: int, split: str = "test"
+) -> dict[str, tuple[str, str, str]]:
     """Files under `root`; returns {file name: (context kind, attack category, attack)} for
     poisoned files (clean files are named `clean-*`)."""
     rng = random.Random(SEED)
-    attacks = g.bipia_attacks(datasets, "test")
-    categories = g.bipia_categories(datasets, "test")
+    attacks = g.bipia_attacks(datasets, split)
+    categories = g.bipia_categories(datasets, split)
     planted: dict[str, tuple[str, str, str]] = {}
-    for i, (kind, context) in enumerate(g.bipia_contexts(datasets, "test")):
+    contexts = g.bipia_contexts(datasets, split)
+    if split == "train":  # the calibration buckets only: 0-7 are the chunk head's negatives
+        contexts = [(k, c) for k, c in contexts if g.bucket(c) >= 8]
+    for i, (kind, context) in enumerate(contexts):
         (root / f"clean-{kind}-{i:03d}.txt").write_text(context, encoding="utf-8")
         pool = attacks["code" if kind == "code" else "text"]
         for j, attack in enumerate(rng.sample(pool, per_context)):
@@ -105,13 +110,16 @@ def main() -> None:
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--per-context", type=int, default=3)
     parser.add_argument("--model", type=Path, default=None, help="weights (default: shipped)")
+    parser.add_argument(
+        "--split", default="test", help="bipia split: test (held out) or train (for tuning)"
+    )
     args = parser.parse_args()
     full = InjectionDetector.load(args.model)
     rules = InjectionDetector(classifier=None)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
-        planted = write_corpus(corpus, args.datasets, args.per_context)
+        planted = write_corpus(corpus, args.datasets, args.per_context, args.split)
         results = {}
         for name, scanner, policy in (
             ("no scan", None, "off"),
@@ -129,7 +137,8 @@ def main() -> None:
             labels.append((f"{kind}|{category}", holds_attack(text, attack)))
         else:
             labels.append(("clean", False))
-    print(f"{len(planted)} poisoned + {len(g.bipia_contexts(args.datasets, 'test'))} clean files")
+    clean_files = sum(1 for name in planted if name.endswith("-0.txt"))
+    print(f"bipia {args.split}: {len(planted)} poisoned + {clean_files} clean files")
     print()
     print("| chunks | n | rules only | rules + classifier |")
     print("|---|---|---|---|")
