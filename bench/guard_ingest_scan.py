@@ -32,11 +32,14 @@ import guard_data as g
 from cairn.config import Settings
 from cairn.embed.hashing import HashingEmbedder
 from cairn.embed.minilm import MiniLMTokenizer, minilm_model_dir
+from cairn.guard.context import InjectionContextGuard
 from cairn.guard.detector import InjectionDetector
+from cairn.ingest.chunking import content_hash
 from cairn.ingest.pipeline import ingest
 from cairn.store.open import open_store_at
-from cairn.types import Risk
-from guard_injection import fmt
+from cairn.types import Chunk, Hit, Risk
+from guard_injection import fmt, timings
+from metrics import percentile
 
 SEED = 7
 _WORD = re.compile(r"\w+")
@@ -179,6 +182,52 @@ def main() -> None:
     plain = results["no scan"][1]
     for name, (rows, seconds) in results.items():
         print(f"| {name} | {len(rows)} | {seconds:.1f} | {seconds / plain:.2f}x |")
+    context_overhead([text for _, text, _ in base], full, rules)
+
+
+def context_overhead(
+    texts: list[str], full: InjectionDetector, rules: InjectionDetector, k: int = 5
+) -> None:
+    """The context guard's time per request of `k` retrieved chunks: every chunk rescanned
+    (a cold cache), and again with the scans cached by chunk hash."""
+    rng = random.Random(SEED)
+    requests = [[hit(i, t) for i, t in enumerate(rng.sample(texts, k))] for _ in range(REQUESTS)]
+    print()
+    print(f"| context guard per request of {k} chunks (ms) | p50 | p95 | p95 CPU |")
+    print("|---|---|---|---|")
+    for name, detector, cache in (
+        ("rules only, cold", rules, 0),
+        ("rules + classifier, cold", full, 0),
+        ("rules + classifier, cached", full, 10_000),
+    ):
+        guard = InjectionContextGuard(detector, "flag", cache_size=cache)
+        if cache:
+            for request in requests:
+                guard.screen("q", request)
+        wall, cpu = timings(lambda request, g=guard: g.screen("q", request), requests)
+        print(
+            f"| {name} | {percentile(wall, 50):.2f} | {percentile(wall, 95):.2f} "
+            f"| {percentile(cpu, 95):.2f} |"
+        )
+
+
+REQUESTS = 300
+
+
+def hit(i: int, text: str) -> Hit:
+    chunk = Chunk(
+        id=f"c{i}",
+        doc_id="d",
+        ordinal=i,
+        text=text,
+        section=(),
+        anchor=None,
+        start=0,
+        end=len(text),
+        token_count=0,
+        hash=content_hash(text),
+    )
+    return Hit(chunk=chunk, score=1.0)
 
 
 if __name__ == "__main__":
