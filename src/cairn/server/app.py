@@ -28,6 +28,7 @@ from cairn.server.routes import (
     documents,
     evals,
     feedback,
+    guard,
     health,
     traces,
     ui,
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    for module in (health, ask, chat, documents, feedback, traces, costs, evals, ui):
+    for module in (health, ask, chat, documents, feedback, traces, costs, evals, guard, ui):
         app.include_router(module.router)
 
     s = settings.server

@@ -79,6 +79,22 @@ class ChunkOut(BaseModel):
     """The chunk's injection risk as last scanned (null: never scanned)."""
 
 
+class QuarantinedOut(BaseModel):
+    """A chunk kept out of search as possible prompt injection."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    section: str
+    text: str
+    risk: RiskOut | None = None
+
+
+class ReleasedOut(BaseModel):
+    chunk_id: str
+    released: bool
+
+
 class DocumentOut(BaseModel):
     id: str
     source: str
