@@ -258,8 +258,12 @@ def test_a_blocking_context_guard_stops_before_the_answer() -> None:
     pipeline.context_guard = BlockContext()
     answer = pipeline.ask("lists?")
     assert answer.abstained and not answer.citations
-    assert [name for name, _ in tracer.spans] == ["ask", "retrieve"]  # nothing answered
+    names = [name for name, _ in tracer.spans]
+    assert names == ["ask", "retrieve", "guard_context"]  # nothing answered
     assert tracer.spans[0][1]["guard_context_reason"] == "poisoned"
+    decision = dict(tracer.spans[2][1])
+    assert decision["status"] == "blocked" and decision["reason"] == "poisoned"
+    assert decision["guard"] == "BlockContext"
 
 
 def test_the_caller_comes_from_an_enclosing_request_scope() -> None:

@@ -124,6 +124,18 @@ class GuardSettings(_Section):
     (`CAIRN_GUARD_OUTPUT`)."""
     allow_hosts: list[str] = Field(default_factory=list)
     """Hosts an answer may link to or embed images from (others are neutralised)."""
+    ingest: Literal["off", "flag", "quarantine"] = "flag"
+    """Every chunk is scanned for planted instructions at ingest and its risk stored: `flag`
+    keeps a flagged chunk retrievable and marked, `quarantine` keeps it out of search until
+    `cairn guard quarantine release` (`CAIRN_GUARD_INGEST`)."""
+    context: Literal["off", "flag", "block"] = "flag"
+    """Retrieved chunks are rescanned at query time: `flag` marks a flagged passage (a
+    warning in the prompt, `risk` on hits and citations), `block` drops it from the prompt
+    and the extractive answer (`CAIRN_GUARD_CONTEXT`)."""
+    spotlight: Literal["delimit", "datamark"] = "delimit"
+    """How passages are set off in the LLM prompt: `delimit` wraps each in a `<passage>`
+    element; `datamark` also interleaves a marker between its words (flagged passages are
+    always datamarked)."""
 
 
 class AnswerSettings(_Section):

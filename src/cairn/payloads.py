@@ -12,7 +12,24 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cairn.types import Answer, Citation, Degraded, Hit, Usage
+from cairn.types import Answer, Citation, Degraded, Hit, Risk, Usage
+
+
+class RiskOut(BaseModel):
+    """How likely a chunk carries a prompt injection (docs/guard.md): `score` in [0, 1]
+    (0.5 at the detector's threshold), `flagged`, and the `reasons` (rules, `model:injection`,
+    evasions). Null when the chunk was never scanned (`guard.ingest` and `guard.context`
+    off)."""
+
+    score: float
+    flagged: bool
+    reasons: list[str]
+
+    @classmethod
+    def of(cls, risk: Risk | None) -> RiskOut | None:
+        if risk is None:
+            return None
+        return cls(score=risk.score, flagged=risk.flagged, reasons=list(risk.reasons))
 
 
 class CitationOut(BaseModel):
@@ -24,6 +41,7 @@ class CitationOut(BaseModel):
     quote: str
     verified: bool | None
     support: float | None
+    risk: RiskOut | None = None
 
     @classmethod
     def of(cls, c: Citation) -> CitationOut:
@@ -36,6 +54,7 @@ class CitationOut(BaseModel):
             quote=c.quote,
             verified=c.verified,
             support=c.support,
+            risk=RiskOut.of(c.risk),
         )
 
 
@@ -124,6 +143,7 @@ class SearchResultOut(BaseModel):
     section: str
     score: float
     text: str
+    risk: RiskOut | None = None
 
     @classmethod
     def of(cls, rank: int, hit: Hit) -> SearchResultOut:
@@ -138,6 +158,7 @@ class SearchResultOut(BaseModel):
             section=c.section_path,
             score=round(hit.score, 6),
             text=c.text,
+            risk=RiskOut.of(hit.risk),
         )
 
 

@@ -56,6 +56,7 @@ from cairn.stages import (
     NoOutputGuard,
     OutputGuard,
     Reranker,
+    Screened,
     Settler,
     refusal_draft,
 )
@@ -179,7 +180,7 @@ class Pipeline:
                 if refusal is None and cached is None:
                     hits = self._retrieve(question, k or self.k, filters)  # 3 retrieve
                     hits = self.reranker.rerank(question, hits)  # 4 rerank
-                    screened = self.context_guard.screen(question, hits)  # 5 context guard
+                    screened = self._screen(question, hits)  # 5 context guard
                     root.set(guard_context=screened.verdict.status)
                     decisions = _decided(decisions, "context", screened.verdict)
                     if screened.verdict.blocked:
@@ -231,6 +232,7 @@ class Pipeline:
         guarded = not isinstance(self.output_guard, NoOutputGuard)
         draft = yield from self._answer(question, hits, stream and not guarded)  # 6 answer
         draft = self._verify(draft, hits)  # 7 verify
+        draft = _with_risk(draft, hits)
         checked = self.output_guard.check(draft, hits)  # 8 output guard
         root.set(guard_output=checked.status)
         if checked.blocked:
@@ -377,11 +379,38 @@ class Pipeline:
             )
         return draft
 
+    def _screen(self, question: str, hits: list[Hit]) -> Screened:
+        """The context guard's screening, as a `guard_context` span (none without a guard)."""
+        if isinstance(self.context_guard, NoContextGuard):
+            return self.context_guard.screen(question, hits)
+        with self.tracer.span("guard_context", guard=type(self.context_guard).__name__) as span:
+            screened = self.context_guard.screen(question, hits)
+            kept = {h.chunk.id for h in screened.hits}
+            span.set(
+                status=screened.verdict.status,
+                reason=screened.verdict.reason,
+                flagged=[h.chunk.id for h in screened.hits if h.risk and h.risk.flagged],
+                dropped=[h.chunk.id for h in hits if h.chunk.id not in kept],
+                risk=[h.risk.score if h.risk else None for h in screened.hits],
+            )
+        return screened
+
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         with self.tracer.span("retrieve", k=k, retriever=type(self.retriever).__name__) as span:
             hits = self.retriever.retrieve(query, k, filters)
             span.set(chunk_ids=[h.chunk.id for h in hits], scores=[round(h.score, 4) for h in hits])
         return hits
+
+
+def _with_risk(draft: Draft, hits: Sequence[Hit]) -> Draft:
+    """`draft` with each citation carrying its chunk's risk, as the context guard left it."""
+    risks = {h.chunk.id: h.risk for h in hits if h.risk is not None}
+    if not risks or not draft.citations:
+        return draft
+    cited = tuple(
+        dataclasses.replace(c, risk=risks.get(c.chunk_id, c.risk)) for c in draft.citations
+    )
+    return dataclasses.replace(draft, citations=cited)
 
 
 def _pieces(text: str, citations: Sequence[Citation]) -> Iterator[TokenEvent | CitationEvent]:

@@ -63,6 +63,22 @@ class Document:
     """Principals allowed to read the document; empty means everyone."""
 
 
+@dataclass(frozen=True, slots=True)
+class Risk:
+    """How likely a text is a prompt injection (`cairn.guard`): `score` in [0, 1] (0.5 at the
+    detector's threshold), `flagged`, and why (rule names, `model:injection`, evasions)."""
+
+    score: float
+    flagged: bool
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"score": self.score, "flagged": self.flagged, "reasons": list(self.reasons)}
+
+
+NO_RISK = Risk(score=0.0, flagged=False, reasons=())
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Chunk:
     """A retrievable span of a document."""
@@ -85,6 +101,9 @@ class Chunk:
     source: str = ""
     uri: str = ""
     title: str = ""
+    risk: Risk | None = None
+    """Its injection risk as scanned at ingest (or rescanned since; by a context guard at
+    query time); None when it was never scanned."""
 
     @property
     def section_path(self) -> str:
@@ -103,6 +122,11 @@ class Hit:
     score: float
     lexical: float | None = None
     dense: float | None = None
+
+    @property
+    def risk(self) -> Risk | None:
+        """The chunk's injection risk (`Chunk.risk`)."""
+        return self.chunk.risk
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +184,9 @@ class Citation:
     verified: bool | None = None
     """True when the cited chunk was checked to support the sentence."""
     support: float | None = None
+    risk: Risk | None = None
+    """The cited chunk's injection risk (`Chunk.risk`, as the context guard last scanned it);
+    a flagged source is shown with a warning."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

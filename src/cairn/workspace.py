@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from cairn.config import Settings
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.pipeline import Pipeline
-from cairn.stages import GuardVerdict, InputGuard, LedgerSettler, OutputGuard
+from cairn.stages import ContextGuard, GuardVerdict, InputGuard, LedgerSettler, OutputGuard
 from cairn.store.base import Store
 from cairn.store.open import DB_FILE, open_store, sqlite_path
 
@@ -128,8 +128,10 @@ class Workspace:
             answerer = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         else:
             from cairn.answer.generative import GenerativeAnswerer
+            from cairn.answer.prompt import PromptParts
 
-            answerer = GenerativeAnswerer(provider)
+            parts = PromptParts().replace(spotlight=self.settings.guard.spotlight)
+            answerer = GenerativeAnswerer(provider, parts=parts)
             if fallback and self.settings.answer.fallback == "extractive":  # degraded mode
                 stand_in = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         from cairn.cache import config_fingerprint
@@ -149,6 +151,7 @@ class Workspace:
             generation=self.store.generation,
             cache_config=config_fingerprint(self.settings, mode=mode, model=model),
             input_guard=input_guard,
+            context_guard=self.context_guard(),
             output_guard=output_guard,
             rewriter=build_rewriter(self.provider("rewrite", model)),
             history_tokens=self.settings.answer.history_tokens,
@@ -179,6 +182,19 @@ class Workspace:
                 allow_hosts=g.allow_hosts,
             )
         return input_guard, output_guard
+
+    def context_guard(self) -> ContextGuard:
+        """The context guard `guard.context` asks for: retrieved chunks rescanned at query
+        time (the no-op one when `off`); chunks released from quarantine are never dropped."""
+        from cairn.stages import NoContextGuard
+
+        policy = self.settings.guard.context
+        if policy == "off":
+            return NoContextGuard()
+        from cairn.guard.context import InjectionContextGuard
+
+        store = self.store
+        return InjectionContextGuard(self.injection_detector, policy, released=store.released)
 
     def close(self) -> None:
         """Close what this workspace opened: HTTP clients, the ledger, the database."""

@@ -89,6 +89,8 @@ def test_config_fingerprint_follows_what_shapes_answers() -> None:
         _settings(answer={"abstain_threshold": 0.5}),
         _settings(embed={"max_tokens": 128}),
         _settings(llm={"provider": "openai", "model": "gpt-4o"}),
+        _settings(guard={"context": "block"}),
+        _settings(guard={"spotlight": "datamark"}),
     ]
     prints = [config_fingerprint(s) for s in changed]
     assert base not in prints and len(set(prints)) == len(prints)

@@ -51,7 +51,7 @@ def test_an_injection_is_refused_with_a_reason_code(workspace: Path) -> None:
 def test_an_ordinary_question_passes(workspace: Path) -> None:
     data = ask(workspace, "How do I parse JSON?")
     assert not data["refused"] and data["reason"] is None
-    assert data["guard"] == {"input": "pass", "context": "off", "output": "pass"}
+    assert data["guard"] == {"input": "pass", "context": "pass", "output": "pass"}
     assert data["citations"]
 
 

@@ -41,6 +41,37 @@ def test_schema_is_migrated_to_latest(tmp_path: Path) -> None:
     again.close()
 
 
+def test_a_database_from_before_the_risk_columns_is_upgraded(tmp_path: Path) -> None:
+    """Schema 1 (no injection risk): its chunks read back unscanned and stay searchable; a
+    rescan and a quarantine work on them after the upgrade."""
+    from cairn.sqlite import SQLiteFile
+
+    path = tmp_path / "cairn.db"
+    old = SQLiteFile(path, MIGRATIONS[:1], what="db", damaged_hint="", foreign_keys=True)
+    old.close()
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(
+            "INSERT INTO documents VALUES ('d1', 'a.md', 'file:///a.md', 'A', 'markdown', 'h', "
+            "'text', '{}', '[]', '[]', 0)"
+        )
+        db.execute(
+            "INSERT INTO chunks (id, doc_id, ordinal, text, section, start, end, token_count, "
+            "hash, simhash) VALUES ('d1-0', 'd1', 0, 'kestrel notes', '[]', 0, 13, 2, 'x', 0)"
+        )
+        db.execute("INSERT INTO chunks_fts (rowid, heading, body) VALUES (1, 'A', 'kestrel notes')")
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version == len(MIGRATIONS)
+        [chunk] = store.get_chunks(["d1-0"])
+        assert chunk.risk is None
+        assert [h.chunk.id for h in store.lexical_search("kestrel", 5)] == ["d1-0"]
+        assert store.quarantine(["d1-0"]) == ["d1-0"]
+        assert store.lexical_search("kestrel", 5) == []
+        assert store.check_integrity() == []
+    finally:
+        store.close()
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "cairn.db"
     SQLiteStore(path).close()

@@ -160,7 +160,8 @@ def config_fingerprint(
     """A hash of the settings that shape an answer; entries made under other settings are
     never returned.
 
-    Covered: the cairn version, `retrieve.*`, `answer.*`, the embedding backend and its
+    Covered: the cairn version, `retrieve.*`, `answer.*`, `guard.context`, `guard.spotlight`,
+    `guard.output`, the embedding backend and its
     truncation, and the answering model (`llm.provider`, `base_url`, `model`, `temperature`,
     `max_tokens`, `fallback_models`, `routes.answer`; never keys). `mode` and `model` are the
     overrides given to `Workspace.pipeline(mode, model=...)`. Pass anything else that changes
@@ -192,6 +193,11 @@ def config_fingerprint(
         "embed": {"backend": settings.embed.backend, "max_tokens": settings.embed.max_tokens},
         "llm": answer_model,
         "prompt": prompt,
+        "guard": {  # what the context guard lets into the prompt, and how it is set off
+            "context": settings.guard.context,
+            "spotlight": settings.guard.spotlight,
+            "output": settings.guard.output,
+        },
         "extra": dict(extra or {}),
     }
     return _digest(parts)[:32]

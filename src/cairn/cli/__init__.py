@@ -11,6 +11,7 @@ from cairn.cli import (
     doctor,
     eval,
     fake_llm,
+    guard,
     ingest,
     keys,
     mcp,
@@ -43,6 +44,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(services.app, name="services")
 app.add_typer(agent.app, name="agent")
 app.add_typer(mcp.app, name="mcp")
+app.add_typer(guard.app, name="guard")
 
 
 def main() -> None:

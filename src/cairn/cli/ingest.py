@@ -163,6 +163,13 @@ def _summary(report: Any) -> None:
         f"{report.chunks} chunks indexed, {report.duplicates} duplicates skipped · "
         f"{report.embedded} embedded, {report.reused} from cache · {report.seconds:.1f} s"
     )
+    if report.flagged:
+        held = f", {report.quarantined} quarantined" if report.quarantined else ""
+        console.print(
+            f"[yellow]flagged[/] {report.flagged} chunks as possible prompt injection{held}: "
+            "see `cairn guard scan`",
+            soft_wrap=True,
+        )
 
 
 EXIT_FAILED = 1

@@ -67,6 +67,7 @@ def instruction_texts(parts: PromptParts | None = None) -> list[str]:
         parts.citation_rules,
         parts.abstention_rule.format(sentinel=parts.sentinel),
         parts.data_rules,
+        parts.warning_rules,
     ]
     examples = [a or b for piece in pieces for a, b in _QUOTED.findall(piece)]
     return [parts.system_prompt(), *[p for p in pieces if p], *examples]

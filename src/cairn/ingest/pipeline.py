@@ -7,6 +7,7 @@ hash), and with `prune` removes documents whose files are gone.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +22,10 @@ from cairn.ingest.discover import Skipped, SourceFile, discover
 from cairn.ingest.embedded import embedded_with
 from cairn.ingest.near_duplicates import NearDuplicateFinder
 from cairn.store.base import Store
-from cairn.types import Chunk, Document
+from cairn.types import Chunk, Document, Risk
+
+ChunkScanner = Callable[[str], Risk]
+"""Scores a chunk's text for planted instructions (`InjectionDetector.scan(text, "chunk")`)."""
 
 
 @dataclass(kw_only=True)
@@ -32,6 +36,10 @@ class IngestReport:
     removed: int = 0
     chunks: int = 0
     duplicates: int = 0
+    flagged: int = 0
+    """Chunks the injection scan flagged (`guard.ingest`), quarantined ones included."""
+    quarantined: int = 0
+    """Flagged chunks kept out of search under `guard.ingest = "quarantine"`."""
     embedded: int = 0
     """Chunks embedded by the model in this run."""
     reused: int = 0
@@ -73,6 +81,8 @@ class IngestReport:
             "failed": self.failed,
             "chunks": self.chunks,
             "duplicates": self.duplicates,
+            "flagged": self.flagged,
+            "quarantined": self.quarantined,
             "embedded": self.embedded,
             "reused": self.reused,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
@@ -111,8 +121,15 @@ def ingest(
     tags: Sequence[str] = (),
     acl: Sequence[str] = (),
     progress: Progress | None = None,
+    scanner: ChunkScanner | None = None,
 ) -> IngestReport:
+    """Ingest `paths` into `store`. Under `guard.ingest` (not `off`) every new chunk is
+    scanned by `scanner` (default: the shipped injection detector) and stored with its risk;
+    flagged ones are quarantined under `quarantine`."""
     from cairn.ingest.readers import SUPPORTED_SUFFIXES, read_document
+
+    if scanner is None and settings.guard.ingest != "off":
+        scanner = _shipped_scanner()
 
     started = time.perf_counter()
     report = IngestReport()
@@ -160,6 +177,7 @@ def ingest(
                     acl,
                     report,
                     read_document,
+                    scanner,
                 )
                 report.ingested += 1
         except EmptyDocument as exc:
@@ -210,6 +228,7 @@ def _ingest_one(
     acl: Sequence[str],
     report: IngestReport,
     read_document: Callable[[Path, bytes], object],
+    scanner: ChunkScanner | None = None,
 ) -> None:
     from cairn.types import ParsedDocument
 
@@ -259,11 +278,21 @@ def _ingest_one(
     vectors = embedder.embed(list(todo.values())) if todo else None
     report.embed_seconds += time.perf_counter() - t1
     fresh = dict(zip(todo, vectors, strict=True)) if vectors is not None else {}
+    held: list[str] = []
+    if scanner is not None and settings.guard.ingest != "off":
+        chunks = [dataclasses.replace(c, risk=scanner(c.text)) for c in chunks]
+        flagged = [c.id for c in chunks if c.risk is not None and c.risk.flagged]
+        report.flagged += len(flagged)
+        if settings.guard.ingest == "quarantine":
+            held = flagged
     near = NearDuplicateFinder(settings.ingest.near_duplicate_bits)
     found = near.find(store, document, chunks)
-    result = store.write_document(document, chunks, fresh, model=embedder.name, near=found)
+    result = store.write_document(
+        document, chunks, fresh, model=embedder.name, near=found, quarantine=held
+    )
     report.chunks += result.indexed
     report.duplicates += result.duplicates
+    report.quarantined += result.quarantined
     report.embedded += len(todo)
     report.reused += len(chunks) - len(todo)
 
@@ -271,3 +300,10 @@ def _ingest_one(
 def _under(store: Store, doc_id: str, roots: set[str]) -> bool:
     document = store.get_document(doc_id)
     return document is not None and any(document.uri.startswith(r + "/") for r in roots)
+
+
+def _shipped_scanner() -> ChunkScanner:
+    from cairn.guard.detector import InjectionDetector
+
+    detector = InjectionDetector.load()
+    return lambda text: detector.scan(text, kind="chunk")

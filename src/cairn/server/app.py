@@ -30,6 +30,7 @@ from cairn.server.routes import (
     documents,
     evals,
     feedback,
+    guard,
     health,
     traces,
     ui,
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    for module in (health, ask, chat, documents, feedback, traces, costs, evals, agent, ui):
+    for module in (health, ask, chat, documents, feedback, traces, costs, evals, agent, guard, ui):
         app.include_router(module.router)
     mcp_running = install_mcp(app, settings)  # /mcp (docs/mcp.md)
 

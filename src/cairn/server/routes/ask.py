@@ -183,6 +183,7 @@ async def chunk(chunk_id: str, state: StateDep, caller: SearchCaller) -> Respons
             "text": c.text,
             "start": c.start,
             "end": c.end,
+            "risk": None if c.risk is None else c.risk.to_dict(),
         }
 
     found = await run_sync(load, limiter=state.threads)
