@@ -215,7 +215,7 @@ class CitationVerifier:
             return Verification(draft=draft, sentences=())
         chunks = {h.chunk.id: h.chunk for h in hits}
         cited = {c.n: chunks[c.chunk_id] for c in draft.citations if c.chunk_id in chunks}
-        units = [u for u in answer_units(draft.text) if _is_claim(draft.text[u.start : u.end])]
+        units = [u for u in answer_units(draft.text) if is_claim(draft.text[u.start : u.end])]
         checks = self._check_units(draft.text, units, cited)
         if self.policy == "remove" and any(c.citations and not c.supported for c in checks):
             return Verification(draft=_remove(draft, units, checks), sentences=tuple(checks))
@@ -287,6 +287,42 @@ class CitationVerifier:
             check, support=round(support, 3), supported=supported, reason=reason, features=features
         )
 
+    def supports(self, claims: Sequence[str], chunks: Sequence[Chunk]) -> list[list[float]]:
+        """The support of each claim by each chunk alone (a row per claim), from the same
+        calibrated model the verdicts use: what post-hoc attribution
+        (`cairn.answer.attribute`) ranks passages by. A verbatim quote scores 1.0."""
+        claims = [_clean(c) for c in claims]
+        rows = [[0.0] * len(chunks) for _ in claims]
+        todo = [
+            (i, j)
+            for i, claim in enumerate(claims)
+            for j, chunk in enumerate(chunks)
+            if not _contains(chunk.text, claim)
+        ]
+        for i, claim in enumerate(claims):
+            for j, chunk in enumerate(chunks):
+                if _contains(chunk.text, claim):
+                    rows[i][j] = 1.0
+        if not todo:
+            return rows
+        embed = bool(self.model.cosine)
+        wanted = sorted({i for i, _ in todo})
+        sentence_vectors, chunk_vectors = (
+            self._vectors([claims[i] for i in wanted], {c.hash: c for c in chunks})
+            if embed
+            else ([], {})
+        )
+        vector_of = dict(zip(wanted, sentence_vectors, strict=False))
+        texts = [embedding_text(c.title, c.section, c.text) for c in chunks]
+        for i, j in todo:
+            cosine = (
+                float(np.dot(vector_of[i], chunk_vectors[chunks[j].hash]))
+                if i in vector_of
+                else 0.0
+            )
+            rows[i][j] = self.model.support(support_features(claims[i], [texts[j]], cosine))
+        return rows
+
     def _vectors(
         self, sentences: list[str], chunks: dict[str, Chunk]
     ) -> tuple[list[Vector], dict[str, Vector]]:
@@ -338,7 +374,7 @@ def _contains(source: str, claim: str) -> bool:
     return bool(claim) and claim in _SPACE.sub(" ", source)
 
 
-def _is_claim(unit: str) -> bool:
+def is_claim(unit: str) -> bool:
     unit = unit.strip()
     return bool(content_terms(unit)) and not (unit.endswith(":") and "```" not in unit)
 
