@@ -11,7 +11,6 @@
    stage decides. An answer that cites nothing is refused (`require_citations`); with
    post-hoc attribution after it (`cairn.answer.attribute`, the default in a workspace) it
    is kept as written, `require_citations=False`, and the attribute stage cites it.
-5. A reply that only repeats the instructions' own example sentence is withheld.
 
 Provider failures propagate as `cairn.llm.errors.LLMError`s (retries and fallbacks live in the
 provider, see `cairn.llm.routing.build_provider`).
@@ -123,15 +122,6 @@ class GenerativeAnswerer:
                 usage=usage,
                 reason=f"{who} found no answer in the passages",
             )
-        if self._copies_prompt(raw):
-            return Draft(
-                text=NOT_FOUND,
-                citations=(),
-                abstained=True,
-                usage=usage,
-                reason=f"withheld: {who} repeated the prompt's example instead of answering: "
-                f"{raw.strip()[:200]!r}",
-            )
         text, dropped = normalise_markers(raw.replace(sentinel, ""), len(hits))
         quotes = _quotes(text, hits)
         if not quotes and self.require_citations:
@@ -147,15 +137,6 @@ class GenerativeAnswerer:
         if dropped:
             reason += f"; dropped markers naming no passage: {sorted(set(dropped))}"
         return Draft(text=text, citations=citations, abstained=False, usage=usage, reason=reason)
-
-    def _copies_prompt(self, raw: str) -> bool:
-        """Whether every sentence of the reply is one of the instructions' own (the example
-        in the citation rules, copied by a model that did not understand the task)."""
-        rules = _plain(self.parts.citation_rules)
-        sentences = [
-            s for s in re.split(r"(?<=[.!?])\s+", _plain(_MARKER.sub(" ", raw))) if s.strip()
-        ]
-        return bool(sentences) and all(len(s) > 3 and s in rules for s in sentences)
 
     def _abstains(self, raw: str) -> bool:
         sentinel = self.parts.sentinel
@@ -189,12 +170,6 @@ def normalise_markers(text: str, passages: int) -> tuple[str, list[int]]:
     text = re.sub(r"[ \t]{2,}", " ", text)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text) if dropped else text
     return text.strip(), dropped
-
-
-def _plain(text: str) -> str:
-    """Lower case, markers, quotes and runs of spaces removed: for comparing wordings."""
-    text = _MARKER.sub(" ", text).lower().replace("'", " ").replace('"', " ")
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def best_quote(sentence: str, chunk_text: str) -> str:
