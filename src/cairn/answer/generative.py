@@ -162,13 +162,13 @@ def normalise_markers(text: str, passages: int) -> tuple[str, list[int]]:
         if 1 <= n <= passages:
             return f"[{n}]"
         dropped.append(n)
-        return ""
+        return "\0"
 
     text = _LIST.sub(lambda m: "".join(f"[{n.strip()}]" for n in m.group(1).split(",")), text)
     text = _MARKER.sub(keep, text)
+    text = re.sub(r"[ \t]*\0+(?=[.,;:!?])", "", text).replace("\0", "")  # where one was dropped
     text = _BEFORE_STOP.sub(lambda m: f"{m.group(2)} {''.join(m.group(1).split())}", text)
     text = re.sub(r"[ \t]{2,}", " ", text)
-    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text) if dropped else text
     return text.strip(), dropped
 
 
