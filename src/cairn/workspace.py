@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from cairn.answer.assembly import ContextAssembler
     from cairn.answer.attribute import Attributor
     from cairn.answer.base import Draft
+    from cairn.answer.verify import CitationVerifier
     from cairn.budget.reservations import Budget
     from cairn.cache import AnswerCache
     from cairn.guard.detector import InjectionDetector
@@ -140,10 +141,10 @@ class Workspace:
         from cairn.conversation import build_rewriter
 
         input_guard, output_guard = self.guards()
-        assembler, attributor = self.model_stages(provider is not None)
         verifier = CitationVerifier(
             self.embedder, store=self.store, policy=self.settings.answer.verify_policy
         )
+        assembler, attributor = self.model_stages(provider is not None, verifier)
         return Pipeline(
             retriever,
             answerer,
@@ -162,9 +163,13 @@ class Workspace:
             attributor=attributor,
         )
 
-    def model_stages(self, model: bool) -> tuple[ContextAssembler, Attributor]:
+    def model_stages(
+        self, model: bool, verifier: CitationVerifier | None = None
+    ) -> tuple[ContextAssembler, Attributor]:
         """The stages a model's answers go through: a token budget for its passages, and
-        post-hoc attribution of its sentences (`answer.attribute`); no-ops without a model."""
+        post-hoc attribution of its sentences (`answer.attribute`) with `verifier`'s support
+        model (the pipeline's own, so each sentence is embedded once); no-ops without a
+        model."""
         from cairn.answer.assembly import BudgetedContext, KeepHits
         from cairn.answer.attribute import KeepCitations, PostHocAttributor
         from cairn.answer.verify import CitationVerifier
@@ -175,7 +180,7 @@ class Workspace:
         attributor: Attributor = KeepCitations()
         if answer.attribute:
             attributor = PostHocAttributor(
-                CitationVerifier(self.embedder, store=self.store),
+                verifier or CitationVerifier(self.embedder, store=self.store),
                 withhold=answer.withhold_unsupported,
             )
         return BudgetedContext(self.store, max_tokens=answer.context_tokens), attributor

@@ -16,11 +16,11 @@ from cairn.answer.segments import answer_units
 from cairn.answer.verify import CitationVerifier, is_claim
 from cairn.cli import app
 from cairn.config import Settings
-from cairn.llm.adversarial import CitationStyle, miscited
+from cairn.llm.adversarial import CitationStyle, miscited, paraphrase
 from cairn.llm.replies import Request, Rule, rag_reply
 from cairn.llm.scripted import ScriptedModel
 from cairn.pipeline import Pipeline
-from cairn.types import Answer
+from cairn.types import Answer, Hit
 from cairn.workspace import Workspace
 
 pytestmark = pytest.mark.integration
@@ -43,11 +43,12 @@ def ws(docs_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace
 
 def pipeline(ws: Workspace, model: ScriptedModel, *, attribute: bool = True) -> Pipeline:
     """The workspace's model pipeline (its assembler and attributor), with `model`."""
-    assembler, attributor = ws.model_stages(True)
+    verifier = CitationVerifier(ws.embedder, store=ws.store)
+    assembler, attributor = ws.model_stages(True, verifier)
     return Pipeline(
         ws.retriever(),
         GenerativeAnswerer(model, require_citations=not attribute),
-        CitationVerifier(ws.embedder, store=ws.store),
+        verifier,
         assembler=assembler,
         attributor=attributor if attribute else KeepCitations(),
     )
@@ -175,3 +176,31 @@ def test_streaming_ends_with_the_attributed_answer(ws: Workspace) -> None:
     final = events[-1].answer  # type: ignore[attr-defined]
     assert not final.abstained and final.citations
     assert final.text == ask(ws, None, QUESTIONS[0]).text
+
+
+def test_support_by_each_passage_agrees_with_the_verifiers_verdicts(ws: Workspace) -> None:
+    """`supports` embeds only pairs that could reach the threshold; its verdicts are the
+    verifier's own, pair by pair."""
+    hits = ws.retriever().retrieve(QUESTIONS[0], 5)
+    honest = MARKER.split(rag_reply_text(ScriptedModel(), hits))
+    claims = [
+        paraphrase(honest[0]),
+        "It was added to Python by Ada Lovelace in 1843.",
+        honest[0].strip(),
+    ]
+    verifier = CitationVerifier(ws.embedder, store=ws.store)
+    rows = verifier.supports(claims, [h.chunk for h in hits])
+    threshold = verifier.model.threshold
+    fresh = CitationVerifier(ws.embedder, store=ws.store)
+    for claim, row in zip(claims, rows, strict=True):
+        for j, hit in enumerate(hits):
+            answerer = GenerativeAnswerer(ScriptedModel())
+            draft = answerer.draft(f"{claim} [1]", [hit])
+            checks = fresh.check(draft, [hit]).sentences
+            assert all(c.supported == (row[j] >= threshold) for c in checks), (claim, j, row)
+    assert max(rows[2]) == 1.0  # a verbatim quote
+    assert max(rows[1]) < threshold
+
+
+def rag_reply_text(model: ScriptedModel, hits: list[Hit]) -> str:
+    return model.generate(GenerativeAnswerer(model).messages(QUESTIONS[0], hits)).text

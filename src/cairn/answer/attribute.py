@@ -15,8 +15,9 @@ model (`CitationVerifier.supports`). Then, for each sentence:
 
 An answer in which no sentence is supported by any passage is withheld (`withhold=True`,
 `answer.withhold_unsupported`): it becomes cairn's "not found" abstention, with the reason
-in the draft (and on the trace). An answer whose markers already cite, one sentence each,
-passages that support it is left exactly as written.
+in the draft (and on the trace); so is an uncited one that states nothing (only lead-ins
+ending in `:`, which the verifier does not check). An answer whose markers already cite,
+one sentence each, passages that support it is left exactly as written.
 
     attributor = PostHocAttributor(CitationVerifier(embedder, store=store))
     draft = attributor.attribute(draft, hits)
@@ -69,8 +70,8 @@ class PostHocAttributor:
             return draft
         text = draft.text
         units = _refined(text, answer_units(text), hits)
-        if not units:
-            return draft
+        if not units and draft.citations:
+            return draft  # lead-ins only, cited as written: the verify stage reports them
         position = {h.chunk.id: i + 1 for i, h in enumerate(hits)}
         renumber = {c.n: position[c.chunk_id] for c in draft.citations if c.chunk_id in position}
         threshold = self.verifier.model.threshold
@@ -89,15 +90,15 @@ class PostHocAttributor:
         if not supported:
             if not self.withhold:
                 return draft
+            what = f"none of the answer's {len(units)} sentence(s) is supported by a passage"
+            if not units:
+                what = "the answer states nothing a passage could support (lead-ins only)"
             return Draft(
                 text=NOT_FOUND,
                 citations=(),
                 abstained=True,
                 usage=draft.usage,
-                reason=(
-                    f"withheld: none of the answer's {len(units)} sentence(s) is supported by "
-                    f"a passage ({draft.reason}); answer was {text.strip()[:200]!r}"
-                ),
+                reason=f"withheld: {what} ({draft.reason}); answer was {text.strip()[:200]!r}",
             )
         if _as_written(text, decisions, renumber):
             return draft
@@ -153,6 +154,8 @@ def _as_written(text: str, decisions: list[_Decision], renumber: dict[int, int])
     groups = [d.unit.marker for d in decisions if d.unit.marker is not None]
     if len(groups) != len(set(groups)):
         return False  # one marker group covers several sentences (lumped)
+    if set(groups) != {m.span() for m in MARKERS.finditer(text)}:
+        return False  # a marker citing no claim (a lead-in ending in ':')
     return all(
         d.numbers and tuple(renumber.get(n, 0) for n in d.unit.numbers) == d.numbers
         for d in decisions

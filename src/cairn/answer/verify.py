@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol, runtime_checkable
@@ -54,6 +55,7 @@ _TOKEN = re.compile(r"[^\W_][\w.]*[^\W_]|[^\W_]|\w+")
 _SPACE = re.compile(r"\s+")
 
 Policy = Literal["flag", "remove"]
+_MEMO = 256
 
 
 @runtime_checkable
@@ -204,6 +206,10 @@ class CitationVerifier:
         self.model = model
         self.judge = judge
         self.judge_band = judge_band
+        self._memo: dict[str | tuple[str, str], Vector] = {}
+        self._lock = threading.Lock()
+        """Vectors embedded here lately (sentences, chunks the store has none for: a merged
+        passage), so the attribute and verify stages of one answer embed each once."""
 
     def verify(self, draft: Draft, hits: list[Hit]) -> Draft:
         return self.check(draft, hits).draft
@@ -290,37 +296,35 @@ class CitationVerifier:
     def supports(self, claims: Sequence[str], chunks: Sequence[Chunk]) -> list[list[float]]:
         """The support of each claim by each chunk alone (a row per claim), from the same
         calibrated model the verdicts use: what post-hoc attribution
-        (`cairn.answer.attribute`) ranks passages by. A verbatim quote scores 1.0."""
+        (`cairn.answer.attribute`) ranks passages by. A verbatim quote scores 1.0.
+
+        Only pairs that could reach the threshold are embedded: a pair whose support stays
+        below it even at similarity 1.0 keeps its words-only score (below the threshold
+        either way), so the verdicts are the same as embedding everything."""
         claims = [_clean(c) for c in claims]
+        texts = [embedding_text(c.title, c.section, c.text) for c in chunks]
         rows = [[0.0] * len(chunks) for _ in claims]
-        todo = [
-            (i, j)
-            for i, claim in enumerate(claims)
-            for j, chunk in enumerate(chunks)
-            if not _contains(chunk.text, claim)
-        ]
+        todo: list[tuple[int, int, SupportFeatures]] = []
         for i, claim in enumerate(claims):
             for j, chunk in enumerate(chunks):
                 if _contains(chunk.text, claim):
                     rows[i][j] = 1.0
+                    continue
+                words = support_features(claim, [texts[j]], 0.0)
+                rows[i][j] = self.model.support(words)
+                best = self.model.support(replace(words, cosine=1.0))
+                if self.model.cosine and best >= self.model.threshold:
+                    todo.append((i, j, words))
         if not todo:
             return rows
-        embed = bool(self.model.cosine)
-        wanted = sorted({i for i, _ in todo})
-        sentence_vectors, chunk_vectors = (
-            self._vectors([claims[i] for i in wanted], {c.hash: c for c in chunks})
-            if embed
-            else ([], {})
+        wanted = sorted({i for i, _, _ in todo})
+        sentence_vectors, chunk_vectors = self._vectors(
+            [claims[i] for i in wanted], {chunks[j].hash: chunks[j] for _, j, _ in todo}
         )
-        vector_of = dict(zip(wanted, sentence_vectors, strict=False))
-        texts = [embedding_text(c.title, c.section, c.text) for c in chunks]
-        for i, j in todo:
-            cosine = (
-                float(np.dot(vector_of[i], chunk_vectors[chunks[j].hash]))
-                if i in vector_of
-                else 0.0
-            )
-            rows[i][j] = self.model.support(support_features(claims[i], [texts[j]], cosine))
+        vector_of = dict(zip(wanted, sentence_vectors, strict=True))
+        for i, j, words in todo:
+            cosine = float(np.dot(vector_of[i], chunk_vectors[chunks[j].hash]))
+            rows[i][j] = self.model.support(replace(words, cosine=cosine))
         return rows
 
     def _vectors(
@@ -329,17 +333,28 @@ class CitationVerifier:
         """The sentences' embeddings and the chunks' (stored ones reused), in one batch."""
         if not sentences:
             return [], {}
-        stored = (
-            self.store.cached_embeddings(self.embedder.name, list(chunks)) if self.store else {}
-        )
-        missing = [h for h in chunks if h not in stored]
-        inputs = sentences + [
+        memo = self._memo
+        with self._lock:
+            vectors = {h: memo[h] for h in chunks if h in memo}
+            said = {s: memo[("s", s)] for s in sentences if ("s", s) in memo}
+        unknown = [h for h in chunks if h not in vectors]
+        if unknown and self.store is not None:
+            vectors.update(self.store.cached_embeddings(self.embedder.name, unknown))
+        missing = [h for h in chunks if h not in vectors]
+        new_sentences = list(dict.fromkeys(s for s in sentences if s not in said))
+        inputs = new_sentences + [
             embedding_text(chunks[h].title, chunks[h].section, chunks[h].text) for h in missing
         ]
-        matrix = self.embedder.embed(inputs)
-        vectors = dict(stored)
-        vectors.update(zip(missing, matrix[len(sentences) :], strict=True))
-        return list(matrix[: len(sentences)]), vectors
+        if inputs:
+            matrix = self.embedder.embed(inputs)
+            said.update(zip(new_sentences, matrix, strict=False))
+            vectors.update(zip(missing, matrix[len(new_sentences) :], strict=True))
+            with self._lock:
+                memo.update((("s", s), said[s]) for s in new_sentences)
+                memo.update((h, vectors[h]) for h in missing)
+                while len(memo) > _MEMO:
+                    del memo[next(iter(memo))]  # the oldest first
+        return [said[s] for s in sentences], vectors
 
 
 def support_features(claim: str, sources: Sequence[str], cosine: float) -> SupportFeatures:
