@@ -7,7 +7,7 @@ answered by scripted models (`cairn.llm.adversarial.miscited`) that reproduce wh
 open-weight models do: cite honestly, write no markers, lump them at the end, cite numbers
 they were not given, copy the prompt's example sentence, or answer in other words without
 markers. Each model runs through three pipelines in the same run, on the same retrieved hits
-and verifier:
+and a fresh verifier each (nothing embedded by one row is reused by another):
 
 - `before`: the generative answerer as it was (every hit given to the model; an answer
   with no usable marker abstains), no attribution;
@@ -115,7 +115,6 @@ def main() -> int:
     if args.limit:
         cases = cases[: args.limit]
     retriever = ws.retriever()
-    verifier = CitationVerifier(ws.embedder, store=ws.store)
     hits_of = {c.id: retriever.retrieve(c.question, ws.settings.retrieve.k) for c in cases}
 
     class Cached:  # retrieval once per question: both pipelines see the same hits
@@ -135,6 +134,7 @@ def main() -> int:
             model = ScriptedModel() if rule is None else ScriptedModel(default=rule)
             assembler: ContextAssembler = KeepHits()
             attributor: Attributor = KeepCitations()
+            verifier = CitationVerifier(ws.embedder, store=ws.store)  # nothing remembered
             if name != "before":
                 assembler, attributor = ws.model_stages(True, verifier)
             if name == "attribute only":

@@ -3,6 +3,7 @@ document merged, a passage cut mid-answer given its neighbour; and the model see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from cairn.answer.verify import CitationVerifier
 from cairn.embed.hashing import HashingEmbedder
 from cairn.llm.scripted import ScriptedModel
 from cairn.pipeline import Pipeline
-from cairn.store.base import Store
+from cairn.store.base import Store, Vector
 from cairn.store.open import open_store_at
 from cairn.testing.store import make_doc
 from cairn.types import Chunk, Filters, Hit
@@ -36,7 +37,10 @@ def store(tmp_path: Path) -> Store:
         doc, chunks = make_doc(doc_id, source, paragraphs)
         vectors = EMBEDDER.embed([c.text for c in chunks])
         store.write_document(
-            doc, chunks, dict(zip([c.hash for c in chunks], vectors, strict=True)), model="h"
+            doc,
+            chunks,
+            dict(zip([c.hash for c in chunks], vectors, strict=True)),
+            model=EMBEDDER.name,
         )
     return store
 
@@ -131,3 +135,27 @@ def test_the_model_is_given_the_assembled_passages(store: Store) -> None:
     assert not answer.abstained and "relay keys rotate" in answer.text
     assert [h.chunk.id for h in answer.hits] == ["g-1", "o-1", "g-2"]  # as retrieved
     assert KeepHits().assemble("q", found) == found
+
+
+class Counting(HashingEmbedder):
+    """The hashing embedder, remembering what it was asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__(dim=64)
+        self.inputs: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> Vector:
+        self.inputs.extend(texts)
+        return super().embed(texts)
+
+
+def test_a_merged_passage_is_compared_with_its_stored_chunks(store: Store) -> None:
+    merged = BudgetedContext(store, expand=0).assemble("q", hits(store, "g-2", "g-3"))[0].chunk
+    parts = store.get_chunks(["g-2", "g-3"])
+    embedder = Counting()
+    verifier = CitationVerifier(embedder, store=store)
+    claim = "Stop the relay, rotate its keys with relay keys rotate, then start it again."
+    [[merged_support]] = verifier.supports([claim], [merged])
+    assert embedder.inputs == [claim]  # the passage's parts' stored vectors, not its text
+    best_part = max(verifier.supports([claim], parts)[0])
+    assert merged_support >= best_part  # as close as its closest part, and more words

@@ -10,7 +10,8 @@ the passages of the prompt; the instructions stay apart from them (`cairn.answer
 2. Merge: chunks of one document that overlap or are adjacent (consecutive in the
    document) become one passage, in document order, counted once, at the rank of its best
    chunk; it keeps that chunk's id, link and section, so its citation points where the
-   answer was found.
+   answer was found. Its hash joins its chunks' (`cairn.answer.verify.MERGED`), so the
+   verifier compares sentences with their stored vectors instead of embedding it.
 3. Expand: a passage that looks cut where the answer may continue (ends mid-sentence, with
    a lead-in `:`, or inside a code fence) is given its document's next chunk, when the
    budget allows; one that starts mid-sentence, the previous chunk.
@@ -20,13 +21,13 @@ The extractive answerer reads the hits as they are (`KeepHits`).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
+from cairn.answer.verify import MERGED
 from cairn.llm.tokens import estimate_tokens
 from cairn.store.base import Store
 from cairn.types import Chunk, Hit
@@ -97,7 +98,7 @@ class _Passage:
             start=ordered[0].start,
             end=max(c.end for c in ordered),
             token_count=estimate_tokens(text),
-            hash=hashlib.sha256(text.encode()).hexdigest(),
+            hash=MERGED.join(c.hash for c in ordered),
             section=ordered[0].section if best.section == () else best.section,
         )
         return replace(self.best, chunk=merged)

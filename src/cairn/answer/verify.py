@@ -55,6 +55,10 @@ _TOKEN = re.compile(r"[^\W_][\w.]*[^\W_]|[^\W_]|\w+")
 _SPACE = re.compile(r"\s+")
 
 Policy = Literal["flag", "remove"]
+MERGED = "+"
+"""Joins the hashes of the chunks a passage was merged from (`cairn.answer.assembly`): such
+a passage is compared by meaning with each stored chunk it holds, the closest one counting
+(its own text, longer than the embedder reads, is not embedded)."""
 _MEMO = 256
 
 
@@ -270,7 +274,7 @@ class CitationVerifier:
                 )
             else:
                 cosine = max(
-                    (float(np.dot(vector_of[i], chunk_vectors[c.hash])) for c in sources[i])
+                    (_cosine(vector_of[i], chunk_vectors[c.hash]) for c in sources[i])
                     if i in vector_of
                     else [0.0]
                 )
@@ -323,7 +327,7 @@ class CitationVerifier:
         )
         vector_of = dict(zip(wanted, sentence_vectors, strict=True))
         for i, j, words in todo:
-            cosine = float(np.dot(vector_of[i], chunk_vectors[chunks[j].hash]))
+            cosine = _cosine(vector_of[i], chunk_vectors[chunks[j].hash])
             rows[i][j] = self.model.support(replace(words, cosine=cosine))
         return rows
 
@@ -339,7 +343,12 @@ class CitationVerifier:
             said = {s: memo[("s", s)] for s in sentences if ("s", s) in memo}
         unknown = [h for h in chunks if h not in vectors]
         if unknown and self.store is not None:
-            vectors.update(self.store.cached_embeddings(self.embedder.name, unknown))
+            parts = [p for h in unknown for p in h.split(MERGED)]
+            stored = self.store.cached_embeddings(self.embedder.name, parts)
+            for h in unknown:
+                if all(p in stored for p in h.split(MERGED)):
+                    found = [stored[p] for p in h.split(MERGED)]
+                    vectors[h] = found[0] if len(found) == 1 else np.stack(found)
         missing = [h for h in chunks if h not in vectors]
         new_sentences = list(dict.fromkeys(s for s in sentences if s not in said))
         inputs = new_sentences + [
@@ -355,6 +364,12 @@ class CitationVerifier:
                 while len(memo) > _MEMO:
                     del memo[next(iter(memo))]  # the oldest first
         return [said[s] for s in sentences], vectors
+
+
+def _cosine(sentence: Vector, chunk: Vector) -> float:
+    """The similarity of a sentence to a chunk; to a merged passage (its parts' vectors
+    stacked), the similarity to the closest part."""
+    return float(np.max(chunk @ sentence))
 
 
 def support_features(claim: str, sources: Sequence[str], cosine: float) -> SupportFeatures:
