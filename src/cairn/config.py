@@ -152,6 +152,18 @@ class AnswerSettings(_Section):
     answerer, cited and verified, marked `degraded` (it spends nothing); `error` fails the
     request (HTTP 503, or the budget's 402, with `Retry-After` where known). See
     docs/api.md, "Degraded mode"."""
+    attribute: bool = True
+    """A model's answer: cite each sentence by the passage that supports it, whatever
+    markers the model wrote (none, lumped at the end, numbers it was not given); a sentence
+    no passage supports is left uncited and flagged (see docs/llm.md, "Post-hoc
+    attribution"). `false` keeps the model's markers, and an answer without any abstains."""
+    withhold_unsupported: bool = True
+    """A model's answer in which no sentence is supported by any passage is withheld (the
+    "not found" abstention, with the reason on the trace); `false` shows it, flagged."""
+    context_tokens: int = Field(2000, ge=100, le=200_000)
+    """Passages given to a model: filled by rank within this many tokens, overlapping or
+    adjacent chunks of a document merged, a passage cut mid-answer given its neighbouring
+    chunk (see docs/llm.md, "Context assembly")."""
     history_tokens: int = Field(1024, ge=32, le=100_000)
     """A conversation's history read to make a follow-up question standalone is kept within
     this many tokens: older turns are folded into a summary of their key terms, then

@@ -1,7 +1,12 @@
 """The request path as one explicit list of stages, run top to bottom.
 
-    input guard -> [rewrite] -> cache -> retrieve -> rerank -> context guard -> answer -> verify
-      -> output guard -> settle
+    input guard -> [rewrite] -> cache -> retrieve -> rerank -> context guard -> assemble
+      -> answer -> attribute -> verify -> output guard -> settle
+
+`assemble` picks the passages the answerer is given (`cairn.answer.assembly`: a token
+budget, merged and expanded chunks, for a model; every hit as retrieved by default);
+`attribute` cites each sentence of a model's answer by the passage that supports it
+(`cairn.answer.attribute`; a no-op by default). The answer's `hits` stay the retrieved ones.
 
 A question asked with `history` (earlier turns of a conversation) is checked by the input
 guard as asked, then made standalone by the `rewriter` (`cairn.conversation`), the history
@@ -28,6 +33,8 @@ import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from cairn.answer.assembly import ContextAssembler, KeepHits
+from cairn.answer.attribute import Attributor, KeepCitations
 from cairn.answer.base import Answerer, Draft, StreamingAnswerer
 from cairn.answer.degraded import degradation_of
 from cairn.answer.events import (
@@ -46,6 +53,7 @@ from cairn.context import RequestContext, request_context
 from cairn.conversation import KeepQuestion, QueryRewriter, Turn, fit_history
 from cairn.retrieve.base import Retriever
 from cairn.stages import (
+    OFF,
     ContextGuard,
     GuardVerdict,
     InputGuard,
@@ -93,6 +101,12 @@ class Pipeline:
     """Makes a question asked with history standalone (`cairn.conversation`)."""
     history_tokens: int = 1024
     """The history the rewriter reads is kept within this many tokens (`fit_history`)."""
+    assembler: ContextAssembler = field(default_factory=KeepHits)
+    """The passages the answerer is given (`cairn.answer.assembly.BudgetedContext` for a
+    model)."""
+    attributor: Attributor = field(default_factory=KeepCitations)
+    """Cites a model's sentences by what supports them
+    (`cairn.answer.attribute.PostHocAttributor`)."""
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         with self.tracer.trace("search", uuid.uuid4().hex, query=query):
@@ -187,8 +201,9 @@ class Pipeline:
                         refusal = _refusal("context", screened.verdict, root)
                     else:
                         hits = screened.hits
+                        passages = self._assemble(question, hits)  # assemble
                         draft, refusal, output = yield from self._answer_checked(  # 6, 7, 8
-                            question, hits, stream, root
+                            question, passages, stream, root
                         )
                         decisions = _decided(decisions, "output", output)
                 if cached is not None:
@@ -230,10 +245,15 @@ class Pipeline:
         answer streams as it is written; with one, it is checked whole before any of it
         is sent, so a withheld answer never reaches the client."""
         guarded = not isinstance(self.output_guard, NoOutputGuard)
-        draft = yield from self._answer(question, hits, stream and not guarded)  # 6 answer
+        written = yield from self._answer(question, hits, stream and not guarded)  # 6 answer
+        draft = self._attribute(written, hits)  # attribute
         draft = self._verify(draft, hits)  # 7 verify
         draft = _with_risk(draft, hits)
-        checked = self.output_guard.check(draft, hits)  # 8 output guard
+        checked = OFF
+        if draft.abstained and not written.abstained:  # withheld as unsupported: a leak too?
+            checked = self.output_guard.check(written, hits)
+        if not checked.blocked:
+            checked = self.output_guard.check(draft, hits)  # 8 output guard
         root.set(guard_output=checked.status)
         if checked.blocked:
             return draft, _refusal("output", checked, root), checked
@@ -369,6 +389,29 @@ class Pipeline:
         if stream:
             yield from _pieces(draft.text, draft.citations)
         yield DoneEvent(draft=draft)
+
+    def _assemble(self, question: str, hits: list[Hit]) -> list[Hit]:
+        if isinstance(self.assembler, KeepHits):
+            return hits
+        with self.tracer.span("assemble", assembler=type(self.assembler).__name__) as span:
+            passages = self.assembler.assemble(question, hits)
+            span.set(
+                chunk_ids=[p.chunk.id for p in passages],
+                tokens=[p.chunk.token_count for p in passages],
+            )
+        return passages
+
+    def _attribute(self, draft: Draft, hits: list[Hit]) -> Draft:
+        if isinstance(self.attributor, KeepCitations) or draft.abstained or draft.degraded:
+            return draft
+        with self.tracer.span("attribute", attributor=type(self.attributor).__name__) as span:
+            attributed = self.attributor.attribute(draft, hits)
+            span.set(
+                changed=attributed.text != draft.text,
+                withheld=attributed.abstained,
+                reason=attributed.reason,
+            )
+        return attributed
 
     def _verify(self, draft: Draft, hits: list[Hit]) -> Draft:
         with self.tracer.span("verify") as span:

@@ -14,7 +14,10 @@ from cairn.store.base import Store
 from cairn.store.open import DB_FILE, open_store, sqlite_path
 
 if TYPE_CHECKING:
+    from cairn.answer.assembly import ContextAssembler
+    from cairn.answer.attribute import Attributor
     from cairn.answer.base import Draft
+    from cairn.answer.verify import CitationVerifier
     from cairn.budget.reservations import Budget
     from cairn.cache import AnswerCache
     from cairn.guard.detector import InjectionDetector
@@ -131,19 +134,23 @@ class Workspace:
             from cairn.answer.prompt import PromptParts
 
             parts = PromptParts().replace(spotlight=self.settings.guard.spotlight)
-            answerer = GenerativeAnswerer(provider, parts=parts)
+            answerer = GenerativeAnswerer(
+                provider, parts=parts, require_citations=not self.settings.answer.attribute
+            )
             if fallback and self.settings.answer.fallback == "extractive":  # degraded mode
                 stand_in = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         from cairn.cache import config_fingerprint
         from cairn.conversation import build_rewriter
 
         input_guard, output_guard = self.guards()
+        verifier = CitationVerifier(
+            self.embedder, store=self.store, policy=self.settings.answer.verify_policy
+        )
+        assembler, attributor = self.model_stages(provider is not None, verifier)
         return Pipeline(
             retriever,
             answerer,
-            CitationVerifier(
-                self.embedder, store=self.store, policy=self.settings.answer.verify_policy
-            ),
+            verifier,
             k=self.settings.retrieve.k,
             settler=LedgerSettler(self.budget),
             fallback=stand_in,
@@ -155,7 +162,31 @@ class Workspace:
             output_guard=output_guard,
             rewriter=build_rewriter(self.provider("rewrite", model)),
             history_tokens=self.settings.answer.history_tokens,
+            assembler=assembler,
+            attributor=attributor,
         )
+
+    def model_stages(
+        self, model: bool, verifier: CitationVerifier | None = None
+    ) -> tuple[ContextAssembler, Attributor]:
+        """The stages a model's answers go through: a token budget for its passages, and
+        post-hoc attribution of its sentences (`answer.attribute`) with `verifier`'s support
+        model (the pipeline's own, so each sentence is embedded once); no-ops without a
+        model."""
+        from cairn.answer.assembly import BudgetedContext, KeepHits
+        from cairn.answer.attribute import KeepCitations, PostHocAttributor
+        from cairn.answer.verify import CitationVerifier
+
+        if not model:
+            return KeepHits(), KeepCitations()
+        answer = self.settings.answer
+        attributor: Attributor = KeepCitations()
+        if answer.attribute:
+            attributor = PostHocAttributor(
+                verifier or CitationVerifier(self.embedder, store=self.store),
+                withhold=answer.withhold_unsupported,
+            )
+        return BudgetedContext(self.store, max_tokens=answer.context_tokens), attributor
 
     @cached_property
     def injection_detector(self) -> InjectionDetector:

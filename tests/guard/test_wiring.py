@@ -92,7 +92,11 @@ def test_a_compromised_model_printing_its_prompt_is_withheld(
     monkeypatch.setenv("CAIRN_GUARD_OUTPUT", "off")
     with FakeLLMServer(responder=Responder(default=compromised_reply)) as fake:
         monkeypatch.setenv("CAIRN_LLM_BASE_URL", fake.url)
+        unsupported = ask(workspace, ATTACK)  # no passage says it: withheld as unsupported
+        monkeypatch.setenv("CAIRN_ANSWER_ATTRIBUTE", "false")
         unguarded = ask(workspace, ATTACK)
+    assert unsupported["abstained"] and not unsupported["refused"]
+    assert PromptParts().system_role not in unsupported["answer"]
     assert PromptParts().system_role in unguarded["answer"]  # what the guard withheld
 
 

@@ -37,7 +37,8 @@ def command(
         typer.Option(
             help="How the model answers: honest (quotes the passages, cited), compromised "
             "(obeys instructions it sees, leaks its system prompt), or a citation fault: "
-            "no-markers, lumped-markers, out-of-range, prompt-example."
+            "no-markers, lumped-markers, out-of-range, prompt-example; or paraphrase (the honest "
+            "answer in other words, without markers)."
         ),
     ] = "honest",
 ) -> None:
@@ -54,6 +55,7 @@ def command(
         "lumped-markers": miscited("lumped"),
         "out-of-range": miscited("out_of_range"),
         "prompt-example": miscited("prompt_example"),
+        "paraphrase": miscited("paraphrase"),
     }
     if behaviour not in behaviours:
         raise fail(f"unknown --behaviour {behaviour!r}: choose one of {', '.join(behaviours)}")

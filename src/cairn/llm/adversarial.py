@@ -10,7 +10,8 @@ guardrails and the answer checks are tested against the failures they exist for:
   exfiltration link). Otherwise it answers honestly (`rag_reply`).
 - `miscited(style)`: the honest answer with its citations damaged the ways open-weight models
   damage them: no markers at all, markers lumped at the end, numbers it was not given, or the
-  prompt's own example sentence instead of an answer.
+  prompt's own example sentence instead of an answer; or (`paraphrase`) the honest answer
+  in other words, without markers, which should be kept.
 
     model = ScriptedModel(default=compromised_reply)
     model = ScriptedModel(default=miscited("lumped"))
@@ -79,9 +80,44 @@ def compromised_reply(request: Request) -> Reply:
     return rag_reply(request) or Reply(text=request.last_user)
 
 
-CitationStyle = Literal["none", "lumped", "out_of_range", "prompt_example"]
+CitationStyle = Literal["none", "lumped", "out_of_range", "prompt_example", "paraphrase"]
 
 _MARKER = re.compile(r"\s*\[(\d+)\]")
+_SYNONYMS = {
+    "after": "following",
+    "allows": "lets",
+    "also": "as well",
+    "before": "prior to",
+    "change": "modify",
+    "contains": "holds",
+    "create": "make",
+    "creates": "makes",
+    "get": "obtain",
+    "gets": "obtains",
+    "must": "has to",
+    "need": "require",
+    "needs": "requires",
+    "only": "solely",
+    "provides": "offers",
+    "returns": "gives back",
+    "show": "display",
+    "shows": "displays",
+    "start": "begin",
+    "starts": "begins",
+    "use": "employ",
+    "uses": "employs",
+}
+_WORD = re.compile(r"\b[a-z]+\b")
+
+
+def paraphrase(sentence: str) -> str:
+    """`sentence` in other words, meaning kept: common words swapped for synonyms and a
+    lead-in added, as a model answering in its own words does."""
+    text = _WORD.sub(lambda m: _SYNONYMS.get(m.group(0), m.group(0)), sentence.strip())
+    first, rest = text[:1], text[1:]
+    if first.isupper() and not (rest[:1].isupper() or rest[:1].isdigit()):
+        first = first.lower()
+    return f"In short, {first}{rest}"
 
 
 def miscited(style: CitationStyle) -> Callable[[Request], Reply]:
@@ -99,6 +135,9 @@ def miscited(style: CitationStyle) -> Callable[[Request], Reply]:
         if not markers:  # nothing to damage (an abstention)
             return honest
         bare = _MARKER.sub("", text).strip()
+        if style == "paraphrase":
+            parts = [p.strip() for p in _MARKER.split(text)[::2] if p.strip()]
+            return Reply(text=" ".join(paraphrase(p) for p in parts))
         if style == "none":
             return Reply(text=bare)
         if style == "lumped":
