@@ -1,7 +1,7 @@
 """The request path as one explicit list of stages, run top to bottom.
 
-    input guard -> [rewrite] -> cache -> retrieve -> rerank -> context guard -> answer -> verify
-      -> output guard -> settle
+    input guard -> [rewrite] -> cache -> retrieve -> rerank -> context guard -> route -> answer
+      -> verify -> output guard -> settle -> [shadow]
 
 A question asked with `history` (earlier turns of a conversation) is checked by the input
 guard as asked, then made standalone by the `rewriter` (`cairn.conversation`), the history
@@ -17,6 +17,14 @@ down, circuit open, budget or rate limit refused) and a `fallback` answerer is s
 (`answer.fallback = "extractive"`), the fallback answers, its draft verified as usual, and
 the answer carries `degraded` (also on the trace, and as a `DegradedEvent` in a stream).
 Without a fallback the error propagates. A degraded answer is never cached.
+
+Routing (`cairn.answer.router`): the `router` picks the answerer of each request from
+`answerers` by route name (`cheap`, `strong`); a confident, verified extractive answer it
+made is answered as it is (route `extractive`, no model call). The decision is on the trace,
+the answer (`route`) and the ledger line of every model call of the request.
+
+Shadow (`cairn.shadow`): after the answer is sent, the `shadow` stage may send the same
+question and evidence to a candidate model, off the caller's path.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import dataclasses
 import re
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cairn.answer.base import Answerer, Draft, StreamingAnswerer
@@ -40,11 +48,13 @@ from cairn.answer.events import (
     TokenEvent,
     VerifiedEvent,
 )
+from cairn.answer.router import DEFAULT_ROUTE, NoRouter, RouteDecision, Router
 from cairn.answer.verify import Verifier
 from cairn.cache import AnswerCache, CacheHit, CacheRequest
 from cairn.context import RequestContext, request_context
 from cairn.conversation import KeepQuestion, QueryRewriter, Turn, fit_history
 from cairn.retrieve.base import Retriever
+from cairn.shadow import ShadowStage
 from cairn.stages import (
     ContextGuard,
     GuardVerdict,
@@ -92,6 +102,13 @@ class Pipeline:
     """Makes a question asked with history standalone (`cairn.conversation`)."""
     history_tokens: int = 1024
     """The history the rewriter reads is kept within this many tokens (`fit_history`)."""
+    router: Router = field(default_factory=NoRouter)
+    """Picks the route of each request (`cairn.answer.router`); `NoRouter`: `answerer`."""
+    answerers: Mapping[str, Answerer] = field(default_factory=dict)
+    """The answerer of each route the router may pick (`cheap`, `strong`); a route not
+    here is answered by `answerer`."""
+    shadow: ShadowStage | None = None
+    """Sends a share of answered requests to a candidate model after the answer is sent."""
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         with self.tracer.trace("search", uuid.uuid4().hex, query=query):
@@ -145,6 +162,7 @@ class Pipeline:
         request: CacheRequest | None = None
         hits: list[Hit] = []
         fresh = False
+        decision = DEFAULT_ROUTE
         with request_context(trace_id, user=user, tenant=tenant) as ctx:
             user, tenant = ctx.user, ctx.tenant  # the caller, also when set by an outer scope
             with self.tracer.trace(
@@ -186,8 +204,9 @@ class Pipeline:
                         refusal = _refusal("context", screened.verdict, root)
                     else:
                         hits = screened.hits
-                        draft, refusal, output = yield from self._answer_checked(  # 6, 7, 8
-                            question, hits, stream, root
+                        decision = self._route(question, hits, ctx, root)  # 6 route
+                        draft, refusal, output = yield from self._answer_checked(  # 7, 8, 9
+                            question, hits, stream, root, decision
                         )
                         decisions = _decided(decisions, "output", output)
                 if cached is not None:
@@ -198,14 +217,16 @@ class Pipeline:
                         draft = refusal
                         yield from _replay(refusal.text, (), stream)
                     answer = self._finish(draft, hits, ctx, started, trace_id, root)
-                    answer = dataclasses.replace(answer, guard=decisions)
+                    answer = dataclasses.replace(answer, guard=decisions, route=decision.record())
                     fresh = refusal is None and draft.degraded is None
                 if history:
                     answer = dataclasses.replace(answer, query=question)
-                self.settler.settle(ctx)  # 9 settle
+                self.settler.settle(ctx)  # 10 settle
         if fresh and request is not None and self.cache is not None:
             self.cache.put(request, answer)  # never a cached answer again, never a refusal
         yield AnswerDoneEvent(answer=answer)
+        if fresh and self.shadow is not None:  # 11 shadow: after the answer is sent
+            self.shadow.offer(question, hits, answer, user=user, tenant=tenant)
 
     def standalone(self, question: str, history: Sequence[Turn]) -> str:
         """`question` as the standalone query the rewrite stage would make of it."""
@@ -222,16 +243,41 @@ class Pipeline:
         root.set(query=query, rewritten=query != question)
         return query
 
+    def _route(
+        self, question: str, hits: list[Hit], ctx: RequestContext, root: Span
+    ) -> RouteDecision:
+        if isinstance(self.router, NoRouter):
+            return DEFAULT_ROUTE
+        with self.tracer.span("route", router=type(self.router).__name__) as span:
+            decision = self.router.route(question, hits)
+            span.set(route=decision.route, reason=decision.reason, **dict(decision.signals))
+        root.set(route=decision.route, route_reason=decision.reason)
+        ctx.route = decision.route or None
+        return decision
+
     def _answer_checked(
-        self, question: str, hits: list[Hit], stream: bool, root: Span
+        self,
+        question: str,
+        hits: list[Hit],
+        stream: bool,
+        root: Span,
+        decision: RouteDecision = DEFAULT_ROUTE,
     ) -> Generator[PipelineEvent, None, tuple[Draft, Draft | None, GuardVerdict]]:
         """Answer, verify, output guard: `(draft, refusal, verdict)`. Without an output guard the
         answer streams as it is written; with one, it is checked whole before any of it
         is sent, so a withheld answer never reaches the client."""
         guarded = not isinstance(self.output_guard, NoOutputGuard)
-        draft = yield from self._answer(question, hits, stream and not guarded)  # 6 answer
-        draft = self._verify(draft, hits)  # 7 verify
-        checked = self.output_guard.check(draft, hits)  # 8 output guard
+        if decision.draft is not None:  # the router's verified extractive answer
+            draft = decision.draft
+            if stream and not guarded:
+                yield from _pieces(draft.text, draft.citations)
+        else:
+            answerer = self.answerers.get(decision.route, self.answerer)
+            draft = yield from self._answer(  # 7 answer
+                question, hits, stream and not guarded, answerer
+            )
+            draft = self._verify(draft, hits)  # 8 verify
+        checked = self.output_guard.check(draft, hits)  # 9 output guard
         root.set(guard_output=checked.status)
         if checked.blocked:
             return draft, _refusal("output", checked, root), checked
@@ -308,13 +354,14 @@ class Pipeline:
         return answer
 
     def _answer(
-        self, question: str, hits: list[Hit], stream: bool
+        self, question: str, hits: list[Hit], stream: bool, answerer: Answerer | None = None
     ) -> Generator[PipelineEvent, None, Draft]:
-        with self.tracer.span("answer", answerer=type(self.answerer).__name__) as span:
+        answerer = answerer or self.answerer
+        with self.tracer.span("answer", answerer=type(answerer).__name__) as span:
             draft = None
             sent = False
             try:
-                for event in self._answer_events(self.answerer, question, hits, stream):
+                for event in self._answer_events(answerer, question, hits, stream):
                     if isinstance(event, DoneEvent):
                         draft = event.draft
                     else:

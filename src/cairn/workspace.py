@@ -14,12 +14,15 @@ from cairn.store.base import Store
 from cairn.store.open import DB_FILE, open_store, sqlite_path
 
 if TYPE_CHECKING:
-    from cairn.answer.base import Draft
+    from cairn.answer.base import Answerer, Draft
+    from cairn.answer.router import Router
+    from cairn.answer.verify import Verifier
     from cairn.budget.reservations import Budget
     from cairn.cache import AnswerCache
     from cairn.guard.detector import InjectionDetector
     from cairn.llm.base import Provider
     from cairn.retrieve.base import Retriever
+    from cairn.shadow import ShadowStage, ShadowStore
     from cairn.types import Hit
 
 
@@ -31,6 +34,7 @@ class Workspace:
         self.settings = settings
         self.create = create
         self._providers: list[Provider] = []
+        self._stages: list[ShadowStage] = []
 
     @property
     def root(self) -> Path:
@@ -116,7 +120,6 @@ class Workspace:
         server); evaluations and benchmarks leave it off so they always measure the code.
         `fallback=False` ignores `answer.fallback = "extractive"` (a model failure raises):
         evaluations measure the model, never a stand-in."""
-        from cairn.answer.base import Answerer
         from cairn.answer.extractive import ExtractiveAnswerer
         from cairn.answer.verify import CitationVerifier
 
@@ -136,12 +139,14 @@ class Workspace:
         from cairn.conversation import build_rewriter
 
         input_guard, output_guard = self.guards()
+        verifier = CitationVerifier(
+            self.embedder, store=self.store, policy=self.settings.answer.verify_policy
+        )
+        router, answerers = self.router(provider is not None, model, verifier)
         return Pipeline(
             retriever,
             answerer,
-            CitationVerifier(
-                self.embedder, store=self.store, policy=self.settings.answer.verify_policy
-            ),
+            verifier,
             k=self.settings.retrieve.k,
             settler=LedgerSettler(self.budget),
             fallback=stand_in,
@@ -152,7 +157,71 @@ class Workspace:
             output_guard=output_guard,
             rewriter=build_rewriter(self.provider("rewrite", model)),
             history_tokens=self.settings.answer.history_tokens,
+            router=router,
+            answerers=answerers,
+            shadow=self.shadow(verifier) if provider is not None else None,
         )
+
+    def router(
+        self, generative: bool, model: str | None, verifier: Verifier
+    ) -> tuple[Router, dict[str, Answerer]]:
+        """The router `router.mode` asks for and the answerers of its routes (no router in
+        the extractive mode, or when `model` pins one model)."""
+        from cairn.answer.router import DifficultyRouter, NoRouter
+
+        r = self.settings.router
+        if r.mode == "off" or not generative or model is not None:
+            return NoRouter(), {}
+        from cairn.answer.extractive import ExtractiveAnswerer
+        from cairn.answer.generative import GenerativeAnswerer
+
+        cheap = self.provider(r.cheap_route)
+        answerers: dict[str, Answerer] = {}
+        if cheap is not None:
+            answerers["cheap"] = GenerativeAnswerer(cheap)
+        extractive = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
+        return DifficultyRouter(r, extractive=extractive, verifier=verifier), answerers
+
+    @cached_property
+    def shadow_store(self) -> ShadowStore:
+        from cairn.shadow import SHADOW_FILE, ShadowStore
+
+        return ShadowStore(self.root / SHADOW_FILE)
+
+    def shadow(self, verifier: Verifier) -> ShadowStage | None:
+        """The shadow stage `shadow.fraction` asks for (None when 0)."""
+        s = self.settings.shadow
+        if s.fraction <= 0:
+            return None
+        from cairn.answer.generative import GenerativeAnswerer
+        from cairn.budget.providers import metered_provider
+        from cairn.llm.routing import resolve_routes
+        from cairn.shadow import FEATURE, ShadowStage
+
+        candidate = metered_provider(self.settings.llm, s.route, self.budget, feature=FEATURE)
+        if candidate is None:
+            return None
+        self._providers.append(candidate)
+        grader = None
+        if s.judge:
+            from cairn.evals.judge import ModelJudge
+
+            judge = metered_provider(self.settings.llm, "judge", self.budget, feature=FEATURE)
+            if judge is not None:
+                self._providers.append(judge)
+                grader = ModelJudge(judge)
+        stage = ShadowStage(
+            GenerativeAnswerer(candidate),
+            verifier,
+            self.shadow_store,
+            fraction=s.fraction,
+            candidate_model=resolve_routes(self.settings.llm, s.route)[0].model,
+            primary_model=resolve_routes(self.settings.llm, "answer")[0].model,
+            grader=grader,
+            seed=s.seed,
+        )
+        self._stages.append(stage)
+        return stage
 
     @cached_property
     def injection_detector(self) -> InjectionDetector:
@@ -182,6 +251,11 @@ class Workspace:
 
     def close(self) -> None:
         """Close what this workspace opened: HTTP clients, the ledger, the database."""
+        for stage in self._stages:
+            stage.close()  # queued shadow comparisons finish first
+        self._stages.clear()
+        if "shadow_store" in self.__dict__:
+            self.shadow_store.close()
         for provider in self._providers:
             close = getattr(provider, "close", None)
             if callable(close):
