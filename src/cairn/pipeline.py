@@ -48,10 +48,10 @@ from cairn.answer.events import (
     TokenEvent,
     VerifiedEvent,
 )
-from cairn.answer.router import DEFAULT_ROUTE, NoRouter, RouteDecision, Router
+from cairn.answer.router import DEFAULT_ROUTE, ESCALATED, NoRouter, RouteDecision, Router
 from cairn.answer.verify import Verifier
 from cairn.cache import AnswerCache, CacheHit, CacheRequest
-from cairn.context import RequestContext, request_context
+from cairn.context import RequestContext, current_context, request_context
 from cairn.conversation import KeepQuestion, QueryRewriter, Turn, fit_history
 from cairn.retrieve.base import Retriever
 from cairn.shadow import ShadowStage
@@ -205,7 +205,7 @@ class Pipeline:
                     else:
                         hits = screened.hits
                         decision = self._route(question, hits, ctx, root)  # 6 route
-                        draft, refusal, output = yield from self._answer_checked(  # 7, 8, 9
+                        draft, refusal, output, decision = yield from self._answer_checked(
                             question, hits, stream, root, decision
                         )
                         decisions = _decided(decisions, "output", output)
@@ -255,6 +255,21 @@ class Pipeline:
         ctx.route = decision.route or None
         return decision
 
+    def _escalate(self, decision: RouteDecision, draft: Draft, root: Span) -> RouteDecision:
+        """The decision after the answer of `decision.route` was not kept."""
+        assert decision.escalate_to is not None
+        why = "abstained" if draft.abstained else "no citation verified"
+        reason = f"{decision.reason}; the {decision.route} answer {why}"
+        with self.tracer.span("escalate", route=decision.route, to=decision.escalate_to) as span:
+            span.set(why=why)
+        root.set(route=ESCALATED, route_reason=reason)
+        ctx = current_context()
+        if ctx is not None:
+            ctx.route = ESCALATED  # the strong call's ledger line
+        return dataclasses.replace(
+            decision, route=decision.escalate_to, reason=reason, escalate_to=None, label=ESCALATED
+        )
+
     def _answer_checked(
         self,
         question: str,
@@ -262,13 +277,30 @@ class Pipeline:
         stream: bool,
         root: Span,
         decision: RouteDecision = DEFAULT_ROUTE,
-    ) -> Generator[PipelineEvent, None, tuple[Draft, Draft | None, GuardVerdict]]:
-        """Answer, verify, output guard: `(draft, refusal, verdict)`. Without an output guard the
-        answer streams as it is written; with one, it is checked whole before any of it
-        is sent, so a withheld answer never reaches the client."""
+    ) -> Generator[PipelineEvent, None, tuple[Draft, Draft | None, GuardVerdict, RouteDecision]]:
+        """Answer, verify, output guard: `(draft, refusal, verdict, decision)`. Without an
+        output guard the answer streams as it is written; with one, it is checked whole
+        before any of it is sent, so a withheld answer never reaches the client. A route
+        that escalates (`decision.escalate_to`) is also checked whole: its answer, when it
+        abstains or has no verified citation, is replaced by the next route's, and
+        `decision` says so."""
         guarded = not isinstance(self.output_guard, NoOutputGuard)
         if decision.draft is not None:  # the router's verified extractive answer
             draft = decision.draft
+            if stream and not guarded:
+                yield from _pieces(draft.text, draft.citations)
+        elif decision.escalate_to and decision.escalate_to != decision.route:
+            # checked whole before any of it is sent: a failed try goes to the stronger route
+            draft = yield from self._answer(  # 7 answer
+                question, hits, False, self.answerers.get(decision.route, self.answerer)
+            )
+            draft = self._verify(draft, hits)  # 8 verify
+            if draft.degraded is None and not _verified(draft):
+                decision = self._escalate(decision, draft, root)
+                draft = yield from self._answer(
+                    question, hits, False, self.answerers.get(decision.route, self.answerer)
+                )
+                draft = self._verify(draft, hits)
             if stream and not guarded:
                 yield from _pieces(draft.text, draft.citations)
         else:
@@ -280,14 +312,14 @@ class Pipeline:
         checked = self.output_guard.check(draft, hits)  # 9 output guard
         root.set(guard_output=checked.status)
         if checked.blocked:
-            return draft, _refusal("output", checked, root), checked
+            return draft, _refusal("output", checked, root), checked, decision
         if checked.draft is not None:  # the guard masked secrets or neutralised links
             draft = checked.draft
         if guarded:
             yield from _replay(draft.text, draft.citations, stream)
         else:
             yield VerifiedEvent(citations=draft.citations)
-        return draft, None, checked
+        return draft, None, checked, decision
 
     def _finish(
         self,
@@ -444,6 +476,11 @@ def _replay(text: str, citations: Sequence[Citation], stream: bool) -> Iterator[
     if stream:
         yield from _pieces(text, citations)
     yield VerifiedEvent(citations=tuple(citations))
+
+
+def _verified(draft: Draft) -> bool:
+    """An answer worth keeping: not an abstention, with at least one verified citation."""
+    return not draft.abstained and any(c.verified for c in draft.citations)
 
 
 def _decided(decisions: GuardDecisions, stage: str, verdict: GuardVerdict) -> GuardDecisions:

@@ -339,3 +339,107 @@ class ShadowStage:
         except Exception:
             log.exception("shadow: grading failed")
             return None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ShadowMetric:
+    """One score compared on the paired requests: candidate minus primary, with its 95%
+    bootstrap interval and the two-sided paired sign-flip p-value."""
+
+    name: str
+    n: int
+    primary: float
+    candidate: float
+    diff: float
+    low: float
+    high: float
+    p: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ShadowReport:
+    pairs: int
+    failed: int
+    """Shadowed requests whose candidate produced no answer (left out of the metrics)."""
+    primary_models: tuple[str, ...]
+    candidate_models: tuple[str, ...]
+    metrics: tuple[ShadowMetric, ...]
+    primary_cost_usd: float
+    candidate_cost_usd: float
+
+    def as_json(self) -> dict[str, Any]:
+        n = max(1, self.pairs - self.failed)
+        return {
+            "pairs": self.pairs,
+            "failed": self.failed,
+            "primary_models": list(self.primary_models),
+            "candidate_models": list(self.candidate_models),
+            "metrics": [
+                {
+                    "metric": m.name,
+                    "n": m.n,
+                    "primary": m.primary,
+                    "candidate": m.candidate,
+                    "diff": m.diff,
+                    "ci95": [m.low, m.high],
+                    "p_two_sided": m.p,
+                }
+                for m in self.metrics
+            ],
+            "cost_usd": {"primary": self.primary_cost_usd, "candidate": self.candidate_cost_usd},
+            "cost_per_request_usd": {
+                "primary": self.primary_cost_usd / n,
+                "candidate": self.candidate_cost_usd / n,
+            },
+        }
+
+
+def compare(pairs: Sequence[ShadowPair], *, resamples: int = 2000, seed: int = 0) -> ShadowReport:
+    """The paired comparison of the stored pairs: verified share, answered (not abstained),
+    and the judge's score where both sides have one."""
+    from cairn.budget.money import from_nanos
+    from cairn.evals.stats import paired_compare
+
+    ok = [p for p in pairs if p.error is None]
+    series: dict[str, tuple[list[float], list[float]]] = {
+        "verified": (
+            [p.candidate_verified for p in ok],
+            [p.primary_verified for p in ok],
+        ),
+        "answered": (
+            [0.0 if p.candidate_abstained else 1.0 for p in ok],
+            [0.0 if p.primary_abstained else 1.0 for p in ok],
+        ),
+    }
+    judged = [p for p in ok if p.primary_judge is not None and p.candidate_judge is not None]
+    if judged:
+        series["judge"] = (
+            [float(p.candidate_judge or 0.0) for p in judged],
+            [float(p.primary_judge or 0.0) for p in judged],
+        )
+    metrics = []
+    for name, (cand, prim) in series.items():
+        if not cand:
+            continue
+        c = paired_compare(cand, prim, resamples=resamples, permutations=resamples, seed=seed)
+        metrics.append(
+            ShadowMetric(
+                name=name,
+                n=c.n,
+                primary=c.mean_b,
+                candidate=c.mean_a,
+                diff=c.diff,
+                low=c.low,
+                high=c.high,
+                p=c.p_two_sided,
+            )
+        )
+    return ShadowReport(
+        pairs=len(pairs),
+        failed=len(pairs) - len(ok),
+        primary_models=tuple(sorted({p.primary_model for p in pairs})),
+        candidate_models=tuple(sorted({p.candidate_model for p in pairs})),
+        metrics=tuple(metrics),
+        primary_cost_usd=float(from_nanos(sum(p.primary_cost_nanos for p in ok))),
+        candidate_cost_usd=float(from_nanos(sum(p.candidate_cost_nanos for p in ok))),
+    )

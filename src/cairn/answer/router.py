@@ -8,6 +8,8 @@ The router stage runs after the context guard and before the answer stage. It re
   answer (no model) is verified sentence by sentence: it is answered as it is, for $0;
 - `cheap`: a single-source lookup: the cheap model (`router.cheap_route`, an `[llm.routes]`
   entry) answers;
+- `escalated`: with `router.escalate` (the default), a cheap answer that abstains or has no
+  verified citation is not sent: the strong model answers instead (both calls are paid);
 - `strong`: a multi-hop question (several sources hold the evidence, or the question asks
   to compare or combine) or low retrieval confidence: the strong model (the `answer` route).
 
@@ -37,6 +39,9 @@ from cairn.config import RouterSettings
 from cairn.types import Hit, Route
 
 ROUTES = ("extractive", "cheap", "strong")
+ESCALATED = "escalated"
+"""The route recorded when the cheap model's answer was not kept and the strong model
+answered instead (`router.escalate`)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -49,12 +54,18 @@ class RouteDecision:
     reason: str = ""
     signals: Mapping[str, float] = field(default_factory=dict)
     draft: Draft | None = None
+    escalate_to: str | None = None
+    """When the answer of `route` abstains or has no verified citation, answer with this
+    route instead (the answer is then checked whole before it is sent)."""
+    label: str | None = None
+    """The name recorded instead of `route` (`escalated`)."""
 
     def record(self) -> Route | None:
         """What the answer carries (`Answer.route`); None without a router."""
         if not self.route:
             return None
-        return Route(route=self.route, reason=self.reason, signals=dict(self.signals))
+        name = self.label or self.route
+        return Route(route=name, reason=self.reason, signals=dict(self.signals))
 
 
 DEFAULT_ROUTE = RouteDecision()
@@ -149,4 +160,9 @@ class DifficultyRouter:
                     signals=found,
                     draft=draft,
                 )
-        return RouteDecision(route="cheap", reason="single-source lookup", signals=found)
+        return RouteDecision(
+            route="cheap",
+            reason="single-source lookup",
+            signals=found,
+            escalate_to="strong" if s.escalate else None,
+        )

@@ -25,7 +25,8 @@ server, or `provider:model` for another provider at its default URL with its key
 Settings read (with these defaults until `LLMSettings` declares them): `timeout_s` 60
 (deadline per model, retries included), `connect_timeout_s` 5, `read_timeout_s` 30, `retries`
 2, `retry_base_delay_s` 0.5, `max_retry_after_s` 30, `breaker_threshold` 5,
-`breaker_reset_s` 30, `max_tokens` None, `temperature` None, `fallback_models` [], `routes` {}.
+`breaker_reset_s` 30, `max_tokens` None, `temperature` None, `fallback_models` [], `routes` {},
+`prompt_cache` "auto" (Anthropic `cache_control` breakpoints; "off" sends none).
 """
 
 from __future__ import annotations
@@ -142,7 +143,9 @@ def build_provider(
     )
     providers: list[Provider] = []
     for route in routes:
-        adapter = _adapter(route, timeouts, defaults, transport)
+        adapter = _adapter(
+            route, timeouts, defaults, transport, _get(llm, "prompt_cache", "auto") != "off"
+        )
         breaker = breakers.get(
             route.key,
             threshold=int(_get(llm, "breaker_threshold", 5)),
@@ -160,6 +163,7 @@ def _adapter(
     timeouts: Timeouts,
     defaults: ModelSettings,
     transport: httpx.BaseTransport | None,
+    prompt_cache: bool = True,
 ) -> Provider:
     key = route.api_key or os.environ.get(_KEY_ENV[route.provider])
     if not key and (route.base_url is None or route.base_url.startswith(_PUBLIC[route.provider])):
@@ -177,6 +181,7 @@ def _adapter(
             timeouts=timeouts,
             defaults=defaults,
             transport=transport,
+            prompt_cache=prompt_cache,
         )
     from cairn.llm.openai import OpenAIProvider
 
