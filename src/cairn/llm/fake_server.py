@@ -1,4 +1,6 @@
-"""A fake OpenAI-compatible server on 127.0.0.1, speaking the real protocol over HTTP.
+"""A fake OpenAI-compatible server on 127.0.0.1, speaking the real protocol over HTTP (and
+Anthropic's Messages API at `/v1/messages`: `AnthropicProvider(base_url=server.anthropic_url)`,
+text and tool calls, complete or streamed).
 
     with FakeLLMServer() as server:                  # port 0: the OS picks one
         provider = OpenAIProvider("fake", base_url=server.url)
@@ -31,7 +33,11 @@ Latency: `ttft` seconds before the first token, `tps` tokens per second after it
 options, or `X-Fake-TTFT` / `X-Fake-TPS` headers per request). `X-Fake-No-Usage: 1` leaves
 usage out so clients must estimate. With `prompt_cache=True` (`cairn fake-llm --prompt-cache`)
 prompts that share a long prefix report `prompt_tokens_details.cached_tokens` the way OpenAI's
-automatic prompt cache does (`cairn.llm.prefix_cache`).
+automatic prompt cache does (`cairn.llm.prefix_cache`), and Messages requests report
+`cache_read_input_tokens` / `cache_creation_input_tokens` for the prefixes they mark with
+`cache_control`, the way Anthropic's does. `prefill_tps` (`--prefill-tps`) adds one second
+per `prefill_tps` uncached prompt tokens to the time to the first token, so caching shows in
+the latency too.
 
 Control endpoints: `GET /_fake/requests` (what was asked), `GET /_fake/stats` (request and
 token counts), `POST /_fake/replies {"replies": ["text" | {"text", "tool_calls"}]}`,
@@ -153,6 +159,11 @@ class FakeLLMServer:
     def url(self) -> str:
         """The base URL clients use (ends in `/v1`)."""
         return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def anthropic_url(self) -> str:
+        """The base URL an Anthropic client uses (it adds `/v1/messages`)."""
+        return f"http://{self.host}:{self.port}"
 
     @property
     def requests(self) -> list[Request]:
