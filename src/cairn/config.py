@@ -188,11 +188,13 @@ class LLMSettings(_Section):
     """Tried in order when the main model fails: "model" or "provider:model"."""
     routes: dict[str, LLMRoute] = Field(default_factory=dict)
     """Per-task models, e.g. a cheap `judge` and `rewrite` model and a strong `answer` one."""
-    prompt_cache: Literal["auto", "off"] = "auto"
+    prompt_cache: Literal["auto", "all", "off"] = "auto"
     """Provider prompt caching. `auto`: Anthropic requests mark the stable prefix (tools,
     system instructions) with a `cache_control` breakpoint, and the last turn of a
     conversation that goes on (an agent loop); OpenAI caches stable prefixes by itself.
-    `off`: no breakpoints. See docs/costs.md, "Prompt caching"."""
+    `all`: also the last turn of every request (pays Anthropic's write premium on each; for
+    traffic whose requests extend one another). `off`: no breakpoints. See docs/costs.md,
+    "Prompt caching"."""
 
 
 class RouterSettings(_Section):

@@ -23,7 +23,7 @@ def _provider(handler: Callable[[httpx.Request], httpx.Response]) -> AnthropicPr
         "claude-test",
         api_key="ak-test",
         transport=httpx.MockTransport(handler),
-        prompt_cache=False,
+        prompt_cache="off",
     )
 
 

@@ -39,7 +39,7 @@ def budget(tmp_path: Path) -> Iterator[Budget]:
     b.close()
 
 
-def _body(messages: list[Message], *, cache: bool = True, tools: tuple[Tool, ...] = ()) -> dict:  # type: ignore[type-arg]
+def _body(messages: list[Message], *, cache: str = "auto", tools: tuple[Tool, ...] = ()) -> dict:  # type: ignore[type-arg]
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -54,7 +54,10 @@ def _body(messages: list[Message], *, cache: bool = True, tools: tuple[Tool, ...
         )
 
     with AnthropicProvider(
-        SONNET, api_key="k", transport=httpx.MockTransport(handler), prompt_cache=cache
+        SONNET,
+        api_key="k",
+        transport=httpx.MockTransport(handler),
+        prompt_cache=cache,  # type: ignore[arg-type]
     ) as provider:
         provider.generate(messages, tools=tools)
     body: dict = json.loads(seen[0].content)  # type: ignore[type-arg]
@@ -83,12 +86,17 @@ def test_a_conversation_that_goes_on_marks_its_last_turn_too() -> None:
     assert no_system["tools"][-1]["cache_control"] == EPHEMERAL
 
 
+def test_prompt_cache_all_marks_every_last_turn() -> None:
+    body = _body([Message.system("rules"), Message.user("q")], cache="all")
+    assert body["messages"][-1]["content"][-1]["cache_control"] == EPHEMERAL
+
+
 def test_prompt_cache_off_sends_no_breakpoint() -> None:
-    body = _body([Message.system("rules"), Message.user("q"), Message.assistant("a")], cache=False)
+    body = _body([Message.system("rules"), Message.user("q"), Message.assistant("a")], cache="off")
     assert body["system"] == "rules" and "cache_control" not in json.dumps(body)
     llm = {"provider": "anthropic", "model": SONNET, "api_key": "k", "prompt_cache": "off"}
     provider = build_provider(llm)
-    assert provider is not None and provider.inner.prompt_cache is False  # type: ignore[attr-defined]
+    assert provider is not None and provider.inner.prompt_cache == "off"  # type: ignore[attr-defined]
 
 
 def test_the_breakpoint_cache_writes_then_reads_only_marked_long_prefixes() -> None:

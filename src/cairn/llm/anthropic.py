@@ -5,12 +5,15 @@ blocks in a user turn; consecutive turns of one role are merged. Structured outp
 for by forcing a tool whose input schema is the requested schema: `Response.parsed` is that
 tool's input and `Response.text` its JSON.
 
-Prompt caching (`prompt_cache=True`, `llm.prompt_cache = "auto"`, the default): the request
+Prompt caching (`prompt_cache="auto"`, `llm.prompt_cache = "auto"`, the default): the request
 is laid out tools, system, messages, and the stable part is marked with `cache_control`
 breakpoints: one at the end of the system instructions (or of the tools when there is no
 system prompt), and, when the conversation goes on (it already holds an assistant turn: an
 agent loop, a chain of calls), one on its last turn, so the next call reads everything
-before it from the cache. Anthropic caches a marked prefix only from 1,024 tokens (2,048
+before it from the cache. `"all"` marks the last turn of every request (each pays the
+write premium on its whole prompt; worth it when requests extend one another: a judge that
+continues the answer's conversation, a chain of calls on the same passages). `"off"`: no
+breakpoints. Anthropic caches a marked prefix only from 1,024 tokens (2,048
 for Haiku models); a shorter one is sent and billed as usual. Reads cost a tenth of the
 input price, writes 1.25 times it (`cairn.budget.prices`).
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -71,7 +74,7 @@ class AnthropicProvider(HTTPProvider):
         defaults: ModelSettings | None = None,
         transport: httpx.BaseTransport | None = None,
         name: str = "anthropic",
-        prompt_cache: bool = True,
+        prompt_cache: Literal["auto", "all", "off"] = "auto",
     ) -> None:
         self.prompt_cache = prompt_cache
         """Mark the stable prefix with `cache_control` breakpoints (module docstring)."""
@@ -233,10 +236,9 @@ class AnthropicProvider(HTTPProvider):
             body["temperature"] = settings.temperature
         if settings.stop:
             body["stop_sequences"] = list(settings.stop)
-        if self.prompt_cache:
-            mark_cache_breakpoints(
-                body, going_on=any(m.role in ("assistant", "tool") for m in messages)
-            )
+        if self.prompt_cache != "off":
+            going_on = any(m.role in ("assistant", "tool") for m in messages)
+            mark_cache_breakpoints(body, going_on=going_on or self.prompt_cache == "all")
         return body
 
     def _response(

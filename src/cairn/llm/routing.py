@@ -26,7 +26,7 @@ Settings read (with these defaults until `LLMSettings` declares them): `timeout_
 (deadline per model, retries included), `connect_timeout_s` 5, `read_timeout_s` 30, `retries`
 2, `retry_base_delay_s` 0.5, `max_retry_after_s` 30, `breaker_threshold` 5,
 `breaker_reset_s` 30, `max_tokens` None, `temperature` None, `fallback_models` [], `routes` {},
-`prompt_cache` "auto" (Anthropic `cache_control` breakpoints; "off" sends none).
+`prompt_cache` "auto" (Anthropic `cache_control` breakpoints; "all", "off").
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -46,6 +46,11 @@ from cairn.llm.reliable import FallbackChain, ReliableProvider
 from cairn.llm.retry import RetryPolicy
 
 PROVIDERS = ("openai", "anthropic")
+_CACHE_MODES: dict[str, Literal["auto", "all", "off"]] = {
+    "auto": "auto",
+    "all": "all",
+    "off": "off",
+}
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 _PUBLIC = {"openai": "https://api.openai.com", "anthropic": "https://api.anthropic.com"}
 
@@ -144,7 +149,7 @@ def build_provider(
     providers: list[Provider] = []
     for route in routes:
         adapter = _adapter(
-            route, timeouts, defaults, transport, _get(llm, "prompt_cache", "auto") != "off"
+            route, timeouts, defaults, transport, str(_get(llm, "prompt_cache", "auto"))
         )
         breaker = breakers.get(
             route.key,
@@ -163,7 +168,7 @@ def _adapter(
     timeouts: Timeouts,
     defaults: ModelSettings,
     transport: httpx.BaseTransport | None,
-    prompt_cache: bool = True,
+    prompt_cache: str = "auto",
 ) -> Provider:
     key = route.api_key or os.environ.get(_KEY_ENV[route.provider])
     if not key and (route.base_url is None or route.base_url.startswith(_PUBLIC[route.provider])):
@@ -181,7 +186,11 @@ def _adapter(
             timeouts=timeouts,
             defaults=defaults,
             transport=transport,
-            prompt_cache=prompt_cache,
+            prompt_cache="all"
+            if prompt_cache == "all"
+            else "off"
+            if prompt_cache == "off"
+            else "auto",
         )
     from cairn.llm.openai import OpenAIProvider
 
