@@ -224,9 +224,9 @@ class Pipeline:
                 self.settler.settle(ctx)  # 10 settle
         if fresh and request is not None and self.cache is not None:
             self.cache.put(request, answer)  # never a cached answer again, never a refusal
-        yield AnswerDoneEvent(answer=answer)
-        if fresh and self.shadow is not None:  # 11 shadow: after the answer is sent
+        if fresh and self.shadow is not None:  # 11 shadow: queued, compared off this path
             self.shadow.offer(question, hits, answer, user=user, tenant=tenant)
+        yield AnswerDoneEvent(answer=answer)
 
     def standalone(self, question: str, history: Sequence[Turn]) -> str:
         """`question` as the standalone query the rewrite stage would make of it."""

@@ -53,6 +53,7 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -266,6 +267,12 @@ class _HTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[_Handler], fake: FakeLLMServer):
         self.fake = fake
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up on a kept-alive connection is not an error worth a trace."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
