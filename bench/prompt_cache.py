@@ -222,10 +222,9 @@ def main() -> int:
         print("|---|---|---:|---|---:|---:|---|")
         for kind in MODELS:
             for traffic in ("golden", "chain", "agent"):
-                off, off_cost = run_variant(
-                    kind, False, traffic, questions, budget, args.prefill_tps
-                )
-                on, on_cost = run_variant(kind, True, traffic, questions, budget, args.prefill_tps)
+                tps = args.prefill_tps
+                off, off_cost = run_variant(kind, False, traffic, questions, budget, tps, ws)
+                on, on_cost = run_variant(kind, True, traffic, questions, budget, tps, ws)
                 model = MODELS[kind]
                 in_off = off.input_cost(prices, model, cached=False)
                 in_on = on.input_cost(prices, model, cached=True)
