@@ -16,6 +16,9 @@ Traffic:
 - golden: each golden question answered once (cairn's answer prompt: instructions in the
   system turn, then the retrieved passages, then the question); Anthropic with the default
   `llm.prompt_cache = "auto"` (a breakpoint after the instructions) against `off`;
+- epochs: each golden question answered three times in a row, the prompts repeated exactly
+  (what `cairn eval run --epochs 3` sends with the answer cache off); Anthropic with
+  `prompt_cache = "all"`;
 - chain: per golden question, rewrite -> answer -> judge, the judge continuing the answer's
   conversation (the answer prompt, the answer, then the rubric), so its prompt starts with
   the answer's; Anthropic with `prompt_cache = "all"` (every last turn marked) against `off`;
@@ -61,6 +64,7 @@ from cairn.types import Hit, Usage
 from cairn.workspace import Workspace
 
 MODELS = {"openai": "gpt-4o", "anthropic": "claude-sonnet-4-5"}
+EPOCHS = 3
 JUDGE_ASK = (
     f"{JUDGE_RUBRIC}\n\nGrade the answer you just wrote to the question above, against the "
     f"passages above as the reference.\n\n{JUDGE_FORMAT}"
@@ -135,7 +139,7 @@ def run_variant(
         if kind == "openai":
             raw = OpenAIProvider(model, base_url=server.url, api_key="")
         else:
-            mode = ("all" if traffic == "chain" else "auto") if caching else "off"
+            mode = ("all" if traffic in ("chain", "epochs") else "auto") if caching else "off"
             raw = AnthropicProvider(
                 model,
                 base_url=server.anthropic_url,
@@ -159,8 +163,9 @@ def run_variant(
                     for question, _ in questions:
                         agent.start(question)
             for question, hits in questions if traffic != "agent" else ():
-                if traffic == "golden":
-                    answerer.answer(question, hits)
+                if traffic in ("golden", "epochs"):
+                    for _ in range(EPOCHS if traffic == "epochs" else 1):
+                        answerer.answer(question, hits)
                     continue
                 _, ms = _stream(
                     metered,
@@ -221,7 +226,7 @@ def main() -> int:
         )
         print("|---|---|---:|---|---:|---:|---|")
         for kind in MODELS:
-            for traffic in ("golden", "chain", "agent"):
+            for traffic in ("golden", "epochs", "chain", "agent"):
                 tps = args.prefill_tps
                 off, off_cost = run_variant(kind, False, traffic, questions, budget, tps, ws)
                 on, on_cost = run_variant(kind, True, traffic, questions, budget, tps, ws)

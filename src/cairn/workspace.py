@@ -115,11 +115,13 @@ class Workspace:
         model: str | None = None,
         cache: bool = False,
         fallback: bool = True,
+        shadow: bool = True,
     ) -> Pipeline:
         """The ask pipeline. `cache=True` reuses answers across requests (the CLI and the
         server); evaluations and benchmarks leave it off so they always measure the code.
         `fallback=False` ignores `answer.fallback = "extractive"` (a model failure raises):
-        evaluations measure the model, never a stand-in."""
+        evaluations measure the model, never a stand-in. `shadow=False` leaves the shadow stage
+        out (`shadow.fraction`): an evaluation spends nothing on a candidate."""
         from cairn.answer.extractive import ExtractiveAnswerer
         from cairn.answer.verify import CitationVerifier
 
@@ -159,7 +161,7 @@ class Workspace:
             history_tokens=self.settings.answer.history_tokens,
             router=router,
             answerers=answerers,
-            shadow=self.shadow(verifier) if provider is not None else None,
+            shadow=self.shadow(verifier) if shadow and provider is not None else None,
         )
 
     def router(

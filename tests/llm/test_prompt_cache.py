@@ -161,6 +161,7 @@ def test_the_fake_server_answers_tool_calls_on_the_messages_api() -> None:
             response = provider.generate([Message.user("find x")], tools=[SEARCH])
             events = list(provider.stream([Message.user("hello there")]))
     assert response.tool_calls[0].name == "search"
+    assert [t.name for t in server.requests[0].tools] == ["search"]
     assert dict(response.tool_calls[0].arguments) == {"q": "x"}
     last = events[-1]
     assert isinstance(last, Completed) and last.response.text == "hello there"

@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-from cairn.llm.base import Message, ToolCall
+from cairn.llm.base import Message, Tool, ToolCall
 from cairn.llm.openai_wire import ChatRequest, decode_request, encode_tool_call, usage_payload
 from cairn.llm.prefix_cache import BreakpointCache, PrefixCache, messages_units
 from cairn.llm.replies import Reply, Request, Responder, Scripted
@@ -412,7 +412,17 @@ class _Handler(BaseHTTPRequestHandler):
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self._error(400, f"not a messages request ({exc!r})", "invalid_request_error")
             return
-        request = Request(messages=messages, model=str(payload.get("model", "")), stream=stream)
+        tools = tuple(
+            Tool(
+                name=t["name"],
+                description=t.get("description", ""),
+                parameters=t.get("input_schema") or {},
+            )
+            for t in payload.get("tools") or ()
+        )
+        request = Request(
+            messages=messages, tools=tools, model=str(payload.get("model", "")), stream=stream
+        )
         try:
             reply = fake.responder.reply(request)
         except Exception as exc:
