@@ -23,8 +23,9 @@ Routing (`cairn.answer.router`): the `router` picks the answerer of each request
 made is answered as it is (route `extractive`, no model call). The decision is on the trace,
 the answer (`route`) and the ledger line of every model call of the request.
 
-Shadow (`cairn.shadow`): after the answer is sent, the `shadow` stage may send the same
-question and evidence to a candidate model, off the caller's path.
+Shadow (`cairn.shadow`): once the answer is complete, the `shadow` stage may queue the same
+question and evidence for a candidate model, answered and scored on a background thread,
+off the caller's path.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ class Pipeline:
     """The answerer of each route the router may pick (`cheap`, `strong`); a route not
     here is answered by `answerer`."""
     shadow: ShadowStage | None = None
-    """Sends a share of answered requests to a candidate model after the answer is sent."""
+    """Queues a share of answered requests for a candidate model (`cairn.shadow`)."""
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         with self.tracer.trace("search", uuid.uuid4().hex, query=query):
