@@ -201,6 +201,11 @@ def main() -> int:
     parser.add_argument("--cases", type=Path, default=Path("evals/golden"))
     parser.add_argument("--prefill-tps", type=float, default=20_000.0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--epochs", type=int, default=3, help="repeats of the epochs traffic")
+    parser.add_argument(
+        "--traffic", nargs="+", default=["golden", "epochs", "chain", "agent"], help="which"
+    )
+    parser.add_argument("--providers", nargs="+", default=list(MODELS), help="which")
     args = parser.parse_args()
 
     cases = [c for c in load_cases(args.cases) if "adversarial" not in c.tags]
@@ -225,8 +230,10 @@ def main() -> int:
             "(off -> on) |"
         )
         print("|---|---|---:|---|---:|---:|---|")
-        for kind in MODELS:
-            for traffic in ("golden", "epochs", "chain", "agent"):
+        global EPOCHS
+        EPOCHS = args.epochs
+        for kind in args.providers:
+            for traffic in args.traffic:
                 tps = args.prefill_tps
                 off, off_cost = run_variant(kind, False, traffic, questions, budget, tps, ws)
                 on, on_cost = run_variant(kind, True, traffic, questions, budget, tps, ws)
