@@ -256,10 +256,29 @@ class Pipeline:
         ctx.route = decision.route or None
         return decision
 
-    def _escalate(self, decision: RouteDecision, draft: Draft, root: Span) -> RouteDecision:
-        """The decision after the answer of `decision.route` was not kept."""
+    def _try(self, question: str, hits: list[Hit], route: str) -> tuple[Draft | None, str]:
+        """`route`'s answer, or `(None, why)` when its model cannot serve (no fallback: the
+        stronger route answers instead)."""
+        answerer = self.answerers.get(route, self.answerer)
+        with self.tracer.span("answer", answerer=type(answerer).__name__, route=route) as span:
+            try:
+                draft = answerer.answer(question, hits)
+            except Exception as exc:
+                degraded = degradation_of(exc)
+                if degraded is None:
+                    raise
+                span.set(degraded=degraded.reason, degraded_detail=degraded.detail)
+                return None, f"failed ({degraded.reason})"
+            span.set(
+                abstained=draft.abstained,
+                reason=draft.reason,
+                citations=[c.chunk_id for c in draft.citations],
+            )
+        return draft, ""
+
+    def _escalate(self, decision: RouteDecision, why: str, root: Span) -> RouteDecision:
+        """The decision after the answer of `decision.route` was not kept (`why`)."""
         assert decision.escalate_to is not None
-        why = "abstained" if draft.abstained else "no citation verified"
         reason = f"{decision.reason}; the {decision.route} answer {why}"
         with self.tracer.span("escalate", route=decision.route, to=decision.escalate_to) as span:
             span.set(why=why)
@@ -292,16 +311,19 @@ class Pipeline:
                 yield from _pieces(draft.text, draft.citations)
         elif decision.escalate_to and decision.escalate_to != decision.route:
             # checked whole before any of it is sent: a failed try goes to the stronger route
-            draft = yield from self._answer(  # 7 answer
-                question, hits, False, self.answerers.get(decision.route, self.answerer)
-            )
-            draft = self._verify(draft, hits)  # 8 verify
-            if draft.degraded is None and not _verified(draft):
-                decision = self._escalate(decision, draft, root)
+            tried, why = self._try(question, hits, decision.route)  # 7 answer
+            if tried is not None:
+                tried = self._verify(tried, hits)  # 8 verify
+                why = "" if _verified(tried) else _unkept(tried)
+            if why:
+                decision = self._escalate(decision, why, root)
                 draft = yield from self._answer(
                     question, hits, False, self.answerers.get(decision.route, self.answerer)
                 )
                 draft = self._verify(draft, hits)
+            else:
+                assert tried is not None
+                draft = tried
             if stream and not guarded:
                 yield from _pieces(draft.text, draft.citations)
         else:
@@ -482,6 +504,10 @@ def _replay(text: str, citations: Sequence[Citation], stream: bool) -> Iterator[
 def _verified(draft: Draft) -> bool:
     """An answer worth keeping: not an abstention, with at least one verified citation."""
     return not draft.abstained and any(c.verified for c in draft.citations)
+
+
+def _unkept(draft: Draft) -> str:
+    return "abstained" if draft.abstained else "no citation verified"
 
 
 def _decided(decisions: GuardDecisions, stage: str, verdict: GuardVerdict) -> GuardDecisions:

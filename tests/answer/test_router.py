@@ -215,3 +215,27 @@ def test_fixed_and_no_router_leave_the_pipeline_as_it_was(store: Store, budget: 
     ).ask(SINGLE)
     assert plain.route is None and answer_json(plain)["route"] is None
     assert budget.entries()[-1].route is None
+
+
+def test_a_cheap_model_that_cannot_serve_escalates_instead_of_degrading(
+    store: Store, budget: Budget
+) -> None:
+    from cairn.llm.errors import ProviderUnavailable
+
+    models = _Models(budget)
+    models.cheap_model.enqueue(ProviderUnavailable("cheap model down", provider="scripted"))
+    extractive = ExtractiveAnswerer(store, EMBEDDER, AnswerSettings(abstain_threshold=0.0))
+    pipeline = _pipeline(
+        store,
+        budget,
+        models,
+        DifficultyRouter(_policy(max_sources_cheap=5)),
+        fallback=extractive,
+    )
+    answer = pipeline.ask(SINGLE)
+    assert answer.route is not None and answer.route.route == "escalated"
+    assert "the cheap answer failed (unavailable)" in answer.route.reason
+    assert answer.degraded is None and not answer.abstained
+    assert models.strong_model.history
+    lines = [(e.model, e.route, e.status) for e in budget.entries()]
+    assert lines == [("cheap", "cheap", "released"), ("strong", "escalated", "settled")]

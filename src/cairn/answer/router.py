@@ -9,7 +9,8 @@ The router stage runs after the context guard and before the answer stage. It re
 - `cheap`: a single-source lookup: the cheap model (`router.cheap_route`, an `[llm.routes]`
   entry) answers;
 - `escalated`: with `router.escalate` (the default), a cheap answer that abstains or has no
-  verified citation is not sent: the strong model answers instead (both calls are paid);
+  verified citation is not sent, and a cheap model that cannot serve is not fallen back
+  from: the strong model answers instead (both calls are paid);
 - `strong`: a multi-hop question (several sources hold the evidence, or the question asks
   to compare or combine) or low retrieval confidence: the strong model (the `answer` route).
 
