@@ -211,8 +211,8 @@ class RouterSettings(_Section):
     """Answer without a model when the extractive answer is confident and fully verified."""
     escalate: bool = True
     """A cheap model's answer that abstains or has no verified citation, or a cheap model that
-    cannot serve, is replaced by the strong model's (route `escalated`); the cheap answer is then checked whole before it is
-    sent, so a stream starts when it is done."""
+    cannot serve, is replaced by the strong model's (route `escalated`); the cheap answer is
+    then checked whole before it is sent, so a stream starts when it is done."""
     extractive_confidence: float = Field(0.7, ge=0.0, le=1.0)
     """Best dense similarity (or fused score) from which the extractive answer is tried."""
     min_confidence: float = Field(0.45, ge=0.0, le=1.0)
