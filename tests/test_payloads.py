@@ -72,8 +72,8 @@ def _answer() -> Answer:
 def test_ask_json_carries_the_contract() -> None:
     data = answer_json(_answer())
     assert set(data) >= ASK_KEYS
-    # documented additions: the cache, degraded mode, and the guards' decisions
-    assert set(data) - ASK_KEYS == {"cached", "degraded", "refused", "reason", "guard"}
+    # documented additions: the cache, degraded mode, the guards' decisions, the route
+    assert set(data) - ASK_KEYS == {"cached", "degraded", "refused", "reason", "guard", "route"}
     assert (data["refused"], data["reason"]) == (False, None)
     assert data["guard"] == {"input": "off", "context": "off", "output": "off"}
     assert data["degraded"] is None

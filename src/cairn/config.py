@@ -212,6 +212,54 @@ class LLMSettings(_Section):
     """Tried in order when the main model fails: "model" or "provider:model"."""
     routes: dict[str, LLMRoute] = Field(default_factory=dict)
     """Per-task models, e.g. a cheap `judge` and `rewrite` model and a strong `answer` one."""
+    prompt_cache: Literal["auto", "all", "off"] = "auto"
+    """Provider prompt caching. `auto`: Anthropic requests mark the stable prefix (tools,
+    system instructions) with a `cache_control` breakpoint, and the last turn of a
+    conversation that goes on (an agent loop); OpenAI caches stable prefixes by itself.
+    `all`: also the last turn of every request (pays Anthropic's write premium on each; for
+    traffic whose requests extend one another). `off`: no breakpoints. See docs/costs.md,
+    "Prompt caching"."""
+
+
+class RouterSettings(_Section):
+    """Routing by difficulty: which model answers each request (docs/costs.md, "Routing")."""
+
+    mode: Literal["off", "difficulty"] = "off"
+    """`off`: the `answer` model answers everything. `difficulty`: confident, verified
+    extractive answers need no model, single-source lookups go to the cheap model,
+    multi-hop or low-confidence questions to the strong (`answer`) model."""
+    cheap_route: str = "cheap"
+    """The `[llm.routes]` entry of the cheap model (e.g. `[llm.routes.cheap] model =
+    "gpt-4o-mini"`)."""
+    extractive: bool = True
+    """Answer without a model when the extractive answer is confident and fully verified."""
+    escalate: bool = True
+    """A cheap model's answer that abstains or has no verified citation, or a cheap model that
+    cannot serve, is replaced by the strong model's (route `escalated`); the cheap answer is
+    then checked whole before it is sent, so a stream starts when it is done."""
+    extractive_confidence: float = Field(0.7, ge=0.0, le=1.0)
+    """Best dense similarity (or fused score) from which the extractive answer is tried."""
+    min_confidence: float = Field(0.45, ge=0.0, le=1.0)
+    """Below this best similarity the question goes to the strong model."""
+    max_sources_cheap: int = Field(1, ge=1)
+    """Evidence from more distinct sources than this (among the near-top hits) is multi-hop:
+    the strong model answers."""
+    near_share: float = Field(0.9, gt=0.0, le=1.0)
+    """A hit counts as near-top when its score is at least this share of the best score."""
+
+
+class ShadowSettings(_Section):
+    """Shadow A/B: a share of requests also goes to a candidate model, after the answer is
+    sent; both are scored and stored for `cairn eval shadow` (docs/costs.md, "Shadow A/B")."""
+
+    fraction: float = Field(0.0, ge=0.0, le=1.0)
+    """Share of answered requests also sent to the candidate (0 = off)."""
+    route: str = "shadow"
+    """The `[llm.routes]` entry of the candidate model."""
+    judge: bool = False
+    """Also score both answers with the `judge` model (spent under feature `shadow`)."""
+    seed: int | None = None
+    """Fixes the sampling (tests, benchmarks); None = random."""
 
 
 class BudgetSettings(_Section):
@@ -379,6 +427,8 @@ class Settings(BaseSettings):
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     guard: GuardSettings = Field(default_factory=GuardSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    router: RouterSettings = Field(default_factory=RouterSettings)
+    shadow: ShadowSettings = Field(default_factory=ShadowSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     trace: TraceSettings = Field(default_factory=TraceSettings)

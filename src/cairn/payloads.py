@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cairn.types import Answer, Citation, Degraded, Hit, Risk, Usage
+from cairn.types import Answer, Citation, Degraded, Hit, Risk, Route, Usage
 
 
 class RiskOut(BaseModel):
@@ -94,6 +94,20 @@ class GuardOut(BaseModel):
     output: str = "off"
 
 
+class RouteOut(BaseModel):
+    """The router's decision (`router.mode = "difficulty"`): which route answered and why."""
+
+    route: str
+    """`extractive` (no model call), `cheap` or `strong`."""
+    reason: str
+    signals: dict[str, float]
+    """What the decision read: best fused score, best dense similarity, near-top sources..."""
+
+    @classmethod
+    def of(cls, r: Route) -> RouteOut:
+        return cls(route=r.route, reason=r.reason, signals=dict(r.signals))
+
+
 class AnswerOut(BaseModel):
     answer: str
     """The text, with `[n]` markers matching `citations[].n`."""
@@ -111,6 +125,8 @@ class AnswerOut(BaseModel):
     reason: str | None = None
     """The reason code of a guard that blocked or flagged, e.g. `input:rule:ignore-instructions`."""
     guard: GuardOut = GuardOut()
+    route: RouteOut | None = None
+    """The router's decision; absent without a router."""
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerOut:
@@ -129,6 +145,7 @@ class AnswerOut(BaseModel):
             guard=GuardOut(
                 input=answer.guard.input, context=answer.guard.context, output=answer.guard.output
             ),
+            route=RouteOut.of(answer.route) if answer.route else None,
         )
 
 

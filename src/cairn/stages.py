@@ -117,6 +117,7 @@ class LedgerSettler:
                 user=ctx.user,
                 tenant=ctx.tenant,
                 trace_id=ctx.trace_id,
+                route=ctx.route,
             )
         except BudgetExceeded:
             return  # a period already over its limit (lowered since): a $0 line adds nothing

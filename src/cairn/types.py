@@ -218,6 +218,16 @@ class Degraded:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Route:
+    """The router's decision for one request (`cairn.answer.router`): the route that
+    answered (`extractive`, `cheap`, `strong`), why, and the signals it read."""
+
+    route: str
+    reason: str = ""
+    signals: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class GuardDecisions:
     """What each guard stage decided for one request: `off` (no guard), `pass`, `flagged`
     (let through and marked) or `blocked` (the request was refused)."""
@@ -252,3 +262,5 @@ class Answer:
     """The guard stages' decisions; a refused request has `abstained` and `guard.refused`."""
     query: str | None = None
     """The standalone query answered, when a question with history was rewritten."""
+    route: Route | None = None
+    """The router's decision (`router.mode = "difficulty"`); None without a router."""

@@ -16,13 +16,16 @@ from cairn.store.open import DB_FILE, open_store, sqlite_path
 if TYPE_CHECKING:
     from cairn.answer.assembly import ContextAssembler
     from cairn.answer.attribute import Attributor
-    from cairn.answer.base import Draft
-    from cairn.answer.verify import CitationVerifier
+    from cairn.answer.base import Answerer, Draft
+    from cairn.answer.generative import GenerativeAnswerer
+    from cairn.answer.router import Router
+    from cairn.answer.verify import CitationVerifier, Verifier
     from cairn.budget.reservations import Budget
     from cairn.cache import AnswerCache
     from cairn.guard.detector import InjectionDetector
     from cairn.llm.base import Provider
     from cairn.retrieve.base import Retriever
+    from cairn.shadow import ShadowStage, ShadowStore
     from cairn.types import Hit
 
 
@@ -34,6 +37,7 @@ class Workspace:
         self.settings = settings
         self.create = create
         self._providers: list[Provider] = []
+        self._stages: list[ShadowStage] = []
 
     @property
     def root(self) -> Path:
@@ -114,12 +118,13 @@ class Workspace:
         model: str | None = None,
         cache: bool = False,
         fallback: bool = True,
+        shadow: bool = True,
     ) -> Pipeline:
         """The ask pipeline. `cache=True` reuses answers across requests (the CLI and the
         server); evaluations and benchmarks leave it off so they always measure the code.
         `fallback=False` ignores `answer.fallback = "extractive"` (a model failure raises):
-        evaluations measure the model, never a stand-in."""
-        from cairn.answer.base import Answerer
+        evaluations measure the model, never a stand-in. `shadow=False` leaves the shadow stage
+        out (`shadow.fraction`): an evaluation spends nothing on a candidate."""
         from cairn.answer.extractive import ExtractiveAnswerer
         from cairn.answer.verify import CitationVerifier
 
@@ -130,13 +135,7 @@ class Workspace:
         if provider is None:
             answerer = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         else:
-            from cairn.answer.generative import GenerativeAnswerer
-            from cairn.answer.prompt import PromptParts
-
-            parts = PromptParts().replace(spotlight=self.settings.guard.spotlight)
-            answerer = GenerativeAnswerer(
-                provider, parts=parts, require_citations=not self.settings.answer.attribute
-            )
+            answerer = self.generative(provider)
             if fallback and self.settings.answer.fallback == "extractive":  # degraded mode
                 stand_in = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         from cairn.cache import config_fingerprint
@@ -147,6 +146,7 @@ class Workspace:
             self.embedder, store=self.store, policy=self.settings.answer.verify_policy
         )
         assembler, attributor = self.model_stages(provider is not None, verifier)
+        router, answerers = self.router(provider is not None, model, verifier)
         return Pipeline(
             retriever,
             answerer,
@@ -164,6 +164,20 @@ class Workspace:
             history_tokens=self.settings.answer.history_tokens,
             assembler=assembler,
             attributor=attributor,
+            router=router,
+            answerers=answerers,
+            shadow=self.shadow(verifier) if shadow and provider is not None else None,
+        )
+
+    def generative(self, provider: Provider) -> GenerativeAnswerer:
+        """A model's answerer as every route uses it: the prompt's spotlighting
+        (`guard.spotlight`), markers required unless attribution cites after the fact."""
+        from cairn.answer.generative import GenerativeAnswerer
+        from cairn.answer.prompt import PromptParts
+
+        parts = PromptParts().replace(spotlight=self.settings.guard.spotlight)
+        return GenerativeAnswerer(
+            provider, parts=parts, require_citations=not self.settings.answer.attribute
         )
 
     def model_stages(
@@ -187,6 +201,65 @@ class Workspace:
                 withhold=answer.withhold_unsupported,
             )
         return BudgetedContext(self.store, max_tokens=answer.context_tokens), attributor
+
+    def router(
+        self, generative: bool, model: str | None, verifier: Verifier
+    ) -> tuple[Router, dict[str, Answerer]]:
+        """The router `router.mode` asks for and the answerers of its routes (no router in
+        the extractive mode, or when `model` pins one model)."""
+        from cairn.answer.router import DifficultyRouter, NoRouter
+
+        r = self.settings.router
+        if r.mode == "off" or not generative or model is not None:
+            return NoRouter(), {}
+        from cairn.answer.extractive import ExtractiveAnswerer
+
+        cheap = self.provider(r.cheap_route)
+        answerers: dict[str, Answerer] = {}
+        if cheap is not None:
+            answerers["cheap"] = self.generative(cheap)
+        extractive = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
+        return DifficultyRouter(r, extractive=extractive, verifier=verifier), answerers
+
+    @cached_property
+    def shadow_store(self) -> ShadowStore:
+        from cairn.shadow import SHADOW_FILE, ShadowStore
+
+        return ShadowStore(self.root / SHADOW_FILE)
+
+    def shadow(self, verifier: Verifier) -> ShadowStage | None:
+        """The shadow stage `shadow.fraction` asks for (None when 0)."""
+        s = self.settings.shadow
+        if s.fraction <= 0:
+            return None
+        from cairn.budget.providers import metered_provider
+        from cairn.llm.routing import resolve_routes
+        from cairn.shadow import FEATURE, ShadowStage
+
+        candidate = metered_provider(self.settings.llm, s.route, self.budget, feature=FEATURE)
+        if candidate is None:
+            return None
+        self._providers.append(candidate)
+        grader = None
+        if s.judge:
+            from cairn.evals.judge import ModelJudge
+
+            judge = metered_provider(self.settings.llm, "judge", self.budget, feature=FEATURE)
+            if judge is not None:
+                self._providers.append(judge)
+                grader = ModelJudge(judge)
+        stage = ShadowStage(
+            self.generative(candidate),
+            verifier,
+            self.shadow_store,
+            fraction=s.fraction,
+            candidate_model=resolve_routes(self.settings.llm, s.route)[0].model,
+            primary_model=resolve_routes(self.settings.llm, "answer")[0].model,
+            grader=grader,
+            seed=s.seed,
+        )
+        self._stages.append(stage)
+        return stage
 
     @cached_property
     def injection_detector(self) -> InjectionDetector:
@@ -229,6 +302,11 @@ class Workspace:
 
     def close(self) -> None:
         """Close what this workspace opened: HTTP clients, the ledger, the database."""
+        for stage in self._stages:
+            stage.close()  # queued shadow comparisons finish first
+        self._stages.clear()
+        if "shadow_store" in self.__dict__:
+            self.shadow_store.close()
         for provider in self._providers:
             close = getattr(provider, "close", None)
             if callable(close):

@@ -29,9 +29,16 @@ def command(
         bool,
         typer.Option(
             help="Report cached prompt tokens for repeated prefixes, as OpenAI's automatic "
-            "prompt cache does."
+            "prompt cache does (and Anthropic's, for prefixes marked with cache_control)."
         ),
     ] = False,
+    prefill_tps: Annotated[
+        float,
+        typer.Option(
+            help="Uncached prompt tokens processed per second before the first token "
+            "(0 = no prefill time): models what prompt caching saves in latency."
+        ),
+    ] = 0.0,
     behaviour: Annotated[
         str,
         typer.Option(
@@ -42,7 +49,8 @@ def command(
         ),
     ] = "honest",
 ) -> None:
-    """Serve /v1/chat/completions with scripted or rule-based replies (see docs/llm.md)."""
+    """Serve /v1/chat/completions (and Anthropic's /v1/messages) with scripted or rule-based
+    replies (see docs/llm.md)."""
     from cairn.cli.common import fail
     from cairn.llm.adversarial import compromised_reply, miscited
     from cairn.llm.fake_server import FakeLLMServer
@@ -70,6 +78,7 @@ def command(
             api_key=api_key,
             faults=fault or (),
             prompt_cache=prompt_cache,
+            prefill_tps=prefill_tps or None,
             responder=Responder(default=behaviours[behaviour]),
         )
     except (OSError, ValueError) as exc:
