@@ -278,12 +278,14 @@ class ExtractiveAnswerer:
             if units[i].text.rstrip().endswith(":") and same_chunk(i, nxt) and units[nxt].code:
                 out.append(nxt)
         if a.kind == "how-to" and not any(units[i].code for i in out):
-            # The best code example among the candidates, with the sentence introducing it.
-            code = [i for i in ranked if units[i].code and len(units[i].text.split()) <= 120]
-            if (
-                code
-                and a.logits[code[0]] >= a.logits[ranked[0]] - 2 * self.settings.sentence_margin
-            ):
+            # The best code example of a quoted chunk, with the sentence introducing it.
+            quoted = {units[i].hit for i in out}
+            code = [
+                i
+                for i in ranked
+                if units[i].code and units[i].hit in quoted and len(units[i].text.split()) <= 120
+            ]
+            if code:
                 c = code[0]
                 out.append(c)
                 if same_chunk(c, c - 1) and not units[c - 1].code:
