@@ -278,26 +278,47 @@ class ExtractiveAnswerer:
             if units[i].text.rstrip().endswith(":") and same_chunk(i, nxt) and units[nxt].code:
                 out.append(nxt)
         if a.kind == "how-to" and not any(units[i].code for i in out):
-            # The best code example of a quoted chunk, with the sentence introducing it.
-            quoted = {units[i].hit for i in out}
-            code = [
-                i
-                for i in ranked
-                if units[i].code and units[i].hit in quoted and len(units[i].text.split()) <= 120
-            ]
-            if code:
-                c = code[0]
-                out.append(c)
-                if same_chunk(c, c - 1) and not units[c - 1].code:
-                    out.append(c - 1)
+            self._add_example(a, out, ranked)
+        if a.kind in ("api", "how-to"):
+            # A quoted description brings the signature it describes.
+            for i in list(out):
+                first = i - units[i].index
+                if 0 < units[i].index <= 2 and _looks_like_signature(units[first].text):
+                    out.append(first)
         if a.kind == "api":
             top = ranked[0]
-            first = next((j for j in range(len(units)) if units[j].hit == units[top].hit), top)
-            if units[first].index == 0 and _looks_like_signature(units[first].text):
+            first = top - units[top].index
+            if _looks_like_signature(units[first].text):
                 out.append(first)
                 if same_chunk(first, first + 1):
                     out.append(first + 1)
         return out
+
+    def _add_example(self, a: Assessment, out: list[int], ranked: list[int]) -> None:
+        """For a how-to: the best code example with the sentence introducing it (the one
+        ending in ":" just before), when it or its introduction scores close to the top."""
+        units, logits = a.units, a.logits
+        floor = logits[ranked[0]] - 2 * self.settings.sentence_margin
+        best: tuple[float, int, int] | None = None
+        for c, unit in enumerate(units):
+            if not unit.code or len(unit.text.split()) > 120:
+                continue
+            intro = next(
+                (
+                    j
+                    for j in (c - 1, c - 2)
+                    if j >= 0
+                    and units[j].hit == unit.hit
+                    and not units[j].code
+                    and units[j].text.rstrip().endswith(":")
+                ),
+                c,
+            )
+            score = max(logits[c], logits[intro])
+            if score >= floor and (best is None or score > best[0]):
+                best = (score, intro, c)
+        if best is not None:
+            out.extend(range(best[1], best[2] + 1))
 
     def _polarity(self, question: str, a: Assessment, chosen: list[_Unit]) -> str:
         """ "Yes" or "No" for a yes/no question the best unit settles; else ""."""
@@ -307,7 +328,12 @@ class ExtractiveAnswerer:
         unit = a.units[best]
         query = set(content_terms(question))
         terms = set(content_terms(unit.text))
-        if not query or len(query & terms) / len(query) < 0.6 or unit.code:
+        if (
+            not query
+            or len(query & terms) / len(query) < 0.6
+            or unit.code
+            or len(unit.text.split()) > 40
+        ):
             return ""  # the sentence does not speak to the whole question
         negated = bool(_NEGATION.search(unit.text)) != bool(_NEGATION.search(question))
         return "No" if negated else "Yes"
