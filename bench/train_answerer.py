@@ -50,6 +50,7 @@ from cairn.answer.features import (
     UNIT_FEATURES,
     answerability_row,
     parse_model,
+    specific_terms,
     unit_matrix,
 )
 from cairn.answer.kinds import question_kind
@@ -102,8 +103,9 @@ def _embed_cached(embedder: MiniLMEmbedder, texts: list[str], path: Path) -> np.
 
 def xquad_items(
     root: Path, embedder: MiniLMEmbedder, cache: Path
-) -> dict[str, list[tuple[Item, Item]]]:
-    """Per split (`tune`, `heldout`): (answerable, article removed) item pairs."""
+) -> tuple[dict[str, list[tuple[Item, Item]]], dict[str, list[Item]]]:
+    """Per split (`tune`, `heldout`): (answerable, article removed) item pairs; and the
+    questions with a swapped name (unanswerable, over the whole corpus)."""
     data = json.loads((root / "xquad_en_squad11" / "xquad.en.json").read_text())["data"]
     chunks: list[Chunk] = []
     article: list[int] = []
@@ -143,6 +145,47 @@ def xquad_items(
             ),
         )
         out["tune" if a < XQUAD_TUNE_ARTICLES else "heldout"].append(pair)
+    swapped = _swapped_questions(questions, chunks)
+    svec = _embed_cached(embedder, [q for _, q in swapped], cache / "answer_xquad_swap.npy")
+    swaps: dict[str, list[Item]] = {"tune": [], "heldout": []}
+    for row, (a, question) in zip(svec @ passages.T, swapped, strict=True):
+        top = np.argsort(-row)[:K]
+        item = Item(
+            question,
+            [Hit(chunk=chunks[i], score=float(row[i])) for i in top],
+            [float(row[i]) for i in top],
+            [],
+        )
+        swaps["tune" if a < XQUAD_TUNE_ARTICLES else "heldout"].append(item)
+    return out, swaps
+
+
+def _swapped_questions(
+    questions: list[tuple[int, int, str, list[str]]], chunks: list[Chunk]
+) -> list[tuple[int, str]]:
+    """SQuAD-2.0-style unanswerable questions: one specific term of the question (a name, a
+    number) that its paragraph contains is replaced by a specific term of a question on
+    another article, which the paragraph does not contain. Deterministic (seed 0)."""
+    rng = np.random.default_rng(0)
+    pool: list[tuple[int, str]] = []
+    for a, _, question, _ in questions:
+        for term in sorted(specific_terms(question)):
+            found = re.search(re.escape(term), question, re.IGNORECASE)
+            if found and len(term) > 2:
+                pool.append((a, found.group(0)))
+    out = []
+    for a, p, question, _ in questions:
+        text = chunks[p].text.lower()
+        present = sorted(t for t in specific_terms(question) if t in text and len(t) > 2)
+        if not present:
+            continue
+        term = present[int(rng.integers(len(present)))]
+        for _ in range(20):
+            other_article, other = pool[int(rng.integers(len(pool)))]
+            if other_article != a and other.lower() not in text:
+                swapped = re.sub(re.escape(term), other, question, count=1, flags=re.I)
+                out.append((a, swapped))
+                break
     return out
 
 
@@ -251,13 +294,18 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("bench/.cache"))
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--max-false-abstention", type=float, default=0.03)
+    parser.add_argument(
+        "--swap-negatives",
+        action="store_true",
+        help="also train answerability on questions with a swapped name (off: see docs)",
+    )
     parser.add_argument("--json-out", type=Path, default=Path("bench/results/answerer.json"))
     args = parser.parse_args()
     settings = load_settings()
     embedder = MiniLMEmbedder(settings.model_dir)
     t0 = time.perf_counter()
 
-    xquad = xquad_items(args.datasets, embedder, args.cache_dir)
+    xquad, swaps = xquad_items(args.datasets, embedder, args.cache_dir)
     sci_train = scifact_items(args.datasets, "train")
     sci_dev = scifact_items(args.datasets, "validation")
     print(
@@ -308,6 +356,10 @@ def main() -> None:
         row, _ = answer_row(removed)
         arows.append(row)
         alabels.append(0.0)
+    for swapped in swaps["tune"] if args.swap_negatives else []:
+        row, _ = answer_row(swapped)
+        arows.append(row)
+        alabels.append(0.0)
     ax, ay = np.vstack(arows), np.array(alabels)
     answerable = fit(ax, ay)
     model["answerable"] = answerable
@@ -319,7 +371,9 @@ def main() -> None:
     model["threshold"] = threshold
     model["meta"] = {
         "trained_on": [
-            "xquad_en_squad11: questions on articles 0-23 (tune split)",
+            "xquad_en_squad11: questions on articles 0-23 (tune split); unanswerable: the "
+            "same questions without their article"
+            + (", and with a name swapped" if args.swap_negatives else ""),
             "scifact_beir: raw/scifact.zip claims_train.csv rationale sentences",
         ],
         "threshold_rule": f"false abstention <= {args.max_false_abstention} on training",
@@ -365,6 +419,17 @@ def main() -> None:
             "token_f1_top_sentence": round(float(np.mean(f1_top)), 3),
             "false_abstention": round(float(np.mean(false_abstain)), 3),
             "abstained_article_removed": round(float(np.mean(abstained_ok)), 3),
+            "abstained_name_swapped": round(
+                float(
+                    np.mean(
+                        [
+                            answerer.answer_with(s.question, s.hits, s.relevance).abstained
+                            for s in swaps[split]
+                        ]
+                    )
+                ),
+                3,
+            ),
         }
     for name, items in (("scifact_train", sci_train), ("scifact_dev", sci_dev)):
         top_ok = []

@@ -333,6 +333,8 @@ class ExtractiveAnswerer:
             or len(query & terms) / len(query) < 0.6
             or unit.code
             or len(unit.text.split()) > 40
+            or not unit.text.rstrip().endswith((".", "!"))
+            or _looks_like_signature(unit.text)
         ):
             return ""  # the sentence does not speak to the whole question
         negated = bool(_NEGATION.search(unit.text)) != bool(_NEGATION.search(question))
