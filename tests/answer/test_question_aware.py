@@ -171,5 +171,5 @@ def test_the_shipped_model_matches_the_features_and_says_what_it_was_trained_on(
 def test_a_model_trained_on_other_features_is_refused_with_how_to_fix() -> None:
     data = json.loads(MODEL_PATH.read_text())
     data["unit_features"] = data["unit_features"][:-1]
-    with pytest.raises(ValueError, match="bench/train_answerer.py"):
+    with pytest.raises(ValueError, match=r"bench/train_answerer\.py"):
         parse_model(data)
