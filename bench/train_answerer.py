@@ -288,12 +288,49 @@ def token_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def pydocs_abstention(workspace: Path) -> dict[str, Any]:
+    """False abstention and abstention recall on the hand-written Python docs questions
+    (bench/data/abstention_pydocs.jsonl, evaluation only), under both rules."""
+    from cairn.workspace import Workspace
+
+    ws = Workspace(load_settings(workspace=workspace))
+    pipeline = ws.pipeline()
+    answerer = pipeline.answerer
+    assert isinstance(answerer, ExtractiveAnswerer)
+    similarity = ExtractiveAnswerer(
+        answerer.store, answerer.embedder, AnswerSettings(abstention="similarity")
+    )
+    path = Path(__file__).parent / "data" / "abstention_pydocs.jsonl"
+    out: dict[str, Any] = {}
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for name, rule in (("evidence", answerer), ("similarity_0.41", similarity)):
+        answerable, unanswerable = [], []
+        for item in rows:
+            hits = pipeline.search(item["question"], 5)
+            abstained = rule.answer(item["question"], hits).abstained
+            (answerable if item["answerable"] else unanswerable).append(abstained)
+        out[name] = {
+            "answerable": len(answerable),
+            "unanswerable": len(unanswerable),
+            "false_abstention": round(float(np.mean(answerable)), 3),
+            "abstention_recall": round(float(np.mean(unanswerable)), 3),
+        }
+    ws.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, required=True)
     parser.add_argument("--cache-dir", type=Path, default=Path("bench/.cache"))
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--max-false-abstention", type=float, default=0.03)
+    parser.add_argument(
+        "--pydocs-workspace",
+        type=Path,
+        default=None,
+        help="a workspace of the Python docs: report bench/data/abstention_pydocs.jsonl",
+    )
     parser.add_argument(
         "--swap-negatives",
         action="store_true",
@@ -442,6 +479,8 @@ def main() -> None:
             "claims": len(top_ok),
             "best_unit_is_rationale": round(float(np.mean(top_ok)), 3),
         }
+    if args.pydocs_workspace:
+        results["python_docs_handwritten"] = pydocs_abstention(args.pydocs_workspace)
     for name, value in results.items():
         print(f"{name:>16}: {value}")
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
