@@ -272,6 +272,31 @@ def fit(rows: np.ndarray, labels: np.ndarray, c: float = 1.0) -> dict[str, Any]:
     }
 
 
+def fit_pairwise(groups: list[tuple[np.ndarray, np.ndarray]], c: float = 1.0) -> dict[str, Any]:
+    """A linear ranking model from (positive - negative) feature differences (no intercept:
+    only differences within a question matter)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.vstack([r for r, _ in groups])
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    diffs = []
+    for rows, labels in groups:
+        z = (rows - mean) / scale
+        pos, neg = z[labels == 1], z[labels == 0]
+        diffs.append((pos[:, None, :] - neg[None, :, :]).reshape(-1, z.shape[1]))
+    d = np.vstack(diffs)
+    model = LogisticRegression(C=c, max_iter=2000, fit_intercept=False)
+    model.fit(np.vstack([d, -d]), np.r_[np.ones(len(d)), np.zeros(len(d))])
+    return {
+        "mean": [round(float(v), 6) for v in mean],
+        "scale": [round(float(v), 6) for v in scale],
+        "coef": [round(float(v), 6) for v in model.coef_[0]],
+        "intercept": 0.0,
+    }
+
+
 def _normalise(text: str) -> list[str]:
     text = re.sub(r"\[\d+\]|```", " ", text.lower())
     text = "".join(ch for ch in text if ch not in set(string.punctuation))
@@ -286,6 +311,21 @@ def token_f1(prediction: str, gold: str) -> float:
         return 0.0
     precision, recall = common / len(p), common / len(g)
     return 2 * precision * recall / (precision + recall)
+
+
+def peers(rows: np.ndarray, model: Any) -> dict[str, np.ndarray]:
+    """Unit scores of the trained scorer and of two peers on the same rows: the rule it
+    replaces (IDF coverage + 0.5 x relevance gap + 0.08 for a chunk's first unit, minus 0.3
+    for a fragment) and the lead (the first unit of the most relevant chunk)."""
+    col = {name: i for i, name in enumerate(UNIT_FEATURES)}
+    old = (
+        rows[:, col["coverage"]]
+        + 0.5 * rows[:, col["relevance_gap"]]
+        + 0.08 * rows[:, col["first"]]
+        - 0.3 * rows[:, col["fragment"]]
+    )
+    lead = -rows[:, col["rank"]] * 10 - rows[:, col["position"]]
+    return {"trained": model.sentences.logits(rows), "previous_rule": old, "lead": lead}
 
 
 def pydocs_abstention(workspace: Path) -> dict[str, Any]:
@@ -332,6 +372,12 @@ def main() -> None:
         help="a workspace of the Python docs: report bench/data/abstention_pydocs.jsonl",
     )
     parser.add_argument(
+        "--no-scifact",
+        dest="scifact",
+        action="store_false",
+        help="train the sentence scorer on XQuAD alone",
+    )
+    parser.add_argument(
         "--swap-negatives",
         action="store_true",
         help="also train answerability on questions with a swapped name (off: see docs)",
@@ -350,15 +396,16 @@ def main() -> None:
         f"scifact train {len(sci_train)}, dev {len(sci_dev)} ({time.perf_counter() - t0:.0f} s)"
     )
 
-    # 1. The sentence scorer.
-    rows, labels = [], []
-    for item in [a for a, _ in xquad["tune"]] + sci_train:
+    # 1. The sentence scorer: pairwise (a positive unit against a negative one of the same
+    # question), so it learns to rank a question's units rather than to classify them.
+    groups = []
+    scorer_items = [a for a, _ in xquad["tune"]] + (sci_train if args.scifact else [])
+    for item in scorer_items:
         r, y, _, _ = unit_rows(item)
-        rows.append(r)
-        labels.append(y)
-    x, y = np.vstack(rows), np.concatenate(labels)
-    sentences = fit(x, y)
-    print(f"sentence rows {len(y)}, positives {int(y.sum())}")
+        if y.any() and not y.all():
+            groups.append((r, y))
+    sentences = fit_pairwise(groups)
+    print(f"sentence groups {len(groups)}, units {sum(len(y) for _, y in groups)}")
 
     # 2. Answerability, from the trained scorer's logits.
     n_a = len(ANSWERABILITY_FEATURES)
@@ -429,6 +476,7 @@ def main() -> None:
     results: dict[str, Any] = {"threshold": threshold}
     for split in ("tune", "heldout"):
         contains, f1, f1_top, read, abstained_ok, false_abstain = [], [], [], 0, [], []
+        top1: dict[str, list[bool]] = {}
         for item, removed in xquad[split]:
             draft = answerer.answer_with(item.question, item.hits, item.relevance)
             false_abstain.append(draft.abstained)
@@ -448,12 +496,16 @@ def main() -> None:
             a = answerer.assess(item.question, item.hits, item.relevance)
             top = a.units[int(np.argmax(a.logits))].text
             f1_top.append(max(token_f1(top, g) for g in item.answers))
+            r, y, _, _ = unit_rows(item)
+            for peer, scores in peers(r, fitted).items():
+                top1.setdefault(peer, []).append(bool(y[int(np.argmax(scores))]))
         results[f"xquad_{split}"] = {
             "questions": len(xquad[split]),
             "gold_read": read,
             "answer_contains_gold": round(float(np.mean(contains)), 3),
             "token_f1_answer": round(float(np.mean(f1)), 3),
             "token_f1_top_sentence": round(float(np.mean(f1_top)), 3),
+            "best_unit_holds_gold": {k: round(float(np.mean(v)), 3) for k, v in top1.items()},
             "false_abstention": round(float(np.mean(false_abstain)), 3),
             "abstained_article_removed": round(float(np.mean(abstained_ok)), 3),
             "abstained_name_swapped": round(
@@ -470,14 +522,17 @@ def main() -> None:
         }
     for name, items in (("scifact_train", sci_train), ("scifact_dev", sci_dev)):
         top_ok = []
+        by_peer: dict[str, list[bool]] = {}
         for item in items:
             r, y, _, _ = unit_rows(item)
             if not y.any():
                 continue
             top_ok.append(bool(y[int(np.argmax(fitted.sentences.logits(r)))]))
+            for peer, scores in peers(r, fitted).items():
+                by_peer.setdefault(peer, []).append(bool(y[int(np.argmax(scores))]))
         results[name] = {
             "claims": len(top_ok),
-            "best_unit_is_rationale": round(float(np.mean(top_ok)), 3),
+            "best_unit_is_rationale": {k: round(float(np.mean(v)), 3) for k, v in by_peer.items()},
         }
     if args.pydocs_workspace:
         results["python_docs_handwritten"] = pydocs_abstention(args.pydocs_workspace)
