@@ -173,3 +173,13 @@ def test_a_model_trained_on_other_features_is_refused_with_how_to_fix() -> None:
     data["unit_features"] = data["unit_features"][:-1]
     with pytest.raises(ValueError, match=r"bench/train_answerer\.py"):
         parse_model(data)
+
+
+def test_a_version_question_quotes_the_version_note(
+    store: SQLiteStore, embedder: MiniLMEmbedder
+) -> None:
+    answerer = ExtractiveAnswerer(store, embedder, AnswerSettings(max_sentences=1))
+    question = "In which version did insertion order of dictionaries become guaranteed?"
+    assert question_kind(question) == "version"
+    draft = answerer.answer(question, ranked(store, embedder, question))
+    assert "Changed in version 3.7" in draft.text

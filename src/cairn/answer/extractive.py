@@ -279,6 +279,17 @@ class ExtractiveAnswerer:
                 out.append(nxt)
         if a.kind == "how-to" and not any(units[i].code for i in out):
             self._add_example(a, out, ranked)
+        if a.kind == "version" and not any(_VERSION_NOTE.search(units[i].text) for i in out):
+            # The best version note ("New in version 3.11", "Changed in version 3.9: ...")
+            # of a quoted chunk, else one scoring close to the top.
+            quoted = {units[i].hit for i in out}
+            floor = a.logits[ranked[0]] - 2 * self.settings.sentence_margin
+            notes = [i for i in ranked if _VERSION_NOTE.search(units[i].text)]
+            note = next((i for i in notes if units[i].hit in quoted), None)
+            if note is None:
+                note = next((i for i in notes if a.logits[i] >= floor), None)
+            if note is not None:
+                out.append(note)
         if a.kind in ("api", "how-to"):
             # A quoted description brings the signature it describes.
             for i in list(out):
@@ -369,6 +380,11 @@ class ExtractiveAnswerer:
 
 
 _SIGNATURE = re.compile(r"^\s*(?:class |async |def )?[A-Za-z_][\w.]*\s*\(.*\)\s*$", re.S)
+_VERSION_NOTE = re.compile(
+    r"\b(?:new in version|changed in version|deprecated since version|added in version|"
+    r"removed in version)\s+\d",
+    re.IGNORECASE,
+)
 _ASIDE = re.compile(r"^\s*(?:see also\b|see\s)|\bsee also\b", re.IGNORECASE)
 
 
