@@ -5,7 +5,8 @@
    whole.
 3. Scoring: a trained sentence scorer (`cairn.answer.features`: key-term coverage, bigram
    overlap, the chunk's relevance and rank, position, section match, code, asides such as
-   "See also", answer-type cues) gives each unit the probability that it holds the answer.
+   "See also", answer-type cues) ranks the units: a linear score trained pairwise, so a
+   difference of d between two units means odds of e^d that the first holds the answer.
 4. Abstention on evidence (`answer.abstention = "evidence"`, the default): an answerability
    model over the best units' scores, the chunks' relevance and the question's terms the
    chunks lack; below its threshold (calibrated on training data, bench/train_answerer.py)
@@ -13,7 +14,8 @@
    `abstain_threshold`.
 5. Composition by question kind (`cairn.answer.kinds`): for a how-to, the code example and
    the sentence that introduces it; for an API lookup, the signature and the first sentence
-   of its description; for yes/no, "Yes"/"No" only when the supporting sentence settles it;
+   of its description; for a version question, the version note ("Changed in version
+   3.9: ..."); for yes/no, "Yes"/"No" only when the supporting sentence settles it;
    otherwise the best unit and the next ones close to it, from at most `max_sources`
    chunks, in source order, each followed by its `[n]` marker. An aside ("See also ...") is
    never quoted when another unit answers.
@@ -307,9 +309,13 @@ class ExtractiveAnswerer:
 
     def _add_example(self, a: Assessment, out: list[int], ranked: list[int]) -> None:
         """For a how-to: the best code example with the sentence introducing it (the one
-        ending in ":" just before), when it or its introduction scores close to the top."""
+        ending in ":" just before), when it or its introduction scores close to the top:
+        within twice the margin in a quoted chunk or by its introduction, else within the
+        margin."""
         units, logits = a.units, a.logits
-        floor = logits[ranked[0]] - 2 * self.settings.sentence_margin
+        margin = self.settings.sentence_margin
+        top = logits[ranked[0]]
+        quoted = {units[i].hit for i in out}
         best: tuple[float, int, int] | None = None
         for c, unit in enumerate(units):
             if not unit.code or len(unit.text.split()) > 120:
@@ -326,6 +332,8 @@ class ExtractiveAnswerer:
                 c,
             )
             score = max(logits[c], logits[intro])
+            wide = unit.hit in quoted or (intro != c and logits[intro] >= logits[c])
+            floor = top - (2 * margin if wide else margin)
             if score >= floor and (best is None or score > best[0]):
                 best = (score, intro, c)
         if best is not None:

@@ -1,8 +1,8 @@
 """Features of the extractive answerer's two learned models, shared by training and serving.
 
 - Sentence scorer: one row per answerable unit (sentence, code block or table) of the
-  retrieved chunks; a logistic model over the row gives the probability that the unit holds
-  the answer.
+  retrieved chunks; a linear score over the row ranks the units (trained pairwise: the
+  difference of two units' scores is the log-odds that the first holds the answer).
 - Answerability: one row per question, from the scorer's output and the candidates' scores;
   a logistic model gives the probability that the retrieved chunks answer the question at
   all, and the answerer abstains below a threshold calibrated on training data.
