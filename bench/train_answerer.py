@@ -29,6 +29,7 @@ import argparse
 import csv
 import io
 import json
+import pickle
 import re
 import string
 import sys
@@ -43,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cairn.answer.extractive import ExtractiveAnswerer, candidate_units
+from cairn.answer.extractive import _SIMILARITY_CHARS, ExtractiveAnswerer, candidate_units
 from cairn.answer.features import (
     ANSWERABILITY_FEATURES,
     MODEL_PATH,
@@ -71,6 +72,31 @@ class Item:
     positives: set[tuple[int, int]] | None = None
     """For SciFact: (hit index, unit index) of the rationale sentences."""
     gold_read: bool = True
+
+
+class CachedEmbedder:
+    """The real embedder with every text's vector kept (and saved) across calls and runs."""
+
+    def __init__(self, inner: MiniLMEmbedder, path: Path) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.path = path
+        self.vectors: dict[str, np.ndarray] = {}
+        if path.exists():
+            with path.open("rb") as f:
+                self.vectors = pickle.load(f)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        if missing:
+            for text, vector in zip(missing, self.inner.embed(missing), strict=True):
+                self.vectors[text] = np.asarray(vector, dtype=np.float32)
+        return np.stack([self.vectors[t] for t in texts])
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("wb") as f:
+            pickle.dump(self.vectors, f)
 
 
 def _chunk(cid: str, title: str, text: str) -> Chunk:
@@ -372,6 +398,12 @@ def main() -> None:
         help="a workspace of the Python docs: report bench/data/abstention_pydocs.jsonl",
     )
     parser.add_argument(
+        "--no-similarity",
+        dest="similarity",
+        action="store_false",
+        help="no second stage (sentence-embedding similarity)",
+    )
+    parser.add_argument(
         "--no-scifact",
         dest="scifact",
         action="store_false",
@@ -407,11 +439,13 @@ def main() -> None:
     sentences = fit_pairwise(groups)
     print(f"sentence groups {len(groups)}, units {sum(len(y) for _, y in groups)}")
 
-    # 2. Answerability, from the trained scorer's logits.
+    # 1b. The second stage: the best units re-scored by sentence similarity. Its weight is
+    # the ratio of the similarity's to the first-stage score's coefficient in a pairwise
+    # model over the top units of each training question.
     n_a = len(ANSWERABILITY_FEATURES)
     dummy = {"mean": [0.0] * n_a, "scale": [1.0] * n_a}
     dummy |= {"coef": [0.0] * n_a, "intercept": 0.0}
-    model = {
+    model: dict[str, Any] = {
         "unit_features": list(UNIT_FEATURES),
         "answerability_features": list(ANSWERABILITY_FEATURES),
         "sentences": sentences,
@@ -419,10 +453,42 @@ def main() -> None:
         "threshold": 0.5,
     }
     scorer = parse_model(model).sentences
+    cached = CachedEmbedder(embedder, args.cache_dir / "answer_sentences.pkl")
+    top_n = parse_model(model).similarity_top
+    weight = 0.0
+    if args.similarity:
+        diffs = []
+        for item in scorer_items:
+            r, y, _, (units, _) = unit_rows(item)
+            if not y.any() or y.all():
+                continue
+            logits = scorer.logits(r)
+            top = np.argsort(-logits)[:top_n]
+            if not y[top].any() or y[top].all():
+                continue
+            vectors = cached.embed(
+                [item.question, *(units[i].text[:_SIMILARITY_CHARS] for i in top)]
+            )
+            sims = vectors[1:] @ vectors[0]
+            feats = np.c_[logits[top], sims]
+            pos, neg = feats[y[top] == 1], feats[y[top] == 0]
+            diffs.append((pos[:, None, :] - neg[None, :, :]).reshape(-1, 2))
+        cached.save()
+        from sklearn.linear_model import LogisticRegression
 
+        d = np.vstack(diffs)
+        pairwise = LogisticRegression(C=100.0, max_iter=2000, fit_intercept=False)
+        pairwise.fit(np.vstack([d, -d]), np.r_[np.ones(len(d)), np.zeros(len(d))])
+        a, b = pairwise.coef_[0]
+        weight = round(float(b / a), 4)
+        print(f"second stage: {len(diffs)} questions, similarity weight {weight}")
+    model["similarity"] = {"weight": weight, "top": top_n}
+    stage = ExtractiveAnswerer(None, cached, AnswerSettings(), model=parse_model(model))  # type: ignore[arg-type]
+
+    # 2. Answerability, from the two stages' scores.
     def answer_row(item: Item) -> tuple[np.ndarray, bool]:
-        r, y, coverage, (_, keep) = unit_rows(item)
-        logits = list(scorer.logits(r))
+        r, y, coverage, (units, keep) = unit_rows(item)
+        logits = stage.rescore(item.question, units, [float(x) for x in scorer.logits(r)])
         row = answerability_row(
             item.question,
             logits,
@@ -444,6 +510,7 @@ def main() -> None:
         row, _ = answer_row(swapped)
         arows.append(row)
         alabels.append(0.0)
+    cached.save()
     ax, ay = np.vstack(arows), np.array(alabels)
     answerable = fit(ax, ay)
     model["answerable"] = answerable
@@ -472,7 +539,7 @@ def main() -> None:
 
     # 3. Held-out report, through the answerer itself.
     fitted = parse_model(model)
-    answerer = ExtractiveAnswerer(None, None, AnswerSettings(), model=fitted)  # type: ignore[arg-type]
+    answerer = ExtractiveAnswerer(None, cached, AnswerSettings(), model=fitted)  # type: ignore[arg-type]
     results: dict[str, Any] = {"threshold": threshold}
     for split in ("tune", "heldout"):
         contains, f1, f1_top, read, abstained_ok, false_abstain = [], [], [], 0, [], []
@@ -487,7 +554,7 @@ def main() -> None:
             read += 1
             loose = ExtractiveAnswerer(
                 None,  # type: ignore[arg-type]
-                None,  # type: ignore[arg-type]
+                cached,  # type: ignore[arg-type]
                 AnswerSettings(abstention="similarity", abstain_threshold=0.0),
                 model=fitted,
             ).answer_with(item.question, item.hits, item.relevance)
@@ -499,6 +566,7 @@ def main() -> None:
             r, y, _, _ = unit_rows(item)
             for peer, scores in peers(r, fitted).items():
                 top1.setdefault(peer, []).append(bool(y[int(np.argmax(scores))]))
+            top1.setdefault("two_stage", []).append(bool(y[int(np.argmax(a.logits))]))
         results[f"xquad_{split}"] = {
             "questions": len(xquad[split]),
             "gold_read": read,
@@ -530,10 +598,13 @@ def main() -> None:
             top_ok.append(bool(y[int(np.argmax(fitted.sentences.logits(r)))]))
             for peer, scores in peers(r, fitted).items():
                 by_peer.setdefault(peer, []).append(bool(y[int(np.argmax(scores))]))
+            both = answerer.assess(item.question, item.hits, item.relevance).logits
+            by_peer.setdefault("two_stage", []).append(bool(y[int(np.argmax(both))]))
         results[name] = {
             "claims": len(top_ok),
             "best_unit_is_rationale": {k: round(float(np.mean(v)), 3) for k, v in by_peer.items()},
         }
+    cached.save()
     if args.pydocs_workspace:
         results["python_docs_handwritten"] = pydocs_abstention(args.pydocs_workspace)
     for name, value in results.items():

@@ -123,6 +123,8 @@ class Assessment:
     answerable: float
     """Probability that the candidates answer the question (the answerability model)."""
     relevance: list[float] = field(default_factory=list)
+    first_stage: list[float] = field(default_factory=list)
+    """The units' scores before the similarity stage (it re-scores only the best few)."""
 
 
 def candidate_units(
@@ -203,7 +205,8 @@ class ExtractiveAnswerer:
         if not units:
             return Assessment(kind, [], [], 0.0, list(relevance))
         rows, coverage = unit_matrix(question, kind, views, relevance)
-        logits = [float(x) for x in self.model.sentences.logits(rows)]
+        first = [float(x) for x in self.model.sentences.logits(rows)]
+        logits = self.rescore(question, units, first)
         row = answerability_row(
             question,
             logits,
@@ -212,7 +215,23 @@ class ExtractiveAnswerer:
             [hits[i].chunk.text for i in keep],
         )
         z = float(self.model.answerable.logits(row[None, :])[0])
-        return Assessment(kind, units, logits, 1.0 / (1.0 + np.exp(-z)), list(relevance))
+        probability = 1.0 / (1.0 + np.exp(-z))
+        return Assessment(kind, units, logits, probability, list(relevance), first)
+
+    def rescore(self, question: str, units: Sequence[_Unit], logits: list[float]) -> list[float]:
+        """The second stage: the best units re-scored by their sentence embedding's cosine to
+        the question (`AnswerModel.similarity_weight`; unchanged when it is 0)."""
+        weight, top_n = self.model.similarity_weight, self.model.similarity_top
+        if weight == 0.0 or not units:
+            return logits
+        top = sorted(range(len(units)), key=lambda i: -logits[i])[:top_n]
+        vectors = self.embedder.embed([question, *(units[i].text[:_SIMILARITY_CHARS] for i in top)])
+        sims = [float(np.dot(vectors[0], v)) for v in vectors[1:]]
+        best, worst = max(sims), min(sims)
+        out = [score + weight * (worst - best) for score in logits]
+        for i, sim in zip(top, sims, strict=True):
+            out[i] = logits[i] + weight * (sim - best)
+        return out
 
     def answer_with(self, question: str, hits: list[Hit], relevance: Sequence[float]) -> Draft:
         """The draft for `hits` whose relevance to the question is already known."""
@@ -280,7 +299,7 @@ class ExtractiveAnswerer:
             if units[i].text.rstrip().endswith(":") and same_chunk(i, nxt) and units[nxt].code:
                 out.append(nxt)
         if a.kind == "how-to" and not any(units[i].code for i in out):
-            self._add_example(a, out, ranked)
+            self._add_example(a, out)
         if a.kind == "version" and not any(_VERSION_NOTE.search(units[i].text) for i in out):
             # The best version note ("New in version 3.11", "Changed in version 3.9: ...")
             # of a quoted chunk, else one scoring close to the top.
@@ -307,14 +326,15 @@ class ExtractiveAnswerer:
                     out.append(first + 1)
         return out
 
-    def _add_example(self, a: Assessment, out: list[int], ranked: list[int]) -> None:
+    def _add_example(self, a: Assessment, out: list[int]) -> None:
         """For a how-to: the best code example with the sentence introducing it (the one
-        ending in ":" just before), when it or its introduction scores close to the top:
+        ending in ":" just before), when it or its introduction scores close to the top (in
+        the first stage, which scores every unit):
         within twice the margin in a quoted chunk or by its introduction, else within the
         margin."""
-        units, logits = a.units, a.logits
+        units, logits = a.units, a.first_stage or a.logits
         margin = self.settings.sentence_margin
-        top = logits[ranked[0]]
+        top = max(logits)
         quoted = {units[i].hit for i in out}
         best: tuple[float, int, int] | None = None
         for c, unit in enumerate(units):
@@ -388,6 +408,8 @@ class ExtractiveAnswerer:
 
 
 _SIGNATURE = re.compile(r"^\s*(?:class |async |def )?[A-Za-z_][\w.]*\s*\(.*\)\s*$", re.S)
+_SIMILARITY_CHARS = 600
+"""A unit's text embedded for the second stage is cut here (long code blocks cost time)."""
 _VERSION_NOTE = re.compile(
     r"\b(?:new in version|changed in version|deprecated since version|added in version|"
     r"removed in version)\s+\d",

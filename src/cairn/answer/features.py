@@ -253,6 +253,11 @@ class AnswerModel:
     threshold: float
     """Abstain when the answerability probability is below this."""
     meta: dict[str, Any]
+    similarity_weight: float = 0.0
+    """Second stage: the `similarity_top` best units are re-scored by their embedding's
+    cosine to the question, `score + weight x (cosine - best cosine)`; the others get the
+    lowest cosine of those. 0 = no second stage."""
+    similarity_top: int = 6
 
 
 def parse_model(data: dict[str, Any]) -> AnswerModel:
@@ -269,6 +274,8 @@ def parse_model(data: dict[str, Any]) -> AnswerModel:
         answerable=Logistic.from_json(data["answerable"]),
         threshold=float(data["threshold"]),
         meta=dict(data.get("meta", {})),
+        similarity_weight=float(data.get("similarity", {}).get("weight", 0.0)),
+        similarity_top=int(data.get("similarity", {}).get("top", 6)),
     )
 
 
