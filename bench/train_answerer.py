@@ -44,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cairn.answer.extractive import _SIMILARITY_CHARS, ExtractiveAnswerer, candidate_units
+from cairn.answer.extractive import ExtractiveAnswerer, candidate_units
 from cairn.answer.features import (
     ANSWERABILITY_FEATURES,
     MODEL_PATH,
@@ -454,7 +454,7 @@ def main() -> None:
     }
     scorer = parse_model(model).sentences
     cached = CachedEmbedder(embedder, args.cache_dir / "answer_sentences.pkl")
-    top_n = parse_model(model).similarity_top
+    top_n, chars = parse_model(model).similarity_top, parse_model(model).similarity_chars
     weight = 0.0
     if args.similarity:
         diffs = []
@@ -466,9 +466,7 @@ def main() -> None:
             top = np.argsort(-logits)[:top_n]
             if not y[top].any() or y[top].all():
                 continue
-            vectors = cached.embed(
-                [item.question, *(units[i].text[:_SIMILARITY_CHARS] for i in top)]
-            )
+            vectors = cached.embed([item.question, *(units[i].text[:chars] for i in top)])
             sims = vectors[1:] @ vectors[0]
             feats = np.c_[logits[top], sims]
             pos, neg = feats[y[top] == 1], feats[y[top] == 0]
@@ -482,7 +480,7 @@ def main() -> None:
         a, b = pairwise.coef_[0]
         weight = round(float(b / a), 4)
         print(f"second stage: {len(diffs)} questions, similarity weight {weight}")
-    model["similarity"] = {"weight": weight, "top": top_n}
+    model["similarity"] = {"weight": weight, "top": top_n, "chars": chars}
     stage = ExtractiveAnswerer(None, cached, AnswerSettings(), model=parse_model(model))  # type: ignore[arg-type]
 
     # 2. Answerability, from the two stages' scores.

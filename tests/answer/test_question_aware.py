@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,3 +184,34 @@ def test_a_version_question_quotes_the_version_note(
     assert question_kind(question) == "version"
     draft = answerer.answer(question, ranked(store, embedder, question))
     assert "Changed in version 3.7" in draft.text
+
+
+class _Counting:
+    """The real embedder, counting how many texts each answer embeds."""
+
+    def __init__(self, inner: MiniLMEmbedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.texts: list[int] = []
+
+    def embed(self, texts: list[str]) -> Any:
+        self.texts.append(len(texts))
+        return self.inner.embed(texts)
+
+
+def test_the_similarity_stage_embeds_the_best_few_units_and_can_be_switched_off(
+    store: SQLiteStore, embedder: MiniLMEmbedder
+) -> None:
+    question = "How do I read a TOML file?"
+    hits = ranked(store, embedder, question)
+    counting = _Counting(embedder)
+    on = ExtractiveAnswerer(store, counting, AnswerSettings())  # type: ignore[arg-type]
+    assert not on.answer(question, hits).abstained
+    top = on.model.similarity_top
+    assert on.model.similarity_weight > 0 and counting.texts == [1, 1 + top]
+    counting.texts.clear()
+    settings = AnswerSettings(sentence_similarity=False)
+    off = ExtractiveAnswerer(store, counting, settings)  # type: ignore[arg-type]
+    assert "tomllib.load" in off.answer(question, hits).text
+    assert counting.texts == [1]

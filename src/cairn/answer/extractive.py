@@ -222,10 +222,12 @@ class ExtractiveAnswerer:
         """The second stage: the best units re-scored by their sentence embedding's cosine to
         the question (`AnswerModel.similarity_weight`; unchanged when it is 0)."""
         weight, top_n = self.model.similarity_weight, self.model.similarity_top
-        if weight == 0.0 or not units:
+        if weight == 0.0 or not units or not self.settings.sentence_similarity:
             return logits
         top = sorted(range(len(units)), key=lambda i: -logits[i])[:top_n]
-        vectors = self.embedder.embed([question, *(units[i].text[:_SIMILARITY_CHARS] for i in top)])
+        vectors = self.embedder.embed(
+            [question, *(units[i].text[: self.model.similarity_chars] for i in top)]
+        )
         sims = [float(np.dot(vectors[0], v)) for v in vectors[1:]]
         best, worst = max(sims), min(sims)
         out = [score + weight * (worst - best) for score in logits]
@@ -408,8 +410,6 @@ class ExtractiveAnswerer:
 
 
 _SIGNATURE = re.compile(r"^\s*(?:class |async |def )?[A-Za-z_][\w.]*\s*\(.*\)\s*$", re.S)
-_SIMILARITY_CHARS = 600
-"""A unit's text embedded for the second stage is cut here (long code blocks cost time)."""
 _VERSION_NOTE = re.compile(
     r"\b(?:new in version|changed in version|deprecated since version|added in version|"
     r"removed in version)\s+\d",

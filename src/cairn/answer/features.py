@@ -257,7 +257,9 @@ class AnswerModel:
     """Second stage: the `similarity_top` best units are re-scored by their embedding's
     cosine to the question, `score + weight x (cosine - best cosine)`; the others get the
     lowest cosine of those. 0 = no second stage."""
-    similarity_top: int = 6
+    similarity_top: int = 4
+    similarity_chars: int = 240
+    """A unit's text is cut here before it is embedded (the cost grows with its length)."""
 
 
 def parse_model(data: dict[str, Any]) -> AnswerModel:
@@ -275,7 +277,8 @@ def parse_model(data: dict[str, Any]) -> AnswerModel:
         threshold=float(data["threshold"]),
         meta=dict(data.get("meta", {})),
         similarity_weight=float(data.get("similarity", {}).get("weight", 0.0)),
-        similarity_top=int(data.get("similarity", {}).get("top", 6)),
+        similarity_top=int(data.get("similarity", {}).get("top", 4)),
+        similarity_chars=int(data.get("similarity", {}).get("chars", 240)),
     )
 
 
