@@ -398,10 +398,9 @@ def main() -> None:
         help="a workspace of the Python docs: report bench/data/abstention_pydocs.jsonl",
     )
     parser.add_argument(
-        "--no-similarity",
-        dest="similarity",
-        action="store_false",
-        help="no second stage (sentence-embedding similarity)",
+        "--similarity",
+        action="store_true",
+        help="train the second stage (sentence-embedding similarity; off: see docs)",
     )
     parser.add_argument(
         "--no-scifact",

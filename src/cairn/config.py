@@ -141,10 +141,6 @@ class AnswerSettings(_Section):
     """With `abstention = "evidence"`: abstain below this answerability probability; unset,
     the threshold calibrated with the shipped model (docs/benchmarks.md, "Extractive
     answers")."""
-    sentence_similarity: bool = True
-    """The extractive answerer's second stage: the best few sentences are re-scored by their
-    embedding's similarity to the question (a few ms of CPU per question; off saves it at
-    some cost in sentence choice, docs/benchmarks.md "Extractive answers")."""
     sentence_margin: float = Field(1.5, ge=0.0, le=20.0)
     """The extractive answer quotes the best sentence and the next ones whose score (a
     logit) is within this margin of it."""

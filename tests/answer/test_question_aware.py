@@ -200,18 +200,20 @@ class _Counting:
         return self.inner.embed(texts)
 
 
-def test_the_similarity_stage_embeds_the_best_few_units_and_can_be_switched_off(
+def test_the_similarity_stage_runs_only_with_a_model_trained_for_it(
     store: SQLiteStore, embedder: MiniLMEmbedder
 ) -> None:
     question = "How do I read a TOML file?"
     hits = ranked(store, embedder, question)
     counting = _Counting(embedder)
-    on = ExtractiveAnswerer(store, counting, AnswerSettings())  # type: ignore[arg-type]
-    assert not on.answer(question, hits).abstained
-    top = on.model.similarity_top
-    assert on.model.similarity_weight > 0 and counting.texts == [1, 1 + top]
+    shipped = ExtractiveAnswerer(store, counting, AnswerSettings())  # type: ignore[arg-type]
+    assert shipped.model.similarity_weight == 0.0
+    assert "tomllib.load" in shipped.answer(question, hits).text
+    assert counting.texts == [1]  # the question, for the chunks' relevance
     counting.texts.clear()
-    settings = AnswerSettings(sentence_similarity=False)
-    off = ExtractiveAnswerer(store, counting, settings)  # type: ignore[arg-type]
-    assert "tomllib.load" in off.answer(question, hits).text
-    assert counting.texts == [1]
+    data = json.loads(MODEL_PATH.read_text())
+    data["similarity"] = {"weight": 2.0, "top": 4, "chars": 240}
+    staged = ExtractiveAnswerer(store, counting, AnswerSettings(), model=parse_model(data))  # type: ignore[arg-type]
+    draft = staged.answer(question, hits)
+    assert not draft.abstained and "tomllib.load" in draft.text
+    assert counting.texts == [1, 5]  # then the question and the 4 best units

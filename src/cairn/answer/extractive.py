@@ -222,7 +222,7 @@ class ExtractiveAnswerer:
         """The second stage: the best units re-scored by their sentence embedding's cosine to
         the question (`AnswerModel.similarity_weight`; unchanged when it is 0)."""
         weight, top_n = self.model.similarity_weight, self.model.similarity_top
-        if weight == 0.0 or not units or not self.settings.sentence_similarity:
+        if weight == 0.0 or not units:
             return logits
         top = sorted(range(len(units)), key=lambda i: -logits[i])[:top_n]
         vectors = self.embedder.embed(
