@@ -142,7 +142,20 @@ class AnswerSettings(_Section):
     max_sentences: int = Field(4, ge=1, le=20)
     max_sources: int = Field(3, ge=1, le=20)
     abstain_threshold: float = Field(0.41, ge=0.0, le=1.0)
-    """Abstain when the best chunk's dense similarity to the question is below this."""
+    """With `abstention = "similarity"`: abstain when the best chunk's dense similarity to
+    the question is below this."""
+    abstention: Literal["evidence", "similarity"] = "evidence"
+    """How the extractive answerer decides that the documents do not answer: `evidence`, an
+    answerability model over the best sentences' scores, the chunks' relevance and the
+    question's terms the chunks lack (trained and calibrated on training data only,
+    bench/train_answerer.py); `similarity`, the best chunk's similarity alone."""
+    answerable_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    """With `abstention = "evidence"`: abstain below this answerability probability; unset,
+    the threshold calibrated with the shipped model (docs/benchmarks.md, "Extractive
+    answers")."""
+    sentence_margin: float = Field(1.5, ge=0.0, le=20.0)
+    """The extractive answer quotes the best sentence and the next ones whose score (a
+    logit) is within this margin of it."""
     verify_policy: Literal["flag", "remove"] = "flag"
     """Unsupported sentences: `flag` keeps them (citation `verified: false`), `remove` drops
     them (see docs/benchmarks.md, "Citation verification")."""
