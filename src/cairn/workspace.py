@@ -15,9 +15,11 @@ from cairn.store.open import DB_FILE, open_store, sqlite_path
 
 if TYPE_CHECKING:
     from cairn.answer.base import Draft
+    from cairn.answer.prompt import PromptParts
     from cairn.budget.reservations import Budget
     from cairn.cache import AnswerCache
     from cairn.guard.detector import InjectionDetector
+    from cairn.guard.leaks import Canary
     from cairn.llm.base import Provider
     from cairn.retrieve.base import Retriever
     from cairn.types import Hit
@@ -129,7 +131,7 @@ class Workspace:
         else:
             from cairn.answer.generative import GenerativeAnswerer
 
-            answerer = GenerativeAnswerer(provider)
+            answerer = GenerativeAnswerer(provider, parts=self.prompt_parts)
             if fallback and self.settings.answer.fallback == "extractive":  # degraded mode
                 stand_in = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         from cairn.cache import config_fingerprint
@@ -155,6 +157,25 @@ class Workspace:
         )
 
     @cached_property
+    def canary(self) -> Canary:
+        """The workspace's canary token (`guard-canary` in the workspace, owner-only), placed
+        in the system prompt and masked in every trace."""
+        from cairn.guard.leaks import Canary
+        from cairn.trace.redact import register_secret
+
+        canary = Canary.for_workspace(self.root)
+        register_secret(canary.token)
+        return canary
+
+    @cached_property
+    def prompt_parts(self) -> PromptParts:
+        """The prompt the generative answerer sends: the shipped one with the canary."""
+        from cairn.answer.prompt import PromptParts
+        from cairn.guard.leaks import with_canary
+
+        return with_canary(PromptParts(), self.canary)
+
+    @cached_property
     def injection_detector(self) -> InjectionDetector:
         """Rules and the shipped classifier, its weights read once per workspace."""
         from cairn.guard.detector import InjectionDetector
@@ -175,6 +196,8 @@ class Workspace:
         if g.output != "off":
             output_guard = _OutputPolicy(
                 g.output,
+                parts=self.prompt_parts,
+                canary=self.canary,
                 known_secrets=[s for s in (self.settings.llm.api_key,) if s],
                 allow_hosts=g.allow_hosts,
             )
@@ -199,11 +222,21 @@ class _OutputPolicy:
     """`OutputLeakGuard` under a policy: `block` withholds a leak, `flag` lets it through
     marked; both mask secrets and neutralise links."""
 
-    def __init__(self, policy: str, *, known_secrets: list[str], allow_hosts: list[str]) -> None:
+    def __init__(
+        self,
+        policy: str,
+        *,
+        parts: PromptParts,
+        canary: Canary,
+        known_secrets: list[str],
+        allow_hosts: list[str],
+    ) -> None:
         from cairn.guard.leaks import OutputLeakGuard
 
         self.policy = policy
-        self.guard = OutputLeakGuard(known_secrets=known_secrets, allow_hosts=allow_hosts)
+        self.guard = OutputLeakGuard(
+            parts=parts, canary=canary, known_secrets=known_secrets, allow_hosts=allow_hosts
+        )
 
     def check(self, draft: Draft, hits: list[Hit]) -> GuardVerdict:
         verdict = self.guard.check(draft, hits)
