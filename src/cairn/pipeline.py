@@ -56,6 +56,7 @@ from cairn.stages import (
     NoOutputGuard,
     OutputGuard,
     Reranker,
+    Screened,
     Settler,
     refusal_draft,
 )
@@ -152,7 +153,7 @@ class Pipeline:
             ) as root:
                 refusal: Draft | None = None
                 cached: Answer | None = None
-                verdict = self.input_guard.check(question)  # 1 input guard (as asked)
+                verdict = self._guarded("input", lambda: self.input_guard.check(question))  # 1
                 root.set(guard_input=verdict.status)
                 decisions = _decided(GuardDecisions(), "input", verdict)
                 if verdict.question is not None:  # the legitimate part of a mixed question
@@ -165,7 +166,7 @@ class Pipeline:
                         asked = question
                         question = self._rewrite(question, history, root)  # rewrite
                         if question != asked:  # the history is client text: guard it too
-                            again = self.input_guard.check(question)
+                            again = self._guarded("input", lambda: self.input_guard.check(question))
                             if again.blocked:
                                 decisions = _decided(decisions, "input", again)
                                 refusal = _refusal("input", again, root)
@@ -179,7 +180,7 @@ class Pipeline:
                 if refusal is None and cached is None:
                     hits = self._retrieve(question, k or self.k, filters)  # 3 retrieve
                     hits = self.reranker.rerank(question, hits)  # 4 rerank
-                    screened = self.context_guard.screen(question, hits)  # 5 context guard
+                    screened = self._screened(question, hits)  # 5 context guard
                     root.set(guard_context=screened.verdict.status)
                     decisions = _decided(decisions, "context", screened.verdict)
                     if screened.verdict.blocked:
@@ -207,6 +208,25 @@ class Pipeline:
             self.cache.put(request, answer)  # never a cached answer again, never a refusal
         yield AnswerDoneEvent(answer=answer)
 
+    def _guarded(self, stage: str, check: Callable[[], GuardVerdict]) -> GuardVerdict:
+        """A guard's decision, in a `guard.<stage>` span (`cairn_guard_decisions_total`);
+        the no-op guards get no span."""
+        guard = self.input_guard if stage == "input" else self.output_guard
+        if isinstance(guard, NoInputGuard | NoOutputGuard):
+            return check()
+        with self.tracer.span(f"guard.{stage}", stage=stage) as span:
+            verdict = check()
+            span.set(decision=verdict.status, reason=verdict.code)
+        return verdict
+
+    def _screened(self, question: str, hits: list[Hit]) -> Screened:
+        if isinstance(self.context_guard, NoContextGuard):
+            return self.context_guard.screen(question, hits)
+        with self.tracer.span("guard.context", stage="context") as span:
+            screened = self.context_guard.screen(question, hits)
+            span.set(decision=screened.verdict.status, reason=screened.verdict.code)
+        return screened
+
     def standalone(self, question: str, history: Sequence[Turn]) -> str:
         """`question` as the standalone query the rewrite stage would make of it."""
         if not history:
@@ -231,7 +251,7 @@ class Pipeline:
         guarded = not isinstance(self.output_guard, NoOutputGuard)
         draft = yield from self._answer(question, hits, stream and not guarded)  # 6 answer
         draft = self._verify(draft, hits)  # 7 verify
-        checked = self.output_guard.check(draft, hits)  # 8 output guard
+        checked = self._guarded("output", lambda: self.output_guard.check(draft, hits))  # 8
         root.set(guard_output=checked.status)
         if checked.blocked:
             return draft, _refusal("output", checked, root), checked
