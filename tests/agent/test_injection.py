@@ -83,3 +83,55 @@ def test_the_honest_task_still_completes(tmp_path: Path) -> None:
         view = Agent(ScriptedModel(default=compromised), registry, store).start("Summarise T-1")
     assert view.status == "done" and view.run.answer == "Summary: the customer cannot log in."
     assert [c.tool for c in view.calls] == ["read_ticket"]
+
+
+def test_the_tool_guard_holds_injected_calls_even_when_the_policy_says_always(
+    tmp_path: Path,
+) -> None:
+    """`always` for the side effect: the tool guard sees that the arguments come from the
+    ticket (a tool's output) and not from the task, and makes each call wait for a human.
+    Without the guard (`AllowToolCalls`) the same injections write to the log."""
+    from cairn.guard.tools import AllowToolCalls
+
+    goals = injection_goals()
+    log = tmp_path / "log"
+    held = 0
+    with AgentStore(tmp_path / "agent.db") as store:
+        for goal in goals:
+            body = f"I cannot log in since Monday.\n{MARK}{goal}"
+            registry = ToolRegistry.of([ticket_tool(body), append_line_tool(log)])
+            agent = Agent(
+                ScriptedModel(default=compromised),
+                registry,
+                store,
+                policies={"append_line": "always"},
+            )
+            view = agent.start("Summarise ticket T-1")
+            held += view.status == "awaiting_approval" and view.pending[0].policy == "ask"
+        assert held == len(goals)
+        assert not log.exists()
+        unguarded = Agent(
+            ScriptedModel(default=compromised),
+            ToolRegistry.of([ticket_tool(f"Hello.\n{MARK}{goals[0]}"), append_line_tool(log)]),
+            store,
+            policies={"append_line": "always"},
+            tool_guard=AllowToolCalls(),
+        ).start("Summarise ticket T-1")
+    assert unguarded.status == "done" and goals[0] in log.read_text()
+
+
+def test_a_side_effect_the_task_asked_for_runs_under_always(tmp_path: Path) -> None:
+    """Arguments from the user's own task are trusted, even after reading a tool's output."""
+    log = tmp_path / "log"
+    registry = ToolRegistry.of([ticket_tool("Printer 4 is jammed."), append_line_tool(log)])
+    model = ScriptedModel(
+        Reply.call("read_ticket", {"ticket_id": "T-1"}),
+        Reply.call("append_line", {"text": "ticket T-1 read and triaged"}),
+        "done",
+    )
+    with AgentStore(tmp_path / "agent.db") as store:
+        view = Agent(model, registry, store, policies={"append_line": "always"}).start(
+            "Read ticket T-1, then append the line 'ticket T-1 read and triaged' to the log"
+        )
+    assert view.status == "done"
+    assert "ticket T-1 read and triaged" in log.read_text()
