@@ -303,9 +303,7 @@ class Agent:
         if not response.tool_calls:
             self.store.set_status(run.id, "done", reason="answered", answer=response.text)
 
-    def _steered(
-        self, run: RunRecord, name: str, call: ValidCall, messages: list[Message]
-    ) -> bool:
+    def _steered(self, run: RunRecord, name: str, call: ValidCall, messages: list[Message]) -> bool:
         """True when the tool guard wants a human to approve this call."""
         with self.tracer.span("guard.tool", stage="tool", tool=name) as span:
             decision = self.tool_guard.review(
@@ -317,9 +315,7 @@ class Agent:
                     untrusted=[m.content for m in messages if m.role == "tool" and m.content],
                 )
             )
-            span.set(
-                decision=decision.decision, reason=decision.reason, evidence=decision.evidence
-            )
+            span.set(decision=decision.decision, reason=decision.reason, evidence=decision.evidence)
         return decision.needs_approval
 
     def _count_failures(self, run_id: str, failed: int, *, ok: bool) -> None:

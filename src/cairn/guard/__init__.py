@@ -4,8 +4,8 @@ Prompt-injection and jailbreak detection for questions and document chunks:
 `InjectionDetector` combines normalisation (`normalise`), the rule layer (`match_rules`) and
 the shipped classifier (`InjectionClassifier`) into a `Risk(score, flagged, reasons)`;
 `InjectionInputGuard` puts it behind the pipeline's `InputGuard` protocol; `ToolCallGuard`
-(default `TaintGuard`) holds the agent's tool calls steered by untrusted text for approval. PII detection
-(`cairn.guard.pii`, the `pii` extra) and output leak checks (`cairn.guard.leaks`,
+(default `TaintGuard`) holds the agent's tool calls steered by untrusted text for approval.
+PII detection (`cairn.guard.pii`, the `pii` extra) and output leak checks (`cairn.guard.leaks`,
 `cairn.guard.secrets`, `cairn.guard.links`) are imported from their modules. See docs/guard.md.
 """
 
