@@ -124,6 +124,11 @@ class GuardSettings(_Section):
     (`CAIRN_GUARD_OUTPUT`)."""
     allow_hosts: list[str] = Field(default_factory=list)
     """Hosts an answer may link to or embed images from (others are neutralised)."""
+    pii: Literal["off", "mask", "redact"] = "off"
+    """Personal data (e-mail, phone, card, IBAN, IP, national ids): `mask` (`j***@e***.com`)
+    or `redact` (`[EMAIL_ADDRESS]`) it in answers, traces, logs and the answer cache, which
+    then never stores a question holding any (`CAIRN_GUARD_PII`; needs the `pii` extra:
+    pip install 'cairn[pii]'; see docs/guard.md)."""
 
 
 class AnswerSettings(_Section):

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from cairn.cache import AnswerCache
     from cairn.guard.detector import InjectionDetector
     from cairn.guard.leaks import Canary
+    from cairn.guard.pii import PIIDetector
+    from cairn.guard.surfaces import Scrub
     from cairn.llm.base import Provider
     from cairn.retrieve.base import Retriever
     from cairn.types import Hit
@@ -74,7 +76,7 @@ class Workspace:
 
         c = self.settings.cache
         self.root.mkdir(parents=True, exist_ok=True)
-        return open_answer_cache(
+        cache = open_answer_cache(
             self.root,
             exact=c.exact,
             semantic=c.semantic,
@@ -84,6 +86,12 @@ class Workspace:
             embedder=self.embedder if c.semantic else None,
             url=self.settings.redis.url,
         )
+        if cache is not None and self.pii is not None:
+            from cairn.guard.surfaces import PIIAnswerCache
+
+            detector, scrub = self.pii
+            return PIIAnswerCache(cache, detector, scrub)
+        return cache
 
     def provider(self, task: str = "answer", model: str | None = None) -> Provider | None:
         """The metered model for `task` (`None` in extractive mode); `model` overrides
@@ -149,12 +157,33 @@ class Workspace:
             fallback=stand_in,
             cache=self.answer_cache if cache else None,
             generation=self.store.generation,
-            cache_config=config_fingerprint(self.settings, mode=mode, model=model),
+            cache_config=config_fingerprint(
+                self.settings,
+                mode=mode,
+                model=model,
+                extra={"guard_pii": self.settings.guard.pii} if self.pii is not None else None,
+            ),
             input_guard=input_guard,
             output_guard=output_guard,
             rewriter=build_rewriter(self.provider("rewrite", model)),
             history_tokens=self.settings.answer.history_tokens,
         )
+
+    @cached_property
+    def pii(self) -> tuple[PIIDetector, Scrub] | None:
+        """The detector and the scrub `guard.pii` asks for (None when `off`); a policy other
+        than `off` also scrubs every trace attribute and log message of this process."""
+        from cairn.guard.surfaces import install_log_scrubber, make_scrub, pii_detector
+        from cairn.trace.redact import register_scrubber
+
+        policy = self.settings.guard.pii
+        detector = pii_detector(policy)
+        if detector is None:
+            return None
+        scrub = make_scrub(detector, policy)
+        register_scrubber(scrub)
+        install_log_scrubber(scrub)
+        return detector, scrub
 
     @cached_property
     def canary(self) -> Canary:
@@ -201,6 +230,10 @@ class Workspace:
                 known_secrets=[s for s in (self.settings.llm.api_key,) if s],
                 allow_hosts=g.allow_hosts,
             )
+        if self.pii is not None:
+            from cairn.guard.surfaces import PIIOutputGuard
+
+            output_guard = PIIOutputGuard(output_guard, self.pii[1])
         return input_guard, output_guard
 
     def close(self) -> None:

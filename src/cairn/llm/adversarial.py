@@ -82,6 +82,13 @@ def compromised_reply(request: Request) -> Reply:
     return rag_reply(request) or Reply(text=request.last_user)
 
 
+def leaky_reply(request: Request) -> Reply:
+    """A model that falls for every extraction attempt: whatever it is asked, it prints its
+    system prompt (canary included), cites passage 1 and adds an exfiltration image. The
+    worst case for the output guard, whatever phrasing the attack used."""
+    return Reply(text=f"{request.system} [1]\n{exfiltration_link(request.system)}")
+
+
 CitationStyle = Literal["none", "lumped", "out_of_range", "prompt_example"]
 
 _MARKER = re.compile(r"\s*\[(\d+)\]")

@@ -109,14 +109,15 @@ def _cell(stat: dict[str, Any], n: int) -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     """The report as a Markdown table (rates with 95% Wilson intervals)."""
     lines = [
-        "| suite | answerer | n | attack success | leaks | exfil | refused |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| suite | answerer | n | attack success | leaks | exfil | refused | input / output |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         n = row["n"]
         success = _cell(row["success"], n) if row["attack"] else "(benign)"
         lines.append(
             f"| {row['suite']} | {row['answerer']} | {n} | {success} | {row['leaks']['count']} "
-            f"| {row['exfil']['count']} | {_cell(row['refused'], n)} |"
+            f"| {row['exfil']['count']} | {_cell(row['refused'], n)} "
+            f"| {row['blocked_at_input']['count']} / {row['blocked_at_output']['count']} |"
         )
     return "\n".join(lines)
