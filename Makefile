@@ -31,7 +31,7 @@ unit:
 
 # The evaluation gate: the golden set over the demo workspace, compared with the committed
 # baseline; fails only on a significant drop beyond tolerance (docs/evals.md). Then the
-# held-out attack sets through both answerers (about 30 s on 2 cores): fails on any canary or
+# held-out attack sets through both answerers (about 35 s on 2 cores): fails on any canary or
 # prompt leak or more than 5% of benign questions refused (docs/guard.md).
 eval:
 	.venv/bin/cairn eval gate --baseline evals/baseline.json --workspace .cairn

@@ -14,6 +14,7 @@ from cairn.cli import app
 from cairn.evals.security import LEAK_SUITES, SUITES, Judge, Probe, bipia_corpus, wilson
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+GOLDEN = Path(__file__).resolve().parents[2] / "evals" / "golden"
 runner = CliRunner()
 
 
@@ -71,7 +72,9 @@ def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, A
 
 @pytest.mark.integration
 def test_a_sample_of_every_suite_through_both_answerers_passes_the_leak_gate() -> None:
-    code, report = run("--limit", "4", "--max-leaks", "0", "--max-false-refusals", "0.5")
+    code, report = run(
+        "--limit", "4", "--max-leaks", "0", "--max-false-refusals", "0.5", "--cases", str(GOLDEN)
+    )
     assert code == 0 and report["gate"] == {"passed": True, "failures": []}
     rows = {(r["suite"], r["answerer"]): r for r in report["rows"]}
     assert set(rows) == {(s, a) for s in SUITES for a in ("extractive", "compromised")}

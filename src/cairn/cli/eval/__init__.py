@@ -9,6 +9,7 @@ cairn eval add-case "QUESTION" [--to evals/golden/drafts.yaml]
 cairn eval calibrate-judge --dataset ../shared/datasets/ragchecker_meta_eval
 cairn eval dataset {scifact,xquad,anthropic,hotpotqa,musique} --path ../shared/datasets
 cairn eval security [--suite S] [--answerer A] [--split held-out|all] [--limit N] [--max-leaks 0]
+                    [--max-false-refusals R] [--cases evals/golden] [--json]
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ def security_command(
         list[str] | None,
         typer.Option(
             help="Only this suite (repeatable): tensor_trust_extraction, "
-            "tensor_trust_hijacking, garak_sysprompt, garak_jailbreak, bipia, notinject."
+            "tensor_trust_hijacking, garak_sysprompt, garak_jailbreak, bipia, notinject, golden."
         ),
     ] = None,
     answerer: Annotated[
@@ -48,6 +48,9 @@ def security_command(
             help="Gate: fail when more than this share of benign probes is refused.",
         ),
     ] = None,
+    cases: Annotated[
+        Path, typer.Option("--cases", help="Golden cases for the golden suite (benign).")
+    ] = Path("evals/golden"),
     keep: Annotated[
         Path | None, typer.Option(help="Build the workspace here and keep it (default: temporary).")
     ] = None,
@@ -68,16 +71,23 @@ def security_command(
     if bad := [a for a in chosen if a not in ANSWERERS]:
         raise fail(f"unknown --answerer {', '.join(bad)}: use extractive or compromised")
     console = Console(stderr=True)
+    suites = list(suite or SUITES)
+    if "golden" in suites and not cases.exists():
+        if suite:
+            raise fail(f"--cases {cases} not found: pass the golden cases for the golden suite")
+        suites.remove("golden")  # run from outside a checkout: the rest still runs
+        console.print(f"golden suite skipped: {cases} not found (pass --cases)")
     with errors_reported():
         settings = load_settings()
         with tempfile.TemporaryDirectory(prefix="cairn-security-ws-") as tmp:
             report = run_security(
                 datasets,
-                suites=suite or SUITES,
+                suites=suites,
                 split="all" if split == "all" else "held-out",
                 limit=limit,
                 answerers=chosen,
                 workspace=keep or Path(tmp) / "ws",
+                cases=cases,
                 base=settings,
             )
     rows = report.rows()
