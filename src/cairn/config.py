@@ -257,6 +257,85 @@ class CacheSettings(_Section):
     max_entries: int = Field(10_000, ge=1)
 
 
+class McpSettings(_Section):
+    """cairn as an MCP server (docs/mcp.md): `cairn mcp serve`, and `/mcp` in `cairn serve`."""
+
+    mount: bool = True
+    """Serve the MCP endpoint at `/mcp` in `cairn serve` (same keys and tenants as the API;
+    needs the `mcp` extra)."""
+
+
+class McpServerSettings(_Section):
+    """One MCP server whose tools the agent may use (`[[agent.mcp_servers]]`)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,30}$")
+    """Names its tools for the model: `<name>_<tool>`."""
+    command: str | None = None
+    """Start the server as a subprocess speaking MCP over stdio (e.g. `mcp-server-time`)."""
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, repr=False)
+    """Environment variables for the subprocess (on top of a minimal safe environment)."""
+    url: str | None = None
+    """Or reach it over streamable HTTP at this URL."""
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    """HTTP headers to send (e.g. `Authorization`)."""
+    side_effect: Literal["none", "write", "external"] = "external"
+    """What its tools do, unless `read_only` names them: an unknown tool may act on the world."""
+    read_only: list[str] = Field(default_factory=list)
+    """Tools (by their MCP name) that only read: side effect `none`."""
+    idempotent: list[str] = Field(default_factory=list)
+    """Tools that are safe to call again after a crash mid-call (none by default)."""
+    policies: dict[str, Literal["always", "ask", "deny"]] = Field(default_factory=dict)
+    """Policy per tool (by its MCP name); default: `always` for read-only tools, else `ask`."""
+    tools: list[str] | None = None
+    """Only these tools (by MCP name); None: all the server lists."""
+    timeout_s: float = Field(60.0, gt=0)
+    """Longest wait for the server to start or a call to return."""
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if (self.command is None) == (self.url is None):
+            raise ValueError(f"MCP server {self.name!r}: give exactly one of command or url")
+        return self
+
+
+AgentPolicy = Literal["always", "ask", "deny"]
+
+
+class AgentSettings(_Section):
+    """Agent runs (`cairn agent`): tool policies and the action tools' servers; see
+    docs/agents.md."""
+
+    policies: dict[str, AgentPolicy] = Field(default_factory=dict)
+    """Policy per tool, e.g. `{send_email = "ask", search_docs = "always"}`; a tool not named
+    here runs if it only reads and asks a human if it has a side effect."""
+    tenant_policies: dict[str, dict[str, AgentPolicy]] = Field(default_factory=dict)
+    """Policy per tenant and tool (wins over `policies`), e.g.
+    `{acme = {create_issue = "deny"}}`."""
+    smtp_host: str | None = None
+    """SMTP server for `send_email` (unset: no e-mail tool)."""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_sender: str = "cairn@localhost"
+    """The `From:` address; its domain ends every Message-ID the tool makes."""
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(None, repr=False)
+    smtp_starttls: bool = False
+    caldav_url: str | None = None
+    """The CalDAV calendar collection for `free_slots` and `create_event` (unset: no
+    calendar tools), e.g. http://127.0.0.1:5232/alice/work/."""
+    caldav_username: str | None = None
+    caldav_password: str | None = Field(None, repr=False)
+    tracker_url: str | None = None
+    """A Roundup issue tracker (its REST API) for `create_issue` (unset: no tracker tool)."""
+    tracker_username: str | None = None
+    tracker_password: str | None = Field(None, repr=False)
+    timeout_s: float = Field(20.0, gt=0)
+    """Deadline of each action tool's network call."""
+    mcp_servers: list[McpServerSettings] = Field(default_factory=list)
+    """MCP servers whose tools the agent may use: `[[agent.mcp_servers]]` tables with `name`
+    and `command`/`args` or `url` (fields in docs/mcp.md)."""
+
+
 def _default_workspace() -> Path:
     return Path(".cairn")
 
@@ -285,6 +364,8 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     trace: TraceSettings = Field(default_factory=TraceSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -37,6 +37,9 @@ class ParsedDocument:
     """`html`, `sphinx`, `markdown`, `pdf`, `text`, `notion`, `confluence`, `csv`, `docx`,
     `pptx`, `xlsx`, `email`."""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    """What of the file could not be read while the rest was (a damaged PDF page, an
+    unreadable e-mail attachment): shown in the ingest summary, never dropped silently."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -13,6 +13,7 @@ from cairn.cli import (
     fake_llm,
     ingest,
     keys,
+    mcp,
     models,
     search,
     serve,
@@ -41,6 +42,7 @@ app.add_typer(eval.app, name="eval")
 app.add_typer(keys.app, name="keys")
 app.add_typer(services.app, name="services")
 app.add_typer(agent.app, name="agent")
+app.add_typer(mcp.app, name="mcp")
 
 
 def main() -> None:

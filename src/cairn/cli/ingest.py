@@ -131,6 +131,8 @@ def _summary(report: Any) -> None:
     console = Console(stderr=True)
     for path, reason in report.failures:
         console.print(f"[red]failed[/] {escape(path)}: {escape(reason)}")
+    for path, message in report.warnings:
+        console.print(f"[yellow]partly read[/] {escape(path)}: {escape(message)}", soft_wrap=True)
     for reason, paths in report.skipped_by_reason().items():
         shown = ", ".join(escape(p) for p in paths[:_EXAMPLES])
         more = (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cairn.config import DEFAULT_EXCLUDES, Settings
 from cairn.embed.base import Embedder
-from cairn.errors import IngestError
+from cairn.errors import EmptyDocument, IngestError
 from cairn.ingest.chunking import chunk_document, content_hash, embedding_text
 from cairn.ingest.discover import Skipped, SourceFile, discover
 from cairn.ingest.embedded import embedded_with
@@ -37,6 +37,9 @@ class IngestReport:
     reused: int = 0
     """Chunks whose embedding came from the cache."""
     failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    """(path, what) for the parts of ingested files that could not be read (a damaged PDF
+    page, an e-mail attachment): the rest of the file is indexed."""
     skipped: list[Skipped] = field(default_factory=list)
     """Every file (or unwalked folder) not ingested, with its rule and reason."""
     seconds: float = 0.0
@@ -73,6 +76,7 @@ class IngestReport:
             "embedded": self.embedded,
             "reused": self.reused,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
+            "warnings": [{"path": p, "message": m} for p, m in self.warnings],
             "skipped": [
                 {"path": s.path, "rule": s.rule, "reason": s.reason, "left_out": s.left_out}
                 for s in self.skipped
@@ -158,6 +162,12 @@ def ingest(
                     read_document,
                 )
                 report.ingested += 1
+        except EmptyDocument as exc:
+            # Nothing to index (a page of links only): skipped by the `empty` rule, and a
+            # version stored before the file was emptied is removed so search cannot find it.
+            report.skipped.append(Skipped(file.source, "empty", exc.reason))
+            if doc_id in known:
+                report.removed += len(store.delete_documents([doc_id]))
         except IngestError as exc:
             report.failures.append((exc.path, exc.reason))
         if progress:
@@ -207,7 +217,8 @@ def _ingest_one(
     parsed = read_document(file.path, data)
     assert isinstance(parsed, ParsedDocument)
     if not parsed.blocks:
-        raise IngestError(str(file.path), "no text content found")
+        raise EmptyDocument(str(file.path), "no text content found")
+    report.warnings.extend((str(file.path), warning) for warning in parsed.warnings)
     text, drafts = chunk_document(parsed, tokenizer, settings.chunk)
     report.parse_seconds += time.perf_counter() - t0
     document = Document(
