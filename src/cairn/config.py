@@ -136,6 +136,11 @@ class GuardSettings(_Section):
     """How passages are set off in the LLM prompt: `delimit` wraps each in a `<passage>`
     element; `datamark` also interleaves a marker between its words (flagged passages are
     always datamarked)."""
+    pii: Literal["off", "mask", "redact"] = "off"
+    """Personal data (e-mail, phone, card, IBAN, IP, national ids): `mask` (`j***@e***.com`)
+    or `redact` (`[EMAIL_ADDRESS]`) it in answers, traces, logs and the answer cache, which
+    then never stores a question holding any (`CAIRN_GUARD_PII`; needs the `pii` extra:
+    pip install 'cairn[pii]'; see docs/guard.md)."""
 
 
 class AnswerSettings(_Section):

@@ -186,7 +186,7 @@ class Pipeline:
             ) as root:
                 refusal: Draft | None = None
                 cached: Answer | None = None
-                verdict = self.input_guard.check(question)  # 1 input guard (as asked)
+                verdict = self._guarded("input", lambda: self.input_guard.check(question))  # 1
                 root.set(guard_input=verdict.status)
                 decisions = _decided(GuardDecisions(), "input", verdict)
                 if verdict.question is not None:  # the legitimate part of a mixed question
@@ -199,7 +199,7 @@ class Pipeline:
                         asked = question
                         question = self._rewrite(question, history, root)  # rewrite
                         if question != asked:  # the history is client text: guard it too
-                            again = self.input_guard.check(question)
+                            again = self._guarded("input", lambda: self.input_guard.check(question))
                             if again.blocked:
                                 decisions = _decided(decisions, "input", again)
                                 refusal = _refusal("input", again, root)
@@ -244,6 +244,17 @@ class Pipeline:
         if fresh and self.shadow is not None:  # 11 shadow: queued, compared off this path
             self.shadow.offer(question, hits, answer, user=user, tenant=tenant)
         yield AnswerDoneEvent(answer=answer)
+
+    def _guarded(self, stage: str, check: Callable[[], GuardVerdict]) -> GuardVerdict:
+        """A guard's decision, in a `guard.<stage>` span (`cairn_guard_decisions_total`);
+        the no-op guards get no span."""
+        guard = self.input_guard if stage == "input" else self.output_guard
+        if isinstance(guard, NoInputGuard | NoOutputGuard):
+            return check()
+        with self.tracer.span(f"guard.{stage}", stage=stage) as span:
+            verdict = check()
+            span.set(decision=verdict.status, reason=verdict.code)
+        return verdict
 
     def standalone(self, question: str, history: Sequence[Turn]) -> str:
         """`question` as the standalone query the rewrite stage would make of it."""
@@ -354,9 +365,9 @@ class Pipeline:
         draft = _with_risk(draft, hits)
         checked = OFF
         if draft.abstained and not written.abstained:  # withheld as unsupported: a leak too?
-            checked = self.output_guard.check(written, hits)
+            checked = self._guarded("output", lambda: self.output_guard.check(written, hits))
         if not checked.blocked:
-            checked = self.output_guard.check(draft, hits)  # output guard
+            checked = self._guarded("output", lambda: self.output_guard.check(draft, hits))
         root.set(guard_output=checked.status)
         if checked.blocked:
             return draft, _refusal("output", checked, root), checked, decision
@@ -527,15 +538,18 @@ class Pipeline:
         return draft
 
     def _screen(self, question: str, hits: list[Hit]) -> Screened:
-        """The context guard's screening, as a `guard_context` span (none without a guard)."""
+        """The context guard's screening, as a `guard.context` span like the other guards'
+        (`cairn_guard_decisions_total`; none without a guard)."""
         if isinstance(self.context_guard, NoContextGuard):
             return self.context_guard.screen(question, hits)
-        with self.tracer.span("guard_context", guard=type(self.context_guard).__name__) as span:
+        guard = type(self.context_guard).__name__
+        with self.tracer.span("guard.context", stage="context", guard=guard) as span:
             screened = self.context_guard.screen(question, hits)
             kept = {h.chunk.id for h in screened.hits}
             span.set(
-                status=screened.verdict.status,
-                reason=screened.verdict.reason,
+                decision=screened.verdict.status,
+                reason=screened.verdict.code,
+                detail=screened.verdict.reason,
                 flagged=[h.chunk.id for h in screened.hits if h.risk and h.risk.flagged],
                 dropped=[h.chunk.id for h in hits if h.chunk.id not in kept],
                 risk=[h.risk.score if h.risk else None for h in screened.hits],

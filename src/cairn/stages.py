@@ -43,6 +43,13 @@ class GuardVerdict:
     def blocked(self) -> bool:
         return self.status == "blocked"
 
+    @property
+    def code(self) -> str:
+        """The reason as a short code fit for a metric label: its first word
+        (`prompt-injection`, `output_leak:canary`, `sanitised:link`), or `none`."""
+        first = self.reason.split(maxsplit=1)[0].rstrip(":;,") if self.reason.strip() else ""
+        return first[:64] or "none"
+
 
 OFF = GuardVerdict()
 

@@ -18,11 +18,15 @@ if TYPE_CHECKING:
     from cairn.answer.attribute import Attributor
     from cairn.answer.base import Answerer, Draft
     from cairn.answer.generative import GenerativeAnswerer
+    from cairn.answer.prompt import PromptParts
     from cairn.answer.router import Router
     from cairn.answer.verify import CitationVerifier, Verifier
     from cairn.budget.reservations import Budget
     from cairn.cache import AnswerCache
     from cairn.guard.detector import InjectionDetector
+    from cairn.guard.leaks import Canary
+    from cairn.guard.pii import PIIDetector
+    from cairn.guard.surfaces import Scrub
     from cairn.llm.base import Provider
     from cairn.retrieve.base import Retriever
     from cairn.shadow import ShadowStage, ShadowStore
@@ -79,7 +83,7 @@ class Workspace:
 
         c = self.settings.cache
         self.root.mkdir(parents=True, exist_ok=True)
-        return open_answer_cache(
+        cache = open_answer_cache(
             self.root,
             exact=c.exact,
             semantic=c.semantic,
@@ -89,6 +93,12 @@ class Workspace:
             embedder=self.embedder if c.semantic else None,
             url=self.settings.redis.url,
         )
+        if cache is not None and self.pii is not None:
+            from cairn.guard.surfaces import PIIAnswerCache
+
+            detector, scrub = self.pii
+            return PIIAnswerCache(cache, detector, scrub)
+        return cache
 
     def provider(self, task: str = "answer", model: str | None = None) -> Provider | None:
         """The metered model for `task` (`None` in extractive mode); `model` overrides
@@ -156,7 +166,12 @@ class Workspace:
             fallback=stand_in,
             cache=self.answer_cache if cache else None,
             generation=self.store.generation,
-            cache_config=config_fingerprint(self.settings, mode=mode, model=model),
+            cache_config=config_fingerprint(
+                self.settings,
+                mode=mode,
+                model=model,
+                extra={"guard_pii": self.settings.guard.pii} if self.pii is not None else None,
+            ),
             input_guard=input_guard,
             context_guard=self.context_guard(),
             output_guard=output_guard,
@@ -170,12 +185,12 @@ class Workspace:
         )
 
     def generative(self, provider: Provider) -> GenerativeAnswerer:
-        """A model's answerer as every route uses it: the prompt's spotlighting
-        (`guard.spotlight`), markers required unless attribution cites after the fact."""
+        """A model's answerer as every route uses it: the shipped prompt with the canary and
+        the spotlighting of `guard.spotlight`; markers required unless attribution cites
+        after the fact."""
         from cairn.answer.generative import GenerativeAnswerer
-        from cairn.answer.prompt import PromptParts
 
-        parts = PromptParts().replace(spotlight=self.settings.guard.spotlight)
+        parts = self.prompt_parts.replace(spotlight=self.settings.guard.spotlight)
         return GenerativeAnswerer(
             provider, parts=parts, require_citations=not self.settings.answer.attribute
         )
@@ -262,6 +277,41 @@ class Workspace:
         return stage
 
     @cached_property
+    def pii(self) -> tuple[PIIDetector, Scrub] | None:
+        """The detector and the scrub `guard.pii` asks for (None when `off`); a policy other
+        than `off` also scrubs every trace attribute and log message of this process."""
+        from cairn.guard.surfaces import install_log_scrubber, make_scrub, pii_detector
+        from cairn.trace.redact import register_scrubber
+
+        policy = self.settings.guard.pii
+        detector = pii_detector(policy)
+        if detector is None:
+            return None
+        scrub = make_scrub(detector, policy)
+        register_scrubber(scrub)
+        install_log_scrubber(scrub)
+        return detector, scrub
+
+    @cached_property
+    def canary(self) -> Canary:
+        """The workspace's canary token (`guard-canary` in the workspace, owner-only), placed
+        in the system prompt and masked in every trace."""
+        from cairn.guard.leaks import Canary
+        from cairn.trace.redact import register_secret
+
+        canary = Canary.for_workspace(self.root)
+        register_secret(canary.token)
+        return canary
+
+    @cached_property
+    def prompt_parts(self) -> PromptParts:
+        """The prompt the generative answerer sends: the shipped one with the canary."""
+        from cairn.answer.prompt import PromptParts
+        from cairn.guard.leaks import with_canary
+
+        return with_canary(PromptParts(), self.canary)
+
+    @cached_property
     def injection_detector(self) -> InjectionDetector:
         """Rules and the shipped classifier, its weights read once per workspace."""
         from cairn.guard.detector import InjectionDetector
@@ -282,9 +332,15 @@ class Workspace:
         if g.output != "off":
             output_guard = _OutputPolicy(
                 g.output,
+                parts=self.prompt_parts,
+                canary=self.canary,
                 known_secrets=[s for s in (self.settings.llm.api_key,) if s],
                 allow_hosts=g.allow_hosts,
             )
+        if self.pii is not None:
+            from cairn.guard.surfaces import PIIOutputGuard
+
+            output_guard = PIIOutputGuard(output_guard, self.pii[1])
         return input_guard, output_guard
 
     def context_guard(self) -> ContextGuard:
@@ -324,11 +380,21 @@ class _OutputPolicy:
     """`OutputLeakGuard` under a policy: `block` withholds a leak, `flag` lets it through
     marked; both mask secrets and neutralise links."""
 
-    def __init__(self, policy: str, *, known_secrets: list[str], allow_hosts: list[str]) -> None:
+    def __init__(
+        self,
+        policy: str,
+        *,
+        parts: PromptParts,
+        canary: Canary,
+        known_secrets: list[str],
+        allow_hosts: list[str],
+    ) -> None:
         from cairn.guard.leaks import OutputLeakGuard
 
         self.policy = policy
-        self.guard = OutputLeakGuard(known_secrets=known_secrets, allow_hosts=allow_hosts)
+        self.guard = OutputLeakGuard(
+            parts=parts, canary=canary, known_secrets=known_secrets, allow_hosts=allow_hosts
+        )
 
     def check(self, draft: Draft, hits: list[Hit]) -> GuardVerdict:
         verdict = self.guard.check(draft, hits)

@@ -168,9 +168,9 @@ def test_block_drops_the_poisoned_chunk_from_the_prompt(
     finally:
         traces.close()
     assert trace is not None
-    [span] = [s for s in trace["spans"] if s["name"] == "guard_context"]
+    [span] = [s for s in trace["spans"] if s["name"] == "guard.context"]
     assert set(span["attributes"]["dropped"]) == poisoned
-    assert span["attributes"]["status"] == "flagged"
+    assert span["attributes"]["decision"] == "flagged"
 
 
 def test_block_drops_it_from_the_extractive_answer(

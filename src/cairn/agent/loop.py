@@ -50,6 +50,7 @@ from cairn.agent.tools import (
 )
 from cairn.budget.errors import BudgetExceeded
 from cairn.context import request_context
+from cairn.guard.tools import TaintGuard, ToolCall, ToolCallGuard
 from cairn.llm.base import Message, ModelSettings, Provider
 from cairn.llm.errors import LLMError
 from cairn.trace.base import NullTracer, Tracer
@@ -144,10 +145,14 @@ class Agent:
         scopes: set[str] | None = None,
         tenant_policies: Mapping[str, Mapping[str, Policy]] | None = None,
         answers: CitedAnswers | None = None,
+        tool_guard: ToolCallGuard | None = None,
     ) -> None:
         """`lease_s`: how long one process holds a run it drives before another may take it
         over (renewed when half has passed; a crashed process of this host frees it at once)."""
         self.lease_s = lease_s
+        self.tool_guard: ToolCallGuard = tool_guard or TaintGuard()
+        """Decides, before a call runs, whether untrusted text steered it (`cairn.guard.tools`):
+        such a call to a tool with a side effect waits for a human even under `always`."""
         self.scopes = scopes
         """What the caller is allowed; a tool needing more is denied (None: no check)."""
         self.tracer: Tracer = tracer or NullTracer()
@@ -297,6 +302,8 @@ class Agent:
                 calls.append(_new(tc.id, checked, policy, "denied", text))
                 replies[tc.id] = text
             else:
+                if policy == "always" and self._steered(run, tc.name, checked, messages):
+                    policy = "ask"
                 state = "awaiting_approval" if policy == "ask" and not run.dry_run else "ready"
                 calls.append(_new(tc.id, checked, policy, state, None))
         self.store.record_model_turn(
@@ -342,6 +349,21 @@ class Agent:
     def _reads(self, name: str) -> bool:
         tool = self.registry.find(name)
         return tool is None or tool.side_effect == "none"
+
+    def _steered(self, run: RunRecord, name: str, call: ValidCall, messages: list[Message]) -> bool:
+        """True when the tool guard wants a human to approve this call."""
+        with self.tracer.span("guard.tool", stage="tool", tool=name) as span:
+            decision = self.tool_guard.review(
+                ToolCall(
+                    tool=name,
+                    side_effect=call.tool.side_effect,
+                    args=call.arguments,
+                    task=run.task,
+                    untrusted=[m.content for m in messages if m.role == "tool" and m.content],
+                )
+            )
+            span.set(decision=decision.decision, reason=decision.reason, evidence=decision.evidence)
+        return decision.needs_approval
 
     def _count_failures(self, run_id: str, failed: int, *, ok: bool) -> None:
         run = self.store.run(run_id)

@@ -46,7 +46,7 @@ class PromptParts:
     citation_rules: str = (
         "Write a short answer in plain sentences. End every sentence with the number of the "
         "passage that supports it in square brackets, after the full stop, for example: "
-        "'The cache is cleared on restart. [2]'. Cite several passages as '[1][3]'. "
+        "'A fact stated in passage two. [2]'. Cite several passages as '[1][3]'. "
         "Cite only passage numbers you were given, and only passages that support the "
         "sentence. Do not state anything the passages do not say."
     )

@@ -43,22 +43,25 @@ def command(
         str,
         typer.Option(
             help="How the model answers: honest (quotes the passages, cited), compromised "
-            "(obeys instructions it sees, leaks its system prompt), or a citation fault: "
-            "no-markers, lumped-markers, out-of-range, prompt-example; or paraphrase (the honest "
-            "answer in other words, without markers)."
+            "(obeys instructions it sees, leaks its system prompt), leaky (prints its system "
+            "prompt whatever it is asked), granting (says 'Access Granted'), or a citation "
+            "fault: no-markers, lumped-markers, out-of-range, prompt-example; or paraphrase (the "
+            "honest answer in other words, without markers)."
         ),
     ] = "honest",
 ) -> None:
     """Serve /v1/chat/completions (and Anthropic's /v1/messages) with scripted or rule-based
     replies (see docs/llm.md)."""
     from cairn.cli.common import fail
-    from cairn.llm.adversarial import compromised_reply, miscited
+    from cairn.llm.adversarial import compromised_reply, granting_reply, leaky_reply, miscited
     from cairn.llm.fake_server import FakeLLMServer
     from cairn.llm.replies import Responder, Rule
 
     behaviours: dict[str, Rule | None] = {
         "honest": None,
         "compromised": compromised_reply,
+        "leaky": leaky_reply,
+        "granting": granting_reply,
         "no-markers": miscited("none"),
         "lumped-markers": miscited("lumped"),
         "out-of-range": miscited("out_of_range"),

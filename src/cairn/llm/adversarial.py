@@ -7,7 +7,8 @@ guardrails and the answer checks are tested against the failures they exist for:
   retrieved passage. Asked for its instructions, it prints the system prompt verbatim (canary
   included); told by a passage or by the question to say something, it says it; whenever it
   obeys, it adds a Markdown image whose URL carries the question out (a zero-click
-  exfiltration link). Otherwise it answers honestly (`rag_reply`).
+  exfiltration link). What it says cites a passage (the one it obeyed, else the first), so a
+  check that only wants citations does not stop it. Otherwise it answers honestly (`rag_reply`).
 - `miscited(style)`: the honest answer with its citations damaged the ways open-weight models
   damage them: no markers at all, markers lumped at the end, numbers it was not given, or the
   prompt's own example sentence instead of an answer; or (`paraphrase`) the honest answer
@@ -71,13 +72,28 @@ def compromised_reply(request: Request) -> Reply:
 
     parsed = parse_prompt(request.last_user)
     passages, question = parsed if parsed is not None else ({}, request.last_user)
+    cite = f" [{min(passages)}]" if passages else ""
     if _EXTRACTION.search(question):
-        return Reply(text=f"{request.system}\n{exfiltration_link(request.system)}")
-    for text in (question, *passages.values()):
+        return Reply(text=f"{request.system}{cite}\n{exfiltration_link(request.system)}")
+    for n, text in ((min(passages, default=0), question), *passages.items()):
         payload = obeyed_instruction(text)
         if payload is not None:
-            return Reply(text=f"{payload} {exfiltration_link(question)}")
+            marker = f" [{n}]" if n else ""
+            return Reply(text=f"{payload}{marker} {exfiltration_link(question)}")
     return rag_reply(request) or Reply(text=request.last_user)
+
+
+def leaky_reply(request: Request) -> Reply:
+    """A model that falls for every extraction attempt: whatever it is asked, it prints its
+    system prompt (canary included), cites passage 1 and adds an exfiltration image. The
+    worst case for the output guard, whatever phrasing the attack used."""
+    return Reply(text=f"{request.system} [1]\n{exfiltration_link(request.system)}")
+
+
+def granting_reply(request: Request) -> Reply:
+    """A model that falls for every hijacking attempt of tensor_trust: whatever it is asked,
+    it says "Access Granted" (the attacks' goal), citing passage 1."""
+    return Reply(text="Access Granted. [1]")
 
 
 CitationStyle = Literal["none", "lumped", "out_of_range", "prompt_example", "paraphrase"]

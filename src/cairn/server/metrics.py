@@ -17,6 +17,11 @@ A `prometheus_client` registry per app (two apps in one process never share coun
         cache: answer (the answer cache, exact or semantic hits, from the traces);
         embedding (ingest jobs reusing stored embeddings)
     cairn_budget_remaining_usd{limit,scope}                       at scrape time
+    cairn_guard_decisions_total{stage,decision,reason}
+        stage: input, context, output (the pipeline), tool (the agent's tool-call guard);
+        decision: off, pass, flagged, blocked (tool: pass, approval); reason: a short code
+        (`prompt-injection`, `output_leak:canary`, `sanitised:link`, `untrusted_args`, `none`),
+        from the `guard.<stage>` spans
 
 followed by the budget's own registry (`cairn.budget.REGISTRY`: ledger statuses,
 refusals, spend). Stage timings and tokens come from the tracer (`StageMetrics` is a span
@@ -93,6 +98,12 @@ class Metrics:
         )
         for reason in REASONS:  # every reason exported from the start, at 0
             self.degraded.labels(reason=reason)
+        self.guard = Counter(
+            "cairn_guard_decisions",
+            "Guard decisions by stage, decision and reason code",
+            ("stage", "decision", "reason"),
+            registry=r,
+        )
         self._extra: list[Callable[[], str]] = []
         self._budget: Callable[[], CostBudget | None] = lambda: None
         r.register(_BudgetCollector(lambda: self._budget()))
@@ -134,7 +145,14 @@ class StageMetrics:
                 self.metrics.cache_hits.labels(cache="answer").inc()
             return
         self.metrics.stages.labels(stage=span.name).observe(seconds)
-        if span.name == "retrieve":
+        if span.name.startswith("guard."):
+            attrs = span.attributes
+            self.metrics.guard.labels(
+                stage=str(attrs.get("stage", span.name[6:])),
+                decision=str(attrs.get("decision", "none")),
+                reason=str(attrs.get("reason", "none")),
+            ).inc()
+        elif span.name == "retrieve":
             self.metrics.retrieval.observe(seconds)
         elif span.name == "answer":
             self.metrics.generation.observe(seconds)
