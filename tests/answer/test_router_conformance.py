@@ -45,8 +45,8 @@ class _Extractive(ExtractiveAnswerer):
     """The extractive answerer over the hits' own text (no store: relevance from the hits)."""
 
     def __init__(self, embedder: HashingEmbedder) -> None:
-        self.embedder = embedder
-        self.settings = AnswerSettings(abstain_threshold=0.0)
+        # no store: relevance comes from the hits (below)
+        super().__init__(None, embedder, AnswerSettings(abstain_threshold=0.0))  # type: ignore[arg-type]
 
     def relevance(self, question, hits):  # type: ignore[no-untyped-def]
         return [h.score for h in hits]

@@ -30,7 +30,7 @@ from typing import Protocol, runtime_checkable
 from cairn.answer.verify import MERGED
 from cairn.llm.tokens import estimate_tokens
 from cairn.store.base import Store
-from cairn.types import Chunk, Hit
+from cairn.types import Chunk, Hit, Risk
 
 
 @runtime_checkable
@@ -100,8 +100,21 @@ class _Passage:
             token_count=estimate_tokens(text),
             hash=MERGED.join(c.hash for c in ordered),
             section=ordered[0].section if best.section == () else best.section,
+            risk=_worst([c.risk for c in ordered]),
         )
         return replace(self.best, chunk=merged)
+
+
+def _worst(risks: Sequence[Risk | None]) -> Risk | None:
+    """The risk of a merged passage: flagged when any of its chunks is, so the prompt still
+    sets it off (the context guard's mark and datamarking follow `Chunk.risk`)."""
+    known = [r for r in risks if r is not None]
+    if not known:
+        return None
+    reasons = tuple(dict.fromkeys(reason for r in known for reason in r.reasons))
+    return Risk(
+        score=max(r.score for r in known), flagged=any(r.flagged for r in known), reasons=reasons
+    )
 
 
 def _near(a: Chunk, b: Chunk) -> bool:
@@ -182,6 +195,10 @@ class BudgetedContext:
             if neighbour.doc_id != passage.best.chunk.doc_id or any(
                 c.id == neighbour.id for p in passages for c in p.chunks
             ):
+                continue
+            if neighbour.risk is not None and neighbour.risk.flagged:
+                # never screened by the context guard (it was not retrieved): a flagged or
+                # quarantined neighbour stays out of the prompt
                 continue
             before = passage.tokens()
             passage.chunks.append(neighbour)
