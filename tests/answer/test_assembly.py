@@ -108,6 +108,34 @@ def test_a_passage_cut_before_its_answer_gets_the_next_chunk(store: Store) -> No
     assert [h.chunk.text for h in kept] == [GUIDE[1], OTHER[1]]  # no room to expand
 
 
+def test_a_merged_passage_keeps_a_flag_and_a_flagged_neighbour_stays_out(store: Store) -> None:
+    from dataclasses import replace
+
+    from cairn.types import Risk
+
+    poisoned = Risk(score=0.9, flagged=True, reasons=("rule:ignore-previous",))
+    ranked = hits(store, "g-3", "g-2")
+    ranked[1] = replace(ranked[1], chunk=replace(ranked[1].chunk, risk=poisoned))
+    [merged] = BudgetedContext(store, max_tokens=10_000, expand=0).assemble("q", ranked)
+    assert merged.chunk.risk == poisoned  # the prompt still sets the planted text off
+
+    # `g-1` ends mid-sentence, so its neighbour `g-2` would be added: not when it is flagged,
+    # since a neighbour never went through the context guard.
+    [clean] = BudgetedContext(store, max_tokens=10_000).assemble("q", hits(store, "g-1"))
+    assert clean.chunk.text == f"{GUIDE[1]}\n\n{GUIDE[2]}"
+
+    class Flagged:
+        def __getattr__(self, name: str) -> object:
+            return getattr(store, name)
+
+        def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+            return [replace(c, risk=poisoned) for c in store.get_chunks(ids)]
+
+    flagged = BudgetedContext(Flagged(), max_tokens=10_000)  # type: ignore[arg-type]
+    [alone] = flagged.assemble("q", hits(store, "g-1"))
+    assert alone.chunk.text == GUIDE[1]
+
+
 class Ranked:
     """A retriever returning the chunks it was given, in order."""
 
