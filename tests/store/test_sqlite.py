@@ -137,3 +137,29 @@ def test_filtered_lexical_ranking_past_the_unfiltered_window(tmp_path: Path) -> 
             assert expected and [(r.chunk_id, r.score) for r in got] == expected[:5]
     finally:
         store.close()
+
+
+def test_camel_case_identifiers_are_found_by_their_parts(tmp_path: Path) -> None:
+    from cairn.store.fts import identifier_parts
+
+    assert identifier_parts("Call getElementById on the HTTPResponse, or utf8Decode.") == (
+        "get element by id\nhttp response\nutf 8 decode"
+    )
+    assert identifier_parts("snake_case and plain words, HTTP and JSON") == ""
+    store = SQLiteStore(tmp_path / "cairn.db")
+    try:
+        write(
+            store,
+            *make_doc(
+                "code",
+                "dom.js",
+                ["function getElementById(id) { return lookup(id); }", "Other text entirely."],
+                doc_type="code",
+            ),
+        )
+        for query in ("element by id", "getElementById", "get element"):
+            assert [h.chunk.id for h in store.lexical_search(query, 1)] == ["code-0"], query
+        # the stored text is the chunk's own: the parts live in the full-text index only
+        assert store.get_chunks(["code-0"])[0].text.endswith("lookup(id); }")
+    finally:
+        store.close()

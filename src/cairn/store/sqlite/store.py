@@ -22,6 +22,7 @@ import numpy as np
 from cairn.errors import StoreError
 from cairn.sqlite import SQLiteFile
 from cairn.store.base import DocumentInfo, NearDuplicates, Vector, WriteResult, hits_of
+from cairn.store.fts import indexed_body
 from cairn.store.migrations import MIGRATIONS
 from cairn.store.sqlite.filters import filter_sql, source_matcher
 from cairn.store.sqlite.integrity import integrity_problems
@@ -400,7 +401,7 @@ class SQLiteStore:
     def _index_fts(self, db: sqlite3.Connection, rowid: int, title: str, chunk: Chunk) -> None:
         db.execute(
             "INSERT INTO chunks_fts (rowid, heading, body) VALUES (?,?,?)",
-            (rowid, heading(title, chunk.section), chunk.text),
+            (rowid, heading(title, chunk.section), indexed_body(chunk.text)),
         )
 
     def _bump(self, db: sqlite3.Connection) -> None:
