@@ -215,3 +215,14 @@ def test_a_keys_scopes_narrow_the_tools_its_runs_are_offered(
     done = client.post(f"{base}/approve", headers=keys["admin"]).json()
     assert done["status"] == "done" and (ws / "notes" / "scoped.md").exists()
     assert "write_note" in {t.name for t in llm.requests[-1].tools}
+
+    # the narrower key may still reject such a call; the run goes on with its tools
+    llm.enqueue(Reply.call("write_note", {"name": "unwanted", "text": "x"}, id="w1"), "OK.")
+    run = client.post("/v1/agent/runs", headers=keys["alice"], json={"task": "t"}).json()
+    [pending] = run["pending"]
+    base = f"/v1/agent/runs/{run['run_id']}/calls/{pending['call_id']}"
+    rejected = client.post(f"{base}/reject", headers=keys["looker"], json={"reason": "no"})
+    assert rejected.status_code == 200 and rejected.json()["status"] == "done"
+    assert rejected.json()["calls"][0]["state"] == "rejected"
+    assert "write_note" not in {t.name for t in llm.requests[-1].tools}
+    assert not (ws / "notes" / "unwanted.md").exists()
