@@ -335,3 +335,22 @@ def test_tenant_policies_and_key_scopes_apply_to_mcp_tools_over_the_api(workspac
             run(looker)
             offered = {t.name for t in llm.requests[-1].tools}
             assert "time_get_current_time" in offered and "time_convert_time" not in offered
+
+
+def test_an_mcp_server_that_will_not_start_is_a_clear_error_over_the_api(
+    workspace: Path,
+) -> None:
+    key = bearer(create_key(workspace, "acme", "agent", name="dora"))
+    broken = {"name": "gone", "command": str(workspace / "no-such-server")}
+    with FakeLLMServer() as llm:
+        settings = settings_for(
+            workspace,
+            server={"auth": "keys", "rate_limit_per_minute": 0},
+            llm={"provider": "openai", "base_url": llm.url, "model": "fake-model"},
+            agent={"mcp_servers": [broken]},
+        )
+        with app_client(settings) as client:
+            r = client.post("/v1/agent/runs", headers=key, json={"task": "t"})
+    assert r.status_code == 409
+    assert "could not open the MCP server 'gone'" in r.json()["error"]["message"]
+    assert llm.requests == []
