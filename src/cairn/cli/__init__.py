@@ -13,6 +13,7 @@ from cairn.cli import (
     fake_llm,
     ingest,
     keys,
+    migrate,
     models,
     search,
     serve,
@@ -36,6 +37,7 @@ app.command("doctor")(doctor.command)
 app.command("fake-llm")(fake_llm.command)
 app.command("costs")(costs.command)
 app.command("serve")(serve.command)
+app.command("migrate")(migrate.command)
 app.add_typer(models.app, name="models")
 app.add_typer(eval.app, name="eval")
 app.add_typer(keys.app, name="keys")

@@ -88,8 +88,7 @@ def postgres_store_exists(url: str) -> bool:
         import psycopg
     except ImportError:  # pragma: no cover - depends on the environment
         raise ConfigError(
-            "store.url is a postgresql:// URL: install psycopg 3 with "
-            "pip install 'cairn[postgres]'"
+            "store.url is a postgresql:// URL: install psycopg 3 with pip install 'cairn[postgres]'"
         ) from None
     try:
         with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:

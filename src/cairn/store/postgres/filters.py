@@ -15,9 +15,7 @@ def principals_sql(principals: tuple[str, ...] | None) -> tuple[str, list[Any]]:
     return "AND (d.acl = '[]'::jsonb OR d.acl ?| %s::text[])", [list(principals)]
 
 
-def filter_sql(
-    filters: Filters | None, doc_ids: list[str] | None = None
-) -> tuple[str, list[Any]]:
+def filter_sql(filters: Filters | None, doc_ids: list[str] | None = None) -> tuple[str, list[Any]]:
     """`AND ...` clauses for every filter; the source globs as `doc_ids`, the documents
     whose source matches them (None: no glob filter), matched in Python with fnmatch."""
     clauses: list[str] = []

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -33,7 +33,7 @@ import numpy as np
 from cairn.errors import StoreError
 from cairn.pg import PgDatabase
 from cairn.store.base import DocumentInfo, NearDuplicates, Vector, WriteResult, hits_of
-from cairn.store.bm25 import B, K1, QueryTokenizer
+from cairn.store.bm25 import K1, B, QueryTokenizer
 from cairn.store.fts import query_terms
 from cairn.store.postgres.filters import filter_sql, principals_sql
 from cairn.store.postgres.schema import MIGRATIONS, TOKENIZE
@@ -102,6 +102,15 @@ class PostgresStore:
     def _write(self) -> Iterator[Any]:
         with self._db.transaction(lock=True) as conn:
             yield conn.raw
+
+    def writing(self) -> AbstractContextManager[Any]:
+        """A write transaction (a psycopg connection) serialised with every other writer of
+        this store, for bulk loads (`cairn migrate`)."""
+        return self._write()
+
+    def tokenize(self, rows: Sequence[tuple[str, str]]) -> list[Tokenized]:
+        """The postings of (heading, body) pairs, as they are indexed."""
+        return self._tokens.tokenize(rows)
 
     # -- reads --------------------------------------------------------------------------
 
@@ -204,7 +213,9 @@ class PostgresStore:
         model: str,
         near: NearDuplicates | None = None,
     ) -> WriteResult:
-        tokens = self._tokens.tokenize([(heading(document.title, c.section), c.text) for c in chunks])
+        tokens = self._tokens.tokenize(
+            [(heading(document.title, c.section), c.text) for c in chunks]
+        )
         indexed = duplicates = 0
         acl = json.dumps(list(document.acl))
         near = near or NearDuplicates()
@@ -228,7 +239,7 @@ class PostgresStore:
                 ),
             )
             if embeddings:
-                self._vector_index(db, model, len(next(iter(embeddings.values()))))
+                ensure_vector_index(db, model, len(next(iter(embeddings.values()))))
                 with db.cursor() as cur:
                     cur.executemany(
                         "INSERT INTO embeddings (model, hash, vector) VALUES (%s, %s, %s::vector) "
@@ -321,29 +332,6 @@ class PostgresStore:
         db.execute("UPDATE chunks SET dup_of = %s WHERE dup_of = %s", (heir[0], rowid))
         [tokenized] = self._tokens.tokenize([(heading(heir[1], tuple(heir[2])), heir[3])])
         _index(db, heir[0], tokenized)
-
-    def _vector_index(self, db: Any, model: str, dim: int) -> None:
-        """The model's HNSW index, created with its first vectors."""
-        row = db.execute("SELECT dim FROM vector_indexes WHERE model = %s", (model,)).fetchone()
-        if row is not None:
-            if int(row[0]) != dim:
-                raise StoreError(
-                    f"model {model} has {row[0]}-dimensional vectors in this store, not {dim}: "
-                    "embed with the model the store was built with, or use a new store"
-                )
-            return
-        from psycopg import sql
-
-        name = f"embeddings_hnsw_{hashlib.sha1(model.encode()).hexdigest()[:16]}"
-        db.execute(
-            sql.SQL(
-                "CREATE INDEX {} ON embeddings USING hnsw ((vector::vector({})) "
-                "vector_cosine_ops) WHERE model = {}"
-            ).format(sql.Identifier(name), sql.Literal(dim), sql.Literal(model))
-        )
-        db.execute(
-            "INSERT INTO vector_indexes (model, dim, name) VALUES (%s, %s, %s)", (model, dim, name)
-        )
 
     def fingerprints(self, acl: Sequence[str], *, excluding: str | None = None) -> dict[str, int]:
         with self._read() as db:
@@ -526,17 +514,43 @@ def _hits_sql(tokens: Sequence[tuple[str, ...]]) -> tuple[str, list[Any]]:
 
 def _index(db: Any, rowid: int, tokenized: Tokenized) -> None:
     db.execute("UPDATE chunks SET length = %s WHERE rowid = %s", (tokenized.length, rowid))
-    if not tokenized.postings:
+    write_postings(db, [(rowid, tokenized)])
+
+
+def write_postings(db: Any, chunks: Sequence[tuple[int, Tokenized]]) -> None:
+    """The postings of these (rowid, tokens) chunks, in one COPY (their lengths are set
+    apart)."""
+    with db.cursor() as cur, cur.copy(_COPY_POSTINGS) as copy:
+        for rowid, tokenized in chunks:
+            for term, p in tokenized.postings.items():
+                copy.write_row((term, rowid, len(p.heading), len(p.body), p.heading, p.body))
+
+
+_COPY_POSTINGS = "COPY postings (term, chunk, nh, nb, pos_h, pos_b) FROM STDIN"
+
+
+def ensure_vector_index(db: Any, model: str, dim: int) -> None:
+    """The model's HNSW index, created with its first vectors."""
+    row = db.execute("SELECT dim FROM vector_indexes WHERE model = %s", (model,)).fetchone()
+    if row is not None:
+        if int(row[0]) != dim:
+            raise StoreError(
+                f"model {model} has {row[0]}-dimensional vectors in this store, not {dim}: "
+                "embed with the model the store was built with, or use a new store"
+            )
         return
-    with db.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO postings (term, chunk, nh, nb, pos_h, pos_b) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            [
-                (term, rowid, len(p.heading), len(p.body), p.heading, p.body)
-                for term, p in tokenized.postings.items()
-            ],
-        )
+    from psycopg import sql
+
+    name = f"embeddings_hnsw_{hashlib.sha1(model.encode()).hexdigest()[:16]}"
+    db.execute(
+        sql.SQL(
+            "CREATE INDEX {} ON embeddings USING hnsw ((vector::vector({})) "
+            "vector_cosine_ops) WHERE model = {}"
+        ).format(sql.Identifier(name), sql.Literal(dim), sql.Literal(model))
+    )
+    db.execute(
+        "INSERT INTO vector_indexes (model, dim, name) VALUES (%s, %s, %s)", (model, dim, name)
+    )
 
 
 def _generation(db: Any) -> int:
