@@ -60,7 +60,7 @@ def test_the_url_is_read_from_the_environment(
 def test_an_unreachable_postgres_says_how_to_start_it(tmp_path: Path) -> None:
     pytest.importorskip("psycopg_pool", reason="the postgres extra is not installed")
     for create in (True, False):
-        with pytest.raises(StoreError, match=r"cannot reach Postgres.*cairn services up"):
+        with pytest.raises(StoreError, match=r"(?s)cannot reach Postgres.*cairn services up"):
             open_store(_settings(tmp_path, "postgresql://127.0.0.1:1/cairn"), create=create)
 
 

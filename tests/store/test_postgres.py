@@ -48,3 +48,96 @@ class TestPostgresStore(StoreConformance):
         if url is None:
             url = self.urls[folder] = self.server.new_database()
         return PostgresStore(url)
+
+
+def test_a_selective_acl_filter_still_returns_the_k_nearest_through_the_index(
+    postgres: PostgresServer,
+) -> None:
+    """1,000 chunks, 2% readable by `staff`: the HNSW index answers (the planner is told to
+    prefer it, as it does on a large table) and its iterative scan keeps reading until k
+    rows pass the filter, the exact k nearest; a plain HNSW scan finds almost none."""
+    import numpy as np
+    import psycopg
+
+    from cairn.store.postgres import PostgresStore
+    from cairn.store.postgres.store import vector_text
+    from cairn.testing.store import MODEL, make_doc
+    from cairn.types import Filters
+
+    rng = np.random.default_rng(7)
+    url = postgres.new_database()
+    store = PostgresStore(url)
+    staff: dict[str, np.ndarray] = {}
+    try:
+        for d in range(200):
+            acl = ("staff",) if d % 50 == 0 else ("others",)
+            doc, chunks = make_doc(f"d{d}", f"{d}.md", [f"note {d} {i}" for i in range(5)], acl=acl)
+            vectors = rng.standard_normal((5, 32)).astype(np.float32)
+            store.write_document(
+                doc, chunks, {c.hash: v for c, v in zip(chunks, vectors, strict=True)}, model=MODEL
+            )
+            if acl == ("staff",):
+                staff.update({c.id: v for c, v in zip(chunks, vectors, strict=True)})
+    finally:
+        store.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        name = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        conn.execute(f"ALTER DATABASE {name} SET enable_seqscan = off")
+        conn.execute(f"ALTER DATABASE {name} SET enable_sort = off")
+    query = rng.standard_normal(32).astype(np.float32)
+
+    def cosine(v: np.ndarray) -> float:
+        return float(v @ query / np.linalg.norm(v) / np.linalg.norm(query))
+
+    exact = sorted(staff, key=lambda cid: -cosine(staff[cid]))[:10]
+    store = PostgresStore(url)
+    try:
+        found = store.dense_ranking(query, 10, Filters(principals=("staff",)), model=MODEL)
+    finally:
+        store.close()
+    assert [r.chunk_id for r in found] == exact
+    sql = (
+        "SELECT c.id FROM embeddings e JOIN chunks c ON c.hash = e.hash JOIN documents d "
+        f"ON d.id = c.doc_id WHERE e.model = '{MODEL}' AND d.acl ?| %s::text[] "
+        "ORDER BY (e.vector::vector(32)) <=> %s::vector(32) LIMIT 10"
+    )
+    with psycopg.connect(url) as conn:
+        plan = "\n".join(
+            r[0] for r in conn.execute("EXPLAIN " + sql, (["staff"], vector_text(query)))
+        )
+        assert "embeddings_hnsw_" in plan
+        conn.execute("SET hnsw.ef_search = 20")
+        conn.execute("SET hnsw.iterative_scan = off")
+        plain = conn.execute(sql, (["staff"], vector_text(query))).fetchall()
+    assert len(plain) < 10  # what the iterative scan adds
+
+
+def test_store_url_selects_postgres_and_the_ledger_follows(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    from cairn.budget.base import open_budget
+    from cairn.budget.reservations import Budget
+    from cairn.config import Settings
+    from cairn.errors import StoreError
+    from cairn.store.open import open_store
+    from cairn.store.postgres import PostgresStore
+    from cairn.types import Usage
+
+    url = postgres.new_database()
+    settings = Settings(workspace=tmp_path / "ws", store={"url": url})
+    with pytest.raises(StoreError, match="cairn migrate"):
+        open_store(settings, create=False)  # an empty database is not a store
+    store = open_store(settings)
+    try:
+        assert isinstance(store, PostgresStore)
+        assert store.stats()["documents"] == 0
+    finally:
+        store.close()
+    open_store(settings, create=False).close()  # now it is one
+    with open_budget(settings) as budget:
+        assert isinstance(budget, Budget) and budget.path is None
+        r = budget.reserve(model="extractive", input_tokens=10, max_output_tokens=10)
+        budget.settle(r, Usage(input_tokens=10, output_tokens=1))
+    with open_budget(Settings(workspace=tmp_path / "other"), url=url) as shared:
+        assert len(shared.entries()) == 1  # the entry is in the store's database
+    assert not (tmp_path / "ws" / "ledger.db").exists()

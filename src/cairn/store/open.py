@@ -98,7 +98,8 @@ def postgres_store_exists(url: str) -> bool:
             ).fetchone()
     except psycopg.Error as exc:
         raise StoreError(
-            f"cannot reach Postgres at {safe_url(url)} ({exc}): start it (cairn services up) "
+            f"cannot reach Postgres at {safe_url(url)} ({' '.join(str(exc).split())}): start it "
+            "(cairn services up) "
             "or check store.url"
         ) from None
     return bool(row and row[0])
