@@ -73,8 +73,9 @@ MIGRATIONS: tuple[str, ...] = (
         nb INTEGER NOT NULL,
         pos_h INTEGER[] NOT NULL,
         pos_b INTEGER[] NOT NULL,
-        PRIMARY KEY (term, chunk)
+        PRIMARY KEY (term, chunk) INCLUDE (nh, nb)
     );
     CREATE INDEX postings_chunk ON postings (chunk);
+    -- a term's postings are read from the index alone (positions only for phrases)
     """,
 )

@@ -86,6 +86,7 @@ class PostgresStore:
             OrderedDict()
         )
         self._globs: OrderedDict[tuple[int, tuple[str, ...]], list[str]] = OrderedDict()
+        self._indexed: dict[str, int] = {}  # model -> dimension of its HNSW index, once seen
 
     @property
     def location(self) -> str:
@@ -239,7 +240,10 @@ class PostgresStore:
                 ),
             )
             if embeddings:
-                ensure_vector_index(db, model, len(next(iter(embeddings.values()))))
+                dim = len(next(iter(embeddings.values())))
+                if self._indexed.get(model) != dim:
+                    ensure_vector_index(db, model, dim)
+                    self._indexed[model] = dim
                 with db.cursor() as cur:
                     cur.executemany(
                         "INSERT INTO embeddings (model, hash, vector) VALUES (%s, %s, %s::vector) "
@@ -247,40 +251,45 @@ class PostgresStore:
                         [(model, h, vector_text(v)) for h, v in embeddings.items()],
                     )
             written: dict[str, int] = {}  # chunk id -> rowid of the indexed chunk it is
+            postings: list[tuple[int, Tokenized]] = []
             for chunk, tokenized in zip(chunks, tokens, strict=True):
-                dup_of = _exact_duplicate(db, chunk.hash, acl)
                 target = near.duplicate_of.get(chunk.id)
-                if dup_of is None and target is not None:
-                    dup_of = written.get(target) or _indexed_rowid(db, target, acl)
-                fingerprint = near.fingerprints.get(chunk.id, 0)
-                rowid = int(
-                    db.execute(
-                        "INSERT INTO chunks (id, doc_id, ordinal, text, section, anchor, page, "
-                        "start_at, end_at, token_count, hash, simhash, dup_of) "
-                        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING rowid",
-                        (
-                            chunk.id,
-                            document.id,
-                            chunk.ordinal,
-                            chunk.text,
-                            json.dumps(list(chunk.section)),
-                            chunk.anchor,
-                            chunk.page,
-                            chunk.start,
-                            chunk.end,
-                            chunk.token_count,
-                            chunk.hash,
-                            _signed(fingerprint),
-                            dup_of,
-                        ),
-                    ).fetchone()[0]
-                )
+                near_of = None
+                if target is not None:
+                    near_of = written.get(target) or _indexed_rowid(db, target, acl)
+                rowid, dup_of = db.execute(
+                    "INSERT INTO chunks (id, doc_id, ordinal, text, section, anchor, page, "
+                    "start_at, end_at, token_count, hash, simhash, length, dup_of) "
+                    "SELECT %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, COALESCE("
+                    "(SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                    "WHERE c.hash = %s AND c.dup_of IS NULL AND d.acl = %s::jsonb "
+                    "ORDER BY c.rowid LIMIT 1), %s) RETURNING rowid, dup_of",
+                    (
+                        chunk.id,
+                        document.id,
+                        chunk.ordinal,
+                        chunk.text,
+                        json.dumps(list(chunk.section)),
+                        chunk.anchor,
+                        chunk.page,
+                        chunk.start,
+                        chunk.end,
+                        chunk.token_count,
+                        chunk.hash,
+                        _signed(near.fingerprints.get(chunk.id, 0)),
+                        tokenized.length,
+                        chunk.hash,  # an exact duplicate first, then what ingest found
+                        acl,
+                        near_of,
+                    ),
+                ).fetchone()
                 written[chunk.id] = dup_of if dup_of is not None else rowid
                 if dup_of is None:
-                    _index(db, rowid, tokenized)
+                    postings.append((rowid, tokenized))
                     indexed += 1
                 else:
                     duplicates += 1
+            write_postings(db, postings)
             missing = db.execute(
                 "SELECT COUNT(*) FROM chunks c LEFT JOIN embeddings e ON e.hash = c.hash "
                 "AND e.model = %s WHERE c.doc_id = %s AND e.hash IS NULL",
@@ -559,16 +568,6 @@ def _generation(db: Any) -> int:
 
 def _bump(db: Any) -> None:
     db.execute("UPDATE store_meta SET value = value + 1 WHERE key = 'generation'")
-
-
-def _exact_duplicate(db: Any, chunk_hash: str, acl: str) -> int | None:
-    """The indexed chunk with the same text readable by exactly the same principals."""
-    row = db.execute(
-        "SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
-        "WHERE c.hash = %s AND c.dup_of IS NULL AND d.acl = %s::jsonb ORDER BY c.rowid LIMIT 1",
-        (chunk_hash, acl),
-    ).fetchone()
-    return None if row is None else int(row[0])
 
 
 def _indexed_rowid(db: Any, chunk_id: str, acl: str) -> int | None:
