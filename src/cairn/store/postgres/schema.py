@@ -71,11 +71,13 @@ MIGRATIONS: tuple[str, ...] = (
         chunk BIGINT NOT NULL REFERENCES chunks (rowid) ON DELETE CASCADE,
         nh INTEGER NOT NULL,
         nb INTEGER NOT NULL,
+        len INTEGER NOT NULL,
         pos_h INTEGER[] NOT NULL,
         pos_b INTEGER[] NOT NULL,
-        PRIMARY KEY (term, chunk) INCLUDE (nh, nb)
+        PRIMARY KEY (term, chunk) INCLUDE (nh, nb, len)
     );
     CREATE INDEX postings_chunk ON postings (chunk);
-    -- a term's postings are read from the index alone (positions only for phrases)
+    -- a term's postings, with the chunk's length, are read from the index alone (positions
+    -- only for phrases)
     """,
 )

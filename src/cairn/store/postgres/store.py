@@ -368,21 +368,36 @@ class PostgresStore:
             where, params = filter_sql(filters, self._glob_docs(db, generation, filters))
             hits, hit_params = _hits_sql(tokens)
             readers, reader_params = principals_sql(principals)
+            if readers:  # the chunks the caller may read: a join to their documents
+                scoped = (
+                    "SELECT h.ord, h.chunk, h.nh, h.nb, h.len FROM hits h JOIN chunks c "
+                    f"ON c.rowid = h.chunk JOIN documents d ON d.id = c.doc_id WHERE TRUE {readers}"
+                )
+            else:  # postings exist for indexed chunks only
+                scoped = "SELECT * FROM hits"
+            if where:
+                best = (
+                    "SELECT c.id, sc.score FROM scores sc JOIN chunks c ON c.rowid = sc.chunk "
+                    f"JOIN documents d ON d.id = c.doc_id WHERE TRUE {where} "
+                    "ORDER BY sc.score DESC, c.rowid LIMIT %s"
+                )
+            else:
+                best = (
+                    "SELECT c.id, sc.score FROM (SELECT chunk, score FROM scores "
+                    "ORDER BY score DESC, chunk LIMIT %s) sc JOIN chunks c ON c.rowid = sc.chunk "
+                    "ORDER BY sc.score DESC, c.rowid"
+                )
             rows = db.execute(
                 f"WITH hits AS ({hits}), "
-                "scoped AS (SELECT h.ord, h.chunk, "
-                "(h.nb::float8 + h.nh::float8 * %s::float8) AS f, c.length::float8 AS len "
-                "FROM hits h JOIN chunks c ON c.rowid = h.chunk JOIN documents d "
-                f"ON d.id = c.doc_id WHERE c.dup_of IS NULL AND h.nh + h.nb > 0 {readers}), "
+                "scoped AS MATERIALIZED (SELECT ord, chunk, "
+                "(nb::float8 + nh::float8 * %s::float8) AS f, len::float8 AS len "
+                f"FROM ({scoped}) x WHERE nh + nb > 0), "
                 "df AS (SELECT ord, COUNT(*)::float8 AS n FROM scoped GROUP BY ord), "
                 "idf AS (SELECT ord, CASE WHEN ln((%s::float8 - n + 0.5) / (n + 0.5)) > 0 "
                 "THEN ln((%s::float8 - n + 0.5) / (n + 0.5)) ELSE 1e-6 END AS w FROM df), "
                 "scores AS (SELECT s.chunk, SUM(i.w * ((s.f * %s::float8) / (s.f + %s::float8 "
                 "* (%s::float8 + %s::float8 * s.len / %s::float8))) ORDER BY s.ord) AS score "
-                "FROM scoped s JOIN idf i ON i.ord = s.ord GROUP BY s.chunk) "
-                "SELECT c.id, sc.score FROM scores sc JOIN chunks c ON c.rowid = sc.chunk "
-                f"JOIN documents d ON d.id = c.doc_id WHERE TRUE {where} "
-                "ORDER BY sc.score DESC, c.rowid LIMIT %s",
+                f"FROM scoped s JOIN idf i ON i.ord = s.ord GROUP BY s.chunk) {best}",
                 [
                     *hit_params,
                     self.heading_weight,
@@ -495,13 +510,13 @@ _MASK = (1 << 64) - 1
 
 
 def _hits_sql(tokens: Sequence[tuple[str, ...]]) -> tuple[str, list[Any]]:
-    """(ord, chunk, nh, nb) rows: each query term's (or phrase's: its tokens at consecutive
+    """(ord, chunk, nh, nb, len) rows: each query term's (or phrase's: its tokens at consecutive
     positions of one column) occurrences per chunk."""
     parts: list[str] = []
     params: list[Any] = []
     for ord_, phrase in enumerate(tokens):
         if len(phrase) == 1:
-            parts.append(f"SELECT {ord_} AS ord, chunk, nh, nb FROM postings WHERE term = %s")
+            parts.append(f"SELECT {ord_} AS ord, chunk, nh, nb, len FROM postings WHERE term = %s")
             params.append(phrase[0])
             continue
         joins = " ".join(
@@ -514,7 +529,8 @@ def _hits_sql(tokens: Sequence[tuple[str, ...]]) -> tuple[str, list[Any]]:
             return f"(SELECT COUNT(*) FROM unnest(p0.{column}) x WHERE {rest})"
 
         parts.append(
-            f"SELECT {ord_} AS ord, p0.chunk, {count('pos_h')} AS nh, {count('pos_b')} AS nb "
+            f"SELECT {ord_} AS ord, p0.chunk, {count('pos_h')} AS nh, {count('pos_b')} AS nb, "
+            "p0.len "
             f"FROM postings p0 {joins} WHERE p0.term = %s"
         )
         params.extend([*phrase[1:], phrase[0]])
@@ -532,10 +548,12 @@ def write_postings(db: Any, chunks: Sequence[tuple[int, Tokenized]]) -> None:
     with db.cursor() as cur, cur.copy(_COPY_POSTINGS) as copy:
         for rowid, tokenized in chunks:
             for term, p in tokenized.postings.items():
-                copy.write_row((term, rowid, len(p.heading), len(p.body), p.heading, p.body))
+                copy.write_row(
+                    (term, rowid, len(p.heading), len(p.body), tokenized.length, p.heading, p.body)
+                )
 
 
-_COPY_POSTINGS = "COPY postings (term, chunk, nh, nb, pos_h, pos_b) FROM STDIN"
+_COPY_POSTINGS = "COPY postings (term, chunk, nh, nb, len, pos_h, pos_b) FROM STDIN"
 
 
 def ensure_vector_index(db: Any, model: str, dim: int) -> None:
