@@ -168,48 +168,57 @@ def main() -> None:
         print(f"copied to Postgres in {time.perf_counter() - started:.0f} s: {copied.target}")
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
-        cases: list[tuple[str, Callable[[object, int], list[str]]]] = [
-            ("lexical", lambda s, i: [r.chunk_id for r in s.lexical_ranking(qs[i], 10)]),  # type: ignore[attr-defined]
-            (
-                "lexical, staff ACL (10%)",
-                lambda s, i: [r.chunk_id for r in s.lexical_ranking(qs[i], 10, STAFF)],  # type: ignore[attr-defined]
-            ),
-            (
-                "dense",
-                lambda s, i: [
-                    r.chunk_id
-                    for r in s.dense_ranking(query_vectors[i], 10, model=model)  # type: ignore[attr-defined]
-                ],
-            ),
-            (
-                "dense, staff ACL (10%)",
-                lambda s, i: [
-                    r.chunk_id
-                    for r in s.dense_ranking(query_vectors[i], 10, STAFF, model=model)  # type: ignore[attr-defined]
-                ],
-            ),
+        fts = SQLiteStore(path)  # FTS5 alone, without the server's in-memory BM25
+        wide = PostgresStore(url, ef_search=200)
+
+        def lexical(filters: Filters | None) -> Callable[[object, int], list[str]]:
+            def run(store: object, i: int) -> list[str]:
+                assert isinstance(store, SQLiteStore | PostgresStore)
+                return [r.chunk_id for r in store.lexical_ranking(qs[i], 10, filters)]
+
+            return run
+
+        def dense(filters: Filters | None) -> Callable[[object, int], list[str]]:
+            def run(store: object, i: int) -> list[str]:
+                assert isinstance(store, SQLiteStore | PostgresStore)
+                ranking = store.dense_ranking(query_vectors[i], 10, filters, model=model)
+                return [r.chunk_id for r in ranking]
+
+            return run
+
+        cases = [
+            ("lexical (SQLite: in memory)", sqlite, pg, lexical(None)),
+            ("lexical (SQLite: FTS5)", fts, pg, lexical(None)),
+            ("lexical, staff ACL (memory)", sqlite, pg, lexical(STAFF)),
+            ("lexical, staff ACL (FTS5)", fts, pg, lexical(STAFF)),
+            ("dense, ef_search 100", sqlite, pg, dense(None)),
+            ("dense, ef_search 200", sqlite, wide, dense(None)),
+            ("dense, staff ACL, ef 100", sqlite, pg, dense(STAFF)),
+            ("dense, staff ACL, ef 200", sqlite, wide, dense(STAFF)),
         ]
         print(
             f"\n{len(qs)} queries, k = 10, {copied.target['chunks']} chunks\n"
-            f"{'search':26} {'SQLite p50':>10} {'p95':>7} {'Postgres p50':>12} {'p95':>7} "
+            f"{'search':28} {'SQLite p50':>10} {'p95':>7} {'Postgres p50':>12} {'p95':>7} "
             f"{'p50 ratio':>9} {'recall@10':>9}"
         )
-        for label, case in cases:
-            for store in (sqlite, pg):  # warm up
+        for label, lite, postgres, case in cases:
+            for store in (lite, postgres):  # warm up
                 for i in range(10):
                     case(store, i)
-            lite_ms, pg_ms, same = [], [], 0
+            lite_ms, pg_ms, same = [], [], 0.0
             for i in range(len(qs)):
-                a_ms, a = timed(case, sqlite, i)
-                b_ms, b = timed(case, pg, i)
+                a_ms, a = timed(case, lite, i)
+                b_ms, b = timed(case, postgres, i)
                 lite_ms.append(a_ms)
                 pg_ms.append(b_ms)
                 same += len(set(a) & set(b)) / max(len(a), 1)
             print(
-                f"{label:26} {percentile(lite_ms, 50):10.1f} {percentile(lite_ms, 95):7.1f} "
+                f"{label:28} {percentile(lite_ms, 50):10.1f} {percentile(lite_ms, 95):7.1f} "
                 f"{percentile(pg_ms, 50):12.1f} {percentile(pg_ms, 95):7.1f} "
                 f"{percentile(pg_ms, 50) / percentile(lite_ms, 50):9.1f} {same / len(qs):9.3f}"
             )
+        wide.close()
+        fts.close()
         pg.close()
     sqlite.close()
     ws.close()

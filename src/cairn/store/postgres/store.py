@@ -68,9 +68,11 @@ class PostgresStore:
         *,
         heading_weight: float = 1.0,
         pool_size: int = 10,
+        ef_search: int = EF_SEARCH,
     ) -> None:
         self.url = url
         self.heading_weight = heading_weight
+        self.ef_search = ef_search
         self._db = PgDatabase(
             url,
             MIGRATIONS,
@@ -433,7 +435,7 @@ class PostgresStore:
                 )
             where, params = filter_sql(filters, self._glob_docs(db, generation, filters))
             db.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            db.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, k)}")
+            db.execute(f"SET LOCAL hnsw.ef_search = {max(int(self.ef_search), k)}")
             db.execute(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}")
             from psycopg import sql
 
