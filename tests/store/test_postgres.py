@@ -141,3 +141,23 @@ def test_store_url_selects_postgres_and_the_ledger_follows(
     with open_budget(Settings(workspace=tmp_path / "other"), url=url) as shared:
         assert len(shared.entries()) == 1  # the entry is in the store's database
     assert not (tmp_path / "ws" / "ledger.db").exists()
+
+
+def test_documents_are_listed_in_the_sqlite_stores_order(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Sources sort byte by byte on both backends, whatever the database's collation."""
+    from cairn.store.postgres import PostgresStore
+    from cairn.store.sqlite import SQLiteStore
+    from cairn.testing.store import make_doc, write
+
+    stores: list[Store] = [PostgresStore(postgres.new_database()), SQLiteStore(tmp_path / "c.db")]
+    try:
+        for store in stores:
+            for n, source in enumerate(("b.md", "B.md", "_x.md", "a b.md", "ab.md", "Ä.md")):
+                write(store, *make_doc(f"d{n}", source, [f"text {n}"]))
+        pg, lite = ([d.source for d in s.documents()] for s in stores)
+        assert pg == lite == sorted(lite, key=lambda s: s.encode())
+    finally:
+        for store in stores:
+            store.close()

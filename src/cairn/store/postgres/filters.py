@@ -31,10 +31,10 @@ def filter_sql(filters: Filters | None, doc_ids: list[str] | None = None) -> tup
             clauses.append("d.metadata->>'language' = ANY(%s::text[])")
             params.append(list(filters.languages))
         if filters.date_from is not None:  # ISO dates compare as text; undated drop out
-            clauses.append("substr(d.metadata->>'date', 1, 10) >= %s")
+            clauses.append("substr(d.metadata->>'date', 1, 10) COLLATE \"C\" >= %s")
             params.append(filters.date_from[:10])
         if filters.date_to is not None:
-            clauses.append("substr(d.metadata->>'date', 1, 10) <= %s")
+            clauses.append("substr(d.metadata->>'date', 1, 10) COLLATE \"C\" <= %s")
             params.append(filters.date_to[:10])
         readers, more = principals_sql(filters.principals)
         if readers:

@@ -127,7 +127,8 @@ class PostgresStore:
         where, params = principals_sql(None if principals is None else tuple(principals))
         with self._read() as db:
             rows = db.execute(
-                f"{_INFO_SQL} WHERE TRUE {where} ORDER BY d.source, d.id", params
+                f'{_INFO_SQL} WHERE TRUE {where} ORDER BY d.source COLLATE "C", d.id COLLATE "C"',
+                params,
             ).fetchall()
         return [_info(r) for r in rows]
 
