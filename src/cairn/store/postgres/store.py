@@ -226,85 +226,102 @@ class PostgresStore:
         acl = json.dumps(list(document.acl))
         near = near or NearDuplicates()
         with self._write() as db:
-            self._delete(db, [document.id])
-            db.execute(
-                "INSERT INTO documents (id, source, uri, title, doc_type, content_hash, text, "
-                "metadata, tags, acl, ingested_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                (
-                    document.id,
-                    document.source,
-                    document.uri,
-                    document.title,
-                    document.doc_type,
-                    document.content_hash,
-                    document.text,
-                    json.dumps(dict(document.metadata)),
-                    json.dumps(list(document.tags)),
-                    acl,
-                    time.time(),
-                ),
-            )
-            if embeddings:
-                dim = len(next(iter(embeddings.values())))
-                if self._indexed.get(model) != dim:
-                    ensure_vector_index(db, model, dim)
-                    self._indexed[model] = dim
-                with db.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO embeddings (model, hash, vector) VALUES (%s, %s, %s::vector) "
-                        "ON CONFLICT DO NOTHING",
-                        [(model, h, vector_text(v)) for h, v in embeddings.items()],
-                    )
-            written: dict[str, int] = {}  # chunk id -> rowid of the indexed chunk it is
-            postings: list[tuple[int, Tokenized]] = []
-            for chunk, tokenized in zip(chunks, tokens, strict=True):
-                target = near.duplicate_of.get(chunk.id)
-                near_of = None
-                if target is not None:
-                    near_of = written.get(target) or _indexed_rowid(db, target, acl)
-                rowid, dup_of = db.execute(
-                    "INSERT INTO chunks (id, doc_id, ordinal, text, section, anchor, page, "
-                    "start_at, end_at, token_count, hash, simhash, length, dup_of) "
-                    "SELECT %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, COALESCE("
-                    "(SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                    "WHERE c.hash = %s AND c.dup_of IS NULL AND d.acl = %s::jsonb "
-                    "ORDER BY c.rowid LIMIT 1), %s) RETURNING rowid, dup_of",
+            self._delete(db, [document.id])  # may COPY a promoted chunk's postings
+            # pipelined: statements whose results are not needed yet share round trips
+            with db.pipeline():
+                db.execute(
+                    "INSERT INTO documents (id, source, uri, title, doc_type, content_hash, "
+                    "text, metadata, tags, acl, ingested_at) "
+                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                     (
-                        chunk.id,
                         document.id,
-                        chunk.ordinal,
-                        chunk.text,
-                        json.dumps(list(chunk.section)),
-                        chunk.anchor,
-                        chunk.page,
-                        chunk.start,
-                        chunk.end,
-                        chunk.token_count,
-                        chunk.hash,
-                        _signed(near.fingerprints.get(chunk.id, 0)),
-                        tokenized.length,
-                        chunk.hash,  # an exact duplicate first, then what ingest found
+                        document.source,
+                        document.uri,
+                        document.title,
+                        document.doc_type,
+                        document.content_hash,
+                        document.text,
+                        json.dumps(dict(document.metadata)),
+                        json.dumps(list(document.tags)),
                         acl,
-                        near_of,
+                        time.time(),
                     ),
-                ).fetchone()
-                written[chunk.id] = dup_of if dup_of is not None else rowid
-                if dup_of is None:
-                    postings.append((rowid, tokenized))
-                    indexed += 1
-                else:
-                    duplicates += 1
-            write_postings(db, postings)
-            missing = db.execute(
-                "SELECT COUNT(*) FROM chunks c LEFT JOIN embeddings e ON e.hash = c.hash "
-                "AND e.model = %s WHERE c.doc_id = %s AND e.hash IS NULL",
-                (model, document.id),
-            ).fetchone()[0]
-            if missing:
-                raise StoreError(
-                    f"{document.source}: {missing} chunks have no embedding for model {model}"
                 )
-            _bump(db)
+                if embeddings:
+                    dim = len(next(iter(embeddings.values())))
+                    if self._indexed.get(model) != dim:
+                        ensure_vector_index(db, model, dim)
+                        self._indexed[model] = dim
+                    with db.cursor() as cur:
+                        cur.executemany(
+                            "INSERT INTO embeddings (model, hash, vector) "
+                            "VALUES (%s, %s, %s::vector) ON CONFLICT DO NOTHING",
+                            [(model, h, vector_text(v)) for h, v in embeddings.items()],
+                        )
+                written: dict[str, int] = {}  # chunk id -> rowid of the indexed chunk it is
+                postings: list[tuple[int, Tokenized]] = []
+                pending: list[tuple[str, Tokenized, Any]] = []
+
+                def settle() -> None:
+                    nonlocal indexed, duplicates
+                    for chunk_id, tokenized, cursor in pending:
+                        rowid, dup_of = cursor.fetchone()
+                        written[chunk_id] = dup_of if dup_of is not None else rowid
+                        if dup_of is None:
+                            postings.append((rowid, tokenized))
+                            indexed += 1
+                        else:
+                            duplicates += 1
+                    pending.clear()
+
+                for chunk, tokenized in zip(chunks, tokens, strict=True):
+                    target = near.duplicate_of.get(chunk.id)
+                    near_of = None
+                    if target is not None:
+                        settle()  # the target may be an earlier chunk of this document
+                        near_of = written.get(target) or _indexed_rowid(db, target, acl)
+                    cursor = db.cursor()
+                    cursor.execute(
+                        "INSERT INTO chunks (id, doc_id, ordinal, text, section, anchor, page, "
+                        "start_at, end_at, token_count, hash, simhash, length, dup_of) "
+                        "SELECT %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, COALESCE("
+                        "(SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                        "WHERE c.hash = %s AND c.dup_of IS NULL AND d.acl = %s::jsonb "
+                        "ORDER BY c.rowid LIMIT 1), %s) RETURNING rowid, dup_of",
+                        (
+                            chunk.id,
+                            document.id,
+                            chunk.ordinal,
+                            chunk.text,
+                            json.dumps(list(chunk.section)),
+                            chunk.anchor,
+                            chunk.page,
+                            chunk.start,
+                            chunk.end,
+                            chunk.token_count,
+                            chunk.hash,
+                            _signed(near.fingerprints.get(chunk.id, 0)),
+                            tokenized.length,
+                            chunk.hash,  # an exact duplicate first, then what ingest found
+                            acl,
+                            near_of,
+                        ),
+                    )
+                    pending.append((chunk.id, tokenized, cursor))
+                settle()
+            write_postings(db, postings)  # COPY: outside the pipeline
+            with db.pipeline():
+                missing = db.execute(
+                    "SELECT COUNT(*) FROM chunks c LEFT JOIN embeddings e ON e.hash = c.hash "
+                    "AND e.model = %s WHERE c.doc_id = %s AND e.hash IS NULL",
+                    (model, document.id),
+                )
+                _bump(db)
+                count = missing.fetchone()[0]
+            if count:
+                raise StoreError(
+                    f"{document.source}: {count} chunks have no embedding for model {model}"
+                )
         return WriteResult(indexed=indexed, duplicates=duplicates)
 
     def delete_documents(self, doc_ids: Sequence[str]) -> list[DocumentInfo]:
