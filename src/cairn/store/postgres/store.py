@@ -54,8 +54,8 @@ _DOCUMENT_COLUMNS = "id, source, uri, title, doc_type, content_hash, text, metad
 
 EF_SEARCH = 200
 """HNSW candidates read per query (pgvector's `hnsw.ef_search`; at least `k`): recall@10
-0.961 against the exact scan at 91k MiniLM vectors (0.910 with 100), at about the exact
-scan's latency (bench/pg_search.py, docs/benchmarks.md)."""
+0.947-0.961 against the exact scan at 91k MiniLM vectors (0.910-0.917 with 100), faster than
+the exact scan (bench/pg_search.py, docs/benchmarks.md)."""
 MAX_SCAN_TUPLES = 100_000
 """How far an iterative index scan may read to find `k` rows passing the filters."""
 
