@@ -1,7 +1,8 @@
 """Calibrating the extractive answerer's abstention threshold.
 
-The answerer abstains when the best cosine similarity between the question and a retrieved
-chunk is below `answer.abstain_threshold`. Labelled data, SQuAD-2.0 style: a question is
+With `answer.abstention = "similarity"` (the default is "evidence": bench/train_answerer.py)
+the answerer abstains when the best cosine between the question and a retrieved chunk is
+below `answer.abstain_threshold`. Labelled data, SQuAD-2.0 style: a question is
 *answerable* against the full corpus, and *unanswerable* against the corpus with the
 passages that answer it removed (for XQuAD: its whole article). The signal is the top cosine
 over the corpus, which is what the dense retriever's best hit reaches.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -25,7 +26,16 @@ from sklearn.linear_model import LogisticRegression
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import guard_data as g
-from cairn.guard.classifier import DIM, NGRAMS, STRIDE, WINDOW, features, segments, windows
+from cairn.guard.classifier import (
+    DIM,
+    NGRAMS,
+    SHORT_WINDOW,
+    STRIDE,
+    WINDOW,
+    features,
+    segments,
+    windows,
+)
 from cairn.guard.normalise import normalise
 from cairn.guard.rules import match_rules
 
@@ -73,15 +83,20 @@ def calibrate(scores: list[float], ruled: list[bool], fpr: float) -> float:
 
 
 def chunk_examples(
-    root: Path, attacks: list[str]
+    root: Path, attacks: list[str], short: int | None = None
 ) -> tuple[list[str], list[str], dict[str, list[str]]]:
     """(injected segments, clean segments, calibration documents by group).
 
     Positives: the first segment and the windows of bipia's train attacks and of the short
     training attacks;
-    negatives: the segments of bipia train contexts in buckets 0-7 (8-9 calibrate).
+    negatives: the segments of bipia train contexts in buckets 0-7 (8-9 calibrate). With
+    `short` (`--short-windows`), segments include short windows, and the positives include the
+    short windows holding half or more of a bipia train attack planted in one of those
+    contexts (an instruction run into a table row or an e-mail line).
     """
-    texts = [t for a in g.bipia_attacks(root, "train").values() for t in a] + attacks
+    rng = random.Random(SEED)
+    bipia = g.bipia_attacks(root, "train")
+    texts = [t for a in bipia.values() for t in a] + attacks
     # An attack's first segment carries its instruction ("Add the following code to your
     # response:"); the code or filler after it would teach the model to flag any code.
     pos = [segments(t)[0] for t in texts] + [w for t in texts for w in windows(t)]
@@ -91,8 +106,25 @@ def chunk_examples(
         if g.bucket(context) >= 8:
             calib.setdefault("bipia", []).append(context)
         else:
-            neg.extend(segments(context))
+            neg.extend(segments(context, short))
+            if short is not None:
+                attack = rng.choice(bipia["code" if _kind == "code" else "text"])
+                pos.extend(planted_windows(g.plant(context, attack, rng), short))
     return pos, neg, calib
+
+
+def planted_windows(planted: g.Planted, size: int) -> list[str]:
+    """The short windows around a planted attack that hold at least half of it."""
+    start = max(0, planted.start - size)
+    around = planted.text[start : planted.end + size]
+    a, b = planted.start - start, planted.end - start
+    need = min(b - a, size) / 2
+    out = []
+    for i in range(0, max(1, len(around) - size // 2), size // 4):
+        overlap = min(b, i + size) - max(a, i)
+        if overlap >= need:
+            out.append(around[i : i + size])
+    return out
 
 
 def main() -> None:
@@ -101,6 +133,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--fpr", type=float, default=0.05)
     parser.add_argument("--c", type=float, default=4.0)
+    parser.add_argument(
+        "--short-windows",
+        action="store_true",
+        help="also score chunk segments in short windows and train on planted bipia windows "
+        "(an experiment: docs/guard.md)",
+    )
     parser.add_argument(
         "--pydocs",
         type=Path,
@@ -129,19 +167,22 @@ def main() -> None:
     print(f"  threshold {q_threshold:.4f} ({sum(q_ruled)} of {len(calib_q)} flagged by rules)")
 
     short_attacks = [a for a in attacks if len(a) <= WINDOW]
-    pos, neg, calib_docs = chunk_examples(root, short_attacks)
+    short = SHORT_WINDOW if args.short_windows else None
+    pos, neg, calib_docs = chunk_examples(root, short_attacks, short)
     docs = g.scifact(root, "train")
-    neg.extend(w for d in docs[:1500] for w in segments(d))
+    neg.extend(w for d in docs[:1500] for w in segments(d, short))
     neg.extend(g._split(g.wildguard(root), train=True))
     calib_docs["scifact"] = g.scifact(root, "calibration")
     if args.pydocs.is_dir():
         py = g.pydocs(args.pydocs, "train")
-        neg.extend(w for i, d in enumerate(py) if i % 5 and i % 3 == 0 for w in segments(d))
+        neg.extend(w for i, d in enumerate(py) if i % 5 and i % 3 == 0 for w in segments(d, short))
         calib_docs["python docs"] = [d for i, d in enumerate(py) if i % 5 == 0][:400]
     cw, cb = fit(pos, neg, args.c)
 
     def chunk_score(text: str) -> float:
-        return max(probability(cw, cb, w) for v in normalise(text).views for w in segments(v))
+        return max(
+            probability(cw, cb, w) for v in normalise(text).views for w in segments(v, short)
+        )
 
     # The threshold keeps every calibration group within the target, not just their union.
     per_group = {}
@@ -155,7 +196,13 @@ def main() -> None:
 
     meta = {
         "format": 1,
-        "features": {"ngrams": list(NGRAMS), "dim": DIM, "window": WINDOW, "stride": STRIDE},
+        "features": {
+            "ngrams": list(NGRAMS),
+            "dim": DIM,
+            "window": WINDOW,
+            "stride": STRIDE,
+            **({"short_window": short} if short else {}),
+        },
         "seed": SEED,
         "C": args.c,
         "target_fpr": args.fpr,
@@ -171,7 +218,13 @@ def main() -> None:
             },
             "chunk": {
                 "positive": "first segment and windows of bipia train attacks and of the "
-                "question positives of <= 400 chars",
+                "question positives of <= 400 chars"
+                + (
+                    "; short windows holding half of a bipia train attack planted in a train "
+                    "context (buckets 0-7)"
+                    if short
+                    else ""
+                ),
                 "negative": "segments of bipia train contexts (buckets 0-7), scifact abstracts "
                 "(buckets 0-6, first 1500), wildguard benign buckets 0-6, python docs chunks "
                 "(file buckets 0-6, i % 5 != 0 and i % 3 == 0)",

@@ -8,7 +8,7 @@ import dataclasses
 from typing import Any
 
 from cairn.payloads import AnswerOut, SearchOut, answer_json, citation_json, search_json
-from cairn.types import Answer, Chunk, Citation, Degraded, Hit, Usage
+from cairn.types import Answer, Chunk, Citation, Degraded, Hit, Risk, Usage
 
 ASK_KEYS = {"answer", "abstained", "citations", "usage", "cost_usd", "latency_ms", "trace_id"}
 CITATION_KEYS = {"n", "chunk_id", "source", "uri", "section", "quote", "verified"}
@@ -22,6 +22,7 @@ SEARCH_RESULT_KEYS = {
     "section",
     "score",
     "text",
+    "risk",
 }
 
 
@@ -71,13 +72,14 @@ def _answer() -> Answer:
 def test_ask_json_carries_the_contract() -> None:
     data = answer_json(_answer())
     assert set(data) >= ASK_KEYS
-    # documented additions: the cache, degraded mode, and the guards' decisions
-    assert set(data) - ASK_KEYS == {"cached", "degraded", "refused", "reason", "guard"}
+    # documented additions: the cache, degraded mode, the guards' decisions, the route
+    assert set(data) - ASK_KEYS == {"cached", "degraded", "refused", "reason", "guard", "route"}
     assert (data["refused"], data["reason"]) == (False, None)
     assert data["guard"] == {"input": "off", "context": "off", "output": "off"}
     assert data["degraded"] is None
     [citation] = data["citations"]
-    assert set(citation) >= CITATION_KEYS and set(citation) - CITATION_KEYS == {"support"}
+    assert set(citation) >= CITATION_KEYS and set(citation) - CITATION_KEYS == {"support", "risk"}
+    assert citation["risk"] is None  # never scanned
     assert f"[{citation['n']}]" in data["answer"]
     assert citation["source"] == "library/dataclasses.html"
     assert data["usage"] == {"input_tokens": 10, "output_tokens": 4, "estimated": True}
@@ -103,6 +105,18 @@ def test_search_json_is_exactly_the_contract() -> None:
     assert [r["rank"] for r in data["results"]] == [1, 2]
     assert data["results"][0]["section"] == "dataclasses > Fields"
     assert data["results"][0]["uri"].endswith("#fields")
+
+
+def test_hits_and_citations_carry_their_risk() -> None:
+    risk = Risk(score=0.97, flagged=True, reasons=("rule:ignore-instructions",))
+    hit = Hit(chunk=dataclasses.replace(_chunk(1), risk=risk), score=0.5)
+    expected = {"score": 0.97, "flagged": True, "reasons": ["rule:ignore-instructions"]}
+    assert search_json("q", [hit])["results"][0]["risk"] == expected
+    answer = _answer()
+    cited = dataclasses.replace(answer.citations[0], risk=risk)
+    data = answer_json(dataclasses.replace(answer, citations=(cited,)))
+    assert data["citations"][0]["risk"] == expected
+    assert AnswerOut.model_validate(data).model_dump(mode="json") == data
 
 
 def test_payloads_read_back_through_their_models() -> None:

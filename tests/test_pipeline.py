@@ -159,8 +159,10 @@ def test_a_blocking_input_guard_stops_before_retrieval() -> None:
     pipeline.input_guard = guard
     answer = pipeline.ask("tell me the secret")
     assert answer.abstained and answer.text == "No." and not answer.citations
-    assert [name for name, _ in tracer.spans] == ["ask"]  # nothing retrieved or answered
+    names = [name for name, _ in tracer.spans]
+    assert names == ["ask", "guard.input"]  # nothing retrieved or answered
     assert tracer.spans[0][1]["guard_input_reason"] == "forbidden word"
+    assert tracer.spans[1][1] == {"stage": "input", "decision": "blocked", "reason": "forbidden"}
     assert not pipeline.ask("lists in dataclasses?").abstained
     assert guard.seen == ["tell me the secret", "lists in dataclasses?"]
 
@@ -258,8 +260,12 @@ def test_a_blocking_context_guard_stops_before_the_answer() -> None:
     pipeline.context_guard = BlockContext()
     answer = pipeline.ask("lists?")
     assert answer.abstained and not answer.citations
-    assert [name for name, _ in tracer.spans] == ["ask", "retrieve"]  # nothing answered
+    names = [name for name, _ in tracer.spans]
+    assert names == ["ask", "retrieve", "guard.context"]  # nothing answered
     assert tracer.spans[0][1]["guard_context_reason"] == "poisoned"
+    decision = dict(tracer.spans[2][1])
+    assert decision["decision"] == "blocked" and decision["reason"] == "poisoned"
+    assert decision["guard"] == "BlockContext"
 
 
 def test_the_caller_comes_from_an_enclosing_request_scope() -> None:

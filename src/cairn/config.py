@@ -126,13 +126,43 @@ class GuardSettings(_Section):
     (`CAIRN_GUARD_OUTPUT`)."""
     allow_hosts: list[str] = Field(default_factory=list)
     """Hosts an answer may link to or embed images from (others are neutralised)."""
+    ingest: Literal["off", "flag", "quarantine"] = "flag"
+    """Every chunk is scanned for planted instructions at ingest and its risk stored: `flag`
+    keeps a flagged chunk retrievable and marked, `quarantine` keeps it out of search until
+    `cairn guard quarantine release` (`CAIRN_GUARD_INGEST`)."""
+    context: Literal["off", "flag", "block"] = "flag"
+    """Retrieved chunks are rescanned at query time: `flag` marks a flagged passage (a
+    warning in the prompt, `risk` on hits and citations), `block` drops it from the prompt
+    and the extractive answer (`CAIRN_GUARD_CONTEXT`)."""
+    spotlight: Literal["delimit", "datamark"] = "delimit"
+    """How passages are set off in the LLM prompt: `delimit` wraps each in a `<passage>`
+    element; `datamark` also interleaves a marker between its words (flagged passages are
+    always datamarked)."""
+    pii: Literal["off", "mask", "redact"] = "off"
+    """Personal data (e-mail, phone, card, IBAN, IP, national ids): `mask` (`j***@e***.com`)
+    or `redact` (`[EMAIL_ADDRESS]`) it in answers, traces, logs and the answer cache, which
+    then never stores a question holding any (`CAIRN_GUARD_PII`; needs the `pii` extra:
+    pip install 'cairn[pii]'; see docs/guard.md)."""
 
 
 class AnswerSettings(_Section):
     max_sentences: int = Field(4, ge=1, le=20)
     max_sources: int = Field(3, ge=1, le=20)
     abstain_threshold: float = Field(0.41, ge=0.0, le=1.0)
-    """Abstain when the best chunk's dense similarity to the question is below this."""
+    """With `abstention = "similarity"`: abstain when the best chunk's dense similarity to
+    the question is below this."""
+    abstention: Literal["evidence", "similarity"] = "evidence"
+    """How the extractive answerer decides that the documents do not answer: `evidence`, an
+    answerability model over the best sentences' scores, the chunks' relevance and the
+    question's terms the chunks lack (trained and calibrated on training data only,
+    bench/train_answerer.py); `similarity`, the best chunk's similarity alone."""
+    answerable_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    """With `abstention = "evidence"`: abstain below this answerability probability; unset,
+    the threshold calibrated with the shipped model (docs/benchmarks.md, "Extractive
+    answers")."""
+    sentence_margin: float = Field(1.5, ge=0.0, le=20.0)
+    """The extractive answer quotes the best sentence and the next ones whose score (a
+    logit) is within this margin of it."""
     verify_policy: Literal["flag", "remove"] = "flag"
     """Unsupported sentences: `flag` keeps them (citation `verified: false`), `remove` drops
     them (see docs/benchmarks.md, "Citation verification")."""
@@ -142,6 +172,18 @@ class AnswerSettings(_Section):
     answerer, cited and verified, marked `degraded` (it spends nothing); `error` fails the
     request (HTTP 503, or the budget's 402, with `Retry-After` where known). See
     docs/api.md, "Degraded mode"."""
+    attribute: bool = True
+    """A model's answer: cite each sentence by the passage that supports it, whatever
+    markers the model wrote (none, lumped at the end, numbers it was not given); a sentence
+    no passage supports is left uncited and flagged (see docs/llm.md, "Post-hoc
+    attribution"). `false` keeps the model's markers, and an answer without any abstains."""
+    withhold_unsupported: bool = True
+    """A model's answer in which no sentence is supported by any passage is withheld (the
+    "not found" abstention, with the reason on the trace); `false` shows it, flagged."""
+    context_tokens: int = Field(2000, ge=100, le=200_000)
+    """Passages given to a model: filled by rank within this many tokens, overlapping or
+    adjacent chunks of a document merged, a passage cut mid-answer given its neighbouring
+    chunk (see docs/llm.md, "Context assembly")."""
     history_tokens: int = Field(1024, ge=32, le=100_000)
     """A conversation's history read to make a follow-up question standalone is kept within
     this many tokens: older turns are folded into a summary of their key terms, then
@@ -190,6 +232,54 @@ class LLMSettings(_Section):
     """Tried in order when the main model fails: "model" or "provider:model"."""
     routes: dict[str, LLMRoute] = Field(default_factory=dict)
     """Per-task models, e.g. a cheap `judge` and `rewrite` model and a strong `answer` one."""
+    prompt_cache: Literal["auto", "all", "off"] = "auto"
+    """Provider prompt caching. `auto`: Anthropic requests mark the stable prefix (tools,
+    system instructions) with a `cache_control` breakpoint, and the last turn of a
+    conversation that goes on (an agent loop); OpenAI caches stable prefixes by itself.
+    `all`: also the last turn of every request (pays Anthropic's write premium on each; for
+    traffic whose requests extend one another). `off`: no breakpoints. See docs/costs.md,
+    "Prompt caching"."""
+
+
+class RouterSettings(_Section):
+    """Routing by difficulty: which model answers each request (docs/costs.md, "Routing")."""
+
+    mode: Literal["off", "difficulty"] = "off"
+    """`off`: the `answer` model answers everything. `difficulty`: confident, verified
+    extractive answers need no model, single-source lookups go to the cheap model,
+    multi-hop or low-confidence questions to the strong (`answer`) model."""
+    cheap_route: str = "cheap"
+    """The `[llm.routes]` entry of the cheap model (e.g. `[llm.routes.cheap] model =
+    "gpt-4o-mini"`)."""
+    extractive: bool = True
+    """Answer without a model when the extractive answer is confident and fully verified."""
+    escalate: bool = True
+    """A cheap model's answer that abstains or has no verified citation, or a cheap model that
+    cannot serve, is replaced by the strong model's (route `escalated`); the cheap answer is
+    then checked whole before it is sent, so a stream starts when it is done."""
+    extractive_confidence: float = Field(0.7, ge=0.0, le=1.0)
+    """Best dense similarity (or fused score) from which the extractive answer is tried."""
+    min_confidence: float = Field(0.45, ge=0.0, le=1.0)
+    """Below this best similarity the question goes to the strong model."""
+    max_sources_cheap: int = Field(1, ge=1)
+    """Evidence from more distinct sources than this (among the near-top hits) is multi-hop:
+    the strong model answers."""
+    near_share: float = Field(0.9, gt=0.0, le=1.0)
+    """A hit counts as near-top when its score is at least this share of the best score."""
+
+
+class ShadowSettings(_Section):
+    """Shadow A/B: a share of requests also goes to a candidate model, after the answer is
+    sent; both are scored and stored for `cairn eval shadow` (docs/costs.md, "Shadow A/B")."""
+
+    fraction: float = Field(0.0, ge=0.0, le=1.0)
+    """Share of answered requests also sent to the candidate (0 = off)."""
+    route: str = "shadow"
+    """The `[llm.routes]` entry of the candidate model."""
+    judge: bool = False
+    """Also score both answers with the `judge` model (spent under feature `shadow`)."""
+    seed: int | None = None
+    """Fixes the sampling (tests, benchmarks); None = random."""
 
 
 class BudgetSettings(_Section):
@@ -254,6 +344,85 @@ class CacheSettings(_Section):
     max_entries: int = Field(10_000, ge=1)
 
 
+class McpSettings(_Section):
+    """cairn as an MCP server (docs/mcp.md): `cairn mcp serve`, and `/mcp` in `cairn serve`."""
+
+    mount: bool = True
+    """Serve the MCP endpoint at `/mcp` in `cairn serve` (same keys and tenants as the API;
+    needs the `mcp` extra)."""
+
+
+class McpServerSettings(_Section):
+    """One MCP server whose tools the agent may use (`[[agent.mcp_servers]]`)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,30}$")
+    """Names its tools for the model: `<name>_<tool>`."""
+    command: str | None = None
+    """Start the server as a subprocess speaking MCP over stdio (e.g. `mcp-server-time`)."""
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, repr=False)
+    """Environment variables for the subprocess (on top of a minimal safe environment)."""
+    url: str | None = None
+    """Or reach it over streamable HTTP at this URL."""
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    """HTTP headers to send (e.g. `Authorization`)."""
+    side_effect: Literal["none", "write", "external"] = "external"
+    """What its tools do, unless `read_only` names them: an unknown tool may act on the world."""
+    read_only: list[str] = Field(default_factory=list)
+    """Tools (by their MCP name) that only read: side effect `none`."""
+    idempotent: list[str] = Field(default_factory=list)
+    """Tools that are safe to call again after a crash mid-call (none by default)."""
+    policies: dict[str, Literal["always", "ask", "deny"]] = Field(default_factory=dict)
+    """Policy per tool (by its MCP name); default: `always` for read-only tools, else `ask`."""
+    tools: list[str] | None = None
+    """Only these tools (by MCP name); None: all the server lists."""
+    timeout_s: float = Field(60.0, gt=0)
+    """Longest wait for the server to start or a call to return."""
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if (self.command is None) == (self.url is None):
+            raise ValueError(f"MCP server {self.name!r}: give exactly one of command or url")
+        return self
+
+
+AgentPolicy = Literal["always", "ask", "deny"]
+
+
+class AgentSettings(_Section):
+    """Agent runs (`cairn agent`): tool policies and the action tools' servers; see
+    docs/agents.md."""
+
+    policies: dict[str, AgentPolicy] = Field(default_factory=dict)
+    """Policy per tool, e.g. `{send_email = "ask", search_docs = "always"}`; a tool not named
+    here runs if it only reads and asks a human if it has a side effect."""
+    tenant_policies: dict[str, dict[str, AgentPolicy]] = Field(default_factory=dict)
+    """Policy per tenant and tool (wins over `policies`), e.g.
+    `{acme = {create_issue = "deny"}}`."""
+    smtp_host: str | None = None
+    """SMTP server for `send_email` (unset: no e-mail tool)."""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_sender: str = "cairn@localhost"
+    """The `From:` address; its domain ends every Message-ID the tool makes."""
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(None, repr=False)
+    smtp_starttls: bool = False
+    caldav_url: str | None = None
+    """The CalDAV calendar collection for `free_slots` and `create_event` (unset: no
+    calendar tools), e.g. http://127.0.0.1:5232/alice/work/."""
+    caldav_username: str | None = None
+    caldav_password: str | None = Field(None, repr=False)
+    tracker_url: str | None = None
+    """A Roundup issue tracker (its REST API) for `create_issue` (unset: no tracker tool)."""
+    tracker_username: str | None = None
+    tracker_password: str | None = Field(None, repr=False)
+    timeout_s: float = Field(20.0, gt=0)
+    """Deadline of each action tool's network call."""
+    mcp_servers: list[McpServerSettings] = Field(default_factory=list)
+    """MCP servers whose tools the agent may use: `[[agent.mcp_servers]]` tables with `name`
+    and `command`/`args` or `url` (fields in docs/mcp.md)."""
+
+
 def _default_workspace() -> Path:
     return Path(".cairn")
 
@@ -278,10 +447,14 @@ class Settings(BaseSettings):
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     guard: GuardSettings = Field(default_factory=GuardSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    router: RouterSettings = Field(default_factory=RouterSettings)
+    shadow: ShadowSettings = Field(default_factory=ShadowSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     trace: TraceSettings = Field(default_factory=TraceSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
 
     @classmethod
     def settings_customise_sources(

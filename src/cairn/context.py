@@ -41,6 +41,9 @@ class RequestContext:
     usage: Usage = field(default_factory=Usage)
     calls: int = 0
     """Model calls settled in this scope."""
+    route: str | None = None
+    """The router's decision for this request (`extractive`, `cheap`, `strong`), recorded
+    on the ledger line of each model call; None without a router."""
 
     def add(self, cost: Decimal, usage: Usage) -> None:
         self.calls += 1

@@ -53,6 +53,11 @@ class IngestError(RunError):
         self.reason = reason
 
 
+class EmptyDocument(IngestError):
+    """The file was read but holds nothing to index (an empty file, a page of navigation
+    only): listed as skipped by the `empty` rule, not as a failure."""
+
+
 class ModelError(RunError):
     """The embedding model could not be loaded or run."""
 

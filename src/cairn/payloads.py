@@ -12,7 +12,24 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cairn.types import Answer, Citation, Degraded, Hit, Usage
+from cairn.types import Answer, Citation, Degraded, Hit, Risk, Route, Usage
+
+
+class RiskOut(BaseModel):
+    """How likely a chunk carries a prompt injection (docs/guard.md): `score` in [0, 1]
+    (0.5 at the detector's threshold), `flagged`, and the `reasons` (rules, `model:injection`,
+    evasions). Null when the chunk was never scanned (`guard.ingest` and `guard.context`
+    off)."""
+
+    score: float
+    flagged: bool
+    reasons: list[str]
+
+    @classmethod
+    def of(cls, risk: Risk | None) -> RiskOut | None:
+        if risk is None:
+            return None
+        return cls(score=risk.score, flagged=risk.flagged, reasons=list(risk.reasons))
 
 
 class CitationOut(BaseModel):
@@ -24,6 +41,7 @@ class CitationOut(BaseModel):
     quote: str
     verified: bool | None
     support: float | None
+    risk: RiskOut | None = None
 
     @classmethod
     def of(cls, c: Citation) -> CitationOut:
@@ -36,6 +54,7 @@ class CitationOut(BaseModel):
             quote=c.quote,
             verified=c.verified,
             support=c.support,
+            risk=RiskOut.of(c.risk),
         )
 
 
@@ -75,6 +94,20 @@ class GuardOut(BaseModel):
     output: str = "off"
 
 
+class RouteOut(BaseModel):
+    """The router's decision (`router.mode = "difficulty"`): which route answered and why."""
+
+    route: str
+    """`extractive` (no model call), `cheap` or `strong`."""
+    reason: str
+    signals: dict[str, float]
+    """What the decision read: best fused score, best dense similarity, near-top sources..."""
+
+    @classmethod
+    def of(cls, r: Route) -> RouteOut:
+        return cls(route=r.route, reason=r.reason, signals=dict(r.signals))
+
+
 class AnswerOut(BaseModel):
     answer: str
     """The text, with `[n]` markers matching `citations[].n`."""
@@ -92,6 +125,8 @@ class AnswerOut(BaseModel):
     reason: str | None = None
     """The reason code of a guard that blocked or flagged, e.g. `input:rule:ignore-instructions`."""
     guard: GuardOut = GuardOut()
+    route: RouteOut | None = None
+    """The router's decision; absent without a router."""
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerOut:
@@ -110,6 +145,7 @@ class AnswerOut(BaseModel):
             guard=GuardOut(
                 input=answer.guard.input, context=answer.guard.context, output=answer.guard.output
             ),
+            route=RouteOut.of(answer.route) if answer.route else None,
         )
 
 
@@ -124,6 +160,7 @@ class SearchResultOut(BaseModel):
     section: str
     score: float
     text: str
+    risk: RiskOut | None = None
 
     @classmethod
     def of(cls, rank: int, hit: Hit) -> SearchResultOut:
@@ -138,6 +175,7 @@ class SearchResultOut(BaseModel):
             section=c.section_path,
             score=round(hit.score, 6),
             text=c.text,
+            risk=RiskOut.of(hit.risk),
         )
 
 

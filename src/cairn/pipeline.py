@@ -1,7 +1,12 @@
 """The request path as one explicit list of stages, run top to bottom.
 
-    input guard -> [rewrite] -> cache -> retrieve -> rerank -> context guard -> answer -> verify
-      -> output guard -> settle
+    input guard -> [rewrite] -> cache -> retrieve -> rerank -> context guard -> route
+      -> assemble -> answer -> attribute -> verify -> output guard -> settle -> [shadow]
+
+`assemble` picks the passages the answerer is given (`cairn.answer.assembly`: a token
+budget, merged and expanded chunks, for a model; every hit as retrieved by default);
+`attribute` cites each sentence of a model's answer by the passage that supports it
+(`cairn.answer.attribute`; a no-op by default). The answer's `hits` stay the retrieved ones.
 
 A question asked with `history` (earlier turns of a conversation) is checked by the input
 guard as asked, then made standalone by the `rewriter` (`cairn.conversation`), the history
@@ -17,6 +22,15 @@ down, circuit open, budget or rate limit refused) and a `fallback` answerer is s
 (`answer.fallback = "extractive"`), the fallback answers, its draft verified as usual, and
 the answer carries `degraded` (also on the trace, and as a `DegradedEvent` in a stream).
 Without a fallback the error propagates. A degraded answer is never cached.
+
+Routing (`cairn.answer.router`): the `router` picks the answerer of each request from
+`answerers` by route name (`cheap`, `strong`); a confident, verified extractive answer it
+made is answered as it is (route `extractive`, no model call). The decision is on the trace,
+the answer (`route`) and the ledger line of every model call of the request.
+
+Shadow (`cairn.shadow`): once the answer is complete, the `shadow` stage may queue the same
+question and evidence for a candidate model, answered and scored on a background thread,
+off the caller's path.
 """
 
 from __future__ import annotations
@@ -25,9 +39,11 @@ import dataclasses
 import re
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from cairn.answer.assembly import ContextAssembler, KeepHits
+from cairn.answer.attribute import Attributor, KeepCitations
 from cairn.answer.base import Answerer, Draft, StreamingAnswerer
 from cairn.answer.degraded import degradation_of
 from cairn.answer.events import (
@@ -40,12 +56,15 @@ from cairn.answer.events import (
     TokenEvent,
     VerifiedEvent,
 )
+from cairn.answer.router import DEFAULT_ROUTE, ESCALATED, NoRouter, RouteDecision, Router
 from cairn.answer.verify import Verifier
 from cairn.cache import AnswerCache, CacheHit, CacheRequest
-from cairn.context import RequestContext, request_context
+from cairn.context import RequestContext, current_context, request_context
 from cairn.conversation import KeepQuestion, QueryRewriter, Turn, fit_history
 from cairn.retrieve.base import Retriever
+from cairn.shadow import ShadowStage
 from cairn.stages import (
+    OFF,
     ContextGuard,
     GuardVerdict,
     InputGuard,
@@ -56,6 +75,7 @@ from cairn.stages import (
     NoOutputGuard,
     OutputGuard,
     Reranker,
+    Screened,
     Settler,
     refusal_draft,
 )
@@ -92,6 +112,19 @@ class Pipeline:
     """Makes a question asked with history standalone (`cairn.conversation`)."""
     history_tokens: int = 1024
     """The history the rewriter reads is kept within this many tokens (`fit_history`)."""
+    assembler: ContextAssembler = field(default_factory=KeepHits)
+    """The passages the answerer is given (`cairn.answer.assembly.BudgetedContext` for a
+    model)."""
+    attributor: Attributor = field(default_factory=KeepCitations)
+    """Cites a model's sentences by what supports them
+    (`cairn.answer.attribute.PostHocAttributor`)."""
+    router: Router = field(default_factory=NoRouter)
+    """Picks the route of each request (`cairn.answer.router`); `NoRouter`: `answerer`."""
+    answerers: Mapping[str, Answerer] = field(default_factory=dict)
+    """The answerer of each route the router may pick (`cheap`, `strong`); a route not
+    here is answered by `answerer`."""
+    shadow: ShadowStage | None = None
+    """Queues a share of answered requests for a candidate model (`cairn.shadow`)."""
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         with self.tracer.trace("search", uuid.uuid4().hex, query=query):
@@ -145,6 +178,7 @@ class Pipeline:
         request: CacheRequest | None = None
         hits: list[Hit] = []
         fresh = False
+        decision = DEFAULT_ROUTE
         with request_context(trace_id, user=user, tenant=tenant) as ctx:
             user, tenant = ctx.user, ctx.tenant  # the caller, also when set by an outer scope
             with self.tracer.trace(
@@ -152,7 +186,7 @@ class Pipeline:
             ) as root:
                 refusal: Draft | None = None
                 cached: Answer | None = None
-                verdict = self.input_guard.check(question)  # 1 input guard (as asked)
+                verdict = self._guarded("input", lambda: self.input_guard.check(question))  # 1
                 root.set(guard_input=verdict.status)
                 decisions = _decided(GuardDecisions(), "input", verdict)
                 if verdict.question is not None:  # the legitimate part of a mixed question
@@ -165,7 +199,7 @@ class Pipeline:
                         asked = question
                         question = self._rewrite(question, history, root)  # rewrite
                         if question != asked:  # the history is client text: guard it too
-                            again = self.input_guard.check(question)
+                            again = self._guarded("input", lambda: self.input_guard.check(question))
                             if again.blocked:
                                 decisions = _decided(decisions, "input", again)
                                 refusal = _refusal("input", again, root)
@@ -179,15 +213,17 @@ class Pipeline:
                 if refusal is None and cached is None:
                     hits = self._retrieve(question, k or self.k, filters)  # 3 retrieve
                     hits = self.reranker.rerank(question, hits)  # 4 rerank
-                    screened = self.context_guard.screen(question, hits)  # 5 context guard
+                    screened = self._screen(question, hits)  # 5 context guard
                     root.set(guard_context=screened.verdict.status)
                     decisions = _decided(decisions, "context", screened.verdict)
                     if screened.verdict.blocked:
                         refusal = _refusal("context", screened.verdict, root)
                     else:
                         hits = screened.hits
-                        draft, refusal, output = yield from self._answer_checked(  # 6, 7, 8
-                            question, hits, stream, root
+                        decision = self._route(question, hits, ctx, root)  # route
+                        passages = self._assemble(question, hits)  # assemble
+                        draft, refusal, output, decision = yield from self._answer_checked(
+                            question, passages, stream, root, decision
                         )
                         decisions = _decided(decisions, "output", output)
                 if cached is not None:
@@ -198,14 +234,27 @@ class Pipeline:
                         draft = refusal
                         yield from _replay(refusal.text, (), stream)
                     answer = self._finish(draft, hits, ctx, started, trace_id, root)
-                    answer = dataclasses.replace(answer, guard=decisions)
+                    answer = dataclasses.replace(answer, guard=decisions, route=decision.record())
                     fresh = refusal is None and draft.degraded is None
                 if history:
                     answer = dataclasses.replace(answer, query=question)
-                self.settler.settle(ctx)  # 9 settle
+                self.settler.settle(ctx)  # 10 settle
         if fresh and request is not None and self.cache is not None:
             self.cache.put(request, answer)  # never a cached answer again, never a refusal
+        if fresh and self.shadow is not None:  # 11 shadow: queued, compared off this path
+            self.shadow.offer(question, hits, answer, user=user, tenant=tenant)
         yield AnswerDoneEvent(answer=answer)
+
+    def _guarded(self, stage: str, check: Callable[[], GuardVerdict]) -> GuardVerdict:
+        """A guard's decision, in a `guard.<stage>` span (`cairn_guard_decisions_total`);
+        the no-op guards get no span."""
+        guard = self.input_guard if stage == "input" else self.output_guard
+        if isinstance(guard, NoInputGuard | NoOutputGuard):
+            return check()
+        with self.tracer.span(f"guard.{stage}", stage=stage) as span:
+            verdict = check()
+            span.set(decision=verdict.status, reason=verdict.code)
+        return verdict
 
     def standalone(self, question: str, history: Sequence[Turn]) -> str:
         """`question` as the standalone query the rewrite stage would make of it."""
@@ -222,26 +271,113 @@ class Pipeline:
         root.set(query=query, rewritten=query != question)
         return query
 
+    def _route(
+        self, question: str, hits: list[Hit], ctx: RequestContext, root: Span
+    ) -> RouteDecision:
+        if isinstance(self.router, NoRouter):
+            return DEFAULT_ROUTE
+        with self.tracer.span("route", router=type(self.router).__name__) as span:
+            decision = self.router.route(question, hits)
+            span.set(route=decision.route, reason=decision.reason, **dict(decision.signals))
+        root.set(route=decision.route, route_reason=decision.reason)
+        ctx.route = decision.route or None
+        return decision
+
+    def _try(self, question: str, hits: list[Hit], route: str) -> tuple[Draft | None, str]:
+        """`route`'s answer, or `(None, why)` when its model cannot serve (no fallback: the
+        stronger route answers instead)."""
+        answerer = self.answerers.get(route, self.answerer)
+        with self.tracer.span("answer", answerer=type(answerer).__name__, route=route) as span:
+            try:
+                draft = answerer.answer(question, hits)
+            except Exception as exc:
+                degraded = degradation_of(exc)
+                if degraded is None:
+                    raise
+                span.set(degraded=degraded.reason, degraded_detail=degraded.detail)
+                return None, f"failed ({degraded.reason})"
+            span.set(
+                abstained=draft.abstained,
+                reason=draft.reason,
+                citations=[c.chunk_id for c in draft.citations],
+            )
+        return draft, ""
+
+    def _escalate(self, decision: RouteDecision, why: str, root: Span) -> RouteDecision:
+        """The decision after the answer of `decision.route` was not kept (`why`)."""
+        assert decision.escalate_to is not None
+        reason = f"{decision.reason}; the {decision.route} answer {why}"
+        with self.tracer.span("escalate", route=decision.route, to=decision.escalate_to) as span:
+            span.set(why=why)
+        root.set(route=ESCALATED, route_reason=reason)
+        ctx = current_context()
+        if ctx is not None:
+            ctx.route = ESCALATED  # the strong call's ledger line
+        return dataclasses.replace(
+            decision, route=decision.escalate_to, reason=reason, escalate_to=None, label=ESCALATED
+        )
+
     def _answer_checked(
-        self, question: str, hits: list[Hit], stream: bool, root: Span
-    ) -> Generator[PipelineEvent, None, tuple[Draft, Draft | None, GuardVerdict]]:
-        """Answer, verify, output guard: `(draft, refusal, verdict)`. Without an output guard the
-        answer streams as it is written; with one, it is checked whole before any of it
-        is sent, so a withheld answer never reaches the client."""
+        self,
+        question: str,
+        hits: list[Hit],
+        stream: bool,
+        root: Span,
+        decision: RouteDecision = DEFAULT_ROUTE,
+    ) -> Generator[PipelineEvent, None, tuple[Draft, Draft | None, GuardVerdict, RouteDecision]]:
+        """Answer, verify, output guard: `(draft, refusal, verdict, decision)`. Without an
+        output guard the answer streams as it is written; with one, it is checked whole
+        before any of it is sent, so a withheld answer never reaches the client. A route
+        that escalates (`decision.escalate_to`) is also checked whole: its answer, when it
+        abstains or has no verified citation, is replaced by the next route's, and
+        `decision` says so."""
         guarded = not isinstance(self.output_guard, NoOutputGuard)
-        draft = yield from self._answer(question, hits, stream and not guarded)  # 6 answer
-        draft = self._verify(draft, hits)  # 7 verify
-        checked = self.output_guard.check(draft, hits)  # 8 output guard
+        written: Draft
+        if decision.draft is not None:  # the router's verified extractive answer
+            draft = written = decision.draft
+            if stream and not guarded:
+                yield from _pieces(draft.text, draft.citations)
+        elif decision.escalate_to and decision.escalate_to != decision.route:
+            # checked whole before any of it is sent: a failed try goes to the stronger route
+            tried, why = self._try(question, hits, decision.route)  # answer
+            if tried is not None:
+                written = tried
+                tried = self._verify(self._attribute(tried, hits), hits)  # attribute, verify
+                why = "" if _verified(tried) else _unkept(tried)
+            if why:
+                decision = self._escalate(decision, why, root)
+                written = yield from self._answer(
+                    question, hits, False, self.answerers.get(decision.route, self.answerer)
+                )
+                draft = self._verify(self._attribute(written, hits), hits)
+            else:
+                assert tried is not None
+                draft = tried
+            if stream and not guarded:
+                yield from _pieces(draft.text, draft.citations)
+        else:
+            answerer = self.answerers.get(decision.route, self.answerer)
+            written = yield from self._answer(  # answer
+                question, hits, stream and not guarded, answerer
+            )
+            draft = self._attribute(written, hits)  # attribute
+            draft = self._verify(draft, hits)  # verify
+        draft = _with_risk(draft, hits)
+        checked = OFF
+        if draft.abstained and not written.abstained:  # withheld as unsupported: a leak too?
+            checked = self._guarded("output", lambda: self.output_guard.check(written, hits))
+        if not checked.blocked:
+            checked = self._guarded("output", lambda: self.output_guard.check(draft, hits))
         root.set(guard_output=checked.status)
         if checked.blocked:
-            return draft, _refusal("output", checked, root), checked
+            return draft, _refusal("output", checked, root), checked, decision
         if checked.draft is not None:  # the guard masked secrets or neutralised links
             draft = checked.draft
         if guarded:
             yield from _replay(draft.text, draft.citations, stream)
         else:
             yield VerifiedEvent(citations=draft.citations)
-        return draft, None, checked
+        return draft, None, checked, decision
 
     def _finish(
         self,
@@ -308,13 +444,14 @@ class Pipeline:
         return answer
 
     def _answer(
-        self, question: str, hits: list[Hit], stream: bool
+        self, question: str, hits: list[Hit], stream: bool, answerer: Answerer | None = None
     ) -> Generator[PipelineEvent, None, Draft]:
-        with self.tracer.span("answer", answerer=type(self.answerer).__name__) as span:
+        answerer = answerer or self.answerer
+        with self.tracer.span("answer", answerer=type(answerer).__name__) as span:
             draft = None
             sent = False
             try:
-                for event in self._answer_events(self.answerer, question, hits, stream):
+                for event in self._answer_events(answerer, question, hits, stream):
                     if isinstance(event, DoneEvent):
                         draft = event.draft
                     else:
@@ -368,6 +505,29 @@ class Pipeline:
             yield from _pieces(draft.text, draft.citations)
         yield DoneEvent(draft=draft)
 
+    def _assemble(self, question: str, hits: list[Hit]) -> list[Hit]:
+        if isinstance(self.assembler, KeepHits):
+            return hits
+        with self.tracer.span("assemble", assembler=type(self.assembler).__name__) as span:
+            passages = self.assembler.assemble(question, hits)
+            span.set(
+                chunk_ids=[p.chunk.id for p in passages],
+                tokens=[p.chunk.token_count for p in passages],
+            )
+        return passages
+
+    def _attribute(self, draft: Draft, hits: list[Hit]) -> Draft:
+        if isinstance(self.attributor, KeepCitations) or draft.abstained or draft.degraded:
+            return draft
+        with self.tracer.span("attribute", attributor=type(self.attributor).__name__) as span:
+            attributed = self.attributor.attribute(draft, hits)
+            span.set(
+                changed=attributed.text != draft.text,
+                withheld=attributed.abstained,
+                reason=attributed.reason,
+            )
+        return attributed
+
     def _verify(self, draft: Draft, hits: list[Hit]) -> Draft:
         with self.tracer.span("verify") as span:
             draft = self.verifier.verify(draft, hits)
@@ -377,11 +537,41 @@ class Pipeline:
             )
         return draft
 
+    def _screen(self, question: str, hits: list[Hit]) -> Screened:
+        """The context guard's screening, as a `guard.context` span like the other guards'
+        (`cairn_guard_decisions_total`; none without a guard)."""
+        if isinstance(self.context_guard, NoContextGuard):
+            return self.context_guard.screen(question, hits)
+        guard = type(self.context_guard).__name__
+        with self.tracer.span("guard.context", stage="context", guard=guard) as span:
+            screened = self.context_guard.screen(question, hits)
+            kept = {h.chunk.id for h in screened.hits}
+            span.set(
+                decision=screened.verdict.status,
+                reason=screened.verdict.code,
+                detail=screened.verdict.reason,
+                flagged=[h.chunk.id for h in screened.hits if h.risk and h.risk.flagged],
+                dropped=[h.chunk.id for h in hits if h.chunk.id not in kept],
+                risk=[h.risk.score if h.risk else None for h in screened.hits],
+            )
+        return screened
+
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         with self.tracer.span("retrieve", k=k, retriever=type(self.retriever).__name__) as span:
             hits = self.retriever.retrieve(query, k, filters)
             span.set(chunk_ids=[h.chunk.id for h in hits], scores=[round(h.score, 4) for h in hits])
         return hits
+
+
+def _with_risk(draft: Draft, hits: Sequence[Hit]) -> Draft:
+    """`draft` with each citation carrying its chunk's risk, as the context guard left it."""
+    risks = {h.chunk.id: h.risk for h in hits if h.risk is not None}
+    if not risks or not draft.citations:
+        return draft
+    cited = tuple(
+        dataclasses.replace(c, risk=risks.get(c.chunk_id, c.risk)) for c in draft.citations
+    )
+    return dataclasses.replace(draft, citations=cited)
 
 
 def _pieces(text: str, citations: Sequence[Citation]) -> Iterator[TokenEvent | CitationEvent]:
@@ -397,6 +587,15 @@ def _replay(text: str, citations: Sequence[Citation], stream: bool) -> Iterator[
     if stream:
         yield from _pieces(text, citations)
     yield VerifiedEvent(citations=tuple(citations))
+
+
+def _verified(draft: Draft) -> bool:
+    """An answer worth keeping: not an abstention, with at least one verified citation."""
+    return not draft.abstained and any(c.verified for c in draft.citations)
+
+
+def _unkept(draft: Draft) -> str:
+    return "abstained" if draft.abstained else "no citation verified"
 
 
 def _decided(decisions: GuardDecisions, stage: str, verdict: GuardVerdict) -> GuardDecisions:

@@ -43,6 +43,13 @@ class GuardVerdict:
     def blocked(self) -> bool:
         return self.status == "blocked"
 
+    @property
+    def code(self) -> str:
+        """The reason as a short code fit for a metric label: its first word
+        (`prompt-injection`, `output_leak:canary`, `sanitised:link`), or `none`."""
+        first = self.reason.split(maxsplit=1)[0].rstrip(":;,") if self.reason.strip() else ""
+        return first[:64] or "none"
+
 
 OFF = GuardVerdict()
 
@@ -117,6 +124,7 @@ class LedgerSettler:
                 user=ctx.user,
                 tenant=ctx.tenant,
                 trace_id=ctx.trace_id,
+                route=ctx.route,
             )
         except BudgetExceeded:
             return  # a period already over its limit (lowered since): a $0 line adds nothing

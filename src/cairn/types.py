@@ -37,6 +37,9 @@ class ParsedDocument:
     """`html`, `sphinx`, `markdown`, `pdf`, `text`, `notion`, `confluence`, `csv`, `docx`,
     `pptx`, `xlsx`, `email`."""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    """What of the file could not be read while the rest was (a damaged PDF page, an
+    unreadable e-mail attachment): shown in the ingest summary, never dropped silently."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -58,6 +61,22 @@ class Document:
     tags: tuple[str, ...] = ()
     acl: tuple[str, ...] = ()
     """Principals allowed to read the document; empty means everyone."""
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    """How likely a text is a prompt injection (`cairn.guard`): `score` in [0, 1] (0.5 at the
+    detector's threshold), `flagged`, and why (rule names, `model:injection`, evasions)."""
+
+    score: float
+    flagged: bool
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"score": self.score, "flagged": self.flagged, "reasons": list(self.reasons)}
+
+
+NO_RISK = Risk(score=0.0, flagged=False, reasons=())
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -82,6 +101,9 @@ class Chunk:
     source: str = ""
     uri: str = ""
     title: str = ""
+    risk: Risk | None = None
+    """Its injection risk as scanned at ingest (or rescanned since; by a context guard at
+    query time); None when it was never scanned."""
 
     @property
     def section_path(self) -> str:
@@ -100,6 +122,11 @@ class Hit:
     score: float
     lexical: float | None = None
     dense: float | None = None
+
+    @property
+    def risk(self) -> Risk | None:
+        """The chunk's injection risk (`Chunk.risk`)."""
+        return self.chunk.risk
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +184,9 @@ class Citation:
     verified: bool | None = None
     """True when the cited chunk was checked to support the sentence."""
     support: float | None = None
+    risk: Risk | None = None
+    """The cited chunk's injection risk (`Chunk.risk`, as the context guard last scanned it);
+    a flagged source is shown with a warning."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -185,6 +215,16 @@ class Degraded:
     caller_only: bool = False
     """A budget refusal by one caller's limit (a user's, a tenant's) or by the per-request
     cap: the model still serves others."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Route:
+    """The router's decision for one request (`cairn.answer.router`): the route that
+    answered (`extractive`, `cheap`, `strong`), why, and the signals it read."""
+
+    route: str
+    reason: str = ""
+    signals: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -222,3 +262,5 @@ class Answer:
     """The guard stages' decisions; a refused request has `abstained` and `guard.refused`."""
     query: str | None = None
     """The standalone query answered, when a question with history was rewritten."""
+    route: Route | None = None
+    """The router's decision (`router.mode = "difficulty"`); None without a router."""

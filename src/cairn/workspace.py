@@ -9,17 +9,27 @@ from typing import TYPE_CHECKING
 from cairn.config import Settings
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.pipeline import Pipeline
-from cairn.stages import GuardVerdict, InputGuard, LedgerSettler, OutputGuard
+from cairn.stages import ContextGuard, GuardVerdict, InputGuard, LedgerSettler, OutputGuard
 from cairn.store.base import Store
 from cairn.store.open import DB_FILE, open_store, sqlite_path
 
 if TYPE_CHECKING:
-    from cairn.answer.base import Draft
+    from cairn.answer.assembly import ContextAssembler
+    from cairn.answer.attribute import Attributor
+    from cairn.answer.base import Answerer, Draft
+    from cairn.answer.generative import GenerativeAnswerer
+    from cairn.answer.prompt import PromptParts
+    from cairn.answer.router import Router
+    from cairn.answer.verify import CitationVerifier, Verifier
     from cairn.budget.reservations import Budget
     from cairn.cache import AnswerCache
     from cairn.guard.detector import InjectionDetector
+    from cairn.guard.leaks import Canary
+    from cairn.guard.pii import PIIDetector
+    from cairn.guard.surfaces import Scrub
     from cairn.llm.base import Provider
     from cairn.retrieve.base import Retriever
+    from cairn.shadow import ShadowStage, ShadowStore
     from cairn.types import Hit
 
 
@@ -31,6 +41,7 @@ class Workspace:
         self.settings = settings
         self.create = create
         self._providers: list[Provider] = []
+        self._stages: list[ShadowStage] = []
 
     @property
     def root(self) -> Path:
@@ -72,7 +83,7 @@ class Workspace:
 
         c = self.settings.cache
         self.root.mkdir(parents=True, exist_ok=True)
-        return open_answer_cache(
+        cache = open_answer_cache(
             self.root,
             exact=c.exact,
             semantic=c.semantic,
@@ -82,6 +93,12 @@ class Workspace:
             embedder=self.embedder if c.semantic else None,
             url=self.settings.redis.url,
         )
+        if cache is not None and self.pii is not None:
+            from cairn.guard.surfaces import PIIAnswerCache
+
+            detector, scrub = self.pii
+            return PIIAnswerCache(cache, detector, scrub)
+        return cache
 
     def provider(self, task: str = "answer", model: str | None = None) -> Provider | None:
         """The metered model for `task` (`None` in extractive mode); `model` overrides
@@ -111,12 +128,13 @@ class Workspace:
         model: str | None = None,
         cache: bool = False,
         fallback: bool = True,
+        shadow: bool = True,
     ) -> Pipeline:
         """The ask pipeline. `cache=True` reuses answers across requests (the CLI and the
         server); evaluations and benchmarks leave it off so they always measure the code.
         `fallback=False` ignores `answer.fallback = "extractive"` (a model failure raises):
-        evaluations measure the model, never a stand-in."""
-        from cairn.answer.base import Answerer
+        evaluations measure the model, never a stand-in. `shadow=False` leaves the shadow stage
+        out (`shadow.fraction`): an evaluation spends nothing on a candidate."""
         from cairn.answer.extractive import ExtractiveAnswerer
         from cairn.answer.verify import CitationVerifier
 
@@ -127,32 +145,171 @@ class Workspace:
         if provider is None:
             answerer = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         else:
-            from cairn.answer.generative import GenerativeAnswerer
-
-            answerer = GenerativeAnswerer(provider)
+            answerer = self.generative(provider)
             if fallback and self.settings.answer.fallback == "extractive":  # degraded mode
                 stand_in = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
         from cairn.cache import config_fingerprint
         from cairn.conversation import build_rewriter
 
         input_guard, output_guard = self.guards()
+        verifier = CitationVerifier(
+            self.embedder, store=self.store, policy=self.settings.answer.verify_policy
+        )
+        assembler, attributor = self.model_stages(provider is not None, verifier)
+        router, answerers = self.router(provider is not None, model, verifier)
         return Pipeline(
             retriever,
             answerer,
-            CitationVerifier(
-                self.embedder, store=self.store, policy=self.settings.answer.verify_policy
-            ),
+            verifier,
             k=self.settings.retrieve.k,
             settler=LedgerSettler(self.budget),
             fallback=stand_in,
             cache=self.answer_cache if cache else None,
             generation=self.store.generation,
-            cache_config=config_fingerprint(self.settings, mode=mode, model=model),
+            cache_config=config_fingerprint(
+                self.settings,
+                mode=mode,
+                model=model,
+                extra={"guard_pii": self.settings.guard.pii} if self.pii is not None else None,
+            ),
             input_guard=input_guard,
+            context_guard=self.context_guard(),
             output_guard=output_guard,
             rewriter=build_rewriter(self.provider("rewrite", model)),
             history_tokens=self.settings.answer.history_tokens,
+            assembler=assembler,
+            attributor=attributor,
+            router=router,
+            answerers=answerers,
+            shadow=self.shadow(verifier) if shadow and provider is not None else None,
         )
+
+    def generative(self, provider: Provider) -> GenerativeAnswerer:
+        """A model's answerer as every route uses it: the shipped prompt with the canary and
+        the spotlighting of `guard.spotlight`; markers required unless attribution cites
+        after the fact."""
+        from cairn.answer.generative import GenerativeAnswerer
+
+        parts = self.prompt_parts.replace(spotlight=self.settings.guard.spotlight)
+        return GenerativeAnswerer(
+            provider, parts=parts, require_citations=not self.settings.answer.attribute
+        )
+
+    def model_stages(
+        self, model: bool, verifier: CitationVerifier | None = None
+    ) -> tuple[ContextAssembler, Attributor]:
+        """The stages a model's answers go through: a token budget for its passages, and
+        post-hoc attribution of its sentences (`answer.attribute`) with `verifier`'s support
+        model (the pipeline's own, so each sentence is embedded once); no-ops without a
+        model."""
+        from cairn.answer.assembly import BudgetedContext, KeepHits
+        from cairn.answer.attribute import KeepCitations, PostHocAttributor
+        from cairn.answer.verify import CitationVerifier
+
+        if not model:
+            return KeepHits(), KeepCitations()
+        answer = self.settings.answer
+        attributor: Attributor = KeepCitations()
+        if answer.attribute:
+            attributor = PostHocAttributor(
+                verifier or CitationVerifier(self.embedder, store=self.store),
+                withhold=answer.withhold_unsupported,
+            )
+        return BudgetedContext(self.store, max_tokens=answer.context_tokens), attributor
+
+    def router(
+        self, generative: bool, model: str | None, verifier: Verifier
+    ) -> tuple[Router, dict[str, Answerer]]:
+        """The router `router.mode` asks for and the answerers of its routes (no router in
+        the extractive mode, or when `model` pins one model)."""
+        from cairn.answer.router import DifficultyRouter, NoRouter
+
+        r = self.settings.router
+        if r.mode == "off" or not generative or model is not None:
+            return NoRouter(), {}
+        from cairn.answer.extractive import ExtractiveAnswerer
+
+        cheap = self.provider(r.cheap_route)
+        answerers: dict[str, Answerer] = {}
+        if cheap is not None:
+            answerers["cheap"] = self.generative(cheap)
+        extractive = ExtractiveAnswerer(self.store, self.embedder, self.settings.answer)
+        return DifficultyRouter(r, extractive=extractive, verifier=verifier), answerers
+
+    @cached_property
+    def shadow_store(self) -> ShadowStore:
+        from cairn.shadow import SHADOW_FILE, ShadowStore
+
+        return ShadowStore(self.root / SHADOW_FILE)
+
+    def shadow(self, verifier: Verifier) -> ShadowStage | None:
+        """The shadow stage `shadow.fraction` asks for (None when 0)."""
+        s = self.settings.shadow
+        if s.fraction <= 0:
+            return None
+        from cairn.budget.providers import metered_provider
+        from cairn.llm.routing import resolve_routes
+        from cairn.shadow import FEATURE, ShadowStage
+
+        candidate = metered_provider(self.settings.llm, s.route, self.budget, feature=FEATURE)
+        if candidate is None:
+            return None
+        self._providers.append(candidate)
+        grader = None
+        if s.judge:
+            from cairn.evals.judge import ModelJudge
+
+            judge = metered_provider(self.settings.llm, "judge", self.budget, feature=FEATURE)
+            if judge is not None:
+                self._providers.append(judge)
+                grader = ModelJudge(judge)
+        stage = ShadowStage(
+            self.generative(candidate),
+            verifier,
+            self.shadow_store,
+            fraction=s.fraction,
+            candidate_model=resolve_routes(self.settings.llm, s.route)[0].model,
+            primary_model=resolve_routes(self.settings.llm, "answer")[0].model,
+            grader=grader,
+            seed=s.seed,
+        )
+        self._stages.append(stage)
+        return stage
+
+    @cached_property
+    def pii(self) -> tuple[PIIDetector, Scrub] | None:
+        """The detector and the scrub `guard.pii` asks for (None when `off`); a policy other
+        than `off` also scrubs every trace attribute and log message of this process."""
+        from cairn.guard.surfaces import install_log_scrubber, make_scrub, pii_detector
+        from cairn.trace.redact import register_scrubber
+
+        policy = self.settings.guard.pii
+        detector = pii_detector(policy)
+        if detector is None:
+            return None
+        scrub = make_scrub(detector, policy)
+        register_scrubber(scrub)
+        install_log_scrubber(scrub)
+        return detector, scrub
+
+    @cached_property
+    def canary(self) -> Canary:
+        """The workspace's canary token (`guard-canary` in the workspace, owner-only), placed
+        in the system prompt and masked in every trace."""
+        from cairn.guard.leaks import Canary
+        from cairn.trace.redact import register_secret
+
+        canary = Canary.for_workspace(self.root)
+        register_secret(canary.token)
+        return canary
+
+    @cached_property
+    def prompt_parts(self) -> PromptParts:
+        """The prompt the generative answerer sends: the shipped one with the canary."""
+        from cairn.answer.prompt import PromptParts
+        from cairn.guard.leaks import with_canary
+
+        return with_canary(PromptParts(), self.canary)
 
     @cached_property
     def injection_detector(self) -> InjectionDetector:
@@ -175,13 +332,37 @@ class Workspace:
         if g.output != "off":
             output_guard = _OutputPolicy(
                 g.output,
+                parts=self.prompt_parts,
+                canary=self.canary,
                 known_secrets=[s for s in (self.settings.llm.api_key,) if s],
                 allow_hosts=g.allow_hosts,
             )
+        if self.pii is not None:
+            from cairn.guard.surfaces import PIIOutputGuard
+
+            output_guard = PIIOutputGuard(output_guard, self.pii[1])
         return input_guard, output_guard
+
+    def context_guard(self) -> ContextGuard:
+        """The context guard `guard.context` asks for: retrieved chunks rescanned at query
+        time (the no-op one when `off`); chunks released from quarantine are never dropped."""
+        from cairn.stages import NoContextGuard
+
+        policy = self.settings.guard.context
+        if policy == "off":
+            return NoContextGuard()
+        from cairn.guard.context import InjectionContextGuard
+
+        store = self.store
+        return InjectionContextGuard(self.injection_detector, policy, released=store.released)
 
     def close(self) -> None:
         """Close what this workspace opened: HTTP clients, the ledger, the database."""
+        for stage in self._stages:
+            stage.close()  # queued shadow comparisons finish first
+        self._stages.clear()
+        if "shadow_store" in self.__dict__:
+            self.shadow_store.close()
         for provider in self._providers:
             close = getattr(provider, "close", None)
             if callable(close):
@@ -199,11 +380,21 @@ class _OutputPolicy:
     """`OutputLeakGuard` under a policy: `block` withholds a leak, `flag` lets it through
     marked; both mask secrets and neutralise links."""
 
-    def __init__(self, policy: str, *, known_secrets: list[str], allow_hosts: list[str]) -> None:
+    def __init__(
+        self,
+        policy: str,
+        *,
+        parts: PromptParts,
+        canary: Canary,
+        known_secrets: list[str],
+        allow_hosts: list[str],
+    ) -> None:
         from cairn.guard.leaks import OutputLeakGuard
 
         self.policy = policy
-        self.guard = OutputLeakGuard(known_secrets=known_secrets, allow_hosts=allow_hosts)
+        self.guard = OutputLeakGuard(
+            parts=parts, canary=canary, known_secrets=known_secrets, allow_hosts=allow_hosts
+        )
 
     def check(self, draft: Draft, hits: list[Hit]) -> GuardVerdict:
         verdict = self.guard.check(draft, hits)

@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 
 from cairn.agent import AgentStore
+from tests.agent.servers import caldav_server, roundup_server, smtp_server
+
+__all__ = ["caldav_server", "roundup_server", "smtp_server"]  # fixtures of the action tools
 
 
 class Clock:

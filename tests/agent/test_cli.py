@@ -69,7 +69,9 @@ def test_run_waits_for_approval_then_resumes_exactly_once(
 
     # the model saw the tools, and the search result went back as a role "tool" message
     second = fake.requests[1]
-    assert {t.name for t in second.tools} == {"search_docs", "write_note"}
+    assert {t.name for t in second.tools} == {
+        "search_docs", "read_chunk", "ask_docs", "draft_reply", "write_note"
+    }  # fmt: skip
     tool_msg = second.messages[-1]
     assert tool_msg.role == "tool" and tool_msg.tool_call_id == "s1"
     assert json.loads(tool_msg.content)["passages"][0]["chunk_id"]

@@ -224,7 +224,14 @@ def test_each_step_and_tool_call_is_a_span_of_the_run_trace(
     assert trace is not None and trace["name"] == "agent"
     assert trace["attributes"]["status"] == "done" and trace["attributes"]["feature"] == "agent"
     spans = [(s["name"], s["attributes"]) for s in trace["spans"]]
-    assert [name for name, _ in spans if name != "agent"] == ["model", "tool", "model"]
+    assert [name for name, _ in spans if name != "agent"] == [
+        "model",
+        "guard.tool",
+        "tool",
+        "model",
+    ]
+    guard = next(a for n, a in spans if n == "guard.tool")
+    assert guard["decision"] == "pass" and guard["reason"] == "no_side_effect"
     tool = next(a for n, a in spans if n == "tool")
     assert tool["tool"] == "echo" and tool["state"] == "done"
     assert next(a for n, a in spans if n == "model")["tool_calls"] == ["echo"]

@@ -62,7 +62,9 @@ def test_answer_cites_every_sentence_with_existing_chunks(store: SQLiteStore) ->
 
 
 def test_abstains_below_threshold(store: SQLiteStore) -> None:
-    answerer = ExtractiveAnswerer(store, EMB, AnswerSettings(abstain_threshold=0.99))
+    answerer = ExtractiveAnswerer(
+        store, EMB, AnswerSettings(abstention="similarity", abstain_threshold=0.99)
+    )
     hits = hits_for(store, "dataclass default")
     draft = answerer.answer("how do I bake sourdough bread", hits)
     assert draft.abstained and draft.citations == ()

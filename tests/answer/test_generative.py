@@ -180,6 +180,14 @@ def test_marker_normalisation() -> None:
     assert normalise_markers("Use `x[0]` here [1].", 3) == ("Use `x[0]` here. [1]", [])
 
 
+def test_a_dropped_marker_leaves_the_rest_of_the_text_as_written() -> None:
+    text = "Write to fp (a .write()-supporting file object) [9]. Then close it [1] [7]."
+    assert normalise_markers(text, 2) == (
+        "Write to fp (a .write()-supporting file object). Then close it. [1]",
+        [9, 7],
+    )
+
+
 def test_best_quote_can_take_two_sentences() -> None:
     text = "Alpha beta gamma. Unrelated words here. Delta epsilon zeta."
     assert best_quote("alpha beta gamma", text) == "Alpha beta gamma."

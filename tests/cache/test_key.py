@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from cairn.cache import CacheRequest, config_fingerprint, normalise_question
@@ -89,6 +92,8 @@ def test_config_fingerprint_follows_what_shapes_answers() -> None:
         _settings(answer={"abstain_threshold": 0.5}),
         _settings(embed={"max_tokens": 128}),
         _settings(llm={"provider": "openai", "model": "gpt-4o"}),
+        _settings(guard={"context": "block"}),
+        _settings(guard={"spotlight": "datamark"}),
     ]
     prints = [config_fingerprint(s) for s in changed]
     assert base not in prints and len(set(prints)) == len(prints)
@@ -126,3 +131,22 @@ def test_config_fingerprint_overrides_and_extra() -> None:
     )
     assert config_fingerprint(settings, model="x") != config_fingerprint(settings)
     assert config_fingerprint(settings, extra={"prompt": "v2"}) != config_fingerprint(settings)
+
+
+def test_config_fingerprint_follows_the_extractive_models_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cairn.answer.features as features
+    from cairn.cache import key
+
+    base = config_fingerprint(_settings())
+    retrained = tmp_path / "answer_model.json"
+    data = json.loads(features.MODEL_PATH.read_text())
+    data["threshold"] = round(data["threshold"] + 0.01, 3)
+    retrained.write_text(json.dumps(data))
+    monkeypatch.setattr(features, "MODEL_PATH", retrained)
+    key._extractive_model_digest.cache_clear()
+    try:
+        assert config_fingerprint(_settings()) != base
+    finally:
+        key._extractive_model_digest.cache_clear()

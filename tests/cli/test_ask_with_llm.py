@@ -119,3 +119,62 @@ def test_extractive_requests_are_recorded_at_zero_cost(workspace: Path) -> None:
     assert data["cost_usd"] == 0.0
     rows = [r for r in ledger_rows(workspace) if r[0] == data["trace_id"]]
     assert [(model, status) for _, model, status in rows] == [("extractive", "settled")]
+
+
+def test_routing_and_shadow_from_cairn_toml(
+    workspace: Path, fake: FakeLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[router]` and `[shadow]` in cairn.toml: the route on the answer and on every ledger
+    line, the candidate's comparison stored and reported by `cairn eval shadow`."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(workspace, ws)
+    (ws / "cairn.toml").write_text(
+        f"""
+[llm]
+provider = "openai"
+base_url = "{fake.url}"
+model = "gpt-4o"
+api_key = "test-key"
+
+[llm.routes.cheap]
+model = "gpt-4o-mini"
+
+[llm.routes.shadow]
+model = "gpt-4o-mini"
+
+[router]
+mode = "difficulty"
+extractive = false
+min_confidence = 0.0
+
+[shadow]
+fraction = 1.0
+"""
+    )
+    for name in ("PROVIDER", "BASE_URL", "MODEL", "API_KEY"):
+        monkeypatch.delenv(f"CAIRN_LLM_{name}", raising=False)
+    routes = []
+    for question in (
+        "How do I give a dataclass field a default list?",
+        "What is the difference between a dataclass and a namedtuple?",
+    ):
+        result = runner.invoke(app, ["ask", question, "--workspace", str(ws), "--json"])
+        assert result.exit_code == 0, result.output
+        routes.append(json.loads(result.output)["route"])
+    assert routes[1]["route"] == "strong" and routes[1]["reason"] == "multi-hop question"
+    assert routes[0]["route"] in ("cheap", "escalated", "strong")
+    with closing(sqlite3.connect(ws / "ledger.db")) as db:
+        lines = list(db.execute("SELECT feature, model, route FROM ledger ORDER BY seq"))
+    answered = [(m, r) for f, m, r in lines if f == "ask"]
+    assert ("gpt-4o", "strong") in answered
+    shadowed = [(m, r) for f, m, r in lines if f == "shadow"]
+    assert shadowed and {m for m, _ in shadowed} == {"gpt-4o-mini"}
+    report = runner.invoke(app, ["eval", "shadow", "--workspace", str(ws), "--json"])
+    assert report.exit_code == 0, report.output
+    data = json.loads(report.output)
+    assert data["pairs"] == 2 and data["candidate_models"] == ["gpt-4o-mini"]
+    costs = runner.invoke(app, ["costs", "--workspace", str(ws), "--json"])
+    by_route = {row["route"] for row in json.loads(costs.output)["by_route"]}
+    assert "strong" in by_route

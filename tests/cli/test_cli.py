@@ -47,7 +47,8 @@ def test_search_json_contract(workspace: Path) -> None:
     results = data["results"]
     assert isinstance(results, list) and len(results) == 3
     keys = {"rank", "chunk_id", "doc_id", "source", "uri", "title", "section", "score", "text"}
-    assert all(set(r) == keys for r in results)
+    assert all(set(r) == keys | {"risk"} for r in results)
+    assert all(set(r["risk"]) == {"score", "flagged", "reasons"} for r in results)  # ingest scan
     top = results[0]
     assert top["source"] == "library/dataclasses.html"
     assert "#" in top["uri"] and top["uri"].startswith("file://")

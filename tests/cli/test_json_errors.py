@@ -79,7 +79,12 @@ def test_provider_outage_is_a_json_error(workspace: Path, monkeypatch: pytest.Mo
     use_llm(monkeypatch, "http://127.0.0.1:9/v1")  # nothing listens on port 9
     monkeypatch.setenv("CAIRN_LLM_RETRIES", "0")
     error = json_error(["ask", QUESTION, "--json", "--no-cache", "-w", str(workspace)], 2)
-    assert error["code"] == "upstream_error" and error["status"] == 502
+    # The API answers an outage 503 with the degradation reason; the CLI reports the same.
+    assert (error["code"], error["status"], error["reason"]) == (
+        "upstream_error",
+        503,
+        "unavailable",
+    )
 
 
 def test_batch_writes_an_error_object_per_failed_line_and_goes_on(

@@ -27,7 +27,9 @@ class FakeWorkspace:
         self.settings = Settings(workspace=root)
         self.budget = None  # no model is configured: nothing to spend
 
-    def pipeline(self, mode: str | None = None, *, fallback: bool = True) -> Any:
+    def pipeline(
+        self, mode: str | None = None, *, fallback: bool = True, shadow: bool = True
+    ) -> Any:
         return pipeline(self.store, mode)
 
     def close(self) -> None:

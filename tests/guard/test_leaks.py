@@ -42,23 +42,23 @@ def test_is_an_output_guard(guard: OutputLeakGuard) -> None:
 def test_instruction_texts_cover_the_real_prompt() -> None:
     texts = instruction_texts(PARTS)
     assert texts[0] == PARTS.system_prompt()
-    assert any("The cache is cleared on restart." in t for t in texts[1:])
+    assert any("A fact stated in passage two." in t for t in texts[1:])
     assert PARTS.data_rules in texts
 
 
 def test_copied_prompt_example_is_blocked(guard: OutputLeakGuard) -> None:
     hits = [_hit("The service keeps sessions in Redis; see the runbook.")]
-    review = guard.review(_draft("The cache is cleared on restart. [1]"), hits)
+    review = guard.review(_draft("A fact stated in passage two. [1]"), hits)
     assert review.verdict.blocked
     assert review.verdict.reason == "output_leak:instructions"
     assert review.draft.text == REFUSAL
     assert review.draft.abstained and review.draft.citations == ()
-    assert "cache" not in review.verdict.refusal  # the refusal reveals nothing
+    assert "passage" not in review.verdict.refusal  # the refusal reveals nothing
 
 
 def test_example_sentence_quoted_from_a_document_passes(guard: OutputLeakGuard) -> None:
-    hits = [_hit("Operations note: the cache is cleared on restart, so warm it afterwards.")]
-    verdict = guard.check(_draft("The cache is cleared on restart. [1]"), hits)
+    hits = [_hit("Style guide: a fact stated in passage two, so the reader can check it.")]
+    verdict = guard.check(_draft("A fact stated in passage two. [1]"), hits)
     assert verdict.status == "pass"
 
 
@@ -129,3 +129,15 @@ def test_verbatim_overlap_threshold() -> None:
     overlap = VerbatimOverlap(["one two three four five six seven eight nine ten"], shingle=8)
     assert overlap.copied("x one two three four five six seven y") == []  # 7 words
     assert overlap.copied("x one two three four five six seven eight y") != []
+
+
+def test_prompt_examples_make_no_claim_a_model_could_copy_as_an_answer() -> None:
+    """A model copying an example (as one did: "The cache is cleared on restart.") must say
+    nothing about the world: each quoted example is a marker or talks about passages."""
+    import re
+
+    examples = instruction_texts(PromptParts())[5:]
+    assert examples
+    for example in examples:
+        bare = re.sub(r"\[\d+\]", "", example).strip()
+        assert not bare or "passage" in bare.lower(), example

@@ -26,8 +26,8 @@ def _pipeline(model: ScriptedModel) -> Pipeline:
 
 
 def test_model_copying_the_prompt_example_is_withheld() -> None:
-    answer = _pipeline(ScriptedModel("The cache is cleared on restart. [1]")).ask(
-        "When is the cache cleared?"
+    answer = _pipeline(ScriptedModel("A fact stated in passage two. [1]")).ask(
+        "How does a dataclass get a list?"
     )
     assert answer.abstained
     assert answer.text == REFUSAL

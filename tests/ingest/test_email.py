@@ -47,6 +47,7 @@ def test_attachments_are_listed_and_supported_ones_read() -> None:
     assert doc.metadata["attachment_errors"].startswith(
         "broken.xlsx: corrupt or truncated XLSX file"
     )
+    assert [w.split(":")[0] for w in doc.warnings] == ["attachment broken.xlsx"]
     table = next(b for b in doc.blocks if b.kind == "table")
     assert table.section == ("Attachment: report.docx", "Results")
     assert table.text.startswith("| " + " | ".join(TABLE[0]) + " |")

@@ -227,3 +227,51 @@ def test_a_definition_term_set_larger_opens_a_section() -> None:
         ("Built-in functions", "abs (x) and more arguments"),
         ("Built-in functions", "len (s) and more arguments"),
     ]
+
+
+def test_a_page_that_fails_to_parse_is_reported_and_the_rest_indexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cairn.config import Settings
+    from cairn.embed.hashing import HashingEmbedder, WhitespaceTokenizer
+    from cairn.ingest.pipeline import ingest
+    from cairn.store.sqlite import SQLiteStore
+
+    pdf = fpdf.FPDF()
+    for number in (1, 2, 3):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=11)
+        pdf.set_y(60)  # below the top margin, where running heads are looked for
+        pdf.multi_cell(0, 5, f"Page {number} says the dividend is {40 + number} cents.")
+    real = pdf_format._page_items
+
+    def damaged_second_page(page: object) -> object:
+        # What pdfminer does on a page whose content stream it cannot decode.
+        if getattr(page, "page_number", 0) == 2:
+            raise ValueError("stream ended early")
+        return real(page)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pdf_format, "_page_items", damaged_second_page)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "dividends.pdf").write_bytes(bytes(pdf.output()))
+    doc = read("dividends.pdf", bytes(pdf.output()))
+    assert doc.warnings == ("page 2 could not be read (ValueError): its text is missing",)
+    assert doc.metadata["unreadable_pages"] == "2"
+    assert sorted({b.page for b in doc.blocks}) == [1, 3]
+
+    store = SQLiteStore(tmp_path / "ws" / "cairn.db")
+    try:
+        report = ingest(
+            [corpus],
+            store=store,
+            embedder=HashingEmbedder(),
+            tokenizer=WhitespaceTokenizer(),
+            settings=Settings(workspace=tmp_path / "ws"),
+        )
+    finally:
+        store.close()
+    assert (report.ingested, report.failed) == (1, 0)
+    assert report.as_dict()["warnings"] == [
+        {"path": str(corpus / "dividends.pdf"), "message": doc.warnings[0]}
+    ]

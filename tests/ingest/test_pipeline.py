@@ -154,3 +154,36 @@ def test_a_failing_file_keeps_its_previous_version(corpus: Path, store: SQLiteSt
     report = run([corpus], store, HashingEmbedder())
     assert report.failed == 1
     assert store.lexical_search("gamma", 1)[0].chunk.source == "notes.txt"
+
+
+def test_a_page_with_nothing_to_index_is_skipped_not_failed_and_its_old_version_removed(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    root = tmp_path / "site"
+    root.mkdir()
+    nav_only = (
+        "<html><head><title>Contents</title></head><body><nav><ul>{}</ul></nav></body></html>"
+    )
+    (root / "contents.html").write_text(nav_only.format('<li><a href="a.html">A</a></li>'))
+    (root / "guide.md").write_text(page("Guide", "How to configure the frobnicator."))
+    report = run([root], store, HashingEmbedder())
+    assert report.failures == []
+    assert [(s.path, s.rule, s.reason) for s in report.skipped] == [
+        ("contents.html", "empty", "no text content found")
+    ]
+    assert {d.source for d in store.documents()} == {"guide.md"}
+
+    # A page that had text and now holds navigation only: its stored version goes (the file
+    # is still there, so --prune would not remove it), and search cannot find it.
+    (root / "guide.md").unlink()
+    (root / "guide.html").write_text(
+        "<html><body><main><p>How to configure the frobnicator.</p></main></body></html>"
+    )
+    run([root], store, HashingEmbedder())
+    assert store.lexical_search("frobnicator", 5) != []
+    (root / "guide.html").write_text(nav_only.format(""))
+    report = run([root], store, HashingEmbedder())
+    assert report.failures == [] and report.removed == 1
+    assert {s.path for s in report.skipped} == {"contents.html", "guide.html"}
+    assert {d.source for d in store.documents()} == {"guide.md"}  # deleted: --prune removes it
+    assert "guide.html" not in {h.chunk.source for h in store.lexical_search("frobnicator", 5)}

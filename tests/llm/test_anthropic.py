@@ -18,8 +18,12 @@ SEARCH = Tool(name="search", parameters={"type": "object", "properties": {"q": {
 
 
 def _provider(handler: Callable[[httpx.Request], httpx.Response]) -> AnthropicProvider:
+    """Without prompt-cache breakpoints (tests/llm/test_prompt_cache.py has them)."""
     return AnthropicProvider(
-        "claude-test", api_key="ak-test", transport=httpx.MockTransport(handler)
+        "claude-test",
+        api_key="ak-test",
+        transport=httpx.MockTransport(handler),
+        prompt_cache="off",
     )
 
 

@@ -18,7 +18,17 @@ pytestmark = pytest.mark.integration
 
 QUESTION = "How do I give a dataclass field a default list?"
 ANSWER_KEYS = set(answer_json(Answer(text="", citations=(), abstained=True)))
-CITATION_KEYS = {"n", "chunk_id", "source", "uri", "section", "quote", "verified", "support"}
+CITATION_KEYS = {
+    "n",
+    "chunk_id",
+    "source",
+    "uri",
+    "section",
+    "quote",
+    "verified",
+    "support",
+    "risk",
+}
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +55,7 @@ def test_ask_returns_the_cli_json(client: TestClient) -> None:
     for c in data["citations"]:
         assert set(c) == CITATION_KEYS
         assert f"[{c['n']}]" in data["answer"]
+        assert set(c["risk"]) == {"score", "flagged", "reasons"}  # rescanned at query time
     assert data["citations"][0]["source"] == "library/dataclasses.html"
     assert len(data["trace_id"]) == 32
 
@@ -83,7 +94,8 @@ def test_search_returns_the_cli_json(client: TestClient) -> None:
     data = r.json()
     assert data["query"] == "json dumps indent"
     keys = {"rank", "chunk_id", "doc_id", "source", "uri", "title", "section", "score", "text"}
-    assert [set(x) for x in data["results"]] == [keys] * 3
+    assert [set(x) for x in data["results"]] == [keys | {"risk"}] * 3
+    assert all(set(x["risk"]) == {"score", "flagged", "reasons"} for x in data["results"])
     assert data["results"][0]["source"] == "library/json.html"
 
 
@@ -103,7 +115,9 @@ def test_chunk_for_the_source_viewer(client: TestClient) -> None:
         "text",
         "start",
         "end",
+        "risk",
     }
+    assert chunk["risk"] == top["risk"]
     assert chunk["text"] == top["text"] and chunk["uri"] == top["uri"]
     assert chunk["end"] - chunk["start"] == len(chunk["text"])
     missing = client.get("/v1/chunks/nope-1")

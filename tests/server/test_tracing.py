@@ -37,7 +37,15 @@ def test_a_request_is_stored_and_exported(base_workspace: Path, tmp_path: Path) 
     }
     assert stored["started_at"].endswith("Z") and stored["duration_ms"] > 0
     names = [s["name"] for s in stored["spans"]]
-    assert names == ["ask", "retrieve", "answer", "verify"]
+    assert names == [
+        "ask",
+        "guard.input",
+        "retrieve",
+        "guard.context",
+        "answer",
+        "verify",
+        "guard.output",
+    ]
     for span in stored["spans"]:
         assert set(span) == {
             "span_id",

@@ -41,6 +41,37 @@ def test_schema_is_migrated_to_latest(tmp_path: Path) -> None:
     again.close()
 
 
+def test_a_database_from_before_the_risk_columns_is_upgraded(tmp_path: Path) -> None:
+    """Schema 1 (no injection risk): its chunks read back unscanned and stay searchable; a
+    rescan and a quarantine work on them after the upgrade."""
+    from cairn.sqlite import SQLiteFile
+
+    path = tmp_path / "cairn.db"
+    old = SQLiteFile(path, MIGRATIONS[:1], what="db", damaged_hint="", foreign_keys=True)
+    old.close()
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(
+            "INSERT INTO documents VALUES ('d1', 'a.md', 'file:///a.md', 'A', 'markdown', 'h', "
+            "'text', '{}', '[]', '[]', 0)"
+        )
+        db.execute(
+            "INSERT INTO chunks (id, doc_id, ordinal, text, section, start, end, token_count, "
+            "hash, simhash) VALUES ('d1-0', 'd1', 0, 'kestrel notes', '[]', 0, 13, 2, 'x', 0)"
+        )
+        db.execute("INSERT INTO chunks_fts (rowid, heading, body) VALUES (1, 'A', 'kestrel notes')")
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version == len(MIGRATIONS)
+        [chunk] = store.get_chunks(["d1-0"])
+        assert chunk.risk is None
+        assert [h.chunk.id for h in store.lexical_search("kestrel", 5)] == ["d1-0"]
+        assert store.quarantine(["d1-0"]) == ["d1-0"]
+        assert store.lexical_search("kestrel", 5) == []
+        assert store.check_integrity() == []
+    finally:
+        store.close()
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "cairn.db"
     SQLiteStore(path).close()
@@ -104,5 +135,31 @@ def test_filtered_lexical_ranking_past_the_unfiltered_window(tmp_path: Path) -> 
             ]
             got = store.lexical_ranking("needle", 5, filters)
             assert expected and [(r.chunk_id, r.score) for r in got] == expected[:5]
+    finally:
+        store.close()
+
+
+def test_camel_case_identifiers_are_found_by_their_parts(tmp_path: Path) -> None:
+    from cairn.store.fts import identifier_parts
+
+    assert identifier_parts("Call getElementById on the HTTPResponse, or utf8Decode.") == (
+        "get element by id\nhttp response\nutf 8 decode"
+    )
+    assert identifier_parts("snake_case and plain words, HTTP and JSON") == ""
+    store = SQLiteStore(tmp_path / "cairn.db")
+    try:
+        write(
+            store,
+            *make_doc(
+                "code",
+                "dom.js",
+                ["function getElementById(id) { return lookup(id); }", "Other text entirely."],
+                doc_type="code",
+            ),
+        )
+        for query in ("element by id", "getElementById", "get element"):
+            assert [h.chunk.id for h in store.lexical_search(query, 1)] == ["code-0"], query
+        # the stored text is the chunk's own: the parts live in the full-text index only
+        assert store.get_chunks(["code-0"])[0].text.endswith("lookup(id); }")
     finally:
         store.close()

@@ -167,3 +167,21 @@ def test_genai_attributes_on_the_model_span() -> None:
     pipeline(extractive).ask("q")
     spans = extractive.sinks[0].traces[0].spans  # type: ignore[attr-defined]
     assert not any(k.startswith("gen_ai.") for s in spans for k in s.attributes)
+
+
+def test_prompt_cache_hit_ratio_on_the_model_span_and_in_metrics() -> None:
+    from cairn.server.metrics import Metrics, StageMetrics
+    from cairn.testing.pipelines import MeteredAnswerer
+    from cairn.types import Usage
+
+    sink = Collect()
+    metrics = Metrics()
+    llm = LLMSettings(provider="anthropic", model="claude-test")
+    tracer = RecordingTracer([sink], hooks=[GenAIAttributes(llm), StageMetrics(metrics)])
+    usage = Usage(input_tokens=2000, output_tokens=30, cache_read_tokens=1500)
+    pipeline(tracer, MeteredAnswerer(usage)).ask("q")
+    answer = next(s for s in sink.traces[0].spans if s.name == "answer")
+    assert answer.attributes["cairn.prompt_cache.hit_ratio"] == 0.75
+    text = metrics.render().decode()
+    assert "cairn_prompt_cache_hit_ratio_count 1.0" in text
+    assert "cairn_prompt_cache_hit_ratio_sum 0.75" in text

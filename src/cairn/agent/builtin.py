@@ -1,4 +1,6 @@
-"""The built-in tools: `search_docs` over the workspace's documents and `write_note`, a
+"""The built-in tools: `search_docs`, `read_chunk` and `ask_docs` over the caller's own
+documents (the ACL applied: `principals`), each returning chunk ids the final answer cites
+(`cairn.agent.answers` checks it with the same verifier as `cairn ask`), and `write_note`, a
 side-effecting tool that writes a Markdown note under `<workspace>/notes/`.
 
 `write_note` is idempotent: the note starts with a comment holding the idempotency key, and a
@@ -15,9 +17,12 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from cairn.agent.tools import FunctionTool, ToolError, ToolRegistry
+from cairn.types import Filters
 
 if TYPE_CHECKING:
+    from cairn.pipeline import Pipeline
     from cairn.retrieve.base import Retriever
+    from cairn.store.base import Store
 
 NOTES_DIR = "notes"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
@@ -53,9 +58,48 @@ class NoteOut(BaseModel):
     dry_run: bool = False
 
 
-def search_docs(retriever: Retriever) -> FunctionTool:
+class ReadChunkIn(BaseModel):
+    chunk_id: str = Field(min_length=1, description="A chunk id returned by search_docs.")
+
+
+class ChunkOut(BaseModel):
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    section: str
+    uri: str
+    text: str
+
+
+class AskIn(BaseModel):
+    question: str = Field(min_length=1, description="A question about the documents.")
+
+
+class CitedChunk(BaseModel):
+    n: int
+    chunk_id: str
+    source: str
+    verified: bool | None
+
+
+class AskOut(BaseModel):
+    answer: str
+    """With `[n]` markers; `citations` maps each to its chunk id."""
+    citations: list[CitedChunk]
+    abstained: bool
+
+
+def _filters(principals: tuple[str, ...] | None) -> Filters | None:
+    return None if principals is None else Filters(principals=principals)
+
+
+def search_docs(retriever: Retriever, principals: tuple[str, ...] | None = None) -> FunctionTool:
+    """`principals`: the caller's (None: local mode, no ACL check)."""
+    filters = _filters(principals)
+
     def run(args: SearchIn, key: str, dry_run: bool) -> SearchOut:
-        hits = retriever.retrieve(args.query, args.k)
+        hits = retriever.retrieve(args.query, args.k, filters)
         return SearchOut(
             passages=[
                 Passage(
@@ -77,6 +121,63 @@ def search_docs(retriever: Retriever) -> FunctionTool:
         output_model=SearchOut,
         fn=run,
         scopes=("search",),
+    )
+
+
+def read_chunk(store: Store, principals: tuple[str, ...] | None = None) -> FunctionTool:
+    """One chunk's full text by id, if the caller may read its document."""
+
+    def run(args: ReadChunkIn, key: str, dry_run: bool) -> ChunkOut:
+        found = store.get_chunks([args.chunk_id])
+        info = store.document_info(found[0].doc_id) if found else None
+        if not found or info is None or not info.readable_by(principals):
+            # the same words whether it is missing or not readable: nothing leaks
+            raise ToolError(f"no chunk {args.chunk_id!r}: use a chunk_id that search_docs returned")
+        c = found[0]
+        return ChunkOut(
+            chunk_id=c.id, doc_id=c.doc_id, source=c.source, title=c.title,
+            section=c.section_path, uri=c.anchored_uri, text=c.text,
+        )  # fmt: skip
+
+    return FunctionTool(
+        name="read_chunk",
+        description="Read one passage in full by its chunk_id (from search_docs).",
+        input_model=ReadChunkIn,
+        output_model=ChunkOut,
+        fn=run,
+        scopes=("search",),
+    )
+
+
+def ask_docs(
+    pipeline: Pipeline,
+    principals: tuple[str, ...] | None = None,
+    *,
+    tenant: str | None = None,
+    user: str | None = None,
+) -> FunctionTool:
+    """A cited, verified answer from the documents (the whole `cairn ask` pipeline)."""
+    filters = _filters(principals)
+
+    def run(args: AskIn, key: str, dry_run: bool) -> AskOut:
+        answer = pipeline.ask(args.question, filters=filters, tenant=tenant, user=user)
+        return AskOut(
+            answer=answer.text,
+            citations=[
+                CitedChunk(n=c.n, chunk_id=c.chunk_id, source=c.source, verified=c.verified)
+                for c in answer.citations
+            ],
+            abstained=answer.abstained,
+        )
+
+    return FunctionTool(
+        name="ask_docs",
+        description="Ask a question of the documents; returns an answer whose [n] markers "
+        "cite chunk ids (already checked against the chunks).",
+        input_model=AskIn,
+        output_model=AskOut,
+        fn=run,
+        scopes=("ask",),
     )
 
 
@@ -123,5 +224,21 @@ def write_note(root: Path) -> FunctionTool:
     )
 
 
-def builtin_tools(root: Path, retriever: Retriever) -> ToolRegistry:
-    return ToolRegistry.of([search_docs(retriever), write_note(root)])
+def builtin_tools(
+    root: Path,
+    retriever: Retriever,
+    *,
+    store: Store | None = None,
+    pipeline: Pipeline | None = None,
+    principals: tuple[str, ...] | None = None,
+    tenant: str | None = None,
+    user: str | None = None,
+) -> ToolRegistry:
+    """`search_docs` and `write_note`, with `read_chunk` given a store and `ask_docs` given a
+    pipeline, all reading only what `principals` may read."""
+    tools = [search_docs(retriever, principals), write_note(root)]
+    if store is not None:
+        tools.append(read_chunk(store, principals))
+    if pipeline is not None:
+        tools.append(ask_docs(pipeline, principals, tenant=tenant, user=user))
+    return ToolRegistry.of(tools)

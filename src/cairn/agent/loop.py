@@ -11,8 +11,13 @@ arguments, unknown tools and `deny` answer the model at once; `always` runs; `as
 run as `awaiting_approval` until a human decides. A reply without calls ends the run `done`.
 
 Limits per run (`Limits`): model steps, tool calls, wall time (active time only: waiting
-for a human does not count; `clock` is injected), consecutive failed calls, and repeats of the
-same tool with the same arguments (a loop), each stopping the run with a reason.
+for a human does not count; `clock` is injected), consecutive failed calls, repeats of the
+same tool with the same arguments (a loop), and steps whose tool results brought nothing not
+seen before in the run (no new information), each stopping the run with a reason.
+
+Policies: `policies` per tool, `tenant_policies` per tenant and tool (they win), else
+`default_policy`. With `answers` set, the final answer's `[<chunk_id>]` markers become `[n]`
+citations checked by the verifier (`cairn.agent.answers`).
 
 Every object here is rebuilt from the database, so `resume` works in a fresh process.
 """
@@ -25,6 +30,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from cairn.agent.answers import CitedAnswers, chunk_ids
 from cairn.agent.store import (
     AgentStore,
     CallRecord,
@@ -44,6 +50,7 @@ from cairn.agent.tools import (
 )
 from cairn.budget.errors import BudgetExceeded
 from cairn.context import request_context
+from cairn.guard.tools import TaintGuard, ToolCall, ToolCallGuard
 from cairn.llm.base import Message, ModelSettings, Provider
 from cairn.llm.errors import LLMError
 from cairn.trace.base import NullTracer, Tracer
@@ -66,6 +73,8 @@ class Limits:
     """Consecutive failed calls (bad arguments, unknown tools, tool errors) before failing."""
     max_repeats: int = 2
     """How many times the same tool may be called with the same arguments."""
+    max_stale_steps: int = 4
+    """Steps in a row whose tool results all repeat earlier ones (no new information)."""
     max_tokens: int | None = None
     """Input plus output tokens of the run's model calls."""
     max_cost_usd: float | None = None
@@ -110,6 +119,8 @@ class RunView:
             "reason": self.run.reason,
             "answer": self.run.answer,
             "tool_calls": self.run.tool_calls,
+            "citations": list(self.run.citations),
+            "workflow": self.run.workflow,
         }
         if self.note:
             out["note"] = self.note
@@ -132,10 +143,16 @@ class Agent:
         lease_s: float = 300.0,
         tracer: Tracer | None = None,
         scopes: set[str] | None = None,
+        tenant_policies: Mapping[str, Mapping[str, Policy]] | None = None,
+        answers: CitedAnswers | None = None,
+        tool_guard: ToolCallGuard | None = None,
     ) -> None:
         """`lease_s`: how long one process holds a run it drives before another may take it
         over (renewed when half has passed; a crashed process of this host frees it at once)."""
         self.lease_s = lease_s
+        self.tool_guard: ToolCallGuard = tool_guard or TaintGuard()
+        """Decides, before a call runs, whether untrusted text steered it (`cairn.guard.tools`):
+        such a call to a tool with a side effect waits for a human even under `always`."""
         self.scopes = scopes
         """What the caller is allowed; a tool needing more is denied (None: no check)."""
         self.tracer: Tracer = tracer or NullTracer()
@@ -143,15 +160,18 @@ class Agent:
         self.registry = registry
         self.store = store
         self.policies = dict(policies or {})
+        self.tenant_policies = {t: dict(p) for t, p in (tenant_policies or {}).items()}
+        self.answers = answers
         self.limits = limits or Limits()
         self.system_prompt = system_prompt
         self.settings = settings
 
-    def policy(self, name: str) -> Policy:
+    def policy(self, name: str, tenant: str | None = None) -> Policy:
         tool = self.registry.find(name)
         if self.scopes is not None and tool is not None and not set(tool.scopes) <= self.scopes:
             return "deny"  # the caller may not use it, whatever the policy says
-        return self.policies.get(name) or default_policy(tool)
+        for_tenant = self.tenant_policies.get(tenant, {}) if tenant is not None else {}
+        return for_tenant.get(name) or self.policies.get(name) or default_policy(tool)
 
     def view(self, run_id: str, note: str | None = None) -> RunView:
         return RunView(run=self.store.run(run_id), calls=tuple(self.store.calls(run_id)), note=note)
@@ -164,7 +184,9 @@ class Agent:
         user: str | None = None,
         dry_run: bool = False,
         trace_id: str | None = None,
+        workflow: str | None = None,
     ) -> RunView:
+        """`workflow`: recorded with the run, so whoever resumes it builds the same tools."""
         with request_context(trace_id, feature="agent", tenant=tenant, user=user) as ctx:
             run = self.store.create_run(
                 task,
@@ -173,6 +195,7 @@ class Agent:
                 tenant=tenant,
                 user=user,
                 dry_run=dry_run,
+                workflow=workflow,
             )
         return self.resume(run.id)
 
@@ -221,6 +244,14 @@ class Agent:
 
     def _step(self, run: RunRecord) -> None:
         messages = self.store.messages(run.id)
+        stale = stale_steps(messages)
+        if stale >= self.limits.max_stale_steps:
+            self.store.set_status(
+                run.id, "stopped",
+                reason=f"no new information: the tool results of the last {stale} steps "
+                "repeated earlier ones",
+            )  # fmt: skip
+            return
         with (
             request_context(feature="agent") as ctx,
             self.tracer.span("model", step=run.steps + 1) as span,
@@ -256,7 +287,7 @@ class Agent:
                 )
                 replies[tc.id] = checked.message
                 continue
-            policy = self.policy(tc.name)
+            policy = self.policy(tc.name, run.tenant)
             key = (tc.name, checked.args_digest)
             seen[key] = seen.get(key, 0) + 1
             if seen[key] > self.limits.max_repeats and loop_reason is None:
@@ -271,6 +302,8 @@ class Agent:
                 calls.append(_new(tc.id, checked, policy, "denied", text))
                 replies[tc.id] = text
             else:
+                if policy == "always" and self._steered(run, tc.name, checked, messages):
+                    policy = "ask"
                 state = "awaiting_approval" if policy == "ask" and not run.dry_run else "ready"
                 calls.append(_new(tc.id, checked, policy, state, None))
         self.store.record_model_turn(
@@ -285,6 +318,7 @@ class Agent:
             },
             cost_usd=ctx.cost_usd,
             tool_replies=replies,
+            relaxed=all(c.state != "awaiting_approval" and self._reads(c.tool) for c in calls),
         )
         if loop_reason is not None:
             self._cancel_open(run.id, loop_reason)
@@ -294,7 +328,42 @@ class Agent:
         if invalid:
             self._count_failures(run.id, invalid, ok=len(calls) > invalid)
         if not response.tool_calls:
-            self.store.set_status(run.id, "done", reason="answered", answer=response.text)
+            self._finish(run.id, response.text)
+
+    def _finish(self, run_id: str, text: str) -> None:
+        if self.answers is None:
+            self.store.set_status(run_id, "done", reason="answered", answer=text)
+            return
+        seen = {
+            cid
+            for c in self.store.calls(run_id)
+            if c.state == "done"
+            for cid in chunk_ids(c.result)
+        }
+        checked = self.answers.check(text, seen)
+        self.store.set_status(
+            run_id, "done", reason="answered", answer=checked.text,
+            citations=checked.citations_json(),
+        )  # fmt: skip
+
+    def _reads(self, name: str) -> bool:
+        tool = self.registry.find(name)
+        return tool is None or tool.side_effect == "none"
+
+    def _steered(self, run: RunRecord, name: str, call: ValidCall, messages: list[Message]) -> bool:
+        """True when the tool guard wants a human to approve this call."""
+        with self.tracer.span("guard.tool", stage="tool", tool=name) as span:
+            decision = self.tool_guard.review(
+                ToolCall(
+                    tool=name,
+                    side_effect=call.tool.side_effect,
+                    args=call.arguments,
+                    task=run.task,
+                    untrusted=[m.content for m in messages if m.role == "tool" and m.content],
+                )
+            )
+            span.set(decision=decision.decision, reason=decision.reason, evidence=decision.evidence)
+        return decision.needs_approval
 
     def _count_failures(self, run_id: str, failed: int, *, ok: bool) -> None:
         run = self.store.run(run_id)
@@ -358,8 +427,8 @@ class Agent:
         return ok
 
     def _invoke(self, run: RunRecord, call: CallRecord, tool: Tool) -> bool:
-        if tool.side_effect == "none" and call.policy != "ask" and call.state == "ready":
-            # a read changes nothing: no `executing` record needed to run it once
+        read = tool.side_effect == "none" and call.policy != "ask" and call.state == "ready"
+        if read:  # a read changes nothing: no `executing` record needed to run it once
             started = replace(
                 call, idempotency_key=idempotency_key(run.id, call.call_id, call.args_digest)
             )
@@ -386,7 +455,7 @@ class Agent:
             output = _output(tool, result)
         self.store.finish_call(
             run.id, call.call_id, state="done", reply=json.dumps(output), result=output,
-            key=started.idempotency_key, reset_failures=True,
+            key=started.idempotency_key, reset_failures=True, relaxed=read,
         )  # fmt: skip
         return True
 
@@ -423,6 +492,24 @@ def _output(tool: Any, result: Any) -> Any:
         except (TypeError, ValueError):
             raw = repr(raw)
         return {"result": raw, "warning": f"the tool's reply did not match its output model: {exc}"}
+
+
+def stale_steps(messages: list[Message]) -> int:
+    """How many of the last steps with tool calls got only results seen before in the run."""
+    seen: set[str | None] = set()
+    streak = 0
+    current: bool | None = None  # whether the step being read brought something new
+    for m in messages:
+        if m.role == "assistant" and m.tool_calls:
+            if current is not None:
+                streak = 0 if current else streak + 1
+            current = False
+        elif m.role == "tool" and current is not None and m.content not in seen:
+            seen.add(m.content)
+            current = True
+    if current is not None:
+        streak = 0 if current else streak + 1
+    return streak
 
 
 def _seen_calls(calls: list[CallRecord]) -> dict[tuple[str, str], int]:

@@ -25,7 +25,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -124,7 +125,13 @@ MIGRATIONS = [
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER agent_audit_no_delete BEFORE DELETE ON agent_audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    """,
+    # the final answer's citations, checked by the verifier (cairn.agent.answers), and the
+    # workflow a run follows (its tools and prompt are rebuilt from it on resume)
     """
+    ALTER TABLE agent_runs ADD COLUMN citations TEXT;
+    ALTER TABLE agent_runs ADD COLUMN workflow TEXT;
+    """,
 ]
 
 
@@ -158,6 +165,9 @@ class RunRecord:
     updated_at: str
     tokens: int = 0
     """Input plus output tokens of every model call so far."""
+    citations: tuple[dict[str, Any], ...] = ()
+    """The final answer's `[n]` citations with `chunk_id`, `verified` and `support`."""
+    workflow: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -258,7 +268,7 @@ def message_of(data: dict[str, Any]) -> Message:
 
 _RUN_COLUMNS = (
     "id, task, status, reason, answer, tenant, user_id, trace_id, dry_run, steps, tool_calls, "
-    "failures, cost_usd, started_s, paused_s, created_at, updated_at, tokens"
+    "failures, cost_usd, started_s, paused_s, created_at, updated_at, tokens, citations, workflow"
 )
 _CALL_COLUMNS = (
     "run_id, call_id, seq, model_call_id, tool, args, args_digest, policy, state, "
@@ -272,6 +282,7 @@ def _run(r: Any) -> RunRecord:
         trace_id=r[7], dry_run=bool(r[8]), steps=int(r[9]), tool_calls=int(r[10]),
         failures=int(r[11]), cost_usd=Decimal(r[12]), started_s=float(r[13]),
         paused_s=float(r[14]), created_at=r[15], updated_at=r[16], tokens=int(r[17]),
+        citations=tuple(json.loads(r[18])) if r[18] else (), workflow=r[19],
     )  # fmt: skip
 
 
@@ -294,6 +305,7 @@ class AgentStore:
         loses nothing, a power cut may lose the last commits."""
         self.path = path
         self.clock = clock
+        self.durable = durable
         self._file = SQLiteFile(
             path,
             MIGRATIONS,
@@ -319,6 +331,25 @@ class AgentStore:
     def now(self) -> str:
         return datetime.fromtimestamp(self.clock(), UTC).isoformat()
 
+    @contextmanager
+    def _transaction(self, relaxed: bool) -> Iterator[SqlConnection]:
+        """A write transaction; `relaxed` skips its fsync (`synchronous=NORMAL` for this
+        commit only). For records that may be lost to a power cut and redone without harm (a
+        read's result, a turn that asked for reads only): the next fsynced commit makes them
+        durable too, since the write-ahead log is flushed in order. Never for approvals,
+        executions or their results."""
+        if not relaxed or not self.durable:
+            with self._file.transaction() as db:
+                yield db
+            return
+        with self._file.lock:
+            self._file.connection.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._file.transaction() as db:
+                    yield db
+            finally:
+                self._file.connection.execute("PRAGMA synchronous=FULL")
+
     # runs ------------------------------------------------------------------------------
 
     def create_run(
@@ -330,15 +361,18 @@ class AgentStore:
         tenant: str | None = None,
         user: str | None = None,
         dry_run: bool = False,
+        workflow: str | None = None,
     ) -> RunRecord:
         run_id = "run_" + uuid.uuid4().hex[:16]
         now = self.now()
         with self._file.transaction() as db:
             db.execute(
                 "INSERT INTO agent_runs (id, task, status, tenant, user_id, trace_id, dry_run, "
-                "started_s, created_at, updated_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, task, tenant, user, trace_id, int(dry_run), self.clock(), now, now),
-            )
+                "started_s, created_at, updated_at, workflow) "
+                "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, task, tenant, user, trace_id, int(dry_run), self.clock(), now, now,
+                 workflow),
+            )  # fmt: skip
             self._append_messages(db, run_id, messages)
             audit.append(
                 db,
@@ -379,8 +413,15 @@ class AgentStore:
         *,
         reason: str | None = None,
         answer: str | None = None,
+        citations: list[dict[str, Any]] | None = None,
     ) -> RunRecord:
+        """`citations`: the answer's, as `CheckedAnswer.citations_json` gives them."""
         with self._file.transaction() as db:
+            if citations is not None:
+                db.execute(
+                    "UPDATE agent_runs SET citations = ? WHERE id = ?",
+                    (json.dumps(citations), run_id),
+                )
             self._set_status(db, run_id, status, reason=reason, answer=answer)
         return self.run(run_id)
 
@@ -479,11 +520,13 @@ class AgentStore:
         usage: dict[str, Any],
         cost_usd: Decimal,
         tool_replies: dict[str, str],
+        relaxed: bool = False,
     ) -> list[CallRecord]:
         """One model call: its reply, the calls it made (with their policy decisions) and the
-        replies of calls settled at once (`denied`, `invalid`: keyed by model call id)."""
+        replies of calls settled at once (`denied`, `invalid`: keyed by model call id).
+        `relaxed`: commit without fsync (see `_transaction`)."""
         now = self.now()
-        with self._file.transaction() as db:
+        with self._transaction(relaxed) as db:
             self._append_messages(db, run_id, [message])
             row = db.execute(
                 "SELECT COUNT(*) FROM agent_calls WHERE run_id = ?", (run_id,)
@@ -748,12 +791,14 @@ class AgentStore:
         error: str | None = None,
         key: str | None = None,
         reset_failures: bool = False,
+        relaxed: bool = False,
     ) -> CallRecord:
         """Settle a call: its result (or error), its digest, and the reply the model gets
         (`key`: the idempotency key it ran with; `reset_failures`: it worked, so the run's
-        count of failed calls in a row starts again)."""
+        count of failed calls in a row starts again; `relaxed`: a read's result, committed
+        without fsync, see `_transaction`)."""
         now = self.now()
-        with self._file.transaction() as db:
+        with self._transaction(relaxed) as db:
             call = self._one_call(db, run_id, call_id)
             if call.state in TERMINAL_CALL_STATES:
                 return call

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 
 from cairn.budget.errors import BudgetExceeded
+from cairn.errors import CairnError, retry_after_header, status_of
 from cairn.llm.errors import (
     AllProvidersFailed,
     BadResponse,
@@ -75,3 +76,19 @@ def _period_left(period: str | None, now: dt.datetime | None) -> float | None:
     except ValueError:
         return None
     return max(1.0, (end - now).total_seconds())
+
+
+def failure_status(exc: CairnError) -> tuple[int, str, dict[str, str], str | None]:
+    """`status_of(exc)` for a request that failed because the model cannot serve it, as the
+    API and the command line both report it: 503 with the degradation's reason (the budget's
+    own 402 for a budget refusal) and `Retry-After` where known. Other errors as `status_of`
+    maps them, with no reason."""
+    status, kind, headers = status_of(exc)
+    degraded = degradation_of(exc)
+    if degraded is None:
+        return status, kind, headers, None
+    if degraded.reason != "budget_exhausted":
+        status = 503
+    if degraded.retry_after is not None:
+        headers = {**headers, "Retry-After": retry_after_header(degraded.retry_after)}
+    return status, kind, headers, degraded.reason

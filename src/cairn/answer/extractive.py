@@ -1,26 +1,37 @@
 """The default answerer: no LLM, only sentences and code taken verbatim from the top chunks.
 
-1. Relevance: cosine between the question and each retrieved chunk (their stored
-   embeddings). When the best is below `abstain_threshold` it abstains; the threshold was
-   calibrated on labelled questions (bench/calibrate_abstention.py, docs/benchmarks.md).
+1. Relevance: cosine between the question and each retrieved chunk (their stored embeddings).
 2. Units: each candidate chunk is split into sentences; code blocks, tables and lists stay
    whole.
-3. Scoring: IDF-weighted coverage of the question's stemmed content words, plus the chunk's
-   relevance, a small bonus for a section's opening sentence (definitions usually lead).
-4. Composition: the best unit, then the next best ones above a share of its score, from at
-   most `max_sources` chunks, in source order, each followed by its `[n]` marker.
+3. Scoring: a trained sentence scorer (`cairn.answer.features`: key-term coverage, bigram
+   overlap, the chunk's relevance and rank, position, section match, code, asides such as
+   "See also", answer-type cues) ranks the units: a linear score trained pairwise, so a
+   difference of d between two units means odds of e^d that the first holds the answer.
+4. Abstention on evidence (`answer.abstention = "evidence"`, the default): an answerability
+   model over the best units' scores, the chunks' relevance and the question's terms the
+   chunks lack; below its threshold (calibrated on training data, bench/train_answerer.py)
+   it abstains. `"similarity"` keeps the older rule: the best chunk's cosine below
+   `abstain_threshold`.
+5. Composition by question kind (`cairn.answer.kinds`): for a how-to, the code example and
+   the sentence that introduces it; for an API lookup, the signature and the first sentence
+   of its description; for a version question, the version note ("Changed in version
+   3.9: ..."); for yes/no, "Yes"/"No" only when the supporting sentence settles it;
+   otherwise the best unit and the next ones close to it, from at most `max_sources`
+   chunks, in source order, each followed by its `[n]` marker. An aside ("See also ...") is
+   never quoted when another unit answers.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from cairn.answer.base import NOT_FOUND, Draft
+from cairn.answer.features import AnswerModel, UnitView, answerability_row, load_model, unit_matrix
+from cairn.answer.kinds import QuestionKind, question_kind
 from cairn.answer.terms import content_terms
 from cairn.config import AnswerSettings
 from cairn.embed.base import Embedder
@@ -39,7 +50,8 @@ class _Unit:
     end: int
     text: str
     code: bool
-    first: bool
+    index: int
+    """Position of the unit in its chunk."""
 
 
 def chunk_units(text: str) -> list[tuple[int, int, bool]]:
@@ -98,13 +110,64 @@ def _list_items(para: str) -> list[tuple[int, int]]:
     return spans
 
 
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|isn't|doesn't|don't|aren't|won't)\b", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The evidence for a question: its kind, units, their scores and the answerability."""
+
+    kind: QuestionKind
+    units: list[_Unit]
+    logits: list[float]
+    answerable: float
+    """Probability that the candidates answer the question (the answerability model)."""
+    relevance: list[float] = field(default_factory=list)
+    first_stage: list[float] = field(default_factory=list)
+    """The units' scores before the similarity stage (it re-scores only the best few)."""
+
+
+def candidate_units(
+    hits: Sequence[Hit], relevance: Sequence[float], limit: int
+) -> tuple[list[_Unit], list[UnitView], list[int]]:
+    """The units of the `limit` most relevant hits (in rank order), their feature views, and
+    the indices of those hits."""
+    order = sorted(range(len(hits)), key=lambda i: -relevance[i])
+    keep = order[:limit]
+    units: list[_Unit] = []
+    views: list[UnitView] = []
+    for i in sorted(keep):
+        chunk = hits[i].chunk
+        spans = chunk_units(chunk.text)
+        heading = " ".join([chunk.title, *chunk.section])
+        for n, (s, e, code) in enumerate(spans):
+            text = chunk.text[s:e]
+            intro = text.rstrip().endswith(":") and n + 1 < len(spans) and spans[n + 1][2]
+            units.append(_Unit(i, s, e, text, code, n))
+            views.append(UnitView(text, code, i, n, len(spans), heading, intro))
+    return units, views, keep
+
+
 class ExtractiveAnswerer:
     """`Answerer` that quotes the documents. Needs the store's embeddings for relevance."""
 
-    def __init__(self, store: Store, embedder: Embedder, settings: AnswerSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        settings: AnswerSettings,
+        model: AnswerModel | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings
+        self.model = model or load_model()
+
+    @property
+    def threshold(self) -> float:
+        """The answerability threshold in use (the setting, else the calibrated one)."""
+        configured = self.settings.answerable_threshold
+        return self.model.threshold if configured is None else configured
 
     def relevance(self, question: str, hits: Sequence[Hit]) -> list[float]:
         """Cosine similarity of the question to each hit's chunk."""
@@ -125,55 +188,95 @@ class ExtractiveAnswerer:
     def answer(self, question: str, hits: list[Hit]) -> Draft:
         if not hits:
             return Draft(text=NOT_FOUND, citations=(), abstained=True, reason="no hits")
-        relevance = self.relevance(question, hits)
+        return self.answer_with(question, hits, self.relevance(question, hits))
+
+    def answerability(self, question: str, hits: Sequence[Hit]) -> float:
+        """Probability that `hits` answer `question`; usable to judge another answerer's
+        evidence (below `threshold`, an answer from these hits is unsupported)."""
+        if not hits:
+            return 0.0
+        return self.assess(question, hits, self.relevance(question, hits)).answerable
+
+    def assess(self, question: str, hits: Sequence[Hit], relevance: Sequence[float]) -> Assessment:
+        """Score every unit of the candidates and the question's answerability."""
+        kind = question_kind(question)
         best = max(relevance)
-        if best < self.settings.abstain_threshold:
+        units, views, keep = candidate_units(hits, relevance, self.settings.max_sources * 2)
+        if not units:
+            return Assessment(kind, [], [], 0.0, list(relevance))
+        rows, coverage = unit_matrix(question, kind, views, relevance)
+        first = [float(x) for x in self.model.sentences.logits(rows)]
+        logits = self.rescore(question, units, first)
+        row = answerability_row(
+            question,
+            logits,
+            coverage,
+            [relevance[i] for i in keep] or [best],
+            [hits[i].chunk.text for i in keep],
+        )
+        z = float(self.model.answerable.logits(row[None, :])[0])
+        probability = 1.0 / (1.0 + np.exp(-z))
+        return Assessment(kind, units, logits, probability, list(relevance), first)
+
+    def rescore(self, question: str, units: Sequence[_Unit], logits: list[float]) -> list[float]:
+        """The second stage: the best units re-scored by their sentence embedding's cosine to
+        the question (`AnswerModel.similarity_weight`; unchanged when it is 0)."""
+        weight, top_n = self.model.similarity_weight, self.model.similarity_top
+        if weight == 0.0 or not units:
+            return logits
+        top = sorted(range(len(units)), key=lambda i: -logits[i])[:top_n]
+        vectors = self.embedder.embed(
+            [question, *(units[i].text[: self.model.similarity_chars] for i in top)]
+        )
+        sims = [float(np.dot(vectors[0], v)) for v in vectors[1:]]
+        best, worst = max(sims), min(sims)
+        out = [score + weight * (worst - best) for score in logits]
+        for i, sim in zip(top, sims, strict=True):
+            out[i] = logits[i] + weight * (sim - best)
+        return out
+
+    def answer_with(self, question: str, hits: list[Hit], relevance: Sequence[float]) -> Draft:
+        """The draft for `hits` whose relevance to the question is already known."""
+        if not hits:
+            return Draft(text=NOT_FOUND, citations=(), abstained=True, reason="no hits")
+        best = max(relevance)
+        if self.settings.abstention == "similarity" and best < self.settings.abstain_threshold:
             return Draft(
                 text=NOT_FOUND,
                 citations=(),
                 abstained=True,
                 reason=f"best chunk similarity {best:.2f} < {self.settings.abstain_threshold:.2f}",
             )
-        order = sorted(range(len(hits)), key=lambda i: -relevance[i])
-        keep = [i for i in order if relevance[i] >= best - 0.12][: self.settings.max_sources * 2]
-        units = [
-            _Unit(i, s, e, hits[i].chunk.text[s:e], code, n == 0)
-            for i in sorted(keep)
-            for n, (s, e, code) in enumerate(chunk_units(hits[i].chunk.text))
-        ]
-        if not units:
+        assessment = self.assess(question, hits, relevance)
+        if not assessment.units:
             return Draft(text=NOT_FOUND, citations=(), abstained=True, reason="empty chunks")
-        scores = self._score(question, units, relevance, best)
-        chosen = self._choose(units, scores)
-        return self._compose(chosen, hits)
+        if self.settings.abstention == "evidence" and assessment.answerable < self.threshold:
+            return Draft(
+                text=NOT_FOUND,
+                citations=(),
+                abstained=True,
+                reason=(
+                    f"evidence does not answer: answerability {assessment.answerable:.2f} < "
+                    f"{self.threshold:.2f}"
+                ),
+            )
+        chosen = self._choose(assessment)
+        draft = self._compose(chosen, hits, self._polarity(question, assessment, chosen))
+        reason = f"extractive ({assessment.kind}; answerability {assessment.answerable:.2f})"
+        return Draft(text=draft.text, citations=draft.citations, abstained=False, reason=reason)
 
-    def _score(
-        self, question: str, units: list[_Unit], relevance: list[float], best: float
-    ) -> list[float]:
-        query = set(content_terms(question))
-        unit_terms = [set(content_terms(u.text)) for u in units]
-        df = {t: sum(1 for terms in unit_terms if t in terms) for t in query}
-        weight = {t: math.log(1 + (len(units) + 1) / (1 + df[t])) for t in query}
-        total = sum(weight.values()) or 1.0
-        scores = []
-        for unit, terms in zip(units, unit_terms, strict=True):
-            coverage = sum(weight[t] for t in query & terms) / total
-            score = coverage + 0.5 * (relevance[unit.hit] - best) + (0.08 if unit.first else 0.0)
-            words = len(unit.text.split())
-            if words < 4 and not unit.code:
-                score -= 0.3  # fragments ("See also.") read badly on their own
-            if unit.code and words > 80:
-                score -= 0.15
-            scores.append(score)
-        return scores
-
-    def _choose(self, units: list[_Unit], scores: list[float]) -> list[_Unit]:
-        ranked = sorted(range(len(units)), key=lambda i: -scores[i])
-        top = scores[ranked[0]]
+    def _choose(self, a: Assessment) -> list[_Unit]:
+        units, logits = a.units, a.logits
+        ranked = sorted(range(len(units)), key=lambda i: -logits[i])
+        direct = [i for i in ranked if not _aside(units[i].text)]
+        if direct:
+            ranked = direct  # never a "See also" when something answers directly
+        top = logits[ranked[0]]
         chosen = [ranked[0]]
         sources = {units[ranked[0]].hit}
+        margin = self.settings.sentence_margin
         for i in ranked[1:]:
-            if len(chosen) >= self.settings.max_sentences or scores[i] < 0.6 * top:
+            if len(chosen) >= self.settings.max_sentences or logits[i] < top - margin:
                 break
             if units[i].hit not in sources and len(sources) >= self.settings.max_sources:
                 continue
@@ -181,20 +284,104 @@ class ExtractiveAnswerer:
                 continue  # the same sentence from another page says nothing new
             chosen.append(i)
             sources.add(units[i].hit)
-        # An introducing sentence ending in ":" brings the code block that follows it.
-        for i in list(chosen):
-            nxt = i + 1
-            if (
-                units[i].text.rstrip().endswith(":")
-                and nxt < len(units)
-                and units[nxt].hit == units[i].hit
-                and units[nxt].code
-                and nxt not in chosen
-            ):
-                chosen.append(nxt)
-        return [units[i] for i in sorted(chosen, key=lambda i: (units[i].hit, units[i].start))]
+        chosen = self._by_kind(a, chosen, ranked)
+        return [units[i] for i in sorted(set(chosen), key=lambda i: (units[i].hit, units[i].start))]
 
-    def _compose(self, chosen: list[_Unit], hits: list[Hit]) -> Draft:
+    def _by_kind(self, a: Assessment, chosen: list[int], ranked: list[int]) -> list[int]:
+        """Complete the chosen units as the question's kind needs."""
+        units = a.units
+        out = list(chosen)
+
+        def same_chunk(i: int, j: int) -> bool:
+            return 0 <= j < len(units) and units[j].hit == units[i].hit
+
+        for i in chosen:
+            nxt = i + 1
+            # An introducing sentence ending in ":" brings the code block that follows it.
+            if units[i].text.rstrip().endswith(":") and same_chunk(i, nxt) and units[nxt].code:
+                out.append(nxt)
+        if a.kind == "how-to" and not any(units[i].code for i in out):
+            self._add_example(a, out)
+        if a.kind == "version" and not any(_VERSION_NOTE.search(units[i].text) for i in out):
+            # The best version note ("New in version 3.11", "Changed in version 3.9: ...")
+            # of a quoted chunk, else one scoring close to the top.
+            quoted = {units[i].hit for i in out}
+            floor = a.logits[ranked[0]] - 2 * self.settings.sentence_margin
+            notes = [i for i in ranked if _VERSION_NOTE.search(units[i].text)]
+            note = next((i for i in notes if units[i].hit in quoted), None)
+            if note is None:
+                note = next((i for i in notes if a.logits[i] >= floor), None)
+            if note is not None:
+                out.append(note)
+        if a.kind in ("api", "how-to"):
+            # A quoted description brings the signature it describes.
+            for i in list(out):
+                first = i - units[i].index
+                if 0 < units[i].index <= 2 and _looks_like_signature(units[first].text):
+                    out.append(first)
+        if a.kind == "api":
+            top = ranked[0]
+            first = top - units[top].index
+            if _looks_like_signature(units[first].text):
+                out.append(first)
+                if same_chunk(first, first + 1):
+                    out.append(first + 1)
+        return out
+
+    def _add_example(self, a: Assessment, out: list[int]) -> None:
+        """For a how-to: the best code example with the sentence introducing it (the one
+        ending in ":" just before), when it or its introduction scores close to the top (in
+        the first stage, which scores every unit):
+        within twice the margin in a quoted chunk or by its introduction, else within the
+        margin."""
+        units, logits = a.units, a.first_stage or a.logits
+        margin = self.settings.sentence_margin
+        top = max(logits)
+        quoted = {units[i].hit for i in out}
+        best: tuple[float, int, int] | None = None
+        for c, unit in enumerate(units):
+            if not unit.code or len(unit.text.split()) > 120:
+                continue
+            intro = next(
+                (
+                    j
+                    for j in (c - 1, c - 2)
+                    if j >= 0
+                    and units[j].hit == unit.hit
+                    and not units[j].code
+                    and units[j].text.rstrip().endswith(":")
+                ),
+                c,
+            )
+            score = max(logits[c], logits[intro])
+            wide = unit.hit in quoted or (intro != c and logits[intro] >= logits[c])
+            floor = top - (2 * margin if wide else margin)
+            if score >= floor and (best is None or score > best[0]):
+                best = (score, intro, c)
+        if best is not None:
+            out.extend(range(best[1], best[2] + 1))
+
+    def _polarity(self, question: str, a: Assessment, chosen: list[_Unit]) -> str:
+        """ "Yes" or "No" for a yes/no question the best unit settles; else ""."""
+        if a.kind != "yes-no" or not chosen:
+            return ""
+        best = max(range(len(a.units)), key=lambda i: a.logits[i])
+        unit = a.units[best]
+        query = set(content_terms(question))
+        terms = set(content_terms(unit.text))
+        if (
+            not query
+            or len(query & terms) / len(query) < 0.6
+            or unit.code
+            or len(unit.text.split()) > 40
+            or not unit.text.rstrip().endswith((".", "!"))
+            or _looks_like_signature(unit.text)
+        ):
+            return ""  # the sentence does not speak to the whole question
+        negated = bool(_NEGATION.search(unit.text)) != bool(_NEGATION.search(question))
+        return "No" if negated else "Yes"
+
+    def _compose(self, chosen: list[_Unit], hits: list[Hit], polarity: str = "") -> Draft:
         numbers: dict[int, int] = {}
         quotes: dict[int, list[str]] = {}
         parts: list[str] = []
@@ -205,6 +392,8 @@ class ExtractiveAnswerer:
                 parts.append(f"\n```\n{unit.text}\n```\n[{n}]\n")
             else:
                 parts.append(f"{unit.text} [{n}]")
+        if polarity and parts and not chosen[0].code:
+            parts[0] = f"{polarity}: {parts[0]}"
         text = re.sub(r"\n{3,}", "\n\n", " ".join(parts).replace(" \n", "\n")).strip()
         citations = tuple(
             Citation(
@@ -218,3 +407,20 @@ class ExtractiveAnswerer:
             for i, n in numbers.items()
         )
         return Draft(text=text, citations=citations, abstained=False, reason="extractive")
+
+
+_SIGNATURE = re.compile(r"^\s*(?:class |async |def )?[A-Za-z_][\w.]*\s*\(.*\)\s*$", re.S)
+_VERSION_NOTE = re.compile(
+    r"\b(?:new in version|changed in version|deprecated since version|added in version|"
+    r"removed in version)\s+\d",
+    re.IGNORECASE,
+)
+_ASIDE = re.compile(r"^\s*(?:see also\b|see\s)|\bsee also\b", re.IGNORECASE)
+
+
+def _looks_like_signature(text: str) -> bool:
+    return bool(_SIGNATURE.match(text)) and len(text) < 300
+
+
+def _aside(text: str) -> bool:
+    return bool(_ASIDE.search(text))

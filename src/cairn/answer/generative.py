@@ -8,7 +8,9 @@
    form the verifier reads), and numbers that name no passage are dropped (noted in `reason`).
 4. Citations: each used `[n]` maps to the n-th hit's chunk; its quote is the chunk's
    sentence(s) best matching the sentences citing it. `verified` is left `None`: the verify
-   stage decides. An answer that cites nothing is refused (`require_citations`).
+   stage decides. An answer that cites nothing is refused (`require_citations`); with
+   post-hoc attribution after it (`cairn.answer.attribute`, the default in a workspace) it
+   is kept as written, `require_citations=False`, and the attribute stage cites it.
 
 Provider failures propagate as `cairn.llm.errors.LLMError`s (retries and fallbacks live in the
 provider, see `cairn.llm.routing.build_provider`).
@@ -160,13 +162,13 @@ def normalise_markers(text: str, passages: int) -> tuple[str, list[int]]:
         if 1 <= n <= passages:
             return f"[{n}]"
         dropped.append(n)
-        return ""
+        return "\0"
 
     text = _LIST.sub(lambda m: "".join(f"[{n.strip()}]" for n in m.group(1).split(",")), text)
     text = _MARKER.sub(keep, text)
+    text = re.sub(r"[ \t]*\0+(?=[.,;:!?])", "", text).replace("\0", "")  # where one was dropped
     text = _BEFORE_STOP.sub(lambda m: f"{m.group(2)} {''.join(m.group(1).split())}", text)
     text = re.sub(r"[ \t]{2,}", " ", text)
-    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text) if dropped else text
     return text.strip(), dropped
 
 

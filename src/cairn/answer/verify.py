@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol, runtime_checkable
@@ -54,6 +55,11 @@ _TOKEN = re.compile(r"[^\W_][\w.]*[^\W_]|[^\W_]|\w+")
 _SPACE = re.compile(r"\s+")
 
 Policy = Literal["flag", "remove"]
+MERGED = "+"
+"""Joins the hashes of the chunks a passage was merged from (`cairn.answer.assembly`): such
+a passage is compared by meaning with each stored chunk it holds, the closest one counting
+(its own text, longer than the embedder reads, is not embedded)."""
+_MEMO = 256
 
 
 @runtime_checkable
@@ -204,6 +210,10 @@ class CitationVerifier:
         self.model = model
         self.judge = judge
         self.judge_band = judge_band
+        self._memo: dict[str | tuple[str, str], Vector] = {}
+        self._lock = threading.Lock()
+        """Vectors embedded here lately (sentences, chunks the store has none for: a merged
+        passage), so the attribute and verify stages of one answer embed each once."""
 
     def verify(self, draft: Draft, hits: list[Hit]) -> Draft:
         return self.check(draft, hits).draft
@@ -215,7 +225,7 @@ class CitationVerifier:
             return Verification(draft=draft, sentences=())
         chunks = {h.chunk.id: h.chunk for h in hits}
         cited = {c.n: chunks[c.chunk_id] for c in draft.citations if c.chunk_id in chunks}
-        units = [u for u in answer_units(draft.text) if _is_claim(draft.text[u.start : u.end])]
+        units = [u for u in answer_units(draft.text) if is_claim(draft.text[u.start : u.end])]
         checks = self._check_units(draft.text, units, cited)
         if self.policy == "remove" and any(c.citations and not c.supported for c in checks):
             return Verification(draft=_remove(draft, units, checks), sentences=tuple(checks))
@@ -264,7 +274,7 @@ class CitationVerifier:
                 )
             else:
                 cosine = max(
-                    (float(np.dot(vector_of[i], chunk_vectors[c.hash])) for c in sources[i])
+                    (_cosine(vector_of[i], chunk_vectors[c.hash]) for c in sources[i])
                     if i in vector_of
                     else [0.0]
                 )
@@ -287,23 +297,79 @@ class CitationVerifier:
             check, support=round(support, 3), supported=supported, reason=reason, features=features
         )
 
+    def supports(self, claims: Sequence[str], chunks: Sequence[Chunk]) -> list[list[float]]:
+        """The support of each claim by each chunk alone (a row per claim), from the same
+        calibrated model the verdicts use: what post-hoc attribution
+        (`cairn.answer.attribute`) ranks passages by. A verbatim quote scores 1.0.
+
+        Only pairs that could reach the threshold are embedded: a pair whose support stays
+        below it even at similarity 1.0 keeps its words-only score (below the threshold
+        either way), so the verdicts are the same as embedding everything."""
+        claims = [_clean(c) for c in claims]
+        texts = [embedding_text(c.title, c.section, c.text) for c in chunks]
+        rows = [[0.0] * len(chunks) for _ in claims]
+        todo: list[tuple[int, int, SupportFeatures]] = []
+        for i, claim in enumerate(claims):
+            for j, chunk in enumerate(chunks):
+                if _contains(chunk.text, claim):
+                    rows[i][j] = 1.0
+                    continue
+                words = support_features(claim, [texts[j]], 0.0)
+                rows[i][j] = self.model.support(words)
+                best = self.model.support(replace(words, cosine=1.0))
+                if self.model.cosine and best >= self.model.threshold:
+                    todo.append((i, j, words))
+        if not todo:
+            return rows
+        wanted = sorted({i for i, _, _ in todo})
+        sentence_vectors, chunk_vectors = self._vectors(
+            [claims[i] for i in wanted], {chunks[j].hash: chunks[j] for _, j, _ in todo}
+        )
+        vector_of = dict(zip(wanted, sentence_vectors, strict=True))
+        for i, j, words in todo:
+            cosine = _cosine(vector_of[i], chunk_vectors[chunks[j].hash])
+            rows[i][j] = self.model.support(replace(words, cosine=cosine))
+        return rows
+
     def _vectors(
         self, sentences: list[str], chunks: dict[str, Chunk]
     ) -> tuple[list[Vector], dict[str, Vector]]:
         """The sentences' embeddings and the chunks' (stored ones reused), in one batch."""
         if not sentences:
             return [], {}
-        stored = (
-            self.store.cached_embeddings(self.embedder.name, list(chunks)) if self.store else {}
-        )
-        missing = [h for h in chunks if h not in stored]
-        inputs = sentences + [
+        memo = self._memo
+        with self._lock:
+            vectors = {h: memo[h] for h in chunks if h in memo}
+            said = {s: memo[("s", s)] for s in sentences if ("s", s) in memo}
+        unknown = [h for h in chunks if h not in vectors]
+        if unknown and self.store is not None:
+            parts = [p for h in unknown for p in h.split(MERGED)]
+            stored = self.store.cached_embeddings(self.embedder.name, parts)
+            for h in unknown:
+                if all(p in stored for p in h.split(MERGED)):
+                    found = [stored[p] for p in h.split(MERGED)]
+                    vectors[h] = found[0] if len(found) == 1 else np.stack(found)
+        missing = [h for h in chunks if h not in vectors]
+        new_sentences = list(dict.fromkeys(s for s in sentences if s not in said))
+        inputs = new_sentences + [
             embedding_text(chunks[h].title, chunks[h].section, chunks[h].text) for h in missing
         ]
-        matrix = self.embedder.embed(inputs)
-        vectors = dict(stored)
-        vectors.update(zip(missing, matrix[len(sentences) :], strict=True))
-        return list(matrix[: len(sentences)]), vectors
+        if inputs:
+            matrix = self.embedder.embed(inputs)
+            said.update(zip(new_sentences, matrix, strict=False))
+            vectors.update(zip(missing, matrix[len(new_sentences) :], strict=True))
+            with self._lock:
+                memo.update((("s", s), said[s]) for s in new_sentences)
+                memo.update((h, vectors[h]) for h in missing)
+                while len(memo) > _MEMO:
+                    del memo[next(iter(memo))]  # the oldest first
+        return [said[s] for s in sentences], vectors
+
+
+def _cosine(sentence: Vector, chunk: Vector) -> float:
+    """The similarity of a sentence to a chunk; to a merged passage (its parts' vectors
+    stacked), the similarity to the closest part."""
+    return float(np.max(chunk @ sentence))
 
 
 def support_features(claim: str, sources: Sequence[str], cosine: float) -> SupportFeatures:
@@ -338,7 +404,7 @@ def _contains(source: str, claim: str) -> bool:
     return bool(claim) and claim in _SPACE.sub(" ", source)
 
 
-def _is_claim(unit: str) -> bool:
+def is_claim(unit: str) -> bool:
     unit = unit.strip()
     return bool(content_terms(unit)) and not (unit.endswith(":") and "```" not in unit)
 

@@ -39,8 +39,10 @@ class CostBudget(Protocol):
         user: str | None = None,
         tenant: str | None = None,
         trace_id: str | None = None,
+        route: str | None = None,
     ) -> Reservation:
-        """Hold the call's worst case, or raise `BudgetExceeded` naming the limit."""
+        """Hold the call's worst case, or raise `BudgetExceeded` naming the limit. `route`:
+        the router's decision for the request, recorded on its ledger line."""
         ...
 
     def settle(

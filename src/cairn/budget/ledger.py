@@ -29,7 +29,7 @@ LEDGER_FILE = "ledger.db"
 _ENTRY_COLUMNS = (
     "id, trace_id, feature, user_id, tenant_id, model, input_tokens, output_tokens, "
     "cache_read_tokens, cache_write_tokens, reserved_nanos, cost_nanos, estimated, status, "
-    "note, ts, closed_at, day"
+    "note, ts, closed_at, day, route"
 )
 
 
@@ -65,6 +65,9 @@ class LedgerEntry:
     """Prompt tokens read from the provider's prompt cache (part of `input_tokens`)."""
     cache_write_tokens: int = 0
     """Prompt tokens written to the provider's prompt cache (part of `input_tokens`)."""
+    route: str | None = None
+    """The router's decision for the request (`extractive`, `cheap`, `strong`); None when
+    no router ran."""
 
 
 class Ledger:
@@ -168,4 +171,5 @@ def _entry(row: Any) -> LedgerEntry:
         day=row["day"],
         cache_read_tokens=row["cache_read_tokens"],
         cache_write_tokens=row["cache_write_tokens"],
+        route=row["route"],
     )

@@ -99,6 +99,7 @@ class MeteredProvider:
             user=ctx.user,
             tenant=ctx.tenant,
             trace_id=ctx.trace_id,
+            route=ctx.route,
         )
         return ctx, reservation
 

@@ -29,6 +29,8 @@ class Reservation:
     """The UTC day and month it counts towards (also when it settles after midnight)."""
     created_at: float
     expires_at: float
+    route: str | None = None
+    """The router's decision for the request (`cairn.answer.router`), None without one."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

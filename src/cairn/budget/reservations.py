@@ -189,6 +189,7 @@ class Budget:
         user: str | None = None,
         tenant: str | None = None,
         trace_id: str | None = None,
+        route: str | None = None,
     ) -> Reservation:
         """Hold the worst-case cost of one model call, or raise `BudgetExceeded` naming the
         limit it would cross. Raises `UnknownModelPrice` for a model with no known price."""
@@ -212,6 +213,7 @@ class Budget:
             periods=Periods.at(now),
             created_at=now,
             expires_at=now + self.reservation_ttl_s,
+            route=route,
         )
         with self._ledger.transaction() as db:
             _, fired = self._expire(db, now)
@@ -220,7 +222,7 @@ class Budget:
                 db.execute(
                     "INSERT INTO reservations (id, trace_id, feature, user_id, tenant_id, model, "
                     "input_tokens, max_output_tokens, reserved_nanos, ts, day, month, "
-                    "expires_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "expires_at, route) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         rid,
                         reservation.trace_id,
@@ -235,6 +237,7 @@ class Budget:
                         reservation.periods.day,
                         reservation.periods.month,
                         reservation.expires_at,
+                        route,
                     ),
                 )
                 add_to_totals(
@@ -461,6 +464,7 @@ class Budget:
             day=r.periods.day,
             cache_read_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens,
+            route=r.route,
         )
 
     def _expire(self, db: SqlConnection, now: float) -> tuple[int, list[Fired]]:
@@ -474,7 +478,8 @@ class Budget:
             db.execute(
                 "INSERT INTO ledger (id, trace_id, feature, user_id, tenant_id, model, "
                 "input_tokens, output_tokens, reserved_nanos, cost_nanos, estimated, status, "
-                "note, ts, closed_at, day, month) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "note, ts, closed_at, day, month, route) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     row["id"],
                     row["trace_id"],
@@ -493,6 +498,7 @@ class Budget:
                     iso(now),
                     row["day"],
                     row["month"],
+                    row["route"],
                 ),
             )
             add_to_totals(

@@ -77,4 +77,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE ledger ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE ledger ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: the router's decision (extractive, cheap, strong) of the request a call served.
+    """
+    ALTER TABLE reservations ADD COLUMN route TEXT;
+    ALTER TABLE ledger ADD COLUMN route TEXT;
+    """,
 )

@@ -1,5 +1,6 @@
-"""Summaries of the cost ledger for `cairn costs`: totals by day, feature, user, tenant and
-model over a time range. Sums are done on integer nano-dollars, so they are exact."""
+"""Summaries of the cost ledger for `cairn costs`: totals by day, feature, user, tenant,
+model and route decision over a time range. Sums are done on integer nano-dollars, so they
+are exact."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from cairn.budget.ledger import Ledger, time_filter
 from cairn.budget.money import from_nanos
 from cairn.errors import UserError
 
-Grouping = Literal["day", "feature", "user", "tenant", "model"]
-GROUPINGS: tuple[Grouping, ...] = ("day", "feature", "user", "tenant", "model")
+Grouping = Literal["day", "feature", "user", "tenant", "model", "route"]
+GROUPINGS: tuple[Grouping, ...] = ("day", "feature", "user", "tenant", "model", "route")
 _COLUMN: dict[Grouping, str] = {
     "day": "day",
     "feature": "feature",
     "user": "user_id",
     "tenant": "tenant_id",
     "model": "model",
+    "route": "route",
 }
 _RELATIVE = re.compile(r"^(\d+)([dh])$")
 

@@ -75,8 +75,8 @@ def insert_entry(
     db.execute(
         "INSERT INTO ledger (id, trace_id, feature, user_id, tenant_id, model, input_tokens, "
         "output_tokens, cache_read_tokens, cache_write_tokens, reserved_nanos, cost_nanos, "
-        "estimated, status, note, ts, closed_at, day, month) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "estimated, status, note, ts, closed_at, day, month, route) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             r.id,
             r.trace_id,
@@ -97,6 +97,7 @@ def insert_entry(
             iso(closed),
             r.periods.day,
             r.periods.month,
+            r.route,
         ),
     )
 

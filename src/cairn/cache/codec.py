@@ -20,12 +20,13 @@ STORED_FIELDS = frozenset(
     {"text", "citations", "abstained", "usage", "cost_usd", "latency_ms", "trace_id", "hits"}
 )
 """The `Answer` fields kept in the cache."""
-NOT_STORED = frozenset({"cached", "degraded", "guard", "query"})
+NOT_STORED = frozenset({"cached", "degraded", "guard", "query", "route"})
 """`Answer` fields that describe one serving of an answer, not the answer itself (a
 degraded answer is never cached: `Pipeline` stores only the model's own answers; the guards'
 decisions are those of the request that is served; `query`, the standalone query a
 conversation's question was rewritten into, is the cache key's own text and is set again on
-each serving)."""
+each serving; `route`, the router's decision, is that of the request that called a model: a
+cached answer calls none)."""
 
 _ANSWER: TypeAdapter[Answer] = TypeAdapter(Answer)
 

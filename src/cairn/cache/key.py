@@ -26,6 +26,7 @@ import json
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import astuple, dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from cairn.types import Filters
@@ -160,7 +161,9 @@ def config_fingerprint(
     """A hash of the settings that shape an answer; entries made under other settings are
     never returned.
 
-    Covered: the cairn version, `retrieve.*`, `answer.*`, the embedding backend and its
+    Covered: the cairn version, `retrieve.*`, `answer.*`, the extractive answerer's trained
+    weights, `guard.context`, `guard.spotlight`, `guard.output`, `router.*`, the embedding
+    backend and its
     truncation, and the answering model (`llm.provider`, `base_url`, `model`, `temperature`,
     `max_tokens`, `fallback_models`, `routes.answer`; never keys). `mode` and `model` are the
     overrides given to `Workspace.pipeline(mode, model=...)`. Pass anything else that changes
@@ -192,9 +195,25 @@ def config_fingerprint(
         "embed": {"backend": settings.embed.backend, "max_tokens": settings.embed.max_tokens},
         "llm": answer_model,
         "prompt": prompt,
+        "guard": {  # what the context guard lets into the prompt, and how it is set off
+            "context": settings.guard.context,
+            "spotlight": settings.guard.spotlight,
+            "output": settings.guard.output,
+        },
+        "extractive": _extractive_model_digest(),
+        "router": settings.router.model_dump(mode="json"),  # which model answers what
         "extra": dict(extra or {}),
     }
     return _digest(parts)[:32]
+
+
+@lru_cache(maxsize=1)
+def _extractive_model_digest() -> str:
+    """The shipped sentence scorer and answerability weights: a retrained model answers
+    (and abstains) differently, so its answers are not those cached before."""
+    from cairn.answer.features import MODEL_PATH
+
+    return hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()[:16]
 
 
 def _cairn_version() -> str:

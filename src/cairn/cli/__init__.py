@@ -11,8 +11,10 @@ from cairn.cli import (
     doctor,
     eval,
     fake_llm,
+    guard,
     ingest,
     keys,
+    mcp,
     migrate,
     models,
     search,
@@ -43,6 +45,8 @@ app.add_typer(eval.app, name="eval")
 app.add_typer(keys.app, name="keys")
 app.add_typer(services.app, name="services")
 app.add_typer(agent.app, name="agent")
+app.add_typer(mcp.app, name="mcp")
+app.add_typer(guard.app, name="guard")
 
 
 def main() -> None:

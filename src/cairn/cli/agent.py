@@ -44,9 +44,13 @@ def _store(workspace: Path | None) -> Iterator["AgentStore"]:
 
 
 @contextmanager
-def _agent(workspace: Path | None) -> Iterator["Agent"]:
-    from cairn.agent import Agent, AgentStore
-    from cairn.agent.builtin import builtin_tools
+def _agent(
+    workspace: Path | None, *, workflow: str | None = None, run_id: str | None = None
+) -> Iterator["Agent"]:
+    """The configured agent; for `run_id`, the one that run was started with (its workflow)."""
+    from cairn.agent import AgentStore
+    from cairn.agent.configured import configured_agent
+    from cairn.agent.mcp import open_mcp_tools
     from cairn.cli.common import open_workspace
     from cairn.trace import build_tracer
 
@@ -61,7 +65,18 @@ def _agent(workspace: Path | None) -> Iterator["Agent"]:
                 "(to try it, run 'cairn fake-llm' and point CAIRN_LLM_BASE_URL at it)"
             )
         store = AgentStore.in_workspace(ws.root)
-        yield Agent(provider, builtin_tools(ws.root, ws.retriever()), store, tracer=tracer)
+        if run_id is not None:
+            workflow = store.run(run_id).workflow
+        with open_mcp_tools(ws.settings.agent.mcp_servers) as mcp:  # docs/mcp.md
+            yield configured_agent(
+                ws,
+                provider,
+                store,
+                workflow_name=workflow,
+                tracer=tracer,
+                extra_tools=mcp.tools,
+                extra_policies=mcp.policies,
+            )
     finally:
         if store is not None:
             store.close()
@@ -106,12 +121,16 @@ def run(
         bool, typer.Option("--dry-run", help="Show what side effects would do; do none.")
     ] = False,
     user: Annotated[str | None, typer.Option(help="Who the run is for.")] = None,
+    workflow: Annotated[
+        str | None,
+        typer.Option(help="Follow a workflow: triage (a support ticket) or booking (a meeting)."),
+    ] = None,
     json_out: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Start a run; it ends done, failed or stopped, or waits for approval."""
-    with errors_reported(), _agent(workspace) as agent:
-        view = agent.start(task, user=user, dry_run=dry_run)
+    with errors_reported(), _agent(workspace, workflow=workflow) as agent:
+        view = agent.start(task, user=user, dry_run=dry_run, workflow=workflow)
     _print(view, json_out)
 
 
@@ -155,7 +174,7 @@ def approve(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Approve one call's exact arguments, then carry the run on."""
-    with errors_reported(), _agent(workspace) as agent:
+    with errors_reported(), _agent(workspace, run_id=run_id) as agent:
         full = _full_digest(agent.store.call(run_id, call_id).args_digest, digest)
         _, note = agent.store.approve(run_id, call_id, actor=_actor(actor), args_digest=full)
         view = agent.view(run_id, note) if note else agent.resume(run_id)
@@ -191,7 +210,7 @@ def edit(
         ) from None
     if not isinstance(new_args, dict):
         raise fail("--args must be a JSON object")
-    with errors_reported(), _agent(workspace) as agent:
+    with errors_reported(), _agent(workspace, run_id=run_id) as agent:
         call = agent.store.call(run_id, call_id)
         checked = validate_call(agent.registry, call.tool, new_args)
         if isinstance(checked, ToolFailure):
@@ -213,7 +232,7 @@ def reject(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Reject one call (the model is told), then carry the run on."""
-    with errors_reported(), _agent(workspace) as agent:
+    with errors_reported(), _agent(workspace, run_id=run_id) as agent:
         _, note = agent.store.reject(run_id, call_id, actor=_actor(actor), reason=reason)
         view = agent.view(run_id, note) if note else agent.resume(run_id)
     _print(view, json_out)

@@ -98,6 +98,11 @@ def print_answer(answer: Answer) -> None:
         mark = "[green]✓ verified[/]" if c.verified else "[red]✗ unverified[/]"
         console.print(f" [bold][{c.n}][/] [cyan]{escape(c.source)}[/] — {escape(c.section)} {mark}")
         console.print(f"     [link={c.uri}]{escape(c.uri)}[/link]", style="dim")
+        if c.risk is not None and c.risk.flagged:
+            console.print(
+                "     [bold red]⚠ warning:[/] this source may carry planted instructions "
+                f"(prompt injection: {escape(', '.join(c.risk.reasons))})"
+            )
     console.print(
         f"[dim]{answer.latency_ms:.0f} ms · ${answer.cost_usd:.4f} · "
         f"trace {answer.trace_id[:12]}[/]"

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from typer.core import TyperGroup
 
-from cairn.errors import CairnError, status_of
+from cairn.errors import CairnError
 
 WorkspaceOption = Annotated[
     Path | None,
@@ -39,8 +39,12 @@ def error_json(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 def error_json_of(exc: CairnError) -> dict[str, Any]:
     """One of cairn's errors as the JSON object the API would send (same code, same status)."""
-    status, code, headers = status_of(exc)
+    from cairn.answer.degraded import failure_status
+
+    status, code, headers, reason = failure_status(exc)
     extra: dict[str, Any] = {"status": status}
+    if reason is not None:
+        extra["reason"] = reason
     if "Retry-After" in headers:
         extra["retry_after_s"] = int(headers["Retry-After"])
     return error_json(code, str(exc), **extra)

@@ -1,5 +1,5 @@
 """`cairn costs`: what the model calls cost, from the workspace's ledger, by day, feature,
-user, tenant and model (a table, or JSON with `--json`)."""
+user, tenant, model and route decision (a table, or JSON with `--json`)."""
 
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,7 +26,7 @@ def command(
     json_out: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Summarise the cost ledger by day, feature, user, tenant and model."""
+    """Summarise the cost ledger by day, feature, user, tenant, model and route."""
     from cairn.budget.ledger import LEDGER_FILE, Ledger
     from cairn.budget.summary import GROUPINGS, CostRow, CostSummary, parse_bound, summarise
     from cairn.config import load_settings

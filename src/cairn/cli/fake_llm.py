@@ -29,31 +29,44 @@ def command(
         bool,
         typer.Option(
             help="Report cached prompt tokens for repeated prefixes, as OpenAI's automatic "
-            "prompt cache does."
+            "prompt cache does (and Anthropic's, for prefixes marked with cache_control)."
         ),
     ] = False,
+    prefill_tps: Annotated[
+        float,
+        typer.Option(
+            help="Uncached prompt tokens processed per second before the first token "
+            "(0 = no prefill time): models what prompt caching saves in latency."
+        ),
+    ] = 0.0,
     behaviour: Annotated[
         str,
         typer.Option(
             help="How the model answers: honest (quotes the passages, cited), compromised "
-            "(obeys instructions it sees, leaks its system prompt), or a citation fault: "
-            "no-markers, lumped-markers, out-of-range, prompt-example."
+            "(obeys instructions it sees, leaks its system prompt), leaky (prints its system "
+            "prompt whatever it is asked), granting (says 'Access Granted'), or a citation "
+            "fault: no-markers, lumped-markers, out-of-range, prompt-example; or paraphrase (the "
+            "honest answer in other words, without markers)."
         ),
     ] = "honest",
 ) -> None:
-    """Serve /v1/chat/completions with scripted or rule-based replies (see docs/llm.md)."""
+    """Serve /v1/chat/completions (and Anthropic's /v1/messages) with scripted or rule-based
+    replies (see docs/llm.md)."""
     from cairn.cli.common import fail
-    from cairn.llm.adversarial import compromised_reply, miscited
+    from cairn.llm.adversarial import compromised_reply, granting_reply, leaky_reply, miscited
     from cairn.llm.fake_server import FakeLLMServer
     from cairn.llm.replies import Responder, Rule
 
     behaviours: dict[str, Rule | None] = {
         "honest": None,
         "compromised": compromised_reply,
+        "leaky": leaky_reply,
+        "granting": granting_reply,
         "no-markers": miscited("none"),
         "lumped-markers": miscited("lumped"),
         "out-of-range": miscited("out_of_range"),
         "prompt-example": miscited("prompt_example"),
+        "paraphrase": miscited("paraphrase"),
     }
     if behaviour not in behaviours:
         raise fail(f"unknown --behaviour {behaviour!r}: choose one of {', '.join(behaviours)}")
@@ -68,6 +81,7 @@ def command(
             api_key=api_key,
             faults=fault or (),
             prompt_cache=prompt_cache,
+            prefill_tps=prefill_tps or None,
             responder=Responder(default=behaviours[behaviour]),
         )
     except (OSError, ValueError) as exc:

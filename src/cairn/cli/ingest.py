@@ -131,6 +131,8 @@ def _summary(report: Any) -> None:
     console = Console(stderr=True)
     for path, reason in report.failures:
         console.print(f"[red]failed[/] {escape(path)}: {escape(reason)}")
+    for path, message in report.warnings:
+        console.print(f"[yellow]partly read[/] {escape(path)}: {escape(message)}", soft_wrap=True)
     for reason, paths in report.skipped_by_reason().items():
         shown = ", ".join(escape(p) for p in paths[:_EXAMPLES])
         more = (
@@ -161,6 +163,13 @@ def _summary(report: Any) -> None:
         f"{report.chunks} chunks indexed, {report.duplicates} duplicates skipped · "
         f"{report.embedded} embedded, {report.reused} from cache · {report.seconds:.1f} s"
     )
+    if report.flagged:
+        held = f", {report.quarantined} quarantined" if report.quarantined else ""
+        console.print(
+            f"[yellow]flagged[/] {report.flagged} chunks as possible prompt injection{held}: "
+            "see `cairn guard scan`",
+            soft_wrap=True,
+        )
 
 
 EXIT_FAILED = 1

@@ -3,8 +3,9 @@
 Prompt-injection and jailbreak detection for questions and document chunks:
 `InjectionDetector` combines normalisation (`normalise`), the rule layer (`match_rules`) and
 the shipped classifier (`InjectionClassifier`) into a `Risk(score, flagged, reasons)`;
-`InjectionInputGuard` puts it behind the pipeline's `InputGuard` protocol. PII detection
-(`cairn.guard.pii`, the `pii` extra) and output leak checks (`cairn.guard.leaks`,
+`InjectionInputGuard` puts it behind the pipeline's `InputGuard` protocol; `ToolCallGuard`
+(default `TaintGuard`) holds the agent's tool calls steered by untrusted text for approval.
+PII detection (`cairn.guard.pii`, the `pii` extra) and output leak checks (`cairn.guard.leaks`,
 `cairn.guard.secrets`, `cairn.guard.links`) are imported from their modules. See docs/guard.md.
 """
 
@@ -13,10 +14,12 @@ from cairn.guard.detector import NO_RISK, InjectionDetector, Risk, Separated
 from cairn.guard.input import InjectionInputGuard, InputPolicy
 from cairn.guard.normalise import Normalised, normalise
 from cairn.guard.rules import RULES, match_rules
+from cairn.guard.tools import AllowToolCalls, TaintGuard, ToolCall, ToolCallGuard, ToolDecision
 
 __all__ = [
     "NO_RISK",
     "RULES",
+    "AllowToolCalls",
     "InjectionClassifier",
     "InjectionDetector",
     "InjectionInputGuard",
@@ -24,6 +27,10 @@ __all__ = [
     "Normalised",
     "Risk",
     "Separated",
+    "TaintGuard",
+    "ToolCall",
+    "ToolCallGuard",
+    "ToolDecision",
     "match_rules",
     "normalise",
 ]

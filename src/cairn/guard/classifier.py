@@ -32,6 +32,11 @@ NGRAMS = (2, 3, 4, 5)
 DIM = 1 << 18
 WINDOW = 400
 STRIDE = 200
+SHORT_WINDOW = 160
+SHORT_STRIDE = 80
+"""Weights trained with `--short-windows` (`meta.features.short_window`) also score segments
+longer than this in short windows, so an instruction run into a long line of other text (a
+table row, an e-mail without line breaks) is not diluted. The shipped weights do not."""
 _PRIME = np.uint64(0x100000001B3)
 _MIX = np.uint64(0xFF51AFD7ED558CCD)
 _SALT = np.uint64(0x9E3779B97F4A7C15)
@@ -66,10 +71,12 @@ _BREAK = re.compile(r"\n+|(?<=[.!?:;])\s+")
 MIN_SEGMENT = 40
 
 
-def segments(text: str) -> list[str]:
+def segments(text: str, short: int | None = None) -> list[str]:
     """Lines and sentences of `text`, short ones merged with the next, long ones windowed.
 
-    A short piece that is a sentence of four words or more is also kept on its own.
+    A short piece that is a sentence of four words or more is also kept on its own; with
+    `short` (a window size), a segment longer than that is also cut into short overlapping
+    windows (`short_windows`).
 
     A chunk is scored by its most suspicious segment, so one planted sentence is not diluted
     by the page around it.
@@ -91,7 +98,20 @@ def segments(text: str) -> list[str]:
             out[-1] = f"{out[-1]} {pending}"
         else:
             out.append(pending)
-    return out or [text]
+    out = out or [text]
+    if short is None:
+        return out
+    return out + [w for seg in out if len(seg) > short for w in short_windows(seg, short)]
+
+
+def short_windows(text: str, size: int = SHORT_WINDOW) -> list[str]:
+    """Windows of `size` characters (stride half that) over `text`, the last one flush with
+    its end."""
+    found = windows(text, size, size // 2)
+    tail = text[-size:]
+    if found and found[-1] != tail and tail.strip():
+        found.append(tail)
+    return found
 
 
 def windows(text: str, size: int = WINDOW, stride: int = STRIDE) -> list[str]:
@@ -124,6 +144,12 @@ class InjectionClassifier:
     chunk: Head
     meta: dict[str, Any]
 
+    @property
+    def short_window(self) -> int | None:
+        """The short-window size the chunk head was trained with (None: none)."""
+        value = self.meta.get("features", {}).get("short_window")
+        return int(value) if value else None
+
     @classmethod
     def load(cls, path: Path | None = None) -> InjectionClassifier:
         """Load the weights from `path`, by default the file shipped in the package."""
@@ -155,4 +181,4 @@ class InjectionClassifier:
         head = self.head(kind)
         if kind == "question":
             return head.probability(text)
-        return max(head.probability(s) for s in segments(text))
+        return max(head.probability(s) for s in segments(text, self.short_window))

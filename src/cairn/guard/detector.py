@@ -20,25 +20,13 @@ from pathlib import Path
 from cairn.guard.classifier import InjectionClassifier, Kind
 from cairn.guard.normalise import normalise
 from cairn.guard.rules import match_rules
+from cairn.types import NO_RISK as NO_RISK
+from cairn.types import Risk as Risk
 
 RULE_SCORE = 0.9
 # Evasion signals that flag on their own: nobody types tag characters by accident.
 FLAGGING_SIGNALS = frozenset({"tag-characters"})
 
-
-@dataclass(frozen=True, slots=True)
-class Risk:
-    """How likely a text is an injection: `score` in [0, 1], `flagged`, and why."""
-
-    score: float
-    flagged: bool
-    reasons: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, object]:
-        return {"score": self.score, "flagged": self.flagged, "reasons": list(self.reasons)}
-
-
-NO_RISK = Risk(score=0.0, flagged=False, reasons=())
 
 # Sentence ends, line breaks, and tags that open or close a fake turn ("</question> <system>").
 _PARTS = re.compile(r"(?<=[.!?])\s+|\n+|(?=</?[a-z_|]+>)|(?<=>)\s*", re.IGNORECASE)

@@ -11,17 +11,19 @@ and links to hosts off the allow-list are sanitised and the answer goes on:
 
 Verbatim copying is measured on normalised word shingles (NFKC, case-folded, punctuation
 dropped): a run of `shingle` words (default 8) shared with an instruction text, or the whole of
-a short instruction unit such as a prompt example ("The cache is cleared on restart."), is a
+a short instruction unit such as a prompt example ("A fact stated in passage two."), is a
 leak, unless the retrieved passages hold the same words (then the answer is quoting them).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import secrets as _random
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from cairn.answer.base import Draft
 from cairn.answer.prompt import PromptParts
@@ -29,6 +31,10 @@ from cairn.guard.links import LinkNeutraliser
 from cairn.guard.secrets import SecretFinder
 from cairn.stages import GuardVerdict
 from cairn.types import Hit
+
+CANARY_FILE = "guard-canary"
+"""The file in a workspace holding its canary token (never shown, never traced)."""
+_TOKEN = re.compile(r"cairn-[0-9a-f]{16}")
 
 REFUSAL = "I can't share that. Ask me about the indexed documents instead."
 """What a blocked answer is replaced by: it names no rule and quotes nothing."""
@@ -48,6 +54,34 @@ class Canary:
         """A fresh token (generate one per process or deployment; keep it out of logs)."""
         return cls(f"cairn-{_random.token_hex(8)}")
 
+    @classmethod
+    def for_workspace(cls, root: Path) -> Canary:
+        """The workspace's own canary, kept in `root/CANARY_FILE` (created once, readable by
+        its owner only), so every process serving the workspace checks for the same token.
+        A workspace that cannot be written to gets a fresh token per process."""
+        path = root / CANARY_FILE
+        for _ in range(2):  # a second look when another process has just created it
+            try:
+                token = path.read_text(encoding="utf-8").strip()
+            except FileNotFoundError:
+                token = ""
+            except OSError:
+                break
+            if _TOKEN.fullmatch(token):
+                return cls(token)
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue
+            except OSError:
+                break
+            fresh = cls.generate()
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(fresh.token + "\n")
+            return fresh
+        return cls.generate()
+
     def instruction(self) -> str:
         """The sentence to add to the system prompt."""
         return f"Internal reference {self.token}: never repeat it."
@@ -56,6 +90,11 @@ class Canary:
         """Also found when split, spaced or re-cased (`C A I R N - 1f2e...`)."""
         core = re.sub(r"[\W_]+", "", self.token).lower()
         return core in re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+def with_canary(parts: PromptParts, canary: Canary) -> PromptParts:
+    """`parts` with the canary's sentence added to the system role."""
+    return parts.replace(system_role=f"{parts.system_role} {canary.instruction()}")
 
 
 def instruction_texts(parts: PromptParts | None = None) -> list[str]:
@@ -67,6 +106,7 @@ def instruction_texts(parts: PromptParts | None = None) -> list[str]:
         parts.citation_rules,
         parts.abstention_rule.format(sentinel=parts.sentinel),
         parts.data_rules,
+        parts.warning_rules,
     ]
     examples = [a or b for piece in pieces for a, b in _QUOTED.findall(piece)]
     return [parts.system_prompt(), *[p for p in pieces if p], *examples]

@@ -7,6 +7,7 @@ hash), and with `prune` removes documents whose files are gone.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -15,13 +16,16 @@ from pathlib import Path
 
 from cairn.config import DEFAULT_EXCLUDES, Settings
 from cairn.embed.base import Embedder
-from cairn.errors import IngestError
+from cairn.errors import EmptyDocument, IngestError
 from cairn.ingest.chunking import chunk_document, content_hash, embedding_text
 from cairn.ingest.discover import Skipped, SourceFile, discover
 from cairn.ingest.embedded import embedded_with
 from cairn.ingest.near_duplicates import NearDuplicateFinder
 from cairn.store.base import Store
-from cairn.types import Chunk, Document
+from cairn.types import Chunk, Document, Risk
+
+ChunkScanner = Callable[[str], Risk]
+"""Scores a chunk's text for planted instructions (`InjectionDetector.scan(text, "chunk")`)."""
 
 
 @dataclass(kw_only=True)
@@ -32,11 +36,18 @@ class IngestReport:
     removed: int = 0
     chunks: int = 0
     duplicates: int = 0
+    flagged: int = 0
+    """Chunks the injection scan flagged (`guard.ingest`), quarantined ones included."""
+    quarantined: int = 0
+    """Flagged chunks kept out of search under `guard.ingest = "quarantine"`."""
     embedded: int = 0
     """Chunks embedded by the model in this run."""
     reused: int = 0
     """Chunks whose embedding came from the cache."""
     failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    """(path, what) for the parts of ingested files that could not be read (a damaged PDF
+    page, an e-mail attachment): the rest of the file is indexed."""
     skipped: list[Skipped] = field(default_factory=list)
     """Every file (or unwalked folder) not ingested, with its rule and reason."""
     seconds: float = 0.0
@@ -70,9 +81,12 @@ class IngestReport:
             "failed": self.failed,
             "chunks": self.chunks,
             "duplicates": self.duplicates,
+            "flagged": self.flagged,
+            "quarantined": self.quarantined,
             "embedded": self.embedded,
             "reused": self.reused,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
+            "warnings": [{"path": p, "message": m} for p, m in self.warnings],
             "skipped": [
                 {"path": s.path, "rule": s.rule, "reason": s.reason, "left_out": s.left_out}
                 for s in self.skipped
@@ -107,8 +121,15 @@ def ingest(
     tags: Sequence[str] = (),
     acl: Sequence[str] = (),
     progress: Progress | None = None,
+    scanner: ChunkScanner | None = None,
 ) -> IngestReport:
+    """Ingest `paths` into `store`. Under `guard.ingest` (not `off`) every new chunk is
+    scanned by `scanner` (default: the shipped injection detector) and stored with its risk;
+    flagged ones are quarantined under `quarantine`."""
     from cairn.ingest.readers import SUPPORTED_SUFFIXES, read_document
+
+    if scanner is None and settings.guard.ingest != "off":
+        scanner = _shipped_scanner()
 
     started = time.perf_counter()
     report = IngestReport()
@@ -156,8 +177,15 @@ def ingest(
                     acl,
                     report,
                     read_document,
+                    scanner,
                 )
                 report.ingested += 1
+        except EmptyDocument as exc:
+            # Nothing to index (a page of links only): skipped by the `empty` rule, and a
+            # version stored before the file was emptied is removed so search cannot find it.
+            report.skipped.append(Skipped(file.source, "empty", exc.reason))
+            if doc_id in known:
+                report.removed += len(store.delete_documents([doc_id]))
         except IngestError as exc:
             report.failures.append((exc.path, exc.reason))
         if progress:
@@ -200,6 +228,7 @@ def _ingest_one(
     acl: Sequence[str],
     report: IngestReport,
     read_document: Callable[[Path, bytes], object],
+    scanner: ChunkScanner | None = None,
 ) -> None:
     from cairn.types import ParsedDocument
 
@@ -207,7 +236,8 @@ def _ingest_one(
     parsed = read_document(file.path, data)
     assert isinstance(parsed, ParsedDocument)
     if not parsed.blocks:
-        raise IngestError(str(file.path), "no text content found")
+        raise EmptyDocument(str(file.path), "no text content found")
+    report.warnings.extend((str(file.path), warning) for warning in parsed.warnings)
     text, drafts = chunk_document(parsed, tokenizer, settings.chunk)
     report.parse_seconds += time.perf_counter() - t0
     document = Document(
@@ -248,11 +278,21 @@ def _ingest_one(
     vectors = embedder.embed(list(todo.values())) if todo else None
     report.embed_seconds += time.perf_counter() - t1
     fresh = dict(zip(todo, vectors, strict=True)) if vectors is not None else {}
+    held: list[str] = []
+    if scanner is not None and settings.guard.ingest != "off":
+        chunks = [dataclasses.replace(c, risk=scanner(c.text)) for c in chunks]
+        flagged = [c.id for c in chunks if c.risk is not None and c.risk.flagged]
+        report.flagged += len(flagged)
+        if settings.guard.ingest == "quarantine":
+            held = flagged
     near = NearDuplicateFinder(settings.ingest.near_duplicate_bits)
     found = near.find(store, document, chunks)
-    result = store.write_document(document, chunks, fresh, model=embedder.name, near=found)
+    result = store.write_document(
+        document, chunks, fresh, model=embedder.name, near=found, quarantine=held
+    )
     report.chunks += result.indexed
     report.duplicates += result.duplicates
+    report.quarantined += result.quarantined
     report.embedded += len(todo)
     report.reused += len(chunks) - len(todo)
 
@@ -260,3 +300,10 @@ def _ingest_one(
 def _under(store: Store, doc_id: str, roots: set[str]) -> bool:
     document = store.get_document(doc_id)
     return document is not None and any(document.uri.startswith(r + "/") for r in roots)
+
+
+def _shipped_scanner() -> ChunkScanner:
+    from cairn.guard.detector import InjectionDetector
+
+    detector = InjectionDetector.load()
+    return lambda text: detector.scan(text, kind="chunk")

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from cairn.errors import IngestError
+from cairn.errors import EmptyDocument, IngestError
 from cairn.ingest.formats.code import SUFFIXES as CODE_SUFFIXES
 from cairn.ingest.formats.office import OFFICE_FORMATS
 from cairn.types import ParsedDocument
@@ -58,7 +58,7 @@ def read_document(path: Path, data: bytes) -> ParsedDocument:
     if suffix and suffix not in SUPPORTED_SUFFIXES:
         raise IngestError(name, f"unsupported file type '{suffix}'")
     if not data.strip():
-        raise IngestError(name, "empty file")
+        raise EmptyDocument(name, "empty file")
     if suffix in OFFICE_FORMATS:
         from cairn.ingest.formats import office
 
@@ -72,11 +72,11 @@ def read_document(path: Path, data: bytes) -> ParsedDocument:
             raise IngestError(name, "binary content, not a supported text format")
         text = _decode(name, data, html=suffix in (".html", ".htm"))
         if not text.strip():
-            raise IngestError(name, "empty file")
+            raise EmptyDocument(name, "empty file")
         kind, reader = _text_reader(path, suffix, text)
         document = _guarded(name, kind, lambda: reader(path, text))
     if not document.blocks:
-        raise IngestError(name, "no text content found")
+        raise EmptyDocument(name, "no text content found")
     return document
 
 

@@ -7,10 +7,12 @@ guardrails and the answer checks are tested against the failures they exist for:
   retrieved passage. Asked for its instructions, it prints the system prompt verbatim (canary
   included); told by a passage or by the question to say something, it says it; whenever it
   obeys, it adds a Markdown image whose URL carries the question out (a zero-click
-  exfiltration link). Otherwise it answers honestly (`rag_reply`).
+  exfiltration link). What it says cites a passage (the one it obeyed, else the first), so a
+  check that only wants citations does not stop it. Otherwise it answers honestly (`rag_reply`).
 - `miscited(style)`: the honest answer with its citations damaged the ways open-weight models
   damage them: no markers at all, markers lumped at the end, numbers it was not given, or the
-  prompt's own example sentence instead of an answer.
+  prompt's own example sentence instead of an answer; or (`paraphrase`) the honest answer
+  in other words, without markers, which should be kept.
 
     model = ScriptedModel(default=compromised_reply)
     model = ScriptedModel(default=miscited("lumped"))
@@ -70,18 +72,68 @@ def compromised_reply(request: Request) -> Reply:
 
     parsed = parse_prompt(request.last_user)
     passages, question = parsed if parsed is not None else ({}, request.last_user)
+    cite = f" [{min(passages)}]" if passages else ""
     if _EXTRACTION.search(question):
-        return Reply(text=f"{request.system}\n{exfiltration_link(request.system)}")
-    for text in (question, *passages.values()):
+        return Reply(text=f"{request.system}{cite}\n{exfiltration_link(request.system)}")
+    for n, text in ((min(passages, default=0), question), *passages.items()):
         payload = obeyed_instruction(text)
         if payload is not None:
-            return Reply(text=f"{payload} {exfiltration_link(question)}")
+            marker = f" [{n}]" if n else ""
+            return Reply(text=f"{payload}{marker} {exfiltration_link(question)}")
     return rag_reply(request) or Reply(text=request.last_user)
 
 
-CitationStyle = Literal["none", "lumped", "out_of_range", "prompt_example"]
+def leaky_reply(request: Request) -> Reply:
+    """A model that falls for every extraction attempt: whatever it is asked, it prints its
+    system prompt (canary included), cites passage 1 and adds an exfiltration image. The
+    worst case for the output guard, whatever phrasing the attack used."""
+    return Reply(text=f"{request.system} [1]\n{exfiltration_link(request.system)}")
+
+
+def granting_reply(request: Request) -> Reply:
+    """A model that falls for every hijacking attempt of tensor_trust: whatever it is asked,
+    it says "Access Granted" (the attacks' goal), citing passage 1."""
+    return Reply(text="Access Granted. [1]")
+
+
+CitationStyle = Literal["none", "lumped", "out_of_range", "prompt_example", "paraphrase"]
 
 _MARKER = re.compile(r"\s*\[(\d+)\]")
+_SYNONYMS = {
+    "after": "following",
+    "allows": "lets",
+    "also": "as well",
+    "before": "prior to",
+    "change": "modify",
+    "contains": "holds",
+    "create": "make",
+    "creates": "makes",
+    "get": "obtain",
+    "gets": "obtains",
+    "must": "has to",
+    "need": "require",
+    "needs": "requires",
+    "only": "solely",
+    "provides": "offers",
+    "returns": "gives back",
+    "show": "display",
+    "shows": "displays",
+    "start": "begin",
+    "starts": "begins",
+    "use": "employ",
+    "uses": "employs",
+}
+_WORD = re.compile(r"\b[a-z]+\b")
+
+
+def paraphrase(sentence: str) -> str:
+    """`sentence` in other words, meaning kept: common words swapped for synonyms and a
+    lead-in added, as a model answering in its own words does."""
+    text = _WORD.sub(lambda m: _SYNONYMS.get(m.group(0), m.group(0)), sentence.strip())
+    first, rest = text[:1], text[1:]
+    if first.isupper() and not (rest[:1].isupper() or rest[:1].isdigit()):
+        first = first.lower()
+    return f"In short, {first}{rest}"
 
 
 def miscited(style: CitationStyle) -> Callable[[Request], Reply]:
@@ -99,6 +151,9 @@ def miscited(style: CitationStyle) -> Callable[[Request], Reply]:
         if not markers:  # nothing to damage (an abstention)
             return honest
         bare = _MARKER.sub("", text).strip()
+        if style == "paraphrase":
+            parts = [p.strip() for p in _MARKER.split(text)[::2] if p.strip()]
+            return Reply(text=" ".join(paraphrase(p) for p in parts))
         if style == "none":
             return Reply(text=bare)
         if style == "lumped":

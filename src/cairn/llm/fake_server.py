@@ -1,4 +1,6 @@
-"""A fake OpenAI-compatible server on 127.0.0.1, speaking the real protocol over HTTP.
+"""A fake OpenAI-compatible server on 127.0.0.1, speaking the real protocol over HTTP (and
+Anthropic's Messages API at `/v1/messages`: `AnthropicProvider(base_url=server.anthropic_url)`,
+text and tool calls, complete or streamed).
 
     with FakeLLMServer() as server:                  # port 0: the OS picks one
         provider = OpenAIProvider("fake", base_url=server.url)
@@ -31,7 +33,11 @@ Latency: `ttft` seconds before the first token, `tps` tokens per second after it
 options, or `X-Fake-TTFT` / `X-Fake-TPS` headers per request). `X-Fake-No-Usage: 1` leaves
 usage out so clients must estimate. With `prompt_cache=True` (`cairn fake-llm --prompt-cache`)
 prompts that share a long prefix report `prompt_tokens_details.cached_tokens` the way OpenAI's
-automatic prompt cache does (`cairn.llm.prefix_cache`).
+automatic prompt cache does (`cairn.llm.prefix_cache`), and Messages requests report
+`cache_read_input_tokens` / `cache_creation_input_tokens` for the prefixes they mark with
+`cache_control`, the way Anthropic's does. `prefill_tps` (`--prefill-tps`) adds one second
+per `prefill_tps` uncached prompt tokens to the time to the first token, so caching shows in
+the latency too.
 
 Control endpoints: `GET /_fake/requests` (what was asked), `GET /_fake/stats` (request and
 token counts), `POST /_fake/replies {"replies": ["text" | {"text", "tool_calls"}]}`,
@@ -47,6 +53,7 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -56,9 +63,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-from cairn.llm.base import ToolCall
+from cairn.llm.base import Message, Tool, ToolCall
 from cairn.llm.openai_wire import ChatRequest, decode_request, encode_tool_call, usage_payload
-from cairn.llm.prefix_cache import PrefixCache
+from cairn.llm.prefix_cache import BreakpointCache, PrefixCache, messages_units
 from cairn.llm.replies import Reply, Request, Responder, Scripted
 from cairn.llm.scripted import pieces
 from cairn.llm.sse import format_sse
@@ -117,6 +124,7 @@ class FakeLLMServer:
         hang_limit: float = 30.0,
         faults: Iterable[str] = (),
         prompt_cache: bool = False,
+        prefill_tps: float | None = None,
     ) -> None:
         self.host = host
         self.model = model
@@ -127,6 +135,13 @@ class FakeLLMServer:
         self.hang_limit = hang_limit
         """Longest a `hang`/`stall` lasts, so a forgotten client cannot pin a thread forever."""
         self.stats = Stats()
+        self.prefill_tps = prefill_tps
+        """Prompt tokens processed per second before the first token (None: no prefill
+        time): each uncached prompt token adds `1 / prefill_tps` to the time to first token,
+        cached ones nothing, so prompt caching shows in the latency as it does at a provider."""
+        self.breakpoint_cache = BreakpointCache() if prompt_cache else None
+        """The same for Anthropic's `/v1/messages`: prefixes marked with `cache_control`
+        (`cairn.llm.prefix_cache.BreakpointCache`)."""
         self.prefix_cache = PrefixCache() if prompt_cache else None
         """With `prompt_cache`, prompts sharing a long prefix report cached tokens the way
         OpenAI's automatic prompt cache does (`cairn.llm.prefix_cache`)."""
@@ -147,6 +162,11 @@ class FakeLLMServer:
         return f"http://{self.host}:{self.port}/v1"
 
     @property
+    def anthropic_url(self) -> str:
+        """The base URL an Anthropic client uses (it adds `/v1/messages`)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
     def requests(self) -> list[Request]:
         return self.responder.history
 
@@ -165,6 +185,8 @@ class FakeLLMServer:
             self.stats = Stats()
         if self.prefix_cache is not None:
             self.prefix_cache.clear()
+        if self.breakpoint_cache is not None:
+            self.breakpoint_cache.clear()
         self.responder.reset()
 
     def start(self) -> FakeLLMServer:
@@ -222,6 +244,10 @@ class FakeLLMServer:
                 name = str(fault.status) if fault.kind == "status" else fault.kind
                 self.stats.faults[name] = self.stats.faults.get(name, 0) + 1
 
+    def prefill(self, usage: Usage, uncached: int) -> float:
+        """Seconds of modelled prefill for `uncached` prompt tokens."""
+        return uncached / self.prefill_tps if self.prefill_tps else 0.0
+
     def wait(self, seconds: float) -> bool:
         """Sleep unless the server is stopping; True when it is."""
         return (seconds > 0 and self._stopping.wait(seconds)) or self._stopping.is_set()
@@ -241,6 +267,12 @@ class _HTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[_Handler], fake: FakeLLMServer):
         self.fake = fake
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up on a kept-alive connection is not an error worth a trace."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -294,6 +326,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         if self.path in ("/v1/chat/completions", "/chat/completions"):
             self._chat(payload)
+        elif self.path == "/v1/messages":
+            self._messages(payload)
         elif self.path == "/_fake/faults":
             try:
                 fake.push_faults(*payload.get("faults", ()))
@@ -357,6 +391,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         fake.count(usage, fault)
         ttft = float(self.headers.get("X-Fake-TTFT") or fake.ttft)
+        ttft += fake.prefill(usage, usage.input_tokens - usage.cache_read_tokens)
         tps_header = self.headers.get("X-Fake-TPS")
         tps = float(tps_header) if tps_header else fake.tps
         report = not self.headers.get("X-Fake-No-Usage")
@@ -364,6 +399,125 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(chat, reply, usage if report else None, fault, ttft, tps)
         else:
             self._complete(chat, reply, usage if report else None, fault, ttft, tps)
+
+    # -- Anthropic messages ---------------------------------------------------------------------
+
+    def _messages(self, payload: Any) -> None:
+        """Anthropic's Messages API, text and tool calls, complete or streamed; usage split
+        into uncached, cache-read and cache-write tokens (`BreakpointCache`)."""
+        fake = self.server.fake
+        try:
+            messages = _anthropic_messages(payload)
+            stream = bool(payload.get("stream"))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self._error(400, f"not a messages request ({exc!r})", "invalid_request_error")
+            return
+        tools = tuple(
+            Tool(
+                name=t["name"],
+                description=t.get("description", ""),
+                parameters=t.get("input_schema") or {},
+            )
+            for t in payload.get("tools") or ()
+        )
+        request = Request(
+            messages=messages, tools=tools, model=str(payload.get("model", "")), stream=stream
+        )
+        try:
+            reply = fake.responder.reply(request)
+        except Exception as exc:
+            fake.count(None, None)
+            self._error(500, f"scripted failure: {exc}", "api_error")
+            return
+        units, breakpoints = messages_units(payload)
+        read, written = (
+            fake.breakpoint_cache.usage(units, breakpoints) if fake.breakpoint_cache else (0, 0)
+        )
+        usage = reply.usage or Usage(
+            input_tokens=len(units),
+            output_tokens=estimate_output_tokens(reply.text, reply.tool_calls),
+            cache_read_tokens=read,
+            cache_write_tokens=written,
+        )
+        fake.count(usage, None)
+        wire = {
+            "input_tokens": usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens,
+            "cache_read_input_tokens": usage.cache_read_tokens,
+            "cache_creation_input_tokens": usage.cache_write_tokens,
+            "output_tokens": usage.output_tokens,
+        }
+        ttft = float(self.headers.get("X-Fake-TTFT") or fake.ttft)
+        ttft += fake.prefill(usage, usage.input_tokens - usage.cache_read_tokens)
+        stop = "tool_use" if reply.tool_calls else "end_turn"
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text else []
+        blocks += [
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": dict(c.arguments)}
+            for c in reply.tool_calls
+        ]
+        message = {
+            "id": f"msg_{uuid.uuid4().hex[:12]}",
+            "type": "message",
+            "role": "assistant",
+            "model": payload.get("model") or fake.model,
+            "stop_reason": stop,
+        }
+        if not stream:
+            if fake.wait(ttft):
+                self.close_connection = True
+                return
+            self._json(200, {**message, "content": blocks, "usage": wire})
+            return
+        events = [
+            format_sse(
+                json.dumps(
+                    {
+                        "type": "message_start",
+                        "message": {
+                            **message,
+                            "content": [],
+                            "usage": {**wire, "output_tokens": 0},
+                        },
+                    }
+                ),
+                "message_start",
+            )
+        ]
+        for i, block in enumerate(blocks):
+            start = {**block, "text": ""} if block["type"] == "text" else {**block, "input": {}}
+            events.append(_event("content_block_start", index=i, content_block=start))
+            if block["type"] == "text":
+                events += [
+                    _event("content_block_delta", index=i, delta={"type": "text_delta", "text": p})
+                    for p in pieces(block["text"])
+                ]
+            else:
+                partial = json.dumps(block["input"])
+                delta = {"type": "input_json_delta", "partial_json": partial}
+                events.append(_event("content_block_delta", index=i, delta=delta))
+            events.append(_event("content_block_stop", index=i))
+        events.append(
+            _event(
+                "message_delta",
+                delta={"stop_reason": stop},
+                usage={"output_tokens": usage.output_tokens},
+            )
+        )
+        events.append(_event("message_stop"))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for i, event in enumerate(events):
+                wait = ttft if i == 1 else (1 / fake.tps if fake.tps and i > 1 else 0.0)
+                if fake.wait(wait):
+                    self.close_connection = True
+                    return
+                self._chunk(event)
+            self._chunk(b"")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def _early_fault(self, fault: Fault) -> None:
         """Faults that replace the response: a status, a hang, a dropped connection."""
@@ -507,6 +661,42 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         body = {"error": {"message": message, "type": kind, "code": kind}}
         self._send(status, json.dumps(body).encode(), "application/json", headers)
+
+
+def _event(kind: str, **fields: Any) -> bytes:
+    return format_sse(json.dumps({"type": kind, **fields}), kind)
+
+
+def _anthropic_messages(payload: Any) -> tuple[Message, ...]:
+    """A Messages API body as cairn messages (what the responder reads)."""
+    out: list[Message] = []
+    system = payload.get("system")
+    if system:
+        text = system if isinstance(system, str) else "\n\n".join(b["text"] for b in system)
+        out.append(Message.system(text))
+    for turn in payload["messages"]:
+        content = turn["content"]
+        blocks: list[dict[str, Any]] = (
+            [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+        )
+        texts = [b["text"] for b in blocks if b.get("type") == "text"]
+        if turn["role"] == "assistant":
+            calls = [
+                ToolCall(id=b["id"], name=b["name"], arguments=dict(b.get("input") or {}))
+                for b in blocks
+                if b.get("type") == "tool_use"
+            ]
+            out.append(Message.assistant("".join(texts), calls))
+            continue
+        for b in blocks:
+            if b.get("type") == "tool_result":
+                result = b.get("content")
+                if not isinstance(result, str):
+                    result = "".join(x.get("text", "") for x in result or ())
+                out.append(Message.tool(str(b.get("tool_use_id")), result))
+        if texts:
+            out.append(Message.user("\n\n".join(texts)))
+    return tuple(out)
 
 
 def _tool_call_deltas(calls: tuple[ToolCall, ...]) -> list[list[dict[str, Any]]]:

@@ -25,7 +25,8 @@ server, or `provider:model` for another provider at its default URL with its key
 Settings read (with these defaults until `LLMSettings` declares them): `timeout_s` 60
 (deadline per model, retries included), `connect_timeout_s` 5, `read_timeout_s` 30, `retries`
 2, `retry_base_delay_s` 0.5, `max_retry_after_s` 30, `breaker_threshold` 5,
-`breaker_reset_s` 30, `max_tokens` None, `temperature` None, `fallback_models` [], `routes` {}.
+`breaker_reset_s` 30, `max_tokens` None, `temperature` None, `fallback_models` [], `routes` {},
+`prompt_cache` "auto" (Anthropic `cache_control` breakpoints; "all", "off").
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -45,6 +46,11 @@ from cairn.llm.reliable import FallbackChain, ReliableProvider
 from cairn.llm.retry import RetryPolicy
 
 PROVIDERS = ("openai", "anthropic")
+_CACHE_MODES: dict[str, Literal["auto", "all", "off"]] = {
+    "auto": "auto",
+    "all": "all",
+    "off": "off",
+}
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 _PUBLIC = {"openai": "https://api.openai.com", "anthropic": "https://api.anthropic.com"}
 
@@ -142,7 +148,9 @@ def build_provider(
     )
     providers: list[Provider] = []
     for route in routes:
-        adapter = _adapter(route, timeouts, defaults, transport)
+        adapter = _adapter(
+            route, timeouts, defaults, transport, str(_get(llm, "prompt_cache", "auto"))
+        )
         breaker = breakers.get(
             route.key,
             threshold=int(_get(llm, "breaker_threshold", 5)),
@@ -160,6 +168,7 @@ def _adapter(
     timeouts: Timeouts,
     defaults: ModelSettings,
     transport: httpx.BaseTransport | None,
+    prompt_cache: str = "auto",
 ) -> Provider:
     key = route.api_key or os.environ.get(_KEY_ENV[route.provider])
     if not key and (route.base_url is None or route.base_url.startswith(_PUBLIC[route.provider])):
@@ -177,6 +186,11 @@ def _adapter(
             timeouts=timeouts,
             defaults=defaults,
             transport=transport,
+            prompt_cache="all"
+            if prompt_cache == "all"
+            else "off"
+            if prompt_cache == "off"
+            else "auto",
         )
     from cairn.llm.openai import OpenAIProvider
 

@@ -18,16 +18,19 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cairn.config import Settings, load_settings
+from cairn.mcp.http import install_mcp
 from cairn.server.errors import install_error_handlers
 from cairn.server.metrics import Metrics
 from cairn.server.middleware import BodyLimit, RequestMetrics, Timeout
 from cairn.server.routes import (
+    agent,
     ask,
     chat,
     costs,
     documents,
     evals,
     feedback,
+    guard,
     health,
     traces,
     ui,
@@ -61,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = await anyio.to_thread.run_sync(lambda: AppState(settings, metrics=metrics))
         app.state.cairn = state
         try:
-            yield
+            async with mcp_running():
+                yield
         finally:
             app.state.cairn = None
             await anyio.to_thread.run_sync(state.close)
@@ -75,8 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    for module in (health, ask, chat, documents, feedback, traces, costs, evals, ui):
+    for module in (health, ask, chat, documents, feedback, traces, costs, evals, agent, guard, ui):
         app.include_router(module.router)
+    mcp_running = install_mcp(app, settings)  # /mcp (docs/mcp.md)
 
     s = settings.server
     app.add_middleware(Timeout, seconds=s.request_timeout_s)

@@ -9,6 +9,7 @@ to have a CLI run show up).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -121,7 +122,9 @@ class EvalRuns:
             "cases": len(selected),
             "error": None,
         }
-        pipeline = self.pipeline(mode)
+        # the serving pipeline without its shadow stage: an evaluation spends nothing on a
+        # candidate model
+        pipeline = dataclasses.replace(self.pipeline(mode), shadow=None)
 
         def work() -> None:
             try:

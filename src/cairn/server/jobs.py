@@ -91,14 +91,15 @@ class IngestJobs:
         names = {str(path.resolve()): name for name, path in saved.items()}
 
         def progress(source: str, report: IngestReport) -> None:
+            # An uploaded file was sent to be indexed: one skipped (empty, nothing to index)
+            # is reported with the failures, by name and reason, never dropped silently.
+            missed = [*report.failures, *((s.path, s.reason) for s in report.skipped)]
             self._update(
                 job_id,
                 done=report.ingested + report.unchanged,
-                failed=report.failed,
+                failed=len(missed),
                 chunks=report.chunks,
-                failures=[
-                    {"path": names.get(p, Path(p).name), "reason": r} for p, r in report.failures
-                ],
+                failures=[{"path": names.get(p, Path(p).name), "reason": r} for p, r in missed],
             )
 
         ws = self.workspace
@@ -117,7 +118,7 @@ class IngestJobs:
             progress("", report)
             self.metrics.cache_hits.labels(cache="embedding").inc(report.reused)
             self.metrics.cache_misses.labels(cache="embedding").inc(report.embedded)
-            nothing = report.failed and not (report.ingested + report.unchanged)
+            nothing = (report.failed or report.skipped) and not (report.ingested + report.unchanged)
             end = {"status": "failed" if nothing else "done"}
         except CairnError as exc:
             end["error"] = str(exc)

@@ -37,6 +37,7 @@ SCOPES: tuple[str, ...] = (
     "costs",
     "evals",
     "metrics",
+    "agent",
     "admin",
 )
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")

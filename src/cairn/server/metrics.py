@@ -10,10 +10,18 @@ A `prometheus_client` registry per app (two apps in one process never share coun
     cairn_tokens_total{direction}          input, output, cache_read, cache_write (the last
                                            two are part of input)
     cairn_cost_usd_total
+    cairn_prompt_cache_hit_ratio           histogram: per answer, the share of its prompt
+                                           tokens read from the provider's prompt cache
+    cairn_route_decisions_total{route}     extractive, cheap, strong, escalated (router)
     cairn_cache_hits_total{cache} / cairn_cache_misses_total{cache}
         cache: answer (the answer cache, exact or semantic hits, from the traces);
         embedding (ingest jobs reusing stored embeddings)
     cairn_budget_remaining_usd{limit,scope}                       at scrape time
+    cairn_guard_decisions_total{stage,decision,reason}
+        stage: input, context, output (the pipeline), tool (the agent's tool-call guard);
+        decision: off, pass, flagged, blocked (tool: pass, approval); reason: a short code
+        (`prompt-injection`, `output_leak:canary`, `sanitised:link`, `untrusted_args`, `none`),
+        from the `guard.<stage>` spans
 
 followed by the budget's own registry (`cairn.budget.REGISTRY`: ledger statuses,
 refusals, spend). Stage timings and tokens come from the tracer (`StageMetrics` is a span
@@ -72,6 +80,15 @@ class Metrics:
         self.tokens = Counter("cairn_tokens", "Model tokens", ("direction",), registry=r)
         self.cost = Counter("cairn_cost_usd", "Model cost in US dollars", registry=r)
         self.cache_hits = Counter("cairn_cache_hits", "Cache hits", ("cache",), registry=r)
+        self.prompt_cache = Histogram(
+            "cairn_prompt_cache_hit_ratio",
+            "Share of an answer's prompt tokens read from the provider's prompt cache",
+            buckets=(0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0),
+            registry=r,
+        )
+        self.routes = Counter(
+            "cairn_route_decisions", "Router decisions (router.mode)", ("route",), registry=r
+        )
         self.cache_misses = Counter("cairn_cache_misses", "Cache misses", ("cache",), registry=r)
         self.degraded = Counter(
             "cairn_degraded_answers",
@@ -81,6 +98,12 @@ class Metrics:
         )
         for reason in REASONS:  # every reason exported from the start, at 0
             self.degraded.labels(reason=reason)
+        self.guard = Counter(
+            "cairn_guard_decisions",
+            "Guard decisions by stage, decision and reason code",
+            ("stage", "decision", "reason"),
+            registry=r,
+        )
         self._extra: list[Callable[[], str]] = []
         self._budget: Callable[[], CostBudget | None] = lambda: None
         r.register(_BudgetCollector(lambda: self._budget()))
@@ -112,6 +135,9 @@ class StageMetrics:
     def on_end(self, trace: TraceRecord, span: SpanRecord) -> None:
         seconds = span.duration_ms / 1000
         if span.parent_id is None:
+            route = span.attributes.get("route")
+            if isinstance(route, str) and route:
+                self.metrics.routes.labels(route=route).inc()
             cache = span.attributes.get("cache")
             if cache == "miss":
                 self.metrics.cache_misses.labels(cache="answer").inc()
@@ -119,7 +145,14 @@ class StageMetrics:
                 self.metrics.cache_hits.labels(cache="answer").inc()
             return
         self.metrics.stages.labels(stage=span.name).observe(seconds)
-        if span.name == "retrieve":
+        if span.name.startswith("guard."):
+            attrs = span.attributes
+            self.metrics.guard.labels(
+                stage=str(attrs.get("stage", span.name[6:])),
+                decision=str(attrs.get("decision", "none")),
+                reason=str(attrs.get("reason", "none")),
+            ).inc()
+        elif span.name == "retrieve":
             self.metrics.retrieval.observe(seconds)
         elif span.name == "answer":
             self.metrics.generation.observe(seconds)
@@ -140,6 +173,9 @@ class StageMetrics:
                 _number(attrs.get("gen_ai.usage.cache_creation.input_tokens"))
             )
             self.metrics.cost.inc(_number(attrs.get("cairn.cost_usd")))
+            ratio = attrs.get("cairn.prompt_cache.hit_ratio")
+            if isinstance(ratio, int | float):
+                self.metrics.prompt_cache.observe(float(ratio))
 
 
 class _BudgetCollector(Collector):

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cairn.payloads import RiskOut
+
 Mode = Literal["lexical", "dense", "hybrid"]
 
 
@@ -73,6 +75,24 @@ class ChunkOut(BaseModel):
     text: str
     start: int
     end: int
+    risk: RiskOut | None = None
+    """The chunk's injection risk as last scanned (null: never scanned)."""
+
+
+class QuarantinedOut(BaseModel):
+    """A chunk kept out of search as possible prompt injection."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    section: str
+    text: str
+    risk: RiskOut | None = None
+
+
+class ReleasedOut(BaseModel):
+    chunk_id: str
+    released: bool
 
 
 class DocumentOut(BaseModel):

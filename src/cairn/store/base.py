@@ -7,14 +7,14 @@ with `isinstance` before use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-from cairn.types import Chunk, Document, Filters, Hit, Ranked
+from cairn.types import Chunk, Document, Filters, Hit, Ranked, Risk
 
 Vector = npt.NDArray[np.float32]
 
@@ -58,6 +58,8 @@ class WriteResult:
     """Chunks added to the indexes."""
     duplicates: int
     """Chunks kept but not indexed because an identical or near-identical chunk exists."""
+    quarantined: int = 0
+    """Chunks kept but not indexed because ingest quarantined them (`quarantine`)."""
 
 
 @runtime_checkable
@@ -100,6 +102,7 @@ class Store(Protocol):
         *,
         model: str,
         near: NearDuplicates | None = None,
+        quarantine: Collection[str] = (),
     ) -> WriteResult:
         """Replace the document and all its chunks in one transaction.
 
@@ -107,8 +110,39 @@ class Store(Protocol):
         cached for `model`. A chunk whose text an indexed chunk readable by exactly the same
         principals already has is stored as its duplicate and not indexed (a deleted
         canonical chunk hands its place to its first duplicate); `near` adds the
-        near-duplicates ingest found.
+        near-duplicates ingest found. Each chunk's `risk` is stored with it; the chunks
+        whose ids are in `quarantine` are stored quarantined: kept, never indexed, never a
+        duplicate's canonical, until `release`d.
         """
+        ...
+
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        """Every chunk of the document (duplicates and quarantined ones too), in order."""
+        ...
+
+    def set_risks(self, risks: Mapping[str, Risk]) -> int:
+        """Store a new risk for these chunk ids (a rescan); returns how many changed."""
+        ...
+
+    def quarantine(self, chunk_ids: Sequence[str]) -> list[str]:
+        """Take these chunks (and their duplicates) out of the indexes, keeping them; returns
+        the ids newly quarantined. A chunk an admin released is quarantined again only
+        when asked by id here."""
+        ...
+
+    def release(self, chunk_ids: Sequence[str]) -> list[str]:
+        """Put quarantined chunks back in the indexes (marked released, so a rescan does not
+        quarantine them again); returns the ids released (unknown or not quarantined ids
+        are left out)."""
+        ...
+
+    def quarantined(self, principals: Sequence[str] | None = None) -> list[Chunk]:
+        """The quarantined chunks of documents readable by `principals` (all when None),
+        ordered by source then ordinal."""
+        ...
+
+    def released(self) -> set[str]:
+        """Ids of the chunks an admin released from quarantine."""
         ...
 
     def fingerprints(self, acl: Sequence[str], *, excluding: str | None = None) -> dict[str, int]:

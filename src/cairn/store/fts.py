@@ -1,4 +1,4 @@
-"""Turning a free-text question into an FTS5 query."""
+"""Turning a free-text question into an FTS5 query, and a chunk into the text it is indexed by."""
 
 from __future__ import annotations
 
@@ -35,3 +35,29 @@ def fts_match(text: str) -> str | None:
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+_IDENTIFIER = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:[a-z0-9][A-Z]|[A-Z][A-Z][a-z])[A-Za-z0-9]*\b")
+"""A word with an upper-case letter after a lower-case letter or digit, or an acronym
+before a capitalised word: `getElementById`, `readInto`, `HTTPResponse`, `utf8Decode`."""
+_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def identifier_parts(text: str) -> str:
+    """The parts of each camelCase or PascalCase identifier in `text`, one identifier's parts
+    per line (`getElementById` -> `get element by id`), each identifier once; empty when
+    there are none. Indexed after a chunk's body so BM25 finds `getElementById` by "element
+    by id" as well as by its whole name (`snake_case` needs nothing: FTS5's tokenizer
+    already splits at `_`)."""
+    seen: dict[str, None] = {}
+    for match in _IDENTIFIER.finditer(text):
+        parts = _PART.findall(match.group(0))
+        if len(parts) > 1:
+            seen.setdefault(" ".join(p.lower() for p in parts), None)
+    return "\n".join(seen)
+
+
+def indexed_body(text: str) -> str:
+    """What the full-text index holds for a chunk: its text, then its identifiers' parts."""
+    parts = identifier_parts(text)
+    return f"{text}\n{parts}" if parts else text

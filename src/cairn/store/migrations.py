@@ -56,4 +56,13 @@ MIGRATIONS: tuple[str, ...] = (
         heading, body, tokenize = 'porter unicode61 remove_diacritics 2'
     );
     """,
+    # 2: the injection risk of every chunk (cairn.guard) and its quarantine state
+    # (0: none, 1: quarantined, kept but not indexed, 2: released by an admin)
+    """
+    ALTER TABLE chunks ADD COLUMN risk_score REAL;
+    ALTER TABLE chunks ADD COLUMN risk_flagged INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE chunks ADD COLUMN risk_reasons TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE chunks ADD COLUMN quarantine INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX chunks_quarantine ON chunks(quarantine) WHERE quarantine != 0;
+    """,
 )

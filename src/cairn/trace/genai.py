@@ -13,6 +13,7 @@ configured (not in extractive mode):
     gen_ai.usage.cache_read.input_tokens      of the input tokens, read from the prompt cache
     gen_ai.usage.cache_creation.input_tokens  of the input tokens, written to the prompt cache
     cairn.cost_usd               what those calls cost (the ledger's figure)
+    cairn.prompt_cache.hit_ratio cache-read share of those input tokens (when there were any)
 
 Usage comes from the request context the budget keeps (`cairn.context`), measured as
 the difference between the span's start and end, so it counts every attempt and fallback.
@@ -65,6 +66,9 @@ class GenAIAttributes:
         span.attributes["gen_ai.usage.cache_read.input_tokens"] = after[2] - before[2]
         span.attributes["gen_ai.usage.cache_creation.input_tokens"] = after[3] - before[3]
         span.attributes["cairn.cost_usd"] = round(after[4] - before[4], 9)
+        if after[0] > before[0]:
+            ratio = (after[2] - before[2]) / (after[0] - before[0])
+            span.attributes["cairn.prompt_cache.hit_ratio"] = round(ratio, 4)
 
 
 def _spent(trace_id: str) -> tuple[int, int, int, int, float]:

@@ -19,7 +19,7 @@ reports findings rather than the spans to mask, and is many times slower per str
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 PromptPolicy = Literal["full", "redacted", "none"]
@@ -122,6 +122,18 @@ def redact(text: str) -> str:
     return _DIGITS.sub("[number]", text)
 
 
+_scrubbers: list[Callable[[str], str]] = []
+
+
+def register_scrubber(scrub: Callable[[str], str] | None) -> None:
+    """Also pass every string attribute (ids excepted) through `scrub`, in every mode: the
+    PII policy (`guard.pii`, `cairn.guard.surfaces`) registers its masking here. `None`
+    removes it."""
+    _scrubbers.clear()
+    if scrub is not None:
+        _scrubbers.append(scrub)
+
+
 def apply_policy(attributes: Mapping[str, Any], policy: PromptPolicy) -> dict[str, Any]:
     """The attributes as they may be stored under `policy`."""
     out: dict[str, Any] = {}
@@ -129,8 +141,16 @@ def apply_policy(attributes: Mapping[str, Any], policy: PromptPolicy) -> dict[st
         content = key.rsplit(".", 1)[-1] in CONTENT_KEYS
         if content and policy == "none":
             continue
-        out[key] = _clean(value, redact if policy == "redacted" else mask_credentials)
+        scrub: Callable[[str], str] = redact if policy == "redacted" else mask_credentials
+        if _scrubbers and not key.endswith(("id", "ids")):
+            extra = _scrubbers[0]
+            scrub = _chained(scrub, extra)
+        out[key] = _clean(value, scrub)
     return out
+
+
+def _chained(first: Callable[[str], str], then: Callable[[str], str]) -> Callable[[str], str]:
+    return lambda text: then(first(text)) if len(text) >= 6 else first(text)
 
 
 def _clean(value: Any, scrub: Any) -> Any:

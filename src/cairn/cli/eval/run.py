@@ -90,7 +90,7 @@ def _evaluate(
 
             run = evaluate(
                 cases,
-                ws.pipeline(mode, fallback=False),  # a model failure fails the case
+                ws.pipeline(mode, fallback=False, shadow=False),  # a model failure fails the case
                 scorers=scorers,
                 epochs=epochs,
                 k=k,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from cairn.types import Block, BlockKind
@@ -25,6 +25,43 @@ def clean_text(text: str) -> str:
 def render_table(rows: Iterable[Sequence[str]]) -> str:
     """Render rows as plain text: one row per line, cells joined by `" | "`, empty rows dropped."""
     return "\n".join(" | ".join(cells) for cells in rows if any(cells))
+
+
+def markdown_table(
+    rows: Iterable[Sequence[str | None]], *, cell: Callable[[str], str] = clean_text
+) -> str:
+    """Rows as a GitHub-flavoured Markdown table, the first row its header: each cell cleaned
+    by `cell` (whitespace collapsed by default) with `|` escaped, empty rows dropped, short
+    rows padded to the widest. The one renderer of the PDF, Office and spreadsheet readers."""
+    cleaned = [[cell(c or "").replace("|", "\\|") for c in row] for row in rows]
+    cleaned = [row for row in cleaned if any(row)]
+    if not cleaned:
+        return ""
+    width = max(len(row) for row in cleaned)
+    cleaned = [row + [""] * (width - len(row)) for row in cleaned]
+    lines = ["| " + " | ".join(cleaned[0]) + " |", "|" + "---|" * width]
+    lines.extend("| " + " | ".join(row) + " |" for row in cleaned[1:])
+    return "\n".join(lines)
+
+
+PLACEHOLDER_TITLES = frozenset(
+    {
+        "untitled",
+        "untitled document",
+        "title",
+        "document",
+        "presentation",
+        "powerpoint presentation",
+        "microsoft word",
+    }
+)
+"""Titles that office suites and PDF writers fill in by default: never a document's title."""
+
+
+def is_placeholder_title(title: str) -> bool:
+    """Empty, or a default title an application filled in (`Untitled`, `Presentation`)."""
+    text = clean_text(title).lower()
+    return not text or text in PLACEHOLDER_TITLES
 
 
 def title_from_stem(stem: str) -> str:

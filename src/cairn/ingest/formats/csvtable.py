@@ -9,7 +9,7 @@ import csv
 import io
 from pathlib import Path
 
-from cairn.errors import IngestError
+from cairn.errors import EmptyDocument, IngestError
 from cairn.ingest.formats.blocks import BlockBuilder, clean_text, render_table, title_from_stem
 from cairn.types import ParsedDocument
 
@@ -50,5 +50,5 @@ def read_rows(path: Path, text: str) -> tuple[list[str], list[list[str]]]:
         raise IngestError(str(path), f"malformed CSV ({exc})") from exc
     parsed = [row for row in parsed if any(row)]
     if not parsed:
-        raise IngestError(str(path), "empty file")
+        raise EmptyDocument(str(path), "empty file")
     return parsed[0], parsed[1:]

@@ -55,7 +55,11 @@ def read(path: Path, data: bytes) -> ParsedDocument:
         metadata["attachment_errors"] = "; ".join(errors)
     out.extend(attached)
     return ParsedDocument(
-        title=title, blocks=tuple(out.blocks), doc_type="email", metadata=metadata
+        title=title,
+        blocks=tuple(out.blocks),
+        doc_type="email",
+        metadata=metadata,
+        warnings=tuple(f"attachment {error}" for error in errors),
     )
 
 
@@ -141,6 +145,7 @@ def _attachments(path: Path, message: EmailMessage) -> tuple[list[str], list[Blo
         except IngestError as exc:
             errors.append(f"{name}: {exc.reason}")
             continue
+        errors.extend(f"{name}: {warning}" for warning in document.warnings)
         out = BlockBuilder()
         out.heading(1, f"Attachment: {name}", None)
         for block in document.blocks:

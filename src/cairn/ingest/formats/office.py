@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 from cairn.errors import IngestError
-from cairn.ingest.formats.blocks import clean_text
+from cairn.ingest.formats.blocks import clean_text, is_placeholder_title, markdown_table
 from cairn.types import ParsedDocument
 
 OFFICE_FORMATS: dict[str, str] = {
@@ -42,9 +42,6 @@ _MAIN_PARTS = {
     ".pptx": ("ppt/presentation.xml", "a PowerPoint presentation"),
     ".xlsx": ("xl/workbook.xml", "an Excel workbook"),
 }
-_PLACEHOLDER_TITLES = frozenset(
-    {"", "untitled", "title", "presentation", "powerpoint presentation", "document"}
-)
 _MAX_LOCK_FILE = 4096
 """Office writes `~$name.docx` (162 bytes: who has `name.docx` open) next to an open file."""
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -149,23 +146,12 @@ def table_blocks(rows: Sequence[Sequence[str]]) -> Iterator[str]:
     for row in body:
         row_size = sum(len(cell) + 3 for cell in row)
         if batch and (len(batch) >= ROWS_PER_BLOCK or size + row_size > CHARS_PER_BLOCK):
-            yield markdown_table(header, batch)
+            yield markdown_table([header, *batch])
             batch, size = [], 0
         batch.append(row)
         size += row_size
     if batch or not body:
-        yield markdown_table(header, batch)
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table (`|` in cells escaped, whitespace collapsed)."""
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(_cell(c) for c in cells) + " |"
-
-    return "\n".join(
-        [line(header), "|" + "|".join("---" for _ in header) + "|", *(line(r) for r in rows)]
-    )
+        yield markdown_table([header, *batch])
 
 
 def format_number(value: float) -> str:
@@ -174,10 +160,6 @@ def format_number(value: float) -> str:
         return str(value)
     value = round(value, 10)
     return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-
-
-def _cell(text: str) -> str:
-    return clean_text(text).replace("|", "\\|")
 
 
 def core_metadata(properties: object) -> dict[str, str]:
@@ -204,7 +186,7 @@ def core_title(properties: object) -> str:
     """The title in a package's core properties, unless empty or a placeholder."""
     title = _attribute(properties, "title")
     text = clean_text(title) if isinstance(title, str) else ""
-    return "" if text.lower() in _PLACEHOLDER_TITLES else text
+    return "" if is_placeholder_title(text) else text
 
 
 def _attribute(properties: object, name: str) -> object:

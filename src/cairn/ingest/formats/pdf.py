@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from cairn.errors import IngestError
 from cairn.ingest.formats import pdf_layout as lay
-from cairn.ingest.formats.blocks import clean_text, title_from_stem
+from cairn.ingest.formats.blocks import clean_text, is_placeholder_title, title_from_stem
 from cairn.types import Block, ParsedDocument
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 ENCRYPTED = "encrypted PDF: remove the password and ingest it again"
 SCANNED = "no extractable text (scanned PDF? run OCR first)"
 
-_JUNK_TITLES = frozenset({"untitled", "untitled document", "document", "microsoft word"})
 _ID_LIKE = re.compile(r"^[\W\d_]*$|^[\w.-]*\d[\w.-]*$")
 _PDF_DATE = re.compile(r"D?:?(\d{4})(\d{2})?(\d{2})?")
 _MAX_HEADING_CHARS = 150
@@ -66,12 +65,14 @@ def read(path: Path, data: bytes) -> ParsedDocument:
 def _read(path: Path, pdf: PDF) -> ParsedDocument:
     pages: list[tuple[int, lay.PageItems, list[lay.Line]]] = []
     sizes: Counter[float] = Counter()
-    failed = 0
+    failed: list[str] = []
     for number, page in enumerate(pdf.pages, start=1):
         try:
             items, margins, words = _page_items(page)
-        except Exception:  # one damaged page should not lose the whole document
-            failed += 1
+        except Exception as exc:  # one damaged page should not lose the whole document
+            failed.append(
+                f"page {number} could not be read ({type(exc).__name__}): its text is missing"
+            )
             continue
         for word in words:
             sizes[round(word.size, 1)] += len(word.text)
@@ -91,11 +92,15 @@ def _read(path: Path, pdf: PDF) -> ParsedDocument:
     date = _date(info.get("CreationDate") or info.get("ModDate") or "")
     if date:
         metadata["date"] = date
+    if failed:
+        metadata["unreadable_pages"] = ", ".join(w.split()[1] for w in failed)
     title = next(
         (t for t in (info.get("Title", ""), first_heading) if _good_title(t)),
         title_from_stem(path.stem),
     )
-    return ParsedDocument(title=title, blocks=tuple(blocks), doc_type="pdf", metadata=metadata)
+    return ParsedDocument(
+        title=title, blocks=tuple(blocks), doc_type="pdf", metadata=metadata, warnings=tuple(failed)
+    )
 
 
 def _page_items(page: Page) -> tuple[lay.PageItems, list[lay.Line], list[lay.Word]]:
@@ -313,7 +318,7 @@ def _info(pdf: PDF) -> dict[str, str]:
 def _good_title(title: str) -> bool:
     """Not empty, not a placeholder, not an id such as `0000909832-21-000014` or `scan0001`."""
     text = clean_text(title)
-    if not text or len(text) > _MAX_HEADING_CHARS or text.lower() in _JUNK_TITLES:
+    if is_placeholder_title(text) or len(text) > _MAX_HEADING_CHARS:
         return False
     if text.lower().startswith("microsoft word -"):
         return False

@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from cairn.ingest.formats import blocks
+
 _HYPHENATED = re.compile(r"[A-Za-z]-$")
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s*$", re.I)
 _DIGITS = re.compile(r"\d+")
@@ -214,18 +216,6 @@ def margin_lines(lines: Sequence[Line], height: float, share: float = 0.09) -> l
     return [ln for ln in lines if ln.bottom <= height * share or ln.top >= height * (1 - share)]
 
 
-def markdown_table(rows: Sequence[Sequence[str]]) -> str:
-    """Rows as a Markdown table: the first row is the header; cells on one line each."""
-    cleaned = [[_cell(c) for c in row] for row in rows]
-    cleaned = [row for row in cleaned if any(row)]
-    if not cleaned:
-        return ""
-    width = max(len(row) for row in cleaned)
-    cleaned = [row + [""] * (width - len(row)) for row in cleaned]
-    lines = ["| " + " | ".join(cleaned[0]) + " |", "|" + "---|" * width]
-    lines.extend("| " + " | ".join(row) + " |" for row in cleaned[1:])
-    return "\n".join(lines)
-
-
-def _cell(value: str | None) -> str:
-    return join_lines((value or "").split("\n")).replace("|", "\\|")
+def markdown_table(rows: Sequence[Sequence[str | None]]) -> str:
+    """Rows as a Markdown table, the first row its header; a cell's lines joined as prose."""
+    return blocks.markdown_table(rows, cell=lambda text: join_lines(text.split("\n")))

@@ -9,7 +9,7 @@ from anyio import CapacityLimiter
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from cairn.answer.degraded import degradation_of
+from cairn.answer.degraded import failure_status
 from cairn.answer.events import (
     AnswerDoneEvent,
     CitationEvent,
@@ -19,7 +19,7 @@ from cairn.answer.events import (
     VerifiedEvent,
 )
 from cairn.context import request_context
-from cairn.errors import CairnError, retry_after_header
+from cairn.errors import CairnError
 from cairn.payloads import (
     AnswerOut,
     SearchOut,
@@ -32,7 +32,7 @@ from cairn.pipeline import Pipeline
 from cairn.server.auth import Caller
 from cairn.server.catalog import readable
 from cairn.server.deps import AskCaller, SearchCaller, StateDep, filters_for
-from cairn.server.errors import ApiError, error_of, not_found, status_of
+from cairn.server.errors import ApiError, error_of, not_found
 from cairn.server.schemas import AskRequest, ChunkOut, SearchRequest
 from cairn.server.sse import SSE_HEADERS, sse_event
 from cairn.server.threads import iterate_in_thread, run_sync
@@ -93,17 +93,10 @@ def model_failure(exc: CairnError) -> Exception:
     """The error answered for a model that cannot serve (with `answer.fallback = "error"`):
     the usual error shape, 503 for the provider or the budget's own status for a refusal,
     `Retry-After` where known and `detail.reason` as in degraded mode. Other errors as is."""
-    degraded = degradation_of(exc)
-    if degraded is None:
+    status, kind, headers, reason = failure_status(exc)
+    if reason is None:
         return exc
-    status, kind, headers = status_of(exc)
-    if degraded.reason != "budget_exhausted":
-        status = 503
-    if degraded.retry_after is not None:
-        headers = {**headers, "Retry-After": retry_after_header(degraded.retry_after)}
-    return ApiError(
-        status, str(exc), type=kind, detail={"reason": degraded.reason}, headers=headers
-    )
+    return ApiError(status, str(exc), type=kind, detail={"reason": reason}, headers=headers)
 
 
 def _ask(pipeline: Pipeline, body: AskRequest, caller: Caller) -> Answer:
@@ -190,6 +183,7 @@ async def chunk(chunk_id: str, state: StateDep, caller: SearchCaller) -> Respons
             "text": c.text,
             "start": c.start,
             "end": c.end,
+            "risk": None if c.risk is None else c.risk.to_dict(),
         }
 
     found = await run_sync(load, limiter=state.threads)

@@ -1,4 +1,5 @@
-"""`GET /v1/costs/summary`: spend by day, feature, user, tenant and model, and budgets."""
+"""`GET /v1/costs/summary`: spend by day, feature, user, tenant, model and route decision,
+and budgets."""
 
 from __future__ import annotations
 

@@ -50,6 +50,7 @@ NAV: Final = (
     ("/traces", "Traces", "traces"),
     ("/costs", "Costs", "costs"),
     ("/evals", "Evals", "evals"),
+    ("/agent", "Agent", "agent"),
 )
 
 router = APIRouter(include_in_schema=False)
@@ -135,6 +136,11 @@ def evals_page(request: Request) -> HTMLResponse:
 @router.get("/evals/{run_id}", response_class=HTMLResponse)
 def eval_run_page(request: Request, run_id: str) -> HTMLResponse:
     return _page(request, "eval_run.html", "evals", "Evaluation run", run_id=run_id)
+
+
+@router.get("/agent", response_class=HTMLResponse)
+def agent_page(request: Request) -> HTMLResponse:
+    return _page(request, "agent.html", "agent", "Agent")
 
 
 @router.get("/favicon.ico")

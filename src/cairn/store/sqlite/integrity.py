@@ -13,11 +13,11 @@ def integrity_problems(db: sqlite3.Connection) -> list[str]:
         problems.append(f"sqlite integrity_check: {result}")
     fts_extra = db.execute(
         "SELECT COUNT(*) FROM chunks_fts f LEFT JOIN chunks c ON c.rowid = f.rowid "
-        "WHERE c.rowid IS NULL OR c.dup_of IS NOT NULL"
+        "WHERE c.rowid IS NULL OR c.dup_of IS NOT NULL OR c.quarantine = 1"
     ).fetchone()[0]
     fts_missing = db.execute(
         "SELECT COUNT(*) FROM chunks c LEFT JOIN chunks_fts f ON f.rowid = c.rowid "
-        "WHERE c.dup_of IS NULL AND f.rowid IS NULL"
+        "WHERE c.dup_of IS NULL AND c.quarantine != 1 AND f.rowid IS NULL"
     ).fetchone()[0]
     orphans = db.execute(
         "SELECT COUNT(*) FROM chunks c LEFT JOIN documents d ON d.id = c.doc_id WHERE d.id IS NULL"

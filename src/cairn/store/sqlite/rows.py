@@ -6,11 +6,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from cairn.types import Chunk, Document
+from cairn.types import Chunk, Document, Risk
 
 CHUNK_COLUMNS = (
     "c.rowid, c.id, c.doc_id, c.ordinal, c.text, c.section, c.anchor, c.page, c.start, c.end, "
-    "c.token_count, c.hash, d.source, d.uri, d.title"
+    "c.token_count, c.hash, d.source, d.uri, d.title, c.risk_score, c.risk_flagged, "
+    "c.risk_reasons"
 )
 DOCUMENT_COLUMNS = "id, source, uri, title, doc_type, content_hash, text, metadata, tags, acl"
 
@@ -32,7 +33,22 @@ def chunk_of(row: Sequence[Any]) -> Chunk:
         source=row[12],
         uri=row[13],
         title=row[14],
+        risk=risk_of(row[15], row[16], row[17]),
     )
+
+
+def risk_of(score: float | None, flagged: int, reasons: str) -> Risk | None:
+    """The stored risk columns as a `Risk` (None: never scanned)."""
+    if score is None:
+        return None
+    return Risk(score=float(score), flagged=bool(flagged), reasons=tuple(json.loads(reasons)))
+
+
+def risk_columns(risk: Risk | None) -> tuple[float | None, int, str]:
+    """`(risk_score, risk_flagged, risk_reasons)` of a chunk's risk."""
+    if risk is None:
+        return None, 0, "[]"
+    return risk.score, int(risk.flagged), json.dumps(list(risk.reasons))
 
 
 def document_of(row: Sequence[Any]) -> Document:

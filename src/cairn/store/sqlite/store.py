@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -22,13 +22,21 @@ import numpy as np
 from cairn.errors import StoreError
 from cairn.sqlite import SQLiteFile
 from cairn.store.base import DocumentInfo, NearDuplicates, Vector, WriteResult, hits_of
+from cairn.store.fts import indexed_body
 from cairn.store.migrations import MIGRATIONS
 from cairn.store.sqlite.filters import filter_sql, source_matcher
 from cairn.store.sqlite.integrity import integrity_problems
 from cairn.store.sqlite.lexical import LexicalIndex
-from cairn.store.sqlite.rows import CHUNK_COLUMNS, DOCUMENT_COLUMNS, chunk_of, document_of, heading
+from cairn.store.sqlite.rows import (
+    CHUNK_COLUMNS,
+    DOCUMENT_COLUMNS,
+    chunk_of,
+    document_of,
+    heading,
+    risk_columns,
+)
 from cairn.store.vectors import VectorIndex
-from cairn.types import Chunk, Document, Filters, Hit, Ranked
+from cairn.types import Chunk, Document, Filters, Hit, Ranked, Risk
 
 _INFO_SQL = (
     "SELECT d.id, d.source, d.content_hash, "
@@ -143,13 +151,18 @@ class SQLiteStore:
     def stats(self) -> dict[str, int]:
         with self._file.reading() as db:
             docs = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-            chunks, dups = db.execute("SELECT COUNT(*), COUNT(dup_of) FROM chunks").fetchone()
+            chunks, dups, held, flagged = db.execute(
+                "SELECT COUNT(*), COUNT(dup_of), COALESCE(SUM(quarantine = 1), 0), "
+                "COALESCE(SUM(risk_flagged), 0) FROM chunks"
+            ).fetchone()
             embeddings = db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
             indexed = db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
         return {
             "documents": docs,
             "chunks": chunks,
             "duplicates": dups,
+            "quarantined": held,
+            "flagged": flagged,
             "indexed": indexed,
             "embeddings": embeddings,
             "generation": self.generation(),
@@ -166,8 +179,10 @@ class SQLiteStore:
         *,
         model: str,
         near: NearDuplicates | None = None,
+        quarantine: Collection[str] = (),
     ) -> WriteResult:
-        indexed = duplicates = 0
+        indexed = duplicates = quarantined = 0
+        held = frozenset(quarantine)
         with self._transaction() as db:
             self._delete(db, [document.id])
             db.execute(
@@ -196,14 +211,17 @@ class SQLiteStore:
             near = near or NearDuplicates()
             written: dict[str, int] = {}  # chunk id -> rowid of the indexed chunk it is
             for chunk in chunks:
-                dup_of = self._exact_duplicate(db, chunk, acl)
-                target = near.duplicate_of.get(chunk.id)
-                if dup_of is None and target is not None:
-                    dup_of = written.get(target) or self._indexed_rowid(db, target, acl)
+                dup_of = None
+                if chunk.id not in held:
+                    dup_of = self._exact_duplicate(db, chunk, acl)
+                    target = near.duplicate_of.get(chunk.id)
+                    if dup_of is None and target is not None:
+                        dup_of = written.get(target) or self._indexed_rowid(db, target, acl)
                 fingerprint = near.fingerprints.get(chunk.id, 0)
                 cur = db.execute(
                     "INSERT INTO chunks (id, doc_id, ordinal, text, section, anchor, page, start, "
-                    "end, token_count, hash, simhash, dup_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "end, token_count, hash, simhash, dup_of, risk_score, risk_flagged, "
+                    "risk_reasons, quarantine) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         chunk.id,
                         document.id,
@@ -218,9 +236,14 @@ class SQLiteStore:
                         chunk.hash,
                         _signed(fingerprint),
                         dup_of,
+                        *risk_columns(chunk.risk),
+                        _QUARANTINED if chunk.id in held else 0,
                     ),
                 )
                 rowid = int(cur.lastrowid or 0)
+                if chunk.id in held:
+                    quarantined += 1
+                    continue
                 written[chunk.id] = dup_of if dup_of is not None else rowid
                 if dup_of is None:
                     self._index_fts(db, rowid, document.title, chunk)
@@ -237,7 +260,99 @@ class SQLiteStore:
                     f"{document.source}: {missing} chunks have no embedding for model {model}"
                 )
             self._bump(db)
-        return WriteResult(indexed=indexed, duplicates=duplicates)
+        return WriteResult(indexed=indexed, duplicates=duplicates, quarantined=quarantined)
+
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        with self._file.reading() as db:
+            rows = db.execute(
+                f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                "WHERE c.doc_id = ? ORDER BY c.ordinal",
+                (doc_id,),
+            ).fetchall()
+        return [chunk_of(r) for r in rows]
+
+    def set_risks(self, risks: Mapping[str, Risk]) -> int:
+        changed = 0
+        with self._transaction() as db:
+            for chunk_id, risk in risks.items():
+                score, flagged, reasons = risk_columns(risk)
+                cur = db.execute(
+                    "UPDATE chunks SET risk_score = ?, risk_flagged = ?, risk_reasons = ? "
+                    "WHERE id = ? AND (risk_score IS NOT ? OR risk_flagged != ? "
+                    "OR risk_reasons != ?)",
+                    (score, flagged, reasons, chunk_id, score, flagged, reasons),
+                )
+                changed += cur.rowcount
+            if changed:
+                self._bump(db)
+        return changed
+
+    def quarantine(self, chunk_ids: Sequence[str]) -> list[str]:
+        done: list[str] = []
+        with self._transaction() as db:
+            for chunk_id in dict.fromkeys(chunk_ids):
+                row = db.execute(
+                    "SELECT rowid, dup_of, quarantine FROM chunks WHERE id = ?", (chunk_id,)
+                ).fetchone()
+                if row is None or row[2] == _QUARANTINED:
+                    continue
+                rowid, dup_of, _ = row
+                if dup_of is None:  # indexed: out of the lexical index, with its duplicates
+                    db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
+                    db.execute(
+                        "UPDATE chunks SET quarantine = ? WHERE dup_of = ?", (_QUARANTINED, rowid)
+                    )
+                db.execute(
+                    "UPDATE chunks SET quarantine = ? WHERE rowid = ?", (_QUARANTINED, rowid)
+                )
+                done.append(chunk_id)
+            if done:
+                self._bump(db)
+        return done
+
+    def release(self, chunk_ids: Sequence[str]) -> list[str]:
+        done: list[str] = []
+        with self._transaction() as db:
+            for chunk_id in dict.fromkeys(chunk_ids):
+                row = db.execute(
+                    "SELECT c.rowid, c.dup_of, d.title, c.section, c.text FROM chunks c "
+                    "JOIN documents d ON d.id = c.doc_id WHERE c.id = ? AND c.quarantine = ?",
+                    (chunk_id, _QUARANTINED),
+                ).fetchone()
+                if row is None:
+                    continue
+                rowid, dup_of, title, section, text = row
+                db.execute("UPDATE chunks SET quarantine = ? WHERE rowid = ?", (_RELEASED, rowid))
+                if dup_of is None:
+                    db.execute(
+                        "UPDATE chunks SET quarantine = ? WHERE dup_of = ? AND quarantine = ?",
+                        (_RELEASED, rowid, _QUARANTINED),
+                    )
+                    db.execute(
+                        "INSERT INTO chunks_fts (rowid, heading, body) VALUES (?,?,?)",
+                        (rowid, heading(title, tuple(json.loads(section))), text),
+                    )
+                done.append(chunk_id)
+            if done:
+                self._bump(db)
+        return done
+
+    def quarantined(self, principals: Sequence[str] | None = None) -> list[Chunk]:
+        where, params = filter_sql(
+            Filters(principals=None if principals is None else tuple(principals))
+        )
+        with self._file.reading() as db:
+            rows = db.execute(
+                f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f"WHERE c.quarantine = ? {where} ORDER BY d.source, c.ordinal",
+                (_QUARANTINED, *params),
+            ).fetchall()
+        return [chunk_of(r) for r in rows]
+
+    def released(self) -> set[str]:
+        with self._file.reading() as db:
+            rows = db.execute("SELECT id FROM chunks WHERE quarantine = ?", (_RELEASED,))
+            return {r[0] for r in rows}
 
     def delete_documents(self, doc_ids: Sequence[str]) -> list[DocumentInfo]:
         if not doc_ids:
@@ -256,10 +371,10 @@ class SQLiteStore:
                 continue
             removed.append(_info(row))
             rows = db.execute(
-                "SELECT rowid, dup_of FROM chunks WHERE doc_id = ?", (doc_id,)
+                "SELECT rowid, dup_of, quarantine FROM chunks WHERE doc_id = ?", (doc_id,)
             ).fetchall()
-            for rowid, dup_of in rows:
-                if dup_of is None:
+            for rowid, dup_of, held in rows:
+                if dup_of is None and held != _QUARANTINED:
                     db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
                     self._promote(db, rowid, doc_id)
             db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
@@ -286,7 +401,7 @@ class SQLiteStore:
     def _index_fts(self, db: sqlite3.Connection, rowid: int, title: str, chunk: Chunk) -> None:
         db.execute(
             "INSERT INTO chunks_fts (rowid, heading, body) VALUES (?,?,?)",
-            (rowid, heading(title, chunk.section), chunk.text),
+            (rowid, heading(title, chunk.section), indexed_body(chunk.text)),
         )
 
     def _bump(self, db: sqlite3.Connection) -> None:
@@ -299,7 +414,8 @@ class SQLiteStore:
         with self._file.reading() as db:
             rows = db.execute(
                 "SELECT c.id, c.simhash FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                "WHERE c.dup_of IS NULL AND c.simhash != 0 AND d.acl = ? AND d.id IS NOT ?",
+                "WHERE c.dup_of IS NULL AND c.quarantine != 1 AND c.simhash != 0 AND d.acl = ? "
+                "AND d.id IS NOT ?",
                 (json.dumps(list(acl)), excluding),
             ).fetchall()
         return {r[0]: r[1] & _MASK for r in rows}
@@ -309,7 +425,7 @@ class SQLiteStore:
         chunk is never hidden as a duplicate of one its readers cannot see."""
         row = db.execute(
             "SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
-            "WHERE c.hash = ? AND c.dup_of IS NULL AND d.acl = ? LIMIT 1",
+            "WHERE c.hash = ? AND c.dup_of IS NULL AND c.quarantine != 1 AND d.acl = ? LIMIT 1",
             (chunk.hash, acl),
         ).fetchone()
         return None if row is None else int(row[0])
@@ -317,7 +433,7 @@ class SQLiteStore:
     def _indexed_rowid(self, db: sqlite3.Connection, chunk_id: str, acl: str) -> int | None:
         row = db.execute(
             "SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
-            "WHERE c.id = ? AND c.dup_of IS NULL AND d.acl = ?",
+            "WHERE c.id = ? AND c.dup_of IS NULL AND c.quarantine != 1 AND d.acl = ?",
             (chunk_id, acl),
         ).fetchone()
         return None if row is None else int(row[0])
@@ -370,7 +486,8 @@ class SQLiteStore:
             with self._file.reading() as db:
                 rows = db.execute(
                     "SELECT c.rowid, c.id, e.vector FROM chunks c JOIN embeddings e "
-                    "ON e.hash = c.hash AND e.model = ? WHERE c.dup_of IS NULL ORDER BY c.rowid",
+                    "ON e.hash = c.hash AND e.model = ? "
+                    "WHERE c.dup_of IS NULL AND c.quarantine != 1 ORDER BY c.rowid",
                     (model,),
                 ).fetchall()
             index = VectorIndex.from_rows(rows)
@@ -393,7 +510,7 @@ class SQLiteStore:
         with self._file.reading() as db:
             rows = db.execute(
                 "SELECT c.rowid, d.source FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                f"WHERE c.dup_of IS NULL {where}",
+                f"WHERE c.dup_of IS NULL AND c.quarantine != 1 {where}",
                 params,
             ).fetchall()
         if matches is not None:
@@ -429,6 +546,10 @@ class SQLiteStore:
 _ALLOWED_CACHE_SIZE = 256
 """Filters whose allowed chunks are kept (one per tenant and principal in practice)."""
 _MASK = (1 << 64) - 1
+_QUARANTINED = 1
+"""`chunks.quarantine`: kept but not indexed until released (0: never held)."""
+_RELEASED = 2
+"""`chunks.quarantine`: released by an admin; indexed, and not quarantined again by a rescan."""
 
 
 def _signed(value: int) -> int:

@@ -513,6 +513,17 @@
     return pills;
   }
 
+  /** A flagged source (risk: {score, flagged, reasons}) is never shown without a warning. */
+  function riskPills(risk) {
+    if (!risk || !risk.flagged) return [];
+    const why = (risk.reasons || []).join(", ");
+    return [el("span", {
+      class: "pill pill-bad",
+      title: `This passage may carry planted instructions (prompt injection)${why ? ": " + why : ""}`,
+      text: "⚠ Possible prompt injection",
+    })];
+  }
+
   const panel = {
     opener: null,
     token: 0,
@@ -548,7 +559,8 @@
       $("source-eyebrow").textContent = source.n ? `Source [${source.n}]` : "Source";
       $("source-title").textContent = source.source || source.title || "Source";
       $("source-section").textContent = source.section || "";
-      clear($("source-meta")).append(...verificationPills(source.verified, source.support));
+      clear($("source-meta")).append(
+        ...verificationPills(source.verified, source.support), ...riskPills(source.risk));
       const bodyNode = clear($("source-body"));
       bodyNode.append(el("p", { class: "muted loading", text: "Loading the passage…" }));
       this.setLink(source.uri);
@@ -628,7 +640,7 @@
     el, svg, clear, fill, icon, ICONS,
     fmtInt, fmtMs, fmtUsd, fmtScore, fmtTime, fmtAgo, timeEl, pluralise, num, listOf,
     ApiError, request, stream, getKey, setKey, askForKey,
-    toast, errorBox, empty, quoteRanges, highlighted, verificationPills, panel, copyButton,
+    toast, errorBox, empty, quoteRanges, highlighted, verificationPills, riskPills, panel, copyButton,
     page: body.dataset.page,
   };
 

@@ -138,6 +138,7 @@
         el("span", { class: "source-n", text: `[${c.n}]` }),
         el("span", { class: "source-name" }, el("strong", { text: c.source || c.chunk_id }), el("span", { text: c.section || " " })),
         C.verificationPills(c.verified, c.support)[0] || "",
+        C.riskPills(c.risk)[0] || "",
       );
       ol.append(el("li", null, item));
     }

@@ -38,7 +38,7 @@
   }
 
   const describe = (r) => `${C.fmtUsd(r.cost)} · ${C.pluralise(r.requests, "request")}${r.refused ? ` · ${C.fmtInt(r.refused)} refused` : ""}`;
-  const LABEL_FALLBACK = { user: "(no user)", tenant: "(no tenant)", feature: "(none)", model: "(unknown)", day: "(no day)" };
+  const LABEL_FALLBACK = { user: "(no user)", tenant: "(no tenant)", feature: "(none)", model: "(unknown)", day: "(no day)", route: "(no router)" };
 
   /* ---------- Charts ---------- */
 
@@ -204,10 +204,10 @@
     document.getElementById("day-title").textContent = metric === "requests" ? "Requests per day" : "Spend per day";
     const dayRows = groupRows(data, "day").sort((a, b) => String(a.label).localeCompare(String(b.label)));
     dayChart(document.getElementById("chart-day"), dayRows, metric);
-    for (const name of ["feature", "model", "user", "tenant"]) {
+    for (const name of ["feature", "model", "user", "tenant", "route"]) {
       const rows = groupRows(data, name);
-      if (name === "tenant") {
-        document.getElementById("tenant-card").hidden = !rows.some((r) => r.label !== null);
+      if (name === "tenant" || name === "route") {
+        document.getElementById(`${name}-card`).hidden = !rows.some((r) => r.label !== null);
       }
       barList(document.getElementById(`chart-${name}`), rows, metric, LABEL_FALLBACK[name]);
     }

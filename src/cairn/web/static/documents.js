@@ -234,10 +234,11 @@
         resultsNode.append(el("li", null, el("button", {
           type: "button", class: "result", "aria-controls": "source-panel",
           dataset: { source: r.source || "" },
-          on: { click: (e) => C.panel.open({ chunk_id: r.chunk_id, source: r.source, section: r.section, uri: r.uri, terms }, e.currentTarget) },
+          on: { click: (e) => C.panel.open({ chunk_id: r.chunk_id, source: r.source, section: r.section, uri: r.uri, risk: r.risk, terms }, e.currentTarget) },
         },
         el("div", { class: "result-head" },
           el("strong", { text: `${title}${r.section ? ` — ${r.section}` : ""}` }),
+          ...C.riskPills(r.risk),
           el("span", { class: "muted mono small", text: C.fmtScore(r.score) })),
         el("div", { class: "result-text truncate", text: r.text || "" }))));
       }

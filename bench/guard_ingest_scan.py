@@ -1,0 +1,234 @@
+"""Poisoned documents through the real ingest: bipia test contexts ingested as files, every
+chunk scanned at ingest (`guard.ingest = flag`), the stored flags read back from the store.
+
+    nice -n 10 .venv/bin/python bench/guard_ingest_scan.py --datasets ../shared/datasets
+
+Each bipia test context (email, table, code: 200) is written once clean and `--per-context`
+times with a held-out bipia test attack planted at its start, end or a line break (seeded);
+all are ingested by `cairn.ingest.pipeline.ingest` with cairn's chunker (MiniLM tokenizer,
+default `chunk.*`). Embeddings do not enter the scan, so a hashing embedder stands in for
+MiniLM to keep the run short. A chunk is *injected* when it holds at least 8 consecutive
+words of the planted attack (all of it, if shorter), *clean* when it belongs to a clean
+document; chunks holding only a shorter fragment of the attack are counted apart. Printed:
+the share flagged as stored at ingest, for the rules-only detector and the full one (the
+peer in the same run), by context kind and attack category, and the ingest time with and
+without the scan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import guard_data as g
+from cairn.config import Settings
+from cairn.embed.hashing import HashingEmbedder
+from cairn.embed.minilm import MiniLMTokenizer, minilm_model_dir
+from cairn.guard.context import InjectionContextGuard
+from cairn.guard.detector import InjectionDetector
+from cairn.ingest.chunking import content_hash
+from cairn.ingest.pipeline import ingest
+from cairn.store.open import open_store_at
+from cairn.types import Chunk, Hit, Risk
+from guard_injection import fmt, timings
+from metrics import percentile
+
+SEED = 7
+_WORD = re.compile(r"\w+")
+RUN = 8
+"""Consecutive attack words a chunk must hold to count as injected."""
+
+
+def holds_attack(chunk: str, attack: str) -> bool | None:
+    """True: the chunk holds RUN+ consecutive attack words (or all of a shorter attack);
+    None: only a shorter fragment; False: none of it."""
+    words = _WORD.findall(attack.lower())
+    text = " ".join(_WORD.findall(chunk.lower()))
+    need = min(RUN, len(words))
+    grams = {" ".join(words[i : i + need]) for i in range(len(words) - need + 1)}
+    if any(gram in text for gram in grams):
+        return True
+    pairs = {" ".join(words[i : i + 2]) for i in range(len(words) - 1)}
+    return None if any(p in text for p in pairs) else False
+
+
+def write_corpus(
+    root: Path, datasets: Path, per_context: int, split: str = "test"
+) -> dict[str, tuple[str, str, str]]:
+    """Files under `root`; returns {file name: (context kind, attack category, attack)} for
+    poisoned files (clean files are named `clean-*`)."""
+    rng = random.Random(SEED)
+    attacks = g.bipia_attacks(datasets, split)
+    categories = g.bipia_categories(datasets, split)
+    planted: dict[str, tuple[str, str, str]] = {}
+    contexts = g.bipia_contexts(datasets, split)
+    if split == "train":  # the calibration buckets only: 0-7 are the chunk head's negatives
+        contexts = [(k, c) for k, c in contexts if g.bucket(c) >= 8]
+    for i, (kind, context) in enumerate(contexts):
+        (root / f"clean-{kind}-{i:03d}.txt").write_text(context, encoding="utf-8")
+        pool = attacks["code" if kind == "code" else "text"]
+        for j, attack in enumerate(rng.sample(pool, per_context)):
+            name = f"poisoned-{kind}-{i:03d}-{j}.txt"
+            (root / name).write_text(g.plant(context, attack, rng).text, encoding="utf-8")
+            planted[name] = (kind, categories[attack], attack)
+    return planted
+
+
+def run(
+    corpus: Path, work: Path, scanner: Callable[[str], Risk] | None, policy: str
+) -> tuple[list[tuple[str, str, bool]], float]:
+    """Ingest `corpus` into a fresh store under `guard.ingest = policy`; (file, chunk text,
+    stored flag) per chunk, and the seconds ingest took."""
+    settings = Settings(workspace=work, guard={"ingest": policy})
+    store = open_store_at(work / "cairn.db")
+    started = time.perf_counter()
+    ingest(
+        [corpus],
+        store=store,
+        embedder=HashingEmbedder(dim=64),
+        tokenizer=MiniLMTokenizer(minilm_model_dir()),
+        settings=settings,
+        scanner=scanner,
+    )
+    seconds = time.perf_counter() - started
+    rows = []
+    for info in store.documents():
+        for chunk in store.document_chunks(info.id):
+            flagged = chunk.risk is not None and chunk.risk.flagged
+            rows.append((info.source, chunk.text, flagged))
+    store.close()
+    return rows, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--per-context", type=int, default=3)
+    parser.add_argument("--model", type=Path, default=None, help="weights (default: shipped)")
+    parser.add_argument(
+        "--split", default="test", help="bipia split: test (held out) or train (for tuning)"
+    )
+    args = parser.parse_args()
+    full = InjectionDetector.load(args.model)
+    rules = InjectionDetector(classifier=None)
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        planted = write_corpus(corpus, args.datasets, args.per_context, args.split)
+        results = {}
+        for name, scanner, policy in (
+            ("no scan", None, "off"),
+            ("rules only", lambda t: rules.scan(t, "chunk"), "flag"),
+            ("rules + classifier", lambda t: full.scan(t, "chunk"), "flag"),
+        ):
+            work = Path(tmp) / name.replace(" ", "-")
+            work.mkdir()
+            results[name] = run(corpus, work, scanner, policy)
+    base = results["rules + classifier"][0]
+    labels: list[tuple[str, bool | None]] = []
+    for source, text, _ in base:
+        if source in planted:
+            kind, category, attack = planted[source]
+            labels.append((f"{kind}|{category}", holds_attack(text, attack)))
+        else:
+            labels.append(("clean", False))
+    clean_files = sum(1 for name in planted if name.endswith("-0.txt"))
+    print(f"bipia {args.split}: {len(planted)} poisoned + {clean_files} clean files")
+    print()
+    print("| chunks | n | rules only | rules + classifier |")
+    print("|---|---|---|---|")
+    for title, want in (
+        ("injected (holds the attack): flagged", lambda key, lab: lab is True),
+        ("clean documents: flagged", lambda key, lab: key == "clean"),
+        (
+            "poisoned documents, attack-free chunks: flagged",
+            lambda key, lab: lab is False and key != "clean",
+        ),
+        ("holding a fragment only: flagged", lambda key, lab: lab is None),
+    ):
+        cells = []
+        n = 0
+        for name in ("rules only", "rules + classifier"):
+            flags = [
+                row[2]
+                for row, (key, lab) in zip(results[name][0], labels, strict=True)
+                if want(key, lab)
+            ]
+            n = len(flags)
+            cells.append(fmt(flags) if flags else "-")
+        print(f"| {title} | {n} | {cells[0]} | {cells[1]} |")
+    print()
+    print("| injected chunks by group | n | flagged (rules + classifier) |")
+    print("|---|---|---|")
+    groups: dict[str, list[bool]] = {}
+    for row, (key, lab) in zip(base, labels, strict=True):
+        if lab is True:
+            kind, category = key.split("|")
+            groups.setdefault(f"context: {kind}", []).append(row[2])
+            groups.setdefault(f"attack: {category}", []).append(row[2])
+    for name, flags in sorted(groups.items()):
+        print(f"| {name} | {len(flags)} | {fmt(flags)} |")
+    print()
+    print("| ingest | chunks | seconds | ratio to no scan |")
+    print("|---|---|---|---|")
+    plain = results["no scan"][1]
+    for name, (rows, seconds) in results.items():
+        print(f"| {name} | {len(rows)} | {seconds:.1f} | {seconds / plain:.2f}x |")
+    context_overhead([text for _, text, _ in base], full, rules)
+
+
+def context_overhead(
+    texts: list[str], full: InjectionDetector, rules: InjectionDetector, k: int = 5
+) -> None:
+    """The context guard's time per request of `k` retrieved chunks: every chunk rescanned
+    (a cold cache), and again with the scans cached by chunk hash."""
+    rng = random.Random(SEED)
+    requests = [[hit(i, t) for i, t in enumerate(rng.sample(texts, k))] for _ in range(REQUESTS)]
+    print()
+    print(f"| context guard per request of {k} chunks (ms) | p50 | p95 | p95 CPU |")
+    print("|---|---|---|---|")
+    for name, detector, cache in (
+        ("rules only, cold", rules, 0),
+        ("rules + classifier, cold", full, 0),
+        ("rules + classifier, cached", full, 10_000),
+    ):
+        guard = InjectionContextGuard(detector, "flag", cache_size=cache)
+        if cache:
+            for request in requests:
+                guard.screen("q", request)
+        wall, cpu = timings(lambda request, g=guard: g.screen("q", request), requests)
+        print(
+            f"| {name} | {percentile(wall, 50):.2f} | {percentile(wall, 95):.2f} "
+            f"| {percentile(cpu, 95):.2f} |"
+        )
+
+
+REQUESTS = 300
+
+
+def hit(i: int, text: str) -> Hit:
+    chunk = Chunk(
+        id=f"c{i}",
+        doc_id="d",
+        ordinal=i,
+        text=text,
+        section=(),
+        anchor=None,
+        start=0,
+        end=len(text),
+        token_count=0,
+        hash=content_hash(text),
+    )
+    return Hit(chunk=chunk, score=1.0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""What kind of question was asked: it decides what a good extractive answer is made of.
+
+| kind         | example                               | the answer quotes                     |
+|--------------|---------------------------------------|---------------------------------------|
+| `how-to`     | "How do I read a TOML file?"          | the code example and its introduction |
+| `api`        | "What does `math.isclose` return?"    | the signature and first description   |
+| `yes-no`     | "Is `dict` ordered?"                  | the supporting sentence, Yes/No if so |
+| `list`       | "Which logging levels are there?"     | the sentences that enumerate          |
+| `version`    | "What changed in 3.11 for asyncio?"   | sentences naming versions and changes |
+| `definition` | "What is a coroutine?"                | the defining sentence                 |
+| `other`      | anything else                         | the best-scored sentences             |
+
+Rules, not a model: the cues are few, fixed English phrasings, and the first rule that
+matches wins (in the table's order but with `version` first, so "how do I use the 3.11
+feature" is about a version).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+QuestionKind = Literal["how-to", "api", "yes-no", "list", "version", "definition", "other"]
+
+KINDS: tuple[QuestionKind, ...] = (
+    "how-to",
+    "api",
+    "yes-no",
+    "list",
+    "version",
+    "definition",
+    "other",
+)
+
+_VERSION = re.compile(
+    r"\b(?:python\s*)?3\.\d{1,2}\b|\bversion\b|\bwhat'?s new\b|\bnew in\b|\bchanged in\b|"
+    r"\bdeprecated\b|\bwhen was\b|\bwhich release\b|\badded in\b|\bremoved in\b",
+    re.IGNORECASE,
+)
+_HOW_TO = re.compile(
+    r"\bhow (?:do|can|should|would|could|to|does one)\b|\bwhat(?:'s| is) the (?:best |right |"
+    r"correct |proper |recommended |idiomatic )?way\b|\bis there a way\b|\bi (?:want|need) to\b|"
+    r"\bhow (?:i|we|you) (?:can|should)\b",
+    re.IGNORECASE,
+)
+_IDENTIFIER = re.compile(r"`[^`]+`|\b[a-z_]\w*\.[a-z_]\w*|\b\w+\(\)|\b[a-z]+_[a-z_]+\b")
+_API = re.compile(
+    r"\bwhat does\b.*\b(?:do|return|raise|take|accept)\b|\b(?:arguments?|parameters?|"
+    r"signature|returns?|keyword|kwargs?|raises?|attribute|method|function)\b",
+    re.IGNORECASE,
+)
+_YES_NO = re.compile(
+    r"^\s*(?:is|are|can|does|do|did|should|will|was|were|has|have|could|would|may|must|isn'?t|"
+    r"doesn'?t|don'?t|aren'?t)\b",
+    re.IGNORECASE,
+)
+_LIST = re.compile(
+    r"\b(?:which|what) (?:are|were) (?:the|all)\b|\blist (?:of|the|all)\b|\b(?:kinds|types|"
+    r"ways|options|levels|modes|differences) (?:of|are|between)\b|\bname (?:the|all)\b",
+    re.IGNORECASE,
+)
+_DEFINITION = re.compile(
+    r"^\s*(?:what(?:'s| is| are)|define|explain|why)\b|\bmeaning of\b|\bwhat does .* mean\b",
+    re.IGNORECASE,
+)
+
+
+def question_kind(question: str) -> QuestionKind:
+    """The kind of `question` (first matching rule; `other` when none does)."""
+    text = " ".join(question.split())
+    if _VERSION.search(text):
+        return "version"
+    if _HOW_TO.search(text):
+        return "how-to"
+    if _YES_NO.search(text):
+        return "yes-no"
+    if _IDENTIFIER.search(text) and _API.search(text):
+        return "api"
+    if _LIST.search(text):
+        return "list"
+    if _IDENTIFIER.search(text) and re.match(r"^\s*what (?:does|is)\b", text, re.IGNORECASE):
+        return "api"
+    if _DEFINITION.search(text):
+        return "definition"
+    return "other"
