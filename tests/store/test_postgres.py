@@ -161,3 +161,90 @@ def test_documents_are_listed_in_the_sqlite_stores_order(
     finally:
         for store in stores:
             store.close()
+
+
+def test_camel_case_identifiers_are_found_by_their_parts_as_on_sqlite(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """The postings hold `indexed_body(text)`, as SQLite's full-text body does: both stores
+    find `getElementById` by its parts and by its name, with the same scores, also after a
+    quarantined chunk is released and after a duplicate takes a deleted chunk's place."""
+    from cairn.store.postgres import PostgresStore
+    from cairn.store.sqlite import SQLiteStore
+    from cairn.testing.store import make_doc, write
+
+    code = "function getElementById(id) { return lookup(id); }"
+    stores: list[Store] = [PostgresStore(postgres.new_database()), SQLiteStore(tmp_path / "c.db")]
+    queries = ("element by id", "getElementById", "get element")
+    try:
+        for store in stores:
+            write(
+                store,
+                *make_doc("code", "dom.js", [code, "Other text entirely."], doc_type="code"),
+                quarantine=("code-0",),
+            )
+            write(store, *make_doc("prose", "notes.md", ["Get the element you need by its id."]))
+            for n in range(6):  # enough other chunks for every query term to weigh
+                write(store, *make_doc(f"f{n}", f"f{n}.md", [f"Filler note {n} about nothing."]))
+        for query in queries:  # the quarantined chunk is found by nothing
+            assert [h.chunk.id for h in stores[0].lexical_search(query, 5)] == [
+                h.chunk.id for h in stores[1].lexical_search(query, 5)
+            ]
+            assert "code-0" not in {h.chunk.id for h in stores[0].lexical_search(query, 5)}
+        for store in stores:
+            assert store.release(["code-0"]) == ["code-0"]
+            write(store, *make_doc("copy", "copy.js", [code], doc_type="code"))  # a duplicate
+        for query in queries:
+            pg, lite = (s.lexical_search(query, 5) for s in stores)
+            assert "code-0" in {h.chunk.id for h in pg}, query
+            assert [(h.chunk.id, round(h.score, 5)) for h in pg] == [
+                (h.chunk.id, round(h.score, 5)) for h in lite
+            ], query
+        for store in stores:  # the duplicate in copy.js takes code-0's place
+            store.delete_documents(["code"])
+        for query in queries:
+            pg, lite = (s.lexical_search(query, 5) for s in stores)
+            assert "copy-0" in {h.chunk.id for h in pg}, query
+            assert [(h.chunk.id, round(h.score, 5)) for h in pg] == [
+                (h.chunk.id, round(h.score, 5)) for h in lite
+            ], query
+        # the stored text is the chunk's own: the parts live in the postings only
+        assert stores[0].get_chunks(["copy-0"])[0].text == code
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_migrate_copies_risks_and_quarantine(postgres: PostgresServer, tmp_path: Path) -> None:
+    """`cairn migrate`'s copier keeps every chunk's risk and its quarantine state: a held
+    chunk stays out of search on Postgres and comes back when released there."""
+    import dataclasses
+
+    from cairn.store.postgres import PostgresStore
+    from cairn.store.postgres.copy import copy_store
+    from cairn.store.sqlite import SQLiteStore
+    from cairn.testing.store import FLAGGED, LONG_A, POISON, make_doc, write
+
+    lite = SQLiteStore(tmp_path / "cairn.db")
+    doc, chunks = make_doc("d1", "a.md", [LONG_A, POISON])
+    chunks[1] = dataclasses.replace(chunks[1], risk=FLAGGED)
+    write(lite, doc, chunks, quarantine=("d1-1",))
+    write(lite, *make_doc("d2", "b.md", ["Released later: getElementById, the password helpdesk."]))
+    assert lite.quarantine(["d2-0"]) == ["d2-0"]
+    assert lite.release(["d2-0"]) == ["d2-0"]
+    lite.close()
+    store = PostgresStore(postgres.new_database())
+    try:
+        copied = copy_store(tmp_path / "cairn.db", store)
+        assert copied.matches and copied.target["quarantined"] == 1
+        assert [(c.id, c.risk) for c in store.quarantined()] == [("d1-1", FLAGGED)]
+        assert store.released() == {"d2-0"}
+        assert {h.chunk.id for h in store.lexical_search("password helpdesk", 10)} == {"d2-0"}
+        assert [h.chunk.id for h in store.lexical_search("element by id", 10)] == ["d2-0"]
+        assert store.release(["d1-1"]) == ["d1-1"]
+        assert {h.chunk.id for h in store.lexical_search("password helpdesk", 10)} == {
+            "d1-1",
+            "d2-0",
+        }
+    finally:
+        store.close()

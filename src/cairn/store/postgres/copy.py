@@ -31,6 +31,8 @@ from cairn.store.postgres.store import (
 from cairn.store.sqlite.rows import heading
 
 _BATCH = 2000
+_QUARANTINED = 1
+"""`chunks.quarantine` of a chunk kept out of the indexes (the same in both stores)."""
 _LEDGER_TABLES = ("reservations", "ledger", "totals", "alerts_fired")
 
 
@@ -138,17 +140,24 @@ def _count(db: sqlite3.Connection, table: str) -> int:
 
 def _sqlite_counts(db: sqlite3.Connection) -> dict[str, int]:
     chunks, dups = db.execute("SELECT COUNT(*), COUNT(dup_of) FROM chunks").fetchone()
+    guarded = "quarantine" in {r[1] for r in db.execute("PRAGMA table_info(chunks)")}
+    held = (
+        db.execute("SELECT COUNT(*) FROM chunks WHERE quarantine = ?", (_QUARANTINED,))
+        if guarded
+        else None
+    )
     return {
         "documents": _count(db, "documents"),
         "chunks": int(chunks),
         "duplicates": int(dups),
+        "quarantined": 0 if held is None else int(held.fetchone()[0]),
         "embeddings": _count(db, "embeddings"),
     }
 
 
 def _pg_counts(store: PostgresStore) -> dict[str, int]:
     stats = store.stats()
-    return {k: stats[k] for k in ("documents", "chunks", "duplicates", "embeddings")}
+    return {k: stats[k] for k in ("documents", "chunks", "duplicates", "quarantined", "embeddings")}
 
 
 def _batches(cursor: sqlite3.Cursor) -> Iterator[list[Any]]:
@@ -183,14 +192,19 @@ def _copy_rows(
         ensure_vector_index(db, model, dim)
     say("embeddings copied")
     titles = dict(src.execute("SELECT id, title FROM documents").fetchall())
+    # a workspace last opened before the guard's columns (SQLite migration 2) has none
+    guarded = "quarantine" in {r[1] for r in src.execute("PRAGMA table_info(chunks)")}
+    risk = "risk_score, risk_flagged, risk_reasons, quarantine" if guarded else "NULL, 0, '[]', 0"
     copied = 0
     for rows in _batches(
         src.execute(
             "SELECT rowid, id, doc_id, ordinal, text, section, anchor, page, start, end, "
-            "token_count, hash, simhash, dup_of FROM chunks ORDER BY rowid"
+            f"token_count, hash, simhash, dup_of, {risk} FROM chunks ORDER BY rowid"
         )
     ):
-        indexed = [r for r in rows if r[13] is None]
+        # quarantined chunks are kept without postings, as the SQLite store keeps them
+        # out of its full-text index
+        indexed = [r for r in rows if r[13] is None and r[17] != _QUARANTINED]
         tokens = store.tokenize(
             [(heading(titles[r[2]], tuple(json.loads(r[5]))), r[4]) for r in indexed]
         )
@@ -199,11 +213,12 @@ def _copy_rows(
             db.cursor() as cur,
             cur.copy(
                 "COPY chunks (rowid, id, doc_id, ordinal, text, section, anchor, page, start_at, "
-                "end_at, token_count, hash, simhash, length) FROM STDIN"
+                "end_at, token_count, hash, simhash, length, risk_score, risk_flagged, "
+                "risk_reasons, quarantine) FROM STDIN"
             ) as copy,
         ):
             for r in rows:
-                copy.write_row((*r[:13], length.get(r[0], 0)))
+                copy.write_row((*r[:13], length.get(r[0], 0), r[14], bool(r[15]), r[16], r[17]))
         write_postings(db, [(r[0], t) for r, t in zip(indexed, tokens, strict=True)])
         copied += len(rows)
         say(f"{copied} chunks copied")

@@ -80,4 +80,14 @@ MIGRATIONS: tuple[str, ...] = (
     -- a term's postings, with the chunk's length, are read from the index alone (positions
     -- only for phrases)
     """,
+    # 2: the injection risk of every chunk (cairn.guard) and its quarantine state
+    # (0: none, 1: quarantined, kept but not indexed (no postings), 2: released by an admin)
+    """
+    ALTER TABLE chunks
+        ADD COLUMN risk_score DOUBLE PRECISION,
+        ADD COLUMN risk_flagged BOOLEAN NOT NULL DEFAULT FALSE,
+        ADD COLUMN risk_reasons JSONB NOT NULL DEFAULT '[]',
+        ADD COLUMN quarantine SMALLINT NOT NULL DEFAULT 0;
+    CREATE INDEX chunks_quarantine ON chunks (quarantine) WHERE quarantine != 0;
+    """,
 )

@@ -23,7 +23,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from fnmatch import fnmatchcase
 from typing import Any
@@ -34,12 +34,12 @@ from cairn.errors import StoreError
 from cairn.pg import PgDatabase
 from cairn.store.base import DocumentInfo, NearDuplicates, Vector, WriteResult, hits_of
 from cairn.store.bm25 import K1, B, QueryTokenizer
-from cairn.store.fts import query_terms
+from cairn.store.fts import indexed_body, query_terms
 from cairn.store.postgres.filters import filter_sql, principals_sql
 from cairn.store.postgres.schema import MIGRATIONS, TOKENIZE
 from cairn.store.postgres.tokens import ChunkTokenizer, Tokenized
 from cairn.store.sqlite.rows import heading
-from cairn.types import Chunk, Document, Filters, Hit, Ranked
+from cairn.types import Chunk, Document, Filters, Hit, Ranked, Risk
 
 _INFO_SQL = (
     "SELECT d.id, d.source, d.content_hash, "
@@ -48,7 +48,8 @@ _INFO_SQL = (
 )
 _CHUNK_COLUMNS = (
     "c.rowid, c.id, c.doc_id, c.ordinal, c.text, c.section, c.anchor, c.page, c.start_at, "
-    "c.end_at, c.token_count, c.hash, d.source, d.uri, d.title"
+    "c.end_at, c.token_count, c.hash, d.source, d.uri, d.title, c.risk_score, c.risk_flagged, "
+    "c.risk_reasons"
 )
 _DOCUMENT_COLUMNS = "id, source, uri, title, doc_type, content_hash, text, metadata, tags, acl"
 
@@ -114,8 +115,10 @@ class PostgresStore:
         return self._write()
 
     def tokenize(self, rows: Sequence[tuple[str, str]]) -> list[Tokenized]:
-        """The postings of (heading, body) pairs, as they are indexed."""
-        return self._tokens.tokenize(rows)
+        """The postings of (heading, chunk text) pairs, as they are indexed: the body is the
+        chunk's `indexed_body` (its text, then its identifiers' parts), as in the SQLite
+        store's full-text index."""
+        return self._tokens.tokenize([(h, indexed_body(text)) for h, text in rows])
 
     # -- reads --------------------------------------------------------------------------
 
@@ -192,7 +195,11 @@ class PostgresStore:
     def stats(self) -> dict[str, int]:
         with self._read() as db:
             docs = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-            chunks, dups = db.execute("SELECT COUNT(*), COUNT(dup_of) FROM chunks").fetchone()
+            chunks, dups, held, flagged, indexed = db.execute(
+                "SELECT COUNT(*), COUNT(dup_of), COUNT(*) FILTER (WHERE quarantine = 1), "
+                "COUNT(*) FILTER (WHERE risk_flagged), "
+                "COUNT(*) FILTER (WHERE dup_of IS NULL AND quarantine != 1) FROM chunks"
+            ).fetchone()
             embeddings = db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
             generation = _generation(db)
             version = db.execute(
@@ -202,7 +209,9 @@ class PostgresStore:
             "documents": docs,
             "chunks": chunks,
             "duplicates": dups,
-            "indexed": chunks - dups,
+            "quarantined": held,
+            "flagged": flagged,
+            "indexed": indexed,
             "embeddings": embeddings,
             "generation": generation,
             "schema_version": version,
@@ -218,11 +227,11 @@ class PostgresStore:
         *,
         model: str,
         near: NearDuplicates | None = None,
+        quarantine: Collection[str] = (),
     ) -> WriteResult:
-        tokens = self._tokens.tokenize(
-            [(heading(document.title, c.section), c.text) for c in chunks]
-        )
-        indexed = duplicates = 0
+        tokens = self.tokenize([(heading(document.title, c.section), c.text) for c in chunks])
+        held = frozenset(quarantine)
+        indexed = duplicates = quarantined = 0
         acl = json.dumps(list(document.acl))
         near = near or NearDuplicates()
         with self._write() as db:
@@ -263,9 +272,12 @@ class PostgresStore:
                 pending: list[tuple[str, Tokenized, Any]] = []
 
                 def settle() -> None:
-                    nonlocal indexed, duplicates
+                    nonlocal indexed, duplicates, quarantined
                     for chunk_id, tokenized, cursor in pending:
                         rowid, dup_of = cursor.fetchone()
+                        if chunk_id in held:  # kept, not indexed, nobody's canonical
+                            quarantined += 1
+                            continue
                         written[chunk_id] = dup_of if dup_of is not None else rowid
                         if dup_of is None:
                             postings.append((rowid, tokenized))
@@ -275,7 +287,7 @@ class PostgresStore:
                     pending.clear()
 
                 for chunk, tokenized in zip(chunks, tokens, strict=True):
-                    target = near.duplicate_of.get(chunk.id)
+                    target = None if chunk.id in held else near.duplicate_of.get(chunk.id)
                     near_of = None
                     if target is not None:
                         settle()  # the target may be an earlier chunk of this document
@@ -283,11 +295,13 @@ class PostgresStore:
                     cursor = db.cursor()
                     cursor.execute(
                         "INSERT INTO chunks (id, doc_id, ordinal, text, section, anchor, page, "
-                        "start_at, end_at, token_count, hash, simhash, length, dup_of) "
-                        "SELECT %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, COALESCE("
-                        "(SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                        "WHERE c.hash = %s AND c.dup_of IS NULL AND d.acl = %s::jsonb "
-                        "ORDER BY c.rowid LIMIT 1), %s) RETURNING rowid, dup_of",
+                        "start_at, end_at, token_count, hash, simhash, length, risk_score, "
+                        "risk_flagged, risk_reasons, quarantine, dup_of) "
+                        "SELECT %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, CASE WHEN %s "
+                        "THEN NULL ELSE COALESCE((SELECT c.rowid FROM chunks c JOIN documents d "
+                        "ON d.id = c.doc_id WHERE c.hash = %s AND c.dup_of IS NULL "
+                        "AND c.quarantine != 1 AND d.acl = %s::jsonb ORDER BY c.rowid LIMIT 1), "
+                        "%s) END RETURNING rowid, dup_of",
                         (
                             chunk.id,
                             document.id,
@@ -302,6 +316,9 @@ class PostgresStore:
                             chunk.hash,
                             _signed(near.fingerprints.get(chunk.id, 0)),
                             tokenized.length,
+                            *_risk_columns(chunk.risk),
+                            _QUARANTINED if chunk.id in held else 0,
+                            chunk.id in held,
                             chunk.hash,  # an exact duplicate first, then what ingest found
                             acl,
                             near_of,
@@ -322,7 +339,97 @@ class PostgresStore:
                 raise StoreError(
                     f"{document.source}: {count} chunks have no embedding for model {model}"
                 )
-        return WriteResult(indexed=indexed, duplicates=duplicates)
+        return WriteResult(indexed=indexed, duplicates=duplicates, quarantined=quarantined)
+
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                "WHERE c.doc_id = %s ORDER BY c.ordinal",
+                (doc_id,),
+            ).fetchall()
+        return [_chunk(r) for r in rows]
+
+    def set_risks(self, risks: Mapping[str, Risk]) -> int:
+        if not risks:
+            return 0
+        changed = 0
+        with self._write() as db:
+            for chunk_id, risk in risks.items():
+                score, flagged, reasons = _risk_columns(risk)
+                cur = db.execute(
+                    "UPDATE chunks SET risk_score = %s, risk_flagged = %s, "
+                    "risk_reasons = %s::jsonb WHERE id = %s AND (risk_score IS DISTINCT FROM %s "
+                    "OR risk_flagged != %s OR risk_reasons != %s::jsonb)",
+                    (score, flagged, reasons, chunk_id, score, flagged, reasons),
+                )
+                changed += cur.rowcount
+            if changed:
+                _bump(db)
+        return changed
+
+    def quarantine(self, chunk_ids: Sequence[str]) -> list[str]:
+        done: list[str] = []
+        with self._write() as db:
+            for chunk_id in dict.fromkeys(chunk_ids):
+                row = db.execute(
+                    "SELECT rowid, dup_of, quarantine FROM chunks WHERE id = %s", (chunk_id,)
+                ).fetchone()
+                if row is None or row[2] == _QUARANTINED:
+                    continue
+                rowid, dup_of, _ = row
+                if dup_of is None:  # indexed: out of the lexical index, with its duplicates
+                    db.execute("DELETE FROM postings WHERE chunk = %s", (rowid,))
+                    db.execute(
+                        "UPDATE chunks SET quarantine = %s WHERE dup_of = %s", (_QUARANTINED, rowid)
+                    )
+                db.execute(
+                    "UPDATE chunks SET quarantine = %s WHERE rowid = %s", (_QUARANTINED, rowid)
+                )
+                done.append(chunk_id)
+            if done:
+                _bump(db)
+        return done
+
+    def release(self, chunk_ids: Sequence[str]) -> list[str]:
+        done: list[str] = []
+        with self._write() as db:
+            for chunk_id in dict.fromkeys(chunk_ids):
+                row = db.execute(
+                    "SELECT c.rowid, c.dup_of, d.title, c.section, c.text FROM chunks c "
+                    "JOIN documents d ON d.id = c.doc_id WHERE c.id = %s AND c.quarantine = %s",
+                    (chunk_id, _QUARANTINED),
+                ).fetchone()
+                if row is None:
+                    continue
+                rowid, dup_of, title, section, text = row
+                db.execute("UPDATE chunks SET quarantine = %s WHERE rowid = %s", (_RELEASED, rowid))
+                if dup_of is None:
+                    db.execute(
+                        "UPDATE chunks SET quarantine = %s WHERE dup_of = %s AND quarantine = %s",
+                        (_RELEASED, rowid, _QUARANTINED),
+                    )
+                    [tokenized] = self.tokenize([(heading(title, tuple(section)), text)])
+                    _index(db, rowid, tokenized)
+                done.append(chunk_id)
+            if done:
+                _bump(db)
+        return done
+
+    def quarantined(self, principals: Sequence[str] | None = None) -> list[Chunk]:
+        readers, params = principals_sql(None if principals is None else tuple(principals))
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f'WHERE c.quarantine = %s {readers} ORDER BY d.source COLLATE "C", c.ordinal',
+                (_QUARANTINED, *params),
+            ).fetchall()
+        return [_chunk(r) for r in rows]
+
+    def released(self) -> set[str]:
+        with self._read() as db:
+            rows = db.execute("SELECT id FROM chunks WHERE quarantine = %s", (_RELEASED,))
+            return {r[0] for r in rows}
 
     def delete_documents(self, doc_ids: Sequence[str]) -> list[DocumentInfo]:
         if not doc_ids:
@@ -341,17 +448,19 @@ class PostgresStore:
                 continue
             removed.append(_info(row))
             rows = db.execute(
-                "SELECT rowid FROM chunks WHERE doc_id = %s AND dup_of IS NULL ORDER BY rowid",
+                "SELECT rowid, quarantine FROM chunks WHERE doc_id = %s AND dup_of IS NULL "
+                "ORDER BY rowid",
                 (doc_id,),
             ).fetchall()
-            for (rowid,) in rows:
-                self._promote(db, rowid, doc_id)
+            for rowid, held in rows:
+                self._promote(db, rowid, doc_id, indexed=held != _QUARANTINED)
             db.execute("DELETE FROM chunks WHERE doc_id = %s", (doc_id,))
             db.execute("DELETE FROM documents WHERE id = %s", (doc_id,))
         return removed
 
-    def _promote(self, db: Any, rowid: int, doc_id: str) -> None:
-        """A canonical chunk is going away: its first duplicate elsewhere takes its place."""
+    def _promote(self, db: Any, rowid: int, doc_id: str, *, indexed: bool = True) -> None:
+        """A canonical chunk is going away: its first duplicate elsewhere takes its place
+        (indexed, or still quarantined with the rest when the canonical was)."""
         heir = db.execute(
             "SELECT c.rowid, d.title, c.section, c.text FROM chunks c JOIN documents d "
             "ON d.id = c.doc_id WHERE c.dup_of = %s AND c.doc_id != %s ORDER BY c.rowid LIMIT 1",
@@ -361,14 +470,16 @@ class PostgresStore:
             return
         db.execute("UPDATE chunks SET dup_of = NULL WHERE rowid = %s", (heir[0],))
         db.execute("UPDATE chunks SET dup_of = %s WHERE dup_of = %s", (heir[0], rowid))
-        [tokenized] = self._tokens.tokenize([(heading(heir[1], tuple(heir[2])), heir[3])])
-        _index(db, heir[0], tokenized)
+        if indexed:
+            [tokenized] = self.tokenize([(heading(heir[1], tuple(heir[2])), heir[3])])
+            _index(db, heir[0], tokenized)
 
     def fingerprints(self, acl: Sequence[str], *, excluding: str | None = None) -> dict[str, int]:
         with self._read() as db:
             rows = db.execute(
                 "SELECT c.id, c.simhash FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                "WHERE c.dup_of IS NULL AND c.simhash != 0 AND d.acl = %s::jsonb "
+                "WHERE c.dup_of IS NULL AND c.quarantine != 1 AND c.simhash != 0 "
+                "AND d.acl = %s::jsonb "
                 "AND d.id IS DISTINCT FROM %s",
                 (json.dumps(list(acl)), excluding),
             ).fetchall()
@@ -464,7 +575,7 @@ class PostgresStore:
                 "(e.vector::vector({dim})) <=> %s::vector({dim}) AS distance "
                 "FROM embeddings e JOIN chunks c ON c.hash = e.hash "
                 "JOIN documents d ON d.id = c.doc_id "
-                "WHERE e.model = {model} AND c.dup_of IS NULL {where} "
+                "WHERE e.model = {model} AND c.dup_of IS NULL AND c.quarantine != 1 {where} "
                 "ORDER BY distance LIMIT %s) "
                 "SELECT id, 1 - distance FROM nearest ORDER BY distance, rowid"
             ).format(dim=sql.Literal(dim), model=sql.Literal(model), where=sql.SQL(where))
@@ -492,7 +603,7 @@ class PostgresStore:
         readers, params = principals_sql(principals)
         row = db.execute(
             "SELECT COUNT(*), COALESCE(SUM(c.length), 0) FROM chunks c JOIN documents d "
-            f"ON d.id = c.doc_id WHERE c.dup_of IS NULL {readers}",
+            f"ON d.id = c.doc_id WHERE c.dup_of IS NULL AND c.quarantine != 1 {readers}",
             params,
         ).fetchone()
         found = (int(row[0]), int(row[1]))
@@ -529,6 +640,10 @@ class PostgresStore:
 
 _KEPT = 256
 _MASK = (1 << 64) - 1
+_QUARANTINED = 1
+"""`chunks.quarantine`: kept but not indexed (no postings) until released (0: never held)."""
+_RELEASED = 2
+"""`chunks.quarantine`: released by an admin; indexed, and not quarantined again by a rescan."""
 
 
 def _hits_sql(tokens: Sequence[tuple[str, ...]]) -> tuple[str, list[Any]]:
@@ -613,7 +728,7 @@ def _bump(db: Any) -> None:
 def _indexed_rowid(db: Any, chunk_id: str, acl: str) -> int | None:
     row = db.execute(
         "SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
-        "WHERE c.id = %s AND c.dup_of IS NULL AND d.acl = %s::jsonb",
+        "WHERE c.id = %s AND c.dup_of IS NULL AND c.quarantine != 1 AND d.acl = %s::jsonb",
         (chunk_id, acl),
     ).fetchone()
     return None if row is None else int(row[0])
@@ -649,7 +764,17 @@ def _chunk(row: Sequence[Any]) -> Chunk:
         source=row[12],
         uri=row[13],
         title=row[14],
+        risk=None
+        if row[15] is None
+        else Risk(score=float(row[15]), flagged=bool(row[16]), reasons=tuple(row[17])),
     )
+
+
+def _risk_columns(risk: Risk | None) -> tuple[float | None, bool, str]:
+    """`(risk_score, risk_flagged, risk_reasons)` of a chunk's risk (None: never scanned)."""
+    if risk is None:
+        return None, False, "[]"
+    return risk.score, risk.flagged, json.dumps(list(risk.reasons))
 
 
 def _info(row: Sequence[Any]) -> DocumentInfo:
