@@ -205,3 +205,41 @@ def test_tenant_filters_hold_on_postgres(workspaces: tuple[Path, str, str]) -> N
             }
         finally:
             workspace.close()
+
+
+def test_quarantine_on_postgres_through_the_cli(
+    postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard's ingest quarantine, `cairn guard quarantine list/release` and `guard scan`
+    on a Postgres store, as on SQLite (tests/guard/test_poisoned_documents.py): the planted
+    notice is kept out of search until released, and a rescan does not hold it again."""
+    from tests.guard.test_poisoned_documents import POISONED, SETUP
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "setup.md").write_text(SETUP)
+    (tmp_path / "docs" / "troubleshooting.md").write_text(POISONED)
+    ws = str(tmp_path / "ws")
+    monkeypatch.setenv("CAIRN_STORE_URL", postgres.new_database())
+    monkeypatch.setenv("CAIRN_GUARD_INGEST", "quarantine")
+
+    def run(*args: str) -> dict[str, object]:
+        data = json.loads(_cli(*args, "--workspace", ws, "--json"))
+        assert isinstance(data, dict)
+        return data
+
+    def poisoned() -> set[str]:
+        found = run("search", "IMPORTANT SYSTEM NOTICE email password", "-k", "10")["results"]
+        assert isinstance(found, list)
+        return {r["chunk_id"] for r in found if "SYSTEM NOTICE" in r["text"]}
+
+    report = run("ingest", str(tmp_path / "docs"))
+    assert isinstance(report["flagged"], int) and report["quarantined"] == report["flagged"] >= 1
+    assert poisoned() == set()
+    held = run("guard", "quarantine", "list")["quarantined"]
+    assert isinstance(held, list) and held and all(h["risk"]["flagged"] for h in held)
+    chunk_id = next(h["chunk_id"] for h in held if "SYSTEM NOTICE" in h["preview"])
+    assert run("guard", "quarantine", "release", chunk_id) == {"released": [chunk_id]}
+    assert poisoned() == {chunk_id}  # retrievable again, and still marked
+    again = run("guard", "scan")
+    assert again["quarantined"] == 0
+    assert not (tmp_path / "ws" / "cairn.db").exists()  # all of it on Postgres
