@@ -1,6 +1,7 @@
 """`/v1/agent/runs` in keys mode: start a run (the fake OpenAI-compatible server as the model),
 read it, follow its events over SSE, approve and reject its calls; the `agent` scope is
-needed and a tenant never sees another tenant's runs."""
+needed, a tenant never sees another tenant's runs, and a key's `agent:write` / `agent:send`
+scopes decide which tools its runs are offered and which calls it may approve."""
 
 from __future__ import annotations
 
@@ -32,8 +33,10 @@ def ws(docs_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def api(ws: Path) -> Iterator[tuple[TestClient, FakeLLMServer, dict[str, dict[str, str]]]]:
     keys = {
-        "alice": bearer(create_key(ws, "acme", "agent", name="alice")),
-        "bob": bearer(create_key(ws, "globex", "agent", name="bob")),
+        "alice": bearer(create_key(ws, "acme", "agent", "agent:write", name="alice")),
+        "bob": bearer(create_key(ws, "globex", "agent", "agent:write", name="bob")),
+        "looker": bearer(create_key(ws, "acme", "agent", name="looker")),
+        "admin": bearer(create_key(ws, "acme", "admin", name="root")),
         "reader": bearer(create_key(ws, "acme", "ask", name="reader")),
     }
     with FakeLLMServer(responder=Responder()) as llm:
@@ -172,3 +175,54 @@ def test_a_workflow_without_its_tools_is_a_clear_error(
         "/v1/agent/runs", headers=keys["alice"], json={"task": "t", "workflow": "booking"}
     )
     assert r.status_code == 409 and "agent.caldav_url" in r.text
+
+
+def test_a_keys_scopes_narrow_the_tools_its_runs_are_offered(
+    api: tuple[TestClient, FakeLLMServer, dict[str, dict[str, str]]], ws: Path
+) -> None:
+    client, llm, keys = api
+    # a key with only `agent`: the reading tools, no write_note; calling it anyway is refused
+    llm.enqueue(
+        Reply.call("write_note", {"name": "sneaky", "text": "x"}, id="w1"), "I cannot write."
+    )
+    run = client.post("/v1/agent/runs", headers=keys["looker"], json={"task": "t"}).json()
+    offered = {t.name for t in llm.requests[-2].tools}
+    assert {"search_docs", "read_chunk", "ask_docs"} <= offered
+    assert "write_note" not in offered
+    assert run["status"] == "done" and run["pending"] == []
+    assert "no tool named 'write_note'" in llm.requests[-1].messages[-1].content
+    assert not (ws / "notes" / "sneaky.md").exists()
+
+    # `agent:write` offers it; the narrower key of the same tenant may not approve or edit it
+    llm.enqueue(Reply.call("write_note", {"name": "scoped", "text": "x"}, id="w1"), "Noted.")
+    run = client.post("/v1/agent/runs", headers=keys["alice"], json={"task": "t"}).json()
+    assert "write_note" in {t.name for t in llm.requests[-1].tools}
+    [pending] = run["pending"]
+    base = f"/v1/agent/runs/{run['run_id']}/calls/{pending['call_id']}"
+    refused = client.post(f"{base}/approve", headers=keys["looker"])
+    assert refused.status_code == 403 and "agent:write" in refused.json()["error"]["message"]
+    edit = client.post(f"{base}/edit", headers=keys["looker"], json={"args": {"name": "z"}})
+    assert edit.status_code == 403
+    assert (
+        client.get(f"/v1/agent/runs/{run['run_id']}", headers=keys["looker"]).json()["calls"][0][
+            "state"
+        ]
+        == "awaiting_approval"
+    )
+    assert not (ws / "notes" / "scoped.md").exists()
+
+    # an admin key may approve it (and is offered everything)
+    done = client.post(f"{base}/approve", headers=keys["admin"]).json()
+    assert done["status"] == "done" and (ws / "notes" / "scoped.md").exists()
+    assert "write_note" in {t.name for t in llm.requests[-1].tools}
+
+    # the narrower key may still reject such a call; the run goes on with its tools
+    llm.enqueue(Reply.call("write_note", {"name": "unwanted", "text": "x"}, id="w1"), "OK.")
+    run = client.post("/v1/agent/runs", headers=keys["alice"], json={"task": "t"}).json()
+    [pending] = run["pending"]
+    base = f"/v1/agent/runs/{run['run_id']}/calls/{pending['call_id']}"
+    rejected = client.post(f"{base}/reject", headers=keys["looker"], json={"reason": "no"})
+    assert rejected.status_code == 200 and rejected.json()["status"] == "done"
+    assert rejected.json()["calls"][0]["state"] == "rejected"
+    assert "write_note" not in {t.name for t in llm.requests[-1].tools}
+    assert not (ws / "notes" / "unwanted.md").exists()

@@ -2,7 +2,8 @@
 stdio), driven by a scripted model through the real loop: its tools ask for approval by
 default, run only once approved (from a fresh process-like set of objects), validate
 arguments against the server's schema, return server errors to the model, obey `deny`,
-`read_only` and dry runs; and `cairn agent` / `cairn mcp tools` configured from cairn.toml."""
+`read_only` and dry runs; `cairn agent` / `cairn mcp tools` configured from cairn.toml; and
+over `/v1/agent/runs`, `[agent] tenant_policies` and the key's scopes applied to its tools."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from cairn.llm.fake_server import FakeLLMServer
 from cairn.llm.replies import Reply
 from cairn.llm.scripted import ScriptedModel
 from tests.agent.conftest import Clock
+from tests.server.conftest import app_client, bearer, create_key, settings_for
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -266,3 +268,89 @@ def test_a_server_that_dies_mid_call_fails_the_call_and_the_run_goes_on(
     )
     assert "not connected any more" in tool_message(model, 3)
     assert "the call was not sent" in tool_message(model, 3)
+
+
+# over the API: per-tenant policies and key scopes --------------------------------------------
+
+
+def test_tenant_policies_and_key_scopes_apply_to_mcp_tools_over_the_api(workspace: Path) -> None:
+    acme = bearer(create_key(workspace, "acme", "agent", "agent:send", name="alice"))
+    globex = bearer(create_key(workspace, "globex", "agent", "agent:send", name="bob"))
+    looker = bearer(create_key(workspace, "initech", "agent", name="carol"))
+    command, *args = time_command()
+    server = {
+        "name": "time", "command": command, "args": [*args, "--local-timezone", "UTC"],
+        "read_only": ["get_current_time"], "timeout_s": 60,
+    }  # fmt: skip
+    tenant_policies = {
+        "acme": {"time_convert_time": "always"},
+        "globex": {"time_get_current_time": "deny"},
+    }
+    now = Reply.call("time_get_current_time", {"timezone": "Asia/Tokyo"}, id="t1")
+    convert = {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}
+    with FakeLLMServer() as llm:
+        settings = settings_for(
+            workspace,
+            server={"auth": "keys", "rate_limit_per_minute": 0},
+            llm={
+                "provider": "openai",
+                "base_url": llm.url,
+                "model": "fake-model",
+                "api_key": "k",
+                "price_input_per_mtok": 1.0,
+                "price_output_per_mtok": 2.0,
+            },
+            agent={"mcp_servers": [server], "tenant_policies": tenant_policies},
+        )
+        with app_client(settings) as client:
+
+            def run(key: dict[str, str]) -> dict[str, Any]:
+                task = "What is 12:00 UTC in Asia/Tokyo, and the time there now?"
+                r = client.post("/v1/agent/runs", headers=key, json={"task": task})
+                assert r.status_code == 201, r.text
+                out: dict[str, Any] = r.json()
+                return out
+
+            # acme: the read-only tool runs; its tenant policy lets convert_time run unasked
+            # (asked first: arguments from the task, not from a tool's output, which the
+            # tool-abuse guard would send for approval whatever the policy)
+            llm.enqueue(Reply.call("time_convert_time", convert, id="c1"), now, "Noon.")
+            done = run(acme)
+            assert done["status"] == "done", done
+            assert [(c["tool"], c["state"]) for c in done["calls"]] == [
+                ("time_convert_time", "done"),
+                ("time_get_current_time", "done"),
+            ]
+            assert "Asia/Tokyo" in llm.requests[-1].messages[-1].content
+
+            # globex: its tenant policy denies the read-only tool; convert_time still asks
+            llm.enqueue(now, Reply.call("time_convert_time", convert, id="c2"), "Later.")
+            waiting = run(globex)
+            assert waiting["calls"][0]["state"] == "denied"
+            assert "not allowed by policy" in llm.requests[-1].messages[-1].content
+            assert [p["tool"] for p in waiting["pending"]] == ["time_convert_time"]
+
+            # a key without agent:send is not offered the tool with a side effect
+            llm.enqueue("I can only read.")
+            run(looker)
+            offered = {t.name for t in llm.requests[-1].tools}
+            assert "time_get_current_time" in offered and "time_convert_time" not in offered
+
+
+def test_an_mcp_server_that_will_not_start_is_a_clear_error_over_the_api(
+    workspace: Path,
+) -> None:
+    key = bearer(create_key(workspace, "acme", "agent", name="dora"))
+    broken = {"name": "gone", "command": str(workspace / "no-such-server")}
+    with FakeLLMServer() as llm:
+        settings = settings_for(
+            workspace,
+            server={"auth": "keys", "rate_limit_per_minute": 0},
+            llm={"provider": "openai", "base_url": llm.url, "model": "fake-model"},
+            agent={"mcp_servers": [broken]},
+        )
+        with app_client(settings) as client:
+            r = client.post("/v1/agent/runs", headers=key, json={"task": "t"})
+    assert r.status_code == 409
+    assert "could not open the MCP server 'gone'" in r.json()["error"]["message"]
+    assert llm.requests == []

@@ -93,6 +93,8 @@ def test_the_gate_fails_when_the_guards_are_off_and_the_model_prints_its_prompt(
 ) -> None:
     monkeypatch.setenv("CAIRN_GUARD_INPUT", "off")
     monkeypatch.setenv("CAIRN_GUARD_OUTPUT", "off")
+    # attribution would withhold the printed prompt as unsupported by any passage
+    monkeypatch.setenv("CAIRN_ANSWER_ATTRIBUTE", "false")
     code, report = run(
         "--suite",
         "garak_sysprompt",

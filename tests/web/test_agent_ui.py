@@ -1,7 +1,9 @@
 """The agent page in a real browser against a real `cairn serve`: a run waiting for approval
 shows in the inbox with its exact arguments; approving it there carries the run on (the note
 is written once) and the run's timeline shows its audit records; a second waiting call is
-rejected from the page."""
+rejected from the page; a third call's arguments are edited there as JSON (bad JSON and the
+API's 422 shown under the editor, nothing lost), and the edited call waits for its own
+approval before it runs."""
 
 from __future__ import annotations
 
@@ -81,3 +83,51 @@ def test_approvals_inbox_and_run_timeline(
     phone.locator(".agent-run").first.wait_for()
     width = phone.evaluate("() => document.documentElement.scrollWidth")
     assert width <= phone.evaluate("() => window.innerWidth")
+
+
+def test_a_call_edited_in_the_inbox_needs_its_own_approval(
+    server: Server, fake_llm: FakeLLMServer, new_page: NewPage
+) -> None:
+    fake_llm.enqueue(Reply.call("write_note", {"name": "ui-draft", "text": "First draft."}))
+    run = start_run(server, "Write the draft note")
+    [before] = run["pending"]
+    page = new_page()
+    page.goto("/agent")
+    item = page.locator(f".agent-pending[data-run='{run['run_id']}']")
+    item.get_by_role("button", name="Edit").click()
+    editor = item.get_by_label("New arguments for write_note (JSON)")
+    assert json.loads(editor.input_value()) == before["args"]
+
+    error = item.locator(".agent-edit-error")
+    editor.fill('{"name": "ui-edited",')
+    item.get_by_role("button", name="Save arguments").click()
+    error.filter(has_text="Not valid JSON").wait_for()
+    editor.fill('{"name": "ui-edited"}')  # the tool's schema needs `text`: the API says 422
+    item.get_by_role("button", name="Save arguments").click()
+    error.filter(has_text="Not accepted by write_note").wait_for()
+    assert "text" in error.inner_text()
+    assert editor.input_value() == '{"name": "ui-edited"}'  # what was typed is kept
+    assert server.get(f"/v1/agent/runs/{run['run_id']}")["pending"] == [before]
+    shot(page, "agent-edit-error")
+
+    edited = {"name": "ui-edited", "text": "Edited in the browser."}
+    editor.fill(json.dumps(edited))
+    item.get_by_role("button", name="Save arguments").click()
+    new_item = page.locator(
+        f".agent-pending[data-run='{run['run_id']}']:not([data-digest='{before['args_digest']}'])"
+    )
+    new_item.locator(".agent-edited").wait_for()
+    [after] = server.get(f"/v1/agent/runs/{run['run_id']}")["pending"]
+    assert after["args"] == edited and after["args_digest"] != before["args_digest"]
+    assert json.loads(new_item.locator(".agent-args").inner_text()) == edited
+    assert after["args_digest"][:16] in new_item.inner_text()
+    assert not (server.workspace / "notes" / "ui-edited.md").exists()  # not approved yet
+    shot(page, "agent-edited")
+
+    fake_llm.enqueue("Wrote the edited note.")
+    new_item.get_by_role("button", name="Approve").click()
+    page.locator(f".agent-pending[data-run='{run['run_id']}']").wait_for(state="detached")
+    done = server.get(f"/v1/agent/runs/{run['run_id']}")
+    assert done["status"] == "done" and done["calls"][0]["args"] == edited
+    assert (server.workspace / "notes" / "ui-edited.md").exists()
+    assert not (server.workspace / "notes" / "ui-draft.md").exists()

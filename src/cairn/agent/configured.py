@@ -4,11 +4,12 @@ verifier for final answers, and optionally one workflow's prompt and tools."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from cairn.agent.builtin import builtin_tools
 from cairn.agent.loop import SYSTEM_PROMPT, Agent, Limits
+from cairn.agent.scopes import narrowed
 from cairn.agent.store import AgentStore
 from cairn.agent.tools import Tool, ToolRegistry
 from cairn.agent.workflows import workflow, workflow_tools
@@ -99,10 +100,14 @@ def configured_agent(
     pipeline: Pipeline | None = None,
     extra_tools: Sequence[Tool] = (),
     extra_policies: Mapping[str, AgentPolicy] | None = None,
+    key_scopes: Collection[str] | None = None,
 ) -> Agent:
     """The agent for one caller (its documents, its tenant's policies), with `workflow_name`'s
-    prompt and tools when given. `extra_tools` (an MCP server's) join the registry under
-    `extra_policies`; `[agent] policies` win over those."""
+    prompt and tools when given. `extra_tools` (an MCP server's, named `<server>_<tool>`)
+    join the registry under `extra_policies`; `[agent] policies` win over those and
+    `[agent] tenant_policies` over both, for built-in and MCP tools alike. `key_scopes`: an
+    API key's scopes; only the tools they allow are offered (`cairn.agent.scopes`; None:
+    all)."""
     from cairn.agent.answers import CitedAnswers
 
     registry = configured_tools(
@@ -115,6 +120,7 @@ def configured_agent(
         flow = workflow(workflow_name)
         registry = workflow_tools(flow, registry)
         prompt = flow.system_prompt
+    registry = narrowed(registry, key_scopes)
     a = ws.settings.agent
     return Agent(
         provider,

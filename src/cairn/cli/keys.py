@@ -39,8 +39,8 @@ def create(
     scope: Annotated[
         list[str],
         typer.Option(
-            help="ask, search, documents, traces, costs, evals, metrics, agent or admin "
-            "(repeatable).",
+            help="ask, search, documents, traces, costs, evals, metrics, agent, agent:write, "
+            "agent:send or admin (repeatable).",
         ),
     ],
     name: Annotated[str | None, typer.Option(help="Who uses it (the user in traces).")] = None,

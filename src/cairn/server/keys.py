@@ -38,6 +38,8 @@ SCOPES: tuple[str, ...] = (
     "evals",
     "metrics",
     "agent",
+    "agent:write",
+    "agent:send",
     "admin",
 )
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")

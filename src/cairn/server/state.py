@@ -11,6 +11,7 @@ import importlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -168,6 +169,10 @@ class AppState:
         if hits and local is not None:  # a question its own chunk answers: every step runs
             question = hits[0].chunk.text[:300]
             local.answer(question, pipeline.retriever.retrieve(question, 3, None))
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Call `callback` when the app closes (before what was opened earlier)."""
+        self._stack.callback(callback)
 
     def close(self) -> None:
         self.ready = False

@@ -9,15 +9,19 @@ their calls (scope `agent`; a tenant sees only its own runs).
     POST /v1/agent/runs/{run_id}/calls/{call_id}/reject    reject one call, carry the run on
     POST /v1/agent/runs/{run_id}/calls/{call_id}/edit      new arguments (needs its own approval)
 
-A run's JSON is the CLI's (`cairn agent run --json`) plus its `calls`.
+A run's JSON is the CLI's (`cairn agent run --json`) plus its `calls`. A run is offered
+only the tools the key's scopes allow (`cairn.agent.scopes`: `agent:write`, `agent:send`);
+a key cannot approve or edit a call to a tool it may not use (403). The MCP servers of
+`[[agent.mcp_servers]]` are opened on the first run and held until the app closes.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
@@ -33,12 +37,15 @@ from cairn.server.state import AppState
 from cairn.server.threads import run_sync
 
 if TYPE_CHECKING:
-    from cairn.agent import Agent, AgentStore, RunRecord
+    from cairn.agent import Agent, AgentStore, CallRecord, RunRecord
+    from cairn.agent.mcp import McpToolset
     from cairn.llm.base import Provider
 
 router = APIRouter(tags=["agent"])
 AgentCaller = Annotated[Caller, Depends(scoped("agent"))]
 _PROVIDERS: weakref.WeakKeyDictionary[AppState, Provider] = weakref.WeakKeyDictionary()
+_MCP: weakref.WeakKeyDictionary[AppState, McpToolset] = weakref.WeakKeyDictionary()
+_MCP_LOCK = threading.Lock()
 TERMINAL = ("done", "failed", "stopped")
 
 
@@ -86,10 +93,35 @@ def _store(state: AppState) -> Iterator[AgentStore]:
         store.close()
 
 
-def _agent(state: AppState, store: AgentStore, caller: Caller, workflow: str | None) -> Agent:
+def _mcp(state: AppState) -> McpToolset:
+    """The tools of `[[agent.mcp_servers]]`, opened once per app (ConfigError if one fails)."""
+    from cairn.agent.mcp import McpToolset, open_mcp_tools
+
+    with _MCP_LOCK:
+        toolset = _MCP.get(state)
+        if toolset is None:
+            servers = state.workspace.settings.agent.mcp_servers
+            toolset = McpToolset()
+            if servers:
+                stack = ExitStack()
+                toolset = stack.enter_context(open_mcp_tools(servers))
+                state.on_close(stack.close)
+            _MCP[state] = toolset
+        return toolset
+
+
+def _key_scopes(caller: Caller) -> tuple[str, ...] | None:
+    return None if caller.local or "admin" in caller.scopes else caller.scopes
+
+
+def _agent(
+    state: AppState, store: AgentStore, caller: Caller, workflow: str | None, *, narrow: bool = True
+) -> Agent:
+    """The caller's agent: with `narrow`, only the tools its key's scopes allow."""
     from cairn.agent.configured import configured_agent
 
     principal = caller.principal
+    mcp = _mcp(state)
     return configured_agent(
         state.workspace,
         _provider(state),
@@ -100,7 +132,27 @@ def _agent(state: AppState, store: AgentStore, caller: Caller, workflow: str | N
         user=caller.user,
         tracer=state.tracer,
         pipeline=state.pipeline(),
+        extra_tools=mcp.tools,
+        extra_policies=mcp.policies,
+        key_scopes=_key_scopes(caller) if narrow else None,
     )
+
+
+def _may_use(agent: Agent, caller: Caller, call: CallRecord) -> None:
+    """403 unless the caller's key may use the call's tool; then narrow `agent` to its key."""
+    from cairn.agent.scopes import allows, key_scope_needed, narrowed
+
+    tool = agent.registry.find(call.tool)
+    scopes = _key_scopes(caller)
+    if tool is not None and not allows(tool, scopes):
+        need = key_scope_needed(tool)
+        raise ApiError(
+            403,
+            f"this API key may not use {call.tool} (it needs the '{need}' scope); approve "
+            f"it with a key that has it ('cairn keys create --tenant {caller.tenant} "
+            f"--scope agent --scope {need}')",
+        )
+    agent.registry = narrowed(agent.registry, scopes)
 
 
 def _own(store: AgentStore, run_id: str, caller: Caller) -> RunRecord:
@@ -185,14 +237,23 @@ def _decide(
     state: AppState, caller: Caller, run_id: str, call_id: str, decision: str, value: str | None
 ) -> dict[str, Any]:
     from cairn.agent import ApprovalError
+    from cairn.agent.scopes import narrowed
     from cairn.errors import ConfigError
 
     with _store(state) as store:
         run = _own(store, run_id, caller)
         try:
-            store.call(run_id, call_id)
+            call = store.call(run_id, call_id)
         except ApprovalError:
             raise not_found(f"call {call_id!r} of run {run_id!r}") from None
+        try:
+            agent = _agent(state, store, caller, run.workflow, narrow=False)
+        except ConfigError as exc:
+            raise _config_error(exc) from None
+        if decision == "approve":
+            _may_use(agent, caller, call)
+        else:
+            agent.registry = narrowed(agent.registry, _key_scopes(caller))
         actor = caller.user or caller.tenant
         try:
             if decision == "approve":
@@ -203,10 +264,6 @@ def _decide(
             raise ApiError(409, str(exc)) from None
         if note:
             return _json(store, run_id, note)
-        try:
-            agent = _agent(state, store, caller, run.workflow)
-        except ConfigError as exc:
-            raise _config_error(exc) from None
         view = agent.resume(run_id)
         return _json(store, run_id, view.note)
 
@@ -262,9 +319,10 @@ async def edit(
             except ApprovalError:
                 raise not_found(f"call {call_id!r} of run {run_id!r}") from None
             try:
-                agent = _agent(state, store, caller, run.workflow)
+                agent = _agent(state, store, caller, run.workflow, narrow=False)
             except ConfigError as exc:
                 raise _config_error(exc) from None
+            _may_use(agent, caller, call)
             checked = validate_call(agent.registry, call.tool, body.args)
             if isinstance(checked, ToolFailure):
                 raise ApiError(422, checked.message.removeprefix("error: "))

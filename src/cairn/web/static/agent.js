@@ -1,6 +1,8 @@
 /* The agent page: the approvals inbox (every waiting call with its exact arguments and their
-   digest; approve or reject), the caller's runs, and a run's timeline read from its audit
-   log (GET /v1/agent/runs/{id}/events, Server-Sent Events). */
+   digest; approve, reject, or edit the arguments as JSON: the server validates them, a 422
+   shows under the editor, and the edited call waits for its own approval), the caller's
+   runs, and a run's timeline read from its audit log (GET /v1/agent/runs/{id}/events,
+   Server-Sent Events). */
 (function () {
   "use strict";
   const C = window.Cairn;
@@ -14,11 +16,13 @@
 
   const pill = (status) => el("span", { class: `pill ${STATUS_PILL[status] || ""}`, text: status.replace("_", " ") });
   const base = (runId) => `/v1/agent/runs/${encodeURIComponent(runId)}`;
+  const callPath = (run, call) => `${base(run.run_id)}/calls/${encodeURIComponent(call.call_id)}`;
+  const edited = new Set(); // `${run}/${call}` edited here: shown as new calls to approve
 
   async function decide(run, call, decision, button) {
     button.disabled = true;
     try {
-      const path = `${base(run.run_id)}/calls/${encodeURIComponent(call.call_id)}/${decision}`;
+      const path = `${callPath(run, call)}/${decision}`;
       const json = decision === "approve" ? { args_digest: call.args_digest } : { reason: "rejected in the web UI" };
       const out = await C.request(path, { json });
       C.toast(out.note || `${call.tool} ${decision === "approve" ? "approved" : "rejected"}: run ${out.status.replace("_", " ")}`, "ok");
@@ -29,18 +33,65 @@
     }
   }
 
+  function editor(run, call, item, actions) {
+    const id = `edit-${run.run_id}-${call.call_id}`;
+    const text = el("textarea", { id, class: "input mono agent-edit-args", rows: "8", spellcheck: "false" });
+    text.value = JSON.stringify(call.args, null, 2);
+    const error = el("p", { class: "form-error agent-edit-error", role: "alert" });
+    const save = el("button", { type: "submit", class: "btn btn-primary btn-sm", text: "Save arguments" });
+    const cancel = el("button", { type: "button", class: "btn btn-ghost btn-sm", text: "Cancel" });
+    const form = el("form", { class: "agent-edit", novalidate: "" },
+      el("label", { class: "field-label", for: id, text: `New arguments for ${call.tool} (JSON)` }),
+      text, error, el("div", { class: "page-actions" }, save, cancel));
+    cancel.addEventListener("click", () => { form.remove(); actions.hidden = false; });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.textContent = "";
+      let args;
+      try {
+        args = JSON.parse(text.value);
+      } catch (err) {
+        error.textContent = `Not valid JSON: ${err.message}`;
+        return;
+      }
+      if (args === null || typeof args !== "object" || Array.isArray(args)) {
+        error.textContent = "The arguments must be a JSON object, e.g. {\"name\": \"value\"}.";
+        return;
+      }
+      save.disabled = true;
+      try {
+        await C.request(`${callPath(run, call)}/edit`, { json: { args } });
+        edited.add(`${run.run_id}/${call.call_id}`);
+        C.toast(`${call.tool}: new arguments saved; approve them to run the call`, "ok");
+        await load();
+      } catch (err) {
+        error.textContent = err.status === 422 ? `Not accepted by ${call.tool}: ${err.message}` : err.message || String(err);
+        save.disabled = false;
+      }
+    });
+    actions.hidden = true;
+    item.append(form);
+    text.focus();
+  }
+
   function pendingItem(run, call) {
     const approve = el("button", { type: "button", class: "btn btn-primary btn-sm", text: "Approve" });
+    const edit = el("button", { type: "button", class: "btn btn-secondary btn-sm", text: "Edit" });
     const reject = el("button", { type: "button", class: "btn btn-danger btn-sm", text: "Reject" });
-    approve.addEventListener("click", () => decide(run, call, "approve", approve));
-    reject.addEventListener("click", () => decide(run, call, "reject", reject));
-    return el("li", { class: "agent-pending", "data-call": call.call_id, "data-run": run.run_id },
+    const actions = el("div", { class: "page-actions" }, approve, edit, reject);
+    const wasEdited = edited.has(`${run.run_id}/${call.call_id}`);
+    const item = el("li", { class: "agent-pending", "data-call": call.call_id, "data-run": run.run_id, "data-digest": call.args_digest },
       el("div", { class: "card-head" },
-        el("strong", { class: "mono", text: call.tool }),
+        el("div", null, el("strong", { class: "mono", text: call.tool }),
+          wasEdited ? el("span", { class: "pill pill-warn agent-edited", text: "edited: needs its own approval" }) : null),
         el("span", { class: "muted", text: `${run.task.slice(0, 80)} · ${run.run_id}` })),
       el("pre", { class: "mono agent-args", text: JSON.stringify(call.args, null, 2) }),
       el("p", { class: "muted" }, "digest ", el("code", { text: call.args_digest.slice(0, 16) })),
-      el("div", { class: "page-actions" }, approve, reject));
+      actions);
+    approve.addEventListener("click", () => decide(run, call, "approve", approve));
+    reject.addEventListener("click", () => decide(run, call, "reject", reject));
+    edit.addEventListener("click", () => editor(run, call, item, actions));
+    return item;
   }
 
   function runItem(run) {
