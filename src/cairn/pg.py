@@ -104,6 +104,11 @@ class Connection:
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 
+    @property
+    def raw(self) -> Any:
+        """The psycopg connection, for SQL written for Postgres (`%s` placeholders)."""
+        return self._conn
+
     def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor:
         cursor = self._conn.cursor()
         cursor.execute(_PLACEHOLDER.sub("%s", sql), tuple(params))

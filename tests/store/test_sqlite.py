@@ -163,3 +163,20 @@ def test_camel_case_identifiers_are_found_by_their_parts(tmp_path: Path) -> None
         assert store.get_chunks(["code-0"])[0].text.endswith("lookup(id); }")
     finally:
         store.close()
+
+
+def test_identifier_parts_stay_indexed_after_release_and_promotion(tmp_path: Path) -> None:
+    """A released chunk and a duplicate taking a deleted chunk's place are indexed as ingest
+    indexes a chunk: with their identifiers' parts."""
+    code = "function getElementById(id) { return lookup(id); }"
+    store = SQLiteStore(tmp_path / "cairn.db")
+    try:
+        write(store, *make_doc("code", "dom.js", [code], doc_type="code"), quarantine=("code-0",))
+        write(store, *make_doc("other", "o.md", ["Other text entirely."]))
+        assert store.release(["code-0"]) == ["code-0"]
+        assert [h.chunk.id for h in store.lexical_search("get element", 1)] == ["code-0"]
+        write(store, *make_doc("copy", "copy.js", [code], doc_type="code"))  # its duplicate
+        store.delete_documents(["code"])
+        assert [h.chunk.id for h in store.lexical_search("get element", 1)] == ["copy-0"]
+    finally:
+        store.close()

@@ -73,7 +73,8 @@ class CostBudget(Protocol):
 
 
 def open_budget(settings: Settings, *, url: str | None = None) -> CostBudget:
-    """The workspace's budget: `url` None for `<workspace>/ledger.db`, `sqlite:///PATH` for
+    """The workspace's budget: `url` None for `<workspace>/ledger.db` (or the store's
+    database when `store.url` is `postgresql://...`), `sqlite:///PATH` for
     a ledger elsewhere (`sqlite:////srv/cairn/ledger.db`), or `postgresql://...` for one
     shared by every replica."""
     from cairn.budget.reservations import Budget

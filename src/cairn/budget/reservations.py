@@ -53,6 +53,7 @@ from cairn.budget.totals import (
     who,
 )
 from cairn.errors import ConfigError, UserError
+from cairn.pg import is_postgres_url
 from cairn.sql import SqlConnection
 from cairn.types import Usage
 
@@ -139,10 +140,13 @@ class Budget:
         here win; they also stand in for settings `BudgetSettings` does not have yet
         (`alert_webhook_url`, `alert_webhook_timeout_s`, `alert_thresholds`,
         `reservation_ttl_s`, and the per-user, per-tenant and monthly limits). `path` puts
-        the ledger elsewhere than in the workspace: another file, or a `postgresql://` URL."""
+        the ledger elsewhere than in the workspace: another file, or a `postgresql://` URL;
+        without it, a `postgresql://` `store.url` holds the ledger too."""
         b = settings.budget
         url = webhook_url if webhook_url is not None else getattr(b, "alert_webhook_url", None)
         timeout = _given(webhook_timeout_s, getattr(b, "alert_webhook_timeout_s", 5.0))
+        if path is None and is_postgres_url(settings.store.url):
+            path = settings.store.url  # the ledger follows the store to Postgres
         budget = cls(
             path or settings.workspace / LEDGER_FILE,
             prices=PriceBook.from_settings(settings.llm),

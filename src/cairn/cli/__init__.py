@@ -15,6 +15,7 @@ from cairn.cli import (
     ingest,
     keys,
     mcp,
+    migrate,
     models,
     search,
     serve,
@@ -38,6 +39,7 @@ app.command("doctor")(doctor.command)
 app.command("fake-llm")(fake_llm.command)
 app.command("costs")(costs.command)
 app.command("serve")(serve.command)
+app.command("migrate")(migrate.command)
 app.add_typer(models.app, name="models")
 app.add_typer(eval.app, name="eval")
 app.add_typer(keys.app, name="keys")

@@ -129,11 +129,13 @@ def _usage_error(exc: typer.TyperException) -> None:
 def open_workspace(workspace: Path | None, *, create: bool = False) -> Any:
     from cairn.config import load_settings
     from cairn.errors import WorkspaceNotFound
+    from cairn.store.open import sqlite_path
     from cairn.workspace import Workspace
 
     settings = load_settings(workspace=workspace)
     ws = Workspace(settings, create=create)
-    if not create and not ws.db_path.exists():
+    embedded = sqlite_path(settings) is not None  # a Postgres store has no file to look for
+    if not create and embedded and not ws.db_path.exists():
         raise WorkspaceNotFound(
             f"no workspace at {settings.workspace}: run 'cairn ingest PATH' to create one, "
             "or pass --workspace DIR / set CAIRN_WORKSPACE"

@@ -22,7 +22,7 @@ def _show(services: list["object"], json_out: bool) -> None:
     if "redis" in urls:
         typer.echo(f"\nexport CAIRN_REDIS_URL='{urls['redis']}'")
     if "postgres" in urls:
-        typer.echo(f"# the cost ledger: open_budget(settings, url='{urls['postgres']}')")
+        typer.echo(f"export CAIRN_STORE_URL='{urls['postgres']}'   # the store and the ledger")
 
 
 @app.command("up")

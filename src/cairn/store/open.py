@@ -3,6 +3,8 @@
 
     sqlite:///cairn.db          a path relative to the workspace folder
     sqlite:////srv/cairn.db     an absolute path
+    postgresql://host/db        Postgres with pgvector, shared by every replica
+                                (`pip install 'cairn[postgres]'`)
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cairn.config import Settings
-from cairn.errors import ConfigError
+from cairn.errors import ConfigError, StoreError
 from cairn.sqlite import sqlite_url_path
 from cairn.store.base import Store
+from cairn.trace.redact import safe_url
 
 DB_FILE = "cairn.db"
 """The SQLite database's name in a workspace folder when no URL is configured."""
 
-SCHEMES = ("sqlite",)
+SCHEMES = ("sqlite", "postgresql", "postgres")
 """The URL schemes a store can be opened with."""
-_PLANNED = ("postgresql", "postgres")
+_POSTGRES = ("postgresql", "postgres")
 
 
 def store_url(settings: Settings) -> str:
@@ -36,13 +39,10 @@ def sqlite_path(settings: Settings) -> Path | None:
 def open_store(settings: Settings, *, create: bool = True) -> Store:
     """The store the settings name. `create=False` refuses to create an empty one (a
     `StoreError` saying to run `cairn ingest`); an unknown scheme is a `ConfigError`."""
-    scheme = urlsplit(store_url(settings)).scheme
-    if scheme in _PLANNED:
-        raise ConfigError(
-            f"store.url scheme {scheme!r} is not available yet in this version of cairn; "
-            f"use one of: {', '.join(SCHEMES)} (or leave store.url unset for SQLite in the "
-            "workspace)"
-        )
+    url = store_url(settings)
+    scheme = urlsplit(url).scheme
+    if scheme in _POSTGRES:
+        return open_postgres_store(url, create=create)
     path = sqlite_path(settings)
     if path is None:
         raise ConfigError(
@@ -66,3 +66,40 @@ def open_store_at(
         create=create,
         heading_weight=heading_weight,
     )
+
+
+def open_postgres_store(url: str, *, create: bool = True) -> Store:
+    """The Postgres store at `url`; `create=False` refuses a database without one (a
+    `StoreError` saying to run `cairn ingest` or `cairn migrate`)."""
+    from cairn.store.postgres import PostgresStore
+
+    if not create and not postgres_store_exists(url):
+        raise StoreError(
+            f"no cairn store in the Postgres database at {safe_url(url)}: run 'cairn ingest "
+            "PATH' with this store.url, or copy a workspace with 'cairn migrate --to URL'"
+        )
+    return PostgresStore(url)
+
+
+def postgres_store_exists(url: str) -> bool:
+    """Whether the database at `url` holds a cairn store (an unreachable one is a
+    `StoreError`)."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ConfigError(
+            "store.url is a postgresql:// URL: install psycopg 3 with pip install 'cairn[postgres]'"
+        ) from None
+    try:
+        with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
+            row = conn.execute(
+                "SELECT to_regclass('cairn_schema') IS NOT NULL AND EXISTS "
+                "(SELECT 1 FROM pg_tables WHERE tablename = 'store_meta')"
+            ).fetchone()
+    except psycopg.Error as exc:
+        raise StoreError(
+            f"cannot reach Postgres at {safe_url(url)} ({' '.join(str(exc).split())}): start it "
+            "(cairn services up) "
+            "or check store.url"
+        ) from None
+    return bool(row and row[0])

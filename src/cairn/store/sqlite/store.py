@@ -330,7 +330,7 @@ class SQLiteStore:
                     )
                     db.execute(
                         "INSERT INTO chunks_fts (rowid, heading, body) VALUES (?,?,?)",
-                        (rowid, heading(title, tuple(json.loads(section))), text),
+                        (rowid, heading(title, tuple(json.loads(section))), indexed_body(text)),
                     )
                 done.append(chunk_id)
             if done:
@@ -395,7 +395,7 @@ class SQLiteStore:
         db.execute("UPDATE chunks SET dup_of = ? WHERE dup_of = ?", (heir[0], rowid))
         db.execute(
             "INSERT INTO chunks_fts (rowid, heading, body) VALUES (?,?,?)",
-            (heir[0], heading(heir[1], tuple(json.loads(heir[2]))), heir[3]),
+            (heir[0], heading(heir[1], tuple(json.loads(heir[2]))), indexed_body(heir[3])),
         )
 
     def _index_fts(self, db: sqlite3.Connection, rowid: int, title: str, chunk: Chunk) -> None:

@@ -1,0 +1,789 @@
+"""The Postgres store: what the SQLite store keeps in one file, in tables shared by every
+replica.
+
+- Documents and chunks in tables; a document and its chunks are replaced in one
+  transaction, serialised with every other writer by the component's advisory lock.
+- Embeddings (keyed by model and chunk hash, the embedding cache) in a pgvector column,
+  with one HNSW index (cosine) per model, a partial expression index at the model's
+  dimension created with its first vector. Filters are part of the query and pgvector's
+  iterative index scans (`hnsw.iterative_scan`) keep reading the index until `k` rows pass
+  them, so a selective ACL filter still returns `k` rows.
+- BM25 computed in SQL from a `postings` table (term, chunk, counts and positions per
+  column) holding FTS5's own tokens (`cairn.store.postgres.tokens`): the SQLite store's
+  formula, with N, n(t) and the average length counted over the chunks the caller may read,
+  so another tenant's documents never move a tenant's scores. Measured against
+  pg_textsearch's BM25 index in `bench/pg_bm25.py` (docs/benchmarks.md): pg_textsearch
+  counts its statistics over the whole index, which the tenant rule forbids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from fnmatch import fnmatchcase
+from typing import Any
+
+import numpy as np
+
+from cairn.errors import StoreError
+from cairn.pg import PgDatabase
+from cairn.store.base import DocumentInfo, NearDuplicates, Vector, WriteResult, hits_of
+from cairn.store.bm25 import K1, B, QueryTokenizer
+from cairn.store.fts import indexed_body, query_terms
+from cairn.store.postgres.filters import filter_sql, principals_sql
+from cairn.store.postgres.schema import MIGRATIONS, TOKENIZE
+from cairn.store.postgres.tokens import ChunkTokenizer, Tokenized
+from cairn.store.sqlite.rows import heading
+from cairn.types import Chunk, Document, Filters, Hit, Ranked, Risk
+
+_INFO_SQL = (
+    "SELECT d.id, d.source, d.content_hash, "
+    "(SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id), d.title, d.doc_type, d.acl "
+    "FROM documents d"
+)
+_CHUNK_COLUMNS = (
+    "c.rowid, c.id, c.doc_id, c.ordinal, c.text, c.section, c.anchor, c.page, c.start_at, "
+    "c.end_at, c.token_count, c.hash, d.source, d.uri, d.title, c.risk_score, c.risk_flagged, "
+    "c.risk_reasons"
+)
+_DOCUMENT_COLUMNS = "id, source, uri, title, doc_type, content_hash, text, metadata, tags, acl"
+
+EF_SEARCH = 200
+"""HNSW candidates read per query (pgvector's `hnsw.ef_search`; at least `k`): recall@10
+0.947-0.961 against the exact scan at 91k MiniLM vectors (0.910-0.917 with 100), faster than
+the exact scan (bench/pg_search.py, docs/benchmarks.md)."""
+MAX_SCAN_TUPLES = 100_000
+"""How far an iterative index scan may read to find `k` rows passing the filters."""
+
+
+class PostgresStore:
+    """`Store` on Postgres with pgvector. Safe to share between threads (a connection pool);
+    any number of processes may open the same database."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        heading_weight: float = 1.0,
+        pool_size: int = 10,
+        ef_search: int = EF_SEARCH,
+    ) -> None:
+        self.url = url
+        self.heading_weight = heading_weight
+        self.ef_search = ef_search
+        self._db = PgDatabase(
+            url,
+            MIGRATIONS,
+            component="store",
+            what="the cairn store",
+            error=StoreError,
+            max_size=pool_size,
+        )
+        self._tokens = ChunkTokenizer(TOKENIZE)
+        self._query_tokens = QueryTokenizer(TOKENIZE)
+        self._lock = threading.Lock()
+        self._scopes: OrderedDict[tuple[int, tuple[str, ...] | None], tuple[int, int]] = (
+            OrderedDict()
+        )
+        self._globs: OrderedDict[tuple[int, tuple[str, ...]], list[str]] = OrderedDict()
+        self._indexed: dict[str, int] = {}  # model -> dimension of its HNSW index, once seen
+
+    @property
+    def location(self) -> str:
+        return self._db.location
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        """A read-only transaction seeing one snapshot."""
+        with self._db.reading() as conn:
+            conn.raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield conn.raw
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self._db.transaction(lock=True) as conn:
+            yield conn.raw
+
+    def writing(self) -> AbstractContextManager[Any]:
+        """A write transaction (a psycopg connection) serialised with every other writer of
+        this store, for bulk loads (`cairn migrate`)."""
+        return self._write()
+
+    def tokenize(self, rows: Sequence[tuple[str, str]]) -> list[Tokenized]:
+        """The postings of (heading, chunk text) pairs, as they are indexed: the body is the
+        chunk's `indexed_body` (its text, then its identifiers' parts), as in the SQLite
+        store's full-text index."""
+        return self._tokens.tokenize([(h, indexed_body(text)) for h, text in rows])
+
+    # -- reads --------------------------------------------------------------------------
+
+    def generation(self) -> int:
+        with self._read() as db:
+            return _generation(db)
+
+    def documents(self, principals: Sequence[str] | None = None) -> list[DocumentInfo]:
+        where, params = principals_sql(None if principals is None else tuple(principals))
+        with self._read() as db:
+            rows = db.execute(
+                f'{_INFO_SQL} WHERE TRUE {where} ORDER BY d.source COLLATE "C", d.id COLLATE "C"',
+                params,
+            ).fetchall()
+        return [_info(r) for r in rows]
+
+    def document_info(self, doc_id: str) -> DocumentInfo | None:
+        with self._read() as db:
+            row = db.execute(f"{_INFO_SQL} WHERE d.id = %s", (doc_id,)).fetchone()
+        return None if row is None else _info(row)
+
+    def get_document(self, doc_id: str) -> Document | None:
+        with self._read() as db:
+            row = db.execute(
+                f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE id = %s", (doc_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        return Document(
+            id=row[0],
+            source=row[1],
+            uri=row[2],
+            title=row[3],
+            doc_type=row[4],
+            content_hash=row[5],
+            text=row[6],
+            metadata=row[7],
+            tags=tuple(row[8]),
+            acl=tuple(row[9]),
+        )
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        if not chunk_ids:
+            return []
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                "WHERE c.id = ANY(%s::text[])",
+                (list(chunk_ids),),
+            ).fetchall()
+        by_id = {r[1]: _chunk(r) for r in rows}
+        return [by_id[i] for i in chunk_ids if i in by_id]
+
+    def missing_embeddings(self, model: str) -> int:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT COUNT(*) FROM chunks c WHERE c.dup_of IS NULL AND NOT EXISTS "
+                "(SELECT 1 FROM embeddings e WHERE e.model = %s AND e.hash = c.hash)",
+                (model,),
+            ).fetchone()
+        return int(row[0])
+
+    def cached_embeddings(self, model: str, hashes: Sequence[str]) -> dict[str, Vector]:
+        if not hashes:
+            return {}
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT hash, vector::text FROM embeddings WHERE model = %s "
+                "AND hash = ANY(%s::text[])",
+                (model, list(dict.fromkeys(hashes))),
+            ).fetchall()
+        return {h: parse_vector(v) for h, v in rows}
+
+    def stats(self) -> dict[str, int]:
+        with self._read() as db:
+            docs = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            chunks, dups, held, flagged, indexed = db.execute(
+                "SELECT COUNT(*), COUNT(dup_of), COUNT(*) FILTER (WHERE quarantine = 1), "
+                "COUNT(*) FILTER (WHERE risk_flagged), "
+                "COUNT(*) FILTER (WHERE dup_of IS NULL AND quarantine != 1) FROM chunks"
+            ).fetchone()
+            embeddings = db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+            generation = _generation(db)
+            version = db.execute(
+                "SELECT version FROM cairn_schema WHERE component = 'store'"
+            ).fetchone()[0]
+        return {
+            "documents": docs,
+            "chunks": chunks,
+            "duplicates": dups,
+            "quarantined": held,
+            "flagged": flagged,
+            "indexed": indexed,
+            "embeddings": embeddings,
+            "generation": generation,
+            "schema_version": version,
+        }
+
+    # -- writes -------------------------------------------------------------------------
+
+    def write_document(
+        self,
+        document: Document,
+        chunks: Sequence[Chunk],
+        embeddings: Mapping[str, Vector],
+        *,
+        model: str,
+        near: NearDuplicates | None = None,
+        quarantine: Collection[str] = (),
+    ) -> WriteResult:
+        tokens = self.tokenize([(heading(document.title, c.section), c.text) for c in chunks])
+        held = frozenset(quarantine)
+        indexed = duplicates = quarantined = 0
+        acl = json.dumps(list(document.acl))
+        near = near or NearDuplicates()
+        with self._write() as db:
+            self._delete(db, [document.id])  # may COPY a promoted chunk's postings
+            # pipelined: statements whose results are not needed yet share round trips
+            with db.pipeline():
+                db.execute(
+                    "INSERT INTO documents (id, source, uri, title, doc_type, content_hash, "
+                    "text, metadata, tags, acl, ingested_at) "
+                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                    (
+                        document.id,
+                        document.source,
+                        document.uri,
+                        document.title,
+                        document.doc_type,
+                        document.content_hash,
+                        document.text,
+                        json.dumps(dict(document.metadata)),
+                        json.dumps(list(document.tags)),
+                        acl,
+                        time.time(),
+                    ),
+                )
+                if embeddings:
+                    dim = len(next(iter(embeddings.values())))
+                    if self._indexed.get(model) != dim:
+                        ensure_vector_index(db, model, dim)
+                        self._indexed[model] = dim
+                    with db.cursor() as cur:
+                        cur.executemany(
+                            "INSERT INTO embeddings (model, hash, vector) "
+                            "VALUES (%s, %s, %s::vector) ON CONFLICT DO NOTHING",
+                            [(model, h, vector_text(v)) for h, v in embeddings.items()],
+                        )
+                written: dict[str, int] = {}  # chunk id -> rowid of the indexed chunk it is
+                postings: list[tuple[int, Tokenized]] = []
+                pending: list[tuple[str, Tokenized, Any]] = []
+
+                def settle() -> None:
+                    nonlocal indexed, duplicates, quarantined
+                    for chunk_id, tokenized, cursor in pending:
+                        rowid, dup_of = cursor.fetchone()
+                        if chunk_id in held:  # kept, not indexed, nobody's canonical
+                            quarantined += 1
+                            continue
+                        written[chunk_id] = dup_of if dup_of is not None else rowid
+                        if dup_of is None:
+                            postings.append((rowid, tokenized))
+                            indexed += 1
+                        else:
+                            duplicates += 1
+                    pending.clear()
+
+                for chunk, tokenized in zip(chunks, tokens, strict=True):
+                    target = None if chunk.id in held else near.duplicate_of.get(chunk.id)
+                    near_of = None
+                    if target is not None:
+                        settle()  # the target may be an earlier chunk of this document
+                        near_of = written.get(target) or _indexed_rowid(db, target, acl)
+                    cursor = db.cursor()
+                    cursor.execute(
+                        "INSERT INTO chunks (id, doc_id, ordinal, text, section, anchor, page, "
+                        "start_at, end_at, token_count, hash, simhash, length, risk_score, "
+                        "risk_flagged, risk_reasons, quarantine, dup_of) "
+                        "SELECT %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, CASE WHEN %s "
+                        "THEN NULL ELSE COALESCE((SELECT c.rowid FROM chunks c JOIN documents d "
+                        "ON d.id = c.doc_id WHERE c.hash = %s AND c.dup_of IS NULL "
+                        "AND c.quarantine != 1 AND d.acl = %s::jsonb ORDER BY c.rowid LIMIT 1), "
+                        "%s) END RETURNING rowid, dup_of",
+                        (
+                            chunk.id,
+                            document.id,
+                            chunk.ordinal,
+                            chunk.text,
+                            json.dumps(list(chunk.section)),
+                            chunk.anchor,
+                            chunk.page,
+                            chunk.start,
+                            chunk.end,
+                            chunk.token_count,
+                            chunk.hash,
+                            _signed(near.fingerprints.get(chunk.id, 0)),
+                            tokenized.length,
+                            *_risk_columns(chunk.risk),
+                            _QUARANTINED if chunk.id in held else 0,
+                            chunk.id in held,
+                            chunk.hash,  # an exact duplicate first, then what ingest found
+                            acl,
+                            near_of,
+                        ),
+                    )
+                    pending.append((chunk.id, tokenized, cursor))
+                settle()
+            write_postings(db, postings)  # COPY: outside the pipeline
+            with db.pipeline():
+                missing = db.execute(
+                    "SELECT COUNT(*) FROM chunks c LEFT JOIN embeddings e ON e.hash = c.hash "
+                    "AND e.model = %s WHERE c.doc_id = %s AND e.hash IS NULL",
+                    (model, document.id),
+                )
+                _bump(db)
+                count = missing.fetchone()[0]
+            if count:
+                raise StoreError(
+                    f"{document.source}: {count} chunks have no embedding for model {model}"
+                )
+        return WriteResult(indexed=indexed, duplicates=duplicates, quarantined=quarantined)
+
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                "WHERE c.doc_id = %s ORDER BY c.ordinal",
+                (doc_id,),
+            ).fetchall()
+        return [_chunk(r) for r in rows]
+
+    def set_risks(self, risks: Mapping[str, Risk]) -> int:
+        if not risks:
+            return 0
+        changed = 0
+        with self._write() as db:
+            for chunk_id, risk in risks.items():
+                score, flagged, reasons = _risk_columns(risk)
+                cur = db.execute(
+                    "UPDATE chunks SET risk_score = %s, risk_flagged = %s, "
+                    "risk_reasons = %s::jsonb WHERE id = %s AND (risk_score IS DISTINCT FROM %s "
+                    "OR risk_flagged != %s OR risk_reasons != %s::jsonb)",
+                    (score, flagged, reasons, chunk_id, score, flagged, reasons),
+                )
+                changed += cur.rowcount
+            if changed:
+                _bump(db)
+        return changed
+
+    def quarantine(self, chunk_ids: Sequence[str]) -> list[str]:
+        done: list[str] = []
+        with self._write() as db:
+            for chunk_id in dict.fromkeys(chunk_ids):
+                row = db.execute(
+                    "SELECT rowid, dup_of, quarantine FROM chunks WHERE id = %s", (chunk_id,)
+                ).fetchone()
+                if row is None or row[2] == _QUARANTINED:
+                    continue
+                rowid, dup_of, _ = row
+                if dup_of is None:  # indexed: out of the lexical index, with its duplicates
+                    db.execute("DELETE FROM postings WHERE chunk = %s", (rowid,))
+                    db.execute(
+                        "UPDATE chunks SET quarantine = %s WHERE dup_of = %s", (_QUARANTINED, rowid)
+                    )
+                db.execute(
+                    "UPDATE chunks SET quarantine = %s WHERE rowid = %s", (_QUARANTINED, rowid)
+                )
+                done.append(chunk_id)
+            if done:
+                _bump(db)
+        return done
+
+    def release(self, chunk_ids: Sequence[str]) -> list[str]:
+        done: list[str] = []
+        with self._write() as db:
+            for chunk_id in dict.fromkeys(chunk_ids):
+                row = db.execute(
+                    "SELECT c.rowid, c.dup_of, d.title, c.section, c.text FROM chunks c "
+                    "JOIN documents d ON d.id = c.doc_id WHERE c.id = %s AND c.quarantine = %s",
+                    (chunk_id, _QUARANTINED),
+                ).fetchone()
+                if row is None:
+                    continue
+                rowid, dup_of, title, section, text = row
+                db.execute("UPDATE chunks SET quarantine = %s WHERE rowid = %s", (_RELEASED, rowid))
+                if dup_of is None:
+                    db.execute(
+                        "UPDATE chunks SET quarantine = %s WHERE dup_of = %s AND quarantine = %s",
+                        (_RELEASED, rowid, _QUARANTINED),
+                    )
+                    [tokenized] = self.tokenize([(heading(title, tuple(section)), text)])
+                    _index(db, rowid, tokenized)
+                done.append(chunk_id)
+            if done:
+                _bump(db)
+        return done
+
+    def quarantined(self, principals: Sequence[str] | None = None) -> list[Chunk]:
+        readers, params = principals_sql(None if principals is None else tuple(principals))
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f'WHERE c.quarantine = %s {readers} ORDER BY d.source COLLATE "C", c.ordinal',
+                (_QUARANTINED, *params),
+            ).fetchall()
+        return [_chunk(r) for r in rows]
+
+    def released(self) -> set[str]:
+        with self._read() as db:
+            rows = db.execute("SELECT id FROM chunks WHERE quarantine = %s", (_RELEASED,))
+            return {r[0] for r in rows}
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> list[DocumentInfo]:
+        if not doc_ids:
+            return []
+        with self._write() as db:
+            removed = self._delete(db, doc_ids)
+            if removed:
+                _bump(db)
+        return removed
+
+    def _delete(self, db: Any, doc_ids: Sequence[str]) -> list[DocumentInfo]:
+        removed: list[DocumentInfo] = []
+        for doc_id in dict.fromkeys(doc_ids):
+            row = db.execute(f"{_INFO_SQL} WHERE d.id = %s", (doc_id,)).fetchone()
+            if row is None:
+                continue
+            removed.append(_info(row))
+            rows = db.execute(
+                "SELECT rowid, quarantine FROM chunks WHERE doc_id = %s AND dup_of IS NULL "
+                "ORDER BY rowid",
+                (doc_id,),
+            ).fetchall()
+            for rowid, held in rows:
+                self._promote(db, rowid, doc_id, indexed=held != _QUARANTINED)
+            db.execute("DELETE FROM chunks WHERE doc_id = %s", (doc_id,))
+            db.execute("DELETE FROM documents WHERE id = %s", (doc_id,))
+        return removed
+
+    def _promote(self, db: Any, rowid: int, doc_id: str, *, indexed: bool = True) -> None:
+        """A canonical chunk is going away: its first duplicate elsewhere takes its place
+        (indexed, or still quarantined with the rest when the canonical was)."""
+        heir = db.execute(
+            "SELECT c.rowid, d.title, c.section, c.text FROM chunks c JOIN documents d "
+            "ON d.id = c.doc_id WHERE c.dup_of = %s AND c.doc_id != %s ORDER BY c.rowid LIMIT 1",
+            (rowid, doc_id),
+        ).fetchone()
+        if heir is None:
+            return
+        db.execute("UPDATE chunks SET dup_of = NULL WHERE rowid = %s", (heir[0],))
+        db.execute("UPDATE chunks SET dup_of = %s WHERE dup_of = %s", (heir[0], rowid))
+        if indexed:
+            [tokenized] = self.tokenize([(heading(heir[1], tuple(heir[2])), heir[3])])
+            _index(db, heir[0], tokenized)
+
+    def fingerprints(self, acl: Sequence[str], *, excluding: str | None = None) -> dict[str, int]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT c.id, c.simhash FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                "WHERE c.dup_of IS NULL AND c.quarantine != 1 AND c.simhash != 0 "
+                "AND d.acl = %s::jsonb "
+                "AND d.id IS DISTINCT FROM %s",
+                (json.dumps(list(acl)), excluding),
+            ).fetchall()
+        return {r[0]: r[1] & _MASK for r in rows}
+
+    # -- search -------------------------------------------------------------------------
+
+    def lexical_ranking(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
+        phrases = query_terms(query)
+        tokens = [t for t in self._query_tokens.tokens(phrases) if t]
+        if not tokens or k <= 0:
+            return []
+        principals = None if filters is None else filters.principals
+        with self._read() as db:
+            generation = _generation(db)
+            total, length = self._scope_stats(db, generation, principals)
+            if total == 0:
+                return []
+            where, params = filter_sql(filters, self._glob_docs(db, generation, filters))
+            hits, hit_params = _hits_sql(tokens)
+            readers, reader_params = principals_sql(principals)
+            if readers:  # the chunks the caller may read: a join to their documents
+                scoped = (
+                    "SELECT h.ord, h.chunk, h.nh, h.nb, h.len FROM hits h JOIN chunks c "
+                    f"ON c.rowid = h.chunk JOIN documents d ON d.id = c.doc_id WHERE TRUE {readers}"
+                )
+            else:  # postings exist for indexed chunks only
+                scoped = "SELECT * FROM hits"
+            if where:
+                best = (
+                    "SELECT c.id, sc.score FROM scores sc JOIN chunks c ON c.rowid = sc.chunk "
+                    f"JOIN documents d ON d.id = c.doc_id WHERE TRUE {where} "
+                    "ORDER BY sc.score DESC, c.rowid LIMIT %s"
+                )
+            else:
+                best = (
+                    "SELECT c.id, sc.score FROM (SELECT chunk, score FROM scores "
+                    "ORDER BY score DESC, chunk LIMIT %s) sc JOIN chunks c ON c.rowid = sc.chunk "
+                    "ORDER BY sc.score DESC, c.rowid"
+                )
+            rows = db.execute(
+                f"WITH hits AS ({hits}), "
+                "scoped AS MATERIALIZED (SELECT ord, chunk, "
+                "(nb::float8 + nh::float8 * %s::float8) AS f, len::float8 AS len "
+                f"FROM ({scoped}) x WHERE nh + nb > 0), "
+                "df AS (SELECT ord, COUNT(*)::float8 AS n FROM scoped GROUP BY ord), "
+                "idf AS (SELECT ord, CASE WHEN ln((%s::float8 - n + 0.5) / (n + 0.5)) > 0 "
+                "THEN ln((%s::float8 - n + 0.5) / (n + 0.5)) ELSE 1e-6 END AS w FROM df), "
+                "scores AS (SELECT s.chunk, SUM(i.w * ((s.f * %s::float8) / (s.f + %s::float8 "
+                "* (%s::float8 + %s::float8 * s.len / %s::float8))) ORDER BY s.ord) AS score "
+                f"FROM scoped s JOIN idf i ON i.ord = s.ord GROUP BY s.chunk) {best}",
+                [
+                    *hit_params,
+                    self.heading_weight,
+                    *reader_params,
+                    float(total),
+                    float(total),
+                    K1 + 1.0,
+                    K1,
+                    1 - B,
+                    B,
+                    float(length) / total,
+                    *params,
+                    k,
+                ],
+            ).fetchall()
+        return [Ranked(cid, float(s), lexical=float(s)) for cid, s in rows]
+
+    def dense_ranking(
+        self, vector: Vector, k: int, filters: Filters | None = None, *, model: str
+    ) -> list[Ranked]:
+        if k <= 0:
+            return []
+        with self._read() as db:
+            generation = _generation(db)
+            row = db.execute("SELECT dim FROM vector_indexes WHERE model = %s", (model,)).fetchone()
+            if row is None:
+                return []
+            dim = int(row[0])
+            if len(vector) != dim:
+                raise StoreError(
+                    f"a {len(vector)}-dimensional query vector for model {model}, whose stored "
+                    f"vectors have {dim}: embed the query with the store's model"
+                )
+            where, params = filter_sql(filters, self._glob_docs(db, generation, filters))
+            db.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            db.execute(f"SET LOCAL hnsw.ef_search = {max(int(self.ef_search), k)}")
+            db.execute(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}")
+            from psycopg import sql
+
+            query = sql.SQL(
+                "WITH nearest AS MATERIALIZED (SELECT c.rowid, c.id, "
+                "(e.vector::vector({dim})) <=> %s::vector({dim}) AS distance "
+                "FROM embeddings e JOIN chunks c ON c.hash = e.hash "
+                "JOIN documents d ON d.id = c.doc_id "
+                "WHERE e.model = {model} AND c.dup_of IS NULL AND c.quarantine != 1 {where} "
+                "ORDER BY distance LIMIT %s) "
+                "SELECT id, 1 - distance FROM nearest ORDER BY distance, rowid"
+            ).format(dim=sql.Literal(dim), model=sql.Literal(model), where=sql.SQL(where))
+            rows = db.execute(query, [vector_text(vector), *params, k]).fetchall()
+        return [Ranked(cid, float(s), dense=float(s)) for cid, s in rows]
+
+    def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+        return hits_of(self, self.lexical_ranking(query, k, filters))
+
+    def dense_search(
+        self, vector: Vector, k: int, filters: Filters | None = None, *, model: str
+    ) -> list[Hit]:
+        return hits_of(self, self.dense_ranking(vector, k, filters, model=model))
+
+    def _scope_stats(
+        self, db: Any, generation: int, principals: tuple[str, ...] | None
+    ) -> tuple[int, int]:
+        """N and the summed length of the indexed chunks `principals` may read (all: None),
+        kept per corpus generation."""
+        key = (generation, principals)
+        with self._lock:
+            found = self._scopes.get(key)
+        if found is not None:
+            return found
+        readers, params = principals_sql(principals)
+        row = db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(c.length), 0) FROM chunks c JOIN documents d "
+            f"ON d.id = c.doc_id WHERE c.dup_of IS NULL AND c.quarantine != 1 {readers}",
+            params,
+        ).fetchone()
+        found = (int(row[0]), int(row[1]))
+        with self._lock:
+            self._scopes[key] = found
+            while len(self._scopes) > _KEPT:
+                self._scopes.popitem(last=False)
+        return found
+
+    def _glob_docs(self, db: Any, generation: int, filters: Filters | None) -> list[str] | None:
+        """The documents whose source matches the filters' globs (fnmatch, in Python: the
+        syntax `Filters.source_globs` documents), kept per corpus generation; None without
+        globs."""
+        if filters is None or not filters.source_globs:
+            return None
+        key = (generation, tuple(filters.source_globs))
+        with self._lock:
+            found = self._globs.get(key)
+        if found is not None:
+            return found
+        rows = db.execute("SELECT id, source FROM documents").fetchall()
+        found = [i for i, s in rows if any(fnmatchcase(s, g) for g in filters.source_globs)]
+        with self._lock:
+            self._globs[key] = found
+            while len(self._globs) > _KEPT:
+                self._globs.popitem(last=False)
+        return found
+
+    def close(self) -> None:
+        self._db.close()
+        self._tokens.close()
+        self._query_tokens.close()
+
+
+_KEPT = 256
+_MASK = (1 << 64) - 1
+_QUARANTINED = 1
+"""`chunks.quarantine`: kept but not indexed (no postings) until released (0: never held)."""
+_RELEASED = 2
+"""`chunks.quarantine`: released by an admin; indexed, and not quarantined again by a rescan."""
+
+
+def _hits_sql(tokens: Sequence[tuple[str, ...]]) -> tuple[str, list[Any]]:
+    """(ord, chunk, nh, nb, len) rows: each query term's (or phrase's: its tokens at consecutive
+    positions of one column) occurrences per chunk."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for ord_, phrase in enumerate(tokens):
+        if len(phrase) == 1:
+            parts.append(f"SELECT {ord_} AS ord, chunk, nh, nb, len FROM postings WHERE term = %s")
+            params.append(phrase[0])
+            continue
+        joins = " ".join(
+            f"JOIN postings p{i} ON p{i}.chunk = p0.chunk AND p{i}.term = %s"
+            for i in range(1, len(phrase))
+        )
+
+        def count(column: str, n: int = len(phrase)) -> str:
+            rest = " AND ".join(f"x + {i} = ANY(p{i}.{column})" for i in range(1, n))
+            return f"(SELECT COUNT(*) FROM unnest(p0.{column}) x WHERE {rest})"
+
+        parts.append(
+            f"SELECT {ord_} AS ord, p0.chunk, {count('pos_h')} AS nh, {count('pos_b')} AS nb, "
+            "p0.len "
+            f"FROM postings p0 {joins} WHERE p0.term = %s"
+        )
+        params.extend([*phrase[1:], phrase[0]])
+    return " UNION ALL ".join(parts), params
+
+
+def _index(db: Any, rowid: int, tokenized: Tokenized) -> None:
+    db.execute("UPDATE chunks SET length = %s WHERE rowid = %s", (tokenized.length, rowid))
+    write_postings(db, [(rowid, tokenized)])
+
+
+def write_postings(db: Any, chunks: Sequence[tuple[int, Tokenized]]) -> None:
+    """The postings of these (rowid, tokens) chunks, in one COPY (their lengths are set
+    apart)."""
+    with db.cursor() as cur, cur.copy(_COPY_POSTINGS) as copy:
+        for rowid, tokenized in chunks:
+            for term, p in tokenized.postings.items():
+                copy.write_row(
+                    (term, rowid, len(p.heading), len(p.body), tokenized.length, p.heading, p.body)
+                )
+
+
+_COPY_POSTINGS = "COPY postings (term, chunk, nh, nb, len, pos_h, pos_b) FROM STDIN"
+
+
+def ensure_vector_index(db: Any, model: str, dim: int) -> None:
+    """The model's HNSW index, created with its first vectors."""
+    row = db.execute("SELECT dim FROM vector_indexes WHERE model = %s", (model,)).fetchone()
+    if row is not None:
+        if int(row[0]) != dim:
+            raise StoreError(
+                f"model {model} has {row[0]}-dimensional vectors in this store, not {dim}: "
+                "embed with the model the store was built with, or use a new store"
+            )
+        return
+    from psycopg import sql
+
+    name = f"embeddings_hnsw_{hashlib.sha1(model.encode()).hexdigest()[:16]}"
+    db.execute(
+        sql.SQL(
+            "CREATE INDEX {} ON embeddings USING hnsw ((vector::vector({})) "
+            "vector_cosine_ops) WHERE model = {}"
+        ).format(sql.Identifier(name), sql.Literal(dim), sql.Literal(model))
+    )
+    db.execute(
+        "INSERT INTO vector_indexes (model, dim, name) VALUES (%s, %s, %s)", (model, dim, name)
+    )
+
+
+def _generation(db: Any) -> int:
+    return int(db.execute("SELECT value FROM store_meta WHERE key = 'generation'").fetchone()[0])
+
+
+def _bump(db: Any) -> None:
+    db.execute("UPDATE store_meta SET value = value + 1 WHERE key = 'generation'")
+
+
+def _indexed_rowid(db: Any, chunk_id: str, acl: str) -> int | None:
+    row = db.execute(
+        "SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
+        "WHERE c.id = %s AND c.dup_of IS NULL AND c.quarantine != 1 AND d.acl = %s::jsonb",
+        (chunk_id, acl),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def vector_text(vector: Vector) -> str:
+    """pgvector's text form; float32 values survive the round trip exactly."""
+    return "[" + ",".join(map(repr, np.asarray(vector, dtype=np.float32).tolist())) + "]"
+
+
+def parse_vector(text: str) -> Vector:
+    return np.array(json.loads(text), dtype=np.float32)
+
+
+def _signed(value: int) -> int:
+    """BIGINT is signed 64-bit; 0 stands for "no fingerprint"."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _chunk(row: Sequence[Any]) -> Chunk:
+    return Chunk(
+        id=row[1],
+        doc_id=row[2],
+        ordinal=row[3],
+        text=row[4],
+        section=tuple(row[5]),
+        anchor=row[6],
+        page=row[7],
+        start=row[8],
+        end=row[9],
+        token_count=row[10],
+        hash=row[11],
+        source=row[12],
+        uri=row[13],
+        title=row[14],
+        risk=None
+        if row[15] is None
+        else Risk(score=float(row[15]), flagged=bool(row[16]), reasons=tuple(row[17])),
+    )
+
+
+def _risk_columns(risk: Risk | None) -> tuple[float | None, bool, str]:
+    """`(risk_score, risk_flagged, risk_reasons)` of a chunk's risk (None: never scanned)."""
+    if risk is None:
+        return None, False, "[]"
+    return risk.score, risk.flagged, json.dumps(list(risk.reasons))
+
+
+def _info(row: Sequence[Any]) -> DocumentInfo:
+    return DocumentInfo(
+        id=row[0],
+        source=row[1],
+        content_hash=row[2],
+        chunk_count=row[3],
+        title=row[4],
+        doc_type=row[5],
+        acl=tuple(row[6]),
+    )

