@@ -200,9 +200,14 @@ class Pipeline:
                         question = self._rewrite(question, history, root)  # rewrite
                         if question != asked:  # the history is client text: guard it too
                             again = self._guarded("input", lambda: self.input_guard.check(question))
-                            if again.blocked:
+                            if again.status in ("blocked", "flagged"):
                                 decisions = _decided(decisions, "input", again)
+                                root.set(guard_input=again.status)
+                            if again.blocked:
                                 refusal = _refusal("input", again, root)
+                            elif again.question is not None:  # its legitimate part only
+                                question = again.question
+                                root.set(guard_input_question=question)
                 if refusal is None:
                     request = self._cache_request(question, filters, tenant, k)  # 2 cache
                     hit = self.cache.get(request) if request and self.cache else None
@@ -294,7 +299,9 @@ class Pipeline:
                 degraded = degradation_of(exc)
                 if degraded is None:
                     raise
-                span.set(degraded=degraded.reason, degraded_detail=degraded.detail)
+                # not `degraded`: the stronger route answers, so nothing is degraded (metrics
+                # and the model's health read that attribute of an `answer` span)
+                span.set(try_failed=degraded.reason, try_failed_detail=degraded.detail)
                 return None, f"failed ({degraded.reason})"
             span.set(
                 abstained=draft.abstained,

@@ -232,10 +232,18 @@ def test_a_cheap_model_that_cannot_serve_escalates_instead_of_degrading(
         DifficultyRouter(_policy(max_sources_cheap=5)),
         fallback=extractive,
     )
+    from tests.test_pipeline import RecordingTracer
+
+    tracer = RecordingTracer()
+    pipeline.tracer = tracer  # type: ignore[assignment]
     answer = pipeline.ask(SINGLE)
     assert answer.route is not None and answer.route.route == "escalated"
     assert "the cheap answer failed (unavailable)" in answer.route.reason
     assert answer.degraded is None and not answer.abstained
+    # the strong model answered: no `answer` span says degraded (metrics and /readyz read it)
+    answers = [attrs for name, attrs in tracer.spans if name == "answer"]
+    assert answers and not [a for a in answers if "degraded" in a]
+    assert [a.get("try_failed") for a in answers] == ["unavailable", None]
     assert models.strong_model.history
     lines = [(e.model, e.route, e.status) for e in budget.entries()]
     assert lines == [("cheap", "cheap", "released"), ("strong", "escalated", "settled")]

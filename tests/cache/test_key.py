@@ -94,6 +94,7 @@ def test_config_fingerprint_follows_what_shapes_answers() -> None:
         _settings(llm={"provider": "openai", "model": "gpt-4o"}),
         _settings(guard={"context": "block"}),
         _settings(guard={"spotlight": "datamark"}),
+        _settings(guard={"allow_hosts": ["docs.python.org"]}),
     ]
     prints = [config_fingerprint(s) for s in changed]
     assert base not in prints and len(set(prints)) == len(prints)
@@ -109,6 +110,12 @@ def test_config_fingerprint_follows_what_shapes_answers() -> None:
             llm={"provider": "openai", "model": "gpt-4o", "routes": {"answer": {"model": "o3"}}}
         )
     )
+    routed = {"provider": "openai", "model": "gpt-4o"}
+    cheap_a = _settings(llm={**routed, "routes": {"cheap": {"model": "gpt-4o-mini"}}},
+                        router={"mode": "difficulty"})  # fmt: skip
+    cheap_b = _settings(llm={**routed, "routes": {"cheap": {"model": "gpt-4.1-nano"}}},
+                        router={"mode": "difficulty"})  # fmt: skip
+    assert config_fingerprint(cheap_a) != config_fingerprint(cheap_b)  # the cheap route's model
 
 
 def test_config_fingerprint_ignores_what_does_not() -> None:

@@ -180,6 +180,9 @@ def config_fingerprint(
         "fallback_models": list(llm.fallback_models),
         "route": None if route is None else route.model_dump(mode="json", exclude={"api_key"}),
     }
+    cheap = llm.routes.get(settings.router.cheap_route)  # the router's other model
+    if settings.router.mode != "off" and cheap is not None:
+        answer_model["cheap_route"] = cheap.model_dump(mode="json", exclude={"api_key"})
     retrieve = settings.retrieve.model_dump(mode="json")
     if mode is not None:
         retrieve["mode"] = mode
@@ -199,6 +202,7 @@ def config_fingerprint(
             "context": settings.guard.context,
             "spotlight": settings.guard.spotlight,
             "output": settings.guard.output,
+            "allow_hosts": sorted(settings.guard.allow_hosts),  # links a cached answer keeps
         },
         "extractive": _extractive_model_digest(),
         "router": settings.router.model_dump(mode="json"),  # which model answers what

@@ -149,9 +149,12 @@ def _runs(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
 
 
 def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """Every string in `value` (nested dicts and lists) with its path (`to`, `items[0].text`)."""
+    """Every string and number in `value` (nested dicts and lists) with its path (`to`,
+    `items[0].text`); a number as written (an account id planted as `99887766554`)."""
     if isinstance(value, str):
         yield path or "value", value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield path or "value", str(value)
     elif isinstance(value, Mapping):
         for key, item in value.items():
             yield from _leaves(item, f"{path}.{key}" if path else str(key))

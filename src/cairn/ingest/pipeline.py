@@ -193,7 +193,7 @@ def ingest(
     if prune:
         roots = {p.resolve().as_uri() for p in paths if p.is_dir()}
         gone = [doc_id for doc_id in known if doc_id not in seen and _under(store, doc_id, roots)]
-        report.removed = len(store.delete_documents(gone))
+        report.removed += len(store.delete_documents(gone))
     report.generation = store.generation()
     report.seconds = time.perf_counter() - started
     return report

@@ -658,6 +658,30 @@ class StoreConformance:
         assert store.quarantined() == []
         assert store.lexical_search("dataclass", 10) == []
 
+    def test_a_quarantined_canonical_with_duplicates_can_be_deleted(self, store: Store) -> None:
+        a, ca = make_doc("d1", "a.md", [POISON, LONG_A])
+        b, cb = make_doc("d2", "b.md", [POISON])
+        write(store, a, ca)
+        write(store, b, cb)
+        store.quarantine(["d1-0"])  # the canonical and its duplicate `d2-0`
+        store.delete_documents(["d1"])  # its duplicate takes its place, still quarantined
+        assert [c.id for c in store.quarantined()] == ["d2-0"]
+        assert store.lexical_search("password helpdesk", 10) == []
+        write(store, a, ca)  # re-ingested: written again without trouble
+        assert store.get_document("d1") is not None
+
+    def test_a_quarantined_duplicate_stays_out_when_its_canonical_goes(self, store: Store) -> None:
+        a, ca = make_doc("d1", "a.md", [POISON])
+        b, cb = make_doc("d2", "b.md", [POISON])
+        write(store, a, ca)
+        write(store, b, cb)
+        assert store.quarantine(["d2-0"]) == ["d2-0"]  # the duplicate only
+        store.delete_documents(["d1"])
+        assert store.lexical_search("password helpdesk", 10) == []
+        vec = EMBEDDER.embed([POISON])[0]
+        assert store.dense_search(vec, 10, model=MODEL) == []
+        assert [c.id for c in store.quarantined()] == ["d2-0"]
+
     def test_quarantine_list_follows_readers(self, store: Store) -> None:
         a, ca = make_doc("d1", "a.md", [POISON], acl=("staff",))
         write(store, a, ca, quarantine=("d1-0",))

@@ -462,15 +462,16 @@ class PostgresStore:
         """A canonical chunk is going away: its first duplicate elsewhere takes its place
         (indexed, or still quarantined with the rest when the canonical was)."""
         heir = db.execute(
-            "SELECT c.rowid, d.title, c.section, c.text FROM chunks c JOIN documents d "
-            "ON d.id = c.doc_id WHERE c.dup_of = %s AND c.doc_id != %s ORDER BY c.rowid LIMIT 1",
-            (rowid, doc_id),
+            "SELECT c.rowid, d.title, c.section, c.text, c.quarantine FROM chunks c "
+            "JOIN documents d ON d.id = c.doc_id WHERE c.dup_of = %s AND c.doc_id != %s "
+            "ORDER BY c.quarantine = %s, c.rowid LIMIT 1",
+            (rowid, doc_id, _QUARANTINED),
         ).fetchone()
         if heir is None:
             return
         db.execute("UPDATE chunks SET dup_of = NULL WHERE rowid = %s", (heir[0],))
         db.execute("UPDATE chunks SET dup_of = %s WHERE dup_of = %s", (heir[0], rowid))
-        if indexed:
+        if heir[4] != _QUARANTINED:  # the heir's own state, as on SQLite
             [tokenized] = self.tokenize([(heading(heir[1], tuple(heir[2])), heir[3])])
             _index(db, heir[0], tokenized)
 

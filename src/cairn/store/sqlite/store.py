@@ -374,29 +374,33 @@ class SQLiteStore:
                 "SELECT rowid, dup_of, quarantine FROM chunks WHERE doc_id = ?", (doc_id,)
             ).fetchall()
             for rowid, dup_of, held in rows:
-                if dup_of is None and held != _QUARANTINED:
-                    db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
+                if dup_of is None:  # a canonical (quarantined ones too: duplicates refer to it)
+                    if held != _QUARANTINED:
+                        db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
                     self._promote(db, rowid, doc_id)
             db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         return removed
 
     def _promote(self, db: sqlite3.Connection, rowid: int, doc_id: str) -> None:
-        """A canonical chunk is going away: its first duplicate elsewhere takes its place."""
+        """A canonical chunk is going away: its first duplicate elsewhere takes its place,
+        one not quarantined first; the heir is indexed unless it is itself quarantined."""
         heirs = db.execute(
-            "SELECT c.rowid, d.title, c.section, c.text FROM chunks c JOIN documents d "
-            "ON d.id = c.doc_id WHERE c.dup_of = ? AND c.doc_id != ? ORDER BY c.rowid",
-            (rowid, doc_id),
+            "SELECT c.rowid, d.title, c.section, c.text, c.quarantine FROM chunks c "
+            "JOIN documents d ON d.id = c.doc_id WHERE c.dup_of = ? AND c.doc_id != ? "
+            "ORDER BY c.quarantine = ?, c.rowid",
+            (rowid, doc_id, _QUARANTINED),
         ).fetchall()
         if not heirs:
             return
         heir = heirs[0]
         db.execute("UPDATE chunks SET dup_of = NULL WHERE rowid = ?", (heir[0],))
         db.execute("UPDATE chunks SET dup_of = ? WHERE dup_of = ?", (heir[0], rowid))
-        db.execute(
-            "INSERT INTO chunks_fts (rowid, heading, body) VALUES (?,?,?)",
-            (heir[0], heading(heir[1], tuple(json.loads(heir[2]))), indexed_body(heir[3])),
-        )
+        if heir[4] != _QUARANTINED:
+            db.execute(
+                "INSERT INTO chunks_fts (rowid, heading, body) VALUES (?,?,?)",
+                (heir[0], heading(heir[1], tuple(json.loads(heir[2]))), indexed_body(heir[3])),
+            )
 
     def _index_fts(self, db: sqlite3.Connection, rowid: int, title: str, chunk: Chunk) -> None:
         db.execute(
