@@ -167,3 +167,47 @@ def test_run_without_a_model_says_how_to_configure_one(workspace: Path) -> None:
     result = runner.invoke(app, ["agent", "run", "x", "--json", "--workspace", str(workspace)])
     assert result.exit_code == 2
     assert "cairn fake-llm" in json.loads(result.stdout)["error"]["message"]
+
+
+def test_a_run_resumed_from_the_command_line_reads_only_its_tenants_documents(
+    tmp_path: Path, fake: FakeLLMServer
+) -> None:
+    from cairn.agent import AgentStore
+    from cairn.agent.builtin import SearchIn
+    from cairn.cli.agent import _agent
+
+    corpus, private = tmp_path / "public", tmp_path / "globex"
+    corpus.mkdir()
+    private.mkdir()
+    (corpus / "reset.md").write_text("# Reset\n\nPasswords are reset from the zephyr login page.\n")
+    (private / "phones.md").write_text("# Phones\n\nThe zephyr escalation phone is 555-0100.\n")
+    ws = tmp_path / "ws"
+    from cairn.config import load_settings
+    from cairn.ingest.pipeline import ingest
+    from cairn.workspace import Workspace
+
+    workspace = Workspace(load_settings(workspace=ws), create=True)
+    try:
+        for folder, acl in ((corpus, ()), (private, ("globex",))):
+            report = ingest(
+                [folder],
+                store=workspace.store,
+                embedder=workspace.embedder,
+                tokenizer=workspace.embedder.tokenizer,
+                settings=workspace.settings,
+                acl=acl,
+            )
+            assert report.ingested == 1
+    finally:
+        workspace.close()
+    store = AgentStore.in_workspace(ws)
+    try:  # a run started over the API by tenant acme, now approved from the command line
+        run = store.create_run("Find the zephyr page", [], trace_id="t" * 32, tenant="acme")
+    finally:
+        store.close()
+    with _agent(ws, run_id=run.id) as agent:
+        out = agent.registry.get("search_docs").call(
+            SearchIn(query="zephyr escalation phone"), idempotency_key="k"
+        )
+    sources = {p.source for p in out.passages}  # type: ignore[attr-defined]
+    assert sources == {"reset.md"}  # globex's document stays out

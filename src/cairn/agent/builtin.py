@@ -128,9 +128,16 @@ def read_chunk(store: Store, principals: tuple[str, ...] | None = None) -> Funct
     """One chunk's full text by id, if the caller may read its document."""
 
     def run(args: ReadChunkIn, key: str, dry_run: bool) -> ChunkOut:
+        from cairn.guard.quarantine import is_quarantined
+
         found = store.get_chunks([args.chunk_id])
         info = store.document_info(found[0].doc_id) if found else None
-        if not found or info is None or not info.readable_by(principals):
+        if (
+            not found
+            or info is None
+            or not info.readable_by(principals)
+            or is_quarantined(store, args.chunk_id)  # kept out of every model's reach
+        ):
             # the same words whether it is missing or not readable: nothing leaks
             raise ToolError(f"no chunk {args.chunk_id!r}: use a chunk_id that search_docs returned")
         c = found[0]

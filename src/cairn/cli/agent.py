@@ -52,6 +52,7 @@ def _agent(
     from cairn.agent.configured import configured_agent
     from cairn.agent.mcp import open_mcp_tools
     from cairn.cli.common import open_workspace
+    from cairn.server.auth import LOCAL_TENANT
     from cairn.trace import build_tracer
 
     ws = open_workspace(workspace)
@@ -65,14 +66,22 @@ def _agent(
                 "(to try it, run 'cairn fake-llm' and point CAIRN_LLM_BASE_URL at it)"
             )
         store = AgentStore.in_workspace(ws.root)
-        if run_id is not None:
-            workflow = store.run(run_id).workflow
+        tenant: str | None = None
+        user: str | None = None
+        if run_id is not None:  # resumed as the caller who started it: its documents only
+            run = store.run(run_id)
+            workflow, tenant, user = run.workflow, run.tenant, run.user
+            if tenant == LOCAL_TENANT:  # started by a local caller: no ACL, as then
+                tenant = None
         with open_mcp_tools(ws.settings.agent.mcp_servers) as mcp:  # docs/mcp.md
             yield configured_agent(
                 ws,
                 provider,
                 store,
                 workflow_name=workflow,
+                principals=None if tenant is None else (tenant,),
+                tenant=tenant,
+                user=user,
                 tracer=tracer,
                 extra_tools=mcp.tools,
                 extra_policies=mcp.policies,

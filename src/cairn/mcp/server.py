@@ -30,8 +30,9 @@ from mcp.types import CallToolResult, Resource, ToolAnnotations
 from pydantic import AnyUrl, Field
 
 from cairn.context import request_context
+from cairn.guard.quarantine import is_quarantined, readable_text
 from cairn.mcp.http import CALLER_KEY, MCP_PATH
-from cairn.payloads import AnswerOut, SearchOut
+from cairn.payloads import AnswerOut, RiskOut, SearchOut
 from cairn.server.auth import Caller
 from cairn.server.catalog import readable
 from cairn.server.schemas import ChunkOut
@@ -213,6 +214,8 @@ class CairnMCP(FastMCP):
         info = store.document_info(c.doc_id)
         if info is None or not readable(info.acl, caller.principal):
             return None  # another tenant's chunk does not exist for this caller
+        if is_quarantined(store, c.id):
+            return None  # quarantined: kept out of every model's reach
         return ChunkOut(
             chunk_id=c.id,
             doc_id=c.doc_id,
@@ -223,6 +226,7 @@ class CairnMCP(FastMCP):
             text=c.text,
             start=c.start,
             end=c.end,
+            risk=RiskOut.of(c.risk),
         )
 
     def _document_text(self, doc_id: str, caller: Caller) -> str | None:
@@ -231,7 +235,7 @@ class CairnMCP(FastMCP):
         if info is None or not readable(info.acl, caller.principal):
             return None
         doc = store.get_document(doc_id)
-        return None if doc is None else doc.text
+        return None if doc is None else readable_text(store, doc_id, doc.text)
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
         """FastMCP's call, handed to the low-level server as a finished `CallToolResult`.
