@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from cairn.llm.base import Provider
     from cairn.retrieve.base import Retriever
     from cairn.shadow import ShadowStage, ShadowStore
-    from cairn.types import Hit
+    from cairn.types import Chunk, Hit, Risk
 
 
 class Workspace:
@@ -155,7 +155,8 @@ class Workspace:
         verifier = CitationVerifier(
             self.embedder, store=self.store, policy=self.settings.answer.verify_policy
         )
-        assembler, attributor = self.model_stages(provider is not None, verifier)
+        context_guard = self.context_guard()
+        assembler, attributor = self.model_stages(provider is not None, verifier, context_guard)
         router, answerers = self.router(provider is not None, model, verifier)
         return Pipeline(
             retriever,
@@ -173,7 +174,7 @@ class Workspace:
                 extra={"guard_pii": self.settings.guard.pii} if self.pii is not None else None,
             ),
             input_guard=input_guard,
-            context_guard=self.context_guard(),
+            context_guard=context_guard,
             output_guard=output_guard,
             rewriter=build_rewriter(self.provider("rewrite", model)),
             history_tokens=self.settings.answer.history_tokens,
@@ -196,7 +197,10 @@ class Workspace:
         )
 
     def model_stages(
-        self, model: bool, verifier: CitationVerifier | None = None
+        self,
+        model: bool,
+        verifier: CitationVerifier | None = None,
+        context_guard: ContextGuard | None = None,
     ) -> tuple[ContextAssembler, Attributor]:
         """The stages a model's answers go through: a token budget for its passages, and
         post-hoc attribution of its sentences (`answer.attribute`) with `verifier`'s support
@@ -215,7 +219,17 @@ class Workspace:
                 verifier or CitationVerifier(self.embedder, store=self.store),
                 withhold=answer.withhold_unsupported,
             )
-        return BudgetedContext(self.store, max_tokens=answer.context_tokens), attributor
+        from cairn.guard.context import InjectionContextGuard
+
+        screen = None
+        if isinstance(context_guard, InjectionContextGuard):
+            guard = context_guard  # the pipeline's: neighbours added to a passage are rescanned
+
+            def screen(chunk: Chunk) -> Risk:
+                return guard.assess(chunk.text, chunk.hash)
+
+        assembler = BudgetedContext(self.store, max_tokens=answer.context_tokens, screen=screen)
+        return assembler, attributor
 
     def router(
         self, generative: bool, model: str | None, verifier: Verifier

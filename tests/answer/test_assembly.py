@@ -136,6 +136,23 @@ def test_a_merged_passage_keeps_a_flag_and_a_flagged_neighbour_stays_out(store: 
     assert alone.chunk.text == GUIDE[1]
 
 
+def test_a_neighbour_is_rescanned_and_a_quarantined_one_never_added(store: Store) -> None:
+    from cairn.types import Risk
+
+    seen: list[str] = []
+
+    def screen(chunk: Chunk) -> Risk:  # the context guard's detector, on the neighbour
+        seen.append(chunk.id)
+        return Risk(score=0.9, flagged=True, reasons=("model:injection",))
+
+    flagged = BudgetedContext(store, max_tokens=10_000, screen=screen)
+    [alone] = flagged.assemble("q", hits(store, "g-1"))
+    assert seen == ["g-2"] and alone.chunk.text == GUIDE[1]  # rescanned, flagged: left out
+    store.quarantine(["g-2"])
+    [held] = BudgetedContext(store, max_tokens=10_000).assemble("q", hits(store, "g-1"))
+    assert held.chunk.text == GUIDE[1]  # a quarantined neighbour never joins the prompt
+
+
 class Ranked:
     """A retriever returning the chunks it was given, in order."""
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
@@ -137,11 +137,21 @@ def _join(text: str, prev: Chunk, chunk: Chunk) -> str:
 class BudgetedContext:
     """Fills a token budget with the best passages, merged and expanded (module docstring)."""
 
-    def __init__(self, store: Store | None, *, max_tokens: int = 2000, expand: int = 3) -> None:
+    def __init__(
+        self,
+        store: Store | None,
+        *,
+        max_tokens: int = 2000,
+        expand: int = 3,
+        screen: Callable[[Chunk], Risk] | None = None,
+    ) -> None:
         self.store = store
         self.max_tokens = max_tokens
         self.expand = expand
         """How many of the top passages may be expanded to a neighbouring chunk."""
+        self.screen = screen
+        """Rescans a neighbour about to be added (the context guard's detector): it was not
+        retrieved, so the context guard never saw it."""
 
     def assemble(self, question: str, hits: list[Hit]) -> list[Hit]:
         passages: list[_Passage] = []
@@ -190,12 +200,17 @@ class BudgetedContext:
                 wanted.setdefault(f"{first.doc_id}-{first.ordinal - 1}", passage)
         if not wanted:
             return used
+        held = {c.id for c in self.store.quarantined()}
         for neighbour in _ordered(self.store.get_chunks(list(wanted)), list(wanted)):
             passage = wanted[neighbour.id]
-            if neighbour.doc_id != passage.best.chunk.doc_id or any(
-                c.id == neighbour.id for p in passages for c in p.chunks
+            if (
+                neighbour.doc_id != passage.best.chunk.doc_id
+                or neighbour.id in held
+                or any(c.id == neighbour.id for p in passages for c in p.chunks)
             ):
                 continue
+            if self.screen is not None:
+                neighbour = replace(neighbour, risk=self.screen(neighbour))
             if neighbour.risk is not None and neighbour.risk.flagged:
                 # never screened by the context guard (it was not retrieved): a flagged or
                 # quarantined neighbour stays out of the prompt
