@@ -164,3 +164,23 @@ def test_cairn_eval_shadow_prints_the_comparison(
         timeout=120,
     )
     assert empty.returncode != 0 and "shadow.fraction" in empty.stderr + empty.stdout
+
+
+def test_only_the_primary_models_answers_are_shadowed(
+    store: Store, budget: Budget, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from cairn.types import Route
+
+    candidate = ScriptedModel(model="candidate")
+    pipeline, stage, shadows = _setup(store, budget, tmp_path, fraction=1.0, candidate=candidate)
+    answer = pipeline.ask(f"How do I change the {NAMES[0]} timeout?")
+    hits = list(answer.hits)
+    for route in ("extractive", "cheap", "escalated"):  # not what the candidate would replace
+        routed = dataclasses.replace(answer, route=Route(route=route))
+        assert not stage.offer("q", hits, routed)
+    assert stage.offer("q", hits, dataclasses.replace(answer, route=Route(route="strong")))
+    stage.drain()
+    stage.close()
+    shadows.close()

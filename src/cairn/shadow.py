@@ -246,6 +246,8 @@ class ShadowStage:
         raises and never waits."""
         if self.fraction <= 0.0 or answer.cached or not hits:
             return False
+        if answer.route is not None and answer.route.route != "strong":
+            return False  # only the primary model's answers are compared with the candidate's
         with self._lock:
             if self._random.random() >= self.fraction:
                 return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,8 @@ from cairn.pipeline import Pipeline
 from cairn.stages import ContextGuard, GuardVerdict, InputGuard, LedgerSettler, OutputGuard
 from cairn.store.base import Store
 from cairn.store.open import DB_FILE, open_store, sqlite_path
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from cairn.answer.assembly import ContextAssembler
@@ -260,6 +263,10 @@ class Workspace:
         """The shadow stage `shadow.fraction` asks for (None when 0)."""
         s = self.settings.shadow
         if s.fraction <= 0:
+            return None
+        if self.settings.guard.pii != "off":
+            # shadow.db would hold questions and candidate answers unscrubbed
+            log.warning("shadow comparisons are off while guard.pii is %s", self.settings.guard.pii)
             return None
         from cairn.budget.providers import metered_provider
         from cairn.llm.routing import resolve_routes
