@@ -352,14 +352,21 @@ class Agent:
 
     def _steered(self, run: RunRecord, name: str, call: ValidCall, messages: list[Message]) -> bool:
         """True when the tool guard wants a human to approve this call."""
+        from cairn.agent.workflows import WORKFLOWS
+
+        untrusted = [m.content for m in messages if m.role == "tool" and m.content]
+        task = run.task
+        flow = WORKFLOWS.get(run.workflow or "")
+        if flow is not None and flow.task_is_untrusted:  # a ticket's text is not an order
+            task, untrusted = "", [run.task, *untrusted]
         with self.tracer.span("guard.tool", stage="tool", tool=name) as span:
             decision = self.tool_guard.review(
                 ToolCall(
                     tool=name,
                     side_effect=call.tool.side_effect,
                     args=call.arguments,
-                    task=run.task,
-                    untrusted=[m.content for m in messages if m.role == "tool" and m.content],
+                    task=task,
+                    untrusted=untrusted,
                 )
             )
             span.set(decision=decision.decision, reason=decision.reason, evidence=decision.evidence)

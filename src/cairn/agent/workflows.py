@@ -76,12 +76,16 @@ class Workflow:
     optional: tuple[str, ...] = ()
     needs: str = ""
     """How to configure what is missing."""
+    task_is_untrusted: bool = False
+    """The task is someone else's text (a customer's ticket), not the operator's request: the
+    tool guard treats an address or id taken from it like one taken from a tool's output."""
 
 
 WORKFLOWS = {
     "triage": Workflow(
         name="triage",
         system_prompt=TRIAGE_PROMPT,
+        task_is_untrusted=True,
         tools=(
             "classify_ticket",
             "search_docs",
