@@ -226,3 +226,25 @@ def test_a_keys_scopes_narrow_the_tools_its_runs_are_offered(
     assert rejected.json()["calls"][0]["state"] == "rejected"
     assert "write_note" not in {t.name for t in llm.requests[-1].tools}
     assert not (ws / "notes" / "unwanted.md").exists()
+
+
+def test_a_call_approved_earlier_still_runs_when_a_narrower_key_decides_the_next(
+    api: tuple[TestClient, FakeLLMServer, dict[str, dict[str, str]]], ws: Path
+) -> None:
+    client, llm, keys = api
+    one = Reply.call("write_note", {"name": "first", "text": "x"}, id="w1")
+    two = Reply.call("write_note", {"name": "second", "text": "y"}, id="w2")
+    llm.enqueue(Reply(tool_calls=(*one.tool_calls, *two.tool_calls)), "Done.")
+    run = client.post("/v1/agent/runs", headers=keys["alice"], json={"task": "t"}).json()
+    first, second = run["pending"]
+    base = f"/v1/agent/runs/{run['run_id']}/calls"
+    # approved by a key that may write; the run still waits on the second call
+    approved = client.post(f"{base}/{first['call_id']}/approve", headers=keys["alice"]).json()
+    assert approved["status"] == "awaiting_approval"
+    # a reading-only key of the tenant rejects the second: the approved one still executes
+    done = client.post(
+        f"{base}/{second['call_id']}/reject", headers=keys["looker"], json={"reason": "no"}
+    ).json()
+    states = {c["call_id"]: c["state"] for c in done["calls"]}
+    assert states[first["call_id"]] == "done" and states[second["call_id"]] == "rejected"
+    assert (ws / "notes" / "first.md").exists() and not (ws / "notes" / "second.md").exists()

@@ -120,9 +120,8 @@ def configured_agent(
         flow = workflow(workflow_name)
         registry = workflow_tools(flow, registry)
         prompt = flow.system_prompt
-    registry = narrowed(registry, key_scopes)
     a = ws.settings.agent
-    return Agent(
+    agent = Agent(
         provider,
         registry,
         store,
@@ -133,3 +132,6 @@ def configured_agent(
         limits=limits,
         answers=CitedAnswers(ws.store, _verifier(ws)),
     )
+    # the model is offered only what the key may use; calls already approved still execute
+    agent.offered = narrowed(registry, key_scopes)
+    return agent

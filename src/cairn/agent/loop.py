@@ -158,6 +158,10 @@ class Agent:
         self.tracer: Tracer = tracer or NullTracer()
         self.provider = provider
         self.registry = registry
+        """Every tool the run may execute (calls approved earlier included)."""
+        self.offered: ToolRegistry | None = None
+        """The tools offered to the model when narrower than `registry` (an API key's
+        scopes); a call to a tool outside it is answered "no tool named"."""
         self.store = store
         self.policies = dict(policies or {})
         self.tenant_policies = {t: dict(p) for t, p in (tenant_policies or {}).items()}
@@ -258,7 +262,7 @@ class Agent:
         ):
             try:
                 response = self.provider.generate(
-                    messages, tools=self.registry.specs(), settings=self.settings
+                    messages, tools=(self.offered or self.registry).specs(), settings=self.settings
                 )
             except BudgetExceeded as exc:
                 span.error(exc)
@@ -280,7 +284,7 @@ class Agent:
         seen = _seen_calls(self.store.calls(run.id))
         loop_reason: str | None = None
         for tc in response.tool_calls:
-            checked = validate_call(self.registry, tc.name, tc.arguments)
+            checked = validate_call(self.offered or self.registry, tc.name, tc.arguments)
             if isinstance(checked, ToolFailure):
                 calls.append(
                     _settled(tc.id, tc.name, dict(tc.arguments), "invalid", checked.message)

@@ -152,7 +152,7 @@ def _may_use(agent: Agent, caller: Caller, call: CallRecord) -> None:
             f"it with a key that has it ('cairn keys create --tenant {caller.tenant} "
             f"--scope agent --scope {need}')",
         )
-    agent.registry = narrowed(agent.registry, scopes)
+    agent.offered = narrowed(agent.registry, scopes)
 
 
 def _own(store: AgentStore, run_id: str, caller: Caller) -> RunRecord:
@@ -253,7 +253,7 @@ def _decide(
         if decision == "approve":
             _may_use(agent, caller, call)
         else:
-            agent.registry = narrowed(agent.registry, _key_scopes(caller))
+            agent.offered = narrowed(agent.registry, _key_scopes(caller))
         actor = caller.user or caller.tenant
         try:
             if decision == "approve":
