@@ -43,7 +43,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cairn.answer.assembly import ContextAssembler, KeepHits
-from cairn.answer.attribute import Attributor, KeepCitations
+from cairn.answer.attribute import Attributor, KeepCitations, PostHocAttributor
 from cairn.answer.base import Answerer, Draft, StreamingAnswerer
 from cairn.answer.degraded import degradation_of
 from cairn.answer.events import (
@@ -338,7 +338,9 @@ class Pipeline:
         that escalates (`decision.escalate_to`) is also checked whole: its answer, when it
         abstains or has no verified citation, is replaced by the next route's, and
         `decision` says so."""
-        guarded = not isinstance(self.output_guard, NoOutputGuard)
+        # checked whole before any of it is sent when a guard or attribution may withhold it
+        withholds = isinstance(self.attributor, PostHocAttributor) and self.attributor.withhold
+        guarded = not isinstance(self.output_guard, NoOutputGuard) or withholds
         written: Draft
         if decision.draft is not None:  # the router's verified extractive answer
             draft = written = decision.draft

@@ -204,3 +204,16 @@ def test_support_by_each_passage_agrees_with_the_verifiers_verdicts(ws: Workspac
 
 def rag_reply_text(model: ScriptedModel, hits: list[Hit]) -> str:
     return model.generate(GenerativeAnswerer(model).messages(QUESTIONS[0], hits)).text
+
+
+def test_a_stream_that_may_be_withheld_is_checked_whole_before_it_is_sent(
+    ws: Workspace,
+) -> None:
+    from cairn.answer.events import TokenEvent
+
+    p = pipeline(ws, ScriptedModel(default=miscited("prompt_example")))  # no output guard
+    events = list(p.ask_stream(QUESTIONS[0]))
+    final = events[-1].answer  # type: ignore[attr-defined]
+    assert final.abstained  # withheld as unsupported
+    sent = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    assert "passage two" not in sent  # the copied example was never streamed

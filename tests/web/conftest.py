@@ -184,6 +184,8 @@ def server(
         # The tests watch tokens arrive as the model writes them; the default output guard
         # checks an answer whole before sending it (docs/guard.md), which they do not cover.
         CAIRN_GUARD_OUTPUT="off",
+        # nor attribution's withholding of an unsupported answer (it also checks whole)
+        CAIRN_ANSWER_WITHHOLD_UNSUPPORTED="false",
     )
     with serve(web_workspace, tmp_path_factory.mktemp("web-serve"), env) as srv:
         yield srv
