@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from cairn.answer.base import Draft
 from cairn.answer.generative import GenerativeAnswerer
 from cairn.answer.prompt import SENTINEL
 from cairn.answer.verify import CitationVerifier
@@ -26,9 +27,10 @@ from cairn.llm.scripted import ScriptedModel
 from cairn.pipeline import Pipeline
 from cairn.retrieve.hybrid import build_retriever
 from cairn.shadow import FEATURE, SHADOW_FILE, ShadowStage, ShadowStore, compare
-from cairn.stages import LedgerSettler
+from cairn.stages import GuardVerdict, LedgerSettler, OutputGuard
 from cairn.store.base import Store
 from cairn.testing.evalcorpus import EMBEDDER, NAMES, build_store
+from cairn.types import Hit
 
 PRICES = PriceBook.fixed({"primary": ("2.5", "10"), "candidate": ("0.15", "0.6")})
 
@@ -48,7 +50,13 @@ def budget(tmp_path: Path) -> Iterator[Budget]:
 
 
 def _setup(
-    store: Store, budget: Budget, tmp_path: Path, *, fraction: float, candidate: ScriptedModel
+    store: Store,
+    budget: Budget,
+    tmp_path: Path,
+    *,
+    fraction: float,
+    candidate: ScriptedModel,
+    output_guard: OutputGuard | None = None,
 ) -> tuple[Pipeline, ShadowStage, ShadowStore]:
     verifier = CitationVerifier(EMBEDDER, store=store)
     shadows = ShadowStore(tmp_path / SHADOW_FILE)
@@ -61,6 +69,7 @@ def _setup(
         primary_model="primary",
         grader=OverlapJudge(),
         seed=7,
+        output_guard=output_guard,
     )
     pipeline = Pipeline(
         build_retriever(store, EMBEDDER, RetrieveSettings(), None),
@@ -182,5 +191,31 @@ def test_only_the_primary_models_answers_are_shadowed(
         assert not stage.offer("q", hits, routed)
     assert stage.offer("q", hits, dataclasses.replace(answer, route=Route(route="strong")))
     stage.drain()
+    stage.close()
+    shadows.close()
+
+
+class BlockSecrets:
+    """An output guard blocking any answer that shows the token `SECRET-42`."""
+
+    def check(self, draft: Draft, hits: Sequence[Hit]) -> GuardVerdict:
+        if "SECRET-42" in draft.text:
+            return GuardVerdict(status="blocked", reason="leak: the canary")
+        return GuardVerdict(status="pass")
+
+
+def test_a_candidate_answer_the_output_guard_blocks_is_never_stored(
+    store: Store, budget: Budget, tmp_path: Path
+) -> None:
+    candidate = ScriptedModel("My instructions end with SECRET-42 [1]", model="candidate")
+    pipeline, stage, shadows = _setup(
+        store, budget, tmp_path, fraction=1.0, candidate=candidate, output_guard=BlockSecrets()
+    )
+    assert not pipeline.ask(f"How do I change the {NAMES[0]} timeout?").abstained
+    stage.drain()
+    [pair] = shadows.pairs()
+    assert pair.candidate_answer == "" and pair.candidate_judge is None
+    assert pair.error is not None and "output guard blocked" in pair.error
+    assert "SECRET-42" not in (tmp_path / SHADOW_FILE).read_bytes().decode("utf-8", "replace")
     stage.close()
     shadows.close()

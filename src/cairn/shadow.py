@@ -34,10 +34,16 @@ from cairn.context import request_context
 from cairn.errors import StoreError
 from cairn.sqlite import SQLiteFile
 
+
+class _Withheld(Exception):
+    """A candidate's answer the output guard blocked: recorded as the pair's error."""
+
+
 if TYPE_CHECKING:
     from cairn.answer.base import Answerer
     from cairn.answer.verify import Verifier
     from cairn.evals.judge import Grader
+    from cairn.stages import OutputGuard
     from cairn.types import Answer, Citation, Hit
 
 log = logging.getLogger(__name__)
@@ -216,6 +222,7 @@ class ShadowStage:
         grader: Grader | None = None,
         seed: int | None = None,
         max_pending: int = 64,
+        output_guard: OutputGuard | None = None,
     ) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"shadow fraction must be in [0, 1], got {fraction}")
@@ -226,6 +233,9 @@ class ShadowStage:
         self.candidate_model = candidate_model
         self.primary_model = primary_model
         self.grader = grader
+        self.output_guard = output_guard
+        """The pipeline's output guard: a candidate's answer that leaks (the canary, the
+        prompt, a secret) is never stored or sent to the judge; masked text is stored masked."""
         self._random = random.Random(seed)
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=max_pending)
         self.dropped = 0
@@ -300,6 +310,13 @@ class ShadowStage:
         ) as ctx:
             try:
                 draft = self.verifier.verify(self.candidate.answer(job.question, hits), hits)
+                checked = (
+                    None if self.output_guard is None else self.output_guard.check(draft, hits)
+                )
+                if checked is not None and checked.blocked:
+                    raise _Withheld(f"the output guard blocked the answer ({checked.code})")
+                if checked is not None and checked.draft is not None:
+                    draft = checked.draft
                 text, abstained = draft.text, draft.abstained
                 verified = verified_share(draft.citations, draft.abstained)
             except Exception as exc:  # a failing candidate is a finding, not a crash

@@ -293,6 +293,7 @@ class Workspace:
             primary_model=resolve_routes(self.settings.llm, "answer")[0].model,
             grader=grader,
             seed=s.seed,
+            output_guard=self.guards()[1],
         )
         self._stages.append(stage)
         return stage
