@@ -46,6 +46,18 @@ if TYPE_CHECKING:
 
     from cairn.config import McpServerSettings
 
+INSTALL_HINT = "MCP needs the 'mcp' extra: pip install 'cairn[mcp]' (or run 'make setup')"
+
+
+def require_mcp() -> None:
+    """Raise `ConfigError` with the install hint when the SDK is not installed (the MCP
+    server, `cairn.mcp`, needs it too and says so through this)."""
+    try:
+        import mcp  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(INSTALL_HINT) from exc
+
+
 log = logging.getLogger("cairn.agent")
 
 IDEMPOTENCY_META = "io.cairn/idempotency-key"
@@ -323,8 +335,6 @@ def open_mcp_tools(configs: Sequence[McpServerSettings]) -> Iterator[McpToolset]
     if not configs:
         yield toolset
         return
-    from cairn.mcp import require_mcp
-
     require_mcp()
     try:
         for config in configs:

@@ -11,17 +11,6 @@ it is missing.
 
 from __future__ import annotations
 
-from cairn.errors import ConfigError
-
-INSTALL_HINT = "MCP needs the 'mcp' extra: pip install 'cairn[mcp]' (or run 'make setup')"
-
-
-def require_mcp() -> None:
-    """Raise `ConfigError` with the install hint when the SDK is not installed."""
-    try:
-        import mcp  # noqa: F401
-    except ImportError as exc:
-        raise ConfigError(INSTALL_HINT) from exc
-
+from cairn.agent.mcp import INSTALL_HINT, require_mcp
 
 __all__ = ["INSTALL_HINT", "require_mcp"]

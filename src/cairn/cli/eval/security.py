@@ -63,7 +63,8 @@ def security_command(
     from rich.console import Console
 
     from cairn.config import load_settings
-    from cairn.evals.security import ANSWERERS, LEAK_SUITES, SUITES, run_security
+    from cairn.evals.security import ANSWERERS, LEAK_SUITES, SUITES
+    from cairn.security_run import run_security
 
     if split not in ("held-out", "all"):
         raise fail(f"unknown --split {split!r}: use held-out or all")
