@@ -25,9 +25,10 @@ async def healthz() -> Response:
 async def readyz(request: Request) -> Response:
     """Ready (200) when the store and the indexes are; each dependency is reported on its
     own: `store` (`ok` | `unavailable`), `lexical_index` (`memory`, or `fts5` while the
-    in-memory index builds: same results, slower), `llm` (`ok` | `unavailable` |
-    `budget_exhausted` | `not_configured`, with `llm_detail` in local mode). The model's state never
-    makes the service unready: answers then fall back as `answer.fallback` says."""
+    in-memory index builds: same results, slower; `postgres` for the Postgres store), `llm`
+    (`ok` | `unavailable` | `budget_exhausted` | `not_configured`, with `llm_detail` in local
+    mode). The model's state never makes the service unready: answers then fall back as
+    `answer.fallback` says."""
     state = getattr(request.app.state, "cairn", None)
     if not isinstance(state, AppState) or not state.ready:
         return JSONResponse({"status": "starting"}, status_code=503)
@@ -48,8 +49,10 @@ async def readyz(request: Request) -> Response:
             status_code=503,
         )
     store = state.store
-    covered = isinstance(store, LexicalIndexWarmup) and store.bm25_covers(generation)
-    lexical = "memory" if covered else "fts5"
+    if isinstance(store, LexicalIndexWarmup):
+        lexical = "memory" if store.bm25_covers(generation) else "fts5"
+    else:  # a store that ranks in its own engine (Postgres: BM25 in SQL)
+        lexical = str(getattr(store, "lexical_index", "store"))
     return JSONResponse(
         {
             "status": "ready",

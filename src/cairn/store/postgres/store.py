@@ -65,6 +65,9 @@ class PostgresStore:
     """`Store` on Postgres with pgvector. Safe to share between threads (a connection pool);
     any number of processes may open the same database."""
 
+    lexical_index = "postgres"
+    """What `/readyz` reports: lexical ranking is BM25 computed in SQL, no index to warm."""
+
     def __init__(
         self,
         url: str,
