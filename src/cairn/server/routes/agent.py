@@ -233,23 +233,34 @@ async def get_run(run_id: str, state: StateDep, caller: AgentCaller) -> JSONResp
     return JSONResponse(await run_sync(load, limiter=state.threads))
 
 
+def _call_and_agent(
+    state: AppState, store: AgentStore, caller: Caller, run_id: str, call_id: str
+) -> tuple[CallRecord, Agent]:
+    """The caller's run's call (404 for another tenant's or an unknown one) and the agent that
+    run was started with (all its tools: the caller's scopes are checked by the route)."""
+    from cairn.agent import ApprovalError
+    from cairn.errors import ConfigError
+
+    run = _own(store, run_id, caller)
+    try:
+        call = store.call(run_id, call_id)
+    except ApprovalError:
+        raise not_found(f"call {call_id!r} of run {run_id!r}") from None
+    try:
+        agent = _agent(state, store, caller, run.workflow, narrow=False)
+    except ConfigError as exc:
+        raise _config_error(exc) from None
+    return call, agent
+
+
 def _decide(
     state: AppState, caller: Caller, run_id: str, call_id: str, decision: str, value: str | None
 ) -> dict[str, Any]:
     from cairn.agent import ApprovalError
     from cairn.agent.scopes import narrowed
-    from cairn.errors import ConfigError
 
     with _store(state) as store:
-        run = _own(store, run_id, caller)
-        try:
-            call = store.call(run_id, call_id)
-        except ApprovalError:
-            raise not_found(f"call {call_id!r} of run {run_id!r}") from None
-        try:
-            agent = _agent(state, store, caller, run.workflow, narrow=False)
-        except ConfigError as exc:
-            raise _config_error(exc) from None
+        call, agent = _call_and_agent(state, store, caller, run_id, call_id)
         if decision == "approve":
             _may_use(agent, caller, call)
         else:
@@ -309,19 +320,10 @@ async def edit(
     call has a new digest and needs its own approval."""
     from cairn.agent import ApprovalError, validate_call
     from cairn.agent.tools import ToolFailure
-    from cairn.errors import ConfigError
 
     def apply() -> dict[str, Any]:
         with _store(state) as store:
-            run = _own(store, run_id, caller)
-            try:
-                call = store.call(run_id, call_id)
-            except ApprovalError:
-                raise not_found(f"call {call_id!r} of run {run_id!r}") from None
-            try:
-                agent = _agent(state, store, caller, run.workflow, narrow=False)
-            except ConfigError as exc:
-                raise _config_error(exc) from None
+            call, agent = _call_and_agent(state, store, caller, run_id, call_id)
             _may_use(agent, caller, call)
             checked = validate_call(agent.registry, call.tool, body.args)
             if isinstance(checked, ToolFailure):
