@@ -185,7 +185,7 @@ class Workspace:
             attributor=attributor,
             router=router,
             answerers=answerers,
-            shadow=self.shadow(verifier) if shadow and provider is not None else None,
+            shadow=self.shadow(verifier, output_guard) if shadow and provider is not None else None,
         )
 
     def generative(self, provider: Provider) -> GenerativeAnswerer:
@@ -259,8 +259,9 @@ class Workspace:
 
         return ShadowStore(self.root / SHADOW_FILE)
 
-    def shadow(self, verifier: Verifier) -> ShadowStage | None:
-        """The shadow stage `shadow.fraction` asks for (None when 0)."""
+    def shadow(self, verifier: Verifier, output_guard: OutputGuard) -> ShadowStage | None:
+        """The shadow stage `shadow.fraction` asks for (None when 0); the candidate's answers
+        go through the pipeline's `output_guard`."""
         s = self.settings.shadow
         if s.fraction <= 0:
             return None
@@ -293,7 +294,7 @@ class Workspace:
             primary_model=resolve_routes(self.settings.llm, "answer")[0].model,
             grader=grader,
             seed=s.seed,
-            output_guard=self.guards()[1],
+            output_guard=output_guard,
         )
         self._stages.append(stage)
         return stage
