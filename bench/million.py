@@ -29,6 +29,7 @@ import json
 import random
 import re
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -193,6 +194,98 @@ def rss_mb() -> tuple[float, float]:
     return current, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+def phase(args: argparse.Namespace) -> None:
+    """One configuration in this process: times, rankings and RSS as JSON on stdout."""
+    from cairn.config import load_settings
+    from cairn.retrieve.hybrid import DenseRetriever, HybridRetriever, LexicalRetriever
+    from cairn.workspace import Workspace
+
+    ws = Workspace(load_settings(workspace=args.embedder_workspace))
+    embedder = ws.embedder
+    embedder.embed(["warm up"])
+    qs = json.loads(args.queries_file.read_text())
+    vectors = np.load(args.vectors_file)
+    path = args.db
+    threshold = {"exact": 10**12, "ann": 0, "ann-load": 0}[args.phase]
+    if args.phase == "ann":
+        shutil.rmtree(path.with_name(path.name + ".ann"), ignore_errors=True)
+    store = SQLiteStore(path, ann_threshold=threshold, create=False)
+    model = embedder.name
+    out: dict[str, Any] = {"phase": args.phase, "rss_before_mb": rss_mb()[0]}
+    started = time.perf_counter()
+    store.dense_ranking(vectors[0], 10, model=model)
+    out["index_s"] = time.perf_counter() - started
+    out["rss_index_mb"] = rss_mb()[0]
+    hybrid = HybridRetriever(LexicalRetriever(store), DenseRetriever(store, embedder))
+    for label, filters in (("all", None), ("staff", STAFF)):
+        store.dense_ranking(vectors[0], 10, filters, model=model)  # the filter's rows, cached
+        ms, ids = [], []
+        for v in vectors:
+            t = time.perf_counter()
+            ranking = store.dense_ranking(v, 10, filters, model=model)
+            ms.append((time.perf_counter() - t) * 1000)
+            ids.append([r.chunk_id for r in ranking])
+        out[f"dense_{label}"] = {"p50": percentile(ms, 50), "p95": percentile(ms, 95), "ids": ids}
+        if args.skip_hybrid or args.phase == "ann":
+            continue
+        hybrid.retrieve(qs[0], 5, filters)
+        ms = []
+        for q in qs:
+            t = time.perf_counter()
+            hybrid.retrieve(q, 5, filters)
+            ms.append((time.perf_counter() - t) * 1000)
+        out[f"hybrid_{label}"] = {"p50": percentile(ms, 50), "p95": percentile(ms, 95)}
+    out["rss_end_mb"], out["rss_peak_mb"] = rss_mb()
+    if args.phase == "ann-load" and not args.skip_hybrid:  # what the server adds
+        started = time.perf_counter()
+        store.keep_bm25_in_memory(wait=True)
+        out["bm25_memory_s"] = time.perf_counter() - started
+        for label, filters in (("all", None), ("staff", STAFF)):
+            hybrid.retrieve(qs[0], 5, filters)
+            ms = []
+            for q in qs:
+                t = time.perf_counter()
+                hybrid.retrieve(q, 5, filters)
+                ms.append((time.perf_counter() - t) * 1000)
+            out[f"hybrid_bm25mem_{label}"] = {"p50": percentile(ms, 50), "p95": percentile(ms, 95)}
+        out["rss_bm25mem_mb"], out["rss_bm25mem_peak_mb"] = rss_mb()
+    store.close()
+    print(json.dumps(out))
+
+
+def run_phase(name: str, args: argparse.Namespace, db: Path, work: Path) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--phase",
+        name,
+        "--db",
+        str(db),
+        "--queries-file",
+        str(work / "queries.json"),
+        "--vectors-file",
+        str(work / "vectors.npy"),
+        "--embedder-workspace",
+        str(args.embedder_workspace),
+    ]
+    if args.skip_hybrid:
+        command.append("--skip-hybrid")
+    print(f"running {name} ...", flush=True)
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def recall(got: list[list[str]], truth: list[list[str]]) -> float:
+    return float(
+        np.mean([len(set(g) & set(t)) / max(len(t), 1) for g, t in zip(got, truth, strict=True)])
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -200,13 +293,79 @@ def main() -> None:
     parser.add_argument("--extra", type=Path, nargs="*", default=[Path(p) for p in DEFAULT_EXTRA])
     parser.add_argument("--noise", type=float, default=0.02)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--embedder-workspace", type=Path, default=Path("/work/main/.cairn"))
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--skip-hybrid", action="store_true")
+    parser.add_argument("--db", type=Path, help="measure this store instead of building one")
+    parser.add_argument("--phase", choices=("exact", "ann", "ann-load"), help=argparse.SUPPRESS)
+    parser.add_argument("--queries-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--vectors-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    path = build(args.n, args.source, args.extra, args.noise)
+    if args.phase:
+        phase(args)
+        return
+    t0 = time.perf_counter()
+    db = args.db or build(args.n, args.source, args.extra, args.noise)
+    build_s = time.perf_counter() - t0
     if args.build_only:
         return
-    subprocess.run([sys.executable, __file__, "--help"], check=True, capture_output=True)
-    print(path)
+    from cairn.config import load_settings
+    from cairn.workspace import Workspace
+    from latency import questions  # type: ignore[import-not-found]
+
+    work = CACHE / f"run-{db.stem}"
+    work.mkdir(parents=True, exist_ok=True)
+    qs = questions(args.embedder_workspace, args.queries)
+    ws = Workspace(load_settings(workspace=args.embedder_workspace))
+    np.save(work / "vectors.npy", ws.embedder.embed(qs))
+    (work / "queries.json").write_text(json.dumps(qs))
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        staff = conn.execute(
+            "SELECT COUNT(*) FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE d.acl = '[\"staff\"]'"
+        ).fetchone()[0]
+    print(f"{chunks:,} chunks ({staff / chunks:.1%} readable by staff), {len(qs)} queries")
+    results = {name: run_phase(name, args, db, work) for name in ("exact", "ann", "ann-load")}
+    exact, ann, loaded = results["exact"], results["ann"], results["ann-load"]
+    rows = [
+        ("index ready (s): exact load / ANN build", exact["index_s"], ann["index_s"]),
+        ("index ready (s): ANN load from workspace", exact["index_s"], loaded["index_s"]),
+        ("RSS after warm-up (MB)", exact["rss_end_mb"], loaded["rss_end_mb"]),
+        ("RSS peak (MB)", exact["rss_peak_mb"], loaded["rss_peak_mb"]),
+    ]
+    for label in ("all", "staff"):
+        rows.append(
+            (f"dense k=10 p50 ms ({label})", *(r[f"dense_{label}"]["p50"] for r in (exact, loaded)))
+        )
+        rows.append(
+            (f"dense k=10 p95 ms ({label})", *(r[f"dense_{label}"]["p95"] for r in (exact, loaded)))
+        )
+        if not args.skip_hybrid:
+            for q in ("p50", "p95"):
+                rows.append(
+                    (
+                        f"hybrid k=5 {q} ms ({label})",
+                        *(r[f"hybrid_{label}"][q] for r in (exact, loaded)),
+                    )
+                )
+    print(f"\n{'(same run, ' + str(chunks) + ' chunks)':44} {'exact':>9} {'ANN':>9} {'ratio':>7}")
+    for label, a, b in rows:
+        print(f"{label:44} {a:9.1f} {b:9.1f} {b / a if a else float('nan'):7.2f}")
+    for label in ("all", "staff"):
+        truth = exact[f"dense_{label}"]["ids"]
+        built = recall(ann[f"dense_{label}"]["ids"], truth)
+        again = recall(loaded[f"dense_{label}"]["ids"], truth)
+        print(f"ANN recall@10 vs exact ({label}): built {built:.4f}, loaded {again:.4f}")
+    if "bm25_memory_s" in loaded:
+        print(
+            f"ANN + in-memory BM25 (the server): built in {loaded['bm25_memory_s']:.0f} s, RSS "
+            f"{loaded['rss_bm25mem_mb']:.0f} MB (peak {loaded['rss_bm25mem_peak_mb']:.0f})"
+        )
+        for label in ("all", "staff"):
+            h = loaded[f"hybrid_bm25mem_{label}"]
+            print(f"  hybrid k=5 ({label}): p50 {h['p50']:.1f} ms, p95 {h['p95']:.1f} ms")
+    print(f"set built in {build_s:.0f} s (0 when cached)")
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ def sync(file: SQLiteFile, folder: Path, index: ApproximateIndex) -> Approximate
         part = [int(t) for t in touched[start : start + 500]]
         with file.reading() as db:
             found = db.execute(
-                "SELECT c.rowid, e.vector FROM chunks c JOIN embeddings e "
+                "SELECT c.rowid, e.vector FROM chunks c CROSS JOIN embeddings e "
                 f"ON e.hash = c.hash AND e.model = ? WHERE {_INDEXED} "
                 f"AND c.rowid IN ({','.join('?' * len(part))})",
                 (index.identity.model, *part),
@@ -123,9 +123,9 @@ def rescore(
     first (rows gone since are left out)."""
     if not rowids:
         return []
-    with file.reading() as db:
+    with file.reading() as db:  # CROSS JOIN: from the few rows, not from every vector
         rows = db.execute(
-            "SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.hash = c.hash "
+            "SELECT c.id, e.vector FROM chunks c CROSS JOIN embeddings e ON e.hash = c.hash "
             f"AND e.model = ? WHERE c.rowid IN ({','.join('?' * len(rowids))})",
             (model, *rowids),
         ).fetchall()

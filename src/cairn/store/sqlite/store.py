@@ -573,7 +573,7 @@ class SQLiteStore:
         self._file.close()
 
 
-RESCORE = 2
+RESCORE = 1
 """The approximate index's candidates per result, scored again from the stored float32
 vectors: exact scores (the index keeps float16) and a better top k."""
 _ALLOWED_CACHE_SIZE = 256

@@ -1,0 +1,136 @@
+"""The SQLite store's approximate vector index: saved next to the database and reused,
+kept in step with changes from any connection, rebuilt when its file is not this store's or
+is damaged, and filtered searches that return k rows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("usearch", reason="the approximate index needs usearch (cairn[ann])")
+
+from cairn.store.ann import ApproximateIndex, Identity
+from cairn.store.sqlite import SQLiteStore
+from cairn.store.sqlite.approximate import ann_folder
+from cairn.testing.store import EMBEDDER, MODEL, WORDS, make_doc, write
+from cairn.types import Filters
+
+
+def _docs(store: SQLiteStore, count: int, *, prefix: str = "d") -> None:
+    for n in range(count):
+        words = " ".join(WORDS[(n + i) % len(WORDS)] for i in range(5))
+        doc, chunks = make_doc(
+            f"{prefix}{n}",
+            f"{prefix}{n}.md",
+            [f"note {prefix} {n} {words} {n * 7919}", f"more about {words} number {n}"],
+            acl=("staff",) if n % 10 == 0 else ("others",),
+        )
+        write(store, doc, chunks)
+
+
+def _nearest(
+    store: SQLiteStore, text: str, k: int = 3, filters: Filters | None = None
+) -> list[str]:
+    vector = EMBEDDER.embed([text])[0]
+    return [r.chunk_id for r in store.dense_ranking(vector, k, filters, model=MODEL)]
+
+
+def _scores(store: SQLiteStore, text: str) -> list[float]:
+    vector = EMBEDDER.embed([text])[0]
+    return [r.score for r in store.dense_ranking(vector, 5, model=MODEL)]
+
+
+def _saved_file(db: Path) -> str:
+    [meta] = ann_folder(db).glob("*.json")
+    return str(json.loads(meta.read_text())["file"])
+
+
+def test_below_the_threshold_the_exact_scan_answers(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "cairn.db", ann_threshold=1000)
+    _docs(store, 5)
+    assert _nearest(store, "note d 3")
+    assert not ann_folder(tmp_path / "cairn.db").exists()
+    store.close()
+
+
+def test_the_saved_index_is_reused_and_follows_other_connections(tmp_path: Path) -> None:
+    db = tmp_path / "cairn.db"
+    first = SQLiteStore(db, ann_threshold=0)
+    _docs(first, 30)
+    exact = SQLiteStore(db, ann_threshold=10**9)
+    text = "note d 4 " + " ".join(WORDS)
+    assert _scores(first, text) == pytest.approx(_scores(exact, text), abs=1e-6)
+    saved = _saved_file(db)
+
+    second = SQLiteStore(db, ann_threshold=0)  # another process: loads, does not rebuild
+    doc, chunks = make_doc("new", "new.md", ["a kestrel over the tundra at dawn"])
+    write(second, doc, chunks)
+    second.delete_documents(["d4"])
+    assert _saved_file(db) == saved
+    for store in (first, second):
+        assert _nearest(store, "a kestrel over the tundra at dawn", 1) == ["new-0"]
+        assert not {"d4-0", "d4-1"} & set(_nearest(store, text, 60))
+        assert _scores(store, text) == pytest.approx(_scores(exact, text), abs=1e-6)
+    for store in (first, second, exact):
+        store.close()
+
+
+def test_a_reused_row_id_gets_the_new_chunks_vector(tmp_path: Path) -> None:
+    """Deleting the newest chunks and writing others gives the new ones the same row ids."""
+    db = tmp_path / "cairn.db"
+    store = SQLiteStore(db, ann_threshold=0)
+    _docs(store, 5)
+    doc, chunks = make_doc("last", "last.md", ["marmalade quasar bellows"])
+    write(store, doc, chunks)
+    assert _nearest(store, "marmalade quasar bellows", 1) == ["last-0"]
+    store.delete_documents(["last"])
+    doc, chunks = make_doc("other", "other.md", ["tundra kestrel tundra"])
+    write(store, doc, chunks)
+    top = store.dense_ranking(EMBEDDER.embed(["tundra kestrel tundra"])[0], 1, model=MODEL)
+    assert [r.chunk_id for r in top] == ["other-0"]
+    assert top[0].score == pytest.approx(1.0, abs=1e-5)
+    store.close()
+
+
+def test_another_stores_index_or_a_damaged_file_is_rebuilt(tmp_path: Path) -> None:
+    one, two = tmp_path / "one" / "cairn.db", tmp_path / "two" / "cairn.db"
+    for db, prefix in ((one, "a"), (two, "b")):
+        db.parent.mkdir()
+        store = SQLiteStore(db, ann_threshold=0)
+        _docs(store, 10, prefix=prefix)
+        _nearest(store, "note")
+        store.close()
+    shutil.rmtree(ann_folder(two))
+    shutil.copytree(ann_folder(one), ann_folder(two))  # same model, another store
+    store = SQLiteStore(two, ann_threshold=0)
+    assert all(cid.startswith("b") for cid in _nearest(store, "note a 3", 10))
+    assert _saved_file(two) != _saved_file(one)
+    store.close()
+
+    (ann_folder(two) / _saved_file(two)).write_bytes(b"not an index")
+    store = SQLiteStore(two, ann_threshold=0)
+    assert _nearest(store, "note b 3 " + " ".join(WORDS[3:] + WORDS[:3]), 1)[0].startswith("b3")
+    store.close()
+
+
+def test_filtered_searches_return_k_rows() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(3000, 24)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = ApproximateIndex.empty(Identity(model="m", ndim=24, store_id="s"), seq=0)
+    index.add(np.arange(3000, dtype=np.int64), vectors)
+    index.exact_rows = 50  # so that a 10% filter takes the oversampled path
+    broad = frozenset(range(0, 3000, 10))
+    narrow = frozenset(range(5, 3000, 100))
+    for query in vectors[:20]:
+        for allowed in (broad, narrow, frozenset({7})):
+            found = index.search(query, 10, allowed)
+            keys = sorted(allowed)
+            truth = np.array(keys)[np.argsort(-(vectors[keys] @ query))[:10]]
+            assert len(found) == min(10, len(allowed))
+            assert {k for k, _ in found} <= allowed
+            assert len({k for k, _ in found} & set(truth.tolist())) >= min(9, len(allowed))
