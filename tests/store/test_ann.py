@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +136,36 @@ def test_filtered_searches_return_k_rows() -> None:
             assert len(found) == min(10, len(allowed))
             assert {k for k, _ in found} <= allowed
             assert len({k for k, _ in found} & set(truth.tolist())) >= min(9, len(allowed))
+
+
+def test_a_store_from_before_the_change_log_gets_an_index_that_follows_it(
+    tmp_path: Path,
+) -> None:
+    """Schema 2 has no `vector_log`: the upgrade adds it, the first index is built from the
+    rows, and changes after it are replayed."""
+    from cairn.sqlite import SQLiteFile
+    from cairn.store.migrations import MIGRATIONS
+
+    db = tmp_path / "cairn.db"
+    old = SQLiteFile(db, MIGRATIONS[:2], what="db", damaged_hint="", foreign_keys=True)
+    old.close()
+    store = SQLiteStore(db, ann_threshold=10**9)  # written while the exact scan answered
+    _docs(store, 8)
+    store.close()
+    with closing(sqlite3.connect(db)) as conn, conn:  # as if written before the upgrade
+        for trigger in ("insert", "delete", "update"):
+            conn.execute(f"DROP TRIGGER vector_log_{trigger}")
+        conn.execute("DROP TABLE vector_log")
+        conn.execute("DELETE FROM sqlite_sequence")
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute("DELETE FROM meta WHERE key = 'store_id'")
+    store = SQLiteStore(db, ann_threshold=0)
+    assert _nearest(store, "note d 3 " + " ".join(WORDS[3:] + WORDS[:3]), 1) == ["d3-0"]
+    store.delete_documents(["d3"])
+    doc, chunks = make_doc("late", "late.md", ["bellows and marmalade at dusk"])
+    write(store, doc, chunks)
+    again = SQLiteStore(db, ann_threshold=0)
+    for s in (store, again):
+        assert _nearest(s, "bellows and marmalade at dusk", 1) == ["late-0"]
+        assert not {"d3-0", "d3-1"} & set(_nearest(s, "note d 3", 20))
+        s.close()
