@@ -254,6 +254,7 @@ def phase(args: argparse.Namespace) -> None:
             out[f"hybrid_bm25mem_{label}"] = {"p50": percentile(ms, 50), "p95": percentile(ms, 95)}
         out["rss_bm25mem_mb"], out["rss_bm25mem_peak_mb"] = rss_mb()
     store.close()
+    (args.queries_file.parent / f"{args.phase}.json").write_text(json.dumps(out))
     print(json.dumps(out))
 
 
@@ -297,6 +298,7 @@ def main() -> None:
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--skip-hybrid", action="store_true")
     parser.add_argument("--db", type=Path, help="measure this store instead of building one")
+    parser.add_argument("--report", action="store_true", help="print the last run's results")
     parser.add_argument("--phase", choices=("exact", "ann", "ann-load"), help=argparse.SUPPRESS)
     parser.add_argument("--queries-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--vectors-file", type=Path, help=argparse.SUPPRESS)
@@ -316,9 +318,10 @@ def main() -> None:
     work = CACHE / f"run-{db.stem}"
     work.mkdir(parents=True, exist_ok=True)
     qs = questions(args.embedder_workspace, args.queries)
-    ws = Workspace(load_settings(workspace=args.embedder_workspace))
-    np.save(work / "vectors.npy", ws.embedder.embed(qs))
-    (work / "queries.json").write_text(json.dumps(qs))
+    if not args.report:
+        ws = Workspace(load_settings(workspace=args.embedder_workspace))
+        np.save(work / "vectors.npy", ws.embedder.embed(qs))
+        (work / "queries.json").write_text(json.dumps(qs))
     with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         staff = conn.execute(
@@ -326,7 +329,11 @@ def main() -> None:
             "WHERE d.acl = '[\"staff\"]'"
         ).fetchone()[0]
     print(f"{chunks:,} chunks ({staff / chunks:.1%} readable by staff), {len(qs)} queries")
-    results = {name: run_phase(name, args, db, work) for name in ("exact", "ann", "ann-load")}
+    names = ("exact", "ann", "ann-load")
+    if args.report:  # the phases of an earlier run, from their files
+        results = {name: json.loads((work / f"{name}.json").read_text()) for name in names}
+    else:
+        results = {name: run_phase(name, args, db, work) for name in names}
     exact, ann, loaded = results["exact"], results["ann"], results["ann-load"]
     rows = [
         ("index ready (s): exact load / ANN build", exact["index_s"], ann["index_s"]),

@@ -169,3 +169,19 @@ def test_a_store_from_before_the_change_log_gets_an_index_that_follows_it(
         assert _nearest(s, "bellows and marmalade at dusk", 1) == ["late-0"]
         assert not {"d3-0", "d3-1"} & set(_nearest(s, "note d 3", 20))
         s.close()
+
+
+def test_a_loaded_index_searches_as_wide_as_the_built_one(tmp_path: Path) -> None:
+    """The search beam is not kept in the file: a loaded index must be given it again."""
+    rng = np.random.default_rng(4)
+    vectors = rng.normal(size=(4000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    identity = Identity(model="m", ndim=32, store_id="s")
+    built = ApproximateIndex.empty(identity, seq=7)
+    built.add(np.arange(4000, dtype=np.int64), vectors)
+    built.save(tmp_path)
+    loaded = ApproximateIndex.load(tmp_path, identity)
+    assert loaded is not None and loaded.seq == 7 and len(loaded) == 4000
+    queries = rng.normal(size=(100, 32)).astype(np.float32)
+    assert [loaded.search(q, 10) for q in queries] == [built.search(q, 10) for q in queries]
+    assert ApproximateIndex.load(tmp_path, Identity(model="m", ndim=32, store_id="t")) is None

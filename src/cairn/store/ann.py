@@ -233,6 +233,7 @@ class ApproximateIndex:
                 return None
         if index is None or len(index) != meta["count"] or index.ndim != identity.ndim:
             return None
+        index.expansion_search = EXPANSION_SEARCH  # not kept in the file
         return cls(identity, index, seq=int(meta["seq"]), removed=int(meta.get("removed", 0)))
 
 
