@@ -9,8 +9,9 @@ store maps them back to chunk ids.
 
 A filter (`allowed` row ids) is honoured with k results whenever k rows pass it: a selective
 filter (at most `exact_rows` rows) is answered exactly from the index's own vectors; a broad
-one searches for enough neighbours that k of them pass (k / fraction x 2, HNSW's beam widened
-to match), four times as many again in the rare case fewer than k pass.
+one searches for enough neighbours that k of them pass and the beam over the allowed rows
+stays wide (max(2k, 384) / fraction; HNSW's beam widened to match), four times as many again
+in the rare case fewer than k pass.
 
 Saved next to the database as `<name>.ann/<model>.json` (what the file holds: model,
 dimensions, the store it belongs to, the change-log position it reflects) and the index
@@ -53,6 +54,11 @@ EXACT_ROWS = 2_000
 (reading them back costs ~12 us a row; bench/million.py)."""
 OVERSAMPLE = 2.0
 """How many more neighbours than k / fraction a filtered search asks for."""
+FILTERED_BEAM = 384
+"""A filtered search's beam over the allowed rows: it asks for at least this many / fraction
+neighbours. On bench/million.py's set at 434k chunks with a 10.8% ACL filter, recall@10
+against the exact scan was 0.94 with the unfiltered beam (512 over all rows), 0.953 asking
+for 2,048 (4.3 ms), 0.989 for 4,096 (9.4 ms)."""
 
 
 def _usearch() -> Any:
@@ -153,7 +159,7 @@ class ApproximateIndex:
             if len(allowed) <= self.exact_rows:
                 return self._exact(query, k, allowed)
             fraction = min(1.0, len(allowed) / size)
-            count = math.ceil(k / fraction * OVERSAMPLE) + k
+            count = math.ceil(max(k * OVERSAMPLE, FILTERED_BEAM) / fraction) + k
             while True:
                 count = min(size, count)
                 found = [(key, s) for key, s in self._search(query, count) if key in allowed]
