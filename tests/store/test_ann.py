@@ -5,8 +5,10 @@ is damaged, and filtered searches that return k rows."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sqlite3
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -185,3 +187,16 @@ def test_a_loaded_index_searches_as_wide_as_the_built_one(tmp_path: Path) -> Non
     queries = rng.normal(size=(100, 32)).astype(np.float32)
     assert [loaded.search(q, 10) for q in queries] == [built.search(q, 10) for q in queries]
     assert ApproximateIndex.load(tmp_path, Identity(model="m", ndim=32, store_id="t")) is None
+
+
+def test_without_usearch_the_exact_scan_answers_and_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "usearch.index", None)  # import fails
+    store = SQLiteStore(tmp_path / "cairn.db", ann_threshold=0)
+    _docs(store, 5)
+    with caplog.at_level(logging.WARNING, logger="cairn.store.sqlite.store"):
+        assert _nearest(store, "note d 3 " + " ".join(WORDS[3:] + WORDS[:3]), 1) == ["d3-0"]
+    assert "pip install 'cairn[ann]'" in caplog.text
+    assert not ann_folder(tmp_path / "cairn.db").exists()
+    store.close()

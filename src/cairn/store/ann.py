@@ -64,7 +64,7 @@ for 2,048 (4.3 ms), 0.989 for 4,096 (9.4 ms)."""
 def _usearch() -> Any:
     try:
         from usearch.index import Index
-    except ImportError:  # pragma: no cover - depends on the environment
+    except ImportError:
         raise ConfigError(
             "the vector index past store.ann_threshold needs usearch: pip install 'cairn[ann]' "
             "(or raise store.ann_threshold above the number of chunks to keep the exact scan)"

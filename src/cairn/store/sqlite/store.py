@@ -8,6 +8,7 @@ database as it was before or after that document, never in between.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cairn.errors import StoreError
+from cairn.errors import ConfigError, StoreError
 from cairn.sqlite import SQLiteFile
 from cairn.store.ann import ApproximateIndex
 from cairn.store.base import DocumentInfo, NearDuplicates, Vector, WriteResult, hits_of
@@ -39,6 +40,8 @@ from cairn.store.sqlite.rows import (
 )
 from cairn.store.vectors import VectorIndex
 from cairn.types import Chunk, Document, Filters, Hit, Ranked, Risk
+
+log = logging.getLogger(__name__)
 
 ANN_THRESHOLD = 200_000
 """Indexed vectors of one model from which dense search uses the approximate index."""
@@ -75,6 +78,7 @@ class SQLiteStore:
             foreign_keys=True,
         )
         self._vectors: dict[str, tuple[int, VectorIndex | ApproximateIndex]] = {}
+        self._ann_warned = False
         self._index_lock = threading.Lock()  # one thread builds an index, the others wait
         self._allowed_lock = threading.Lock()
         self._lexical = LexicalIndex(self._file, path, heading_weight, self.generation)
@@ -507,7 +511,13 @@ class SQLiteStore:
             if isinstance(previous, ApproximateIndex):
                 ann: ApproximateIndex | None = approximate.sync(self._file, folder, previous)
             elif approximate.indexed_estimate(self._file) >= max(self.ann_threshold, 1):
-                ann = approximate.open_index(self._file, folder, model)
+                try:
+                    ann = approximate.open_index(self._file, folder, model)
+                except ConfigError as exc:  # usearch missing: the exact scan still answers
+                    if not self._ann_warned:
+                        log.warning("%s", exc)
+                        self._ann_warned = True
+                    ann = None
             else:
                 ann = None
             if ann is not None and len(ann) >= max(self.ann_threshold, 1):
