@@ -231,6 +231,10 @@ def test_upload_documents_and_find_them(new_page: NewPage, server: Server, tmp_p
     job = page.locator(".job").first
     page.locator('.job[data-status="done"]').first.wait_for(timeout=60_000)
     assert "1 of 1 file" in job.inner_text()
+    # The planted notice below is flagged by the ingest scan, and the job says so.
+    assert job.get_attribute("data-flagged") == "1"
+    assert "1 passage flagged" in job.locator(".job-flagged").inner_text()
+    assert job.locator(".job-quarantined").count() == 0  # guard.ingest = flag keeps it
     page.locator("#doc-list").get_by_text("quorum-runbook.md").wait_for()
 
     # ...and one dropped on the drop zone.
@@ -247,6 +251,7 @@ def test_upload_documents_and_find_them(new_page: NewPage, server: Server, tmp_p
         }"""
     )
     page.locator('.job[data-status="done"]').nth(1).wait_for(timeout=60_000)
+    assert page.locator(".job").first.locator(".job-flagged").count() == 0  # a clean file
     page.locator("#doc-list").get_by_text("glimmerfish.txt").wait_for()
     assert page.locator("#doc-list tbody tr").count() == 5
     assert page.locator("#doc-count").inner_text() == "(5)"

@@ -122,7 +122,7 @@ class PIIDetector:
         spans = [
             Span(r.start, r.end, r.entity_type, float(r.score))
             for r in results
-            if _plausible(r.entity_type, text[r.start : r.end])
+            if _plausible(r.entity_type, text[r.start : r.end], text[: r.start])
         ]
         return _non_overlapping(spans)
 
@@ -189,10 +189,15 @@ def _substitute(text: str, spans: Iterable[Span], replace: Any) -> str:
     return "".join(out)
 
 
-def _plausible(entity: str, value: str) -> bool:
+def _plausible(entity: str, value: str, before: str = "") -> bool:
     """Phones are matched leniently (see `_build_engine`); fewer than 7 digits is a year, a
-    house number or a count, not a phone number."""
-    return entity != "PHONE_NUMBER" or sum(ch.isdigit() for ch in value) >= 7
+    house number or a count, not a phone number. A digit run written after `+` is a number
+    in international form (`+447700 208 815`), never a card, even when its Luhn sum holds."""
+    if entity == "PHONE_NUMBER":
+        return sum(ch.isdigit() for ch in value) >= 7
+    if entity == "CREDIT_CARD" and before.endswith("+"):
+        return False
+    return True
 
 
 def _non_overlapping(spans: list[Span]) -> list[Span]:

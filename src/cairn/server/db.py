@@ -40,6 +40,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN lease_until REAL",
         "CREATE INDEX jobs_lease ON jobs (status, lease_until)",
     ),
+    # 3: what the ingest scan found in a job's chunks (`guard.ingest`)
+    (
+        "ALTER TABLE jobs ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 
 

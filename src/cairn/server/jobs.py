@@ -99,6 +99,8 @@ class IngestJobs:
                 done=report.ingested + report.unchanged,
                 failed=len(missed),
                 chunks=report.chunks,
+                flagged=report.flagged,
+                quarantined=report.quarantined,
                 failures=[{"path": names.get(p, Path(p).name), "reason": r} for p, r in missed],
             )
 

@@ -25,7 +25,10 @@ LEASE_S = 60.0
 
 ABANDONED = "the server running this job stopped before it finished; upload the files again"
 
-_COLUMNS = "id, tenant, status, files, done, failed, chunks, failures, error, owner, lease_until"
+_COLUMNS = (
+    "id, tenant, status, files, done, failed, chunks, failures, error, owner, lease_until, "
+    "flagged, quarantined"
+)
 
 
 @runtime_checkable
@@ -44,9 +47,9 @@ class JobStore(Protocol):
         ...
 
     def update(self, job_id: str, **fields: Any) -> bool:
-        """Set some of `status`, `done`, `failed`, `chunks`, `failures`, `error` of one of
-        this owner's queued or running jobs. False when the job is not (or no longer) one:
-        a job another server failed as abandoned stays failed."""
+        """Set some of `status`, `done`, `failed`, `chunks`, `flagged`, `quarantined`,
+        `failures`, `error` of one of this owner's queued or running jobs. False when the job
+        is not (or no longer) one: a job another server failed as abandoned stays failed."""
         ...
 
     def renew(self) -> int:
@@ -111,6 +114,8 @@ class SQLiteJobStore:
             "done": row[4],
             "failed": row[5],
             "chunks": row[6],
+            "flagged": row[11],
+            "quarantined": row[12],
             "failures": json.loads(row[7]),
             "error": row[8],
         }
@@ -150,7 +155,9 @@ class SQLiteJobStore:
         return cur.rowcount
 
 
-UPDATABLE = frozenset({"status", "files", "done", "failed", "chunks", "failures", "error"})
+UPDATABLE = frozenset(
+    {"status", "files", "done", "failed", "chunks", "flagged", "quarantined", "failures", "error"}
+)
 """The job fields `JobStore.update` may set."""
 
 

@@ -93,6 +93,8 @@ class MemoryJobStore:
             "done": 0,
             "failed": 0,
             "chunks": 0,
+            "flagged": 0,
+            "quarantined": 0,
             "failures": [],
             "error": None,
             "tenant": tenant,

@@ -103,6 +103,14 @@ class JobStoreConformance:
         assert got is not None
         assert (got["status"], got["done"], got["failures"]) == ("running", 1, [{"path": "b.md"}])
 
+    def test_a_job_counts_flagged_and_quarantined_chunks(self, first: JobStore) -> None:
+        job = first.create("acme", ["a.md"])
+        assert (job["flagged"], job["quarantined"]) == (0, 0)
+        assert first.update(job["id"], status="running", chunks=5, flagged=2, quarantined=1)
+        got = first.get(job["id"])
+        assert got is not None
+        assert (got["chunks"], got["flagged"], got["quarantined"]) == (5, 2, 1)
+
     def test_another_tenant_does_not_see_the_job(self, first: JobStore) -> None:
         job = first.create("acme", ["a.md"])
         assert first.get(job["id"], tenant="acme") is not None
