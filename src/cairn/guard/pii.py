@@ -195,9 +195,7 @@ def _plausible(entity: str, value: str, before: str = "") -> bool:
     in international form (`+447700 208 815`), never a card, even when its Luhn sum holds."""
     if entity == "PHONE_NUMBER":
         return sum(ch.isdigit() for ch in value) >= 7
-    if entity == "CREDIT_CARD" and before.endswith("+"):
-        return False
-    return True
+    return not (entity == "CREDIT_CARD" and before.endswith("+"))
 
 
 def _non_overlapping(spans: list[Span]) -> list[Span]:
