@@ -143,6 +143,12 @@ class GuardSettings(_Section):
     or `redact` (`[EMAIL_ADDRESS]`) it in answers, traces, logs and the answer cache, which
     then never stores a question holding any (`CAIRN_GUARD_PII`; needs the `pii` extra:
     pip install 'cairn[pii]'; see docs/guard.md)."""
+    pii_placeholders: bool = False
+    """Personal data in what is sent to a model (passages, question, history) is swapped for
+    reversible placeholders (`<PERSON_1>`, `<EMAIL_ADDRESS_1>`) and restored in the answer,
+    so it never reaches a hosted model; traces and logs keep the placeholders, and the answer
+    cache stores no answer holding personal data (`CAIRN_GUARD_PII_PLACEHOLDERS`; needs the
+    `pii` extra)."""
 
 
 class AnswerSettings(_Section):

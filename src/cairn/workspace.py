@@ -100,7 +100,11 @@ class Workspace:
             from cairn.guard.surfaces import PIIAnswerCache
 
             detector, scrub = self.pii
-            return PIIAnswerCache(cache, detector, scrub)
+            cache = PIIAnswerCache(cache, detector, scrub)
+        if cache is not None and self.placeholders is not None:
+            from cairn.guard.placeholders import PlaceholderAnswerCache
+
+            cache = PlaceholderAnswerCache(cache, self.placeholders)
         return cache
 
     def provider(self, task: str = "answer", model: str | None = None) -> Provider | None:
@@ -114,6 +118,10 @@ class Workspace:
         provider = metered_provider(llm, task, self.budget)
         if provider is not None:
             self._providers.append(provider)
+            if self.placeholders is not None:  # the model sees <PERSON_1>, not the name
+                from cairn.guard.placeholders import PlaceholderProvider
+
+                provider = PlaceholderProvider(provider, self.placeholders)
         return provider
 
     def retriever(self, mode: str | None = None) -> Retriever:
@@ -265,7 +273,7 @@ class Workspace:
         s = self.settings.shadow
         if s.fraction <= 0:
             return None
-        if self.settings.guard.pii != "off":
+        if self.settings.guard.pii != "off" or self.settings.guard.pii_placeholders:
             # shadow.db would hold questions and candidate answers unscrubbed
             log.warning("shadow comparisons are off while guard.pii is %s", self.settings.guard.pii)
             return None
@@ -314,6 +322,24 @@ class Workspace:
         register_scrubber(scrub)
         install_log_scrubber(scrub)
         return detector, scrub
+
+    @cached_property
+    def placeholders(self) -> PIIDetector | None:
+        """The detector of `guard.pii_placeholders` (None when off). Without a `guard.pii`
+        policy of its own, traces and logs of this process then keep placeholders."""
+        if not self.settings.guard.pii_placeholders:
+            return None
+        from cairn.guard.placeholders import placeholder_detector, pseudonymise_text
+        from cairn.guard.surfaces import install_log_scrubber
+        from cairn.trace.redact import register_scrubber
+
+        if self.pii is not None:  # guard.pii scrubs traces and logs its own way
+            return self.pii[0]
+        detector = placeholder_detector()
+        scrub = pseudonymise_text(detector)
+        register_scrubber(scrub)
+        install_log_scrubber(scrub)
+        return detector
 
     @cached_property
     def canary(self) -> Canary:

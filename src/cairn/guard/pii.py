@@ -144,14 +144,22 @@ class PIIDetector:
             case PIIPolicy.REDACT:
                 return self.redact(text)
 
-    def pseudonymise(self, text: str) -> tuple[str, dict[str, str]]:
+    def pseudonymise(
+        self, text: str, mapping: dict[str, str] | None = None
+    ) -> tuple[str, dict[str, str]]:
         """`text` with each value swapped for a placeholder (`<EMAIL_ADDRESS_1>`), and the
         placeholder → value mapping that `restore` needs. A value repeated gets the same
-        placeholder; placeholders already present in `text` are never reused."""
+        placeholder; placeholders already present in `text` are never reused. Pass the
+        `mapping` of an earlier text to extend it (one numbering over several texts, such as
+        the messages of one model call); it is updated in place."""
         spans = self.find(text)
-        mapping: dict[str, str] = {}
+        mapping = {} if mapping is None else mapping
         by_value: dict[tuple[str, str], str] = {}
         counts: dict[str, int] = {}
+        for held, value in mapping.items():
+            entity, _, n = held[1:-1].rpartition("_")
+            by_value[(entity, value)] = held
+            counts[entity] = max(counts.get(entity, 0), int(n) if n.isdigit() else 0)
 
         def placeholder(span: Span, value: str) -> str:
             key = (span.entity, value)
@@ -160,7 +168,7 @@ class PIIDetector:
                 while True:
                     n += 1
                     candidate = f"<{span.entity}_{n}>"
-                    if candidate not in text:
+                    if candidate not in text and candidate not in mapping:
                         break
                 counts[span.entity] = n
                 by_value[key] = candidate
