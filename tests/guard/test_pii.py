@@ -57,6 +57,14 @@ def test_an_international_number_is_a_phone_not_a_card(pii: PIIDetector) -> None
     ]
 
 
+def test_a_phone_shaped_nhs_number_is_a_phone_unless_health_is_spoken_of(
+    pii: PIIDetector,
+) -> None:
+    # 943 476 5919 passes the NHS check digit, as one random 10-digit number in eleven does
+    assert _found(pii, "Office 943-476-5919 fax") == {"PHONE_NUMBER": "943-476-5919"}
+    assert _found(pii, "Patient NHS number 943 476 5919.") == {"UK_NHS": "943 476 5919"}
+
+
 def test_phone_with_context(pii: PIIDetector) -> None:
     text = "Call me on +44 20 7946 0958 tomorrow."
     assert _found(pii, text) == {"PHONE_NUMBER": "+44 20 7946 0958"}

@@ -124,7 +124,7 @@ class PIIDetector:
             for r in results
             if _plausible(r.entity_type, text[r.start : r.end], text[: r.start])
         ]
-        return _non_overlapping(spans)
+        return _non_overlapping(_phones_over_ids(spans, text))
 
     def mask(self, text: str) -> str:
         """Each value partly hidden: `j***@e***.com`, `**** **** **** 1111`, `J***`."""
@@ -204,6 +204,34 @@ def _plausible(entity: str, value: str, before: str = "") -> bool:
     if entity == "PHONE_NUMBER":
         return sum(ch.isdigit() for ch in value) >= 7
     return not (entity == "CREDIT_CARD" and before.endswith("+"))
+
+
+_ID_CONTEXT = re.compile(
+    r"\b(?:nhs|health|patient|hospital|medical|gp|clinic|nino|national insurance|"
+    r"ssn|social security|itin|taxpayer|passport)\b",
+    re.IGNORECASE,
+)
+_ID_WINDOW = 60
+_CHECKSUM_IDS = {"UK_NHS"}
+
+
+def _phones_over_ids(spans: list[Span], text: str) -> list[Span]:
+    """A 10-digit run that is both a possible phone number and a valid NHS number is a
+    phone unless the words around it speak of health records: one random 10-digit number
+    in eleven passes the NHS check digit, so the checksum alone says little."""
+    phones = [s for s in spans if s.entity == "PHONE_NUMBER"]
+    if not phones:
+        return spans
+
+    def phone_shaped_id(span: Span) -> bool:
+        if span.entity not in _CHECKSUM_IDS:
+            return False
+        if not any(p.start <= span.start and span.end <= p.end for p in phones):
+            return False
+        around = text[max(0, span.start - _ID_WINDOW) : span.end + _ID_WINDOW]
+        return not _ID_CONTEXT.search(around)
+
+    return [s for s in spans if not phone_shaped_id(s)]
 
 
 def _non_overlapping(spans: list[Span]) -> list[Span]:
