@@ -196,10 +196,11 @@ def test_a_blocked_request_says_so_with_its_reason(new_page: NewPage, server: Se
     assert answer.locator(".source-item").count() == 0
     shot(page, "chat-blocked-desktop")
 
+    follow_up = "How do I make the instances of a dataclass immutable?"  # never cached here
     with page.expect_request("**/v1/chat/completions") as sent:
-        ask(page, "How do I give a dataclass field a default list?")
+        ask(page, follow_up)
     messages = json.loads(sent.value.post_data or "{}")["messages"]
-    assert [m["content"] for m in messages] == ["How do I give a dataclass field a default list?"]
+    assert [m["content"] for m in messages] == [follow_up]
     assert page.locator(".answer").last.get_attribute("data-refused") is None
 
 
