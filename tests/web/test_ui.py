@@ -194,6 +194,8 @@ def test_a_blocked_request_says_so_with_its_reason(new_page: NewPage, server: Se
     assert banner.locator(".refused-code").inner_text() == reason
     assert answer.locator(".abstain-note").count() == 0  # blocked, not "not found"
     assert answer.locator(".source-item").count() == 0
+    trace_id = answer.get_attribute("data-trace-id")
+    assert trace_id
     shot(page, "chat-blocked-desktop")
 
     follow_up = "How do I make the instances of a dataclass immutable?"  # never cached here
@@ -202,6 +204,17 @@ def test_a_blocked_request_says_so_with_its_reason(new_page: NewPage, server: Se
     messages = json.loads(sent.value.post_data or "{}")["messages"]
     assert [m["content"] for m in messages] == [follow_up]
     assert page.locator(".answer").last.get_attribute("data-refused") is None
+
+    # The decision is on the request's trace too: in the list and on the trace page.
+    page.goto("/traces")
+    row = page.locator(f'tr[data-trace-id="{trace_id}"]')
+    row.wait_for()
+    pill = row.locator(".guard-pill")
+    assert pill.inner_text() == "Blocked: input"
+    assert (pill.get_attribute("title") or "").startswith("input guard: prompt-injection")
+    page.goto(f"/traces/{trace_id}")
+    page.locator("#trace-sub .guard-pill").wait_for()
+    assert page.locator("#trace-sub .guard-pill").inner_text() == "Blocked: input"
 
 
 def test_trace_explorer_finds_the_request(new_page: NewPage, server: Server) -> None:
