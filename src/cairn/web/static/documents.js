@@ -131,7 +131,8 @@
       if (state.status === "done" || state.status === "failed") {
         await loadDocuments();
         if (state.status === "done" && !(state.failed > 0)) {
-          C.toast(`Added ${C.pluralise(C.num(state.done) ?? 0, "file")} · ${C.pluralise(C.num(state.chunks) ?? 0, "passage")}.`);
+          const flagged = C.num(state.flagged) ? ` · ${C.fmtInt(state.flagged)} flagged as possible prompt injection` : "";
+          C.toast(`Added ${C.pluralise(C.num(state.done) ?? 0, "file")} · ${C.pluralise(C.num(state.chunks) ?? 0, "passage")}${flagged}.`);
         }
         return;
       }
