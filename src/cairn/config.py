@@ -190,6 +190,37 @@ class AnswerSettings(_Section):
     dropped (see docs/api.md, "Conversations")."""
 
 
+class RerankSettings(_Section):
+    """The rerank stage (docs/rerank.md): reorders the retrieved candidates before the first
+    `retrieve.k` are kept."""
+
+    backend: Literal["off", "llm", "cross-encoder"] = "off"
+    """`off`: the retriever's order; `llm`: one listwise call to the model of the `rerank`
+    task (needs `llm.provider`; metered under the feature `rerank`); `cross-encoder`: an ONNX
+    cross-encoder you supply in `model_path` (no package ships one)."""
+    depth: int = Field(20, ge=1, le=200)
+    """Candidates retrieved and reranked per question (at least `retrieve.k`)."""
+    passage_tokens: int = Field(128, ge=16, le=4096)
+    """`llm`: each passage is cut to about this many tokens in the ranking prompt."""
+    model_path: Path | None = None
+    """`cross-encoder`: the folder holding `model.onnx` and `tokenizer.json`."""
+    max_tokens: int = Field(256, ge=16, le=4096)
+    """`cross-encoder`: each (question, passage) pair is truncated to this many tokens."""
+    batch_size: int = Field(16, ge=1, le=1024)
+    """`cross-encoder`: pairs scored per model run."""
+    threads: int = Field(0, ge=0)
+    """`cross-encoder`: onnxruntime intra-op threads (0: its default)."""
+
+    @model_validator(mode="after")
+    def _model_path_for_cross_encoder(self) -> RerankSettings:
+        if self.backend == "cross-encoder" and self.model_path is None:
+            raise ValueError(
+                "rerank.backend = 'cross-encoder' needs rerank.model_path (a folder with "
+                "model.onnx and tokenizer.json)"
+            )
+        return self
+
+
 class LLMRoute(_Section):
     """A model for one task (`answer`, `rewrite`, `judge`, `agent`); unset fields inherit."""
 
@@ -444,6 +475,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
+    rerank: RerankSettings = Field(default_factory=RerankSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     guard: GuardSettings = Field(default_factory=GuardSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)

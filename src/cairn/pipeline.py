@@ -61,6 +61,7 @@ from cairn.answer.verify import Verifier
 from cairn.cache import AnswerCache, CacheHit, CacheRequest
 from cairn.context import RequestContext, current_context, request_context
 from cairn.conversation import KeepQuestion, QueryRewriter, Turn, fit_history
+from cairn.rerank.base import ExplainingReranker, Reordering
 from cairn.retrieve.base import Retriever
 from cairn.shadow import ShadowStage
 from cairn.stages import (
@@ -100,6 +101,9 @@ class Pipeline:
     """`cairn.cache.config_fingerprint(settings, mode=..., model=...)` of this pipeline."""
     input_guard: InputGuard = field(default_factory=NoInputGuard)
     reranker: Reranker = field(default_factory=KeepOrder)
+    rerank_depth: int = 0
+    """Candidates retrieved for the reranker (`rerank.depth`); the first `k` are kept after
+    reranking. 0 (or at most `k`): `k` are retrieved and reordered."""
     context_guard: ContextGuard = field(default_factory=NoContextGuard)
     output_guard: OutputGuard = field(default_factory=NoOutputGuard)
     settler: Settler = field(default_factory=lambda: LedgerSettler(None))
@@ -216,8 +220,9 @@ class Pipeline:
                     elif request is not None:
                         root.set(cache="miss")
                 if refusal is None and cached is None:
-                    hits = self._retrieve(question, k or self.k, filters)  # 3 retrieve
-                    hits = self.reranker.rerank(question, hits)  # 4 rerank
+                    keep = k or self.k
+                    hits = self._retrieve(question, max(keep, self.rerank_depth), filters)  # 3
+                    hits = self._rerank(question, hits)[:keep]  # 4 rerank
                     screened = self._screen(question, hits)  # 5 context guard
                     root.set(guard_context=screened.verdict.status)
                     decisions = _decided(decisions, "context", screened.verdict)
@@ -564,6 +569,24 @@ class Pipeline:
                 risk=[h.risk.score if h.risk else None for h in screened.hits],
             )
         return screened
+
+    def _rerank(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """The reranker's order, in a `rerank` span (none for `KeepOrder`); a backend that
+        kept the incoming order because its model failed says why (`fallback`)."""
+        if isinstance(self.reranker, KeepOrder):
+            return hits
+        name = type(self.reranker).__name__
+        with self.tracer.span("rerank", reranker=name, candidates=len(hits)) as span:
+            if isinstance(self.reranker, ExplainingReranker):
+                reordering = self.reranker.reorder(question, hits)
+            else:
+                reordering = Reordering(hits=self.reranker.rerank(question, hits))
+            span.set(
+                chunk_ids=[h.chunk.id for h in reordering.hits],
+                fallback=reordering.fallback,
+                **{f"rerank_{key}": value for key, value in reordering.notes.items()},
+            )
+        return reordering.hits
 
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         with self.tracer.span("retrieve", k=k, retriever=type(self.retriever).__name__) as span:

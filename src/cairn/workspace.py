@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 from cairn.config import Settings
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.pipeline import Pipeline
-from cairn.stages import ContextGuard, GuardVerdict, InputGuard, LedgerSettler, OutputGuard
+from cairn.stages import (
+    ContextGuard,
+    GuardVerdict,
+    InputGuard,
+    LedgerSettler,
+    OutputGuard,
+    Reranker,
+)
 from cairn.store.base import Store
 from cairn.store.open import DB_FILE, open_store, sqlite_path
 
@@ -161,6 +168,12 @@ class Workspace:
         context_guard = self.context_guard()
         assembler, attributor = self.model_stages(provider is not None, verifier, context_guard)
         router, answerers = self.router(provider is not None, model, verifier)
+        reranker = self.reranker(model)
+        fingerprint_extra: dict[str, object] = {}
+        if self.pii is not None:
+            fingerprint_extra["guard_pii"] = self.settings.guard.pii
+        if self.settings.rerank.backend != "off":
+            fingerprint_extra["rerank"] = self.settings.rerank.model_dump(mode="json")
         return Pipeline(
             retriever,
             answerer,
@@ -174,9 +187,11 @@ class Workspace:
                 self.settings,
                 mode=mode,
                 model=model,
-                extra={"guard_pii": self.settings.guard.pii} if self.pii is not None else None,
+                extra=fingerprint_extra or None,
             ),
             input_guard=input_guard,
+            reranker=reranker,
+            rerank_depth=0 if self.settings.rerank.backend == "off" else self.settings.rerank.depth,
             context_guard=context_guard,
             output_guard=output_guard,
             rewriter=build_rewriter(self.provider("rewrite", model)),
@@ -187,6 +202,23 @@ class Workspace:
             answerers=answerers,
             shadow=self.shadow(verifier, output_guard) if shadow and provider is not None else None,
         )
+
+    def reranker(self, model: str | None = None) -> Reranker:
+        """The rerank stage `rerank.backend` asks for (`cairn.rerank`); the LLM backend calls
+        the `rerank` task's model, metered under the feature `rerank`."""
+        from cairn.budget.providers import metered_provider
+        from cairn.rerank import build_reranker
+
+        r = self.settings.rerank
+        provider = None
+        if r.backend == "llm":
+            llm = self.settings.llm
+            if model is not None:
+                llm = llm.model_copy(update={"model": model})
+            provider = metered_provider(llm, "rerank", self.budget, feature="rerank")
+            if provider is not None:
+                self._providers.append(provider)
+        return build_reranker(r, provider=provider, spotlight=self.settings.guard.spotlight)
 
     def generative(self, provider: Provider) -> GenerativeAnswerer:
         """A model's answerer as every route uses it: the shipped prompt with the canary and
