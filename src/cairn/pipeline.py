@@ -6,7 +6,10 @@
 `assemble` picks the passages the answerer is given (`cairn.answer.assembly`: a token
 budget, merged and expanded chunks, for a model; every hit as retrieved by default);
 `attribute` cites each sentence of a model's answer by the passage that supports it
-(`cairn.answer.attribute`; a no-op by default). The answer's `hits` stay the retrieved ones.
+(`cairn.answer.attribute`; a no-op by default), then the evidence check withholds a model's
+answer whose cited passages do not answer the question (`cairn.answer.evidence`; a no-op by
+default). `rerank` reorders `rerank_depth` candidates and keeps the first `k`
+(`cairn.rerank`). The answer's `hits` stay the retrieved ones.
 
 A question asked with `history` (earlier turns of a conversation) is checked by the input
 guard as asked, then made standalone by the `rewriter` (`cairn.conversation`), the history
@@ -56,6 +59,7 @@ from cairn.answer.events import (
     TokenEvent,
     VerifiedEvent,
 )
+from cairn.answer.evidence import EvidenceCheck, KeepAnswer
 from cairn.answer.router import DEFAULT_ROUTE, ESCALATED, NoRouter, RouteDecision, Router
 from cairn.answer.verify import Verifier
 from cairn.cache import AnswerCache, CacheHit, CacheRequest
@@ -122,6 +126,9 @@ class Pipeline:
     attributor: Attributor = field(default_factory=KeepCitations)
     """Cites a model's sentences by what supports them
     (`cairn.answer.attribute.PostHocAttributor`)."""
+    evidence: EvidenceCheck = field(default_factory=KeepAnswer)
+    """Withholds a model's answer whose cited passages do not answer the question
+    (`cairn.answer.evidence.AnswerabilityCheck`), after attribution."""
     router: Router = field(default_factory=NoRouter)
     """Picks the route of each request (`cairn.answer.router`); `NoRouter`: `answerer`."""
     answerers: Mapping[str, Answerer] = field(default_factory=dict)
@@ -345,6 +352,7 @@ class Pipeline:
         `decision` says so."""
         # checked whole before any of it is sent when a guard or attribution may withhold it
         withholds = isinstance(self.attributor, PostHocAttributor) and self.attributor.withhold
+        withholds = withholds or not isinstance(self.evidence, KeepAnswer)
         guarded = not isinstance(self.output_guard, NoOutputGuard) or withholds
         written: Draft
         if decision.draft is not None:  # the router's verified extractive answer
@@ -356,14 +364,14 @@ class Pipeline:
             tried, why = self._try(question, hits, decision.route)  # answer
             if tried is not None:
                 written = tried
-                tried = self._verify(self._attribute(tried, hits), hits)  # attribute, verify
+                tried = self._verify(self._attribute(question, tried, hits), hits)
                 why = "" if _verified(tried) else _unkept(tried)
             if why:
                 decision = self._escalate(decision, why, root)
                 written = yield from self._answer(
                     question, hits, False, self.answerers.get(decision.route, self.answerer)
                 )
-                draft = self._verify(self._attribute(written, hits), hits)
+                draft = self._verify(self._attribute(question, written, hits), hits)
             else:
                 assert tried is not None
                 draft = tried
@@ -374,7 +382,7 @@ class Pipeline:
             written = yield from self._answer(  # answer
                 question, hits, stream and not guarded, answerer
             )
-            draft = self._attribute(written, hits)  # attribute
+            draft = self._attribute(question, written, hits)  # attribute, evidence
             draft = self._verify(draft, hits)  # verify
         draft = _with_risk(draft, hits)
         checked = OFF
@@ -530,17 +538,27 @@ class Pipeline:
             )
         return passages
 
-    def _attribute(self, draft: Draft, hits: list[Hit]) -> Draft:
-        if isinstance(self.attributor, KeepCitations) or draft.abstained or draft.degraded:
+    def _attribute(self, question: str, draft: Draft, hits: list[Hit]) -> Draft:
+        """The attribute stage, then the evidence check (both skip an abstention and a
+        degraded answer)."""
+        if draft.abstained or draft.degraded:
             return draft
-        with self.tracer.span("attribute", attributor=type(self.attributor).__name__) as span:
-            attributed = self.attributor.attribute(draft, hits)
-            span.set(
-                changed=attributed.text != draft.text,
-                withheld=attributed.abstained,
-                reason=attributed.reason,
-            )
-        return attributed
+        if not isinstance(self.attributor, KeepCitations):
+            name = type(self.attributor).__name__
+            with self.tracer.span("attribute", attributor=name) as span:
+                attributed = self.attributor.attribute(draft, hits)
+                span.set(
+                    changed=attributed.text != draft.text,
+                    withheld=attributed.abstained,
+                    reason=attributed.reason,
+                )
+            draft = attributed
+        if isinstance(self.evidence, KeepAnswer) or draft.abstained:
+            return draft
+        with self.tracer.span("evidence", check=type(self.evidence).__name__) as span:
+            checked = self.evidence.check(question, draft, hits)
+            span.set(withheld=checked.abstained, reason=checked.reason)
+        return checked
 
     def _verify(self, draft: Draft, hits: list[Hit]) -> Draft:
         with self.tracer.span("verify") as span:

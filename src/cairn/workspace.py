@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from cairn.answer.assembly import ContextAssembler
     from cairn.answer.attribute import Attributor
     from cairn.answer.base import Answerer, Draft
+    from cairn.answer.evidence import EvidenceCheck
     from cairn.answer.generative import GenerativeAnswerer
     from cairn.answer.prompt import PromptParts
     from cairn.answer.router import Router
@@ -198,6 +199,7 @@ class Workspace:
             history_tokens=self.settings.answer.history_tokens,
             assembler=assembler,
             attributor=attributor,
+            evidence=self.evidence_check(provider is not None),
             router=router,
             answerers=answerers,
             shadow=self.shadow(verifier, output_guard) if shadow and provider is not None else None,
@@ -265,6 +267,18 @@ class Workspace:
 
         assembler = BudgetedContext(self.store, max_tokens=answer.context_tokens, screen=screen)
         return assembler, attributor
+
+    def evidence_check(self, model: bool) -> EvidenceCheck:
+        """Abstention on evidence for a model's answers (`cairn.answer.evidence`): with a
+        model, `answer.abstention = "evidence"` and `answer.withhold_unsupported`; else none."""
+        from cairn.answer.evidence import AnswerabilityCheck, KeepAnswer
+
+        answer = self.settings.answer
+        if not model or answer.abstention != "evidence" or not answer.withhold_unsupported:
+            return KeepAnswer()
+        from cairn.answer.extractive import ExtractiveAnswerer
+
+        return AnswerabilityCheck.of(ExtractiveAnswerer(self.store, self.embedder, answer))
 
     def router(
         self, generative: bool, model: str | None, verifier: Verifier
