@@ -161,6 +161,13 @@ def test_the_model_pipeline_withholds_against_the_fake_server(
         }
     )
     model_ws = Workspace(settings)
+    try:
+        check_model_pipeline(model_ws, server)
+    finally:
+        model_ws.close()
+
+
+def check_model_pipeline(model_ws: Workspace, server: FakeLLMServer) -> None:
     p = model_ws.pipeline(shadow=False)
     assert isinstance(p.evidence, AnswerabilityCheck)
     assert isinstance(p.attributor, type(model_ws.model_stages(True)[1]))
