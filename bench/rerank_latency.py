@@ -3,8 +3,9 @@
     .venv/bin/python bench/rerank_latency.py --workspace .cairn --n 100 [--depth 20]
 
 Questions as in bench/latency.py. Each question is asked by every pipeline in turn
-(alternating, answer cache off, extractive answers), so the machine's load falls on all
-alike; p50 / p95 wall and CPU time, and each p95's ratio to the pipeline without reranking.
+(alternating, answer cache off, extractive answers, the embedder's recent-query memory
+cleared before each ask), so the machine's load falls on all alike; p50 / p95 wall and CPU
+time, and each p95's ratio to the pipeline without reranking.
 
 Pipelines:
 - `off`: the retriever's top `k` (the default).
@@ -117,6 +118,7 @@ def main() -> None:
         cpu: dict[str, list[float]] = {n: [] for n in pipelines}
         for q in qs:
             for name, pipeline in pipelines.items():
+                ws.embedder._recent.clear()  # each ask embeds its question, as alone
                 s, cs = time.perf_counter(), time.process_time()
                 pipeline.ask(q)
                 wall[name].append((time.perf_counter() - s) * 1000)
