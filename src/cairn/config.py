@@ -179,7 +179,14 @@ class AnswerSettings(_Section):
     attribution"). `false` keeps the model's markers, and an answer without any abstains."""
     withhold_unsupported: bool = True
     """A model's answer in which no sentence is supported by any passage is withheld (the
-    "not found" abstention, with the reason on the trace); `false` shows it, flagged."""
+    "not found" abstention, with the reason on the trace); `false` shows it, flagged. With
+    `abstention = "evidence"`, so is one whose passages do not answer the question (the
+    answerability model, `evidence_scope`)."""
+    evidence_scope: Literal["given", "cited"] = "given"
+    """With a model, the passages the answerability model judges once attribution has cited
+    the answer (`abstention = "evidence"` and `withhold_unsupported`): `given`, every passage
+    the model was given; `cited`, only those the answer's supported sentences cite
+    (stricter, withholds more correct answers)."""
     context_tokens: int = Field(2000, ge=100, le=200_000)
     """Passages given to a model: filled by rank within this many tokens, overlapping or
     adjacent chunks of a document merged, a passage cut mid-answer given its neighbouring

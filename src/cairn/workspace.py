@@ -278,7 +278,8 @@ class Workspace:
             return KeepAnswer()
         from cairn.answer.extractive import ExtractiveAnswerer
 
-        return AnswerabilityCheck.of(ExtractiveAnswerer(self.store, self.embedder, answer))
+        extractive = ExtractiveAnswerer(self.store, self.embedder, answer)
+        return AnswerabilityCheck.of(extractive, scope=answer.evidence_scope)
 
     def router(
         self, generative: bool, model: str | None, verifier: Verifier

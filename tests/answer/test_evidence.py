@@ -62,7 +62,9 @@ def fluent(request: Request) -> str:
     return f"{first} [1]"
 
 
-def pipeline(ws: Workspace, model: ScriptedModel, *, evidence: bool = True) -> Pipeline:
+def pipeline(
+    ws: Workspace, model: ScriptedModel, *, evidence: bool = True, scope: str = "given"
+) -> Pipeline:
     """The workspace's model stages (assembler, attributor, evidence check) with `model`."""
     verifier = CitationVerifier(ws.embedder, store=ws.store)
     assembler, attributor = ws.model_stages(True, verifier)
@@ -72,27 +74,47 @@ def pipeline(ws: Workspace, model: ScriptedModel, *, evidence: bool = True) -> P
         verifier,
         assembler=assembler,
         attributor=attributor,
-        evidence=ws.evidence_check(True) if evidence else KeepAnswer(),
+        evidence=evidence_check(ws, scope) if evidence else KeepAnswer(),
     )
 
 
+def evidence_check(ws: Workspace, scope: str) -> AnswerabilityCheck:
+    check = ws.evidence_check(True)
+    assert isinstance(check, AnswerabilityCheck)
+    return AnswerabilityCheck(check.answerability, check.threshold, scope=scope)
+
+
+@pytest.mark.parametrize("scope", ["given", "cited"])
 @pytest.mark.parametrize("question", UNANSWERABLE)
 def test_a_fluent_answer_over_passages_without_the_answer_is_withheld(
-    ws: Workspace, question: str
+    ws: Workspace, question: str, scope: str
 ) -> None:
     before = pipeline(ws, ScriptedModel(default=fluent), evidence=False).ask(question)
     assert not before.abstained and before.citations  # attribution alone keeps it
     assert all(c.verified for c in before.citations)
-    answer = pipeline(ws, ScriptedModel(default=fluent)).ask(question)
+    answer = pipeline(ws, ScriptedModel(default=fluent), scope=scope).ask(question)
     assert answer.abstained and not answer.citations
+    assert "withheld: the evidence does not answer" in answer_reason(ws, question, scope)
     assert answer.text != before.text
 
 
+def answer_reason(ws: Workspace, question: str, scope: str) -> str:
+    """The withheld draft's reason, from the check run on the model's attributed draft."""
+    p = pipeline(ws, ScriptedModel(default=fluent), evidence=False)
+    hits = p.assembler.assemble(question, p.retriever.retrieve(question, 5))
+    written = p.answerer.answer(question, hits)
+    draft = p.attributor.attribute(written, hits)
+    return evidence_check(ws, scope).check(question, draft, hits).reason
+
+
+@pytest.mark.parametrize("scope", ["given", "cited"])
 @pytest.mark.parametrize("question", ANSWERABLE)
 @pytest.mark.parametrize("style", [None, "none", "paraphrase"])
-def test_a_correct_answer_is_kept(ws: Workspace, question: str, style: str | None) -> None:
+def test_a_correct_answer_is_kept(
+    ws: Workspace, question: str, style: str | None, scope: str
+) -> None:
     model = ScriptedModel() if style is None else ScriptedModel(default=miscited(style))  # type: ignore[arg-type]
-    answer = pipeline(ws, model).ask(question)
+    answer = pipeline(ws, model, scope=scope).ask(question)
     assert not answer.abstained, answer.text
     assert answer.citations and all(c.verified for c in answer.citations)
 
@@ -105,7 +127,7 @@ def test_the_reason_is_on_the_trace_and_the_stream_withholds_it(ws: Workspace) -
     assert done.abstained and tokens == done.text  # the withheld answer never streamed
 
 
-def test_the_check_only_judges_cited_passages_and_reports_its_reason() -> None:
+def test_the_check_judges_the_given_or_the_cited_passages_and_reports_its_reason() -> None:
     seen: list[list[str]] = []
 
     def answerability(question: str, hits: object) -> float:
@@ -116,20 +138,27 @@ def test_the_check_only_judges_cited_passages_and_reports_its_reason() -> None:
     draft = Draft(text="The relay forwards records. [1]", citations=(cite,), abstained=False)
     check = AnswerabilityCheck(answerability, 0.37)
     withheld = check.check("How often does the relay run?", draft, list(HITS))
-    assert seen == [["c2"]]
-    assert withheld.abstained and withheld.reason.startswith("withheld: the passages the answer")
-    assert "0.20 < 0.37" in withheld.reason and "The relay forwards records." in withheld.reason
+    assert seen == [[h.chunk.id for h in HITS]]  # every passage the model was given
+    assert withheld.abstained and withheld.reason.startswith("withheld: the evidence does not")
+    assert "given passages 0.20 < 0.37" in withheld.reason
+    assert "The relay forwards records." in withheld.reason
+    strict = AnswerabilityCheck(answerability, 0.37, scope="cited")
+    assert strict.check("q", draft, list(HITS)).abstained and seen[-1] == ["c2"]
     kept = AnswerabilityCheck(answerability, 0.1).check("q", draft, list(HITS))
-    assert not kept.abstained and "answerability of the cited passages 0.20" in kept.reason
+    assert not kept.abstained and "answerability of the given passages 0.20" in kept.reason
     flagged = AnswerabilityCheck(answerability, 0.37, withhold=False).check("q", draft, list(HITS))
     assert not flagged.abstained
     nothing = Draft(text="No citation.", citations=(), abstained=False)
     assert check.check("q", nothing, list(HITS)) is nothing
-    assert len(seen) == 3
+    elsewhere = Citation(n=1, chunk_id="c9", source="x", uri="u", section="S", quote="q")
+    other = Draft(text="Cites what it was not given. [1]", citations=(elsewhere,), abstained=False)
+    assert check.check("q", other, list(HITS)) is other
+    assert len(seen) == 4
 
 
 def test_the_workspace_follows_the_policy(ws: Workspace) -> None:
     assert isinstance(ws.evidence_check(True), AnswerabilityCheck)
+    assert ws.evidence_check(True).scope == "given"  # type: ignore[attr-defined]
     assert isinstance(ws.evidence_check(False), KeepAnswer)
     for answer in ({"withhold_unsupported": False}, {"abstention": "similarity"}):
         changed = ws.settings.answer.model_copy(update=answer)

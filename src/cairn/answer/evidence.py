@@ -6,16 +6,19 @@ answer built from passages about something else ("The kestrel service keeps its 
 Redis. [1]" to "What is the kestrel timeout?") is supported sentence by sentence and still
 no answer. The evidence check (after attribute, before verify, on the model's path only)
 applies the extractive answerer's answerability model (`cairn.answer.features`, calibrated
-on training data, `answer.answerable_threshold`) to the passages that the answer's supported
-sentences cite: the cited passages' units are scored against the question, with the
-question's specific terms missing from them, exactly as the extractive answerer judges its
-own evidence. Below the threshold, the answer is withheld under the attribution's policy
-(`answer.withhold_unsupported`) with the reason and the probability; otherwise the draft
-goes on, the probability added to its reason.
+on training data, `answer.answerable_threshold`) to an answer whose sentences attribution
+supported: the passages' units are scored against the question, with the question's specific
+terms missing from them, exactly as the extractive answerer judges its own evidence. Below
+the threshold, the answer is withheld under the attribution's policy
+(`answer.withhold_unsupported`) with the reason and the probability; otherwise the draft goes
+on, the probability added to its reason.
 
-Only the cited passages are judged: a passage the answer does not rely on cannot make it
-answerable. An answer that cites nothing (attribution off, or every sentence unsupported
-and withholding off) is left to the verify stage.
+Which passages are judged (`answer.evidence_scope`): `given` (the default), every passage
+the model was given; `cited`, only those the supported sentences cite (stricter: a fluent
+answer citing a passage beside the point is withheld even when another passage answers,
+at the price of withholding more correct answers; on the golden set 12 of 73 kept honest
+answers against 3 of 73, docs/benchmarks.md). An answer that cites nothing (attribution
+off, or every sentence unsupported and withholding off) is left to the verify stage.
 
     check = AnswerabilityCheck.of(ExtractiveAnswerer(store, embedder, settings.answer))
     draft = check.check(question, draft, hits)
@@ -57,25 +60,29 @@ class AnswerabilityCheck:
         threshold: float,
         *,
         withhold: bool = True,
+        scope: str = "given",
     ) -> None:
         self.answerability = answerability
         self.threshold = threshold
         self.withhold = withhold
+        self.scope = scope
 
     @classmethod
-    def of(cls, answerer: ExtractiveAnswerer, *, withhold: bool = True) -> AnswerabilityCheck:
+    def of(
+        cls, answerer: ExtractiveAnswerer, *, withhold: bool = True, scope: str = "given"
+    ) -> AnswerabilityCheck:
         """The check with `answerer`'s model and threshold."""
-        return cls(answerer.answerability, answerer.threshold, withhold=withhold)
+        return cls(answerer.answerability, answerer.threshold, withhold=withhold, scope=scope)
 
     def check(self, question: str, draft: Draft, hits: list[Hit]) -> Draft:
         if draft.abstained or draft.degraded is not None or not draft.citations:
             return draft
         cited = {c.chunk_id for c in draft.citations}
-        passages = [h for h in hits if h.chunk.id in cited]
-        if not passages:
+        if not any(h.chunk.id in cited for h in hits):
             return draft  # citations of nothing given: the verify stage reports them
+        passages = [h for h in hits if self.scope == "given" or h.chunk.id in cited]
         p = self.answerability(question, passages)
-        verdict = f"answerability of the cited passages {p:.2f}"
+        verdict = f"answerability of the {self.scope} passages {p:.2f}"
         if p >= self.threshold or not self.withhold:
             return replace(draft, reason=f"{draft.reason}; {verdict}" if draft.reason else verdict)
         return Draft(
@@ -84,7 +91,7 @@ class AnswerabilityCheck:
             abstained=True,
             usage=draft.usage,
             reason=(
-                f"withheld: the passages the answer cites do not answer the question ({verdict}"
+                f"withheld: the evidence does not answer the question ({verdict}"
                 f" < {self.threshold:.2f}; {draft.reason}); answer was "
                 f"{draft.text.strip()[:200]!r}"
             ),
