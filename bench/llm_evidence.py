@@ -10,7 +10,8 @@ best sentences, cited), `no markers`, `paraphrase` (the same facts in other word
 markers), and `fluent` (a confident answer restating the first passage, whatever the
 question: what a small model does when the passages do not hold the answer). Each runs
 through the workspace's model stages (context assembly, post-hoc attribution, the
-unsupported-answer policy) without and with the evidence check.
+unsupported-answer policy) without the evidence check, and with it judging the passages
+given to the model (`answer.evidence_scope = "given"`, the default) or only the cited ones.
 
 Prints, per model and pipeline: answerable questions answered (kept), and of those citing a
 gold page; unanswerable questions withheld; the evidence check's time (p50 / p95 ms).
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 from cairn.answer.base import Draft
-from cairn.answer.evidence import EvidenceCheck, KeepAnswer
+from cairn.answer.evidence import AnswerabilityCheck, EvidenceCheck, KeepAnswer
 from cairn.answer.generative import GenerativeAnswerer
 from cairn.answer.prompt import parse_prompt
 from cairn.answer.verify import CitationVerifier
@@ -98,10 +99,14 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|")
     for label, rule in MODELS:
-        for name in ("attribution", "attribution + evidence"):
+        for name in ("attribution", "+ evidence (given)", "+ evidence (cited)"):
             verifier = CitationVerifier(ws.embedder, store=ws.store)
             assembler, attributor = ws.model_stages(True, verifier)
-            check = Timed(ws.evidence_check(True) if name != "attribution" else KeepAnswer())
+            built = ws.evidence_check(True)
+            assert isinstance(built, AnswerabilityCheck)
+            scope = "cited" if "cited" in name else "given"
+            shipped = AnswerabilityCheck(built.answerability, built.threshold, scope=scope)
+            check = Timed(shipped if name != "attribution" else KeepAnswer())
             model = ScriptedModel() if rule is None else ScriptedModel(default=rule)
             pipeline = Pipeline(
                 Cached(),  # type: ignore[arg-type]
