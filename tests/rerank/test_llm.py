@@ -99,6 +99,9 @@ def test_the_models_ranking_orders_the_candidates() -> None:
         ("3 > 3 > 2 > 2", "32145"),  # repeats
         ("9 > 3 > 0 > 2 > 17", "32145"),  # numbers that name no passage
         ("3", "31245"),  # only the best
+        ("1. [3]\n2. [2]\n3. [4]\n4. [1]\n5. [5]", "32415"),  # a numbered list
+        ("Ranking:\n- Passage 3\n- Passage 2\n- Passage 4", "32415"),
+        ("1) 3\n2) 2", "32145"),
     ],
 )
 def test_replies_are_read_robustly(reply: str, order: str) -> None:

@@ -45,6 +45,7 @@ DATA_RULES = (
 )
 _RUN = re.compile(r"\d+(?:\s*(?:>|,|;|\s|\]\s*\[|->|→|≻)\s*\[?\s*\d+)+")
 _NUMBER = re.compile(r"\d+")
+_ENUMERATED = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(?=\D*\d)", re.MULTILINE)
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
@@ -52,10 +53,13 @@ def parse_ranking(text: str, count: int) -> tuple[list[int], dict[str, object]]:
     """The 0-based candidate indices a reply ranks, best first, and what was made of it.
 
     The ranking is the longest run of two or more numbers separated by `>`, commas or
-    spaces (`3 > 1 > 2`, `[3][1][2]`, `3, 1, 2`); a reply with no such run is read as its
-    numbers in order. Numbers outside 1..`count` and repeats are dropped (counted in the
+    spaces (`3 > 1 > 2`, `[3][1][2]`, `3, 1, 2`); a list with one passage a line ("1. [3]",
+    "- Passage 3") is read without its item numbers; a reply with no such run is read as
+    its numbers in order. Numbers outside 1..`count` and repeats are dropped (counted in the
     notes). An empty list: the reply named no passage."""
     body = text.strip()
+    if len(_ENUMERATED.findall(body)) >= 2:  # a list, one passage a line: "1. [3]", "- 3"
+        body = " > ".join(_ENUMERATED.sub("", line) for line in body.splitlines() if line.strip())
     runs = [m.group(0) for m in _RUN.finditer(body)]
     source = max(runs, key=lambda r: len(_NUMBER.findall(r))) if runs else body
     order: list[int] = []
