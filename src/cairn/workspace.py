@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 from cairn.config import Settings
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.pipeline import Pipeline
-from cairn.stages import ContextGuard, GuardVerdict, InputGuard, LedgerSettler, OutputGuard
+from cairn.stages import (
+    ContextGuard,
+    GuardVerdict,
+    InputGuard,
+    LedgerSettler,
+    OutputGuard,
+    Reranker,
+)
 from cairn.store.base import Store
 from cairn.store.open import DB_FILE, open_store, sqlite_path
 
@@ -20,6 +27,7 @@ if TYPE_CHECKING:
     from cairn.answer.assembly import ContextAssembler
     from cairn.answer.attribute import Attributor
     from cairn.answer.base import Answerer, Draft
+    from cairn.answer.evidence import EvidenceCheck
     from cairn.answer.generative import GenerativeAnswerer
     from cairn.answer.prompt import PromptParts
     from cairn.answer.router import Router
@@ -169,6 +177,12 @@ class Workspace:
         context_guard = self.context_guard()
         assembler, attributor = self.model_stages(provider is not None, verifier, context_guard)
         router, answerers = self.router(provider is not None, model, verifier)
+        reranker = self.reranker(model)
+        fingerprint_extra: dict[str, object] = {}
+        if self.pii is not None:
+            fingerprint_extra["guard_pii"] = self.settings.guard.pii
+        if self.settings.rerank.backend != "off":
+            fingerprint_extra["rerank"] = self.settings.rerank.model_dump(mode="json")
         return Pipeline(
             retriever,
             answerer,
@@ -182,19 +196,39 @@ class Workspace:
                 self.settings,
                 mode=mode,
                 model=model,
-                extra={"guard_pii": self.settings.guard.pii} if self.pii is not None else None,
+                extra=fingerprint_extra or None,
             ),
             input_guard=input_guard,
+            reranker=reranker,
+            rerank_depth=0 if self.settings.rerank.backend == "off" else self.settings.rerank.depth,
             context_guard=context_guard,
             output_guard=output_guard,
             rewriter=build_rewriter(self.provider("rewrite", model)),
             history_tokens=self.settings.answer.history_tokens,
             assembler=assembler,
             attributor=attributor,
+            evidence=self.evidence_check(provider is not None),
             router=router,
             answerers=answerers,
             shadow=self.shadow(verifier, output_guard) if shadow and provider is not None else None,
         )
+
+    def reranker(self, model: str | None = None) -> Reranker:
+        """The rerank stage `rerank.backend` asks for (`cairn.rerank`); the LLM backend calls
+        the `rerank` task's model, metered under the feature `rerank`."""
+        from cairn.budget.providers import metered_provider
+        from cairn.rerank import build_reranker
+
+        r = self.settings.rerank
+        provider = None
+        if r.backend == "llm":
+            llm = self.settings.llm
+            if model is not None:
+                llm = llm.model_copy(update={"model": model})
+            provider = metered_provider(llm, "rerank", self.budget, feature="rerank")
+            if provider is not None:
+                self._providers.append(provider)
+        return build_reranker(r, provider=provider, spotlight=self.settings.guard.spotlight)
 
     def generative(self, provider: Provider) -> GenerativeAnswerer:
         """A model's answerer as every route uses it: the shipped prompt with the canary and
@@ -241,6 +275,19 @@ class Workspace:
 
         assembler = BudgetedContext(self.store, max_tokens=answer.context_tokens, screen=screen)
         return assembler, attributor
+
+    def evidence_check(self, model: bool) -> EvidenceCheck:
+        """Abstention on evidence for a model's answers (`cairn.answer.evidence`): with a
+        model, `answer.abstention = "evidence"` and `answer.withhold_unsupported`; else none."""
+        from cairn.answer.evidence import AnswerabilityCheck, KeepAnswer
+
+        answer = self.settings.answer
+        if not model or answer.abstention != "evidence" or not answer.withhold_unsupported:
+            return KeepAnswer()
+        from cairn.answer.extractive import ExtractiveAnswerer
+
+        extractive = ExtractiveAnswerer(self.store, self.embedder, answer)
+        return AnswerabilityCheck.of(extractive, scope=answer.evidence_scope)
 
     def router(
         self, generative: bool, model: str | None, verifier: Verifier
