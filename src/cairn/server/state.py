@@ -34,7 +34,7 @@ from cairn.server.jobs import IngestJobs
 from cairn.server.llmhealth import LLMHealth
 from cairn.server.metrics import Metrics, StageMetrics
 from cairn.server.ratelimit import MEMORY_URL, RateLimiter, open_rate_limiter
-from cairn.server.stores import open_server_stores
+from cairn.server.stores import open_server_stores, state_url
 from cairn.store.base import LexicalIndexWarmup, Store
 from cairn.trace import RecordingTracer, TraceStore, build_tracer
 from cairn.workspace import Workspace
@@ -79,7 +79,7 @@ class AppState:
     def _open(self, settings: Settings) -> None:
         self.workspace = Workspace(settings, create=True)
         self._stack.callback(self.workspace.close)
-        stores = open_server_stores(settings.workspace)
+        stores = open_server_stores(settings.workspace, url=state_url(settings))
         self._stack.callback(stores.close)
         self.catalog = DocumentCatalog(self.workspace.store)
         self.llm = LLMHealth(settings, lambda: self.budget)
