@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cairn.config import Settings
 from cairn.errors import ConfigError
-from cairn.pg import is_postgres_url
+from cairn.pg import follows_store, is_postgres_url
 from cairn.server.db import SERVER_FILE, ServerDB
 from cairn.server.feedback import FeedbackStore, SQLiteFeedbackStore
 from cairn.server.jobstore import JobStore, SQLiteJobStore
@@ -54,7 +54,7 @@ def state_url(settings: Settings) -> str | None:
     """Where the service's own state lives for these settings: the store's Postgres
     database when `store.url` is `postgresql://...` (as the cost ledger follows it), else
     None (files in the workspace)."""
-    return settings.store.url if is_postgres_url(settings.store.url) else None
+    return follows_store(settings.store.url)
 
 
 def open_server_stores(root: Path, *, url: str | None = None) -> ServerStores:

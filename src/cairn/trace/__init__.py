@@ -56,9 +56,9 @@ def build_tracer(settings: Settings, *, hooks: Sequence[SpanHook] = ()) -> Recor
     register_configured_secrets(settings.model_dump())
     t = settings.trace
     sinks: list[TraceSink] = []
-    from cairn.pg import is_postgres_url
+    from cairn.pg import follows_store
 
-    shared = settings.store.url if is_postgres_url(settings.store.url) else None
+    shared = follows_store(settings.store.url)
     store = open_trace_store(settings.workspace, url=shared) if t.store else None
     if t.otlp_endpoint:
         from cairn.trace.otel import OTLPExporter
