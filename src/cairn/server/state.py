@@ -23,7 +23,7 @@ from anyio import CapacityLimiter
 from cairn.answer.base import Answerer
 from cairn.answer.extractive import ExtractiveAnswerer
 from cairn.config import Settings
-from cairn.conversation import CONVERSATIONS_FILE, ConversationStore
+from cairn.conversation import ConversationStore
 from cairn.pipeline import Pipeline
 from cairn.server.auth import KeyCache
 from cairn.server.catalog import DocumentCatalog
@@ -89,7 +89,9 @@ class AppState:
         self._stack.callback(self.tracer.close)
         self.keys = KeyCache(stores.keys)
         self.feedback: FeedbackStore = stores.feedback
-        self.conversations = ConversationStore(settings.workspace / CONVERSATIONS_FILE)
+        self.conversations = ConversationStore.in_workspace(
+            settings.workspace, url=state_url(settings)
+        )
         self._stack.callback(self.conversations.close)
         self.events = open_event_bus(settings.redis.url or MEMORY_URL)
         self._stack.callback(self.events.close)
