@@ -355,6 +355,11 @@ class AgentStore:
             return cls(url, **kwargs)
         return cls(root / AGENT_DB, **kwargs)
 
+    @property
+    def database(self) -> SQLiteFile | PgDatabase:
+        """The database the tables are in (`cairn migrate` copies them from it)."""
+        return self._file
+
     def close(self) -> None:
         self._file.close()
 
