@@ -1,7 +1,7 @@
 """`cairn migrate`'s copy of a workspace's own state to Postgres: keys (they still verify),
-jobs with their stored files, feedback, traces, agent runs with a verifying audit chain and
-conversations, counts equal on both sides; a rerun writes nothing, and what is added to the
-workspace afterwards is copied by the next run."""
+jobs with their stored files, feedback, traces, agent runs with a verifying audit chain,
+conversations and evaluation runs, counts equal on both sides; a rerun writes nothing, and
+what is added to the workspace afterwards is copied by the next run."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 
 from cairn.agent import AgentStore
 from cairn.conversation import ConversationStore, Turn
+from cairn.server.evalruns import FileEvalRunStore, PostgresEvalRunStore
 from cairn.server.stores import open_server_stores
 from cairn.statecopy import copy_state
+from cairn.testing.evalruns import run_record
 from cairn.testing.postgres import PostgresServer
 from cairn.testing.traces import make_trace
 from cairn.trace import SQLiteTraceStore, open_trace_store
@@ -45,6 +47,10 @@ def _fill(ws: Path) -> tuple[str, str, str]:
         chats.append("acme", "ann", "c1", [Turn.user("q"), Turn.assistant("a")])
     finally:
         chats.close()
+    FileEvalRunStore(ws / "evals" / "runs").finish(
+        "20261206-100000-aaaaaa", run_record("20261206-100000-aaaaaa")
+    )
+    (ws / "evals" / "runs" / "notes.json").write_text("[]")  # not a run: not copied
     return secret, job["id"], run.id
 
 
@@ -55,7 +61,8 @@ def test_the_state_is_copied_with_counts_checked_and_reruns_are_safe(
     ws.mkdir()
     secret, job_id, run_id = _fill(ws)
     first = {c.part: c for c in copy_state(ws, url)}
-    assert set(first) == {"server", "traces", "agent", "chats"}
+    assert set(first) == {"server", "traces", "agent", "chats", "evals"}
+    assert first["evals"].target == {"eval_runs": 1}
     assert all(c.matches and c.written for c in first.values())
     assert first["server"].target == {"keys": 1, "jobs": 1, "job_inputs": 1, "feedback": 1}
     assert first["agent"].target["agent_audit"] == 2
@@ -84,13 +91,20 @@ def test_the_state_is_copied_with_counts_checked_and_reruns_are_safe(
         chats.close()
     rerun = copy_state(ws, url)
     assert all(c.written == 0 for c in rerun)
-    assert all(c.skipped for c in rerun if c.part in ("server", "traces"))
+    assert all(c.skipped for c in rerun if c.part in ("server", "traces", "evals"))
     assert {c.part: c.matches for c in rerun} == {
         "server": True,
         "traces": True,
         "agent": False,  # the run made on Postgres since: the target holds more
         "chats": False,
+        "evals": True,
     }
+    evals = PostgresEvalRunStore(url)
+    try:
+        copied = evals.get("20261206-100000-aaaaaa")
+        assert copied is not None and copied["status"] == "done" and len(copied["cases"]) == 2
+    finally:
+        evals.close()
     stores = open_server_stores(ws)
     try:
         stores.keys.create(tenant="acme", scopes=["search"])

@@ -1,8 +1,8 @@
 """Copying a workspace's own SQLite files to Postgres (`cairn migrate --to postgresql://...`,
 after the store and the ledger): API keys, ingest jobs and feedback (`server.db`), traces
-(`traces.db`), the agent's runs, approvals and audit log (`agent.db`) and conversations
-(`conversations.db`), row for row, each file in one transaction, counts read back from both
-sides and compared.
+(`traces.db`), the agent's runs, approvals and audit log (`agent.db`), conversations
+(`conversations.db`), row for row, each file in one transaction, and the evaluation runs of
+`evals/runs/`; counts read back from both sides and compared.
 
 Running it again is safe: a row already in Postgres (the same primary key, or the same
 rating of a trace by a user) is left as it is, so a rerun writes only what is new; a target
@@ -11,6 +11,7 @@ that holds rows the source does not have shows up as a count that differs.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -136,7 +137,38 @@ def copy_state(
             assert isinstance(target, PgDatabase)
             say(f"{part.name}: copying {path.name}")
             results.append(_copy(part, path, target))
+    runs = workspace / "evals" / "runs"
+    if runs.is_dir():
+        say("evals: copying evals/runs/*.json")
+        results.append(_copy_eval_runs(runs, url))
     return results
+
+
+def _copy_eval_runs(runs_dir: Path, url: str) -> CopiedState:
+    """The done runs of `runs_dir` (those the server lists) into `eval_runs`; a run already
+    there is left alone."""
+    from cairn.server.evalruns import PostgresEvalRunStore
+
+    result = CopiedState("evals")
+    done: dict[str, dict[str, Any]] = {}
+    for path in sorted(runs_dir.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not a run file (the server does not list it either)
+        if isinstance(data, dict) and "cases" in data:
+            done[path.stem] = data
+    target = PostgresEvalRunStore(url)
+    try:
+        for run_id, record in done.items():
+            if target.get(run_id) is None:
+                target.finish(run_id, record)
+                result.written += 1
+        result.source = {"eval_runs": len(done)}
+        result.target = {"eval_runs": len(target.runs())}
+    finally:
+        target.close()
+    return result
 
 
 def _copy(part: _Part, path: Path, target: PgDatabase) -> CopiedState:
