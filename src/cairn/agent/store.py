@@ -335,6 +335,7 @@ class AgentStore:
                 component="agent",
                 what="the agent database",
                 error=StoreError,
+                max_size=4,
             )
             return
         self.path = Path(path)
