@@ -188,6 +188,7 @@ class IngestJobs:
                 settings=ws.settings,
                 acl=(tenant,),
                 progress=progress,
+                id_root=f"uploads/{tenant}",
             )
             progress("", report)
             self.metrics.cache_hits.labels(cache="embedding").inc(report.reused)
