@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections import Counter
@@ -42,6 +43,7 @@ SCANNED = "no extractable text (scanned PDF? run OCR first)"
 _ID_LIKE = re.compile(r"^[\W\d_]*$|^[\w.-]*\d[\w.-]*$")
 _PDF_DATE = re.compile(r"D?:?(\d{4})(\d{2})?(\d{2})?")
 _MAX_HEADING_CHARS = 150
+_TITLE_SEPARATORS = (" \u2014 ", " \u2013 ", " | ", " - ", " \u00b7 ", " :: ")
 _TERM_RANK = 1000.0
 """Outline rank of a definition term: inside every size heading, a sibling of the next term."""
 
@@ -95,40 +97,94 @@ def _read(path: Path, pdf: PDF) -> ParsedDocument:
     if failed:
         metadata["unreadable_pages"] = ", ".join(w.split()[1] for w in failed)
     title = next(
-        (t for t in (info.get("Title", ""), first_heading) if _good_title(t)),
+        (
+            t
+            for t in (_page_title(info.get("Title", ""), first_heading), first_heading)
+            if _good_title(t)
+        ),
         title_from_stem(path.stem),
     )
     return ParsedDocument(
-        title=title, blocks=tuple(blocks), doc_type="pdf", metadata=metadata, warnings=tuple(failed)
+        title=title,
+        blocks=tuple(_without_title_root(blocks, title)),
+        doc_type="pdf",
+        metadata=metadata,
+        warnings=tuple(failed),
     )
 
 
 def _page_items(page: Page) -> tuple[lay.PageItems, list[lay.Line], list[lay.Word]]:
     """One page: its paragraphs and tables in reading order, its margin lines, its words."""
     tables: list[lay.TableItem] = []
-    for found_table in page.find_tables():
-        rows = tuple(tuple(c or "" for c in row) for row in found_table.extract())
+    width, height = float(page.width), float(page.height)
+    # A box drawn around the whole page (a border, a background) is no table: its edges
+    # would swallow the real tables inside it into one page-sized grid that is then refused.
+    unframed = page.filter(lambda obj: not _is_frame(obj, width, height))
+    for found_table in unframed.find_tables():
+        rows = _trimmed(tuple(tuple(c or "" for c in row) for row in found_table.extract()))
         if _is_table(rows):
             x0, top, x1, bottom = found_table.bbox
             tables.append(lay.TableItem(x0, top, x1, bottom, rows))
     words = [
-        lay.Word(w["text"], w["x0"], w["x1"], w["top"], w["bottom"], float(w.get("size", 10.0)))
-        for w in page.extract_words(extra_attrs=["size"], x_tolerance_ratio=0.15)
+        lay.Word(
+            w["text"],
+            w["x0"],
+            w["x1"],
+            w["top"],
+            w["bottom"],
+            float(w.get("size", 10.0)),
+            str(w.get("fontname", "")),
+        )
+        for w in page.extract_words(extra_attrs=["size", "fontname"], x_tolerance_ratio=0.15)
         if not any(_inside(w, t) for t in tables)
     ]
     lines = lay.group_lines(words)
-    margins = lay.margin_lines(lines, float(page.height))
+    margins = lay.margin_lines(lines, height)
     body = lay.body_size(words)
+    marks = _bullet_marks(page)
     items = lay.PageItems()
     found: list[lay.Paragraph | lay.TableItem] = []
-    for stream in lay.reading_order(lines, float(page.width)):
-        found.extend(lay.paragraphs(stream, body))
+    for stream in lay.reading_order(lines, width):
+        found.extend(lay.paragraphs(stream, body, marks))
     # Tables go before the first paragraph below them (reading order by position).
     for table in tables:
         at = next((i for i, p in enumerate(found) if p.top > table.top), len(found))
         found.insert(at, table)
     items.items = found
     return items, margins, words
+
+
+def _is_frame(obj: dict[str, Any], width: float, height: float) -> bool:
+    """No table rule: a rectangle spanning most of the page both ways (a page border or
+    background), one running off the page (a bleed), or a white fill without a stroke (it
+    draws no edge on a white page)."""
+    if obj.get("object_type") != "rect":
+        return False
+    if obj["x1"] - obj["x0"] > 0.8 * width and obj["bottom"] - obj["top"] > 0.5 * height:
+        return True
+    if obj["x0"] < -1 or obj["top"] < -1 or obj["x1"] > width + 1 or obj["bottom"] > height + 1:
+        return True
+    colour = obj.get("non_stroking_color")
+    white = isinstance(colour, (tuple, list)) and len(colour) in (1, 3) and min(colour) >= 0.99
+    return bool(obj.get("fill") and not obj.get("stroke") and white)
+
+
+def _bullet_marks(page: Page) -> list[lay.Mark]:
+    """Small filled squares and discs: list bullets that were drawn rather than typed."""
+    found: list[lay.Mark] = []
+    for obj in (*page.curves, *page.rects):
+        w, h = obj["x1"] - obj["x0"], obj["bottom"] - obj["top"]
+        if obj.get("fill") and 1.0 <= w <= 7.0 and 1.0 <= h <= 7.0 and abs(w - h) <= 1.0:
+            found.append(lay.Mark(obj["x0"], obj["top"], obj["x1"], obj["bottom"]))
+    return found
+
+
+def _trimmed(rows: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+    """The grid without rows and columns that are empty throughout (slivers between rules)."""
+    rows = tuple(row for row in rows if any(c.strip() for c in row))
+    width = max(map(len, rows), default=0)
+    keep = [i for i in range(width) if any(i < len(r) and r[i].strip() for r in rows)]
+    return tuple(tuple(row[i] if i < len(row) else "" for i in keep) for row in rows)
 
 
 def _is_table(rows: tuple[tuple[str, ...], ...]) -> bool:
@@ -184,19 +240,34 @@ def _blocks(
             blocks.append(pending)
             pending = None
 
+    last_table: tuple[int, tuple[tuple[str, ...], ...]] | None = None  # (block index, rows)
     for number, items, _margins in pages:
         entries = list(by_page.get(number, []))
         matched: set[int] = set()
+        page_start = True
         for item in items.items:
             if isinstance(item, lay.TableItem):
                 flush()
-                text = lay.markdown_table(item.rows)
-                if text:
-                    blocks.append(_block("table", text, path, number))
+                if page_start and last_table is not None and _continues(last_table[1], item.rows):
+                    # A table running on from the previous page: one table, its header once.
+                    index, rows = last_table
+                    more = item.rows[1:] if item.rows[0] == rows[0] else item.rows
+                    rows = rows + more
+                    text = lay.markdown_table(rows)
+                    blocks[index] = dataclasses.replace(blocks[index], text=text)
+                    last_table = (index, rows)
+                else:
+                    text = lay.markdown_table(item.rows)
+                    if text:
+                        blocks.append(_block("table", text, path, number))
+                        last_table = (len(blocks) - 1, item.rows)
+                page_start = False
                 continue
             text = item.text
             if lay.running_key(text) in running or lay.is_page_number(text):
                 continue
+            page_start = False
+            last_table = None
             heading_rank: float | None = None
             if outline:
                 hit = next(
@@ -210,28 +281,54 @@ def _blocks(
                             open_heading(entries[i].level, entries[i].title)
                             matched.add(i)
                     heading_rank = entries[hit].level
-            elif item.size > body * 1.15 and len(text) <= _MAX_HEADING_CHARS and item.lines <= 3:
+            elif (
+                (item.size > body * 1.15 or (item.size > body * 1.08 and _all_large(item, body)))
+                and len(text) <= _MAX_HEADING_CHARS
+                and item.lines <= 3
+                and not item.code
+            ):
                 heading_rank = -round(item.size * 2) / 2
-                open_heading(heading_rank, text)
-            elif item.lead_size > body * 1.08 and item.lines == 1 and len(text) <= 120:
-                heading_rank = _TERM_RANK  # a definition term: `abs(x)` with `abs` set larger
                 open_heading(heading_rank, text)
             if heading_rank is not None:
                 flush()
                 first_heading = first_heading or text
                 continue
+            term = _term_name(item, body)
+            if term:
+                # A definition term (`print(*objects, sep=' ')` with `print` set larger)
+                # opens a section named by the term and stays in the text.
+                flush()
+                open_heading(_TERM_RANK, term)
+                pending = _block("code" if item.code else "text", text, path, number)
+                continue
             if (
                 pending is not None
                 and pending.page != number
+                and pending.kind == "text"
+                and not item.code
                 and not pending.text.endswith((".", ":", "!", "?"))
                 and text[:1].islower()
             ):  # a paragraph running on from the previous page
                 pending = _block("text", lay.join_lines([pending.text, text]), [], 0, pending)
                 continue
+            if (
+                pending is not None
+                and pending.page != number
+                and pending.kind == "code"
+                and item.code
+            ):  # a code block running on from the previous page
+                pending = _block("code", f"{pending.text}\n{text}", [], 0, pending)
+                continue
             flush()
-            if not blocks and len(text) <= 100 and item.lines == 1 and text[-1:] not in ".:;,":
+            if (
+                not blocks
+                and not item.code
+                and len(text) <= 100
+                and item.lines == 1
+                and text[-1:] not in ".:;,"
+            ):
                 first_line = first_line or text  # a title line set in the body font
-            pending = _block("text", text, path, number)
+            pending = _block("code" if item.code else "text", text, path, number)
         for i, entry in enumerate(entries):  # bookmarks whose title was not found in the text
             if i not in matched:
                 open_heading(entry.level, entry.title)
@@ -252,6 +349,38 @@ def _cover_title(pages: list[tuple[int, lay.PageItems, list[lay.Line]]], body: f
     return ""
 
 
+def _continues(rows: tuple[tuple[str, ...], ...], more: tuple[tuple[str, ...], ...]) -> bool:
+    """`more` (first on its page) carries on `rows` (last on the page before): same columns."""
+    return bool(more) and max(map(len, rows)) == max(map(len, more))
+
+
+def _all_large(item: lay.Paragraph, body: float) -> bool:
+    """Every word of the first line is set larger than the body: a minor heading."""
+    return all(w.size > body * 1.08 for w in item.first if any(c.isalnum() for c in w.text))
+
+
+def _term_name(item: lay.Paragraph, body: float) -> str:
+    """The name a definition term defines (`print` in `print(*objects, sep=' ')`, `property` in
+    `class property(fget=None)`): the words set larger than the body near the line's start,
+    with a qualifier touching them (`subprocess.` + `run`). Empty for anything else."""
+    words = item.first
+    if not words or item.lines > 3 or len(item.text) > 300:
+        return ""
+    big = [
+        i
+        for i, w in enumerate(words)
+        if w.size > body * 1.08 and sum(c.isalnum() for c in w.text) >= 2
+    ]
+    if not big or big[0] > 2:
+        return ""
+    start = end = big[0]
+    while start > 0 and words[start].x0 - words[start - 1].x1 <= 0.15 * words[start].size:
+        start -= 1
+    while end + 1 < len(words) and end + 1 in big:
+        end += 1
+    return lay.join_words(words[start : end + 1])
+
+
 def _block(
     kind: str, text: str, path: list[tuple[float, str]], page: int, like: Block | None = None
 ) -> Block:
@@ -260,7 +389,7 @@ def _block(
             kind=like.kind, text=text, section=like.section, anchor=like.anchor, page=like.page
         )
     return Block(
-        kind="table" if kind == "table" else "text",
+        kind="table" if kind == "table" else "code" if kind == "code" else "text",
         text=text,
         section=tuple(title for _rank, title in path),
         anchor=f"page={page}",
@@ -313,6 +442,31 @@ def _info(pdf: PDF) -> dict[str, str]:
     except Exception:  # a broken info dictionary is not worth failing the document for
         return {}
     return found
+
+
+def _page_title(title: str, heading: str) -> str:
+    """`Page — Site` (a web page's title, printed to PDF by a browser) as `Page` when the
+    first heading reads `Page`: the site's name on every page tells no page apart."""
+    if not heading or _same_text(title, heading):
+        return title
+    for separator in _TITLE_SEPARATORS:
+        parts = title.split(separator)
+        if len(parts) > 1 and any(_same_text(part, heading) for part in parts):
+            return heading
+    return title
+
+
+def _same_text(a: str, b: str) -> bool:
+    return clean_text(a).casefold() == clean_text(b).casefold()
+
+
+def _without_title_root(blocks: list[Block], title: str) -> list[Block]:
+    """Section paths without a first heading that merely repeats the title, when every
+    section sits under it (the page's one `h1`), as the HTML reader leaves it out."""
+    roots = {b.section[0] for b in blocks if b.section}
+    if len(roots) != 1 or not _same_text(next(iter(roots)), title):
+        return blocks
+    return [dataclasses.replace(b, section=b.section[1:]) for b in blocks]
 
 
 def _good_title(title: str) -> bool:

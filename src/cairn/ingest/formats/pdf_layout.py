@@ -4,8 +4,11 @@ A page arrives as words with their boxes and font sizes (`Word`) plus the tables
 Words on one baseline make a line; a wide horizontal gap splits a line into column
 segments; a page whose segments fall on both sides of the middle is read left column first,
 then right, between full-width lines. Paragraphs end where the vertical gap between lines
-grows, where the first line is indented, or where the font size changes (a heading); never
-because a line is short. A word hyphenated across lines is joined again.
+grows, where the first line is indented, where the font size changes (a heading) or where a
+list item's bullet starts the line; never because a line is short. A word hyphenated across
+lines is joined again. Words that touch (a font change inside a word: `copy` set as code
+then `ing`) are joined without a space. Lines set in a monospaced font make a code paragraph
+whose lines, blank lines and indentation are kept.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from cairn.ingest.formats import blocks
 _HYPHENATED = re.compile(r"[A-Za-z]-$")
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s*$", re.I)
 _DIGITS = re.compile(r"\d+")
+_MONO_FONT = re.compile(r"mono|courier|consol|menlo|typewriter|cmtt|code", re.I)
+_TEXT_BULLETS = ("\u2022", "\u25e6", "\u25aa", "\u25cf", "\u2023", "\u2043")
+_TOUCHING = 0.15
+"""Words closer than this share of an em are one word split by a font change, not two."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,21 @@ class Word:
     top: float
     bottom: float
     size: float
+    font: str = ""
+
+    @property
+    def mono(self) -> bool:
+        return bool(_MONO_FONT.search(self.font))
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A small filled shape left of a line: a list bullet drawn as a graphic, not a glyph."""
+
+    x0: float
+    top: float
+    x1: float
+    bottom: float
 
 
 @dataclass(slots=True)
@@ -61,7 +83,13 @@ class Line:
 
     @property
     def text(self) -> str:
-        return " ".join(w.text for w in self.words)
+        return join_words(self.words)
+
+    @property
+    def mono(self) -> bool:
+        """Most of the line's characters are set in a monospaced font (a line of code)."""
+        total = sum(len(w.text) for w in self.words)
+        return total > 0 and sum(len(w.text) for w in self.words if w.mono) >= 0.8 * total
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +109,10 @@ class Paragraph:
     size: float
     top: float
     lines: int = 1
-    lead_size: float = 0.0
-    """Font size of the first word (a definition term is set larger than its arguments)."""
+    first: tuple[Word, ...] = ()
+    """The first line's words (a definition term sets its name larger than its arguments)."""
+    code: bool = False
+    """Set in a monospaced font: `text` keeps its lines and indentation."""
 
 
 @dataclass(slots=True)
@@ -147,37 +177,107 @@ def reading_order(lines: list[Line], width: float) -> list[list[Line]]:
     return streams
 
 
-def paragraphs(stream: Sequence[Line], body_size: float) -> list[Paragraph]:
-    """Paragraphs of one column stream, from vertical gaps, indentation and font size."""
+def paragraphs(
+    stream: Sequence[Line], body_size: float, marks: Sequence[Mark] = ()
+) -> list[Paragraph]:
+    """Paragraphs of one column stream, from vertical gaps, indentation, font size, bullets
+    and a switch between prose and code (monospaced lines)."""
     if not stream:
         return []
     gaps = [b.top - a.bottom for a, b in itertools.pairwise(stream)]
     usual_gap = statistics.median([g for g in gaps if g >= -1] or [0.0])
     left = min(ln.x0 for ln in stream)
+    bullets = [_bulleted(ln, marks) for ln in stream]
     found: list[Paragraph] = []
     current: list[Line] = [stream[0]]
-    for prev, line in itertools.pairwise(stream):
+    for i, (prev, line) in enumerate(itertools.pairwise(stream), start=1):
         gap = line.top - prev.bottom
         size_change = abs(line.size - prev.size) > 0.12 * max(body_size, 1.0)
+        if prev.mono and line.mono and gap <= 2.0 * line.size and not size_change:
+            # Code keeps its indentation and a blank line; a new box or size ends it.
+            current.append(line)
+            continue
         wide_gap = gap > min(usual_gap + 0.45 * line.size, 1.5 * line.size)
         indented = line.x0 - left > 0.8 * line.size and prev.x0 - left <= 0.8 * line.size
-        if size_change or wide_gap or indented:
-            found.append(_paragraph(current))
+        if size_change or wide_gap or indented or bullets[i] or prev.mono != line.mono:
+            found.append(_paragraph(current, bullets[i - len(current)]))
             current = [line]
         else:
             current.append(line)
-    found.append(_paragraph(current))
+    found.append(_paragraph(current, bullets[len(stream) - len(current)]))
     return [p for p in found if p.text]
 
 
-def _paragraph(lines: Sequence[Line]) -> Paragraph:
+def _bulleted(line: Line, marks: Sequence[Mark]) -> bool:
+    """The line starts a list item: a bullet glyph first, or a bullet mark just left of it."""
+    if line.words[0].text.startswith(_TEXT_BULLETS):
+        return True
+    size = line.words[0].size
+    for mark in marks:
+        middle = (mark.top + mark.bottom) / 2
+        if line.top <= middle <= line.bottom and 0 <= line.x0 - mark.x1 <= 2.5 * size:
+            return True
+    return False
+
+
+def _paragraph(lines: Sequence[Line], bullet: bool = False) -> Paragraph:
+    code = all(ln.mono for ln in lines)
+    text = code_text(lines) if code else join_lines(ln.text for ln in lines)
+    if bullet and text and not text.startswith(_TEXT_BULLETS):
+        text = f"- {text}"
     return Paragraph(
-        text=join_lines(ln.text for ln in lines),
+        text=text,
         size=max(ln.size for ln in lines),
         top=lines[0].top,
         lines=len(lines),
-        lead_size=lines[0].words[0].size if len(lines[0].words[0].text) >= 2 else 0.0,
+        first=tuple(lines[0].words),
+        code=code,
     )
+
+
+def code_text(lines: Sequence[Line]) -> str:
+    """Lines of code with their indentation (from the left edge) and blank lines kept."""
+    width = _char_width([w for ln in lines for w in ln.words])
+    left = min(ln.x0 for ln in lines)
+    pitches = [b.top - a.top for a, b in itertools.pairwise(lines) if b.top - a.top > 2.0]
+    pitch = min(pitches) if pitches else 1.0
+    out: list[str] = []
+    prev: Line | None = None
+    for line in lines:
+        if prev is not None and abs(line.top - prev.top) <= 2.0:  # a segment of the same row
+            pad = max(1, round((line.x0 - prev.x1) / width))
+            out[-1] += " " * pad + _spaced(line.words, width)
+            prev = line
+            continue
+        if prev is not None:  # a taller step than the usual line pitch is a blank line
+            blank = round((line.top - prev.top) / pitch) - 1
+            out.extend([""] * max(0, min(blank, 2)))
+        out.append(" " * round((line.x0 - left) / width) + _spaced(line.words, width))
+        prev = line
+    return "\n".join(out).rstrip()
+
+
+def _char_width(words: Sequence[Word]) -> float:
+    chars = sum(len(w.text) for w in words)
+    return max(sum(w.x1 - w.x0 for w in words) / chars, 0.5) if chars else 6.0
+
+
+def _spaced(words: Sequence[Word], width: float) -> str:
+    """A code line's words with as many spaces between them as the gaps hold."""
+    out = words[0].text
+    for prev, word in itertools.pairwise(words):
+        out += " " * max(0, round((word.x0 - prev.x1) / width)) + word.text
+    return out
+
+
+def join_words(words: Sequence[Word]) -> str:
+    """Words of one line with a space between them, none where they touch (a font change)."""
+    out = ""
+    for i, word in enumerate(words):
+        if i and word.x0 - words[i - 1].x1 > _TOUCHING * min(word.size, words[i - 1].size):
+            out += " "
+        out += word.text
+    return out
 
 
 def join_lines(lines: Iterable[str]) -> str:
