@@ -151,6 +151,10 @@ def reading_order(lines: list[Line], width: float) -> list[list[Line]]:
     left = [ln for ln in lines if ln.x1 <= mid + 2]
     right = [ln for ln in lines if ln.x0 >= mid - 2]
     two_columns = len(left) >= 3 and len(right) >= 3 and len(left) + len(right) >= 0.6 * len(lines)
+    # Both columns carry text: short code lines on the left and a few buttons or labels on
+    # the right (`>>>`) make no second column.
+    left_chars, right_chars = (sum(len(ln.text) for ln in side) for side in (left, right))
+    two_columns = two_columns and min(left_chars, right_chars) >= 0.3 * max(left_chars, right_chars)
     ordered = sorted(lines, key=lambda ln: (ln.top, ln.x0))
     if not two_columns:
         return [ordered]
@@ -239,21 +243,26 @@ def code_text(lines: Sequence[Line]) -> str:
     """Lines of code with their indentation (from the left edge) and blank lines kept."""
     width = _char_width([w for ln in lines for w in ln.words])
     left = min(ln.x0 for ln in lines)
-    pitches = [b.top - a.top for a, b in itertools.pairwise(lines) if b.top - a.top > 2.0]
-    pitch = min(pitches) if pitches else 1.0
+    rows: list[list[Line]] = []
+    for line in sorted(lines, key=lambda ln: ln.top):
+        last = rows[-1][-1] if rows else None
+        overlap = 0.0 if last is None else min(last.bottom, line.bottom) - max(last.top, line.top)
+        if last is not None and overlap > 0.5 * min(last.bottom - last.top, line.bottom - line.top):
+            rows[-1].append(line)  # a segment of the same row (an aligned comment)
+        else:
+            rows.append([line])
+    tops = [min(ln.top for ln in row) for row in rows]
+    pitch = min((b - a for a, b in itertools.pairwise(tops)), default=1.0)
     out: list[str] = []
-    prev: Line | None = None
-    for line in lines:
-        if prev is not None and abs(line.top - prev.top) <= 2.0:  # a segment of the same row
-            pad = max(1, round((line.x0 - prev.x1) / width))
-            out[-1] += " " * pad + _spaced(line.words, width)
-            prev = line
-            continue
-        if prev is not None:  # a taller step than the usual line pitch is a blank line
-            blank = round((line.top - prev.top) / pitch) - 1
+    for i, row in enumerate(rows):
+        if i:  # a taller step than the usual line pitch is a blank line
+            blank = round((tops[i] - tops[i - 1]) / max(pitch, 1.0)) - 1
             out.extend([""] * max(0, min(blank, 2)))
-        out.append(" " * round((line.x0 - left) / width) + _spaced(line.words, width))
-        prev = line
+        row.sort(key=lambda ln: ln.x0)
+        text = " " * round((row[0].x0 - left) / width) + _spaced(row[0].words, width)
+        for prev, line in itertools.pairwise(row):
+            text += " " * max(1, round((line.x0 - prev.x1) / width)) + _spaced(line.words, width)
+        out.append(text)
     return "\n".join(out).rstrip()
 
 
