@@ -1,0 +1,181 @@
+"""The PDF reader on what browsers and document tools draw around the text: page frames and
+white boxes around tables, tables running over pages, bullets drawn as discs, code in a
+monospaced font, words split by a font change, web page titles, API definition terms.
+
+Each fixture is generated with known truth (tests/ingest/pdf_truth.py) and checked for exact
+recovery.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cairn.config import ChunkSettings
+from cairn.ingest.chunking import chunk_document
+from cairn.ingest.formats import pdf as pdf_format
+from cairn.types import ParsedDocument
+
+from . import pdf_truth as truth
+
+fpdf = pytest.importorskip("fpdf")
+
+
+def read(name: str, data: bytes) -> ParsedDocument:
+    return pdf_format.read(Path(name), data)
+
+
+class WordCounter:
+    def count(self, text: str) -> int:
+        return len(text.split())
+
+
+def test_a_page_background_and_white_boxes_do_not_break_a_ruled_table() -> None:
+    fixture = truth.framed_table()
+    doc = read("framed.pdf", fixture.data)
+    tables = [b.text for b in doc.blocks if b.kind == "table"]
+    assert len(tables) == 1
+    assert truth.cell_recall(fixture.tables, tables) == 1.0
+    assert truth.paragraph_recall(fixture.paragraphs, [b.text for b in doc.blocks]) == 1.0
+
+
+def test_a_table_running_onto_the_next_page_is_one_table_with_its_header_once() -> None:
+    fixture = truth.long_table()
+    doc = read("long-table.pdf", fixture.data)
+    assert int(doc.metadata["pages"]) == 2
+    tables = [b for b in doc.blocks if b.kind == "table"]
+    assert len(tables) == 1
+    assert tables[0].page == 1
+    assert tables[0].text.count("| Item | 2021 | 2020 |") == 1
+    assert truth.markdown_tables([tables[0].text]) == [list(map(list, fixture.tables[0]))]
+    _text, drafts = chunk_document(doc, WordCounter(), ChunkSettings(target_tokens=50))
+    assert [d.text for d in drafts if "| Item |" in d.text] == [tables[0].text]
+
+
+def test_bullets_drawn_as_discs_make_one_list_item_each() -> None:
+    fixture = truth.drawn_bullets()
+    doc = read("bullets.pdf", fixture.data)
+    assert [b.text for b in doc.blocks] == list(fixture.paragraphs)
+
+
+@pytest.mark.parametrize("button", [False, True], ids=["plain", "copy-button"])
+def test_code_in_a_monospaced_font_keeps_its_lines_blank_lines_and_indentation(
+    button: bool,
+) -> None:
+    fixture = truth.code_block(button=button)
+    doc = read("code.pdf", fixture.data)
+    texts = [b.text for b in doc.blocks]
+    # Short code lines and a label at the right edge are no second column: prose stays whole.
+    assert texts.count(fixture.paragraphs[0]) == 3
+    assert texts.count(fixture.paragraphs[1]) == 3
+    code = [b.text for b in doc.blocks if b.kind == "code"]
+    assert len(code) == 3
+    for text in code:
+        first, *rest = text.split("\n")
+        assert rest == truth.CODE.split("\n")[1:]
+        assert first.startswith(truth.CODE.split("\n")[0])
+    if not button:
+        assert code == [truth.CODE] * 3
+    # A code block is never cut by the chunker.
+    _text, drafts = chunk_document(doc, WordCounter(), ChunkSettings(target_tokens=16, overlap_tokens=4, min_tokens=0))
+    assert sum(truth.CODE.split("\n")[-1] in d.text for d in drafts) == 3
+
+
+def test_words_split_by_a_font_change_are_joined_without_a_space() -> None:
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.write(5, "Instances are ")
+    pdf.set_font("Courier", size=11)
+    pdf.write(5, "copy")
+    pdf.set_font("Helvetica", size=11)
+    pdf.write(5, "ing the slots of ")
+    pdf.set_font("Courier", size=11)
+    pdf.write(5, "print")
+    pdf.set_font("Helvetica", size=14)
+    pdf.write(5, "(")
+    pdf.set_font("Helvetica", size=11)
+    pdf.write(5, "x")
+    pdf.set_font("Helvetica", size=14)
+    pdf.write(5, ")")
+    pdf.set_font("Helvetica", size=11)
+    pdf.write(5, " and more.")
+    doc = read("words.pdf", bytes(pdf.output()))
+    assert [b.text for b in doc.blocks] == ["Instances are copying the slots of print(x) and more."]
+
+
+def test_a_web_page_title_loses_the_site_name_and_its_heading_leaves_the_paths() -> None:
+    pdf = fpdf.FPDF()
+    pdf.set_title("Built-in Functions \u2014 Python 3.11.2 documentation")
+    pdf.add_page()
+    for size, text in (
+        (20, "Built-in Functions"),
+        (11, truth.PARAGRAPHS[0]),
+        (15, "Details"),
+        (11, truth.PARAGRAPHS[1]),
+    ):
+        pdf.set_font("Helvetica", size=size)
+        pdf.multi_cell(0, size * 0.5, text)
+        pdf.ln(4)
+    doc = read("functions.pdf", bytes(pdf.output()))
+    assert doc.title == "Built-in Functions"
+    assert [(b.section, b.text) for b in doc.blocks] == [
+        ((), truth.PARAGRAPHS[0]),
+        (("Details",), truth.PARAGRAPHS[1]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["Quarterly report \u2014 ACME", "ACME | Quarterly report", "Quarterly report"],
+)
+def test_a_title_naming_another_page_or_no_site_is_kept(title: str) -> None:
+    pdf = fpdf.FPDF()
+    pdf.set_title(title)
+    pdf.add_page()
+    for size, text in ((20, "Risks"), (11, truth.PARAGRAPHS[0])):
+        pdf.set_font("Helvetica", size=size)
+        pdf.multi_cell(0, size * 0.5, text)
+        pdf.ln(4)
+    doc = read("report.pdf", bytes(pdf.output()))
+    assert doc.title == title
+    assert [b.section for b in doc.blocks] == [("Risks",)]
+
+
+def test_definition_terms_with_a_prefix_a_decorator_or_several_signatures_are_named() -> None:
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=20)
+    pdf.multi_cell(0, 10, "Built-in functions")
+    pdf.ln(4)
+    terms = (
+        ("class ", "", "property", ["(fget=None, fset=None)"]),
+        ("", "@", "staticmethod", [""]),
+        ("", "", "max", ["(iterable, *, key=None)", "(arg1, arg2, *args, key=None)"]),
+    )
+    for prefix, touching, name, signatures in terms:
+        for signature in signatures:
+            pdf.set_font("Courier", "I", size=10)
+            pdf.write(5, prefix)
+            pdf.set_font("Courier", size=10)
+            pdf.write(5, touching)
+            pdf.set_font("Courier", "B", size=12)
+            pdf.write(5, name)
+            pdf.set_font("Courier", size=10)
+            pdf.write(5, signature)
+            pdf.ln(5)
+        pdf.ln(4)
+        pdf.set_x(pdf.l_margin + 8)
+        pdf.set_font("Helvetica", size=10)
+        pdf.multi_cell(0, 5, f"Return the {name}. {truth.LOREM}")
+        pdf.ln(4)
+    doc = read("functions.pdf", bytes(pdf.output()))
+    assert [(b.section, b.kind, b.text.split(".")[0]) for b in doc.blocks] == [
+        (("property",), "code", "class property(fget=None, fset=None)"),
+        (("property",), "text", "Return the property"),
+        (("@staticmethod",), "code", "@staticmethod"),
+        (("@staticmethod",), "text", "Return the staticmethod"),
+        (("max",), "code", "max(iterable, *, key=None)\nmax(arg1, arg2, *args, key=None)"),
+        (("max",), "text", "Return the max"),
+    ]
