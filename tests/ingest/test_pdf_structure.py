@@ -78,7 +78,9 @@ def test_code_in_a_monospaced_font_keeps_its_lines_blank_lines_and_indentation(
     if not button:
         assert code == [truth.CODE] * 3
     # A code block is never cut by the chunker.
-    _text, drafts = chunk_document(doc, WordCounter(), ChunkSettings(target_tokens=16, overlap_tokens=4, min_tokens=0))
+    _text, drafts = chunk_document(
+        doc, WordCounter(), ChunkSettings(target_tokens=16, overlap_tokens=4, min_tokens=0)
+    )
     assert sum(truth.CODE.split("\n")[-1] in d.text for d in drafts) == 3
 
 
