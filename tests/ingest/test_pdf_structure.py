@@ -181,3 +181,37 @@ def test_definition_terms_with_a_prefix_a_decorator_or_several_signatures_are_na
         (("max",), "code", "max(iterable, *, key=None)\nmax(arg1, arg2, *args, key=None)"),
         (("max",), "text", "Return the max"),
     ]
+
+
+def _contents_then_chapters(chapters: bool) -> bytes:
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=18)
+    pdf.cell(0, 10, "Contents", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=11)
+    heads = [f"{n}. Chapter on the results of region {n}" for n in range(1, 9)]
+    links = [pdf.add_link() for _ in heads]
+    for head, link in zip(heads, links, strict=True):
+        pdf.cell(0, 6, head, link=link, new_x="LMARGIN", new_y="NEXT")
+    if chapters:
+        for head, link in zip(heads[:2], links[:2], strict=True):
+            pdf.add_page()
+            pdf.set_link(link)
+            pdf.set_font("Helvetica", size=11)
+            pdf.multi_cell(0, 5, f"{head}: {truth.PARAGRAPHS[0]}")
+            pdf.ln(4)
+            pdf.write(5, "The full figures are on ")
+            pdf.write(5, "the results page", link=links[0])
+            pdf.write(5, f" of this report. {truth.LOREM}")
+    return bytes(pdf.output())
+
+
+def test_a_page_of_links_only_is_a_table_of_contents_and_not_indexed() -> None:
+    from cairn.errors import EmptyDocument
+
+    doc = read("report.pdf", _contents_then_chapters(chapters=True))
+    assert {b.page for b in doc.blocks} == {2, 3}  # a page with a link in its prose stays
+    assert not [b for b in doc.blocks if "Chapter on the results of region 5" in b.text]
+    with pytest.raises(EmptyDocument) as err:
+        read("contents.pdf", _contents_then_chapters(chapters=False))
+    assert err.value.reason == pdf_format.NAVIGATION

@@ -1,18 +1,30 @@
 """PDF files (pdfplumber on pdfminer.six): doc_type `pdf`, paragraphs and tables per page.
 
 - Paragraphs come from the layout (`pdf_layout`): vertical gaps, indentation and font size
-  between lines, two-column pages read column by column, hyphenated words joined again.
+  between lines, two-column pages read column by column, hyphenated words joined again,
+  list items apart (a bullet glyph, or a small filled disc or square drawn left of the line:
+  browsers draw `<ul>` bullets so), words split by a font change joined again.
+- Lines in a monospaced font are a `code` block with their lines, blank lines and
+  indentation; the chunker never splits it.
 - Running headers and footers (a line in the page margin that repeats, page numbers
-  wildcarded, on at least half of the pages) and bare page numbers are dropped.
+  wildcarded, on at least half of the pages) and bare page numbers are dropped; so is a page
+  whose body text is nearly all links (a table of contents; a file of nothing else is
+  `EmptyDocument`, skipped by the `empty` rule like a page of HTML navigation).
 - Ruled tables are extracted as tables and emitted as one Markdown `table` block each (first
-  row as the header), which the chunker never splits.
+  row as the header), which the chunker never splits; a table running on at the top of the
+  next page with the same columns joins it (its repeated header dropped). Rectangles that
+  draw no rule (a page border or background, a white box, a band running off the page) are
+  ignored when looking for tables; empty grid rows and columns are dropped.
 - The section path comes from the outline (bookmarks) when the file has one, else from
-  lines set in a larger font than the body; a one-line definition term whose first word is
-  set larger (`abs(x)` in API docs) nests under them.
+  lines set in a larger font than the body; a definition term whose name is set larger
+  (`print(*objects, sep=' ')`, `class property(fget=None)`) opens a section named by the
+  term (`print`) below them, and its signature stays in the text.
 - Every block's anchor is `page=N`, so chunk URIs and citations read `file.pdf#page=N`.
 - The title is the metadata title, else the cover's largest text, else the first heading
   (or a short first line set on its own), else the file name; never an id-like string
-  such as an SEC accession number. The creation date is kept as `metadata["date"]`
+  such as an SEC accession number. A web page's `Page — Site` title is `Page` when the first
+  heading reads so, and a first heading that only repeats the title is left out of the
+  section paths (as the HTML reader does). The creation date is kept as `metadata["date"]`
   (`YYYY-MM-DD`).
 - Encrypted files open with the empty password (AES needs `cryptography`, a dependency);
   other encrypted, corrupt and image-only (scanned) PDFs raise `IngestError` saying why.
@@ -28,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cairn.errors import IngestError
+from cairn.errors import EmptyDocument, IngestError
 from cairn.ingest.formats import pdf_layout as lay
 from cairn.ingest.formats.blocks import clean_text, is_placeholder_title, title_from_stem
 from cairn.types import Block, ParsedDocument
@@ -39,10 +51,12 @@ if TYPE_CHECKING:
 
 ENCRYPTED = "encrypted PDF: remove the password and ingest it again"
 SCANNED = "no extractable text (scanned PDF? run OCR first)"
+NAVIGATION = "nothing to index: every page is a table of contents (links only)"
 
 _ID_LIKE = re.compile(r"^[\W\d_]*$|^[\w.-]*\d[\w.-]*$")
 _PDF_DATE = re.compile(r"D?:?(\d{4})(\d{2})?(\d{2})?")
 _MAX_HEADING_CHARS = 150
+_NAVIGATION_CHARS = 100
 _TITLE_SEPARATORS = (" \u2014 ", " \u2013 ", " | ", " - ", " \u00b7 ", " :: ")
 _TERM_RANK = 1000.0
 """Outline rank of a definition term: inside every size heading, a sibling of the next term."""
@@ -86,6 +100,8 @@ def _read(path: Path, pdf: PDF) -> ParsedDocument:
     if not blocks:
         if failed:
             raise IngestError(str(path), "corrupt PDF: no page could be read")
+        if any(items.navigation for _number, items, _margins in pages):
+            raise EmptyDocument(str(path), NAVIGATION)
         raise IngestError(str(path), SCANNED)
     metadata = {"pages": str(len(pdf.pages))}
     info = _info(pdf)
@@ -140,6 +156,8 @@ def _page_items(page: Page) -> tuple[lay.PageItems, list[lay.Line], list[lay.Wor
     ]
     lines = lay.group_lines(words)
     margins = lay.margin_lines(lines, height)
+    if _links_only(page, words):
+        return lay.PageItems(navigation=True), margins, words
     body = lay.body_size(words)
     marks = _bullet_marks(page)
     items = lay.PageItems()
@@ -152,6 +170,34 @@ def _page_items(page: Page) -> tuple[lay.PageItems, list[lay.Line], list[lay.Wor
         found.insert(at, table)
     items.items = found
     return items, margins, words
+
+
+def _links_only(page: Page, words: list[lay.Word]) -> bool:
+    """Nine tenths of the page's body text (and a few lines of it) lie inside link areas: a
+    table of contents or another page of navigation, whose entries repeat the headings. Text
+    set larger than the body (the page's title) does not count."""
+    links = [
+        a
+        for a in page.annots
+        if str(getattr((a.get("data") or {}).get("Subtype"), "name", "")) == "Link"
+    ]
+    body = lay.body_size(words)
+    words = [w for w in words if w.size <= body * 1.08]
+    total = sum(len(w.text) for w in words)
+    if not links or total < _NAVIGATION_CHARS:
+        return False
+    linked = sum(
+        len(w.text)
+        for w in words
+        if any(
+            a["x0"] - 1 <= w.x0
+            and w.x1 <= a["x1"] + 1
+            and a["top"] - 2 <= w.top
+            and w.bottom <= a["bottom"] + 2
+            for a in links
+        )
+    )
+    return linked >= 0.9 * total
 
 
 def _is_frame(obj: dict[str, Any], width: float, height: float) -> bool:

@@ -120,6 +120,8 @@ class PageItems:
     """What one page holds in reading order: paragraphs and tables."""
 
     items: list[Paragraph | TableItem] = field(default_factory=list)
+    navigation: bool = False
+    """The page is links only (a table of contents): its text is not indexed."""
 
 
 def group_lines(words: Sequence[Word]) -> list[Line]:
