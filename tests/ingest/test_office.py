@@ -99,6 +99,22 @@ def test_docx_page_headers_footers_footnotes_and_endnotes_are_kept() -> None:
     ]
 
 
+def test_docx_with_a_damaged_footnotes_part_keeps_the_rest() -> None:
+    source = zipfile.ZipFile(io.BytesIO(docx_with_furniture_bytes()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            damaged = item.filename == "word/footnotes.xml"
+            target.writestr(item, b"<w:footnotes" if damaged else source.read(item.filename))
+    doc = read("report.docx", out.getvalue())
+    assert {b.section for b in doc.blocks} == {
+        ("Results",),
+        ("Header",),
+        ("Footer",),
+        ("Endnotes",),
+    }
+
+
 def test_docx_title_falls_back_to_title_paragraph_heading_and_file_name() -> None:
     untitled = read("r.docx", docx_bytes(core_title=""))
     assert untitled.title == "Annual Report"

@@ -146,7 +146,7 @@ def _page_furniture(document: Any, out: BlockBuilder) -> None:
 
 def _notes(document: Any) -> dict[str, list[tuple[str, str]]]:
     """Footnotes and endnotes (`footnote` / `endnote` -> [(id, text)]), separators left out."""
-    from lxml import etree
+    from docx.oxml import parse_xml
 
     found: dict[str, list[tuple[str, str]]] = {}
     for rel in document.part.rels.values():
@@ -154,8 +154,8 @@ def _notes(document: Any) -> dict[str, list[tuple[str, str]]]:
         if kind not in ("footnotes", "endnotes") or rel.is_external:
             continue
         try:
-            root = etree.fromstring(rel.target_part.blob)
-        except etree.XMLSyntaxError:  # a damaged notes part: the body is still worth reading
+            root = parse_xml(rel.target_part.blob)
+        except SyntaxError:  # lxml's XMLSyntaxError: a damaged notes part; the body is kept
             continue
         tag = kind[:-1]
         for note in root.iter(_W + tag):
