@@ -169,17 +169,6 @@ def encrypted() -> Fixture:
     return Fixture("encrypted (AES-256)", bytes(pdf.output()), tuple(PARAGRAPHS[:3]))
 
 
-FIXTURES: tuple[Callable[[], Fixture], ...] = (
-    plain,
-    running_heads,
-    hyphenated,
-    two_columns,
-    table,
-    outline,
-    encrypted,
-)
-
-
 def _norm(text: str) -> str:
     return " ".join(text.split())
 
@@ -329,3 +318,47 @@ def code_block(button: bool = False) -> Fixture:
         pdf.ln(5)
         _paragraphs(pdf, PARAGRAPHS[1:2])
     return Fixture("code", bytes(pdf.output()), tuple(PARAGRAPHS[:2]))
+
+
+UNRULED = [
+    ["Segment", "Revenue", "Margin", "Outlook"],
+    ["Industrial", "1,204", "12.5%", "Stable"],
+    ["Consumer", "987", "9.1%", "Growing"],
+    ["Healthcare", "2,310", "18.0%", "Stable"],
+    ["Energy", "45", "-3.2%", "Under review"],
+    ["Total", "4,546", "13.4%", ""],
+]
+
+
+def unruled_table() -> Fixture:
+    """A table set without rules: columns by position only, figures aligned right, an empty
+    cell, between two paragraphs."""
+    pdf = _pdf()
+    pdf.add_page()
+    _paragraphs(pdf, PARAGRAPHS[:1])
+    widths = (55, 30, 30, 40)
+    for r, row in enumerate(UNRULED):
+        pdf.set_font("Helvetica", "B" if r == 0 else "", size=10)
+        for c, (cell, width) in enumerate(zip(row, widths, strict=True)):
+            pdf.cell(width, 6, cell, align="R" if c in (1, 2) else "L")
+        pdf.ln(6)
+    pdf.ln(6)
+    _paragraphs(pdf, PARAGRAPHS[1:2])
+    rows = tuple(tuple(r) for r in UNRULED)
+    return Fixture("unruled table", bytes(pdf.output()), tuple(PARAGRAPHS[:2]), (rows,))
+
+
+FIXTURES: tuple[Callable[[], Fixture], ...] = (
+    plain,
+    running_heads,
+    hyphenated,
+    two_columns,
+    table,
+    outline,
+    encrypted,
+    framed_table,
+    long_table,
+    unruled_table,
+    drawn_bullets,
+    code_block,
+)

@@ -215,3 +215,27 @@ def test_a_page_of_links_only_is_a_table_of_contents_and_not_indexed() -> None:
     with pytest.raises(EmptyDocument) as err:
         read("contents.pdf", _contents_then_chapters(chapters=False))
     assert err.value.reason == pdf_format.NAVIGATION
+
+
+def test_a_table_without_rules_is_a_markdown_table_with_its_header() -> None:
+    fixture = truth.unruled_table()
+    doc = read("segments.pdf", fixture.data)
+    tables = [b.text for b in doc.blocks if b.kind == "table"]
+    assert len(tables) == 1
+    assert tables[0].startswith("| Segment | Revenue | Margin | Outlook |\n|---|---|---|---|\n")
+    assert truth.cell_recall(fixture.tables, tables) == 1.0
+    assert truth.paragraph_recall(fixture.paragraphs, [b.text for b in doc.blocks]) == 1.0
+
+
+def test_aligned_bullets_item_numbers_and_two_columns_of_prose_are_no_table() -> None:
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    for marker, item in (("-", "first point"), ("*", "second point"), ("3.", "third")):
+        pdf.cell(8, 6, marker)
+        pdf.cell(0, 6, f"the {item} of the list, which is longer than a table cell would be")
+        pdf.ln(6)
+    doc = read("list.pdf", bytes(pdf.output()))
+    assert [b.kind for b in doc.blocks] == ["text"] * len(doc.blocks)
+    columns = read("columns.pdf", truth.two_columns().data)
+    assert [b.kind for b in columns.blocks] == ["text"] * len(columns.blocks)

@@ -158,6 +158,12 @@ def _page_items(page: Page) -> tuple[lay.PageItems, list[lay.Line], list[lay.Wor
     margins = lay.margin_lines(lines, height)
     if _links_only(page, words):
         return lay.PageItems(navigation=True), margins, words
+    margin_ids = {id(ln) for ln in margins}
+    unruled, lines = lay.aligned_tables(
+        [ln for ln in lines if id(ln) not in margin_ids], accept=_is_table
+    )
+    lines = [*lines, *margins]
+    tables.extend(unruled)
     body = lay.body_size(words)
     marks = _bullet_marks(page)
     items = lay.PageItems()

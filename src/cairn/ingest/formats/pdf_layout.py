@@ -17,7 +17,7 @@ import itertools
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from cairn.ingest.formats import blocks
@@ -28,6 +28,11 @@ _DIGITS = re.compile(r"\d+")
 _MONO_FONT = re.compile(r"mono|courier|consol|menlo|typewriter|cmtt|code", re.I)
 _TEXT_BULLETS = ("\u2022", "\u25e6", "\u25aa", "\u25cf", "\u2023", "\u2043")
 _TOUCHING = 0.15
+_LONG_CELL = 40
+_LIST_MARKER = re.compile(
+    r"^(?:[\u2022\u25e6\u25aa\u25cf\u2023\u2043\u00b7*\-\u2013]|\(?\w{1,3}[.)])$"
+)
+"""Mean characters of a column of prose, not of table cells (one such column is allowed)."""
 """Words closer than this share of an em are one word split by a font change, not two."""
 
 
@@ -145,6 +150,92 @@ def group_lines(words: Sequence[Word]) -> list[Line]:
                 current.append(word)
         lines.append(Line(current))
     return lines
+
+
+def aligned_tables(
+    lines: Sequence[Line], accept: Callable[[tuple[tuple[str, ...], ...]], bool]
+) -> tuple[list[TableItem], list[Line]]:
+    """Tables set without rules, and the lines left: three or more consecutive rows, each
+    split into two or more segments at wide gaps, whose segments fall into the same column
+    bands (a band: the union of the segments' spans, so right-aligned figures share one),
+    one segment per band, and rows that `accept` takes. Not a table: code (monospaced
+    rows), two columns of prose (more than one band of long cells) and lists (a first
+    column of bullets or item numbers). The first row is the header."""
+    grouped: list[list[Line]] = []
+    for line in lines:
+        if grouped and abs(grouped[-1][0].top - line.top) <= 2.0:
+            grouped[-1].append(line)
+        else:
+            grouped.append([line])
+    # Cells may sit closer than the gap that splits a line into column segments: re-split
+    # each row at any gap wider than half an em (two spaces or so).
+    rows = [_cells(row) for row in grouped]
+    segment_of = {
+        id(seg): row for seg_row, row in zip(rows, grouped, strict=True) for seg in seg_row
+    }
+    tables: list[TableItem] = []
+    used: set[int] = set()
+    start = 0
+    while start < len(rows):
+        end = start
+        while end < len(rows) and len(rows[end]) >= 2 and not any(ln.mono for ln in rows[end]):
+            if end > start:
+                above = rows[end - 1][0]
+                if rows[end][0].top - above.bottom > 1.5 * max(above.size, 1.0):
+                    break
+            end += 1
+        table = _aligned_table(rows[start:end]) if end - start >= 3 else None
+        if table is not None and accept(table.rows):
+            tables.append(table)
+            used.update(id(ln) for seg_row in rows[start:end] for ln in segment_of[id(seg_row[0])])
+        start = max(end, start + 1)
+    return tables, [ln for ln in lines if id(ln) not in used]
+
+
+def _cells(row: Sequence[Line]) -> list[Line]:
+    words = sorted((w for ln in row for w in ln.words), key=lambda w: w.x0)
+    cells = [Line([words[0]])]
+    for word in words[1:]:
+        if word.x0 - cells[-1].x1 > 0.5 * max(word.size, cells[-1].words[-1].size):
+            cells.append(Line([word]))
+        else:
+            cells[-1].words.append(word)
+    return cells
+
+
+def _aligned_table(rows: Sequence[list[Line]]) -> TableItem | None:
+    spans = sorted((ln.x0, ln.x1) for row in rows for ln in row)
+    bands: list[list[float]] = []
+    for x0, x1 in spans:
+        if bands and x0 <= bands[-1][1] + 1.0:
+            bands[-1][1] = max(bands[-1][1], x1)
+        else:
+            bands.append([x0, x1])
+    if not 2 <= len(bands) <= 12:
+        return None
+    cells: list[list[str]] = []
+    for row in rows:
+        cell = [""] * len(bands)
+        for line in row:
+            band = next(i for i, (x0, x1) in enumerate(bands) if x0 <= line.x0 <= x1)
+            if cell[band]:
+                return None  # two segments in one band: not a grid
+            cell[band] = line.text
+        cells.append(cell)
+    if all(_LIST_MARKER.match(c[0]) for c in cells):
+        return None  # a list: a column of bullets or item numbers, then the items
+    long_bands = sum(
+        statistics.mean(len(c[i]) for c in cells) > _LONG_CELL for i in range(len(bands))
+    )
+    if long_bands > 1:
+        return None
+    return TableItem(
+        bands[0][0],
+        min(ln.top for ln in rows[0]),
+        bands[-1][1],
+        max(ln.bottom for ln in rows[-1]),
+        tuple(tuple(c) for c in cells),
+    )
 
 
 def reading_order(lines: list[Line], width: float) -> list[list[Line]]:
