@@ -59,6 +59,26 @@ def test_bullets_drawn_as_discs_make_one_list_item_each() -> None:
     assert [b.text for b in doc.blocks] == list(fixture.paragraphs)
 
 
+def test_a_line_left_of_a_list_item_text_ends_the_item() -> None:
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    lines = [("Syntax:", False), (truth.ITEMS[0], True), ("Modules:", False), ("tomllib", True)]
+    for text, bullet in lines:
+        if bullet:
+            pdf.set_fill_color(0)
+            pdf.ellipse(pdf.l_margin + 1, pdf.get_y() + 1.6, 1.2, 1.2, style="F")
+        pdf.set_x(pdf.l_margin + (5 if bullet else 0))
+        pdf.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
+    doc = read("list.pdf", bytes(pdf.output()))
+    assert [b.text for b in doc.blocks] == [
+        "Syntax:",
+        f"- {truth.ITEMS[0]}",
+        "Modules:",
+        "- tomllib",
+    ]
+
+
 @pytest.mark.parametrize("button", [False, True], ids=["plain", "copy-button"])
 def test_code_in_a_monospaced_font_keeps_its_lines_blank_lines_and_indentation(
     button: bool,
@@ -107,12 +127,25 @@ def test_words_split_by_a_font_change_are_joined_without_a_space() -> None:
     assert [b.text for b in doc.blocks] == ["Instances are copying the slots of print(x) and more."]
 
 
-def test_a_web_page_title_loses_the_site_name_and_its_heading_leaves_the_paths() -> None:
+@pytest.mark.parametrize(
+    ("title", "heading"),
+    [
+        ("Built-in Functions \u2014 Python 3.11.2 documentation", "Built-in Functions"),
+        (
+            "unittest.mock - mock object library - Python docs",
+            "unittest.mock - mock object library",
+        ),
+        ("ACME | Built-in Functions", "Built-in Functions"),
+    ],
+)
+def test_a_web_page_title_loses_the_site_name_and_its_heading_leaves_the_paths(
+    title: str, heading: str
+) -> None:
     pdf = fpdf.FPDF()
-    pdf.set_title("Built-in Functions \u2014 Python 3.11.2 documentation")
+    pdf.set_title(title)
     pdf.add_page()
     for size, text in (
-        (20, "Built-in Functions"),
+        (20, heading),
         (11, truth.PARAGRAPHS[0]),
         (15, "Details"),
         (11, truth.PARAGRAPHS[1]),
@@ -121,7 +154,7 @@ def test_a_web_page_title_loses_the_site_name_and_its_heading_leaves_the_paths()
         pdf.multi_cell(0, size * 0.5, text)
         pdf.ln(4)
     doc = read("functions.pdf", bytes(pdf.output()))
-    assert doc.title == "Built-in Functions"
+    assert doc.title == heading
     assert [(b.section, b.text) for b in doc.blocks] == [
         ((), truth.PARAGRAPHS[0]),
         (("Details",), truth.PARAGRAPHS[1]),

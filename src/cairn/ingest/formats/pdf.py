@@ -501,9 +501,9 @@ def _page_title(title: str, heading: str) -> str:
     first heading reads `Page`: the site's name on every page tells no page apart."""
     if not heading or _same_text(title, heading):
         return title
+    full, page = clean_text(title).casefold(), clean_text(heading).casefold()
     for separator in _TITLE_SEPARATORS:
-        parts = title.split(separator)
-        if len(parts) > 1 and any(_same_text(part, heading) for part in parts):
+        if full.startswith(page + separator) or full.endswith(separator + page):
             return heading
     return title
 

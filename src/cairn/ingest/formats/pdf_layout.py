@@ -296,7 +296,9 @@ def paragraphs(
             continue
         wide_gap = gap > min(usual_gap + 0.45 * line.size, 1.5 * line.size)
         indented = line.x0 - left > 0.8 * line.size and prev.x0 - left <= 0.8 * line.size
-        if size_change or wide_gap or indented or bullets[i] or prev.mono != line.mono:
+        # A list item's lines hang under its first line's text; a line left of it ends it.
+        dedented = bullets[i - len(current)] and line.x0 < current[0].x0 - 0.5 * line.size
+        if size_change or wide_gap or indented or dedented or bullets[i] or prev.mono != line.mono:
             found.append(_paragraph(current, bullets[i - len(current)]))
             current = [line]
         else:
