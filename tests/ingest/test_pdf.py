@@ -122,6 +122,7 @@ def test_hyphen_joining_keeps_real_hyphens() -> None:
     assert pdf_layout.join_lines(["the regis-", "trant's report"]) == "the registrant's report"
     assert pdf_layout.join_lines(["ten-", "Year plan"]) == "ten- Year plan"
     assert pdf_layout.join_lines(["a 2021-", "22 result"]) == "a 2021- 22 result"
+    assert pdf_layout.join_lines(["fixed in gh-", "57684."]) == "fixed in gh-57684."
 
 
 def test_markdown_table_flattens_multi_line_cells_and_escapes_pipes() -> None:

@@ -385,7 +385,8 @@ def join_words(words: Sequence[Word]) -> str:
 
 
 def join_lines(lines: Iterable[str]) -> str:
-    """Join line texts with spaces, rejoining `hyphen-` / `ated` words split at a line end."""
+    """Join line texts with spaces, rejoining `hyphen-` / `ated` words split at a line end,
+    and keeping a letters-hyphen-digits token whole (`bpo-` / `45292`: `bpo-45292`)."""
     out = ""
     for raw in lines:
         text = " ".join(raw.replace("\u00ad", "-").split())
@@ -393,6 +394,8 @@ def join_lines(lines: Iterable[str]) -> str:
             continue
         if out and _HYPHENATED.search(out) and text[:1].islower():
             out = out[:-1] + text
+        elif out and _HYPHENATED.search(out) and text[:1].isdigit():
+            out += text
         else:
             out = f"{out} {text}" if out else text
     return out
