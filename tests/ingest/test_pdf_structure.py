@@ -272,3 +272,30 @@ def test_aligned_bullets_item_numbers_and_two_columns_of_prose_are_no_table() ->
     assert [b.kind for b in doc.blocks] == ["text"] * len(doc.blocks)
     columns = read("columns.pdf", truth.two_columns().data)
     assert [b.kind for b in columns.blocks] == ["text"] * len(columns.blocks)
+
+
+def test_a_section_runs_on_over_a_page_break_into_one_chunk_citing_its_first_page() -> None:
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.set_y(pdf.h - 50)  # two short paragraphs at the foot of page 1, two on page 2
+    texts = [
+        "The dividend rises to forty cents.",
+        "Capital expenditure stays on budget.",
+        "Staff turnover fell again this year.",
+        "The new office opened on time.",
+    ]
+    for text in texts:
+        pdf.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(8)
+    doc = read("points.pdf", bytes(pdf.output()))
+    assert [(b.page, b.text) for b in doc.blocks] == [(1, texts[0]), (1, texts[1])] + [
+        (2, t) for t in texts[2:]
+    ]
+    _text, drafts = chunk_document(doc, WordCounter(), ChunkSettings())
+    assert [(d.anchor, d.page) for d in drafts] == [("page=1", 1)]
+    assert drafts[0].text == "\n\n".join(texts)
+    small = ChunkSettings(target_tokens=16, overlap_tokens=0, min_tokens=0)
+    _text, drafts = chunk_document(doc, WordCounter(), small)
+    assert [d.anchor for d in drafts] == [f"page={d.page}" for d in drafts]
+    assert [d.page for d in drafts] == [1, 2]
