@@ -46,6 +46,8 @@ class Fixture:
     paragraphs: tuple[str, ...]
     tables: tuple[tuple[tuple[str, ...], ...], ...] = ()
     headings: tuple[str, ...] = field(default=())
+    code: tuple[str, ...] = ()
+    """Code blocks as a perfect reader returns them: lines, blank lines, indentation."""
 
 
 def _pdf(**kwargs: Any) -> Any:
@@ -177,6 +179,17 @@ def paragraph_recall(truth: Sequence[str], blocks: Sequence[str]) -> float:
     """Share of the true paragraphs found exactly (whitespace-normalised) as one block."""
     got = {_norm(b) for b in blocks}
     return sum(_norm(p) in got for p in truth) / len(truth) if truth else 1.0
+
+
+def code_recall(truth: Sequence[str], blocks: Sequence[str]) -> float:
+    """Share of the true code blocks found exactly (every space and line) as one block."""
+    got = list(blocks)
+    found = 0
+    for code in truth:
+        if code in got:
+            got.remove(code)
+            found += 1
+    return found / len(truth) if truth else 1.0
 
 
 _SEPARATOR_ROW = re.compile(r"^\|(?:\s*:?-+:?\s*\|)+$")
@@ -317,7 +330,8 @@ def code_block(button: bool = False) -> Fixture:
             pdf.set_xy(pdf.l_margin, top + 4.5 * len(CODE.split("\n")))
         pdf.ln(5)
         _paragraphs(pdf, PARAGRAPHS[1:2])
-    return Fixture("code", bytes(pdf.output()), tuple(PARAGRAPHS[:2]))
+    code = () if button else (CODE,) * 3  # the button's label ends the first line
+    return Fixture("code", bytes(pdf.output()), tuple(PARAGRAPHS[:2]), code=code)
 
 
 UNRULED = [
