@@ -14,7 +14,8 @@
   row as the header), which the chunker never splits; a table running on at the top of the
   next page with the same columns joins it (its repeated header dropped). Rectangles that
   draw no rule (a page border or background, a white box, a band running off the page) are
-  ignored when looking for tables; empty grid rows and columns are dropped.
+  ignored when looking for tables; empty grid rows and columns are dropped. Tables set
+  without rules are found by their aligned columns (`pdf_layout.aligned_tables`).
 - The section path comes from the outline (bookmarks) when the file has one, else from
   lines set in a larger font than the body; a definition term whose name is set larger
   (`print(*objects, sep=' ')`, `class property(fget=None)`) opens a section named by the
@@ -182,9 +183,13 @@ def _links_only(page: Page, words: list[lay.Word]) -> bool:
     """Nine tenths of the page's body text (and a few lines of it) lie inside link areas: a
     table of contents or another page of navigation, whose entries repeat the headings. Text
     set larger than the body (the page's title) does not count."""
+    try:
+        annots = page.annots
+    except Exception:  # a damaged annotation array: read the page as text
+        return False
     links = [
         a
-        for a in page.annots
+        for a in annots
         if str(getattr((a.get("data") or {}).get("Subtype"), "name", "")) == "Link"
     ]
     body = lay.body_size(words)
