@@ -6,20 +6,22 @@ chunk scanned at ingest (`guard.ingest = flag`), the stored flags read back from
 Each bipia test context (email, table, code: 200) is written once clean and `--per-context`
 times with a held-out bipia test attack planted at its start, end or a line break (seeded);
 all are ingested by `cairn.ingest.pipeline.ingest` with cairn's chunker (MiniLM tokenizer,
-default `chunk.*`). Embeddings do not enter the scan, so a hashing embedder stands in for
-MiniLM to keep the run short. A chunk is *injected* when it holds at least 8 consecutive
-words of the planted attack (all of it, if shorter), *clean* when it belongs to a clean
-document; chunks holding only a shorter fragment of the attack are counted apart. Printed:
-the share flagged as stored at ingest, for the rules-only detector and the full one (the
-peer in the same run), by context kind and attack category, and the ingest time with and
-without the scan.
+default `chunk.*`). The chunks' own index embeddings do not enter the scan, so a hashing
+embedder stands in for MiniLM there to keep the run short; the embedding head scans with its
+own MiniLM (int8, the default `embed.precision`) embedder. A chunk is *injected* when it
+holds at least 8 consecutive words of the planted attack (all of it, if shorter), *clean*
+when it belongs to a clean document; chunks holding only a shorter fragment of the attack
+are counted apart. Printed:
+the share flagged as stored at ingest, for the rules-only detector, rules + the n-gram head,
+and rules + n-grams + the embedding head (what a MiniLM workspace runs), all in the same run,
+by context kind and attack category; the ingest time with and without the scan; and the scan's
+milliseconds per chunk against MiniLM's embedding of the same chunks (batched, as ingest does).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import re
 import sys
 import tempfile
 import time
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import guard_data as g
 from cairn.config import Settings
 from cairn.embed.hashing import HashingEmbedder
-from cairn.embed.minilm import MiniLMTokenizer, minilm_model_dir
+from cairn.embed.minilm import MiniLMEmbedder, MiniLMTokenizer, minilm_model_dir
 from cairn.guard.context import InjectionContextGuard
 from cairn.guard.detector import InjectionDetector
 from cairn.ingest.chunking import content_hash
@@ -42,22 +44,7 @@ from guard_injection import fmt, timings
 from metrics import percentile
 
 SEED = 7
-_WORD = re.compile(r"\w+")
-RUN = 8
-"""Consecutive attack words a chunk must hold to count as injected."""
-
-
-def holds_attack(chunk: str, attack: str) -> bool | None:
-    """True: the chunk holds RUN+ consecutive attack words (or all of a shorter attack);
-    None: only a shorter fragment; False: none of it."""
-    words = _WORD.findall(attack.lower())
-    text = " ".join(_WORD.findall(chunk.lower()))
-    need = min(RUN, len(words))
-    grams = {" ".join(words[i : i + need]) for i in range(len(words) - need + 1)}
-    if any(gram in text for gram in grams):
-        return True
-    pairs = {" ".join(words[i : i + 2]) for i in range(len(words) - 1)}
-    return None if any(p in text for p in pairs) else False
+holds_attack = g.holds_attack
 
 
 def write_corpus(
@@ -116,9 +103,15 @@ def main() -> None:
     parser.add_argument(
         "--split", default="test", help="bipia split: test (held out) or train (for tuning)"
     )
+    parser.add_argument(
+        "--onnx-dir", type=Path, default=Path.home() / ".cache" / "cairn" / "models"
+    )
     args = parser.parse_args()
-    full = InjectionDetector.load(args.model)
+    minilm = MiniLMEmbedder(args.onnx_dir, precision="int8")
+    text = InjectionDetector.load(args.model)
+    full = InjectionDetector.load(args.model, embedder=minilm)
     rules = InjectionDetector(classifier=None)
+    names = ("rules only", "rules + n-grams", FULL)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
@@ -127,12 +120,13 @@ def main() -> None:
         for name, scanner, policy in (
             ("no scan", None, "off"),
             ("rules only", lambda t: rules.scan(t, "chunk"), "flag"),
-            ("rules + classifier", lambda t: full.scan(t, "chunk"), "flag"),
+            ("rules + n-grams", lambda t: text.scan(t, "chunk"), "flag"),
+            (FULL, lambda t: full.scan(t, "chunk"), "flag"),
         ):
             work = Path(tmp) / name.replace(" ", "-")
             work.mkdir()
             results[name] = run(corpus, work, scanner, policy)
-    base = results["rules + classifier"][0]
+    base = results[FULL][0]
     labels: list[tuple[str, bool | None]] = []
     for source, text, _ in base:
         if source in planted:
@@ -143,8 +137,10 @@ def main() -> None:
     clean_files = sum(1 for name in planted if name.endswith("-0.txt"))
     print(f"bipia {args.split}: {len(planted)} poisoned + {clean_files} clean files")
     print()
-    print("| chunks | n | rules only | rules + classifier |")
-    print("|---|---|---|---|")
+    print(f"embedding head in use: {full.embedded}")
+    print()
+    print(f"| chunks | n | {' | '.join(names)} |")
+    print("|---|---|---|---|---|")
     for title, want in (
         ("injected (holds the attack): flagged", lambda key, lab: lab is True),
         ("clean documents: flagged", lambda key, lab: key == "clean"),
@@ -156,7 +152,7 @@ def main() -> None:
     ):
         cells = []
         n = 0
-        for name in ("rules only", "rules + classifier"):
+        for name in names:
             flags = [
                 row[2]
                 for row, (key, lab) in zip(results[name][0], labels, strict=True)
@@ -164,9 +160,9 @@ def main() -> None:
             ]
             n = len(flags)
             cells.append(fmt(flags) if flags else "-")
-        print(f"| {title} | {n} | {cells[0]} | {cells[1]} |")
+        print(f"| {title} | {n} | {' | '.join(cells)} |")
     print()
-    print("| injected chunks by group | n | flagged (rules + classifier) |")
+    print(f"| injected chunks by group | n | flagged ({FULL}) |")
     print("|---|---|---|")
     groups: dict[str, list[bool]] = {}
     for row, (key, lab) in zip(base, labels, strict=True):
@@ -182,7 +178,33 @@ def main() -> None:
     plain = results["no scan"][1]
     for name, (rows, seconds) in results.items():
         print(f"| {name} | {len(rows)} | {seconds:.1f} | {seconds / plain:.2f}x |")
-    context_overhead([text for _, text, _ in base], full, rules)
+    texts = [t for _, t, _ in base]
+    per_chunk(texts, text, full, minilm)
+    context_overhead(texts, full, rules)
+
+
+def per_chunk(
+    texts: list[str], text: InjectionDetector, full: InjectionDetector, minilm: MiniLMEmbedder
+) -> None:
+    """Wall-clock milliseconds per chunk: each scan (one call per chunk, as ingest makes), and
+    MiniLM embedding the same chunks in batches (as ingest does), measured in turn."""
+    minilm.warm_up()
+    sample = texts[:400]
+    rows = []
+    for name, run_all in (
+        ("scan: rules + n-grams", lambda: [text.scan(t, "chunk") for t in sample]),
+        (f"scan: {FULL}", lambda: [full.scan(t, "chunk") for t in sample]),
+        ("MiniLM int8 embedding (ingest's own, batched)", lambda: minilm.embed(sample)),
+    ):
+        started = time.perf_counter()
+        run_all()
+        rows.append((name, (time.perf_counter() - started) * 1000 / len(sample)))
+    embed_ms = rows[-1][1]
+    print()
+    print(f"| per chunk ({len(sample)} chunks) | ms | ratio to embedding |")
+    print("|---|---|---|")
+    for name, ms in rows:
+        print(f"| {name} | {ms:.2f} | {ms / embed_ms:.2f}x |")
 
 
 def context_overhead(
@@ -197,8 +219,8 @@ def context_overhead(
     print("|---|---|---|---|")
     for name, detector, cache in (
         ("rules only, cold", rules, 0),
-        ("rules + classifier, cold", full, 0),
-        ("rules + classifier, cached", full, 10_000),
+        (f"{FULL}, cold", full, 0),
+        (f"{FULL}, cached", full, 10_000),
     ):
         guard = InjectionContextGuard(detector, "flag", cache_size=cache)
         if cache:
@@ -212,6 +234,7 @@ def context_overhead(
 
 
 REQUESTS = 300
+FULL = "rules + n-grams + MiniLM"
 
 
 def hit(i: int, text: str) -> Hit:

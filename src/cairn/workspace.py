@@ -336,10 +336,11 @@ class Workspace:
 
     @cached_property
     def injection_detector(self) -> InjectionDetector:
-        """Rules and the shipped classifier, its weights read once per workspace."""
+        """Rules and the shipped classifier, its weights read once per workspace; chunks are
+        also judged by their MiniLM embedding (the workspace's embedder)."""
         from cairn.guard.detector import InjectionDetector
 
-        return InjectionDetector.load()
+        return InjectionDetector.load(embedder=self.embedder)
 
     def guards(self) -> tuple[InputGuard, OutputGuard]:
         """The input and output guards `guard.*` asks for (the no-op ones when `off`)."""
