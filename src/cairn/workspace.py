@@ -336,11 +336,10 @@ class Workspace:
 
     @cached_property
     def injection_detector(self) -> InjectionDetector:
-        """Rules and the shipped classifier, its weights read once per workspace; chunks are
-        also judged by their MiniLM embedding (the workspace's embedder)."""
+        """Rules and the shipped classifier, its weights read once per workspace."""
         from cairn.guard.detector import InjectionDetector
 
-        return InjectionDetector.load(embedder=self.embedder)
+        return InjectionDetector.load()
 
     def guards(self) -> tuple[InputGuard, OutputGuard]:
         """The input and output guards `guard.*` asks for (the no-op ones when `off`)."""

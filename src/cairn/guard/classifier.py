@@ -6,8 +6,9 @@ to unit length. Two weight vectors ship in `injection_guard.npz` (package data),
 `bench/train_injection_guard.py` on the training splits of the shared datasets:
 
 - `question`: direct injection, jailbreak and system-prompt extraction in a user's question;
-- `chunk`: instructions planted in a document (indirect injection), scored per segment
-  (line or sentence) and taking the highest.
+- `chunk`: instructions planted in a document (indirect injection), scored per unit (line,
+  sentence or table cell, long ones in short windows: `units`, marked at their start and end)
+  and taking the highest.
 
 Each has a threshold calibrated at a fixed false-positive rate, recorded with the training
 data, seed and metrics in the file's `meta` (JSON).
@@ -211,35 +212,12 @@ class Head:
 
 
 @dataclass(frozen=True, slots=True)
-class EmbedHead:
-    """A linear model on a unit's MiniLM embedding, added to the chunk head's logit.
-
-    A unit's score is `sigmoid(chunk_logit + alpha * (vector @ weights + bias))`; a chunk's is
-    its highest unit's. Used only with vectors of a model named in `accepts` (the vectors it
-    was trained on); any other embedder leaves the chunk head alone.
-    """
-
-    weights: npt.NDArray[np.float32]
-    bias: float
-    alpha: float
-    threshold: float
-    accepts: tuple[str, ...]
-
-    def probability(self, text_logits: npt.NDArray[np.float64], vectors: npt.NDArray[Any]) -> float:
-        """The highest combined probability over units (their chunk-head logits, vectors)."""
-        z = text_logits + self.alpha * (np.asarray(vectors, np.float32) @ self.weights + self.bias)
-        return float(1.0 / (1.0 + np.exp(-float(np.max(z)))))
-
-
-@dataclass(frozen=True, slots=True)
 class InjectionClassifier:
     """The shipped linear model: `probability(text, kind)` in [0, 1], and its thresholds."""
 
     question: Head
     chunk: Head
     meta: dict[str, Any]
-    embed: EmbedHead | None = None
-    """The embedding head, in weights trained with `--embed` (`meta.embed`)."""
 
     @property
     def by_units(self) -> bool:
@@ -269,23 +247,13 @@ class InjectionClassifier:
                     )
                     for kind in ("question", "chunk")
                 }
-                embed = None
-                if "chunk_embed_weights" in data.files:
-                    info = meta["embed"]
-                    embed = EmbedHead(
-                        weights=data["chunk_embed_weights"].astype(np.float32),
-                        bias=float(data["chunk_embed_bias"]),
-                        alpha=float(info["alpha"]),
-                        threshold=float(meta["thresholds"]["chunk_embed"]),
-                        accepts=tuple(str(n) for n in info["accepts"]),
-                    )
         except (OSError, KeyError, ValueError) as exc:
             raise ModelError(
                 f"cannot read the injection classifier weights at {source}: {exc}. "
                 "Reinstall cairn, or retrain them with "
                 "`python bench/train_injection_guard.py --datasets ../shared/datasets`."
             ) from exc
-        return cls(question=heads["question"], chunk=heads["chunk"], meta=meta, embed=embed)
+        return cls(question=heads["question"], chunk=heads["chunk"], meta=meta)
 
     def head(self, kind: Kind) -> Head:
         return self.question if kind == "question" else self.chunk

@@ -17,10 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from cairn.embed.base import Embedder
-from cairn.guard.classifier import InjectionClassifier, Kind, units
+from cairn.guard.classifier import InjectionClassifier, Kind
 from cairn.guard.normalise import normalise
 from cairn.guard.rules import match_rules
 from cairn.types import NO_RISK as NO_RISK
@@ -49,29 +46,15 @@ class Separated:
 
 
 class InjectionDetector:
-    """Scores questions and chunks; `classifier=None` gives the rules-only detector.
+    """Scores questions and chunks; `classifier=None` gives the rules-only detector."""
 
-    With an `embedder` whose vectors the classifier's embedding head was trained on (MiniLM),
-    a chunk's units are also judged by their embedding (`EmbedHead`); with any other embedder,
-    or none, by their character n-grams alone, at that head's own calibrated threshold.
-    """
-
-    def __init__(
-        self, classifier: InjectionClassifier | None = None, embedder: Embedder | None = None
-    ) -> None:
+    def __init__(self, classifier: InjectionClassifier | None = None) -> None:
         self.classifier = classifier
-        head = classifier.embed if classifier is not None else None
-        self.embedder = embedder if head is not None and _accepted(head.accepts, embedder) else None
 
     @classmethod
-    def load(cls, path: Path | None = None, embedder: Embedder | None = None) -> InjectionDetector:
+    def load(cls, path: Path | None = None) -> InjectionDetector:
         """The detector with the classifier weights at `path` (default: the shipped ones)."""
-        return cls(InjectionClassifier.load(path), embedder)
-
-    @property
-    def embedded(self) -> bool:
-        """Whether chunks are judged with the embedding head too."""
-        return self.embedder is not None
+        return cls(InjectionClassifier.load(path))
 
     def scan(self, text: str, kind: Kind = "question") -> Risk:
         """The risk that `text` (a question, or a document chunk) carries an injection."""
@@ -81,11 +64,8 @@ class InjectionDetector:
         reasons = list(match_rules(norm.views))
         score = RULE_SCORE if reasons else 0.0
         if self.classifier is not None:
-            if kind == "chunk" and self.embedder is not None:
-                threshold, p = self._embedded_chunk(norm.views)
-            else:
-                threshold = self.classifier.head(kind).threshold
-                p = max(self.classifier.probability(view, kind) for view in norm.views)
+            threshold = self.classifier.head(kind).threshold
+            p = max(self.classifier.probability(view, kind) for view in norm.views)
             model_score = _rescale(p, threshold)
             if p >= threshold:
                 reasons.append("model:injection")
@@ -95,17 +75,6 @@ class InjectionDetector:
         if flagged:
             score = max(score, 0.5)
         return Risk(score=round(score, 4), flagged=flagged, reasons=tuple(reasons))
-
-    def _embedded_chunk(self, views: tuple[str, ...]) -> tuple[float, float]:
-        """(threshold, probability) of a chunk's views by the n-gram and embedding heads."""
-        assert self.classifier is not None and self.classifier.embed is not None
-        assert self.embedder is not None
-        found = list(dict.fromkeys(u for view in views for u in units(view)))
-        head = self.classifier.chunk
-        logits = np.array([head.logit(u) for u in found])
-        vectors = self.embedder.embed(found)
-        embed = self.classifier.embed
-        return embed.threshold, embed.probability(logits, vectors)
 
     def separate(self, question: str, risk: Risk | None = None) -> Separated:
         """Split a flagged question into its legitimate sentences and the injected ones.
@@ -135,10 +104,6 @@ class InjectionDetector:
         if not _ASKS.search(legitimate):  # what is left asks nothing ("Now comply.")
             legitimate = ""
         return Separated(legitimate=legitimate, removed=tuple(removed), risk=risk)
-
-
-def _accepted(names: tuple[str, ...], embedder: Embedder | None) -> bool:
-    return embedder is not None and getattr(embedder, "name", None) in names
 
 
 def _is_markup(part: str) -> bool:

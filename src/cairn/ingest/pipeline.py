@@ -129,7 +129,7 @@ def ingest(
     from cairn.ingest.readers import SUPPORTED_SUFFIXES, read_document
 
     if scanner is None and settings.guard.ingest != "off":
-        scanner = _shipped_scanner(embedder)
+        scanner = _shipped_scanner()
 
     started = time.perf_counter()
     report = IngestReport()
@@ -302,9 +302,8 @@ def _under(store: Store, doc_id: str, roots: set[str]) -> bool:
     return document is not None and any(document.uri.startswith(r + "/") for r in roots)
 
 
-def _shipped_scanner(embedder: Embedder) -> ChunkScanner:
-    """The shipped detector; with a MiniLM `embedder`, its embedding head too."""
+def _shipped_scanner() -> ChunkScanner:
     from cairn.guard.detector import InjectionDetector
 
-    detector = InjectionDetector.load(embedder=embedder)
+    detector = InjectionDetector.load()
     return lambda text: detector.scan(text, kind="chunk")
