@@ -195,7 +195,7 @@ def main() -> None:
 BENIGN_SAMPLE = 600
 
 
-def benign_corpora(args: argparse.Namespace, *detectors: InjectionDetector) -> None:
+def benign_corpora(args: argparse.Namespace, scanners: dict[str, InjectionDetector]) -> None:
     """The share of chunks of benign corpora flagged: held-out Python docs (the golden
     corpus; files in hash buckets 7-9, a seeded sample), scifact held-out abstracts, and the
     Anthropic docs (documentation about prompting a model, full of example instructions)."""
@@ -208,10 +208,10 @@ def benign_corpora(args: argparse.Namespace, *detectors: InjectionDetector) -> N
     corpora["scifact, held-out abstracts"] = rng.sample(sci, min(BENIGN_SAMPLE, len(sci)))
     corpora["anthropic docs (prompting docs)"] = g.anthropic_docs(args.datasets)
     print()
-    print(f"| benign chunks: flagged | n | rules only | rules + n-grams | {FULL} |")
-    print("|---|---|---|---|---|")
+    print(f"| benign chunks: flagged | n | {' | '.join(scanners)} |")
+    print("|---|---|" + "---|" * len(scanners))
     for name, texts in corpora.items():
-        cells = [fmt([d.scan(t, "chunk").flagged for t in texts]) for d in detectors]
+        cells = [fmt([d.scan(t, "chunk").flagged for t in texts]) for d in scanners.values()]
         print(f"| {name} | {len(texts)} | {' | '.join(cells)} |")
 
 

@@ -319,6 +319,13 @@ def main() -> None:
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--fpr", type=float, default=0.05)
+    parser.add_argument(
+        "--chunk-fpr",
+        type=float,
+        default=None,
+        help="the chunk head's target rate on its calibration groups (default: --fpr); the "
+        "shipped weights use 0.025, a margin for clean documents unlike the calibration ones",
+    )
     parser.add_argument("--c", type=float, default=4.0)
     parser.add_argument(
         "--short-windows",
@@ -371,6 +378,7 @@ def main() -> None:
 
     short = SHORT_WINDOW if args.short_windows else None
     marked = args.units
+    chunk_fpr = args.fpr if args.chunk_fpr is None else args.chunk_fpr
     if args.units:
         requests = [
             *(u for t in g._split(g.wildguard(root), train=True) for u in first_and_last(t)),
@@ -409,7 +417,7 @@ def main() -> None:
     for group, texts in calib_docs.items():
         scores = [chunk_score(t) for t in texts]
         ruled = [bool(match_rules(normalise(t).views)) for t in texts]
-        per_group[group] = calibrate(scores, ruled, args.fpr)
+        per_group[group] = calibrate(scores, ruled, chunk_fpr)
     c_threshold = max(per_group.values())
     print(f"chunk head: {len(pos)} injected segments, {len(neg)} clean segments")
     print(f"  threshold {c_threshold:.4f}; per group {per_group}")
@@ -417,7 +425,7 @@ def main() -> None:
     embed_arrays: dict[str, np.ndarray] = {}
     if args.units and args.embed:
         embed_meta, embed_arrays = embed_head(
-            root, pos, neg, calib_docs, (cw, cb), args.onnx_dir, args.fpr
+            root, pos, neg, calib_docs, (cw, cb), args.onnx_dir, chunk_fpr
         )
 
     meta = {
@@ -437,6 +445,7 @@ def main() -> None:
         "seed": SEED,
         "C": args.c,
         "target_fpr": args.fpr,
+        "chunk_target_fpr": chunk_fpr,
         "thresholds": {
             "question": q_threshold,
             "chunk": c_threshold,
@@ -457,6 +466,7 @@ def main() -> None:
         "trainer": "scikit-learn LogisticRegression(liblinear, class_weight=balanced)",
         "command": "python bench/train_injection_guard.py --datasets ../shared/datasets"
         + (" --units" if args.units else "")
+        + (f" --chunk-fpr {args.chunk_fpr}" if args.chunk_fpr is not None else "")
         + (" --embed" if args.embed else ""),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
