@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cairn.sql import SqlConnection
 from cairn.sqlite import SQLiteFile
 from cairn.trace.recorder import RecordingTracer, SpanHook, TraceSink
 from cairn.trace.records import TraceRecord, iso
 from cairn.trace.redact import PromptPolicy
 from cairn.trace.storage import TRACES_FILE
 
-__all__ = ["TRACES_FILE", "SQLiteTraceStore", "SQLiteTracer"]
+if TYPE_CHECKING:  # cairn.pg imports cairn.trace.redact: no import at load time
+    from cairn.pg import PgDatabase
+
+__all__ = ["TRACES_FILE", "SQLTraceStore", "SQLiteTraceStore", "SQLiteTracer"]
 
 _SCHEMA = (
     """CREATE TABLE traces (
@@ -41,18 +46,19 @@ _SCHEMA = (
 )
 
 
-class SQLiteTraceStore:
-    """`TraceStore` in `traces.db`: a trace sink, and the reads the HTTP API serves.
+class SQLTraceStore:
+    """`TraceStore` on the `traces` and `spans` tables of a database: the SQL that
+    `SQLiteTraceStore` (`traces.db`) and `cairn.trace.postgres.PostgresTraceStore` share.
     Thread-safe."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file = SQLiteFile(
-            path,
-            [_SCHEMA],
-            what="the trace store",
-            damaged_hint="move it aside and restart (traces can be thrown away)",
-        )
+    def __init__(self, file: SQLiteFile | PgDatabase) -> None:
+        self._file = file
+
+    def _writing(self) -> AbstractContextManager[SqlConnection]:
+        if isinstance(self._file, SQLiteFile):
+            return self._file.transaction()
+        # Postgres: no lock shared by every writer; a trace's rows are its own
+        return self._file.transaction(lock=False)
 
     # -- sink ---------------------------------------------------------------------------
 
@@ -72,9 +78,12 @@ class SQLiteTraceStore:
             for s in trace.spans
         ]
         status = "error" if any(s.status == "error" for s in trace.spans) else "ok"
-        with self._file.transaction() as db:
+        with self._writing() as db:
             db.execute(
-                "INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO traces VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (trace_id) DO UPDATE "
+                "SET name = excluded.name, tenant = excluded.tenant, user_id = excluded.user_id, "
+                "started_at = excluded.started_at, duration_ms = excluded.duration_ms, "
+                "status = excluded.status, attributes = excluded.attributes",
                 (
                     trace.trace_id,
                     trace.name,
@@ -138,6 +147,21 @@ class SQLiteTraceStore:
                 for s in spans
             ]
         }
+
+
+class SQLiteTraceStore(SQLTraceStore):
+    """`TraceStore` in `traces.db`: a trace sink, and the reads the HTTP API serves."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            SQLiteFile(
+                path,
+                [_SCHEMA],
+                what="the trace store",
+                damaged_hint="move it aside and restart (traces can be thrown away)",
+            )
+        )
 
 
 class SQLiteTracer(RecordingTracer):
