@@ -313,6 +313,21 @@ def test_an_answer_cached_by_a_is_served_by_b(deployment: Deployment) -> None:
     assert deployment.llm.stats.requests == calls + 1
 
 
+def test_a_trace_recorded_on_a_is_read_and_rated_on_b(deployment: Deployment) -> None:
+    admin = bearer(deployment.keys["admin"])
+    question = {"question": "What does json.dumps indent do?", "mode": "lexical"}
+    answer = httpx.post(deployment.a + "/v1/ask", headers=admin, json=question, timeout=300)
+    trace_id = answer.json()["trace_id"]
+    trace = httpx.get(f"{deployment.b}/v1/traces/{trace_id}", headers=admin)
+    assert trace.status_code == 200, trace.text
+    rated = httpx.post(
+        deployment.b + "/v1/feedback", headers=admin, json={"trace_id": trace_id, "rating": "up"}
+    )
+    assert rated.status_code == 201, rated.text
+    listed = httpx.get(deployment.a + "/v1/feedback", headers=admin).json()
+    assert [f["trace_id"] for f in listed if f["trace_id"] == trace_id] == [trace_id]
+
+
 def ledger_rows(url: str) -> list[LedgerEntry]:
     from cairn.budget import Budget, MetricsRegistry, PriceBook
 
