@@ -14,6 +14,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -227,6 +228,16 @@ def deployment(base_workspace: Path) -> Iterator[Deployment]:
             for block in blocks("replicas-down"):
                 run_block(substitute(block, values), deployment.env, root, log)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_every_shell_block_of_the_deploy_guide_is_run_here() -> None:
+    """docs/deploy.md has usage synopses (`text`: their commands are run by the tests it
+    names) and shell blocks, each one run by the fixture above (`sh replicas`, in order, and
+    `sh replicas-down` at the end): no shell block escapes."""
+    fences = re.findall(r"^```(\S.*)?$", DEPLOY_MD.read_text(), re.MULTILINE)
+    opening = fences[::2]
+    assert set(opening) <= {"text", "sh replicas", "sh replicas-down"}, opening
+    assert len(blocks("replicas")) == 5 and len(blocks("replicas-down")) == 1
 
 
 def test_the_documented_commands_start_two_ready_replicas(deployment: Deployment) -> None:
@@ -458,7 +469,8 @@ def test_a_job_survives_the_other_replica_starting_and_its_own_replica_dying(
     job_id = started.json()["id"]
 
     old_b = deployment.replicas["b"]
-    old_b.stop()
+    assert old_b.stop() == -signal.SIGTERM  # uvicorn re-raises the signal once it has shut down
+    assert "Application shutdown complete" in old_b.log_tail()  # a graceful stop
     new_b = ServeProcess(old_b.command, url=old_b.url, env=old_b.env, log=old_b.log, cwd=old_b.cwd)
     deployment.replicas["b"] = new_b.start()
     new_b.wait_ready()
