@@ -190,14 +190,12 @@ def deployment(base_workspace: Path) -> Iterator[Deployment]:
     log = root / "commands.log"
     replicas: dict[str, ServeProcess] = {}
     deployment = Deployment(root=root, env=env, replicas=replicas, llm=llm, log=log)
-    services_up = False
     try:
         services, *setup = blocks("replicas")
         try:
             env = run_block(substitute(services, values), env, root, log)
         except RuntimeError as exc:
             pytest.skip(f"the servers could not start here: {exc}")
-        services_up = True
         deployment.keys = create_keys(env["CAIRN_STORE_URL"], root)
         for block in setup:
             block = substitute(block, values)
@@ -224,10 +222,11 @@ def deployment(base_workspace: Path) -> Iterator[Deployment]:
         for replica in replicas.values():
             replica.stop()
         llm.close()
-        if services_up:
+        try:  # whatever `up` started, even if it then failed
             for block in blocks("replicas-down"):
                 run_block(substitute(block, values), deployment.env, root, log)
-        shutil.rmtree(root, ignore_errors=True)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def test_every_shell_block_of_the_deploy_guide_is_run_here() -> None:
