@@ -305,7 +305,7 @@ def test_one_rate_limit_across_both_replicas(deployment: Deployment) -> None:
     elapsed = time.monotonic() - began
     assert set(codes) <= {404, 429}  # 404: admitted (the job does not exist)
     refills = int(elapsed // 60)  # one token a minute: none unless the machine crawled
-    assert codes.count(404) == BURST + refills, (codes.count(404), elapsed)
+    assert BURST <= codes.count(404) <= BURST + refills, (codes.count(404), elapsed)
     limited = httpx.get(deployment.b + "/v1/jobs/none", headers=key)
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
 
