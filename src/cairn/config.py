@@ -89,8 +89,9 @@ class StoreSettings(_Section):
     url: str | None = None
     """Where documents, chunks and embeddings live, by URL: `sqlite:///cairn.db` (a path
     relative to the workspace; `sqlite:////abs/path.db` for an absolute one), or
-    `postgresql://user@host/db` (Postgres with pgvector, shared by replicas; the cost ledger
-    moves there too; `pip install 'cairn[postgres]'`; copy a workspace with `cairn migrate
+    `postgresql://user@host/db` (Postgres with pgvector, shared by replicas; the cost ledger,
+    traces, API keys, ingest jobs, feedback, agent runs, conversations and evaluation runs
+    move there too; `pip install 'cairn[postgres]'`; copy a workspace with `cairn migrate
     --to URL`). None: SQLite in the workspace folder (`cairn.db`)."""
 
 

@@ -63,3 +63,52 @@ def test_replicas_share_the_services_state(postgres: PostgresServer, tmp_path: P
         assert state_of(b).conversations.turns("acme", "ops", "c1")  # B continues it
     for name in ("a", "b"):
         assert not [f for f in FILES if (tmp_path / name / f).exists()]
+
+
+def test_an_agent_run_started_on_one_replica_is_approved_on_another(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    from cairn.llm.fake_server import FakeLLMServer
+    from cairn.llm.replies import Reply, Responder
+
+    url = postgres.new_database()
+    stores = open_server_stores(tmp_path / "admin", url=url)
+    try:
+        _, secret = stores.keys.create(tenant="acme", scopes=["agent", "agent:write"])
+    finally:
+        stores.close()
+    auth = bearer(secret)
+    with FakeLLMServer(responder=Responder()) as llm:
+        llm.enqueue(Reply.call("write_note", {"name": "n", "text": "kept"}, id="w1"), "Noted.")
+        replicas = [
+            settings_for(
+                tmp_path / name,
+                store={"url": url},
+                server={"auth": "keys", "rate_limit_per_minute": 0},
+                llm={
+                    "provider": "openai",
+                    "base_url": llm.url,
+                    "model": "m",
+                    "api_key": "k",
+                    "price_input_per_mtok": 1.0,
+                    "price_output_per_mtok": 2.0,
+                },
+            )
+            for name in ("a", "b")
+        ]
+        with app_client(replicas[0]) as a, app_client(replicas[1]) as b:
+            created = a.post("/v1/agent/runs", headers=auth, json={"task": "Note it"})
+            assert created.status_code == 201, created.text
+            run = created.json()
+            [pending] = run["pending"]
+            inbox = b.get("/v1/agent/runs", headers=auth).json()["runs"]
+            assert [r["run_id"] for r in inbox if r["pending"]] == [run["run_id"]]
+            done = b.post(
+                f"/v1/agent/runs/{run['run_id']}/calls/{pending['call_id']}/approve",
+                headers=auth,
+                json={"args_digest": pending["args_digest"]},
+            ).json()
+            assert (done["status"], done["answer"]) == ("done", "Noted.")
+            seen = a.get(f"/v1/agent/runs/{run['run_id']}", headers=auth).json()
+            assert seen["status"] == "done"
+    assert not (tmp_path / "a" / "agent.db").exists() and not (tmp_path / "b" / "agent.db").exists()

@@ -335,6 +335,7 @@ class AgentStore:
                 component="agent",
                 what="the agent database",
                 error=StoreError,
+                max_size=4,
             )
             return
         self.path = Path(path)
@@ -354,6 +355,11 @@ class AgentStore:
         if url is not None and is_postgres_url(url):
             return cls(url, **kwargs)
         return cls(root / AGENT_DB, **kwargs)
+
+    @property
+    def database(self) -> SQLiteFile | PgDatabase:
+        """The database the tables are in (`cairn migrate` copies them from it)."""
+        return self._file
 
     def close(self) -> None:
         self._file.close()

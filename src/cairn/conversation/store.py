@@ -62,6 +62,7 @@ class ConversationStore:
                 component="conversations",
                 what="the conversation store",
                 error=StoreError,
+                max_size=4,
             )
         else:
             self.db = SQLiteFile(Path(path), _MIGRATIONS, what="the conversation store")

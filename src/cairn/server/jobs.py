@@ -106,7 +106,10 @@ class IngestJobs:
             job = self.store.claim()
             if job is not None:
                 log.warning("taking over ingest job %s, abandoned by a stopped server", job["id"])
-                self._start(job["id"], lambda: self._resume(job))
+                try:
+                    self._start(job["id"], lambda: self._resume(job))
+                except RuntimeError:  # closed meanwhile: another server takes it
+                    self.store.release(job["id"])
         abandoned = self.store.fail_abandoned()
         if abandoned:
             log.warning("%d ingest job(s) abandoned by a stopped server marked failed", abandoned)
@@ -117,7 +120,11 @@ class IngestJobs:
         tenant = str(job["tenant"])
         inputs = self.store.inputs(job["id"])
         files: list[tuple[str, BinaryIO]] = [(n, io.BytesIO(b)) for n, b in inputs.items()]
-        saved = save_files(files, self.upload_dir(tenant))
+        try:
+            saved = save_files(files, self.upload_dir(tenant))
+        except OSError as exc:  # ended here, not renewed forever
+            self._update(job["id"], status="failed", error=f"could not save the files: {exc}")
+            return
         missing = [name for name in job["files"] if name not in inputs]
         self._run(job["id"], tenant, saved, missing=missing)
 

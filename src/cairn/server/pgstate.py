@@ -47,8 +47,15 @@ MIGRATIONS: tuple[str, ...] = (
 )
 """Append new steps; never edit a released one."""
 
+POOL_SIZE = 4
+"""Connections per process at most: keys are cached (`KeyCache`), job and feedback writes are
+short. With the store's, the ledger's, the traces', the agent's and the conversations' pools
+a replica holds one idle connection per component and a few dozen at its busiest; behind
+PgBouncer in transaction mode (no prepared statements, only transaction-scoped advisory
+locks) they share the server's few."""
 
-def open_server_db(url: str, *, max_size: int = 10) -> PgDatabase:
+
+def open_server_db(url: str, *, max_size: int = POOL_SIZE) -> PgDatabase:
     """The service's tables in the Postgres database at `url` (migrated); `close()` it."""
     return PgDatabase(
         url,

@@ -27,7 +27,7 @@ from cairn.conversation import ConversationStore
 from cairn.pipeline import Pipeline
 from cairn.server.auth import KeyCache
 from cairn.server.catalog import DocumentCatalog
-from cairn.server.evalruns import EvalRuns
+from cairn.server.evalruns import EvalRuns, EvalRunStore, PostgresEvalRunStore
 from cairn.server.events import open_event_bus
 from cairn.server.feedback import FeedbackStore
 from cairn.server.jobs import IngestJobs
@@ -97,11 +97,17 @@ class AppState:
         self._stack.callback(self.events.close)
         self.jobs = IngestJobs(stores.jobs, self.workspace, self.metrics, events=self.events)
         self._stack.callback(self.jobs.close)
+        shared = state_url(settings)
+        eval_store: EvalRunStore | None = None
+        if shared is not None:  # runs shared by replicas, in the store's database
+            eval_store = PostgresEvalRunStore(shared)
+            self._stack.callback(eval_store.close)
         self.evals = EvalRuns(
             settings.workspace / "evals" / "runs",
             self.pipeline,
             settings,
             self.workspace.store.generation,
+            store=eval_store,
         )
         self._stack.callback(self.evals.wait, 5.0)  # a run still going then fails, logged
         self.metrics.watch_budget(lambda: self.budget)

@@ -19,7 +19,7 @@ MIGRATIONS: tuple[str, ...] = (from_sqlite(";\n".join(_SCHEMA)),)
 class PostgresTraceStore(SQLTraceStore):
     """`TraceStore` in a Postgres database; `close()` it (it owns a connection pool)."""
 
-    def __init__(self, url: str, *, max_size: int = 10) -> None:
+    def __init__(self, url: str, *, max_size: int = 4) -> None:
         super().__init__(
             PgDatabase(
                 url,

@@ -54,6 +54,11 @@ class SQLTraceStore:
     def __init__(self, file: SQLiteFile | PgDatabase) -> None:
         self._file = file
 
+    @property
+    def database(self) -> SQLiteFile | PgDatabase:
+        """The database the tables are in (`cairn migrate` copies them from it)."""
+        return self._file
+
     def _writing(self) -> AbstractContextManager[SqlConnection]:
         if isinstance(self._file, SQLiteFile):
             return self._file.transaction()
