@@ -408,12 +408,12 @@ def test_concurrent_asks_on_both_replicas_never_exceed_the_daily_budget(
 def test_each_replica_keeps_only_what_is_not_shared_yet_in_its_folder(
     deployment: Deployment,
 ) -> None:
-    """The store, the ledger, keys, jobs, traces, feedback and conversations are on Postgres,
-    the answer cache on Redis: no replica writes them to its folder. What a folder still
-    holds is listed in docs/deploy.md."""
+    """The store, the ledger, keys, jobs, traces, feedback, conversations and evaluation runs
+    are on Postgres, the answer cache on Redis: no replica writes them to its folder. What a
+    folder still holds is listed in docs/deploy.md."""
     for name in ("a", "b"):
-        kept = {p.name for p in (deployment.root / name).iterdir()}
-        assert kept <= {"guard-canary", "uploads", "evals"}, kept
+        kept = {p.name for p in (deployment.root / name).rglob("*")}
+        assert kept <= {"guard-canary", "uploads", "acme", "quillwort.md"}, kept
 
 
 PAGES = (
