@@ -487,11 +487,13 @@ def test_a_job_survives_the_other_replica_starting_and_its_own_replica_dying(
             break
     assert event["status"] == "running" and event["done"] < len(PAGES), event
     deployment.replicas["a"].kill()  # mid-job: its lease is never renewed again
+    assert not deployment.replicas["a"].alive()  # from here on only B can finish the job
     while event["status"] not in ("done", "failed"):
         event = next_event(events)
     assert event["status"] == "done", event
     assert event["done"] == len(PAGES) and not event["failures"] and event["error"] is None
     assert events.get(timeout=60) is None  # the stream closed
-    assert "taking over ingest job" in new_b.log_tail(100_000)
     listed = httpx.get(deployment.b + "/v1/documents", headers=bearer(key)).json()
     assert {f"{page}.html" for page in PAGES} <= {Path(d["source"]).name for d in listed}
+    taken_over = {p.name for p in (deployment.root / "b" / "uploads" / "acme").iterdir()}
+    assert {f"{page}.html" for page in PAGES} <= taken_over  # B wrote the stored files
