@@ -416,6 +416,59 @@ def test_each_replica_keeps_only_what_is_not_shared_yet_in_its_folder(
         assert kept <= {"guard-canary", "uploads", "acme", "quillwort.md"}, kept
 
 
+def test_two_replicas_starting_at_once_on_an_empty_database(deployment: Deployment) -> None:
+    """Two more replicas, started at the same moment on a new, empty database of the same
+    server: each creates the schemas it needs (the store, the ledger, the service's state)
+    under advisory locks, both become ready, and each sees what the other writes."""
+    import psycopg
+
+    server_url = deployment.env["CAIRN_STORE_URL"]
+    name = "fresh_start"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = re.sub(r"/postgres(?=\?|$)", f"/{name}", server_url, count=1)
+    assert url != server_url
+    env = deployment.env | {"CAIRN_STORE_URL": url, "CAIRN_LLM_PROVIDER": "extractive"}
+    pair = []
+    for label in ("c", "d"):
+        port = free_port()
+        pair.append(
+            ServeProcess(
+                f"cairn serve --workspace {deployment.root / label} --port {port} --auth keys",
+                url=f"http://127.0.0.1:{port}",
+                env=env,
+                log=deployment.root / f"serve-{label}.log",
+                cwd=deployment.root,
+            )
+        )
+    try:
+        for replica in pair:
+            replica.start()
+        for replica in pair:
+            assert replica.wait_ready()["store"] == "ok"
+        stores = open_server_stores(deployment.root, url=url)
+        try:
+            _, secret = stores.keys.create(tenant="acme", scopes=("search", "documents"))
+        finally:
+            stores.close()
+        note = b"# Sedge census\n\nThe sedge census walks the fen every June.\n"
+        started = httpx.post(
+            pair[0].url + "/v1/documents",
+            headers=bearer(secret),
+            files={"files": ("sedge.md", note, "text/markdown")},
+        )
+        assert started.status_code == 202, started.text
+        job = wait_for_job(pair[1].url, started.json()["id"], secret)
+        assert job["status"] == "done", job
+        found = httpx.post(
+            pair[1].url + "/v1/search", headers=bearer(secret), json={"query": "sedge census"}
+        ).json()["results"]
+        assert found and found[0]["source"].endswith("sedge.md")
+    finally:
+        for replica in pair:
+            replica.stop()
+
+
 PAGES = (
     "turtle", "socket", "sqlite3", "functions", "curses", "optparse",
     "importlib", "urllib.request", "re", "asyncio-eventloop", "sys", "subprocess",
