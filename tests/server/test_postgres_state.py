@@ -112,3 +112,25 @@ def test_an_agent_run_started_on_one_replica_is_approved_on_another(
             seen = a.get(f"/v1/agent/runs/{run['run_id']}", headers=auth).json()
             assert seen["status"] == "done"
     assert not (tmp_path / "a" / "agent.db").exists() and not (tmp_path / "b" / "agent.db").exists()
+
+
+def test_cli_keys_follow_the_store_url(
+    postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cairn.cli import app
+
+    url = postgres.new_database()
+    monkeypatch.setenv("CAIRN_STORE_URL", url)
+    ws = str(tmp_path / "ws")
+    created = CliRunner().invoke(
+        app, ["keys", "create", "--tenant", "acme", "--scope", "ask", "-w", ws]
+    )
+    assert created.exit_code == 0, created.output
+    stores = open_server_stores(tmp_path / "elsewhere", url=url)  # any replica
+    try:
+        assert stores.keys.verify(created.stdout.strip()) is not None
+    finally:
+        stores.close()
+    assert not (tmp_path / "ws" / "server.db").exists()

@@ -14,8 +14,8 @@ question reaches.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from cairn.conversation.history import Turn
@@ -74,10 +74,17 @@ class ConversationStore:
         `cairn.pg.follows_store`)."""
         return cls(url if url is not None and is_postgres_url(url) else root / CONVERSATIONS_FILE)
 
-    def _writing(self) -> AbstractContextManager[SqlConnection]:
+    @contextmanager
+    def _writing(self) -> Iterator[SqlConnection]:
         if isinstance(self.db, SQLiteFile):
-            return self.db.transaction()
-        return self.db.transaction(lock=False)  # a conversation's rows are its own
+            with self.db.transaction() as db:
+                yield db
+            return
+        # a conversation's rows are its own: no shared lock; and, as for traces, no wait for
+        # the commit's flush on the request path (a server crash may lose the last turns)
+        with self.db.transaction(lock=False) as db:
+            db.execute("SET LOCAL synchronous_commit = off")
+            yield db
 
     def turns(self, tenant: str | None, user: str | None, conversation: str) -> list[Turn]:
         """The conversation's kept turns, oldest first (none for an unknown id)."""

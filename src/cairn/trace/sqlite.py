@@ -15,8 +15,8 @@ span is stored in both tables. Attributes are JSON, already filtered by `trace.p
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,11 +59,18 @@ class SQLTraceStore:
         """The database the tables are in (`cairn migrate` copies them from it)."""
         return self._file
 
-    def _writing(self) -> AbstractContextManager[SqlConnection]:
+    @contextmanager
+    def _writing(self) -> Iterator[SqlConnection]:
         if isinstance(self._file, SQLiteFile):
-            return self._file.transaction()
-        # Postgres: no lock shared by every writer; a trace's rows are its own
-        return self._file.transaction(lock=False)
+            with self._file.transaction() as db:
+                yield db
+            return
+        # Postgres: no lock shared by every writer (a trace's rows are its own), and no wait
+        # for the commit's flush on the request path: a server crash may lose the last
+        # traces, as a power cut may lose SQLite's (`synchronous=NORMAL`), nothing else
+        with self._file.transaction(lock=False) as db:
+            db.execute("SET LOCAL synchronous_commit = off")
+            yield db
 
     # -- sink ---------------------------------------------------------------------------
 
