@@ -366,6 +366,9 @@ class ServerSettings(_Section):
     rate_limit_per_minute: int = Field(120, ge=0)
     """Token-bucket refill per API key (0 disables rate limiting)."""
     rate_limit_burst: int = Field(30, ge=1)
+    job_lease_s: float = Field(60.0, ge=1.0)
+    """How long an ingest job stays its server's without a heartbeat (renewed every third of
+    it): after a crash, another replica takes the job over once this has passed."""
     check_llm_at_start: bool = False
     """At start, check that the model's endpoint answers by listing its models (`GET
     /models`: free, no tokens). A failure is logged and shown by `/readyz` (`llm:

@@ -186,6 +186,8 @@ def deployment(base_workspace: Path) -> Iterator[Deployment]:
         "CAIRN_SERVER_RATE_LIMIT_PER_MINUTE": "1",
         "CAIRN_SERVER_RATE_LIMIT_BURST": str(BURST),
         "CAIRN_SERVER_REQUEST_TIMEOUT_S": "600",
+        # a killed replica's job is taken over after this (60 s by default)
+        "CAIRN_SERVER_JOB_LEASE_S": "20",
     }
     log = root / "commands.log"
     replicas: dict[str, ServeProcess] = {}

@@ -79,7 +79,8 @@ class AppState:
     def _open(self, settings: Settings) -> None:
         self.workspace = Workspace(settings, create=True)
         self._stack.callback(self.workspace.close)
-        stores = open_server_stores(settings.workspace, url=state_url(settings))
+        lease_s = settings.server.job_lease_s
+        stores = open_server_stores(settings.workspace, url=state_url(settings), lease_s=lease_s)
         self._stack.callback(stores.close)
         self.catalog = DocumentCatalog(self.workspace.store)
         self.llm = LLMHealth(settings, lambda: self.budget)
@@ -95,7 +96,9 @@ class AppState:
         self._stack.callback(self.conversations.close)
         self.events = open_event_bus(settings.redis.url or MEMORY_URL)
         self._stack.callback(self.events.close)
-        self.jobs = IngestJobs(stores.jobs, self.workspace, self.metrics, events=self.events)
+        self.jobs = IngestJobs(
+            stores.jobs, self.workspace, self.metrics, events=self.events, heartbeat_s=lease_s / 3
+        )
         self._stack.callback(self.jobs.close)
         shared = state_url(settings)
         eval_store: EvalRunStore | None = None

@@ -22,7 +22,7 @@ from cairn.errors import ConfigError
 from cairn.pg import follows_store, is_postgres_url
 from cairn.server.db import SERVER_FILE, ServerDB
 from cairn.server.feedback import FeedbackStore, SQLiteFeedbackStore
-from cairn.server.jobstore import JobStore, SQLiteJobStore
+from cairn.server.jobstore import LEASE_S, JobStore, SQLiteJobStore
 from cairn.server.keys import KeyStore, SQLiteKeyStore
 from cairn.sqlite import sqlite_url_path
 
@@ -57,10 +57,13 @@ def state_url(settings: Settings) -> str | None:
     return follows_store(settings.store.url)
 
 
-def open_server_stores(root: Path, *, url: str | None = None) -> ServerStores:
+def open_server_stores(
+    root: Path, *, url: str | None = None, lease_s: float = LEASE_S
+) -> ServerStores:
     """Keys, jobs and feedback in `server.db` under `root`, in the file `url` names
     (`sqlite:///PATH`), in a Postgres database shared by replicas (`postgresql://...`), or
-    in this process's memory (`memory://`)."""
+    in this process's memory (`memory://`). `lease_s`: how long a job stays its process's
+    without a heartbeat."""
     if is_postgres_url(url):
         from cairn.server.pgstate import open_server_db
 
@@ -68,7 +71,7 @@ def open_server_stores(root: Path, *, url: str | None = None) -> ServerStores:
         pg = open_server_db(url)
         return ServerStores(
             keys=SQLiteKeyStore(pg),
-            jobs=SQLiteJobStore(pg),
+            jobs=SQLiteJobStore(pg, lease_s=lease_s),
             feedback=SQLiteFeedbackStore(pg),
             close=pg.close,
         )
@@ -83,14 +86,14 @@ def open_server_stores(root: Path, *, url: str | None = None) -> ServerStores:
         tables = MemoryTables()
         return ServerStores(
             keys=MemoryKeyStore(tables),
-            jobs=MemoryJobStore(tables),
+            jobs=MemoryJobStore(tables, lease_s=lease_s),
             feedback=MemoryFeedbackStore(tables),
             close=lambda: None,
         )
     db = ServerDB(sqlite_path(url, root, SERVER_FILE))
     return ServerStores(
         keys=SQLiteKeyStore(db),
-        jobs=SQLiteJobStore(db),
+        jobs=SQLiteJobStore(db, lease_s=lease_s),
         feedback=SQLiteFeedbackStore(db),
         close=db.close,
     )
