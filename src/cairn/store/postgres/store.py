@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -75,10 +76,16 @@ class PostgresStore:
         heading_weight: float = 1.0,
         pool_size: int = 10,
         ef_search: int = EF_SEARCH,
+        durable_writes: bool = False,
     ) -> None:
         self.url = url
         self.heading_weight = heading_weight
         self.ef_search = ef_search
+        self.durable_writes = durable_writes
+        """Whether a document's write waits for its WAL to reach the disk
+        (`synchronous_commit`); off by default, as the SQLite store's WAL with `synchronous =
+        NORMAL`: a crash of the database server may lose the last writes (an ingest rerun
+        writes them again), never leaves a half-written document."""
         self._db = PgDatabase(
             url,
             MIGRATIONS,
@@ -112,6 +119,20 @@ class PostgresStore:
         with self._db.transaction(lock=True) as conn:
             yield conn.raw
 
+    @contextmanager
+    def _session(self) -> Iterator[Any]:
+        """A client-side binding cursor on an autocommit connection: a multi-statement query
+        with its own BEGIN and COMMIT is one round trip."""
+        from psycopg import ClientCursor
+
+        with self._db.session() as conn, ClientCursor(conn) as cur:
+            yield cur
+
+    def _single(self) -> AbstractContextManager[Any]:
+        """A connection in autocommit mode for a read of one statement (its own snapshot):
+        one round trip."""
+        return self._db.session()
+
     def writing(self) -> AbstractContextManager[Any]:
         """A write transaction (a psycopg connection) serialised with every other writer of
         this store, for bulk loads (`cairn migrate`)."""
@@ -126,12 +147,12 @@ class PostgresStore:
     # -- reads --------------------------------------------------------------------------
 
     def generation(self) -> int:
-        with self._read() as db:
+        with self._single() as db:
             return _generation(db)
 
     def documents(self, principals: Sequence[str] | None = None) -> list[DocumentInfo]:
         where, params = principals_sql(None if principals is None else tuple(principals))
-        with self._read() as db:
+        with self._single() as db:
             rows = db.execute(
                 f'{_INFO_SQL} WHERE TRUE {where} ORDER BY d.source COLLATE "C", d.id COLLATE "C"',
                 params,
@@ -139,12 +160,12 @@ class PostgresStore:
         return [_info(r) for r in rows]
 
     def document_info(self, doc_id: str) -> DocumentInfo | None:
-        with self._read() as db:
+        with self._single() as db:
             row = db.execute(f"{_INFO_SQL} WHERE d.id = %s", (doc_id,)).fetchone()
         return None if row is None else _info(row)
 
     def get_document(self, doc_id: str) -> Document | None:
-        with self._read() as db:
+        with self._single() as db:
             row = db.execute(
                 f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE id = %s", (doc_id,)
             ).fetchone()
@@ -166,7 +187,7 @@ class PostgresStore:
     def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         if not chunk_ids:
             return []
-        with self._read() as db:
+        with self._single() as db:
             rows = db.execute(
                 f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
                 "WHERE c.id = ANY(%s::text[])",
@@ -176,7 +197,7 @@ class PostgresStore:
         return [by_id[i] for i in chunk_ids if i in by_id]
 
     def missing_embeddings(self, model: str) -> int:
-        with self._read() as db:
+        with self._single() as db:
             row = db.execute(
                 "SELECT COUNT(*) FROM chunks c WHERE c.dup_of IS NULL AND NOT EXISTS "
                 "(SELECT 1 FROM embeddings e WHERE e.model = %s AND e.hash = c.hash)",
@@ -187,7 +208,7 @@ class PostgresStore:
     def cached_embeddings(self, model: str, hashes: Sequence[str]) -> dict[str, Vector]:
         if not hashes:
             return {}
-        with self._read() as db:
+        with self._single() as db:
             rows = db.execute(
                 "SELECT hash, vector::text FROM embeddings WHERE model = %s "
                 "AND hash = ANY(%s::text[])",
@@ -234,118 +255,109 @@ class PostgresStore:
     ) -> WriteResult:
         tokens = self.tokenize([(heading(document.title, c.section), c.text) for c in chunks])
         held = frozenset(quarantine)
-        indexed = duplicates = quarantined = 0
         acl = json.dumps(list(document.acl))
         near = near or NearDuplicates()
-        with self._write() as db:
-            self._delete(db, [document.id])  # may COPY a promoted chunk's postings
-            # pipelined: statements whose results are not needed yet share round trips
-            with db.pipeline():
-                db.execute(
-                    "INSERT INTO documents (id, source, uri, title, doc_type, content_hash, "
-                    "text, metadata, tags, acl, ingested_at) "
-                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                    (
-                        document.id,
-                        document.source,
-                        document.uri,
-                        document.title,
-                        document.doc_type,
-                        document.content_hash,
-                        document.text,
-                        json.dumps(dict(document.metadata)),
-                        json.dumps(list(document.tags)),
-                        acl,
-                        time.time(),
-                    ),
-                )
-                if embeddings:
-                    dim = len(next(iter(embeddings.values())))
-                    if self._indexed.get(model) != dim:
-                        ensure_vector_index(db, model, dim)
-                        self._indexed[model] = dim
-                    with db.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO embeddings (model, hash, vector) "
-                            "VALUES (%s, %s, %s::vector) ON CONFLICT DO NOTHING",
-                            [(model, h, vector_text(v)) for h, v in embeddings.items()],
-                        )
-                written: dict[str, int] = {}  # chunk id -> rowid of the indexed chunk it is
-                postings: list[tuple[int, Tokenized]] = []
-                pending: list[tuple[str, Tokenized, Any]] = []
-
-                def settle() -> None:
-                    nonlocal indexed, duplicates, quarantined
-                    for chunk_id, tokenized, cursor in pending:
-                        rowid, dup_of = cursor.fetchone()
-                        if chunk_id in held:  # kept, not indexed, nobody's canonical
-                            quarantined += 1
-                            continue
-                        written[chunk_id] = dup_of if dup_of is not None else rowid
-                        if dup_of is None:
-                            postings.append((rowid, tokenized))
-                            indexed += 1
-                        else:
-                            duplicates += 1
-                    pending.clear()
-
-                for chunk, tokenized in zip(chunks, tokens, strict=True):
-                    target = None if chunk.id in held else near.duplicate_of.get(chunk.id)
-                    near_of = None
-                    if target is not None:
-                        settle()  # the target may be an earlier chunk of this document
-                        near_of = written.get(target) or _indexed_rowid(db, target, acl)
-                    cursor = db.cursor()
-                    cursor.execute(
-                        "INSERT INTO chunks (id, doc_id, ordinal, text, section, anchor, page, "
-                        "start_at, end_at, token_count, hash, simhash, length, risk_score, "
-                        "risk_flagged, risk_reasons, quarantine, dup_of) "
-                        "SELECT %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, CASE WHEN %s "
-                        "THEN NULL ELSE COALESCE((SELECT c.rowid FROM chunks c JOIN documents d "
-                        "ON d.id = c.doc_id WHERE c.hash = %s AND c.dup_of IS NULL "
-                        "AND c.quarantine != 1 AND d.acl = %s::jsonb ORDER BY c.rowid LIMIT 1), "
-                        "%s) END RETURNING rowid, dup_of",
-                        (
-                            chunk.id,
-                            document.id,
-                            chunk.ordinal,
-                            chunk.text,
-                            json.dumps(list(chunk.section)),
-                            chunk.anchor,
-                            chunk.page,
-                            chunk.start,
-                            chunk.end,
-                            chunk.token_count,
-                            chunk.hash,
-                            _signed(near.fingerprints.get(chunk.id, 0)),
-                            tokenized.length,
-                            *_risk_columns(chunk.risk),
-                            _QUARANTINED if chunk.id in held else 0,
-                            chunk.id in held,
-                            chunk.hash,  # an exact duplicate first, then what ingest found
-                            acl,
-                            near_of,
-                        ),
-                    )
-                    pending.append((chunk.id, tokenized, cursor))
-                settle()
-            write_postings(db, postings)  # COPY: outside the pipeline
-            with db.pipeline():
-                missing = db.execute(
-                    "SELECT COUNT(*) FROM chunks c LEFT JOIN embeddings e ON e.hash = c.hash "
-                    "AND e.model = %s WHERE c.doc_id = %s AND e.hash IS NULL",
-                    (model, document.id),
-                )
-                _bump(db)
-                count = missing.fetchone()[0]
-            if count:
+        hashes = list(dict.fromkeys(c.hash for c in chunks))
+        targets = list(
+            {t for c in chunks if c.id not in held and (t := near.duplicate_of.get(c.id))}
+        )
+        vectors = [(h, vector_text(v)) for h, v in embeddings.items()]
+        # Two round trips: one sends BEGIN, the lock and every read the write depends on
+        # (the stored version, new rowids, the indexed chunks with these hashes, the
+        # near-duplicate targets elsewhere, the cached vectors); the other every write and
+        # the COMMIT, as one multi-statement query.
+        with self._session() as cur:
+            first = _Statements()
+            first.add("BEGIN")
+            if not self.durable_writes:
+                first.add("SET LOCAL synchronous_commit = off")
+            first.add("SELECT pg_advisory_xact_lock(hashtext(%s))", self._db.lock_id)
+            first.add(
+                "SELECT EXISTS (SELECT 1 FROM documents WHERE id = %s), EXISTS (SELECT 1 "
+                "FROM chunks c JOIN chunks h ON h.dup_of = c.rowid AND h.doc_id != c.doc_id "
+                "WHERE c.doc_id = %s AND c.dup_of IS NULL)",
+                document.id,
+                document.id,
+            )
+            first.add(
+                "SELECT COALESCE(array_agg(nextval('chunks_rowid_seq')), '{}') "
+                "FROM generate_series(1, %s)",
+                len(chunks),
+            )
+            _lookups(first, document.id, acl, model, hashes, targets)
+            _, [(exists, heirs)], [(rowids,)], *found = first.run(cur)
+            if heirs:  # canonical chunks with duplicates elsewhere: each hands its place on
+                self._delete(cur.connection, [document.id])
+                again = _Statements()
+                _lookups(again, document.id, acl, model, hashes, targets)
+                found = again.run(cur)
+            canonical, elsewhere, cached = (dict(rows) for rows in found)
+            missing = {c.hash for c in chunks} - embeddings.keys() - cached.keys()
+            if missing:
                 raise StoreError(
-                    f"{document.source}: {count} chunks have no embedding for model {model}"
+                    f"{document.source}: {len(missing)} chunks have no embedding for model "
+                    f"{model}: pass their vectors (or embed them first)"
                 )
-        return WriteResult(indexed=indexed, duplicates=duplicates, quarantined=quarantined)
+            ids = sorted(rowids)
+            plan = _plan(chunks, tokens, ids, held, near, canonical, elsewhere)
+            if vectors:
+                dim = len(next(iter(embeddings.values())))
+                if self._indexed.get(model) != dim:
+                    ensure_vector_index(cur.connection, model, dim)
+                    self._indexed[model] = dim
+            then = _Statements()
+            if exists and not heirs:
+                then.add("DELETE FROM chunks WHERE doc_id = %s", document.id)
+                then.add("DELETE FROM documents WHERE id = %s", document.id)
+            then.add(
+                "INSERT INTO documents (id, source, uri, title, doc_type, content_hash, "
+                "text, metadata, tags, acl, ingested_at) "
+                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s::jsonb,%s::jsonb,%s::jsonb,%s)",
+                document.id,
+                document.source,
+                document.uri,
+                document.title,
+                document.doc_type,
+                document.content_hash,
+                document.text,
+                json.dumps(dict(document.metadata)),
+                json.dumps(list(document.tags)),
+                acl,
+                time.time(),
+            )
+            if vectors:
+                then.add(
+                    "INSERT INTO embeddings (model, hash, vector) SELECT %s, h, v::vector "
+                    "FROM unnest(%s::text[], %s::text[]) AS t(h, v) ON CONFLICT DO NOTHING",
+                    model,
+                    [h for h, _ in vectors],
+                    [v for _, v in vectors],
+                )
+            if chunks:
+                then.add(
+                    "INSERT INTO chunks (rowid, id, doc_id, ordinal, text, section, anchor, "
+                    "page, start_at, end_at, token_count, hash, simhash, length, risk_score, "
+                    "risk_flagged, risk_reasons, quarantine, dup_of) "
+                    "SELECT r, i, %s, o, t, s::jsonb, a, p, sa, ea, tc, h, sh, l, rs, rf, "
+                    "rr::jsonb, q, du FROM unnest(%s::bigint[], %s::text[], %s::int[], "
+                    "%s::text[], %s::text[], %s::text[], %s::int[], %s::int[], %s::int[], "
+                    "%s::int[], %s::text[], %s::bigint[], %s::int[], %s::float8[], %s::bool[], "
+                    "%s::text[], %s::smallint[], %s::bigint[]) "
+                    "AS u(r, i, o, t, s, a, p, sa, ea, tc, h, sh, l, rs, rf, rr, q, du) "
+                    "ORDER BY r",
+                    document.id,
+                    *_chunk_arrays(chunks, tokens, ids, held, near, plan.dup_of),
+                )
+            _postings(then, plan.postings)
+            then.add("UPDATE store_meta SET value = value + 1 WHERE key = 'generation'")
+            then.add("COMMIT")
+            then.run(cur)
+        return WriteResult(
+            indexed=len(plan.postings), duplicates=plan.duplicates, quarantined=plan.quarantined
+        )
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
-        with self._read() as db:
+        with self._single() as db:
             rows = db.execute(
                 f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
                 "WHERE c.doc_id = %s ORDER BY c.ordinal",
@@ -421,7 +433,7 @@ class PostgresStore:
 
     def quarantined(self, principals: Sequence[str] | None = None) -> list[Chunk]:
         readers, params = principals_sql(None if principals is None else tuple(principals))
-        with self._read() as db:
+        with self._single() as db:
             rows = db.execute(
                 f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
                 f'WHERE c.quarantine = %s {readers} ORDER BY d.source COLLATE "C", c.ordinal',
@@ -430,7 +442,7 @@ class PostgresStore:
         return [_chunk(r) for r in rows]
 
     def released(self) -> set[str]:
-        with self._read() as db:
+        with self._single() as db:
             rows = db.execute("SELECT id FROM chunks WHERE quarantine = %s", (_RELEASED,))
             return {r[0] for r in rows}
 
@@ -479,7 +491,7 @@ class PostgresStore:
             _index(db, heir[0], tokenized)
 
     def fingerprints(self, acl: Sequence[str], *, excluding: str | None = None) -> dict[str, int]:
-        with self._read() as db:
+        with self._single() as db:
             rows = db.execute(
                 "SELECT c.id, c.simhash FROM chunks c JOIN documents d ON d.id = c.doc_id "
                 "WHERE c.dup_of IS NULL AND c.quarantine != 1 AND c.simhash != 0 "
@@ -680,7 +692,176 @@ def _hits_sql(tokens: Sequence[tuple[str, ...]]) -> tuple[str, list[Any]]:
 
 def _index(db: Any, rowid: int, tokenized: Tokenized) -> None:
     db.execute("UPDATE chunks SET length = %s WHERE rowid = %s", (tokenized.length, rowid))
-    write_postings(db, [(rowid, tokenized)])
+    insert_postings(db, [(rowid, tokenized)])
+
+
+def insert_postings(db: Any, chunks: Sequence[tuple[int, Tokenized]]) -> None:
+    """The postings of these (rowid, tokens) chunks in one INSERT."""
+    statements = _Statements()
+    _postings(statements, chunks)
+    if statements.sql:
+        db.execute(statements.sql[0], statements.params)
+
+
+def _postings(statements: _Statements, chunks: Sequence[tuple[int, Tokenized]]) -> None:
+    rows = [
+        (term, rowid, len(p.heading), len(p.body), tokenized.length, p.heading, p.body)
+        for rowid, tokenized in chunks
+        for term, p in tokenized.postings.items()
+    ]
+    if not rows:
+        return
+    terms, ids, nh, nb, length, pos_h, pos_b = (list(c) for c in zip(*rows, strict=True))
+    statements.add(
+        "INSERT INTO postings (term, chunk, nh, nb, len, pos_h, pos_b) "
+        "SELECT t, c, h, b, l, ph::int[], pb::int[] FROM unnest(%s::text[], %s::bigint[], "
+        "%s::int[], %s::int[], %s::int[], %s::text[], %s::text[]) AS u(t, c, h, b, l, ph, pb)",
+        terms,
+        ids,
+        nh,
+        nb,
+        length,
+        [_int_array(p) for p in pos_h],
+        [_int_array(p) for p in pos_b],
+    )
+
+
+class _Statements:
+    """Statements sent as one multi-statement query (one round trip), parameters bound on
+    the client; `run` returns the rows of each statement that returns rows, in order."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, sql: str, *params: Any) -> None:
+        self.sql.append(sql)
+        self.params.extend(params)
+
+    def run(self, cur: Any) -> list[list[Any]]:
+        cur.execute("; ".join(self.sql), self.params)
+        found: list[list[Any]] = []
+        while True:
+            if cur.description is not None:
+                found.append(cur.fetchall())
+            if not cur.nextset():
+                return found
+
+
+def _int_array(values: Sequence[int]) -> str:
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What a document's write stores for its chunks, decided before anything is sent."""
+
+    dup_of: list[int | None]
+    postings: list[tuple[int, Tokenized]]
+    duplicates: int = 0
+    quarantined: int = 0
+
+
+def _lookups(
+    statements: _Statements,
+    doc_id: str,
+    acl: str,
+    model: str,
+    hashes: list[str],
+    targets: list[str],
+) -> None:
+    """The reads a document's write depends on, outside its stored version: the first
+    indexed chunk readable by exactly `acl` for each hash, the indexed near-duplicate
+    `targets` so readable, and which hashes have a vector from `model`."""
+    statements.add(
+        "SELECT DISTINCT ON (c.hash) c.hash, c.rowid FROM chunks c JOIN documents d "
+        "ON d.id = c.doc_id WHERE c.hash = ANY(%s::text[]) AND c.dup_of IS NULL "
+        "AND c.quarantine != 1 AND d.acl = %s::jsonb AND c.doc_id != %s "
+        "ORDER BY c.hash, c.rowid",
+        hashes,
+        acl,
+        doc_id,
+    )
+    statements.add(
+        "SELECT c.id, c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
+        "WHERE c.id = ANY(%s::text[]) AND c.dup_of IS NULL AND c.quarantine != 1 "
+        "AND d.acl = %s::jsonb AND c.doc_id != %s",
+        targets,
+        acl,
+        doc_id,
+    )
+    statements.add(
+        "SELECT hash, TRUE FROM embeddings WHERE model = %s AND hash = ANY(%s::text[])",
+        model,
+        hashes,
+    )
+
+
+def _plan(
+    chunks: Sequence[Chunk],
+    tokens: Sequence[Tokenized],
+    rowids: Sequence[int],
+    held: frozenset[str],
+    near: NearDuplicates,
+    canonical: Mapping[str, int],
+    elsewhere: Mapping[str, int],
+) -> _Plan:
+    """Each chunk's canonical chunk (None: it is indexed): a stored indexed chunk with its
+    text (the first), else an earlier chunk of this document with it, else what ingest
+    found it nearly repeats; quarantined chunks are nobody's duplicate and nobody's
+    canonical."""
+    plan = _Plan(dup_of=[], postings=[])
+    written: dict[str, int] = {}  # chunk id -> rowid of the indexed chunk it is
+    own: dict[str, int] = {}  # hash -> rowid of this document's indexed chunk with it
+    for chunk, tokenized, rowid in zip(chunks, tokens, rowids, strict=True):
+        if chunk.id in held:
+            plan.dup_of.append(None)
+            plan.quarantined += 1
+            continue
+        dup_of = canonical.get(chunk.hash) or own.get(chunk.hash)
+        target = near.duplicate_of.get(chunk.id)
+        if dup_of is None and target is not None:
+            dup_of = written.get(target) or elsewhere.get(target)
+        plan.dup_of.append(dup_of)
+        written[chunk.id] = rowid if dup_of is None else dup_of
+        if dup_of is None:
+            plan.postings.append((rowid, tokenized))
+            own.setdefault(chunk.hash, rowid)
+        else:
+            plan.duplicates += 1
+    return plan
+
+
+def _chunk_arrays(
+    chunks: Sequence[Chunk],
+    tokens: Sequence[Tokenized],
+    rowids: Sequence[int],
+    held: frozenset[str],
+    near: NearDuplicates,
+    dup_of: Sequence[int | None],
+) -> list[list[Any]]:
+    """The chunks' columns, one array each, in `write_document`'s INSERT order."""
+    risks = [_risk_columns(c.risk) for c in chunks]
+    return [
+        list(rowids),
+        [c.id for c in chunks],
+        [c.ordinal for c in chunks],
+        [c.text for c in chunks],
+        [json.dumps(list(c.section)) for c in chunks],
+        [c.anchor for c in chunks],
+        [c.page for c in chunks],
+        [c.start for c in chunks],
+        [c.end for c in chunks],
+        [c.token_count for c in chunks],
+        [c.hash for c in chunks],
+        [_signed(near.fingerprints.get(c.id, 0)) for c in chunks],
+        [t.length for t in tokens],
+        [r[0] for r in risks],
+        [r[1] for r in risks],
+        [r[2] for r in risks],
+        [_QUARANTINED if c.id in held else 0 for c in chunks],
+        list(dup_of),
+    ]
 
 
 def write_postings(db: Any, chunks: Sequence[tuple[int, Tokenized]]) -> None:
