@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -60,6 +61,12 @@ EF_SEARCH = 200
 the exact scan (bench/pg_search.py, docs/benchmarks.md)."""
 MAX_SCAN_TUPLES = 100_000
 """How far an iterative index scan may read to find `k` rows passing the filters."""
+EXACT_BELOW = 20_000
+"""A filtered dense search is exact when at most this many chunks pass its filters:
+measured in bench/pg_search.py (docs/benchmarks.md)."""
+_EF_MAX = 1000
+"""pgvector's largest `hnsw.ef_search`."""
+"""How far an iterative index scan may read to find `k` rows passing the filters."""
 
 
 class PostgresStore:
@@ -77,11 +84,16 @@ class PostgresStore:
         pool_size: int = 10,
         ef_search: int = EF_SEARCH,
         durable_writes: bool = False,
+        exact_below: int = EXACT_BELOW,
     ) -> None:
         self.url = url
         self.heading_weight = heading_weight
         self.ef_search = ef_search
         self.durable_writes = durable_writes
+        self.exact_below = exact_below
+        """A filtered dense search compares every passing vector (exact, no index) when at
+        most this many indexed chunks pass the filters; above it, the HNSW index is read
+        with `ef_search` scaled by the filter's selectivity (up to pgvector's 1,000)."""
         """Whether a document's write waits for its WAL to reach the disk
         (`synchronous_commit`); off by default, as the SQLite store's WAL with `synchronous =
         NORMAL`: a crash of the database server may lose the last writes (an ingest rerun
@@ -101,6 +113,7 @@ class PostgresStore:
             OrderedDict()
         )
         self._globs: OrderedDict[tuple[int, tuple[str, ...]], list[str]] = OrderedDict()
+        self._counts: OrderedDict[tuple[int, Filters], tuple[int, int]] = OrderedDict()
         self._indexed: dict[str, int] = {}  # model -> dimension of its HNSW index, once seen
 
     @property
@@ -307,6 +320,7 @@ class PostgresStore:
                     self._indexed[model] = dim
             then = _Statements()
             if exists and not heirs:
+                then.add(_DELETE_POSTINGS, document.id)
                 then.add("DELETE FROM chunks WHERE doc_id = %s", document.id)
                 then.add("DELETE FROM documents WHERE id = %s", document.id)
             then.add(
@@ -469,6 +483,7 @@ class PostgresStore:
             ).fetchall()
             for rowid, held in rows:
                 self._promote(db, rowid, doc_id, indexed=held != _QUARANTINED)
+            db.execute(_DELETE_POSTINGS, (doc_id,))
             db.execute("DELETE FROM chunks WHERE doc_id = %s", (doc_id,))
             db.execute("DELETE FROM documents WHERE id = %s", (doc_id,))
         return removed
@@ -581,11 +596,33 @@ class PostgresStore:
                     f"vectors have {dim}: embed the query with the store's model"
                 )
             where, params = filter_sql(filters, self._glob_docs(db, generation, filters))
-            db.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            db.execute(f"SET LOCAL hnsw.ef_search = {max(int(self.ef_search), k)}")
-            db.execute(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}")
+            ef = max(int(self.ef_search), k)
+            exact = False
+            if where:  # the filter's share of the indexed chunks decides how to search
+                assert filters is not None
+                passing, total = self._filtered(db, generation, filters, where, params)
+                exact = passing <= self.exact_below
+                ef = min(_EF_MAX, max(ef, math.ceil(ef * total / max(passing, 1))))
             from psycopg import sql
 
+            if exact:  # every vector passing the filters, compared: no index
+                query = sql.SQL(
+                    "WITH passing AS MATERIALIZED (SELECT c.rowid, c.id, e.vector "
+                    "FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                    "JOIN embeddings e ON e.model = {model} AND e.hash = c.hash "
+                    "WHERE c.dup_of IS NULL AND c.quarantine != 1 {where}), "
+                    "nearest AS (SELECT rowid, id, (vector::vector({dim})) <=> "
+                    "%s::vector({dim}) AS distance FROM passing) "
+                    "SELECT id, 1 - distance FROM nearest ORDER BY distance, rowid LIMIT %s"
+                ).format(dim=sql.Literal(dim), model=sql.Literal(model), where=sql.SQL(where))
+                rows = db.execute(query, [*params, vector_text(vector), k]).fetchall()
+                return [Ranked(cid, float(s), dense=float(s)) for cid, s in rows]
+            db.execute(
+                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                "set_config('hnsw.ef_search', %s, true), "
+                "set_config('hnsw.max_scan_tuples', %s, true)",
+                (str(ef), str(MAX_SCAN_TUPLES)),
+            )
             query = sql.SQL(
                 "WITH nearest AS MATERIALIZED (SELECT c.rowid, c.id, "
                 "(e.vector::vector({dim})) <=> %s::vector({dim}) AS distance "
@@ -605,6 +642,28 @@ class PostgresStore:
         self, vector: Vector, k: int, filters: Filters | None = None, *, model: str
     ) -> list[Hit]:
         return hits_of(self, self.dense_ranking(vector, k, filters, model=model))
+
+    def _filtered(
+        self, db: Any, generation: int, filters: Filters, where: str, params: list[Any]
+    ) -> tuple[int, int]:
+        """How many indexed chunks pass `filters`, and how many there are, kept per corpus
+        generation."""
+        key = (generation, filters)
+        with self._lock:
+            found = self._counts.get(key)
+        if found is not None:
+            return found
+        row = db.execute(
+            f"SELECT COUNT(*) FILTER (WHERE TRUE {where}), COUNT(*) FROM chunks c JOIN "
+            "documents d ON d.id = c.doc_id WHERE c.dup_of IS NULL AND c.quarantine != 1",
+            params,
+        ).fetchone()
+        found = (int(row[0]), int(row[1]))
+        with self._lock:
+            self._counts[key] = found
+            while len(self._counts) > _KEPT:
+                self._counts.popitem(last=False)
+        return found
 
     def _scope_stats(
         self, db: Any, generation: int, principals: tuple[str, ...] | None
@@ -655,6 +714,10 @@ class PostgresStore:
 
 
 _KEPT = 256
+_DELETE_POSTINGS = (
+    "DELETE FROM postings WHERE chunk IN (SELECT rowid FROM chunks WHERE doc_id = %s)"
+)
+"""A document's postings go before its chunks (no foreign key cascades: schema step 3)."""
 _MASK = (1 << 64) - 1
 _QUARANTINED = 1
 """`chunks.quarantine`: kept but not indexed (no postings) until released (0: never held)."""
