@@ -13,8 +13,9 @@ Corpora:
   maintenance costs the same for any vectors of that size). The worst case for per-document
   overhead.
 
-Each store is written twice in turn (SQLite, Postgres, SQLite, Postgres) into new, empty
-stores and the better time of each is kept; Postgres is then checked to rank exactly as
+Both stores are filled in the same run, taking turns every `--slice` documents (so a change
+in the machine's load falls on both), `--rounds` times into new, empty stores; the better
+time of each is kept; Postgres is then checked to rank exactly as
 SQLite (lexical and, on `pydocs`, dense top 10 for a few queries).
 
     PYTHONPATH=src .venv/bin/python bench/pg_ingest.py [--corpus pydocs scifact]
@@ -28,11 +29,10 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, nullcontext
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -166,25 +166,28 @@ class Timing:
         return self.lookups + self.near + self.writes
 
 
-def fill(store: Store, corpus: Corpus) -> Timing:
-    """What `cairn ingest` asks of the store for each document, timed by step."""
-    timing = Timing()
+def fill(stores: dict[str, Store], corpus: Corpus, slice_size: int) -> dict[str, Timing]:
+    """What `cairn ingest` asks of the store for each document, timed by step; the stores
+    take turns every `slice_size` documents, so a change in the machine's load falls on
+    both."""
+    timings = {name: Timing() for name in stores}
     near = NearDuplicateFinder()
-    batch: Callable[[], Any] = getattr(store, "ingesting", nullcontext)
-    with batch():
-        for doc, chunks, vectors in corpus.items:
-            t0 = time.perf_counter()
-            cached = store.cached_embeddings(corpus.model, [c.hash for c in chunks])
-            t1 = time.perf_counter()
-            found = near.find(store, doc, chunks)
-            t2 = time.perf_counter()
-            fresh = {h: v for h, v in vectors.items() if h not in cached}
-            store.write_document(doc, chunks, fresh, model=corpus.model, near=found)
-            t3 = time.perf_counter()
-            timing.lookups += t1 - t0
-            timing.near += t2 - t1
-            timing.writes += t3 - t2
-    return timing
+    for start in range(0, len(corpus.items), slice_size):
+        for name, store in stores.items():
+            timing = timings[name]
+            for doc, chunks, vectors in corpus.items[start : start + slice_size]:
+                t0 = time.perf_counter()
+                cached = store.cached_embeddings(corpus.model, [c.hash for c in chunks])
+                t1 = time.perf_counter()
+                found = near.find(store, doc, chunks)
+                t2 = time.perf_counter()
+                fresh = {h: v for h, v in vectors.items() if h not in cached}
+                store.write_document(doc, chunks, fresh, model=corpus.model, near=found)
+                t3 = time.perf_counter()
+                timing.lookups += t1 - t0
+                timing.near += t2 - t1
+                timing.writes += t3 - t2
+    return timings
 
 
 @contextmanager
@@ -221,6 +224,7 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=Path("/work/main/.cairn/cairn.db"))
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--slice", type=int, default=50, help="documents per turn")
     args = parser.parse_args()
 
     rows = []
@@ -235,8 +239,8 @@ def main() -> None:
                     stores("SQLite", server, Path(tmp)) as lite,
                     stores("Postgres", server, Path(tmp)) as pg,
                 ):
-                    for kind, store in (("SQLite", lite), ("Postgres", pg)):
-                        t = fill(store, corpus)
+                    timings = fill({"SQLite": lite, "Postgres": pg}, corpus, args.slice)
+                    for kind, t in timings.items():
                         print(
                             f"  {kind:8} {t.total:7.1f} s (lookups {t.lookups:.1f}, "
                             f"near-duplicates {t.near:.1f}, writes {t.writes:.1f})"
