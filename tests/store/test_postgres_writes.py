@@ -77,7 +77,7 @@ def test_a_store_at_schema_2_upgrades_and_keeps_its_postings_right(
     url = postgres.new_database()
     old = PgDatabase(url, MIGRATIONS[:2], component="store", what="store", error=StoreError)
     old.close()
-    store = PostgresStore(url)
+    store = PostgresStore(url, durable_writes=True)  # each write waits for its WAL flush
     try:
         assert store.stats()["schema_version"] == len(MIGRATIONS)
         doc, chunks = make_doc("a", "a.md", [LONG_A, LONG_B])
