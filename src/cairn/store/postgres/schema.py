@@ -107,7 +107,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE OR REPLACE FUNCTION cairn_write_document(
         a_doc_id TEXT, a_source TEXT, a_uri TEXT, a_title TEXT, a_doc_type TEXT,
         a_content_hash TEXT, a_text TEXT, a_metadata JSONB, a_tags JSONB, a_acl JSONB,
-        a_at DOUBLE PRECISION, a_model TEXT, a_vector_hashes TEXT[], a_vectors TEXT[],
+        a_at DOUBLE PRECISION, a_model TEXT, a_vector_hashes TEXT[], a_vectors vector[],
         a_ids TEXT[], a_ordinals INTEGER[], a_texts TEXT[], a_sections TEXT[],
         a_anchors TEXT[], a_pages INTEGER[], a_starts INTEGER[], a_ends INTEGER[],
         a_tokens INTEGER[], a_hashes TEXT[], a_simhashes BIGINT[], a_lengths INTEGER[],
@@ -143,7 +143,7 @@ MIGRATIONS: tuple[str, ...] = (
         VALUES (a_doc_id, a_source, a_uri, a_title, a_doc_type, a_content_hash, a_text,
             a_metadata, a_tags, a_acl, a_at);
         INSERT INTO embeddings (model, hash, vector)
-        SELECT a_model, v.h, v.t::vector FROM unnest(a_vector_hashes, a_vectors) AS v(h, t)
+        SELECT a_model, v.h, v.t FROM unnest(a_vector_hashes, a_vectors) AS v(h, t)
         ON CONFLICT DO NOTHING;
         FOR i IN 1..n LOOP
             dup := NULL;

@@ -18,9 +18,11 @@ replica.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
+import struct
 import threading
 import time
 from collections import OrderedDict
@@ -117,6 +119,7 @@ class PostgresStore:
         )
         self._globs: OrderedDict[tuple[int, tuple[str, ...]], list[str]] = OrderedDict()
         self._counts: OrderedDict[tuple[int, Filters], tuple[int, int]] = OrderedDict()
+        self._vector_type: Any = None  # psycopg's TypeInfo of pgvector's `vector`, once seen
         self._indexed: dict[str, int] = {}  # model -> dimension of its HNSW index, once seen
 
     @property
@@ -277,12 +280,12 @@ class PostgresStore:
         targets = list(
             {t for c in chunks if c.id not in held and (t := near.duplicate_of.get(c.id))}
         )
-        vectors = [(h, vector_text(v)) for h, v in embeddings.items()]
         dim = len(next(iter(embeddings.values()))) if embeddings else 0
-        if not vectors or self._indexed.get(model) == dim:
-            done = self._write_call(document, chunks, tokens, vectors, model, acl, held, near)
+        if not embeddings or self._indexed.get(model) == dim:
+            done = self._write_call(document, chunks, tokens, embeddings, model, acl, held, near)
             if done is not None:
                 return done
+        vectors = [(h, vector_text(v)) for h, v in embeddings.items()]
         # Two round trips (the model's first vectors, or a stored version whose chunks are
         # canonical for duplicates elsewhere): one sends BEGIN, the lock and every read the
         # write depends on (the stored version, new rowids, the indexed chunks with these
@@ -382,7 +385,7 @@ class PostgresStore:
         document: Document,
         chunks: Sequence[Chunk],
         tokens: Sequence[Tokenized],
-        vectors: Sequence[tuple[str, str]],
+        embeddings: Mapping[str, Vector],
         model: str,
         acl: str,
         held: frozenset[str],
@@ -404,7 +407,7 @@ class PostgresStore:
         call = _Statements()
         call.add(
             "SELECT cairn_write_document(%b, %b, %b, %b, %b, %b, %b, %b::jsonb, %b::jsonb, "
-            "%b::jsonb, %b, %b, %b::text[], %b::text[], %b::text[], %b::int[], %b::text[], "
+            "%b::jsonb, %b, %b, %b::text[], %b::vector[], %b::text[], %b::int[], %b::text[], "
             "%b::text[], %b::text[], %b::int[], %b::int[], %b::int[], %b::int[], %b::text[], "
             "%b::bigint[], %b::int[], %b::float8[], %b::bool[], %b::text[], %b::bool[], "
             "%b::text[], %b::int[], %b::text[], %b::int[], %b::int[], %b::text[], %b::text[])",
@@ -420,8 +423,8 @@ class PostgresStore:
             acl,
             time.time(),
             model,
-            [h for h, _ in vectors],
-            [v for _, v in vectors],
+            list(embeddings),
+            [_PgVector(v) for v in embeddings.values()],
             [c.id for c in chunks],
             [c.ordinal for c in chunks],
             [c.text for c in chunks],
@@ -445,14 +448,15 @@ class PostgresStore:
         # function's arrays are not quoted into the query text
         with self._db.session() as conn:
             try:
+                cur = self._vector_cursor(conn)
                 with conn.pipeline():
                     conn.execute("BEGIN")
                     if not self.durable_writes:
                         conn.execute("SET LOCAL synchronous_commit = off")
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._db.lock_id,))
-                    result = conn.execute(call.sql[0], call.params, binary=True)
+                    cur.execute(call.sql[0], call.params, binary=True)
                     conn.execute("COMMIT")
-                    [counts] = result.fetchone()
+                    [counts] = cur.fetchone()
             except Error as exc:
                 if exc.sqlstate != _MISSING_VECTORS:
                     raise
@@ -464,6 +468,21 @@ class PostgresStore:
             return None
         indexed, duplicates, quarantined = counts
         return WriteResult(indexed=indexed, duplicates=duplicates, quarantined=quarantined)
+
+    def _vector_cursor(self, conn: Any) -> Any:
+        """A cursor that sends `_PgVector`s in pgvector's binary format (the type looked up
+        once)."""
+        if self._vector_type is None:
+            from psycopg.types import TypeInfo
+
+            info = TypeInfo.fetch(conn, "vector")
+            if info is None:  # pragma: no cover - the schema creates the extension
+                raise StoreError("the pgvector extension is missing: CREATE EXTENSION vector")
+            self._vector_type = info
+        cur = conn.cursor()
+        self._vector_type.register(cur)
+        cur.adapters.register_dumper(_PgVector, _vector_dumper(self._vector_type.oid))
+        return cur
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
         with self._single() as db:
@@ -1078,6 +1097,32 @@ def _indexed_rowid(db: Any, chunk_id: str, acl: str) -> int | None:
         (chunk_id, acl),
     ).fetchone()
     return None if row is None else int(row[0])
+
+
+class _PgVector:
+    """A vector bound as a query parameter in pgvector's binary format (`_vector_dumper`):
+    no text to format and parse."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Vector) -> None:
+        self.values = values
+
+
+@functools.cache
+def _vector_dumper(oid: int) -> type[Any]:
+    from psycopg.adapt import Dumper
+    from psycopg.pq import Format
+
+    class VectorDumper(Dumper):
+        format = Format.BINARY
+
+        def dump(self, obj: Any) -> bytes:
+            values = np.asarray(obj.values, dtype=">f4")
+            return struct.pack(">HH", values.size, 0) + values.tobytes()
+
+    VectorDumper.oid = oid
+    return VectorDumper
 
 
 def vector_text(vector: Vector) -> str:
