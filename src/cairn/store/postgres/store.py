@@ -2,12 +2,19 @@
 replica.
 
 - Documents and chunks in tables; a document and its chunks are replaced in one
-  transaction, serialised with every other writer by the component's advisory lock.
+  transaction, serialised with every other writer by the component's advisory lock. The
+  write is one call of `cairn_write_document` (schema step 4) sent with its BEGIN, lock and
+  COMMIT in one round trip (pipeline mode, binary parameters, vectors in pgvector's binary
+  format); a single-statement read is one round trip too (autocommit). What the call
+  cannot do (the model's first vectors create its index; a stored version whose chunks are
+  canonical for duplicates elsewhere hands their place on) takes two.
 - Embeddings (keyed by model and chunk hash, the embedding cache) in a pgvector column,
   with one HNSW index (cosine) per model, a partial expression index at the model's
   dimension created with its first vector. Filters are part of the query and pgvector's
   iterative index scans (`hnsw.iterative_scan`) keep reading the index until `k` rows pass
-  them, so a selective ACL filter still returns `k` rows.
+  them, so a selective ACL filter still returns `k` rows; `hnsw.ef_search` grows with the
+  filter's selectivity (counted once per corpus generation), and a filter few chunks pass
+  is answered by comparing them all.
 - BM25 computed in SQL from a `postings` table (term, chunk, counts and positions per
   column) holding FTS5's own tokens (`cairn.store.postgres.tokens`): the SQLite store's
   formula, with N, n(t) and the average length counted over the chunks the caller may read,
