@@ -240,3 +240,32 @@ def test_the_filtered_count_follows_the_corpus(postgres: PostgresServer) -> None
         assert found[0].chunk_id == "new-0"
     finally:
         store.close()
+
+
+def test_a_session_left_in_a_transaction_is_rolled_back(postgres: PostgresServer) -> None:
+    """`PgDatabase.session` hands out an autocommit connection for callers that send their
+    own BEGIN/COMMIT; one left open (an error between them) commits nothing, and the
+    pooled connection serves an ordinary transaction next."""
+    from cairn.pg import PgDatabase
+
+    db = PgDatabase(
+        postgres.new_database(),
+        ("CREATE TABLE t (x INTEGER)",),
+        component="t",
+        what="a test table",
+        error=StoreError,
+        max_size=1,
+    )
+    try:
+        with pytest.raises(RuntimeError), db.session() as conn:
+            assert conn.autocommit
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO t VALUES (1)")
+            raise RuntimeError("between BEGIN and COMMIT")
+        with db.transaction() as conn:
+            assert not conn.raw.autocommit
+            conn.execute("INSERT INTO t VALUES (2)")
+        with db.reading() as conn:
+            assert [r[0] for r in conn.execute("SELECT x FROM t").fetchall()] == [2]
+    finally:
+        db.close()
