@@ -96,13 +96,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE postings DROP CONSTRAINT IF EXISTS postings_chunk_fkey;
     """,
-    # 4: a document's write as one function call, so it is one round trip (with its BEGIN,
-    # lock and COMMIT): replace the stored version, insert the document, the new vectors,
-    # the chunks (each a duplicate of the first indexed chunk readable by exactly the same
-    # principals with its text, else of the near-duplicate target ingest found) and the
-    # postings of the indexed ones. It returns {indexed, duplicates, quarantined}, or NULL
-    # without writing anything when a chunk of the stored version is the canonical of a
-    # duplicate elsewhere (the store then hands its place on, in Python).
+    # 4: a document's write as one function call, so it is one statement in one round trip
+    # (its own transaction: it takes the store's writer lock, and turns synchronous_commit
+    # off for itself unless asked to be durable): replace the stored version, insert the
+    # document, the new vectors, the chunks (each a duplicate of the first indexed chunk
+    # readable by exactly the same principals with its text, else of the near-duplicate
+    # target ingest found) and the postings of the indexed ones. It returns {indexed,
+    # duplicates, quarantined}, or NULL without writing anything when a chunk of the stored
+    # version is the canonical of a duplicate elsewhere (the store then hands its place on,
+    # in Python).
     """
     CREATE OR REPLACE FUNCTION cairn_write_document(
         a_doc_id TEXT, a_source TEXT, a_uri TEXT, a_title TEXT, a_doc_type TEXT,
@@ -113,7 +115,8 @@ MIGRATIONS: tuple[str, ...] = (
         a_tokens INTEGER[], a_hashes TEXT[], a_simhashes BIGINT[], a_lengths INTEGER[],
         a_risk_scores DOUBLE PRECISION[], a_risk_flags BOOLEAN[], a_risk_reasons TEXT[],
         a_held BOOLEAN[], a_near TEXT[], a_p_chunks INTEGER[], a_p_terms TEXT[],
-        a_p_nh INTEGER[], a_p_nb INTEGER[], a_p_pos_h TEXT[], a_p_pos_b TEXT[]
+        a_p_nh INTEGER[], a_p_nb INTEGER[], a_p_pos_h TEXT[], a_p_pos_b TEXT[],
+        a_lock TEXT, a_durable BOOLEAN
     ) RETURNS INTEGER[] LANGUAGE plpgsql AS $fn$
     DECLARE
         n INTEGER := COALESCE(array_length(a_ids, 1), 0);
@@ -124,6 +127,10 @@ MIGRATIONS: tuple[str, ...] = (
         r BIGINT;
         missing INTEGER;
     BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext(a_lock));
+        IF NOT a_durable THEN
+            PERFORM set_config('synchronous_commit', 'off', true);
+        END IF;
         IF EXISTS (SELECT 1 FROM chunks c JOIN chunks h ON h.dup_of = c.rowid
                    AND h.doc_id != c.doc_id WHERE c.doc_id = a_doc_id AND c.dup_of IS NULL) THEN
             RETURN NULL;

@@ -3,8 +3,8 @@ replica.
 
 - Documents and chunks in tables; a document and its chunks are replaced in one
   transaction, serialised with every other writer by the component's advisory lock. The
-  write is one call of `cairn_write_document` (schema step 4) sent with its BEGIN, lock and
-  COMMIT in one round trip (pipeline mode, binary parameters, vectors in pgvector's binary
+  write is one call of `cairn_write_document` (schema step 4), one statement in its own
+  transaction taking the writers' lock (binary parameters, vectors in pgvector's binary
   format); a single-statement read is one round trip too (autocommit). What the call
   cannot do (the model's first vectors create its index; a stored version whose chunks are
   canonical for duplicates elsewhere hands their place on) takes two.
@@ -398,9 +398,9 @@ class PostgresStore:
         held: frozenset[str],
         near: NearDuplicates,
     ) -> WriteResult | None:
-        """The write as one round trip: BEGIN, the lock, `cairn_write_document` (schema step
-        4) and COMMIT in one query; None when the function wrote nothing (the stored
-        version's chunks are canonical for duplicates elsewhere)."""
+        """The write as one statement, `cairn_write_document` (schema step 4), in its own
+        transaction; None when the function wrote nothing (the stored version's chunks are
+        canonical for duplicates elsewhere)."""
         from psycopg import Error
 
         risks = [_risk_columns(c.risk) for c in chunks]
@@ -417,7 +417,8 @@ class PostgresStore:
             "%b::jsonb, %b, %b, %b::text[], %b::vector[], %b::text[], %b::int[], %b::text[], "
             "%b::text[], %b::text[], %b::int[], %b::int[], %b::int[], %b::int[], %b::text[], "
             "%b::bigint[], %b::int[], %b::float8[], %b::bool[], %b::text[], %b::bool[], "
-            "%b::text[], %b::int[], %b::text[], %b::int[], %b::int[], %b::text[], %b::text[])",
+            "%b::text[], %b::int[], %b::text[], %b::int[], %b::int[], %b::text[], %b::text[], "
+            "%b, %b)",
             document.id,
             document.source,
             document.uri,
@@ -450,20 +451,16 @@ class PostgresStore:
             [c.id in held for c in chunks],
             [None if c.id in held else near.duplicate_of.get(c.id) for c in chunks],
             *columns,
+            self._db.lock_id,
+            self.durable_writes,
         )
-        # one round trip in pipeline mode, parameters bound on the server (binary): the
-        # function's arrays are not quoted into the query text
+        # one statement in autocommit mode (its own transaction), parameters bound on the
+        # server in binary: the function's arrays are not quoted into the query text
         with self._db.session() as conn:
             try:
                 cur = self._vector_cursor(conn)
-                with conn.pipeline():
-                    conn.execute("BEGIN")
-                    if not self.durable_writes:
-                        conn.execute("SET LOCAL synchronous_commit = off")
-                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._db.lock_id,))
-                    cur.execute(call.sql[0], call.params, binary=True)
-                    conn.execute("COMMIT")
-                    [counts] = cur.fetchone()
+                cur.execute(call.sql[0], call.params, binary=True)
+                [counts] = cur.fetchone()
             except Error as exc:
                 if exc.sqlstate != _MISSING_VECTORS:
                     raise
