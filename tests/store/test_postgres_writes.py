@@ -269,3 +269,44 @@ def test_a_session_left_in_a_transaction_is_rolled_back(postgres: PostgresServer
             assert [r[0] for r in conn.execute("SELECT x FROM t").fetchall()] == [2]
     finally:
         db.close()
+
+
+def test_kept_fingerprints_follow_this_stores_writes_and_another_replicas(
+    postgres: PostgresServer,
+) -> None:
+    """Ingest asks for every fingerprint of an ACL before each document: the store keeps
+    them per corpus generation and updates them with its own writes; a write or deletion
+    by another store on the same database is seen at once."""
+    from cairn.store.postgres import PostgresStore
+
+    long_c = (
+        "Regular expression operations in the re module provide matching similar to those "
+        "found in Perl, with patterns and strings to be searched as Unicode or bytes, but "
+        "never mixed together in one match or substitution call."
+    )
+    url = postgres.new_database()
+    a, b = PostgresStore(url), PostgresStore(url)
+    try:
+
+        def fresh(excluding: str | None = None) -> dict[str, int]:
+            reader = PostgresStore(url)  # nothing kept
+            try:
+                return reader.fingerprints((), excluding=excluding)
+            finally:
+                reader.close()
+
+        write(a, *make_doc("d1", "d1.md", [LONG_A]))
+        assert set(a.fingerprints(())) == {"d1-0"} and a.fingerprints(()) == fresh()
+        write(a, *make_doc("d2", "d2.md", [LONG_B]))  # this store's own write
+        assert set(a.fingerprints(())) == {"d1-0", "d2-0"} and a.fingerprints(()) == fresh()
+        write(b, *make_doc("d3", "d3.md", [long_c]))  # another replica's
+        assert set(a.fingerprints(())) == {"d1-0", "d2-0", "d3-0"}
+        b.delete_documents(["d1"])
+        assert set(a.fingerprints(())) == {"d2-0", "d3-0"} and a.fingerprints(()) == fresh()
+        assert set(a.fingerprints((), excluding="d2")) == {"d3-0"}
+        write(a, *make_doc("d4", "d4.md", [LONG_A], acl=("staff",)))  # another ACL
+        assert set(a.fingerprints(("staff",))) == {"d4-0"}
+        assert a.fingerprints(()) == fresh()
+    finally:
+        a.close()
+        b.close()

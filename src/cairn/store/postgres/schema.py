@@ -102,7 +102,8 @@ MIGRATIONS: tuple[str, ...] = (
     # document, the new vectors, the chunks (each a duplicate of the first indexed chunk
     # readable by exactly the same principals with its text, else of the near-duplicate
     # target ingest found) and the postings of the indexed ones. It returns {indexed,
-    # duplicates, quarantined}, or NULL without writing anything when a chunk of the stored
+    # duplicates, quarantined, the new generation, then 1 for each chunk indexed, else 0},
+    # or NULL without writing anything when a chunk of the stored
     # version is the canonical of a duplicate elsewhere (the store then hands its place on,
     # in Python).
     """
@@ -190,8 +191,9 @@ MIGRATIONS: tuple[str, ...] = (
         FROM unnest(a_p_chunks, a_p_terms, a_p_nh, a_p_nb, a_p_pos_h, a_p_pos_b)
             AS p(ci, t, h, b, ph, pb)
         WHERE indexed[p.ci];
-        UPDATE store_meta SET value = value + 1 WHERE key = 'generation';
-        RETURN counts;
+        UPDATE store_meta SET value = value + 1 WHERE key = 'generation' RETURNING value INTO r;
+        RETURN counts || r::integer || (SELECT array_agg(CASE WHEN x THEN 1 ELSE 0 END ORDER BY o)
+            FROM unnest(indexed) WITH ORDINALITY AS u(x, o));
     END
     $fn$;
     """,

@@ -126,6 +126,8 @@ class PostgresStore:
         )
         self._globs: OrderedDict[tuple[int, tuple[str, ...]], list[str]] = OrderedDict()
         self._counts: OrderedDict[tuple[int, Filters], tuple[int, int]] = OrderedDict()
+        # ACL (JSON) -> (generation, {doc id: {chunk id: fingerprint}})
+        self._fingerprints: OrderedDict[str, tuple[int, dict[str, dict[str, int]]]] = OrderedDict()
         self._vector_type: Any = None  # psycopg's TypeInfo of pgvector's `vector`, once seen
         self._indexed: dict[str, int] = {}  # model -> dimension of its HNSW index, once seen
 
@@ -470,8 +472,29 @@ class PostgresStore:
                 ) from None
         if counts is None:
             return None
-        indexed, duplicates, quarantined = counts
+        indexed, duplicates, quarantined, generation, *flags = counts
+        fingerprints = {
+            c.id: fp
+            for c, flag in zip(chunks, flags, strict=True)
+            if flag and (fp := near.fingerprints.get(c.id, 0) & _MASK)
+        }
+        self._kept_fingerprints(acl, generation, document.id, fingerprints)
         return WriteResult(indexed=indexed, duplicates=duplicates, quarantined=quarantined)
+
+    def _kept_fingerprints(
+        self, acl: str, generation: int, doc_id: str, fingerprints: dict[str, int]
+    ) -> None:
+        """A write at `generation` changed the fingerprints of `doc_id` (readable by `acl`):
+        the kept ones follow when they were current just before it."""
+        with self._lock:
+            found = self._fingerprints.get(acl)
+            if found is None or found[0] != generation - 1:
+                return
+            docs = dict(found[1])  # copied: a reader may be going through the old one
+            docs.pop(doc_id, None)
+            if fingerprints:
+                docs[doc_id] = fingerprints
+            self._fingerprints[acl] = (generation, docs)
 
     def _vector_cursor(self, conn: Any) -> Any:
         """A cursor that sends `_PgVector`s in pgvector's binary format (the type looked up
@@ -624,15 +647,36 @@ class PostgresStore:
             _index(db, heir[0], tokenized)
 
     def fingerprints(self, acl: Sequence[str], *, excluding: str | None = None) -> dict[str, int]:
+        """Kept per ACL with the corpus generation they were read at, and updated by this
+        store's own writes, so ingest (which asks before each document) reads them all only
+        when another writer changed the corpus."""
+        key = json.dumps(list(acl))
         with self._single() as db:
-            rows = db.execute(
-                "SELECT c.id, c.simhash FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                "WHERE c.dup_of IS NULL AND c.quarantine != 1 AND c.simhash != 0 "
-                "AND d.acl = %s::jsonb "
-                "AND d.id IS DISTINCT FROM %s",
-                (json.dumps(list(acl)), excluding),
-            ).fetchall()
-        return {r[0]: r[1] & _MASK for r in rows}
+            generation = _generation(db)
+            with self._lock:
+                found = self._fingerprints.get(key)
+            if found is None or found[0] != generation:
+                rows = db.execute(
+                    "SELECT c.doc_id, c.id, c.simhash FROM chunks c JOIN documents d "
+                    "ON d.id = c.doc_id WHERE c.dup_of IS NULL AND c.quarantine != 1 "
+                    "AND c.simhash != 0 AND d.acl = %s::jsonb",
+                    (key,),
+                ).fetchall()
+                docs: dict[str, dict[str, int]] = {}
+                for doc_id, chunk_id, value in rows:
+                    docs.setdefault(doc_id, {})[chunk_id] = value & _MASK
+                found = (generation, docs)  # read after `generation`: at worst read again
+                with self._lock:
+                    self._fingerprints[key] = found
+                    self._fingerprints.move_to_end(key)
+                    while len(self._fingerprints) > _KEPT_ACLS:
+                        self._fingerprints.popitem(last=False)
+        return {
+            chunk_id: value
+            for doc_id, values in found[1].items()
+            if doc_id != excluding
+            for chunk_id, value in values.items()
+        }
 
     # -- search -------------------------------------------------------------------------
 
@@ -832,6 +876,8 @@ class PostgresStore:
 
 
 _KEPT = 256
+_KEPT_ACLS = 16
+"""ACLs whose fingerprints are kept (`PostgresStore.fingerprints`)."""
 _MISSING_VECTORS = "CN001"
 """The SQLSTATE `cairn_write_document` raises when chunks have no vector (its message:
 how many)."""
