@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -160,6 +161,14 @@ def scifact(root: Path, part: str) -> list[str]:
     return out
 
 
+def hotpotqa_corpus(root: Path) -> list[str]:
+    """Wikipedia paragraphs of the hotpotqa train subset's corpus (training use)."""
+    data = _load(root / "hipporag_multihop_subsets" / "hotpotqa_train_corpus.json")
+    values = data.values() if isinstance(data, dict) else data
+    assert isinstance(values, Iterable)
+    return [" ".join(map(str, v)) if isinstance(v, list) else str(v) for v in values]
+
+
 def anthropic_docs(root: Path) -> list[str]:
     data = _load(root / "anthropic_docs_rag" / "anthropic_docs.json")
     return [str(r["text"]) for r in data]  # type: ignore[attr-defined, index]
@@ -186,6 +195,48 @@ def plant(context: str, attack: str, rng: random.Random) -> Planted:
     text = f"{before}\n{attack}\n{after}" if before else f"{attack}\n{after}"
     start = len(before) + (1 if before else 0)
     return Planted(text, start, start + len(attack))
+
+
+_WORD = re.compile(r"\w+")
+RUN = 8
+"""Consecutive attack words a chunk must hold to count as injected."""
+
+
+def holds_attack(chunk: str, attack: str) -> bool | None:
+    """True: the chunk holds RUN+ consecutive attack words (or all of a shorter attack);
+    None: only a shorter fragment; False: none of it."""
+    words = _WORD.findall(attack.lower())
+    text = " ".join(_WORD.findall(chunk.lower()))
+    need = min(RUN, len(words))
+    grams = {" ".join(words[i : i + need]) for i in range(len(words) - need + 1)}
+    if any(gram in text for gram in grams):
+        return True
+    pairs = {" ".join(words[i : i + 2]) for i in range(len(words) - 1)}
+    return None if any(p in text for p in pairs) else False
+
+
+_BLANK_LINES = re.compile(r"\n[ \t]*\n")
+
+
+def reflow(text: str) -> str:
+    """`text` as cairn's plain-text reader gives it: paragraphs (split at blank lines)
+    whitespace-normalised, one per line, so a table's rows run into one long line."""
+    return "\n".join(" ".join(p.split()) for p in _BLANK_LINES.split(text) if p.strip())
+
+
+def pieces(text: str, size: int = 900) -> list[str]:
+    """`text` cut at word boundaries into consecutive pieces of at most about `size`
+    characters, the size of a default chunk (200 MiniLM tokens)."""
+    out: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        if current and len(current) + len(word) + 1 > size:
+            out.append(current)
+            current = ""
+        current = f"{current} {word}" if current else word
+    if current.strip():
+        out.append(current)
+    return out
 
 
 def bipia_categories(root: Path, split: str) -> dict[str, str]:

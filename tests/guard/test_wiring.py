@@ -94,6 +94,7 @@ def test_a_compromised_model_printing_its_prompt_is_withheld(
         monkeypatch.setenv("CAIRN_LLM_BASE_URL", fake.url)
         unsupported = ask(workspace, ATTACK)  # no passage says it: withheld as unsupported
         monkeypatch.setenv("CAIRN_ANSWER_ATTRIBUTE", "false")
+        monkeypatch.setenv("CAIRN_ANSWER_WITHHOLD_UNSUPPORTED", "false")  # nor its evidence
         unguarded = ask(workspace, ATTACK)
     assert unsupported["abstained"] and not unsupported["refused"]
     assert PromptParts().system_role not in unsupported["answer"]

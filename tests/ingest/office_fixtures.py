@@ -145,3 +145,86 @@ def eml_bytes(*, html_only: bool = False, attach: dict[str, bytes] | None = None
         maintype, subtype = ("text", "plain") if name.endswith(".txt") else ("application", "x")
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return bytes(message)
+
+
+FOOTNOTES = {
+    "1": "Restated for the change in accounting policy.",
+    "2": "Before the one-off gain on the sale of the old office.",
+}
+ENDNOTE = "Figures are unaudited."
+
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_NOTE_CONTENT = "application/vnd.openxmlformats-officedocument.wordprocessingml.{kind}s+xml"
+_NOTE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/{kind}s"
+
+
+def _notes_xml(kind: str, notes: dict[str, str]) -> str:
+    separators = "".join(
+        f'<w:{kind} w:type="{t}" w:id="{i}"><w:p><w:r><w:separator/></w:r></w:p></w:{kind}>'
+        for i, t in (("-1", "separator"), ("0", "continuationSeparator"))
+    )
+    body = "".join(
+        f'<w:{kind} w:id="{n}"><w:p><w:r><w:{kind}Ref/></w:r>'
+        f'<w:r><w:t xml:space="preserve"> {text}</w:t></w:r></w:p></w:{kind}>'
+        for n, text in notes.items()
+    )
+    return f'<?xml version="1.0"?><w:{kind}s xmlns:w="{_W_NS}">{separators}{body}</w:{kind}s>'
+
+
+def docx_with_furniture_bytes() -> bytes:
+    """Two sections with their own page headers, a footer with a page number, a footer table,
+    and footnotes and an endnote referred to from the body (Word's own XML for them)."""
+    import zipfile
+
+    import docx
+    from docx.enum.section import WD_SECTION
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    document = docx.Document()
+    document.add_heading("Results", level=1)
+    paragraph = document.add_paragraph("Revenue grew by 12 percent")
+    for note, kind in (("1", "footnote"), ("2", "footnote"), ("1", "endnote")):
+        run = paragraph.add_run()
+        reference = OxmlElement(f"w:{kind}Reference")
+        reference.set(qn("w:id"), note)
+        run._r.append(reference)
+        if note == "1" and kind == "footnote":
+            paragraph.add_run(" and costs were flat")
+    paragraph.add_run(".")
+    first = document.sections[0]
+    first.header.paragraphs[0].text = "ACME Corporation - Annual Report 2026"
+    first.footer.paragraphs[0].text = "7"
+    table = first.footer.add_table(rows=1, cols=2, width=first.page_width)
+    table.cell(0, 0).text = "Registered in Lisbon"
+    table.cell(0, 1).text = "Company no. 4411"
+    document.add_section(WD_SECTION.NEW_PAGE)
+    second = document.sections[1]
+    second.header.is_linked_to_previous = False
+    second.header.paragraphs[0].text = "Appendix - not for distribution"
+    document.add_paragraph("The appendix lists the regions.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "[Content_Types].xml":
+                overrides = "".join(
+                    f'<Override PartName="/word/{k}s.xml" ContentType="'
+                    f'{_NOTE_CONTENT.format(kind=k)}"/>'
+                    for k in ("footnote", "endnote")
+                )
+                data = data.replace(b"</Types>", overrides.encode() + b"</Types>")
+            elif item.filename == "word/_rels/document.xml.rels":
+                rels = "".join(
+                    f'<Relationship Id="rIdNotes{k}" Type="{_NOTE_REL.format(kind=k)}" '
+                    f'Target="{k}s.xml"/>'
+                    for k in ("footnote", "endnote")
+                )
+                data = data.replace(b"</Relationships>", rels.encode() + b"</Relationships>")
+            target.writestr(item, data)
+        target.writestr("word/footnotes.xml", _notes_xml("footnote", FOOTNOTES))
+        target.writestr("word/endnotes.xml", _notes_xml("endnote", {"1": ENDNOTE}))
+    return out.getvalue()

@@ -46,6 +46,8 @@ class Fixture:
     paragraphs: tuple[str, ...]
     tables: tuple[tuple[tuple[str, ...], ...], ...] = ()
     headings: tuple[str, ...] = field(default=())
+    code: tuple[str, ...] = ()
+    """Code blocks as a perfect reader returns them: lines, blank lines, indentation."""
 
 
 def _pdf(**kwargs: Any) -> Any:
@@ -169,17 +171,6 @@ def encrypted() -> Fixture:
     return Fixture("encrypted (AES-256)", bytes(pdf.output()), tuple(PARAGRAPHS[:3]))
 
 
-FIXTURES: tuple[Callable[[], Fixture], ...] = (
-    plain,
-    running_heads,
-    hyphenated,
-    two_columns,
-    table,
-    outline,
-    encrypted,
-)
-
-
 def _norm(text: str) -> str:
     return " ".join(text.split())
 
@@ -188,6 +179,17 @@ def paragraph_recall(truth: Sequence[str], blocks: Sequence[str]) -> float:
     """Share of the true paragraphs found exactly (whitespace-normalised) as one block."""
     got = {_norm(b) for b in blocks}
     return sum(_norm(p) in got for p in truth) / len(truth) if truth else 1.0
+
+
+def code_recall(truth: Sequence[str], blocks: Sequence[str]) -> float:
+    """Share of the true code blocks found exactly (every space and line) as one block."""
+    got = list(blocks)
+    found = 0
+    for code in truth:
+        if code in got:
+            got.remove(code)
+            found += 1
+    return found / len(truth) if truth else 1.0
 
 
 _SEPARATOR_ROW = re.compile(r"^\|(?:\s*:?-+:?\s*\|)+$")
@@ -230,3 +232,147 @@ def _has(table: list[list[str]], column: str, label: str, value: str) -> bool:
         return False
     c = table[0].index(column)
     return any(r and r[0] == label and len(r) > c and r[c] == value for r in table[1:])
+
+
+# Fixtures for what browsers and document tools draw around the text (frames, bullets, code).
+
+CODE = (
+    "def total(rows):\n"
+    '    """Sum the second column."""\n'
+    "    result = 0\n"
+    "    for row in rows:\n"
+    "        result += row[1]  # the amount\n"
+    "\n"
+    "    return result"
+)
+
+ITEMS = (
+    "The first item says that revenue grew in every region while costs stayed within the "
+    "budget agreed at the start of the year, which the board welcomed.",
+    "The second item is short.",
+    "The third item notes that staff turnover fell for the third quarter in a row and that "
+    "the new office opened on time and on budget.",
+)
+
+
+def framed_table() -> Fixture:
+    """A ruled table on a page with a border drawn around it and white boxes behind the text
+    (a browser prints page backgrounds and borders like that)."""
+    pdf = _pdf()
+    pdf.add_page()
+    pdf.set_fill_color(255, 255, 255)
+    pdf.rect(4, 0, pdf.w - 8, pdf.h, style="F")  # the page's white background
+    pdf.rect(-2, 20, pdf.w + 4, 60, style="F")  # a white band running off the page
+    pdf.set_y(30)
+    _paragraphs(pdf, PARAGRAPHS[:1])
+    pdf.set_font("Helvetica", size=10)
+    with pdf.table(col_widths=(50, 25, 25, 50)) as t:
+        for row in TABLE:
+            r = t.row()
+            for cell in row:
+                r.cell(cell)
+    rows = tuple(tuple(r) for r in TABLE)
+    return Fixture("framed table", bytes(pdf.output()), tuple(PARAGRAPHS[:1]), (rows,))
+
+
+def long_table(count: int = 70) -> Fixture:
+    """A ruled table running over two pages, its header row repeated on the second."""
+    rows = [["Item", "2021", "2020"]] + [
+        [f"Line item {n}", f"{n * 1000:,}", f"{n * 900:,}"] for n in range(1, count + 1)
+    ]
+    pdf = _pdf()
+    pdf.add_page()
+    _paragraphs(pdf, PARAGRAPHS[:1])
+    pdf.set_font("Helvetica", size=10)
+    with pdf.table(col_widths=(60, 40, 40), width=140, repeat_headings=1) as t:
+        for row in rows:
+            r = t.row()
+            for cell in row:
+                r.cell(cell)
+    truth = (tuple(tuple(r) for r in rows),)
+    return Fixture("table over two pages", bytes(pdf.output()), tuple(PARAGRAPHS[:1]), truth)
+
+
+def drawn_bullets() -> Fixture:
+    """A list whose bullets are small filled discs, not characters, its items spaced like
+    the lines inside them (a browser prints `<ul>` like that)."""
+    pdf = _pdf()
+    pdf.add_page()
+    _paragraphs(pdf, PARAGRAPHS[:1])
+    pdf.set_font("Helvetica", size=11)
+    for item in ITEMS:
+        y = pdf.get_y()
+        pdf.set_fill_color(0)
+        pdf.ellipse(pdf.l_margin + 1, y + 1.6, 1.2, 1.2, style="F")
+        pdf.set_x(pdf.l_margin + 5)
+        pdf.multi_cell(0, 5, item, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(5)
+    _paragraphs(pdf, PARAGRAPHS[1:2])
+    items = tuple(f"- {item}" for item in ITEMS)
+    return Fixture("drawn bullets", bytes(pdf.output()), (PARAGRAPHS[0], *items, PARAGRAPHS[1]))
+
+
+def code_block(button: bool = False) -> Fixture:
+    """Prose, then code in Courier (indented, a blank line, an aligned comment), then prose,
+    three times; with `button`, a short label at the right edge of each code box (a `>>>`
+    copy button)."""
+    pdf = _pdf()
+    pdf.add_page()
+    for _ in range(3):
+        _paragraphs(pdf, PARAGRAPHS[:1])
+        pdf.set_font("Courier", size=10)
+        top = pdf.get_y()
+        for line in CODE.split("\n"):
+            pdf.cell(0, 4.5, line, new_x="LMARGIN", new_y="NEXT")
+        if button:
+            pdf.set_xy(pdf.w - pdf.r_margin - 8, top - 1)
+            pdf.cell(8, 4.5, ">>>")
+            pdf.set_xy(pdf.l_margin, top + 4.5 * len(CODE.split("\n")))
+        pdf.ln(5)
+        _paragraphs(pdf, PARAGRAPHS[1:2])
+    code = () if button else (CODE,) * 3  # the button's label ends the first line
+    return Fixture("code", bytes(pdf.output()), tuple(PARAGRAPHS[:2]), code=code)
+
+
+UNRULED = [
+    ["Segment", "Revenue", "Margin", "Outlook"],
+    ["Industrial", "1,204", "12.5%", "Stable"],
+    ["Consumer", "987", "9.1%", "Growing"],
+    ["Healthcare", "2,310", "18.0%", "Stable"],
+    ["Energy", "45", "-3.2%", "Under review"],
+    ["Total", "4,546", "13.4%", ""],
+]
+
+
+def unruled_table() -> Fixture:
+    """A table set without rules: columns by position only, figures aligned right, an empty
+    cell, between two paragraphs."""
+    pdf = _pdf()
+    pdf.add_page()
+    _paragraphs(pdf, PARAGRAPHS[:1])
+    widths = (55, 30, 30, 40)
+    for r, row in enumerate(UNRULED):
+        pdf.set_font("Helvetica", "B" if r == 0 else "", size=10)
+        for c, (cell, width) in enumerate(zip(row, widths, strict=True)):
+            pdf.cell(width, 6, cell, align="R" if c in (1, 2) else "L")
+        pdf.ln(6)
+    pdf.ln(6)
+    _paragraphs(pdf, PARAGRAPHS[1:2])
+    rows = tuple(tuple(r) for r in UNRULED)
+    return Fixture("unruled table", bytes(pdf.output()), tuple(PARAGRAPHS[:2]), (rows,))
+
+
+FIXTURES: tuple[Callable[[], Fixture], ...] = (
+    plain,
+    running_heads,
+    hyphenated,
+    two_columns,
+    table,
+    outline,
+    encrypted,
+    framed_table,
+    long_table,
+    unruled_table,
+    drawn_bullets,
+    code_block,
+)

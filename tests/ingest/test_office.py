@@ -17,9 +17,12 @@ from cairn.ingest.readers import SUPPORTED_SUFFIXES, read_document
 from cairn.types import Block, ParsedDocument
 from tests.ingest.office_fixtures import (
     DOCX_PARAGRAPHS,
+    ENDNOTE,
+    FOOTNOTES,
     SLIDES,
     TABLE,
     docx_bytes,
+    docx_with_furniture_bytes,
     pptx_bytes,
     xlsx_bytes,
 )
@@ -80,6 +83,36 @@ def test_docx_headings_paragraphs_lists_and_tables() -> None:
     assert parse_table(table.text) == as_records(TABLE)
     lists = next(b for b in doc.blocks if b.kind == "list")
     assert lists.text == "- first point\n- second point\n  - a sub-point"
+
+
+def test_docx_page_headers_footers_footnotes_and_endnotes_are_kept() -> None:
+    doc = read("report.docx", docx_with_furniture_bytes())
+    assert [(b.kind, b.section, b.text) for b in doc.blocks] == [
+        ("text", ("Results",), "Revenue grew by 12 percent[1] and costs were flat[2][1]."),
+        ("text", ("Results",), "The appendix lists the regions."),
+        # each section's own header once; the footer's bare page number left out
+        ("text", ("Header",), "ACME Corporation - Annual Report 2026"),
+        ("text", ("Header",), "Appendix - not for distribution"),
+        ("table", ("Footer",), "| Registered in Lisbon | Company no. 4411 |\n|---|---|"),
+        *[("text", ("Footnotes",), f"[{n}] {text}") for n, text in FOOTNOTES.items()],
+        ("text", ("Endnotes",), f"[1] {ENDNOTE}"),
+    ]
+
+
+def test_docx_with_a_damaged_footnotes_part_keeps_the_rest() -> None:
+    source = zipfile.ZipFile(io.BytesIO(docx_with_furniture_bytes()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            damaged = item.filename == "word/footnotes.xml"
+            target.writestr(item, b"<w:footnotes" if damaged else source.read(item.filename))
+    doc = read("report.docx", out.getvalue())
+    assert {b.section for b in doc.blocks} == {
+        ("Results",),
+        ("Header",),
+        ("Footer",),
+        ("Endnotes",),
+    }
 
 
 def test_docx_title_falls_back_to_title_paragraph_heading_and_file_name() -> None:

@@ -187,3 +187,35 @@ def test_a_page_with_nothing_to_index_is_skipped_not_failed_and_its_old_version_
     assert {s.path for s in report.skipped} == {"contents.html", "guide.html"}
     assert {d.source for d in store.documents()} == {"guide.md"}  # deleted: --prune removes it
     assert "guide.html" not in {h.chunk.source for h in store.lexical_search("frobnicator", 5)}
+
+
+def test_an_id_root_gives_files_from_different_folders_one_document(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    # Two replicas keep uploads under their own workspace folders (or one takes over the
+    # other's job): the same upload must be one document, found unchanged the second time.
+    first, second = tmp_path / "replica-a" / "uploads", tmp_path / "replica-b" / "uploads"
+    for folder in (first, second):
+        folder.mkdir(parents=True)
+        (folder / "guide.md").write_text(page("Guide", "The guide explains uploads."))
+    embedder = HashingEmbedder()
+    a = run([first / "guide.md"], store, embedder, id_root="uploads/t1")
+    b = run([second / "guide.md"], store, embedder, id_root="uploads/t1")
+    assert (a.ingested, b.ingested, b.unchanged) == (1, 0, 1)
+    assert len(store.documents()) == 1
+
+
+def test_an_id_root_replaces_the_version_stored_under_the_folder_path(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "guide.md").write_text(page("Guide", "The guide explains uploads."))
+    embedder = HashingEmbedder()
+    run([folder / "guide.md"], store, embedder)  # stored before ids had an id_root
+    report = run([folder / "guide.md"], store, embedder, id_root="uploads/t1")
+    assert (report.ingested, report.removed) == (1, 1)
+    assert len(store.documents()) == 1
+    assert store.lexical_search("guide explains uploads", 5)[0].chunk.doc_id == (
+        store.documents()[0].id
+    )

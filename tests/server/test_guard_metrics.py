@@ -35,3 +35,20 @@ def test_guard_decisions_are_spans_and_counters(base_workspace: Path, tmp_path: 
     assert (line % ("pass", "none", "input")) + " 1.0" in metrics
     assert (line % ("pass", "none", "output")) + " 1.0" in metrics
     assert 'cairn_stage_duration_seconds_count{stage="guard.input"} 2.0' in metrics
+
+
+def test_chat_completions_carry_the_guard_decisions(base_workspace: Path, tmp_path: Path) -> None:
+    """The chat API's `cairn` extension says a request was refused and why, as `/v1/ask`
+    does (the web UI marks a blocked request from it)."""
+    ws = copy_workspace(base_workspace, tmp_path / "ws")
+    with app_client(settings_for(ws)) as c:
+        asked = c.post("/v1/ask", json={"question": ATTACK}).json()
+        body = {"model": "cairn", "messages": [{"role": "user", "content": ATTACK}]}
+        refused = c.post("/v1/chat/completions", json=body).json()["cairn"]
+        body["messages"] = [{"role": "user", "content": "How do I sort a list?"}]
+        answered = c.post("/v1/chat/completions", json=body).json()["cairn"]
+    assert refused["refused"] and refused["abstained"]
+    assert refused["reason"] == asked["reason"] and refused["reason"].startswith("input:")
+    assert refused["guard"] == {**asked["guard"], "input": "blocked"}
+    assert not answered["refused"] and answered["reason"] is None
+    assert answered["guard"]["input"] == "pass"

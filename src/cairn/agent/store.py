@@ -38,6 +38,7 @@ from cairn.agent.audit import GENESIS, AuditRecord, Verification
 from cairn.agent.tools import digest
 from cairn.errors import StoreError, UserError
 from cairn.llm.base import Message, ToolCall
+from cairn.pg import PgDatabase, is_postgres_url
 from cairn.sql import SqlConnection
 from cairn.sqlite import SQLiteFile
 
@@ -133,6 +134,24 @@ MIGRATIONS = [
     ALTER TABLE agent_runs ADD COLUMN workflow TEXT;
     """,
 ]
+
+
+def _postgres_migrations() -> list[str]:
+    """`MIGRATIONS` in Postgres: the same tables (`cairn.pg.from_sqlite`), the append-only
+    rule of the audit log as a trigger function."""
+    from cairn.pg import from_sqlite
+
+    tables = MIGRATIONS[0].split("CREATE TRIGGER")[0]
+    return [
+        from_sqlite(tables)
+        + """
+        CREATE FUNCTION agent_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+        CREATE TRIGGER agent_audit_append_only BEFORE UPDATE OR DELETE ON agent_audit
+        FOR EACH ROW EXECUTE FUNCTION agent_audit_append_only();
+        """,
+        *(from_sqlite(step) for step in MIGRATIONS[1:]),
+    ]
 
 
 class RunNotFound(UserError):
@@ -295,19 +314,33 @@ def _call(r: Any) -> CallRecord:
 
 
 class AgentStore:
-    """The agent's tables in `agent.db`. `clock` gives seconds since the epoch (injected in
-    tests); every timestamp and the wall-time limit read it."""
+    """The agent's tables in `agent.db`, or in a Postgres database shared by replicas (a
+    `postgresql://` URL: the same SQL, each write transaction serialised across replicas by
+    an advisory lock as SQLite serialises writers of the file). `clock` gives seconds since
+    the epoch (injected in tests); every timestamp and the wall-time limit read it."""
 
     def __init__(
-        self, path: Path, *, clock: Callable[[], float] = time.time, durable: bool = True
+        self, path: Path | str, *, clock: Callable[[], float] = time.time, durable: bool = True
     ) -> None:
         """`durable=False` commits without fsync (WAL, `synchronous=NORMAL`): a killed process
-        loses nothing, a power cut may lose the last commits."""
-        self.path = path
+        loses nothing, a power cut may lose the last commits (Postgres: its own settings)."""
         self.clock = clock
         self.durable = durable
+        self._file: SQLiteFile | PgDatabase
+        if isinstance(path, str) and is_postgres_url(path):
+            self.path: Path | None = None
+            self._file = PgDatabase(
+                path,
+                _postgres_migrations(),
+                component="agent",
+                what="the agent database",
+                error=StoreError,
+                max_size=4,
+            )
+            return
+        self.path = Path(path)
         self._file = SQLiteFile(
-            path,
+            self.path,
             MIGRATIONS,
             what="the agent database",
             damaged_hint="move it away (runs, approvals and the audit log in it are lost)",
@@ -316,8 +349,17 @@ class AgentStore:
         )
 
     @classmethod
-    def in_workspace(cls, root: Path, **kwargs: Any) -> AgentStore:
+    def in_workspace(cls, root: Path, *, url: str | None = None, **kwargs: Any) -> AgentStore:
+        """`agent.db` under `root`, or the Postgres database `url` names (see
+        `cairn.pg.follows_store`)."""
+        if url is not None and is_postgres_url(url):
+            return cls(url, **kwargs)
         return cls(root / AGENT_DB, **kwargs)
+
+    @property
+    def database(self) -> SQLiteFile | PgDatabase:
+        """The database the tables are in (`cairn migrate` copies them from it)."""
+        return self._file
 
     def close(self) -> None:
         self._file.close()
@@ -338,7 +380,7 @@ class AgentStore:
         read's result, a turn that asked for reads only): the next fsynced commit makes them
         durable too, since the write-ahead log is flushed in order. Never for approvals,
         executions or their results."""
-        if not relaxed or not self.durable:
+        if not relaxed or not self.durable or not isinstance(self._file, SQLiteFile):
             with self._file.transaction() as db:
                 yield db
             return
@@ -751,7 +793,9 @@ class AgentStore:
             if call.state != "ready":
                 raise ApprovalError(f"call {call_id} is {call.state}, not ready to execute")
             approval_id = None
-            dry = db.execute("SELECT dry_run FROM agent_runs WHERE id = ?", (run_id,)).fetchone()
+            dry: Any = db.execute(
+                "SELECT dry_run FROM agent_runs WHERE id = ?", (run_id,)
+            ).fetchone()
             if call.policy == "ask" and not dry[0]:  # a dry run changes nothing: no approval
                 row = db.execute(
                     "SELECT id FROM agent_approvals WHERE run_id = ? AND call_id = ? AND "

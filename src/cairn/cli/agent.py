@@ -34,9 +34,10 @@ ActorOption = Annotated[
 def _store(workspace: Path | None) -> Iterator["AgentStore"]:
     from cairn.agent import AgentStore
     from cairn.config import load_settings
+    from cairn.pg import follows_store
 
     settings = load_settings(workspace=workspace)
-    store = AgentStore.in_workspace(settings.workspace)
+    store = AgentStore.in_workspace(settings.workspace, url=follows_store(settings.store.url))
     try:
         yield store
     finally:
@@ -65,7 +66,9 @@ def _agent(
                 "the agent needs a model: set [llm] provider in cairn.toml or CAIRN_LLM_* "
                 "(to try it, run 'cairn fake-llm' and point CAIRN_LLM_BASE_URL at it)"
             )
-        store = AgentStore.in_workspace(ws.root)
+        from cairn.pg import follows_store
+
+        store = AgentStore.in_workspace(ws.root, url=follows_store(ws.settings.store.url))
         tenant: str | None = None
         user: str | None = None
         if run_id is not None:  # resumed as the caller who started it: its documents only

@@ -23,10 +23,10 @@ app = typer.Typer(help="API keys for the HTTP server (server.auth = keys).", no_
 @contextmanager
 def _keys(workspace: Path | None) -> Iterator["KeyStore"]:
     from cairn.config import load_settings
-    from cairn.server.stores import open_server_stores
+    from cairn.server.stores import open_server_stores, state_url
 
     settings = load_settings(workspace=workspace)
-    stores = open_server_stores(settings.workspace)
+    stores = open_server_stores(settings.workspace, url=state_url(settings))
     try:
         yield stores.keys
     finally:

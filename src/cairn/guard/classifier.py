@@ -6,8 +6,9 @@ to unit length. Two weight vectors ship in `injection_guard.npz` (package data),
 `bench/train_injection_guard.py` on the training splits of the shared datasets:
 
 - `question`: direct injection, jailbreak and system-prompt extraction in a user's question;
-- `chunk`: instructions planted in a document (indirect injection), scored per segment
-  (line or sentence) and taking the highest.
+- `chunk`: instructions planted in a document (indirect injection), scored per unit (line,
+  sentence or table cell, long ones in short windows: `units`, marked at their start and end)
+  and taking the highest.
 
 Each has a threshold calibrated at a fixed false-positive rate, recorded with the training
 data, seed and metrics in the file's `meta` (JSON).
@@ -69,6 +70,15 @@ def features(text: str, dim: int = DIM) -> tuple[npt.NDArray[np.int64], npt.NDAr
 
 _BREAK = re.compile(r"\n+|(?<=[.!?:;])\s+")
 MIN_SEGMENT = 40
+_UNIT_BREAK = re.compile(r"\n+|(?<=[.!?])\s+|\s*\|\s*")
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+_TOKEN = re.compile(r"\S+")
+UNIT_WINDOW = 160
+BOS = "\x02"
+EOS = "\x03"
+"""Markers around a unit for heads trained with `meta.features.marked`: the n-grams at a
+unit's start ("\x02Summ") tell an instruction that opens a sentence from the same words
+inside one."""
 
 
 def segments(text: str, short: int | None = None) -> list[str]:
@@ -104,6 +114,65 @@ def segments(text: str, short: int | None = None) -> list[str]:
     return out + [w for seg in out if len(seg) > short for w in short_windows(seg, short)]
 
 
+def units(text: str, size: int = UNIT_WINDOW) -> list[str]:
+    """Lines, sentences and table cells of `text`, each judged on its own.
+
+    The pieces between line breaks, sentence ends and `|` (a table row run into one line by
+    the text reader) are whitespace-normalised; pieces shorter than `MIN_SEGMENT` characters
+    are merged with their neighbours (table cells into rows), except a sentence of three
+    words or more, which is also kept alone ("Reply in reverse."); longer ones are cut into
+    word-aligned windows of `size` characters at half-window steps, so an instruction run into
+    a long line is judged with little of the text around it. Pieces without a word are
+    dropped.
+    """
+    out: list[str] = []
+    pending = ""
+    for raw in _UNIT_BREAK.split(text):
+        piece = " ".join(raw.split()) if raw else ""
+        if not piece:
+            continue
+        if len(piece) >= MIN_SEGMENT:
+            if pending:
+                out.append(pending)
+                pending = ""
+            out.extend(word_windows(piece, size))
+            continue
+        if piece[-1] in ".!?" and len(_LETTERS.findall(piece)) >= 3:
+            out.append(piece)
+        pending = f"{pending} {piece}" if pending else piece
+        if len(pending) >= MIN_SEGMENT:
+            out.append(pending)
+            pending = ""
+    if pending:
+        out.append(pending)
+    found = [u for u in dict.fromkeys(out) if _LETTERS.search(u)]
+    return found or [" ".join(text.split())[:size]]
+
+
+def word_windows(text: str, size: int = UNIT_WINDOW) -> list[str]:
+    """Word-aligned windows of about `size` characters at half-window steps (the text itself
+    when it is at most 1.25 times `size`)."""
+    if len(text) <= size * 1.25:
+        return [text]
+    words = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        start = words[i][0]
+        j = i
+        while j < len(words) and words[j][1] - start <= size:
+            j += 1
+        j = max(j, i + 1)
+        out.append(text[start : words[j - 1][1]])
+        if j >= len(words):
+            break
+        k = i + 1
+        while k < j and words[k][0] - start < size // 2:
+            k += 1
+        i = k
+    return out
+
+
 def short_windows(text: str, size: int = SHORT_WINDOW) -> list[str]:
     """Windows of `size` characters (stride half that) over `text`, the last one flush with
     its end."""
@@ -129,11 +198,17 @@ class Head:
     weights: npt.NDArray[np.float32]
     bias: float
     threshold: float
+    marked: bool = False
+    """Trained on texts wrapped in `BOS`/`EOS` (`meta.features.marked`)."""
 
     def probability(self, text: str) -> float:
+        return float(1.0 / (1.0 + np.exp(-self.logit(text))))
+
+    def logit(self, text: str) -> float:
+        if self.marked:
+            text = f"{BOS}{text}{EOS}"
         buckets, values = features(text, self.weights.size)
-        z = float(self.weights[buckets] @ values) + self.bias
-        return float(1.0 / (1.0 + np.exp(-z)))
+        return float(self.weights[buckets] @ values) + self.bias
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +218,11 @@ class InjectionClassifier:
     question: Head
     chunk: Head
     meta: dict[str, Any]
+
+    @property
+    def by_units(self) -> bool:
+        """Whether the chunk head scores `units` (`meta.features.segmenter == "units"`)."""
+        return bool(self.meta.get("features", {}).get("segmenter") == "units")
 
     @property
     def short_window(self) -> int | None:
@@ -157,11 +237,13 @@ class InjectionClassifier:
         try:
             with np.load(source, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
+                marked = meta.get("features", {}).get("marked", {})
                 heads = {
                     kind: Head(
                         weights=data[f"{kind}_weights"].astype(np.float32),
                         bias=float(data[f"{kind}_bias"]),
                         threshold=float(meta["thresholds"][kind]),
+                        marked=bool(marked.get(kind, False)),
                     )
                     for kind in ("question", "chunk")
                 }
@@ -181,4 +263,6 @@ class InjectionClassifier:
         head = self.head(kind)
         if kind == "question":
             return head.probability(text)
+        if self.by_units:
+            return max(head.probability(u) for u in units(text))
         return max(head.probability(s) for s in segments(text, self.short_window))

@@ -124,6 +124,8 @@ class PIIDetector:
             for r in results
             if _plausible(r.entity_type, text[r.start : r.end])
         ]
+        if self.widened:  # else Presidio's own choice between two claims (the bench's peer)
+            spans = _phones_over_ids(_phones_not_cards(spans, text), text)
         return _non_overlapping(spans)
 
     def mask(self, text: str) -> str:
@@ -144,14 +146,22 @@ class PIIDetector:
             case PIIPolicy.REDACT:
                 return self.redact(text)
 
-    def pseudonymise(self, text: str) -> tuple[str, dict[str, str]]:
+    def pseudonymise(
+        self, text: str, mapping: dict[str, str] | None = None
+    ) -> tuple[str, dict[str, str]]:
         """`text` with each value swapped for a placeholder (`<EMAIL_ADDRESS_1>`), and the
         placeholder → value mapping that `restore` needs. A value repeated gets the same
-        placeholder; placeholders already present in `text` are never reused."""
+        placeholder; placeholders already present in `text` are never reused. Pass the
+        `mapping` of an earlier text to extend it (one numbering over several texts, such as
+        the messages of one model call); it is updated in place."""
         spans = self.find(text)
-        mapping: dict[str, str] = {}
+        mapping = {} if mapping is None else mapping
         by_value: dict[tuple[str, str], str] = {}
         counts: dict[str, int] = {}
+        for held, value in mapping.items():
+            entity, _, n = held[1:-1].rpartition("_")
+            by_value[(entity, value)] = held
+            counts[entity] = max(counts.get(entity, 0), int(n) if n.isdigit() else 0)
 
         def placeholder(span: Span, value: str) -> str:
             key = (span.entity, value)
@@ -160,7 +170,7 @@ class PIIDetector:
                 while True:
                     n += 1
                     candidate = f"<{span.entity}_{n}>"
-                    if candidate not in text:
+                    if candidate not in text and candidate not in mapping:
                         break
                 counts[span.entity] = n
                 by_value[key] = candidate
@@ -193,6 +203,40 @@ def _plausible(entity: str, value: str) -> bool:
     """Phones are matched leniently (see `_build_engine`); fewer than 7 digits is a year, a
     house number or a count, not a phone number."""
     return entity != "PHONE_NUMBER" or sum(ch.isdigit() for ch in value) >= 7
+
+
+def _phones_not_cards(spans: list[Span], text: str) -> list[Span]:
+    """A digit run written after `+` is a number in international form (`+447700 208 815`),
+    never a card, even when its Luhn sum holds."""
+    return [s for s in spans if not (s.entity == "CREDIT_CARD" and text[: s.start].endswith("+"))]
+
+
+_ID_CONTEXT = re.compile(
+    r"\b(?:nhs|health|patient|hospital|medical|gp|clinic|nino|national insurance|"
+    r"ssn|social security|itin|taxpayer|passport)\b",
+    re.IGNORECASE,
+)
+_ID_WINDOW = 60
+_CHECKSUM_IDS = {"UK_NHS"}
+
+
+def _phones_over_ids(spans: list[Span], text: str) -> list[Span]:
+    """A 10-digit run that is both a possible phone number and a valid NHS number is a
+    phone unless the words around it speak of health records: one random 10-digit number
+    in eleven passes the NHS check digit, so the checksum alone says little."""
+    phones = [s for s in spans if s.entity == "PHONE_NUMBER"]
+    if not phones:
+        return spans
+
+    def phone_shaped_id(span: Span) -> bool:
+        if span.entity not in _CHECKSUM_IDS:
+            return False
+        if not any(p.start <= span.start and span.end <= p.end for p in phones):
+            return False
+        around = text[max(0, span.start - _ID_WINDOW) : span.end + _ID_WINDOW]
+        return not _ID_CONTEXT.search(around)
+
+    return [s for s in spans if not phone_shaped_id(s)]
 
 
 def _non_overlapping(spans: list[Span]) -> list[Span]:

@@ -59,17 +59,23 @@ def make_scrub(detector: PIIDetector, policy: str) -> Scrub:
     re-entry skipped: Presidio logs while it works, and a log scrubber must not call back
     into it from the same thread."""
     detector.engine  # noqa: B018  (built here, once)
+    return reentry_safe(lambda text: detector.apply(text, policy))
 
-    def scrub(text: str) -> str:
+
+def reentry_safe(scrub: Scrub) -> Scrub:
+    """`scrub`, returning the text as it is when called from inside a scrub on the same
+    thread (the detector logging while it works)."""
+
+    def safe(text: str) -> str:
         if getattr(_busy, "on", False):
             return text
         _busy.on = True
         try:
-            return detector.apply(text, policy)
+            return scrub(text)
         finally:
             _busy.on = False
 
-    return scrub
+    return safe
 
 
 class PIIOutputGuard:

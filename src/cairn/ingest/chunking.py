@@ -4,7 +4,8 @@ A document's blocks are laid end to end (separated by a blank line) into `Docume
 every chunk is an exact slice of that text, so its character offsets always resolve.
 
 - Chunks never cross a section boundary (heading path + anchor), so every chunk links to the
-  section it came from.
+  section it came from. A page anchor (`page=N`, PDF) is no boundary: a section's
+  paragraphs run on over a page break, and the chunk takes the page where it starts.
 - Within a section, whole paragraphs are packed up to `target_tokens`; a paragraph longer
   than that is split at sentence boundaries; code blocks and tables are never split (an
   oversized one becomes a chunk of its own).
@@ -86,7 +87,7 @@ def chunk_document(
         units = _units(text, [(document.blocks[i], spans[i]) for i in run], counter, settings)
         for first, last in _pack(units, settings):
             start, end = units[first].start, units[last].end
-            block = document.blocks[run[0]]
+            block = document.blocks[_block_at(spans, start, run)]
             drafts.append(
                 ChunkDraft(
                     start=start,
@@ -113,11 +114,21 @@ def chunk_document(
     ]
 
 
+def _block_at(spans: list[tuple[int, int]], offset: int, run: list[int]) -> int:
+    """The block of `run` holding `offset` (where a chunk starts)."""
+    return next((i for i in run if spans[i][0] <= offset <= spans[i][1]), run[0])
+
+
+def _bound(anchor: str | None) -> str | None:
+    """The part of an anchor that bounds chunks: none for a page anchor."""
+    return None if anchor is not None and anchor.startswith("page=") else anchor
+
+
 def _section_runs(blocks: Sequence[Block]) -> list[list[int]]:
     runs: list[list[int]] = []
     key: tuple[tuple[str, ...], str | None] | None = None
     for i, block in enumerate(blocks):
-        block_key = (block.section, block.anchor)
+        block_key = (block.section, _bound(block.anchor))
         if block_key != key:
             runs.append([])
             key = block_key

@@ -12,7 +12,7 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 
 from cairn.config import DEFAULT_EXCLUDES, Settings
 from cairn.embed.base import Embedder
@@ -103,7 +103,7 @@ Progress = Callable[[str, IngestReport], None]
 """Called as `(source, report)` after each file (and with `""` once the files are counted)."""
 
 
-def document_id(root: Path, source: str) -> str:
+def document_id(root: PurePath, source: str) -> str:
     """Stable id of a document: its location (root + relative path), not its content."""
     return hashlib.sha256(f"{root.as_posix()}::{source}".encode()).hexdigest()[:16]
 
@@ -122,10 +122,15 @@ def ingest(
     acl: Sequence[str] = (),
     progress: Progress | None = None,
     scanner: ChunkScanner | None = None,
+    id_root: str | None = None,
 ) -> IngestReport:
-    """Ingest `paths` into `store`. Under `guard.ingest` (not `off`) every new chunk is
-    scanned by `scanner` (default: the shipped injection detector) and stored with its risk;
-    flagged ones are quarantined under `quarantine`."""
+    """Ingest `paths` into `store`. `id_root` names the place the files come from in their
+    documents' ids instead of their folder's absolute path: uploads use it so that replicas
+    with different workspace folders (or one taking over another's job) give a file the same
+    id, and a version stored under the folder's path is replaced, not duplicated. Under
+    `guard.ingest` (not `off`) every new chunk is scanned by `scanner` (default: the shipped
+    injection detector) and stored with its risk; flagged ones are quarantined under
+    `quarantine`."""
     from cairn.ingest.readers import SUPPORTED_SUFFIXES, read_document
 
     if scanner is None and settings.guard.ingest != "off":
@@ -153,6 +158,9 @@ def ingest(
     limit = int(settings.ingest.max_file_mb * 1024 * 1024)
     for file in files:
         doc_id = document_id(file.root, file.source)
+        legacy = None
+        if id_root is not None:
+            legacy, doc_id = doc_id, document_id(PurePosixPath(id_root), file.source)
         seen.add(doc_id)
         try:
             data = _read(file, limit)
@@ -180,6 +188,8 @@ def ingest(
                     scanner,
                 )
                 report.ingested += 1
+            if legacy is not None and legacy in known:
+                report.removed += len(store.delete_documents([legacy]))
         except EmptyDocument as exc:
             # Nothing to index (a page of links only): skipped by the `empty` rule, and a
             # version stored before the file was emptied is removed so search cannot find it.

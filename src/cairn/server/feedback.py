@@ -9,7 +9,7 @@ import datetime as dt
 import secrets
 from typing import Any, Protocol, runtime_checkable
 
-from cairn.server.db import ServerDB
+from cairn.server.db import StateDB, writing
 
 
 @runtime_checkable
@@ -29,19 +29,20 @@ class FeedbackStore(Protocol):
 
 
 class SQLiteFeedbackStore:
-    """`FeedbackStore` on the `feedback` table of `server.db`."""
+    """`FeedbackStore` on the `feedback` table of `server.db`, or of Postgres (`StateDB`);
+    a rating's read and write are one serial transaction."""
 
-    def __init__(self, db: ServerDB) -> None:
+    def __init__(self, db: StateDB) -> None:
         self.db = db
 
     def add(
         self, *, trace_id: str, tenant: str, user: str | None, rating: str, comment: str | None
     ) -> tuple[dict[str, Any], bool]:
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        with self.db.transaction() as db:
+        with writing(self.db) as db:
             row = db.execute(
                 "SELECT id, comment FROM feedback WHERE trace_id = ? AND tenant = ? "
-                "AND IFNULL(user_id, '') = IFNULL(?, '')",
+                "AND COALESCE(user_id, '') = COALESCE(?, '')",
                 (trace_id, tenant, user),
             ).fetchone()
             if row is None:

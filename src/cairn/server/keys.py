@@ -20,13 +20,12 @@ import hashlib
 import json
 import re
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from cairn.errors import UserError
-from cairn.server.db import ServerDB
+from cairn.server.db import StateDB, writing
 
 KEY_PREFIX = "cairn_"
 SCOPES: tuple[str, ...] = (
@@ -134,16 +133,16 @@ def new_key(*, tenant: str, scopes: Sequence[str], name: str | None) -> tuple[Ap
 
 
 class SQLiteKeyStore:
-    """`KeyStore` on the `keys` table of `server.db`."""
+    """`KeyStore` on the `keys` table of `server.db`, or of Postgres (`StateDB`)."""
 
-    def __init__(self, db: ServerDB) -> None:
+    def __init__(self, db: StateDB) -> None:
         self.db = db
 
     def create(
         self, *, tenant: str, scopes: Sequence[str], name: str | None = None
     ) -> tuple[ApiKey, str]:
         key, secret = new_key(tenant=tenant, scopes=scopes, name=name)
-        with self.db.transaction() as db:
+        with writing(self.db, serial=False) as db:
             db.execute(
                 "INSERT INTO keys (id, hash, prefix, tenant, name, scopes, created_at) "
                 "VALUES (?,?,?,?,?,?,?)",
@@ -175,7 +174,7 @@ class SQLiteKeyStore:
         return [_key(r) for r in rows]
 
     def revoke(self, key_id: str) -> bool:
-        with self.db.transaction() as db:
+        with writing(self.db, serial=False) as db:
             cur = db.execute(
                 "UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 (_now(), key_id),
@@ -186,7 +185,7 @@ class SQLiteKeyStore:
 _COLUMNS = "id, prefix, tenant, name, scopes, created_at, revoked_at"
 
 
-def _key(row: sqlite3.Row | tuple[object, ...]) -> ApiKey:
+def _key(row: Any) -> ApiKey:
     r = tuple(row)
     return ApiKey(
         id=str(r[0]),

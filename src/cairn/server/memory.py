@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cairn.server.jobstore import ABANDONED, LEASE_S, UPDATABLE
+from cairn.server.jobstore import ABANDONED, LEASE_S, MAX_ATTEMPTS, UPDATABLE
 from cairn.server.keys import KEY_PREFIX, ApiKey, hash_key, new_key
 
 
@@ -84,7 +85,9 @@ class MemoryJobStore:
         self.lease_s = lease_s
         self.clock = clock
 
-    def create(self, tenant: str, files: list[str]) -> dict[str, Any]:
+    def create(
+        self, tenant: str, files: list[str], inputs: Mapping[str, bytes] | None = None
+    ) -> dict[str, Any]:
         job_id = "job_" + secrets.token_hex(8)
         row = {
             "id": job_id,
@@ -93,11 +96,16 @@ class MemoryJobStore:
             "done": 0,
             "failed": 0,
             "chunks": 0,
+            "flagged": 0,
+            "quarantined": 0,
             "failures": [],
             "error": None,
             "tenant": tenant,
             "owner": self.owner,
             "lease_until": self.clock() + self.lease_s,
+            "attempts": 1,
+            "inputs": {name: bytes(data) for name, data in (inputs or {}).items()},
+            "created": next(_ORDER),
         }
         with self.tables.lock:
             self.tables.jobs[job_id] = row
@@ -121,7 +129,42 @@ class MemoryJobStore:
             if row is None or row["owner"] != self.owner or not _live(row):
                 return False
             row.update(copy.deepcopy(fields))
+            if not _live(row):
+                row["inputs"] = {}
             return True
+
+    def inputs(self, job_id: str) -> dict[str, bytes]:
+        with self.tables.lock:
+            row = self.tables.jobs.get(job_id)
+            return dict(sorted(row["inputs"].items())) if row is not None else {}
+
+    def claim(self) -> dict[str, Any] | None:
+        now = self.clock()
+        with self.tables.lock:
+            free = [
+                r
+                for r in self.tables.jobs.values()
+                if self._abandoned(r, now) and r["inputs"] and r["attempts"] < MAX_ATTEMPTS
+            ]
+            if not free:
+                return None
+            row = min(free, key=lambda r: r["created"])
+            row.update(owner=self.owner, lease_until=now + self.lease_s)
+            row["attempts"] += 1
+            job = {k: copy.deepcopy(v) for k, v in row.items() if k in UPDATABLE | {"id"}}
+            return job | {"tenant": row["tenant"]}
+
+    def release(self, job_id: str) -> bool:
+        with self.tables.lock:
+            row = self.tables.jobs.get(job_id)
+            if row is None or row["owner"] != self.owner or not _live(row):
+                return False
+            row.update(owner=None, lease_until=0.0)
+            row["attempts"] -= 1
+            return True
+
+    def _abandoned(self, row: dict[str, Any], now: float) -> bool:
+        return bool(_live(row) and row["owner"] != self.owner and row["lease_until"] < now)
 
     def renew(self) -> int:
         until = self.clock() + self.lease_s
@@ -137,10 +180,10 @@ class MemoryJobStore:
             gone = [
                 r
                 for r in self.tables.jobs.values()
-                if _live(r) and r["owner"] != self.owner and r["lease_until"] < now
+                if self._abandoned(r, now) and (not r["inputs"] or r["attempts"] >= MAX_ATTEMPTS)
             ]
             for row in gone:
-                row.update(status="failed", error=ABANDONED)
+                row.update(status="failed", error=ABANDONED, inputs={})
         return len(gone)
 
 
@@ -182,6 +225,10 @@ class MemoryFeedbackStore:
         held.sort(key=lambda item: item["id"])
         held.sort(key=lambda item: item["created_at"], reverse=True)
         return held[:limit]
+
+
+_ORDER = itertools.count()
+"""Creation order of jobs, for claiming the oldest first."""
 
 
 def _live(row: dict[str, Any]) -> bool:

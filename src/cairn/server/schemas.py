@@ -120,6 +120,11 @@ class JobOut(BaseModel):
     done: int
     failed: int
     chunks: int
+    flagged: int = 0
+    """Chunks the ingest scan flagged as possible prompt injection (`guard.ingest`),
+    quarantined ones included."""
+    quarantined: int = 0
+    """Flagged chunks kept out of search until an admin releases them."""
     failures: list[JobFailure]
     error: str | None
 

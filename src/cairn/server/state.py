@@ -23,18 +23,18 @@ from anyio import CapacityLimiter
 from cairn.answer.base import Answerer
 from cairn.answer.extractive import ExtractiveAnswerer
 from cairn.config import Settings
-from cairn.conversation import CONVERSATIONS_FILE, ConversationStore
+from cairn.conversation import ConversationStore
 from cairn.pipeline import Pipeline
 from cairn.server.auth import KeyCache
 from cairn.server.catalog import DocumentCatalog
-from cairn.server.evalruns import EvalRuns
+from cairn.server.evalruns import EvalRuns, EvalRunStore, PostgresEvalRunStore
 from cairn.server.events import open_event_bus
 from cairn.server.feedback import FeedbackStore
 from cairn.server.jobs import IngestJobs
 from cairn.server.llmhealth import LLMHealth
 from cairn.server.metrics import Metrics, StageMetrics
 from cairn.server.ratelimit import MEMORY_URL, RateLimiter, open_rate_limiter
-from cairn.server.stores import open_server_stores
+from cairn.server.stores import open_server_stores, state_url
 from cairn.store.base import LexicalIndexWarmup, Store
 from cairn.trace import RecordingTracer, TraceStore, build_tracer
 from cairn.workspace import Workspace
@@ -79,7 +79,7 @@ class AppState:
     def _open(self, settings: Settings) -> None:
         self.workspace = Workspace(settings, create=True)
         self._stack.callback(self.workspace.close)
-        stores = open_server_stores(settings.workspace)
+        stores = open_server_stores(settings.workspace, url=state_url(settings))
         self._stack.callback(stores.close)
         self.catalog = DocumentCatalog(self.workspace.store)
         self.llm = LLMHealth(settings, lambda: self.budget)
@@ -89,17 +89,25 @@ class AppState:
         self._stack.callback(self.tracer.close)
         self.keys = KeyCache(stores.keys)
         self.feedback: FeedbackStore = stores.feedback
-        self.conversations = ConversationStore(settings.workspace / CONVERSATIONS_FILE)
+        self.conversations = ConversationStore.in_workspace(
+            settings.workspace, url=state_url(settings)
+        )
         self._stack.callback(self.conversations.close)
         self.events = open_event_bus(settings.redis.url or MEMORY_URL)
         self._stack.callback(self.events.close)
         self.jobs = IngestJobs(stores.jobs, self.workspace, self.metrics, events=self.events)
         self._stack.callback(self.jobs.close)
+        shared = state_url(settings)
+        eval_store: EvalRunStore | None = None
+        if shared is not None:  # runs shared by replicas, in the store's database
+            eval_store = PostgresEvalRunStore(shared)
+            self._stack.callback(eval_store.close)
         self.evals = EvalRuns(
             settings.workspace / "evals" / "runs",
             self.pipeline,
             settings,
             self.workspace.store.generation,
+            store=eval_store,
         )
         self._stack.callback(self.evals.wait, 5.0)  # a run still going then fails, logged
         self.metrics.watch_budget(lambda: self.budget)

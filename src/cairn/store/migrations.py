@@ -65,4 +65,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE chunks ADD COLUMN quarantine INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX chunks_quarantine ON chunks(quarantine) WHERE quarantine != 0;
     """,
+    # 3: a log of the chunks entering or leaving the indexed set (kept by triggers, so every
+    # write path and every process is covered), which the approximate vector index
+    # (cairn.store.ann) replays to stay in step; and an id telling this store's files apart
+    """
+    INSERT OR IGNORE INTO meta VALUES ('store_id', lower(hex(randomblob(16))));
+    CREATE TABLE vector_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, chunk INTEGER NOT NULL);
+    CREATE TRIGGER vector_log_insert AFTER INSERT ON chunks
+        WHEN NEW.dup_of IS NULL AND NEW.quarantine != 1
+        BEGIN INSERT INTO vector_log (chunk) VALUES (NEW.rowid); END;
+    CREATE TRIGGER vector_log_delete AFTER DELETE ON chunks
+        WHEN OLD.dup_of IS NULL AND OLD.quarantine != 1
+        BEGIN INSERT INTO vector_log (chunk) VALUES (OLD.rowid); END;
+    CREATE TRIGGER vector_log_update AFTER UPDATE OF dup_of, quarantine ON chunks
+        WHEN (OLD.dup_of IS NULL AND OLD.quarantine != 1)
+            != (NEW.dup_of IS NULL AND NEW.quarantine != 1)
+        BEGIN INSERT INTO vector_log (chunk) VALUES (NEW.rowid); END;
+    """,
 )

@@ -49,7 +49,7 @@ def open_store(settings: Settings, *, create: bool = True) -> Store:
             f"unknown store.url scheme {scheme!r}: use one of {', '.join(SCHEMES)} "
             f"(for example 'sqlite:///{DB_FILE}'), or leave store.url unset"
         )
-    return open_store_at(path, create=create)
+    return open_store_at(path, create=create, ann_threshold=settings.store.ann_threshold)
 
 
 def open_store_at(
@@ -57,14 +57,18 @@ def open_store_at(
     *,
     create: bool = True,
     heading_weight: float = 1.0,
+    ann_threshold: int | None = None,
 ) -> Store:
-    """The SQLite store in the file `path` (benchmarks and tests that build their own)."""
+    """The SQLite store in the file `path` (benchmarks and tests that build their own);
+    `ann_threshold` None: the default."""
     from cairn.store.sqlite import SQLiteStore
+    from cairn.store.sqlite.store import ANN_THRESHOLD
 
     return SQLiteStore(
         path,
         create=create,
         heading_weight=heading_weight,
+        ann_threshold=ANN_THRESHOLD if ann_threshold is None else ann_threshold,
     )
 
 

@@ -2,10 +2,11 @@
 
 Exact search with one matrix-vector product: on the Python docs (about 22k chunks x 384
 dimensions) it takes about a millisecond, recall is 1.0 by construction, and there is no
-index file to keep consistent with the database. An ANN index pays off only well beyond
-this size (see docs/architecture.md). The product runs on one BLAS thread: it is memory
-bound, and BLAS threads fighting onnxruntime's spinning threads for two cores made it 2-10x
-slower (measured in bench/retrieval.py).
+index file to keep consistent with the database. Past `store.ann_threshold` vectors the
+SQLite store uses the approximate index of `cairn.store.ann` instead (docs/architecture.md).
+The product runs on one BLAS thread: it is memory bound, and BLAS threads fighting
+onnxruntime's spinning threads for two cores made it 2-10x slower (measured in
+bench/retrieval.py).
 """
 
 from __future__ import annotations

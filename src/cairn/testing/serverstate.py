@@ -20,7 +20,7 @@ import pytest
 
 from cairn.errors import UserError
 from cairn.server.feedback import FeedbackStore
-from cairn.server.jobstore import JobStore
+from cairn.server.jobstore import MAX_ATTEMPTS, JobStore
 from cairn.server.keys import KeyStore
 from cairn.testing.clock import Clock
 
@@ -103,6 +103,14 @@ class JobStoreConformance:
         assert got is not None
         assert (got["status"], got["done"], got["failures"]) == ("running", 1, [{"path": "b.md"}])
 
+    def test_a_job_counts_flagged_and_quarantined_chunks(self, first: JobStore) -> None:
+        job = first.create("acme", ["a.md"])
+        assert (job["flagged"], job["quarantined"]) == (0, 0)
+        assert first.update(job["id"], status="running", chunks=5, flagged=2, quarantined=1)
+        got = first.get(job["id"])
+        assert got is not None
+        assert (got["chunks"], got["flagged"], got["quarantined"]) == (5, 2, 1)
+
     def test_another_tenant_does_not_see_the_job(self, first: JobStore) -> None:
         job = first.create("acme", ["a.md"])
         assert first.get(job["id"], tenant="acme") is not None
@@ -177,6 +185,79 @@ class JobStoreConformance:
         assert second.fail_abandoned() == 0
         assert first.renew() == 0
         assert _status(second, job["id"]) == "done"
+
+    # taking jobs over ---------------------------------------------------------------------
+
+    def test_a_dead_owners_job_with_its_files_is_taken_over(
+        self, first: JobStore, second: JobStore, clock: Clock
+    ) -> None:
+        job = first.create("acme", ["a.md", "b.md"], inputs={"a.md": b"# A", "b.md": b"\x00b"})
+        first.update(job["id"], status="running", done=1)
+        assert first.inputs(job["id"]) == {"a.md": b"# A", "b.md": b"\x00b"}
+        clock.advance(self.LEASE_S / 2)
+        assert second.claim() is None  # alive: never taken
+        clock.advance(self.LEASE_S)
+        assert second.fail_abandoned() == 0  # it can be taken over: not failed
+        claimed = second.claim()
+        assert claimed is not None
+        assert (claimed["id"], claimed["tenant"], claimed["files"]) == (
+            job["id"],
+            "acme",
+            ["a.md", "b.md"],
+        )
+        assert second.claim() is None
+        assert second.inputs(job["id"]) == {"a.md": b"# A", "b.md": b"\x00b"}
+        assert not first.update(job["id"], done=2)  # the old owner lost it
+        assert second.update(job["id"], status="running", done=2)
+        assert second.renew() == 1
+        assert second.update(job["id"], status="done")
+        assert second.inputs(job["id"]) == {}  # an ended job keeps no files
+        assert _status(first, job["id"]) == "done"
+
+    def test_live_own_and_finished_jobs_are_never_claimed(
+        self, first: JobStore, second: JobStore, clock: Clock
+    ) -> None:
+        live = first.create("acme", ["a.md"], inputs={"a.md": b"a"})
+        ended = first.create("acme", ["b.md"], inputs={"b.md": b"b"})
+        first.update(ended["id"], status="failed", error="bad")
+        no_files = first.create("acme", ["c.md"])
+        assert second.claim() is None
+        clock.advance(self.LEASE_S + 1)
+        assert first.claim() is None  # its own jobs are alive while it runs
+        claimed = second.claim()
+        assert claimed is not None and claimed["id"] == live["id"]
+        assert second.claim() is None  # the ended job, and the one without files
+        assert second.fail_abandoned() == 1
+        assert _status(second, no_files["id"]) == "failed"
+
+    def test_a_job_is_passed_on_a_bounded_number_of_times(
+        self, make_jobs: MakeJobs, first: JobStore, clock: Clock
+    ) -> None:
+        job = first.create("acme", ["a.md"], inputs={"a.md": b"a"})
+        taken = 1
+        for n in range(10):
+            clock.advance(self.LEASE_S + 1)
+            store = make_jobs(owner=f"replica{n}", clock=clock, lease_s=self.LEASE_S)
+            if store.claim() is None:
+                assert store.fail_abandoned() == 1
+                break
+            taken += 1
+        assert taken == MAX_ATTEMPTS
+        failed = first.get(job["id"])
+        assert failed is not None and failed["status"] == "failed"
+        assert first.inputs(job["id"]) == {}
+
+    def test_a_released_job_is_claimed_at_once(
+        self, first: JobStore, second: JobStore, clock: Clock
+    ) -> None:
+        job = first.create("acme", ["a.md"], inputs={"a.md": b"a"})
+        other = second.create("acme", ["b.md"])
+        assert not second.release(job["id"]) and not first.release("job_missing")
+        assert first.release(job["id"])
+        assert first.renew() == 0 and not first.update(job["id"], status="running")
+        claimed = second.claim()  # no lease to wait for
+        assert claimed is not None and claimed["id"] == job["id"]
+        assert second.renew() == 2 and _status(second, other["id"]) == "queued"
 
 
 def _status(store: JobStore, job_id: str) -> str:

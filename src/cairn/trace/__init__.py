@@ -46,7 +46,8 @@ __all__ = [
 
 
 def build_tracer(settings: Settings, *, hooks: Sequence[SpanHook] = ()) -> RecordingTracer:
-    """The workspace's tracer: `traces.db` when `trace.store`, OTLP export when
+    """The workspace's tracer: `traces.db` when `trace.store` (the store's Postgres
+    database when `store.url` is `postgresql://...`), OTLP export when
     `trace.otlp_endpoint` is set, GenAI attributes on model calls, plus `hooks`.
     Its `store` attribute is the `TraceStore` (or None when traces are not kept)."""
     from cairn.trace.genai import GenAIAttributes
@@ -55,7 +56,10 @@ def build_tracer(settings: Settings, *, hooks: Sequence[SpanHook] = ()) -> Recor
     register_configured_secrets(settings.model_dump())
     t = settings.trace
     sinks: list[TraceSink] = []
-    store = open_trace_store(settings.workspace) if t.store else None
+    from cairn.pg import follows_store
+
+    shared = follows_store(settings.store.url)
+    store = open_trace_store(settings.workspace, url=shared) if t.store else None
     if t.otlp_endpoint:
         from cairn.trace.otel import OTLPExporter
 

@@ -15,17 +15,22 @@ span is stored in both tables. Attributes are JSON, already filtered by `trace.p
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cairn.sql import SqlConnection
 from cairn.sqlite import SQLiteFile
 from cairn.trace.recorder import RecordingTracer, SpanHook, TraceSink
 from cairn.trace.records import TraceRecord, iso
 from cairn.trace.redact import PromptPolicy
 from cairn.trace.storage import TRACES_FILE
 
-__all__ = ["TRACES_FILE", "SQLiteTraceStore", "SQLiteTracer"]
+if TYPE_CHECKING:  # cairn.pg imports cairn.trace.redact: no import at load time
+    from cairn.pg import PgDatabase
+
+__all__ = ["TRACES_FILE", "SQLTraceStore", "SQLiteTraceStore", "SQLiteTracer"]
 
 _SCHEMA = (
     """CREATE TABLE traces (
@@ -41,18 +46,31 @@ _SCHEMA = (
 )
 
 
-class SQLiteTraceStore:
-    """`TraceStore` in `traces.db`: a trace sink, and the reads the HTTP API serves.
+class SQLTraceStore:
+    """`TraceStore` on the `traces` and `spans` tables of a database: the SQL that
+    `SQLiteTraceStore` (`traces.db`) and `cairn.trace.postgres.PostgresTraceStore` share.
     Thread-safe."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file = SQLiteFile(
-            path,
-            [_SCHEMA],
-            what="the trace store",
-            damaged_hint="move it aside and restart (traces can be thrown away)",
-        )
+    def __init__(self, file: SQLiteFile | PgDatabase) -> None:
+        self._file = file
+
+    @property
+    def database(self) -> SQLiteFile | PgDatabase:
+        """The database the tables are in (`cairn migrate` copies them from it)."""
+        return self._file
+
+    @contextmanager
+    def _writing(self) -> Iterator[SqlConnection]:
+        if isinstance(self._file, SQLiteFile):
+            with self._file.transaction() as db:
+                yield db
+            return
+        # Postgres: no lock shared by every writer (a trace's rows are its own), and no wait
+        # for the commit's flush on the request path: a server crash may lose the last
+        # traces, as a power cut may lose SQLite's (`synchronous=NORMAL`), nothing else
+        with self._file.transaction(lock=False) as db:
+            db.execute("SET LOCAL synchronous_commit = off")
+            yield db
 
     # -- sink ---------------------------------------------------------------------------
 
@@ -72,9 +90,12 @@ class SQLiteTraceStore:
             for s in trace.spans
         ]
         status = "error" if any(s.status == "error" for s in trace.spans) else "ok"
-        with self._file.transaction() as db:
+        with self._writing() as db:
             db.execute(
-                "INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO traces VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (trace_id) DO UPDATE "
+                "SET name = excluded.name, tenant = excluded.tenant, user_id = excluded.user_id, "
+                "started_at = excluded.started_at, duration_ms = excluded.duration_ms, "
+                "status = excluded.status, attributes = excluded.attributes",
                 (
                     trace.trace_id,
                     trace.name,
@@ -138,6 +159,21 @@ class SQLiteTraceStore:
                 for s in spans
             ]
         }
+
+
+class SQLiteTraceStore(SQLTraceStore):
+    """`TraceStore` in `traces.db`: a trace sink, and the reads the HTTP API serves."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            SQLiteFile(
+                path,
+                [_SCHEMA],
+                what="the trace store",
+                damaged_hint="move it aside and restart (traces can be thrown away)",
+            )
+        )
 
 
 class SQLiteTracer(RecordingTracer):

@@ -5,9 +5,10 @@
     store.write(trace)                                      # a sink of the RecordingTracer
     store.recent(tenant="acme")                             # what GET /v1/traces serves
 
-Backends: `SQLiteTraceStore` (`traces.db`, the default) and `MemoryTraceStore` (`memory://`,
-this process only). Another backend adds a module and a branch here, and runs
-`cairn.testing.traces.TraceStoreConformance`.
+Backends: `SQLiteTraceStore` (`traces.db`, the default), `PostgresTraceStore`
+(`postgresql://...`, shared by replicas; `build_tracer` puts traces there when `store.url` is
+one) and `MemoryTraceStore` (`memory://`, this process only). Another backend adds a
+module and a branch here, and runs `cairn.testing.traces.TraceStoreConformance`.
 """
 
 from __future__ import annotations
@@ -51,7 +52,14 @@ class TraceStore(Protocol):
 
 
 def open_trace_store(root: Path, *, url: str | None = None) -> TraceStore:
-    """The store `url` names (`sqlite:///PATH`, `memory://`), or `root/traces.db`."""
+    """The store `url` names (`sqlite:///PATH`, `postgresql://...`, `memory://`), or
+    `root/traces.db`."""
+    from cairn.pg import is_postgres_url
+
+    if url is not None and is_postgres_url(url):
+        from cairn.trace.postgres import PostgresTraceStore
+
+        return PostgresTraceStore(url)
     if url == "memory://":
         from cairn.trace.memory import MemoryTraceStore
 
@@ -62,6 +70,7 @@ def open_trace_store(root: Path, *, url: str | None = None) -> TraceStore:
     if path is not None:
         return SQLiteTraceStore(path)
     raise ConfigError(
-        f"no trace-store backend for {url!r}: use sqlite:///PATH, memory://, or leave it "
+        f"no trace-store backend for {url!r}: use sqlite:///PATH, postgresql://..., "
+        "memory://, or leave it "
         f"unset for {root / TRACES_FILE}"
     )

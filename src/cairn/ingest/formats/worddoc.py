@@ -5,7 +5,12 @@ level, directly or through their style) build the section path; the `Title` para
 document title; numbered and bulleted paragraphs become list blocks; tables become Markdown
 tables with their first row as the header (long ones split with the header repeated). The
 title comes from the core properties, then the `Title` paragraph, then the first heading,
-then the file name. Headers, footers, footnotes, comments and text boxes are not read.
+then the file name.
+
+After the body come the page headers and footers (each distinct text once, a bare page
+number left out) under `Header` and `Footer`, then the footnotes and endnotes as
+`[n] text` under `Footnotes` and `Endnotes` (the body keeps their `[n]` markers). Comments
+and text boxes are not read.
 """
 
 from __future__ import annotations
@@ -13,15 +18,17 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cairn.ingest.formats.blocks import BlockBuilder, clean_text, title_from_stem
 from cairn.ingest.formats.office import core_metadata, core_title, require, table_blocks
+from cairn.ingest.formats.pdf_layout import is_page_number
 from cairn.types import ParsedDocument
 
 if TYPE_CHECKING:
     from docx.oxml.xmlchemy import BaseOxmlElement
     from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.I)
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -49,7 +56,7 @@ def read(path: Path, data: bytes) -> ParsedDocument:
             for table in table_blocks(_rows(item)):
                 out.emit("table", table)
             continue
-        text = clean_text(item.text)
+        text = clean_text(_with_note_marks(item))
         if not text:
             continue
         style_id = item._p.style
@@ -70,6 +77,14 @@ def read(path: Path, data: bytes) -> ParsedDocument:
             _flush(out, list_lines)
             out.emit("text", text)
     _flush(out, list_lines)
+    _page_furniture(document, out)
+    notes = _notes(document)
+    for heading, kind in (("Footnotes", "footnote"), ("Endnotes", "endnote")):
+        texts = [f"[{n}] {text}" for n, text in notes.get(kind, [])]
+        if texts:
+            out.heading(1, heading, None)
+            for text in texts:
+                out.emit("text", text)
     title = metadata_title or title_paragraph or first_heading
     return ParsedDocument(
         title=title or title_from_stem(path.stem),
@@ -77,6 +92,82 @@ def read(path: Path, data: bytes) -> ParsedDocument:
         doc_type="docx",
         metadata=core_metadata(core),
     )
+
+
+def _with_note_marks(paragraph: Paragraph) -> str:
+    """The paragraph's text with `[n]` where it refers to footnote or endnote n."""
+    element = paragraph._p
+    if element.find(f".//{_W}footnoteReference") is None and (
+        element.find(f".//{_W}endnoteReference") is None
+    ):
+        return paragraph.text
+    parts: list[str] = []
+    for node in element.iter(
+        f"{_W}t", f"{_W}tab", f"{_W}footnoteReference", _W + "endnoteReference"
+    ):
+        if node.tag == f"{_W}t":
+            parts.append(node.text or "")
+        elif node.tag == f"{_W}tab":
+            parts.append("\t")
+        else:
+            parts.append(f"[{node.get(_W + 'id')}]")
+    return "".join(parts)
+
+
+def _page_furniture(document: Any, out: BlockBuilder) -> None:
+    """Each distinct page header and footer text once, under `Header` and `Footer`."""
+    for heading, kinds in (
+        ("Header", ("header", "first_page_header", "even_page_header")),
+        ("Footer", ("footer", "first_page_footer", "even_page_footer")),
+    ):
+        seen: list[str] = []
+        tables: list[list[list[str]]] = []
+        for section in document.sections:
+            for kind in kinds:
+                part = getattr(section, kind)
+                if part.is_linked_to_previous:  # no header of its own: the previous one's
+                    continue
+                for paragraph in part.paragraphs:
+                    text = clean_text(paragraph.text)
+                    if text and not is_page_number(text) and text not in seen:
+                        seen.append(text)
+                for table in part.tables:
+                    rows = _rows(table)
+                    if rows not in tables and any(any(c for c in r) for r in rows):
+                        tables.append(rows)
+        if seen or tables:
+            out.heading(1, heading, None)
+            for text in seen:
+                out.emit("text", text)
+            for rows in tables:
+                for block in table_blocks(rows):
+                    out.emit("table", block)
+
+
+def _notes(document: Any) -> dict[str, list[tuple[str, str]]]:
+    """Footnotes and endnotes (`footnote` / `endnote` -> [(id, text)]), separators left out."""
+    from docx.oxml import parse_xml
+
+    found: dict[str, list[tuple[str, str]]] = {}
+    for rel in document.part.rels.values():
+        kind = rel.reltype.rsplit("/", 1)[-1]
+        if kind not in ("footnotes", "endnotes") or rel.is_external:
+            continue
+        try:
+            root = parse_xml(rel.target_part.blob)
+        except SyntaxError:  # lxml's XMLSyntaxError: a damaged notes part; the body is kept
+            continue
+        tag = kind[:-1]
+        for note in root.iter(_W + tag):
+            if note.get(_W + "type") not in (None, "normal"):
+                continue  # the separator lines Word keeps as notes -1 and 0
+            paragraphs = [
+                "".join(t.text or "" for t in p.iter(_W + "t")) for p in note.iter(_W + "p")
+            ]
+            text = clean_text(" ".join(paragraphs))
+            if text:
+                found.setdefault(tag, []).append((note.get(_W + "id") or "", text))
+    return found
 
 
 def _flush(out: BlockBuilder, list_lines: list[str]) -> None:

@@ -46,6 +46,7 @@ AgentCaller = Annotated[Caller, Depends(scoped("agent"))]
 _PROVIDERS: weakref.WeakKeyDictionary[AppState, Provider] = weakref.WeakKeyDictionary()
 _MCP: weakref.WeakKeyDictionary[AppState, McpToolset] = weakref.WeakKeyDictionary()
 _MCP_LOCK = threading.Lock()
+_SHARED_STORES: weakref.WeakKeyDictionary[AppState, AgentStore] = weakref.WeakKeyDictionary()
 TERMINAL = ("done", "failed", "stopped")
 
 
@@ -84,8 +85,20 @@ def _provider(state: AppState) -> Provider:
 
 @contextmanager
 def _store(state: AppState) -> Iterator[AgentStore]:
+    """`agent.db`, opened per request; on Postgres (following `store.url`) one store, and
+    its connection pool, per app."""
     from cairn.agent import AgentStore
+    from cairn.pg import follows_store
 
+    url = follows_store(state.settings.store.url)
+    if url is not None:
+        with _MCP_LOCK:
+            shared = _SHARED_STORES.get(state)
+            if shared is None:
+                shared = _SHARED_STORES[state] = AgentStore(url)
+                state.on_close(shared.close)
+        yield shared
+        return
     store = AgentStore.in_workspace(state.workspace.root)
     try:
         yield store

@@ -26,6 +26,10 @@ estimate of the question's and the answer's tokens (`usage_estimated: true`).
 Degraded mode: when the model could not serve and the extractive answerer answered
 (`answer.fallback`), the content starts with a visible note (`degraded_note`) and the
 extension carries `degraded` {reason, detail, retry_after_s}.
+
+Guardrails: the extension carries the guard stages' decisions (`guard` {input, context,
+output}), `refused` (a guard blocked the request: the content is a refusal that reveals
+nothing) and `reason`, the code of the guard that blocked or flagged, as `/v1/ask` does.
 """
 
 from __future__ import annotations
@@ -319,6 +323,13 @@ def _extension(answer: Answer, question: str, conversation: str | None) -> dict[
         "cost_usd": answer.cost_usd,
         "usage_estimated": answer.usage.estimated or not measured,
         "degraded": degraded_json(answer.degraded) if answer.degraded else None,
+        "refused": answer.guard.refused,
+        "reason": answer.guard.reason or None,
+        "guard": {
+            "input": answer.guard.input,
+            "context": answer.guard.context,
+            "output": answer.guard.output,
+        },
         "query": answer.query or question,
         "rewritten": (answer.query or question) != question,
         "conversation_id": conversation,

@@ -9,10 +9,7 @@ documents and its own; it deletes its own (documents other tenants can read need
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
@@ -24,7 +21,7 @@ from cairn.server.catalog import readable
 from cairn.server.deps import DocumentsCaller, StateDep
 from cairn.server.errors import ApiError, not_found
 from cairn.server.events import Subscription
-from cairn.server.jobs import job_topic
+from cairn.server.jobs import job_topic, save_files
 from cairn.server.schemas import DeletedOut, DocumentOut, JobOut
 from cairn.server.sse import SSE_HEADERS, sse_event
 from cairn.server.threads import run_sync
@@ -66,16 +63,7 @@ def safe_name(filename: str) -> str:
 
 
 def _save(files: list[tuple[str, BinaryIO]], folder: Path) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    saved: dict[str, Path] = {}
-    for name, stream in files:
-        target = folder / name
-        fd, partial = tempfile.mkstemp(dir=folder, prefix=".upload-")
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(stream, out, 1024 * 1024)
-        os.replace(partial, target)  # an ingest never reads half a file
-        saved[name] = target
-    return saved
+    return save_files(files, folder)
 
 
 @router.get("/v1/documents", response_model=list[DocumentOut])

@@ -8,6 +8,7 @@ database as it was before or after that document, never in between.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -19,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from cairn.errors import StoreError
+from cairn.errors import ConfigError, StoreError
 from cairn.sqlite import SQLiteFile
+from cairn.store.ann import ApproximateIndex
 from cairn.store.base import DocumentInfo, NearDuplicates, Vector, WriteResult, hits_of
 from cairn.store.fts import indexed_body
 from cairn.store.migrations import MIGRATIONS
+from cairn.store.sqlite import approximate
 from cairn.store.sqlite.filters import filter_sql, source_matcher
 from cairn.store.sqlite.integrity import integrity_problems
 from cairn.store.sqlite.lexical import LexicalIndex
@@ -37,6 +40,11 @@ from cairn.store.sqlite.rows import (
 )
 from cairn.store.vectors import VectorIndex
 from cairn.types import Chunk, Document, Filters, Hit, Ranked, Risk
+
+log = logging.getLogger(__name__)
+
+ANN_THRESHOLD = 200_000
+"""Indexed vectors of one model from which dense search uses the approximate index."""
 
 _INFO_SQL = (
     "SELECT d.id, d.source, d.content_hash, "
@@ -55,9 +63,11 @@ class SQLiteStore:
         *,
         heading_weight: float = 1.0,
         create: bool = True,
+        ann_threshold: int = ANN_THRESHOLD,
     ) -> None:
         self.path = path
         self.heading_weight = heading_weight
+        self.ann_threshold = ann_threshold
         if not path.exists() and not create:
             raise StoreError(f"no cairn database at {path}: run 'cairn ingest PATH' first")
         self._file = SQLiteFile(
@@ -67,7 +77,8 @@ class SQLiteStore:
             damaged_hint="move it away and ingest again",
             foreign_keys=True,
         )
-        self._vectors: dict[str, tuple[int, VectorIndex]] = {}
+        self._vectors: dict[str, tuple[int, VectorIndex | ApproximateIndex]] = {}
+        self._ann_warned = False
         self._index_lock = threading.Lock()  # one thread builds an index, the others wait
         self._allowed_lock = threading.Lock()
         self._lexical = LexicalIndex(self._file, path, heading_weight, self.generation)
@@ -467,8 +478,13 @@ class SQLiteStore:
         generation = self.generation()
         index = self._vector_index(model, generation)
         allowed = self._allowed(filters, generation)
+        query = np.asarray(vector, dtype=np.float32)
+        if isinstance(index, ApproximateIndex):
+            found = index.search(query, k * RESCORE, allowed)
+            rescored = approximate.rescore(self._file, model, query, [r for r, _ in found])
+            return [Ranked(cid, s, dense=s) for cid, s in rescored[:k]]
         mask = None if allowed is None else index.masks.of(allowed)
-        pairs = index.search(np.asarray(vector, dtype=np.float32), k, mask)
+        pairs = index.search(query, k, mask)
         return [Ranked(cid, s, dense=s) for cid, s in pairs]
 
     def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
@@ -479,7 +495,10 @@ class SQLiteStore:
     ) -> list[Hit]:
         return hits_of(self, self.dense_ranking(vector, k, filters, model=model))
 
-    def _vector_index(self, model: str, generation: int) -> VectorIndex:
+    def _vector_index(self, model: str, generation: int) -> VectorIndex | ApproximateIndex:
+        """The exact index below `ann_threshold` vectors, the approximate one from there
+        (`cairn.store.ann`: saved next to the database, brought up to date with what
+        changed since, rebuilt when missing or not this database's)."""
         cached = self._vectors.get(model)
         if cached is not None and cached[0] == generation:
             return cached[1]
@@ -487,6 +506,23 @@ class SQLiteStore:
             cached = self._vectors.get(model)
             if cached is not None and cached[0] == generation:
                 return cached[1]
+            previous = None if cached is None else cached[1]
+            folder = approximate.ann_folder(self.path)
+            if isinstance(previous, ApproximateIndex):
+                ann: ApproximateIndex | None = approximate.sync(self._file, folder, previous)
+            elif approximate.indexed_estimate(self._file) >= max(self.ann_threshold, 1):
+                try:
+                    ann = approximate.open_index(self._file, folder, model)
+                except ConfigError as exc:  # usearch missing: the exact scan still answers
+                    if not self._ann_warned:
+                        log.warning("%s", exc)
+                        self._ann_warned = True
+                    ann = None
+            else:
+                ann = None
+            if ann is not None and len(ann) >= max(self.ann_threshold, 1):
+                self._vectors[model] = (generation, ann)
+                return ann
             with self._file.reading() as db:
                 rows = db.execute(
                     "SELECT c.rowid, c.id, e.vector FROM chunks c JOIN embeddings e "
@@ -547,6 +583,9 @@ class SQLiteStore:
         self._file.close()
 
 
+RESCORE = 1
+"""The approximate index's candidates per result, scored again from the stored float32
+vectors: exact scores (the index keeps float16) and a better top k."""
 _ALLOWED_CACHE_SIZE = 256
 """Filters whose allowed chunks are kept (one per tenant and principal in practice)."""
 _MASK = (1 << 64) - 1

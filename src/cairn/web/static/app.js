@@ -524,6 +524,25 @@
     })];
   }
 
+  /** A request's guard decisions from its trace's root attributes (guard_input: "blocked",
+      guard_input_reason: ...): a red pill for a stage that blocked, amber for one that flagged. */
+  function guardPills(attributes) {
+    const a = attributes || {};
+    const pills = [];
+    for (const stage of ["input", "context", "output"]) {
+      const decision = a[`guard_${stage}`];
+      if (decision !== "blocked" && decision !== "flagged") continue;
+      const reason = a[`guard_${stage}_reason`];
+      pills.push(el("span", {
+        class: `pill guard-pill ${decision === "blocked" ? "pill-bad" : "pill-warn"}`,
+        dataset: { stage, decision },
+        title: reason ? `${stage} guard: ${reason}` : `${stage} guard`,
+        text: `${decision === "blocked" ? "Blocked" : "Flagged"}: ${stage}`,
+      }));
+    }
+    return pills;
+  }
+
   const panel = {
     opener: null,
     token: 0,
@@ -640,7 +659,7 @@
     el, svg, clear, fill, icon, ICONS,
     fmtInt, fmtMs, fmtUsd, fmtScore, fmtTime, fmtAgo, timeEl, pluralise, num, listOf,
     ApiError, request, stream, getKey, setKey, askForKey,
-    toast, errorBox, empty, quoteRanges, highlighted, verificationPills, riskPills, panel, copyButton,
+    toast, errorBox, empty, quoteRanges, highlighted, verificationPills, riskPills, guardPills, panel, copyButton,
     page: body.dataset.page,
   };
 

@@ -287,6 +287,48 @@
     turn.answerNode.insertBefore(turn.degradedNode, turn.textNode);
   }
 
+  /* A request a guard blocked: a refusal that says so, with the guard's reason code. */
+  const REFUSED = {
+    input: "Blocked: the question looks like an attempt to override the assistant's instructions",
+    context: "Blocked: the passages found look like planted instructions",
+    output: "Withheld: the answer would have revealed the assistant's instructions or a secret",
+  };
+
+  function showRefused(turn, done) {
+    const reason = String(done.reason || "");
+    const stage = reason.split(":")[0];
+    turn.answerNode.classList.add("refused");
+    turn.answerNode.dataset.refused = "true";
+    turn.answerNode.dataset.reason = reason;
+    turn.answerNode.insertBefore(
+      el(
+        "div",
+        { class: "refused-banner", role: "status" },
+        el("span", { class: "pill pill-bad refused-pill", text: "Blocked by guard" }),
+        el("span", { class: "refused-why", text: ` ${REFUSED[stage] || "Blocked by a guardrail"}.` }),
+        reason ? el("code", { class: "refused-code", title: "The guard's reason code (also in the trace)", text: reason }) : "",
+      ),
+      turn.textNode,
+    );
+  }
+
+  /* A request let through but marked (guard.* = flag): a quieter note with the reason. */
+  function showFlagged(turn, done) {
+    const guard = done.guard || {};
+    const stages = ["input", "context", "output"].filter((s) => guard[s] === "flagged");
+    if (!stages.length) return;
+    turn.answerNode.dataset.flagged = stages.join(" ");
+    turn.answerNode.insertBefore(
+      el(
+        "div",
+        { class: "flagged-note", role: "note" },
+        el("span", { class: "pill pill-warn", text: `Flagged: ${stages.join(", ")}` }),
+        done.reason ? el("code", { class: "refused-code", text: String(done.reason) }) : "",
+      ),
+      turn.textNode,
+    );
+  }
+
   async function ask(question) {
     if (active) return;
     intro.hidden = true;
@@ -325,13 +367,16 @@
             setCitations(turn, done.citations);
             setState(turn, "done");
             showDegraded(turn, done.degraded);
-            if (done.abstained) {
+            if (done.refused) {
+              showRefused(turn, done);
+            } else if (done.abstained) {
               turn.answerNode.classList.add("abstained");
               turn.answerNode.insertBefore(
                 el("span", { class: "pill pill-warn abstain-note", text: "Not found in your documents" }),
                 turn.textNode,
               );
             }
+            if (!done.refused) showFlagged(turn, done);
             const stick = nearBottom();
             renderText(turn);
             renderSources(turn);
@@ -341,7 +386,8 @@
             turn.answerNode.dataset.traceId = done.trace_id || "";
             turn.answerNode.dataset.query = done.query || "";
             if (done.rewritten && done.query) turn.answerNode.title = `Searched for: ${done.query}`;
-            conversation.push({ role: "user", content: question }, { role: "assistant", content: turn.text });
+            // A refused question never joins the history a follow-up is read in (as on the server).
+            if (!done.refused) conversation.push({ role: "user", content: question }, { role: "assistant", content: turn.text });
             if (stick) scrollToEnd();
           } else if (event === "error") {
             finished = true;

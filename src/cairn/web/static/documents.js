@@ -131,7 +131,8 @@
       if (state.status === "done" || state.status === "failed") {
         await loadDocuments();
         if (state.status === "done" && !(state.failed > 0)) {
-          C.toast(`Added ${C.pluralise(C.num(state.done) ?? 0, "file")} · ${C.pluralise(C.num(state.chunks) ?? 0, "passage")}.`);
+          const flagged = C.num(state.flagged) ? ` · ${C.fmtInt(state.flagged)} flagged as possible prompt injection` : "";
+          C.toast(`Added ${C.pluralise(C.num(state.done) ?? 0, "file")} · ${C.pluralise(C.num(state.chunks) ?? 0, "passage")}${flagged}.`);
         }
         return;
       }
@@ -150,8 +151,10 @@
       "aria-valuemin": "0", "aria-valuemax": "100",
     }, bar);
     const failures = el("ul", { class: "failures" });
+    // What the ingest scan found: passages that look like planted instructions.
+    const guard = el("div", { class: "job-guard", hidden: true });
     const node = el("div", { class: "job", dataset: { status: "uploading" } },
-      el("div", { class: "job-head" }, title, status), detail, progress, failures);
+      el("div", { class: "job-head" }, title, status), detail, progress, guard, failures);
     const LABELS = { queued: "Queued", running: "Ingesting", done: "Done", failed: "Failed" };
     const update = (state) => {
       const s = state.status || "running";
@@ -174,6 +177,25 @@
       if (C.num(state.chunks)) parts.push(C.pluralise(state.chunks, "passage"));
       if (state.failed) parts.push(`${C.fmtInt(state.failed)} failed`);
       if (parts.length) detail.textContent = parts.join(" · ");
+      const flagged = C.num(state.flagged) || 0;
+      const quarantined = C.num(state.quarantined) || 0;
+      clear(guard).hidden = flagged === 0;
+      node.dataset.flagged = String(flagged);
+      node.dataset.quarantined = String(quarantined);
+      if (flagged) {
+        guard.append(el("span", {
+          class: "pill pill-warn job-flagged",
+          title: "The ingest scan found text that looks like instructions to an AI assistant (possible prompt injection)",
+          text: `${C.pluralise(flagged, "passage")} flagged`,
+        }));
+        if (quarantined) {
+          guard.append(el("span", {
+            class: "pill pill-bad job-quarantined",
+            title: "Kept out of search until an admin releases them (cairn guard quarantine list)",
+            text: `${C.fmtInt(quarantined)} quarantined`,
+          }));
+        }
+      }
       clear(failures);
       for (const f of state.failures || []) failures.append(el("li", null, el("span", { class: "mono", text: f.path || "file" }), `: ${f.reason || "failed"}`));
       if (state.error) failures.append(el("li", { text: state.error }));

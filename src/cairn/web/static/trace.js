@@ -149,6 +149,8 @@
     document.getElementById("trace-title").textContent = a.question || a.query || trace.name || "Trace";
     const sub = document.getElementById("trace-sub");
     clear(sub).append(el("span", { class: "pill", text: trace.name || "request" }), " started ", C.timeEl(trace.started_at, false));
+    const guards = C.guardPills(a);
+    if (guards.length) sub.append(" ", ...guards);
     const spans = Array.isArray(trace.spans) ? trace.spans : [];
     C.fill(summary,
       stat("Duration", C.fmtMs(trace.duration_ms)),

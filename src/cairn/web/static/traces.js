@@ -43,6 +43,7 @@
           el("a", { class: "cell-main truncate", href, text: summary || t.name || t.trace_id }),
           el("div", { class: "cell-sub" },
             el("span", { class: "pill", text: t.name || "request" }), " ",
+            ...C.guardPills(t.attributes).flatMap((pill) => [pill, " "]),
             el("span", { class: "mono", text: String(t.trace_id).slice(0, 12) }))),
         el("td", { class: "nowrap hide-sm" }, C.timeEl(t.started_at, true)),
         el("td", { class: "nowrap" }, statusNode(t.status)),
