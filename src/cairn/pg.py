@@ -212,6 +212,30 @@ class PgDatabase:
                 )
             yield Connection(conn)
 
+    @property
+    def lock_id(self) -> str:
+        """The key (`hashtext(lock_id)`) of the advisory lock `transaction(lock=True)` takes,
+        for a `session` that takes it in its own transaction."""
+        return _lock_id(self.component)
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """A pooled psycopg connection in autocommit mode, for a caller that sends its own
+        `BEGIN`/`COMMIT` (several statements in one round trip); a transaction left open is
+        rolled back."""
+        with self._pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                from psycopg.pq import TransactionStatus
+
+                status = conn.info.transaction_status
+                if status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+                    conn.execute("ROLLBACK")
+                if status != TransactionStatus.UNKNOWN:  # a broken one is discarded
+                    conn.autocommit = False
+
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A connection for reads (each statement sees the data committed before it)."""

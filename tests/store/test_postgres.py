@@ -75,7 +75,7 @@ def test_a_selective_acl_filter_still_returns_the_k_nearest_through_the_index(
         return float(v @ query / np.linalg.norm(v) / np.linalg.norm(query))
 
     exact = sorted(staff, key=lambda cid: -cosine(staff[cid]))[:10]
-    store = PostgresStore(url)
+    store = PostgresStore(url, exact_below=0)  # through the index, not the exact scan
     try:
         found = store.dense_ranking(query, 10, Filters(principals=("staff",)), model=MODEL)
     finally:
