@@ -4,10 +4,12 @@ is damaged, and filtered searches that return k rows."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import shutil
 import sqlite3
+import subprocess
 import sys
 from contextlib import closing
 from pathlib import Path
@@ -15,13 +17,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("usearch", reason="the approximate index needs usearch (cairn[ann])")
-
 from cairn.store.ann import ApproximateIndex, Identity
 from cairn.store.sqlite import SQLiteStore
 from cairn.store.sqlite.approximate import ann_folder
 from cairn.testing.store import EMBEDDER, MODEL, WORDS, make_doc, write
 from cairn.types import Filters
+
+# not importorskip: importing usearch before onnxruntime crashes the process (see the last test)
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("usearch") is None,
+    reason="the approximate index needs usearch (cairn[ann])",
+)
 
 
 def _docs(store: SQLiteStore, count: int, *, prefix: str = "d") -> None:
@@ -200,3 +206,12 @@ def test_without_usearch_the_exact_scan_answers_and_says_how_to_install_it(
     assert "pip install 'cairn[ann]'" in caplog.text
     assert not ann_folder(tmp_path / "cairn.db").exists()
     store.close()
+
+
+def test_the_index_library_never_crashes_the_embedding_runtime_loaded_after_it() -> None:
+    # usearch imported before onnxruntime crashed the process at onnxruntime's import
+    code = "from cairn.store.ann import _usearch\n_usearch()\nimport onnxruntime\nprint('ok')\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -62,6 +62,11 @@ for 2,048 (4.3 ms), 0.989 for 4,096 (9.4 ms)."""
 
 
 def _usearch() -> Any:
+    # usearch 2.26 loaded before onnxruntime 1.32 makes the process crash (SIGSEGV) when
+    # onnxruntime is imported later (their native libraries clash); onnxruntime first is fine
+    # (tests/store/test_ann.py runs both orders in a subprocess)
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
     try:
         from usearch.index import Index
     except ImportError:
