@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote
 
 from cairn.errors import ConfigError, StoreError
 
-Migration = str | Sequence[str]
-"""One schema step: an SQL script (statements separated by `;`) or a list of statements."""
+Migration = str | Sequence[str] | Callable[[sqlite3.Connection], None]
+"""One schema step: an SQL script (statements separated by `;`), a list of statements, or a
+function given the connection, for a step SQL cannot express (it runs in the step's
+transaction, which it must not end)."""
 
 
 SQLITE_URL = "sqlite:///"
@@ -45,7 +47,7 @@ def sqlite_url_path(url: str, base: Path) -> Path | None:
     return file if file.is_absolute() else base / file
 
 
-def _statements(step: Migration) -> list[str]:
+def _statements(step: str | Sequence[str]) -> list[str]:
     """The step's statements. A script is split where SQLite says a statement is complete,
     so a `;` inside a string literal or a trigger body (`BEGIN ...; END`) stays in place."""
     if not isinstance(step, str):
@@ -137,8 +139,12 @@ class SQLiteFile:
                 # another process may have migrated while this one waited for the lock
                 if int(db.execute("PRAGMA user_version").fetchone()[0]) > number:
                     continue
-                for statement in _statements(migrations[number]):
-                    db.execute(statement)
+                step = migrations[number]
+                if callable(step):
+                    step(db)
+                else:
+                    for statement in _statements(step):
+                        db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number + 1}")
 
     @contextmanager

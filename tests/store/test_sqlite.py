@@ -79,6 +79,46 @@ def test_a_database_from_before_the_risk_columns_is_upgraded(tmp_path: Path) -> 
         store.close()
 
 
+def test_chunks_stored_before_identifiers_were_split_are_found_by_their_parts(
+    tmp_path: Path,
+) -> None:
+    """Schema 3 stored a chunk's text alone in the full-text index; the upgrade adds the parts
+    of its identifiers, so `getElementById` is found by "element by id" without re-ingesting,
+    and a chunk that already has them is left as it is."""
+    from cairn.sqlite import SQLiteFile
+
+    path = tmp_path / "cairn.db"
+    SQLiteFile(path, MIGRATIONS[:3], what="db", damaged_hint="", foreign_keys=True).close()
+    text = "call getElementById on the page"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(
+            "INSERT INTO documents VALUES ('d1', 'a.md', 'file:///a.md', 'A', 'markdown', 'h', "
+            "?, '{}', '[]', '[]', 0)",
+            (text,),
+        )
+        for n, body in enumerate((text, "plain words only")):
+            db.execute(
+                "INSERT INTO chunks (id, doc_id, ordinal, text, section, start, end, "
+                "token_count, hash, simhash) VALUES (?, 'd1', ?, ?, '[]', 0, 1, 5, ?, 0)",
+                (f"d1-{n}", n, body, f"h{n}"),
+            )
+            db.execute(
+                "INSERT INTO chunks_fts (rowid, heading, body) VALUES (?, 'A', ?)", (n + 1, body)
+            )
+        generation = int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version == len(MIGRATIONS)
+        assert [h.chunk.id for h in store.lexical_search("element by id", 5)] == ["d1-0"]
+        assert store.generation() == generation + 1  # in-memory lexical indexes rebuild
+        with closing(sqlite3.connect(path)) as db:
+            bodies = dict(db.execute("SELECT rowid, body FROM chunks_fts").fetchall())
+        assert bodies == {1: f"{text}\nget element by id", 2: "plain words only"}
+        assert store.check_integrity() == []
+    finally:
+        store.close()
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "cairn.db"
     SQLiteStore(path).close()

@@ -3,7 +3,35 @@ last one applied. Append new steps; never edit a released one."""
 
 from __future__ import annotations
 
-MIGRATIONS: tuple[str, ...] = (
+import sqlite3
+
+from cairn.sqlite import Migration
+from cairn.store.fts import indexed_body
+
+
+def _index_identifier_parts(db: sqlite3.Connection) -> None:
+    """Step 4: the full-text body of every indexed chunk as `indexed_body` writes it now (its
+    text, then its identifiers' parts): chunks stored before identifiers were split keep
+    their bodies until their document is written again otherwise, so `getElementById` would
+    not be found by "element by id" in an upgraded workspace. Bumps the generation when it
+    changes anything, so every in-memory lexical index is rebuilt."""
+    changed = 0
+    rows = db.execute(
+        "SELECT c.rowid, c.text, f.body FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid"
+    ).fetchall()
+    for rowid, text, body in rows:
+        wanted = indexed_body(text)
+        if wanted != body:
+            db.execute("UPDATE chunks_fts SET body = ? WHERE rowid = ?", (wanted, rowid))
+            changed += 1
+    if changed:
+        db.execute(
+            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
+            "WHERE key = 'generation'"
+        )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
     # 1: documents, chunks, embeddings, lexical index, metadata
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -82,4 +110,6 @@ MIGRATIONS: tuple[str, ...] = (
             != (NEW.dup_of IS NULL AND NEW.quarantine != 1)
         BEGIN INSERT INTO vector_log (chunk) VALUES (NEW.rowid); END;
     """,
+    # 4: identifiers' parts in the full-text body of chunks stored before they were indexed
+    _index_identifier_parts,
 )
