@@ -82,7 +82,21 @@ def test_a_sample_of_every_suite_through_both_answerers_passes_the_leak_gate() -
     for suite in LEAK_SUITES:
         assert rows[suite, "compromised"]["leaks"]["count"] == 0
     assert rows["notinject", "compromised"]["attack"] is False
-    assert rows["bipia", "compromised"]["hijacked"]["count"] > 0  # no context guard yet
+    # the context guard only flags (its default), so the compromised model obeys the planted
+    # text; the evidence check then withholds what no passage supports as an answer
+    unchecked = run(
+        "--limit",
+        "4",
+        "--suite",
+        "bipia",
+        "--answerer",
+        "compromised",
+        "--max-leaks",
+        "0",
+        env={"CAIRN_ANSWER_WITHHOLD_UNSUPPORTED": "false"},
+    )[1]
+    [obeyed] = unchecked["rows"]
+    assert obeyed["hijacked"]["count"] > rows["bipia", "compromised"]["hijacked"]["count"]
     low, high = rows["bipia", "compromised"]["success"]["ci"]
     assert 0.0 <= low <= rows["bipia", "compromised"]["success"]["rate"] <= high <= 1.0
     assert report["harm_judge"].startswith("rules")  # no judge model configured
