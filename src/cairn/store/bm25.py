@@ -103,37 +103,39 @@ class BM25Index:
                 f"SELECT f.rowid, c.id FROM {table} f LEFT JOIN chunks c ON c.rowid = f.rowid "
                 "ORDER BY f.rowid"
             ).fetchall()
-            rows = db.execute(
+            cursor = db.execute(
                 "SELECT term, doc, col, COUNT(*) FROM temp.vocab GROUP BY term, doc, col"
-            ).fetchall()
+            )
+            counted = _Counts.read(cursor, columns)
             db.execute("COMMIT")
         finally:
             db.close()
         tokenizer = tokenizer or QueryTokenizer(tokenize_arg(spec))
-        return cls._from_counts(generation, ids, rows, columns, weights, tokenizer)
+        return cls._from_counts(generation, ids, counted, columns, weights, tokenizer)
 
     @classmethod
     def _from_counts(
         cls,
         generation: int,
         ids: list[tuple[int, str | None]],
-        rows: list[tuple[str, int, str, int]],
+        counted: _Counts,
         columns: list[str],
         weights: Sequence[float],
         tokenizer: QueryTokenizer,
     ) -> BM25Index:
-        """From (rowid, chunk id) rows ordered by rowid and (term, rowid, column, count) rows
-        ordered by term, rowid, column."""
+        """From (rowid, chunk id) rows ordered by rowid and the (term, rowid, column, count)
+        rows, ordered by term, rowid, column, as arrays."""
         rowids = np.array([r[0] for r in ids], dtype=np.int64)
         size = max(len(rowids), 1)
-        weight_of = {
-            c: float(weights[i]) if i < len(weights) else 1.0 for i, c in enumerate(columns)
-        }
-        term_ids: dict[str, int] = {}
-        term_col = np.array([term_ids.setdefault(r[0], len(term_ids)) for r in rows], np.int64)
-        doc_col = np.searchsorted(rowids, np.array([r[1] for r in rows], dtype=np.int64))
-        counts = np.array([r[3] for r in rows], dtype=np.float64)
-        weighted = counts * np.array([weight_of[r[2]] for r in rows], dtype=np.float64)
+        column_weights = np.array(
+            [float(weights[i]) if i < len(weights) else 1.0 for i in range(len(columns))],
+            dtype=np.float64,
+        )
+        term_ids = counted.term_ids
+        term_col = counted.terms
+        doc_col = np.searchsorted(rowids, counted.docs)
+        counts = counted.counts
+        weighted = counts * column_weights[counted.columns]
         length = np.bincount(doc_col, weights=counts, minlength=len(rowids)).astype(np.float64)
         avgdl = float(length.sum()) / size
         # f(t, d): a term's weighted counts summed over the columns of a chunk
@@ -155,7 +157,7 @@ class BM25Index:
             _compact(f),
             tokenizer,
             length=length,
-            weights=[weight_of[c] for c in columns],
+            weights=[float(w) for w in column_weights],
         )
 
     def rank(
@@ -335,6 +337,44 @@ bm25 with only column 0 weighted, ... only column `columns - 1` weighted), read 
 
 _PHRASES_KEPT = 4096
 _SCOPES_KEPT = 64
+
+
+class _Counts(NamedTuple):
+    """FTS5's (term, rowid, column, count) rows as arrays, and the term ids."""
+
+    term_ids: dict[str, int]
+    terms: npt.NDArray[np.int64]
+    docs: npt.NDArray[np.int64]
+    columns: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.float64]
+
+    @classmethod
+    def read(cls, cursor: sqlite3.Cursor, columns: Sequence[str], batch: int = 200_000) -> _Counts:
+        """Read in batches into arrays: a list of every row as Python tuples (tens of
+        millions at a few hundred thousand chunks) cost several GB at its peak and left the
+        process's heap that large after it was freed (docs/benchmarks.md, "The embedded
+        default at 434k chunks")."""
+        term_ids: dict[str, int] = {}
+        column_of = {c: i for i, c in enumerate(columns)}
+        parts: list[tuple[npt.NDArray[np.int64], ...]] = []
+        while rows := cursor.fetchmany(batch):
+            n = len(rows)
+            parts.append(
+                (
+                    np.fromiter(
+                        (term_ids.setdefault(r[0], len(term_ids)) for r in rows), np.int64, n
+                    ),
+                    np.fromiter((r[1] for r in rows), np.int64, n),
+                    np.fromiter((column_of[r[2]] for r in rows), np.int64, n),
+                    np.fromiter((r[3] for r in rows), np.int64, n),
+                )
+            )
+            del rows
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(term_ids, empty, empty, empty, empty.astype(np.float64))
+        terms, docs, cols, counts = (np.concatenate(p) for p in zip(*parts, strict=True))
+        return cls(term_ids, terms, docs, cols, counts.astype(np.float64))
 
 
 def _compact(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.floating[Any]]:
