@@ -349,7 +349,7 @@ class _Counts(NamedTuple):
     counts: npt.NDArray[np.float64]
 
     @classmethod
-    def read(cls, cursor: sqlite3.Cursor, columns: Sequence[str], batch: int = 200_000) -> _Counts:
+    def read(cls, cursor: sqlite3.Cursor, columns: Sequence[str], batch: int = 50_000) -> _Counts:
         """Read in batches into arrays: a list of every row as Python tuples (tens of
         millions at a few hundred thousand chunks) cost several GB at its peak and left the
         process's heap that large after it was freed (docs/benchmarks.md, "The embedded
