@@ -79,13 +79,18 @@ def test_a_database_from_before_the_risk_columns_is_upgraded(tmp_path: Path) -> 
         store.close()
 
 
+@pytest.mark.parametrize("batch", [5_000, 1])
 def test_chunks_stored_before_identifiers_were_split_are_found_by_their_parts(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
     """Schema 3 stored a chunk's text alone in the full-text index; the upgrade adds the parts
     of its identifiers, so `getElementById` is found by "element by id" without re-ingesting,
-    and a chunk that already has them is left as it is."""
+    and a chunk that already has them is left as it is (read in batches: one chunk each too)."""
     from cairn.sqlite import SQLiteFile
+    from cairn.store import migrations
+
+    step = migrations._index_identifier_parts
+    monkeypatch.setattr(step, "__defaults__", (batch,))
 
     path = tmp_path / "cairn.db"
     SQLiteFile(path, MIGRATIONS[:3], what="db", damaged_hint="", foreign_keys=True).close()

@@ -9,26 +9,35 @@ from cairn.sqlite import Migration
 from cairn.store.fts import indexed_body
 
 
-def _index_identifier_parts(db: sqlite3.Connection) -> None:
+def bump_generation(db: sqlite3.Connection) -> None:
+    """Count one more change of the indexed corpus: caches keyed by generation (the in-memory
+    lexical index, allowed-row sets) are rebuilt."""
+    db.execute(
+        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'"
+    )
+
+
+def _index_identifier_parts(db: sqlite3.Connection, batch: int = 5_000) -> None:
     """Step 4: the full-text body of every indexed chunk as `indexed_body` writes it now (its
-    text, then its identifiers' parts): chunks stored before identifiers were split keep
-    their bodies until their document is written again otherwise, so `getElementById` would
-    not be found by "element by id" in an upgraded workspace. Bumps the generation when it
-    changes anything, so every in-memory lexical index is rebuilt."""
-    changed = 0
-    rows = db.execute(
-        "SELECT c.rowid, c.text, f.body FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid"
-    ).fetchall()
-    for rowid, text, body in rows:
-        wanted = indexed_body(text)
-        if wanted != body:
-            db.execute("UPDATE chunks_fts SET body = ? WHERE rowid = ?", (wanted, rowid))
-            changed += 1
+    text, then its identifiers' parts): chunks stored before identifiers were split would
+    otherwise keep their bodies until their document is written again, so `getElementById`
+    would not be found by "element by id" in an upgraded workspace. Reads `batch` chunks at a
+    time (a large store's text does not fit in memory at once) and bumps the generation
+    when it changes anything."""
+    changed, after = False, -1
+    while rows := db.execute(
+        "SELECT c.rowid, c.text, f.body FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid "
+        "WHERE c.rowid > ? ORDER BY c.rowid LIMIT ?",
+        (after, batch),
+    ).fetchall():
+        for rowid, text, body in rows:
+            wanted = indexed_body(text)
+            if wanted != body:
+                db.execute("UPDATE chunks_fts SET body = ? WHERE rowid = ?", (wanted, rowid))
+                changed = True
+        after = rows[-1][0]
     if changed:
-        db.execute(
-            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
-            "WHERE key = 'generation'"
-        )
+        bump_generation(db)
 
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -25,7 +25,7 @@ from cairn.sqlite import SQLiteFile
 from cairn.store.ann import ApproximateIndex
 from cairn.store.base import DocumentInfo, NearDuplicates, Vector, WriteResult, hits_of
 from cairn.store.fts import indexed_body
-from cairn.store.migrations import MIGRATIONS
+from cairn.store.migrations import MIGRATIONS, bump_generation
 from cairn.store.sqlite import approximate
 from cairn.store.sqlite.filters import filter_sql, source_matcher
 from cairn.store.sqlite.integrity import integrity_problems
@@ -420,10 +420,7 @@ class SQLiteStore:
         )
 
     def _bump(self, db: sqlite3.Connection) -> None:
-        db.execute(
-            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
-            "WHERE key = 'generation'"
-        )
+        bump_generation(db)
 
     def fingerprints(self, acl: Sequence[str], *, excluding: str | None = None) -> dict[str, int]:
         with self._file.reading() as db:
