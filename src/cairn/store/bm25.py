@@ -352,8 +352,8 @@ class _Counts(NamedTuple):
     def read(cls, cursor: sqlite3.Cursor, columns: Sequence[str], batch: int = 50_000) -> _Counts:
         """Read in batches into arrays: a list of every row as Python tuples (tens of
         millions at a few hundred thousand chunks) cost several GB at its peak and left the
-        process's heap that large after it was freed (docs/benchmarks.md, "The embedded
-        default at 434k chunks")."""
+        process's heap that large after it was freed (docs/benchmarks.md, "The in-memory
+        BM25's memory")."""
         term_ids: dict[str, int] = {}
         column_of = {c: i for i, c in enumerate(columns)}
         parts: list[tuple[npt.NDArray[np.int64], ...]] = []
