@@ -125,11 +125,81 @@ def doc_hit5(run_file: Path) -> tuple[float, int, float]:
     return float(agg["mean"]), int(agg["n"]), paged
 
 
+def hits_by_case(run_file: Path) -> dict[str, float]:
+    """Each case's document hit@5 (cases with gold sources only)."""
+    data = json.loads(run_file.read_text())
+    return {
+        case["id"]: float(case["scores"]["doc.hit@5"]["value"])
+        for case in data["cases"]
+        if case["scores"]["doc.hit@5"]["value"] is not None
+    }
+
+
+def split_hit5(run_file: Path) -> dict[str, float | int]:
+    """Document hit@5 of the single-turn cases and of the conversation turns apart."""
+    data = json.loads(run_file.read_text())
+    groups: dict[str, list[float]] = {"single_turn": [], "conversation": []}
+    for case in data["cases"]:
+        value = case["scores"]["doc.hit@5"]["value"]
+        if value is not None:
+            kind = "conversation" if case["file"].endswith("conversations.yaml") else "single_turn"
+            groups[kind].append(float(value))
+    return {
+        **{f"{k}_doc_hit@5": round(sum(v) / len(v), 3) for k, v in groups.items() if v},
+        **{f"{k}_cases": len(v) for k, v in groups.items()},
+    }
+
+
 def page_anchor_share(workspace: Path) -> tuple[float, int]:
     with sqlite3.connect(workspace / "cairn.db") as conn:
         rows = conn.execute("SELECT anchor FROM chunks").fetchall()
     with_page = sum(1 for (a,) in rows if a and a.startswith("page="))
     return with_page / len(rows) if rows else 0.0, len(rows)
+
+
+def run_cases(
+    cases_dir: Path, work: Path, kind: str, suffix: str, ws: Path, only: set[str] | None
+) -> None:
+    """The golden cases, rewritten to `suffix` sources, run over `ws` into run-KIND.json."""
+    cases = work / f"cases-{kind}"
+    shutil.rmtree(cases, ignore_errors=True)
+    rewrite_cases(cases_dir, cases, suffix, only)
+    run_file = work / f"run-{kind}.json"
+    cairn(
+        "eval",
+        "run",
+        "--cases",
+        str(cases),
+        "-w",
+        str(ws),
+        "--judge",
+        "none",
+        "--out",
+        str(run_file),
+    )
+
+
+def scores(work: Path, kind: str, ws: Path) -> dict[str, object]:
+    run_file = work / f"run-{kind}.json"
+    hit, n, cited_pages = doc_hit5(run_file)
+    anchors, chunks = page_anchor_share(ws)
+    return {
+        "workspace": str(ws),
+        "doc_hit@5": round(hit, 3),
+        **split_hit5(run_file),
+        "cases": n,
+        "chunks": chunks,
+        "page_anchored": round(anchors, 3),
+        "citations_with_page": round(cited_pages, 3),
+    }
+
+
+def differences(results: dict[str, object], work: Path) -> None:
+    """The cases that hit over one corpus only, when both runs are in `work`."""
+    if (work / "run-html.json").exists() and (work / "run-pdf.json").exists():
+        html, pdf = hits_by_case(work / "run-html.json"), hits_by_case(work / "run-pdf.json")
+        results["hit_over_html_only"] = sorted(c for c in html if html[c] > pdf.get(c, 0.0))
+        results["hit_over_pdf_only"] = sorted(c for c in pdf if pdf[c] > html.get(c, 0.0))
 
 
 def main() -> None:
@@ -148,22 +218,23 @@ def main() -> None:
     parser.add_argument(
         "--names", default="", help="only these pages (a,b or @list.json) and their cases"
     )
+    parser.add_argument(
+        "--html-workspace",
+        type=Path,
+        help="evaluate the HTML side on this workspace of the same pages (e.g. the Quickstart's "
+        ".cairn) instead of ingesting them again",
+    )
     args = parser.parse_args()
     work: Path = args.work
     if args.rescore:
         results = json.loads(args.json_out.read_text())
         for kind in ("html", "pdf"):
-            hit, n, cited_pages = doc_hit5(work / f"run-{kind}.json")
-            anchors, chunks = page_anchor_share(work / f"ws-{kind}")
-            results[kind].update(
-                {
-                    "doc_hit@5": round(hit, 3),
-                    "cases": n,
-                    "chunks": chunks,
-                    "page_anchored": round(anchors, 3),
-                    "citations_with_page": round(cited_pages, 3),
-                }
-            )
+            ws = work / f"ws-{kind}"
+            if kind == "html" and args.html_workspace:
+                ws = args.html_workspace
+                run_cases(args.cases, work, kind, ".html", ws, None)
+            results[kind].update(scores(work, kind, ws))
+        differences(results, work)
         args.json_out.write_text(json.dumps(results, indent=2, default=str))
         print_table(results, 0)
         return
@@ -190,29 +261,26 @@ def main() -> None:
     if args.pdf_only:
         results["html"] = json.loads(args.json_out.read_text())["html"]
         kinds = kinds[1:]
+    if args.html_workspace and not args.pdf_only:
+        kinds[0] = ("html", None, ".html")
     for kind, folder, suffix in kinds:
-        ws = work / f"ws-{kind}"
-        shutil.rmtree(ws, ignore_errors=True)
-        t0 = time.perf_counter()
-        ingest_report = cairn("ingest", str(folder), "-w", str(ws))
-        ingest_s = time.perf_counter() - t0
-        cases = work / f"cases-{kind}"
-        shutil.rmtree(cases, ignore_errors=True)
-        rewrite_cases(args.cases, cases, suffix, only)
-        run_file = work / f"run-{kind}.json"
-        env_run = ["eval", "run", "--cases", str(cases), "-w", str(ws), "--judge", "none"]
-        cairn(*env_run, "--out", str(run_file))
-        hit, n, cited_pages = doc_hit5(run_file)
-        anchors, chunks = page_anchor_share(ws)
+        ingest_report: dict[str, object] | None = None
+        ingest_s: float | None = None
+        if folder is None:
+            ws = args.html_workspace
+        else:
+            ws = work / f"ws-{kind}"
+            shutil.rmtree(ws, ignore_errors=True)
+            t0 = time.perf_counter()
+            ingest_report = cairn("ingest", str(folder), "-w", str(ws))
+            ingest_s = round(time.perf_counter() - t0, 1)
+        run_cases(args.cases, work, kind, suffix, ws, only)
         results[kind] = {
-            "ingest_s": round(ingest_s, 1),
+            "ingest_s": ingest_s,
             "ingest_report": ingest_report,
-            "doc_hit@5": round(hit, 3),
-            "cases": n,
-            "chunks": chunks,
-            "page_anchored": round(anchors, 3),
-            "citations_with_page": round(cited_pages, 3),
+            **scores(work, kind, ws),
         }
+    differences(results, work)
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(results, indent=2, default=str))
     print_table(results, printed)
@@ -224,17 +292,21 @@ def print_table(results: dict[str, Any], printed: int) -> None:
         f"PDF pages {results['pdf_pages']}, print {results['print_s']:.0f} s"
     )
     print(
-        "| corpus | doc hit@5 | cases | chunks | chunks with #page= "
-        "| cited URIs with #page= | ingest s |"
+        "| corpus | doc hit@5 | single-turn | conversation turns | cases | chunks "
+        "| chunks with #page= | cited URIs with #page= | ingest s |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for kind in ("html", "pdf"):
         r = results[kind]
         assert isinstance(r, dict)
         print(
-            f"| {kind} | {r['doc_hit@5']} | {r['cases']} | {r['chunks']} "
+            f"| {kind} | {r['doc_hit@5']} | {r.get('single_turn_doc_hit@5', '-')} "
+            f"| {r.get('conversation_doc_hit@5', '-')} | {r['cases']} | {r['chunks']} "
             f"| {r['page_anchored']} | {r['citations_with_page']} | {r['ingest_s']} |"
         )
+    for side in ("html", "pdf"):
+        if f"hit_over_{side}_only" in results:
+            print(f"hit over {side} only: {', '.join(results[f'hit_over_{side}_only']) or '-'}")
 
 
 if __name__ == "__main__":
