@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from cairn.store.bm25 import BM25Index
+from cairn.store.bm25 import BM25Index, _Counts
 from cairn.store.sqlite import SQLiteStore
 from cairn.testing.store import make_doc, write
 from cairn.types import Filters
@@ -176,3 +178,90 @@ def test_index_is_built_from_fts5s_own_tokens(stores: tuple[SQLiteStore, SQLiteS
         ]
     finally:
         index.tokenizer.close()
+
+
+@pytest.mark.parametrize("heading_weight", [1.0, 1.1, 1e-9])
+def test_postings_are_compact_and_scores_exact_for_any_weight(
+    tmp_path: Path, heading_weight: float
+) -> None:
+    """Rows are int32 and f(t, d) the narrowest float that holds every value exactly: with a
+    weight float16 cannot hold, the counts stay wider and the scores are still FTS5's."""
+    path = tmp_path / "cairn.db"
+    fts = SQLiteStore(path, heading_weight=heading_weight)
+    for doc_id, paragraphs, acl in _corpus(random.Random(11), 25):
+        doc, chunks = make_doc(doc_id, f"{doc_id}.md", paragraphs, acl=acl)
+        write(fts, doc, chunks)
+    memory = SQLiteStore(path, heading_weight=heading_weight, create=False)
+    memory.keep_bm25_in_memory(wait=True)
+    index = BM25Index.build(path, "chunks_fts", (heading_weight, 1.0))
+    try:
+        assert index._postings.dtype == np.int32
+        narrowest = {1.0: (np.float16,), 1.1: (np.float32, np.float64), 1e-9: (np.float64,)}
+        assert index._counts.dtype.type in narrowest[heading_weight]
+        for query in _queries()[:60]:
+            for filters in (None, Filters(principals=("tenant-a",))):
+                expected = fts.lexical_ranking(query, 20, filters)
+                got = memory.lexical_ranking(query, 20, filters)
+                assert [(r.chunk_id, r.score) for r in got] == [
+                    (r.chunk_id, pytest.approx(r.score, rel=1e-12)) for r in expected
+                ], query
+    finally:
+        index.tokenizer.close()
+        memory.close()
+        fts.close()
+
+
+@pytest.mark.parametrize(("shuffled", "batch"), [(True, 7), (False, 1), (False, 3)])
+def test_counts_read_in_any_order_and_batch_build_the_same_index(
+    stores: tuple[SQLiteStore, SQLiteStore], shuffled: bool, batch: int
+) -> None:
+    """FTS5 returns the counts grouped by term and row, which the build sums as runs, a pair
+    cut by a batch's end joining the next batch; rows in any other order take the sorting
+    path. Either way the index is the one built in the usual batches."""
+    fts, _ = stores
+    ordered = BM25Index.build(fts.path, "chunks_fts", (2.5, 1.0))
+    db = sqlite3.connect(str(fts.path))
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, chunks_fts, instance)")
+        rows = db.execute(
+            "SELECT term, doc, col, COUNT(*) FROM temp.vocab GROUP BY term, doc, col"
+        ).fetchall()
+        columns = [r[1] for r in db.execute("PRAGMA table_info(chunks_fts)")]
+    finally:
+        db.close()
+    if shuffled:
+        random.Random(5).shuffle(rows)
+    copy = sqlite3.connect(":memory:")
+    copy.execute("CREATE TABLE r (term, doc, col, n)")
+    copy.executemany("INSERT INTO r VALUES (?, ?, ?, ?)", rows)
+    weights = dict(zip(columns, (2.5, 1.0), strict=True))
+    counted = _Counts.read(
+        copy.execute("SELECT * FROM r ORDER BY rowid"), weights, ordered.rowids, batch=batch
+    )
+    copy.close()
+    rebuilt = BM25Index.from_counts(
+        ordered.generation,
+        ordered.rowids,
+        ordered.chunk_ids,
+        counted,
+        (2.5, 1.0),
+        ordered.tokenizer,
+    )
+    try:
+        assert rebuilt._terms.keys() == ordered._terms.keys()
+        for term in ordered._terms:  # term ids follow the order read; postings are the same
+            a, b = (
+                (
+                    x._postings[x._bounds[i] : x._bounds[i + 1]],
+                    x._counts[x._bounds[i] : x._bounds[i + 1]],
+                )
+                for x, i in ((rebuilt, rebuilt._terms[term]), (ordered, ordered._terms[term]))
+            )
+            assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]), term
+        assert rebuilt._counts.dtype == ordered._counts.dtype == np.float16
+        assert np.array_equal(rebuilt._length, ordered._length)
+        for query in _queries()[:80]:
+            phrases = query.split()
+            assert rebuilt.rank(phrases, 50) == ordered.rank(phrases, 50), query
+    finally:
+        ordered.tokenizer.close()

@@ -3,7 +3,7 @@
 FTS5 has no dynamic pruning: an OR query scores every row that matches any term, calling
 `bm25()` once per row. On the Python docs a typical question matches ~6,600 of ~21,000
 chunks, so ranking costs ~4-5 ms of SQLite time per query and is the largest part of a
-search. Here the per-(term, chunk) BM25 factors are computed once from FTS5's own token
+search. Here the per-(term, chunk) counts are read once from FTS5's own token
 counts (its `fts5vocab` table, so tokenizer, stemmer and counts are FTS5's) and a query is
 a few numpy additions: ~0.2 ms (bench/latency.py; docs/benchmarks.md "Query latency").
 
@@ -22,15 +22,25 @@ Tenant scopes: a caller that may read only some chunks (`scope`: public document
 tenant's own) is ranked with N, n(t) and avgdl counted over those chunks alone, so what other
 tenants add, change or delete never moves its scores, bit for bit (`scoped_scores`; the same
 function ranks FTS5's rows in `cairn.store.sqlite.lexical`). Each posting keeps its weighted
-count f(t, d) for that; a caller who may read everything takes the precomputed factors.
+count f(t, d) for that.
+
+Memory: a posting is its row (int32) and f(t, d) (float16 where that is exact, which it is
+for integer counts below 2,048), 6 bytes; the BM25 factor of each posting is computed at
+query time from f, the row's length and avgdl, the same float64 arithmetic as before, so
+scores are unchanged bit for bit. Keeping precomputed float64 factors and int64 rows (20
+bytes a posting) made the index 1.5 GB at a million chunks (docs/benchmarks.md, "The
+in-memory BM25's memory").
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 import re
 import sqlite3
+import sys
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -53,9 +63,9 @@ class BM25Index:
         generation: int,
         rowids: npt.NDArray[np.int64],
         chunk_ids: list[str],
-        terms: dict[str, tuple[int, int]],
-        postings: npt.NDArray[np.int64],
-        factors: npt.NDArray[np.float64],
+        terms: dict[str, int],
+        bounds: npt.NDArray[np.int64],
+        postings: npt.NDArray[np.integer[Any]],
         counts: npt.NDArray[np.floating[Any]],
         tokenizer: QueryTokenizer,
         *,
@@ -66,8 +76,8 @@ class BM25Index:
         self.rowids = rowids
         self.chunk_ids = chunk_ids
         self._terms = terms
+        self._bounds = bounds
         self._postings = postings
-        self._factors = factors
         self._counts = counts
         self.tokenizer = tokenizer
         self._masks = Masks(rowids)
@@ -99,65 +109,45 @@ class BM25Index:
                 "SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (table,)
             ).fetchone()[0]
             columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
-            ids = db.execute(
-                f"SELECT f.rowid, c.id FROM {table} f LEFT JOIN chunks c ON c.rowid = f.rowid "
-                "ORDER BY f.rowid"
-            ).fetchall()
+            rowids, chunk_ids = _chunk_ids(db, table)
             cursor = db.execute(
                 "SELECT term, doc, col, COUNT(*) FROM temp.vocab GROUP BY term, doc, col"
             )
-            counted = _Counts.read(cursor, columns)
+            column_weights = [
+                float(weights[i]) if i < len(weights) else 1.0 for i in range(len(columns))
+            ]
+            counted = _Counts.read(cursor, dict(zip(columns, column_weights, strict=True)), rowids)
             db.execute("COMMIT")
         finally:
             db.close()
         tokenizer = tokenizer or QueryTokenizer(tokenize_arg(spec))
-        return cls._from_counts(generation, ids, counted, columns, weights, tokenizer)
+        index = cls.from_counts(generation, rowids, chunk_ids, counted, column_weights, tokenizer)
+        del counted
+        _return_freed_memory()
+        return index
 
     @classmethod
-    def _from_counts(
+    def from_counts(
         cls,
         generation: int,
-        ids: list[tuple[int, str | None]],
+        rowids: npt.NDArray[np.int64],
+        chunk_ids: list[str],
         counted: _Counts,
-        columns: list[str],
         weights: Sequence[float],
         tokenizer: QueryTokenizer,
     ) -> BM25Index:
-        """From (rowid, chunk id) rows ordered by rowid and the (term, rowid, column, count)
-        rows, ordered by term, rowid, column, as arrays."""
-        rowids = np.array([r[0] for r in ids], dtype=np.int64)
-        size = max(len(rowids), 1)
-        column_weights = np.array(
-            [float(weights[i]) if i < len(weights) else 1.0 for i in range(len(columns))],
-            dtype=np.float64,
-        )
-        term_ids = counted.term_ids
-        term_col = counted.terms
-        doc_col = np.searchsorted(rowids, counted.docs)
-        counts = counted.counts
-        weighted = counts * column_weights[counted.columns]
-        length = np.bincount(doc_col, weights=counts, minlength=len(rowids)).astype(np.float64)
-        avgdl = float(length.sum()) / size
-        # f(t, d): a term's weighted counts summed over the columns of a chunk
-        unique, inverse = np.unique(term_col * size + doc_col, return_inverse=True)
-        f = np.bincount(inverse, weights=weighted, minlength=len(unique)).astype(np.float64)
-        term_of = unique // size
-        doc_of = (unique % size).astype(np.int64)
-        factors = bm25_factors(f, length[doc_of], avgdl)
-        bounds = np.searchsorted(term_of, np.arange(len(term_ids) + 1))
-        terms = {t: (int(bounds[i]), int(bounds[i + 1])) for t, i in term_ids.items()}
-        chunk_ids = [r[1] or "" for r in ids]
+        """From the rowids in order, their chunk ids and the counts read for them."""
         return cls(
             generation,
             rowids,
             chunk_ids,
-            terms,
-            doc_of,
-            factors,
-            _compact(f),
+            counted.term_ids,
+            counted.bounds,
+            counted.docs,
+            counted.f,
             tokenizer,
-            length=length,
-            weights=[float(w) for w in column_weights],
+            length=counted.length,
+            weights=weights,
         )
 
     def rank(
@@ -176,16 +166,11 @@ class BM25Index:
         found: list[Postings] = []
         for phrase, tokens in zip(phrases, self.tokenizer.tokens(phrases), strict=True):
             if len(tokens) == 1:
-                span = self._terms.get(tokens[0])
-                if span is None:
+                term = self._terms.get(tokens[0])
+                if term is None:
                     continue  # FTS5 counts it too: idf * 0 for every row
-                found.append(
-                    Postings(
-                        self._postings[span[0] : span[1]],
-                        self._counts[span[0] : span[1]],
-                        self._factors[span[0] : span[1]],
-                    )
-                )
+                first, last = int(self._bounds[term]), int(self._bounds[term + 1])
+                found.append(Postings(self._postings[first:last], self._counts[first:last]))
             elif not tokens:
                 continue  # "__" has no token and matches nothing
             else:
@@ -262,9 +247,9 @@ class BM25Index:
 class Postings(NamedTuple):
     """The rows (indexes into an index's rowids) a term or phrase occurs in."""
 
-    docs: npt.NDArray[np.int64]
+    docs: npt.NDArray[np.integer[Any]]
     counts: npt.NDArray[np.floating[Any]]
-    """f(t, d): the column-weighted count in each row (float32 where that is exact)."""
+    """f(t, d): the column-weighted count in each row (float16 or float32 where exact)."""
     factors: npt.NDArray[np.float64] | None = None
     """BM25's factor in each row with every row's statistics (None: not computed)."""
 
@@ -339,49 +324,134 @@ _PHRASES_KEPT = 4096
 _SCOPES_KEPT = 64
 
 
+def _chunk_ids(db: sqlite3.Connection, table: str) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """The table's rowids in order and their chunk ids, read row by row (a list of (rowid,
+    id) tuples would add 170 MB to the build's peak at a million chunks)."""
+    rowids = array("q")
+    chunk_ids: list[str] = []
+    cursor = db.execute(
+        f"SELECT f.rowid, c.id FROM {table} f LEFT JOIN chunks c ON c.rowid = f.rowid "
+        "ORDER BY f.rowid"
+    )
+    for rowid, chunk_id in cursor:
+        rowids.append(rowid)
+        chunk_ids.append(chunk_id or "")
+    return np.frombuffer(rowids, dtype=np.int64).copy(), chunk_ids
+
+
 class _Counts(NamedTuple):
-    """FTS5's (term, rowid, column, count) rows as arrays, and the term ids."""
+    """f(t, d) of every (term, row) pair from FTS5's (term, rowid, column, count) rows: the
+    term ids (in the order first seen), each term's span of the arrays, the rows (indexes
+    into the index's rowids), f, and each row's length |d|."""
 
     term_ids: dict[str, int]
-    terms: npt.NDArray[np.int64]
-    docs: npt.NDArray[np.int64]
-    columns: npt.NDArray[np.int64]
-    counts: npt.NDArray[np.float64]
+    bounds: npt.NDArray[np.int64]
+    docs: npt.NDArray[np.integer[Any]]
+    f: npt.NDArray[np.floating[Any]]
+    length: npt.NDArray[np.float64]
 
     @classmethod
-    def read(cls, cursor: sqlite3.Cursor, columns: Sequence[str], batch: int = 50_000) -> _Counts:
-        """Read in batches into arrays: a list of every row as Python tuples (tens of
-        millions at a few hundred thousand chunks) cost several GB at its peak and left the
-        process's heap that large after it was freed (docs/benchmarks.md, "The in-memory
-        BM25's memory")."""
+    def read(
+        cls,
+        cursor: sqlite3.Cursor,
+        weights: dict[str, float],
+        rowids: npt.NDArray[np.int64],
+        batch: int = 50_000,
+    ) -> _Counts:
+        """Read and sum in batches: only the (term, row) pairs are kept (12 bytes each while
+        reading, 6 in the index: int32 rows, float16 counts where exact). FTS5 returns the
+        rows grouped by term and rowid, so a batch is summed as runs and a pair cut by a
+        batch's end joins the next batch's first; rows in any other order are summed by
+        sorting. Reading every row first (tens of
+        millions at a million chunks) made the build's peak 8 GB (docs/benchmarks.md, "The
+        in-memory BM25's memory")."""
         term_ids: dict[str, int] = {}
-        column_of = {c: i for i, c in enumerate(columns)}
-        parts: list[tuple[npt.NDArray[np.int64], ...]] = []
+        size = max(len(rowids), 1)
+        row_type = np.int32 if size < 2**31 else np.int64
+        length = np.zeros(len(rowids), dtype=np.float64)
+        terms: list[npt.NDArray[np.int32]] = []
+        docs: list[npt.NDArray[np.integer[Any]]] = []
+        sums: list[npt.NDArray[np.floating[Any]]] = []
+        ordered, last = True, -1
         while rows := cursor.fetchmany(batch):
             n = len(rows)
-            parts.append(
-                (
-                    np.fromiter(
-                        (term_ids.setdefault(r[0], len(term_ids)) for r in rows), np.int64, n
-                    ),
-                    np.fromiter((r[1] for r in rows), np.int64, n),
-                    np.fromiter((column_of[r[2]] for r in rows), np.int64, n),
-                    np.fromiter((r[3] for r in rows), np.int64, n),
-                )
+            term = np.fromiter(
+                (term_ids.setdefault(r[0], len(term_ids)) for r in rows), np.int64, n
             )
+            doc = np.searchsorted(rowids, np.fromiter((r[1] for r in rows), np.int64, n))
+            counts = np.fromiter((r[3] for r in rows), np.float64, n)
+            weighted = counts * np.fromiter((weights[r[2]] for r in rows), np.float64, n)
             del rows
-        if not parts:
-            empty = np.zeros(0, dtype=np.int64)
-            return cls(term_ids, empty, empty, empty, empty.astype(np.float64))
-        terms, docs, cols, counts = (np.concatenate(p) for p in zip(*parts, strict=True))
-        return cls(term_ids, terms, docs, cols, counts.astype(np.float64))
+            length += np.bincount(doc, weights=counts, minlength=len(rowids))
+            key = term * size + doc
+            ordered = ordered and key[0] >= last and bool(np.all(key[1:] >= key[:-1]))
+            if ordered:
+                starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+                f = np.add.reduceat(weighted, starts)
+                pairs = key[starts]
+                if pairs[0] == last:  # the last pair read so far, continued
+                    next(part for part in reversed(sums) if len(part))[-1] += f[0]
+                    pairs, f = pairs[1:], f[1:]
+                last = int(key[-1])
+            else:
+                pairs, inverse = np.unique(key, return_inverse=True)
+                f = np.bincount(inverse, weights=weighted, minlength=len(pairs))
+            terms.append((pairs // size).astype(np.int32))
+            docs.append((pairs % size).astype(row_type))
+            narrow = f.astype(np.float32)  # half the memory while reading, where exact
+            sums.append(narrow if np.array_equal(narrow.astype(np.float64), f) else f)
+        if not ordered:  # pairs repeat across batches: sum them once more, in order
+            pair = _joined(terms, np.int64) * size + _joined(docs, np.int64)
+            pairs, inverse = np.unique(pair, return_inverse=True)
+            del pair
+            f_all = np.bincount(inverse, weights=_joined(sums, np.float64), minlength=len(pairs))
+            terms, docs = [(pairs // size).astype(np.int32)], [pairs % size]
+            sums = [f_all.astype(np.float64)]
+        term_of = _joined(terms, np.int32)
+        bounds = np.searchsorted(term_of, np.arange(len(term_ids) + 1)).astype(np.int64)
+        del term_of
+        doc_of = _joined(docs, row_type)
+        f_of = _joined(sums, _exact_type(sums))
+        return cls(term_ids, bounds, doc_of, f_of, length)
 
 
-def _compact(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.floating[Any]]:
-    """`counts` as float32 when that holds every value exactly (half the memory; read back
-    as float64, so scores are unchanged), else as they are."""
-    small = counts.astype(np.float32)
-    return small if np.array_equal(small.astype(np.float64), counts) else counts
+def _exact_type(parts: list[npt.NDArray[np.floating[Any]]]) -> Any:
+    """The narrowest float type that holds every value of `parts` exactly (read back as
+    float64, scores are unchanged): float16 for integer counts below 2,048."""
+    for kind in (np.float16, np.float32):
+        if all(
+            np.array_equal(p.astype(kind).astype(np.float64), p.astype(np.float64)) for p in parts
+        ):
+            return kind
+    return np.float64
+
+
+def _joined(parts: list[npt.NDArray[Any]], kind: Any) -> npt.NDArray[Any]:
+    """The parts as one array of `kind`, emptying `parts` as it goes (each part is freed
+    once copied, so the parts and the whole are not held twice at the end)."""
+    out = np.empty(sum(len(p) for p in parts), dtype=kind)
+    at = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        out[at : at + len(part)] = part
+        at += len(part)
+    return out
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap memory the build freed back to the system (glibc's `malloc_trim`):
+    the build's batches leave freed blocks in the C heap that glibc keeps, which at 120k
+    chunks is 95 MB of a process's resident memory after the build (bench/bm25_memory.py).
+    A no-op where the C library is not glibc."""
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return
+    trim(0)
 
 
 def _idf(rows: int, hits: int) -> float:
