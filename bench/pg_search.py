@@ -14,6 +14,14 @@ questions, embedded with the real model. The SQLite set is built once and kept i
 bench/.cache; the Postgres copy is made with `cairn migrate`'s copier (timed).
 
     PYTHONPATH=src .venv/bin/python bench/pg_search.py [--copies 4] [--n 200]
+
+At a million chunks, on bench/million.py's set (`--db` a SQLite store built by it; SQLite's
+hybrid searches then use its approximate index, as the embedded default runs at that size;
+the dense rows always compare with its exact scan), with the hybrid searches the issue's
+target names (`HybridRetriever`, k = 5, as the server runs it):
+
+    PYTHONPATH=src .venv/bin/python bench/pg_search.py --db bench/.cache/million/n1000000-0.02.db \
+        --n 100 --skip-fts --maintenance-work-mem 6GB
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cairn.config import load_settings
+from cairn.retrieve.hybrid import DenseRetriever, HybridRetriever, LexicalRetriever
 from cairn.store.postgres import PostgresStore
 from cairn.store.postgres.copy import copy_store
 from cairn.store.sqlite import SQLiteStore
@@ -149,22 +158,28 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.02)
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--dense-only", action="store_true", help="skip the lexical cases")
+    parser.add_argument("--db", type=Path, help="an existing SQLite store instead of copies")
+    parser.add_argument("--skip-fts", action="store_true", help="skip the FTS5-only cases")
+    parser.add_argument("--maintenance-work-mem", default="1GB", help="for the HNSW build")
     args = parser.parse_args()
 
-    path = build(args.source / "cairn.db", args.copies, args.noise)
+    path = args.db or build(args.source / "cairn.db", args.copies, args.noise)
     ws = Workspace(load_settings(workspace=args.source))
     qs = questions(args.source, args.n)
     query_vectors = ws.embedder.embed(qs)
     model = ws.embedder.name
     sqlite = SQLiteStore(path)
     sqlite.keep_bm25_in_memory(wait=True)
+    truth = SQLiteStore(path, ann_threshold=10**12)  # dense: the exact scan at any size
     with PostgresServer() as server:
         url = server.new_database()
         import psycopg
 
         with psycopg.connect(url, autocommit=True) as conn:
             name = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
-            conn.execute(f"ALTER DATABASE {name} SET maintenance_work_mem = '1GB'")
+            conn.execute(
+                f"ALTER DATABASE {name} SET maintenance_work_mem = '{args.maintenance_work_mem}'"
+            )
         pg = PostgresStore(url)
         started = time.perf_counter()
         copied = copy_store(path, pg)
@@ -191,18 +206,36 @@ def main() -> None:
             return run
 
         exact = PostgresStore(url, exact_below=10**9)  # every filtered search exact
+
+        def hybrid(filters: Filters | None) -> Callable[[object, int], list[str]]:
+            retrievers = {
+                id(store): HybridRetriever(
+                    LexicalRetriever(store), DenseRetriever(store, ws.embedder)
+                )
+                for store in (sqlite, wide)
+            }
+
+            def run(store: object, i: int) -> list[str]:
+                return [r.chunk_id for r in retrievers[id(store)].retrieve(qs[i], 5, filters)]
+
+            return run
+
         cases = [
             ("lexical (SQLite: in memory)", sqlite, pg, lexical(None)),
             ("lexical (SQLite: FTS5)", fts, pg, lexical(None)),
             ("lexical, staff ACL (memory)", sqlite, pg, lexical(STAFF)),
             ("lexical, staff ACL (FTS5)", fts, pg, lexical(STAFF)),
-            ("dense, ef_search 100", sqlite, pg, dense(None)),
-            ("dense, ef_search 200", sqlite, wide, dense(None)),
-            ("dense, staff ACL (HNSW, ef scaled)", sqlite, wide, dense(STAFF)),
-            ("dense, staff ACL, exact scan", sqlite, exact, dense(STAFF)),
+            ("dense, ef_search 100", truth, pg, dense(None)),
+            ("dense, ef_search 200", truth, wide, dense(None)),
+            ("dense, staff ACL (HNSW, ef scaled)", truth, wide, dense(STAFF)),
+            ("dense, staff ACL, exact scan", truth, exact, dense(STAFF)),
+            ("hybrid k=5 (SQLite: in memory)", sqlite, wide, hybrid(None)),
+            ("hybrid k=5, staff ACL (memory)", sqlite, wide, hybrid(STAFF)),
         ]
         if args.dense_only:
             cases = [c for c in cases if c[0].startswith("dense")]
+        if args.skip_fts:
+            cases = [c for c in cases if "FTS5" not in c[0]]
         print(
             f"\n{len(qs)} queries, k = 10, {copied.target['chunks']} chunks\n"
             f"{'search':34} {'SQLite p50':>10} {'p95':>7} {'Postgres p50':>12} {'p95':>7} "
@@ -228,6 +261,7 @@ def main() -> None:
         exact.close()
         fts.close()
         pg.close()
+    truth.close()
     sqlite.close()
     ws.close()
 

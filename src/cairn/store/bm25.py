@@ -83,6 +83,7 @@ class BM25Index:
         self._masks = Masks(rowids)
         self._length = length
         self._avgdl = float(length.sum()) / max(len(rowids), 1)
+        self._norms = length_norms(length, self._avgdl)
         self._weights = tuple(weights)
         self._phrases: OrderedDict[str, Postings] = OrderedDict()
         self._scopes: OrderedDict[frozenset[int], tuple[Mask, int, float]] = OrderedDict()
@@ -185,9 +186,7 @@ class BM25Index:
             for p in found:
                 factors = p.factors
                 if factors is None:
-                    factors = bm25_factors(
-                        p.counts.astype(np.float64), self._length[p.docs], self._avgdl
-                    )
+                    factors = factors_with(p.counts.astype(np.float64), self._norms[p.docs])
                 scores[p.docs] += _idf(total, len(p.docs)) * factors
                 matched[p.docs] = True
         else:
@@ -258,9 +257,21 @@ def bm25_factors(
     counts: npt.NDArray[np.float64], lengths: npt.NDArray[np.float64], avgdl: float
 ) -> npt.NDArray[np.float64]:
     """f * (k1 + 1) / (f + k1 * (1 - b + b * |d| / avgdl)), row by row."""
-    factors: npt.NDArray[np.float64] = (counts * (K1 + 1.0)) / (
-        counts + K1 * (1 - B + B * lengths / avgdl)
-    )
+    return factors_with(counts, length_norms(lengths, avgdl))
+
+
+def length_norms(lengths: npt.NDArray[np.float64], avgdl: float) -> npt.NDArray[np.float64]:
+    """k1 * (1 - b + b * |d| / avgdl) of each row: computed once per index for every row,
+    the same numbers as row by row."""
+    norms: npt.NDArray[np.float64] = K1 * (1 - B + B * lengths / avgdl)
+    return norms
+
+
+def factors_with(
+    counts: npt.NDArray[np.float64], norms: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """f * (k1 + 1) / (f + norm), row by row."""
+    factors: npt.NDArray[np.float64] = (counts * (K1 + 1.0)) / (counts + norms)
     return factors
 
 
