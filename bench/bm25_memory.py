@@ -5,6 +5,10 @@ build and the peak, for one SQLite store, in a fresh process.
 
 Run it once per checkout to compare two versions of the code on the same store (each in its
 own process, so each RSS is its own): `PYTHONPATH=<checkout>/src .venv/bin/python ...`.
+
+`--rebuild`: then build it again while the first is held, as the server does after a change
+(the old index serves until the new one is ready), and print what that second build adds at
+its peak.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ def rss_mb() -> float:
 def main() -> None:
     from cairn.store.bm25 import BM25Index
 
-    db = Path(sys.argv[1])
-    label = sys.argv[2] if len(sys.argv) > 2 else "build"
+    args = [a for a in sys.argv[1:] if a != "--rebuild"]
+    db = Path(args[0])
+    label = args[1] if len(args) > 1 else "build"
     before = rss_mb()
     started = time.perf_counter()
     index = BM25Index.build(db, "chunks_fts", (1.0, 1.0))
@@ -40,6 +45,16 @@ def main() -> None:
         f"{before:.0f} MB, after {after:.0f} MB (+{after - before:.0f}), peak {peak:.0f} MB "
         f"(+{peak - before:.0f}); top hit {top[0][0] if top else None}"
     )
+    if "--rebuild" in sys.argv:
+        held = rss_mb()
+        again = BM25Index.build(db, "chunks_fts", (1.0, 1.0), index.tokenizer)
+        peak_again = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"{label} rebuilt while the first is held: RSS {held:.0f} MB before, "
+            f"{rss_mb():.0f} MB with both, peak {peak_again:.0f} MB "
+            f"(+{peak_again - held:.0f} over the first index alone)"
+        )
+        del again
 
 
 if __name__ == "__main__":

@@ -216,7 +216,7 @@ def main() -> None:
             }
 
             def run(store: object, i: int) -> list[str]:
-                return [r.chunk_id for r in retrievers[id(store)].retrieve(qs[i], 5, filters)]
+                return [h.chunk.id for h in retrievers[id(store)].retrieve(qs[i], 5, filters)]
 
             return run
 
