@@ -44,16 +44,17 @@ FORMAT = 1
 CONNECTIVITY = 32
 """HNSW's links per node (M). At a million chunks of bench/million.py's set (44 noisy copies
 of each source chunk, so the true neighbours sit in tight clusters) 16 links gave recall@10
-0.811 at a beam of 512 and 0.927 at 4,096 (10.6 ms p95); 32 links give 0.940 at 512 and
-0.957 at 1,024 (2.7 ms p95), for ~270 MB more at that size (docs/benchmarks.md, "A million
-chunks"). An index saved with 16 keeps them until it is rebuilt."""
+0.81-0.87 at a beam of 512 (two builds) and 0.921 at 4,096 (10.5 ms p95); 32 links give
+0.941 at 512 and 0.956 at 1,024 (3.0 ms p95), for ~270 MB more at that size
+(bench/ann_params.py; docs/benchmarks.md, "A million chunks, within the targets"). An index
+saved with 16 keeps them until it is rebuilt."""
 EXPANSION_ADD = 128
 """The beam while inserting (efConstruction)."""
 EXPANSION_SEARCH = 1024
 """The beam while searching (ef); widened to the number of neighbours asked for. Recall@10
 against the exact scan 0.948 at 128, 0.97 at 256, 0.996 at 512 on bench/million.py's set
-at 40k chunks (~3 ms a query, 16 links); at a million chunks with 32 links 0.940 at 512,
-0.957 at 1,024, 0.959 at 2,048."""
+at 40k chunks (~3 ms a query, 16 links); at a million chunks with 32 links 0.941 at 512,
+0.956 at 1,024, 0.976 at 2,048."""
 EXACT_ROWS = 2_000
 """A filter passing at most this many rows is answered exactly from the index's vectors
 (reading them back costs ~12 us a row; bench/million.py)."""
