@@ -21,10 +21,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 def main() -> None:
-    from latency import questions  # type: ignore[import-not-found]
-
     from cairn.store.bm25 import BM25Index
     from cairn.store.fts import query_terms
+    from latency import questions  # type: ignore[import-not-found]
 
     parser = argparse.ArgumentParser()
     parser.add_argument("db", type=Path)
@@ -42,7 +41,8 @@ def main() -> None:
         index.rank(phrases, 100)
         times.append((time.perf_counter() - started) * 1000)
     p50, p95 = np.percentile(times, 50), np.percentile(times, 95)
-    print(f"{args.label or args.db.name}: {len(queries)} queries, p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+    label = args.label or args.db.name
+    print(f"{label}: {len(queries)} queries, p50 {p50:.2f} ms, p95 {p95:.2f} ms")
 
 
 if __name__ == "__main__":
