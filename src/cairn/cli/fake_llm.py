@@ -91,7 +91,21 @@ def command(
         f"use it: CAIRN_LLM_PROVIDER=openai CAIRN_LLM_BASE_URL={server.url} "
         f"CAIRN_LLM_MODEL={model} cairn ask ..."
     )
+    _stop_on_signals()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         typer.echo("stopped")
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and SIGTERM stop the server cleanly, also when the process was started
+    with SIGINT ignored, as a shell starts a script's background jobs (Python then installs
+    no handler of its own, and Ctrl-C or `kill -INT` would do nothing)."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
