@@ -265,3 +265,24 @@ def test_counts_read_in_any_order_and_batch_build_the_same_index(
             assert rebuilt.rank(phrases, 50) == ordered.rank(phrases, 50), query
     finally:
         ordered.tokenizer.close()
+
+
+@pytest.mark.parametrize("batch", [1, 2, 50_000])
+def test_a_pair_cut_by_a_batch_sums_exactly(batch: int) -> None:
+    """A (term, row) pair whose columns fall in two batches is summed as in one: its body
+    count (an integer, which float32 holds) and its heading count times a weight float32
+    cannot hold add up to the same float64 as read whole."""
+    db = sqlite3.connect(":memory:")
+    rows = [("alpha", 1, "body", 3), ("alpha", 1, "heading", 1), ("beta", 2, "body", 5)]
+    db.execute("CREATE TABLE r (term, doc, col, n)")
+    db.executemany("INSERT INTO r VALUES (?, ?, ?, ?)", rows)
+    counted = _Counts.read(
+        db.execute("SELECT * FROM r ORDER BY rowid"),
+        {"heading": 1.1, "body": 1.0},
+        np.array([1, 2], dtype=np.int64),
+        batch=batch,
+    )
+    db.close()
+    assert counted.docs.tolist() == [0, 1]
+    assert counted.f.astype(np.float64).tolist() == [3.0 + 1.1, 5.0]
+    assert counted.length.tolist() == [4.0, 5.0]

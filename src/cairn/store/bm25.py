@@ -371,11 +371,10 @@ class _Counts(NamedTuple):
     ) -> _Counts:
         """Read and sum in batches: only the (term, row) pairs are kept (12 bytes each while
         reading, 6 in the index: int32 rows, float16 counts where exact). FTS5 returns the
-        rows grouped by term and rowid, so a batch is summed as runs and a pair cut by a
-        batch's end joins the next batch's first; rows in any other order are summed by
-        sorting. Reading every row first (tens of
-        millions at a million chunks) made the build's peak 8 GB (docs/benchmarks.md, "The
-        in-memory BM25's memory")."""
+        rows grouped by term and rowid, so a batch is summed as runs, its last pair held
+        back in case the next batch continues it; rows in any other order are summed by
+        sorting. Reading every row first (tens of millions at a million chunks) made the
+        build's peak 8 GB (docs/benchmarks.md, "The in-memory BM25's memory")."""
         term_ids: dict[str, int] = {}
         size = max(len(rowids), 1)
         row_type = np.int32 if size < 2**31 else np.int64
@@ -383,7 +382,8 @@ class _Counts(NamedTuple):
         terms: list[npt.NDArray[np.int32]] = []
         docs: list[npt.NDArray[np.integer[Any]]] = []
         sums: list[npt.NDArray[np.floating[Any]]] = []
-        ordered, last = True, -1
+        ordered = True
+        pending: tuple[int, float] | None = None  # the last pair read, maybe cut by the batch
         while rows := cursor.fetchmany(batch):
             n = len(rows)
             term = np.fromiter(
@@ -395,22 +395,31 @@ class _Counts(NamedTuple):
             del rows
             length += np.bincount(doc, weights=counts, minlength=len(rowids))
             key = term * size + doc
-            ordered = ordered and key[0] >= last and bool(np.all(key[1:] >= key[:-1]))
-            if ordered:
+            if ordered and pending is not None and key[0] < pending[0]:
+                ordered = False
+            if ordered and bool(np.all(key[1:] >= key[:-1])):
                 starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
                 f = np.add.reduceat(weighted, starts)
                 pairs = key[starts]
-                if pairs[0] == last:  # the last pair read so far, continued
-                    next(part for part in reversed(sums) if len(part))[-1] += f[0]
-                    pairs, f = pairs[1:], f[1:]
-                last = int(key[-1])
+                if pending is not None:
+                    if pairs[0] == pending[0]:  # continued: add its earlier columns first
+                        f[0] = pending[1] + f[0]
+                    else:
+                        pairs = np.concatenate(([pending[0]], pairs))
+                        f = np.concatenate(([pending[1]], f))
+                pending = (int(pairs[-1]), float(f[-1]))  # held until the next batch
+                pairs, f = pairs[:-1], f[:-1]
             else:
+                if ordered and pending is not None:  # from here on: summed by sorting
+                    key = np.concatenate(([pending[0]], key))
+                    weighted = np.concatenate(([pending[1]], weighted))
+                    pending = None
+                ordered = False
                 pairs, inverse = np.unique(key, return_inverse=True)
                 f = np.bincount(inverse, weights=weighted, minlength=len(pairs))
-            terms.append((pairs // size).astype(np.int32))
-            docs.append((pairs % size).astype(row_type))
-            narrow = f.astype(np.float32)  # half the memory while reading, where exact
-            sums.append(narrow if np.array_equal(narrow.astype(np.float64), f) else f)
+            _keep(pairs, f.astype(np.float64, copy=False), size, row_type, terms, docs, sums)
+        if pending is not None:
+            _keep(np.array([pending[0]]), np.array([pending[1]]), size, row_type, terms, docs, sums)
         if not ordered:  # pairs repeat across batches: sum them once more, in order
             pair = _joined(terms, np.int64) * size + _joined(docs, np.int64)
             pairs, inverse = np.unique(pair, return_inverse=True)
@@ -424,6 +433,23 @@ class _Counts(NamedTuple):
         doc_of = _joined(docs, row_type)
         f_of = _joined(sums, _exact_type(sums))
         return cls(term_ids, bounds, doc_of, f_of, length)
+
+
+def _keep(
+    pairs: npt.NDArray[np.int64],
+    f: npt.NDArray[np.float64],
+    size: int,
+    row_type: Any,
+    terms: list[npt.NDArray[np.int32]],
+    docs: list[npt.NDArray[np.integer[Any]]],
+    sums: list[npt.NDArray[np.floating[Any]]],
+) -> None:
+    """Append summed pairs to the parts, f as float32 where that is exact (half the memory
+    while reading; a kept value is never added to again)."""
+    terms.append((pairs // size).astype(np.int32))
+    docs.append((pairs % size).astype(row_type))
+    narrow = f.astype(np.float32)
+    sums.append(narrow if np.array_equal(narrow.astype(np.float64), f) else f)
 
 
 def _exact_type(parts: list[npt.NDArray[np.floating[Any]]]) -> Any:
