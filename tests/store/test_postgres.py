@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from cairn.store.base import Store
+from cairn.store.postgres import PostgresStore
 from cairn.testing.postgres import PostgresServer
-from cairn.testing.store import StoreConformance
+from cairn.testing.store import StoreConformance, make_doc, write
+from cairn.types import Filters, Ranked
 
 pytestmark = [
     pytest.mark.integration,
@@ -33,6 +35,97 @@ class TestPostgresStore(StoreConformance):
         if url is None:
             url = self.urls[folder] = self.server.new_database()
         return PostgresStore(url)
+
+
+class TestPostgresStoreBM25InMemory(StoreConformance):
+    """Every lexical query ranked by the in-memory copy of the postings, of the current
+    generation (a server replica's ranking once its index is built)."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self, postgres: PostgresServer) -> None:
+        self.server = postgres
+        self.urls: dict[Path, str] = {}
+
+    def make_store(self, folder: Path) -> Store:
+        url = self.urls.get(folder)
+        if url is None:
+            url = self.urls[folder] = self.server.new_database()
+        return _BM25InMemory(url)
+
+
+class _BM25InMemory(PostgresStore):
+    def lexical_ranking(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
+        self.keep_bm25_in_memory(wait=True)
+        assert self.bm25_covers(self.generation())
+        return super().lexical_ranking(query, k, filters)
+
+
+def test_the_in_memory_ranking_is_the_sql_ranking(postgres: PostgresServer) -> None:
+    """Same chunks in the same order with the same scores (to the last bits of float64
+    arithmetic done in another order), with and without a tenant scope, filters, phrases
+    (identifiers read as phrases of their parts) and headings weighted."""
+    url = postgres.new_database()
+    sql = PostgresStore(url, heading_weight=2.5)
+    memory = PostgresStore(url, heading_weight=2.5)
+    texts = [
+        "zephyr calibration steps: align the zephyr sensor before calibration",
+        "calibration of the anemometer, then a long paragraph about tea and default_factory",
+        "the defaultdict default_factory is called for a missing key",
+        "tea tea tea zephyr",
+        "nothing in common with the others at all",
+    ]
+    for i in range(12):
+        doc, chunks = make_doc(
+            f"d{i}",
+            f"{'a' if i % 3 else 'b'}/{i}.md",
+            [texts[(i + j) % len(texts)] + f" note {i}" * (i % 4) for j in range(3)],
+            acl=("tenant:a",) if i % 3 else (),
+        )
+        write(sql, doc, chunks)
+    memory.keep_bm25_in_memory(wait=True)
+    assert memory.bm25_covers(memory.generation())
+    queries = [
+        "zephyr calibration",
+        "tea",
+        "default_factory missing key",
+        "defaultdict",
+        "the note",
+        "absent words only",
+    ]
+    filters = [
+        None,
+        Filters(principals=("tenant:a",)),
+        Filters(principals=("tenant:b",)),
+        Filters(source_globs=("b/*",)),
+    ]
+    compared = 0
+    for q in queries:
+        for f in filters:
+            want = sql.lexical_ranking(q, 10, f)
+            got = memory.lexical_ranking(q, 10, f)
+            assert [r.chunk_id for r in got] == [r.chunk_id for r in want], (q, f)
+            assert [r.score for r in got] == pytest.approx([r.score for r in want], rel=1e-12)
+            compared += len(want)
+    assert compared > 50
+    sql.close()
+    memory.close()
+
+
+def test_the_in_memory_index_follows_writes_and_sql_answers_meanwhile(
+    postgres: PostgresServer,
+) -> None:
+    url = postgres.new_database()
+    store = PostgresStore(url)
+    write(store, *make_doc("d1", "d1.md", ["zephyr calibration"]))
+    store.keep_bm25_in_memory(wait=True)
+    assert store.bm25_covers(store.generation())
+    write(store, *make_doc("d2", "d2.md", ["zephyr zephyr sensor"]))
+    # a stale index never ranks: the new chunk is found at once, by SQL or a new index
+    assert [r.chunk_id for r in store.lexical_ranking("sensor", 5)] == ["d2-0"]
+    store.keep_bm25_in_memory(wait=True)
+    assert store.bm25_covers(store.generation())
+    assert [r.chunk_id for r in store.lexical_ranking("sensor", 5)] == ["d2-0"]
+    store.close()
 
 
 def test_a_selective_acl_filter_still_returns_the_k_nearest_through_the_index(

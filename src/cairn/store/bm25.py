@@ -42,9 +42,9 @@ import sys
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -128,6 +128,28 @@ class BM25Index:
         return index
 
     @classmethod
+    def from_rows(
+        cls,
+        generation: int,
+        rowids: npt.NDArray[np.int64],
+        chunk_ids: list[str],
+        cursor: RowBatches,
+        weights: Mapping[str, float],
+        tokenizer: QueryTokenizer,
+    ) -> BM25Index:
+        """From (term, rowid, column, count) rows read in batches from `cursor`, best grouped
+        by term and rowid (summed in batches as they come; any other order is summed by
+        sorting), `weights` by column name: what `build` reads from FTS5, from another
+        store's own postings."""
+        counted = _Counts.read(cursor, dict(weights), rowids)
+        index = cls.from_counts(
+            generation, rowids, chunk_ids, counted, list(weights.values()), tokenizer
+        )
+        del counted
+        _return_freed_memory()
+        return index
+
+    @classmethod
     def from_counts(
         cls,
         generation: int,
@@ -158,12 +180,14 @@ class BM25Index:
         allowed: frozenset[int] | None = None,
         fetch: PhraseFetch | None = None,
         scope: frozenset[int] | None = None,
+        *,
+        counts: PhraseCounts | None = None,
     ) -> list[tuple[str, float]] | None:
         """The `k` best (chunk id, BM25) for the OR of `phrases`, best first (ties by rowid),
         among `allowed` rowids when given. `scope`: the rowids the caller may read, over which
         N, n(t) and avgdl are counted (None: all). A phrase of several tokens needs their
-        positions: `fetch` asks FTS5 for it (see `PhraseFetch`); None when that cannot be
-        done."""
+        positions: `fetch` asks FTS5 for it (see `PhraseFetch`), or `counts` asks a store
+        that counts them itself (see `PhraseCounts`); None when that cannot be done."""
         found: list[Postings] = []
         for phrase, tokens in zip(phrases, self.tokenizer.tokens(phrases), strict=True):
             if len(tokens) == 1:
@@ -175,7 +199,7 @@ class BM25Index:
             elif not tokens:
                 continue  # "__" has no token and matches nothing
             else:
-                postings = self._phrase(phrase, fetch)
+                postings = self._phrase(phrase, fetch, counts)
                 if postings is None:
                     return None
                 found.append(postings)
@@ -212,9 +236,11 @@ class BM25Index:
                 self._scopes.popitem(last=False)
         return found
 
-    def _phrase(self, phrase: str, fetch: PhraseFetch | None) -> Postings | None:
-        """Rows, weighted counts and BM25 factors of a multi-token phrase, from FTS5's
-        per-column scores.
+    def _phrase(
+        self, phrase: str, fetch: PhraseFetch | None, counts: PhraseCounts | None = None
+    ) -> Postings | None:
+        """Rows, weighted counts and BM25 factors of a multi-token phrase: from the store's
+        own per-column counts (`counts`), or from FTS5's per-column scores (`fetch`).
 
         `bm25()` with one column weighted 1 and the others 0 is idf * c * (k1 + 1) /
         (c + k1 * (1 - b + b * |d| / avgdl)) for the phrase's count c in that column; c is
@@ -224,17 +250,26 @@ class BM25Index:
             cached = self._phrases.get(phrase)
         if cached is not None:
             return cached
-        rows = fetch(phrase, self.generation, len(self._weights)) if fetch else None
-        if rows is None:
-            return None
-        total = len(self.rowids)
-        idf = _idf(total, len(rows))
-        docs = np.searchsorted(self.rowids, np.array([r[0] for r in rows], dtype=np.int64))
-        norm = K1 * (1 - B + B * self._length[docs] / self._avgdl)
-        f = np.zeros(len(rows), dtype=np.float64)
-        for column, weight in enumerate(self._weights):
-            x = np.array([-r[1 + column] for r in rows], dtype=np.float64)
-            f += weight * np.rint(x * norm / (idf * (K1 + 1.0) - x))
+        if counts is not None:
+            counted = counts(phrase, self.generation)
+            if counted is None:
+                return None
+            counted = [r for r in counted if any(r[1:])]
+            docs = np.searchsorted(self.rowids, np.array([r[0] for r in counted], dtype=np.int64))
+            f = np.zeros(len(counted), dtype=np.float64)
+            for column, weight in enumerate(self._weights):
+                f += weight * np.array([r[1 + column] for r in counted], dtype=np.float64)
+        else:
+            rows = fetch(phrase, self.generation, len(self._weights)) if fetch else None
+            if rows is None:
+                return None
+            idf = _idf(len(self.rowids), len(rows))
+            docs = np.searchsorted(self.rowids, np.array([r[0] for r in rows], dtype=np.int64))
+            norm = K1 * (1 - B + B * self._length[docs] / self._avgdl)
+            f = np.zeros(len(rows), dtype=np.float64)
+            for column, weight in enumerate(self._weights):
+                x = np.array([-r[1 + column] for r in rows], dtype=np.float64)
+                f += weight * np.rint(x * norm / (idf * (K1 + 1.0) - x))
         found = Postings(docs, f, bm25_factors(f, self._length[docs], self._avgdl))
         with self._lock:
             self._phrases[phrase] = found
@@ -326,6 +361,10 @@ def top_k(
     return best
 
 
+PhraseCounts = Callable[[str, int], "Sequence[Sequence[int]] | None"]
+"""`counts(phrase, generation)`: the rows holding the phrase's tokens at consecutive
+positions of one column, as (rowid, its count in column 0, ..., in the last column), read at
+corpus `generation`; None if the corpus has moved on (the Postgres store's postings)."""
 PhraseFetch = Callable[[str, int, int], "list[tuple[float, ...]] | None"]
 """`fetch(phrase, generation, columns)`: FTS5's rows matching the quoted phrase as (rowid,
 bm25 with only column 0 weighted, ... only column `columns - 1` weighted), read at corpus
@@ -350,6 +389,12 @@ def _chunk_ids(db: sqlite3.Connection, table: str) -> tuple[npt.NDArray[np.int64
     return np.frombuffer(rowids, dtype=np.int64).copy(), chunk_ids
 
 
+class RowBatches(Protocol):
+    """A cursor read in batches (sqlite3's, psycopg's server-side one)."""
+
+    def fetchmany(self, size: int) -> Sequence[Sequence[Any]]: ...
+
+
 class _Counts(NamedTuple):
     """f(t, d) of every (term, row) pair from FTS5's (term, rowid, column, count) rows: the
     term ids (in the order first seen), each term's span of the arrays, the rows (indexes
@@ -364,7 +409,7 @@ class _Counts(NamedTuple):
     @classmethod
     def read(
         cls,
-        cursor: sqlite3.Cursor,
+        cursor: RowBatches,
         weights: dict[str, float],
         rowids: npt.NDArray[np.int64],
         batch: int = 50_000,

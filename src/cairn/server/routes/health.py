@@ -24,8 +24,8 @@ async def healthz() -> Response:
 @router.get("/readyz", response_model=dict[str, Any])
 async def readyz(request: Request) -> Response:
     """Ready (200) when the store and the indexes are; each dependency is reported on its
-    own: `store` (`ok` | `unavailable`), `lexical_index` (`memory`, or `fts5` while the
-    in-memory index builds: same results, slower; `postgres` for the Postgres store), `llm`
+    own: `store` (`ok` | `unavailable`), `lexical_index` (`memory`; while the in-memory
+    index builds, the store's own ranking, `fts5` or `postgres`: same results, slower), `llm`
     (`ok` | `unavailable` | `budget_exhausted` | `not_configured`, with `llm_detail` in local
     mode). The model's state never makes the service unready: answers then fall back as
     `answer.fallback` says."""
@@ -49,10 +49,10 @@ async def readyz(request: Request) -> Response:
             status_code=503,
         )
     store = state.store
-    if isinstance(store, LexicalIndexWarmup):
-        lexical = "memory" if store.bm25_covers(generation) else "fts5"
-    else:  # a store that ranks in its own engine (Postgres: BM25 in SQL)
-        lexical = str(getattr(store, "lexical_index", "store"))
+    if isinstance(store, LexicalIndexWarmup) and store.bm25_covers(generation):
+        lexical = "memory"
+    else:  # FTS5, or the store's own engine while the index builds (Postgres: BM25 in SQL)
+        lexical = str(getattr(store, "lexical_index", "fts5"))
     return JSONResponse(
         {
             "status": "ready",

@@ -47,6 +47,7 @@ from cairn.store.base import DocumentInfo, NearDuplicates, Vector, WriteResult, 
 from cairn.store.bm25 import K1, B, QueryTokenizer
 from cairn.store.fts import indexed_body, query_terms
 from cairn.store.postgres.filters import filter_sql, principals_sql
+from cairn.store.postgres.memory import MemoryBM25
 from cairn.store.postgres.schema import MIGRATIONS, TOKENIZE
 from cairn.store.postgres.tokens import ChunkTokenizer, Tokenized
 from cairn.store.sqlite.rows import heading
@@ -86,7 +87,8 @@ class PostgresStore:
     any number of processes may open the same database."""
 
     lexical_index = "postgres"
-    """What `/readyz` reports: lexical ranking is BM25 computed in SQL, no index to warm."""
+    """What `/readyz` reports while lexical queries are ranked in SQL (no in-memory index
+    wanted, or one being built)."""
 
     def __init__(
         self,
@@ -129,6 +131,8 @@ class PostgresStore:
         # ACL (JSON) -> (generation, {doc id: {chunk id: fingerprint}})
         self._fingerprints: OrderedDict[str, tuple[int, dict[str, dict[str, int]]]] = OrderedDict()
         self._vector_type: Any = None  # psycopg's TypeInfo of pgvector's `vector`, once seen
+        self._memory = MemoryBM25(self._db, heading_weight, self._query_tokens)
+        self._allowed_rows: OrderedDict[tuple[int, Filters], frozenset[int]] = OrderedDict()
         self._indexed: dict[str, int] = {}  # model -> dimension of its HNSW index, once seen
 
     @property
@@ -680,11 +684,27 @@ class PostgresStore:
 
     # -- search -------------------------------------------------------------------------
 
+    def keep_bm25_in_memory(self, *, wait: bool = False) -> None:
+        """Rank lexical queries with an in-memory copy of the postings
+        (`cairn.store.postgres.memory`: the SQL ranking's formula and statistics, tenant scopes
+        included, without reading every posting on every call), built in the background now
+        and after every change to the corpus; SQL answers until it is ready. For long-running
+        processes (a server replica)."""
+        self._memory.keep(wait=wait)
+
+    def bm25_covers(self, generation: int) -> bool:
+        """Whether lexical queries at corpus `generation` are ranked in memory."""
+        return self._memory.covers(generation)
+
     def lexical_ranking(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
         phrases = query_terms(query)
         tokens = [t for t in self._query_tokens.tokens(phrases) if t]
         if not tokens or k <= 0:
             return []
+        if self._memory.wanted:
+            ranked = self._in_memory(phrases, k, filters)
+            if ranked is not None:
+                return ranked
         principals = None if filters is None else filters.principals
         with self._read() as db:
             generation = _generation(db)
@@ -740,6 +760,62 @@ class PostgresStore:
                 ],
             ).fetchall()
         return [Ranked(cid, float(s), lexical=float(s)) for cid, s in rows]
+
+    def _in_memory(
+        self, phrases: Sequence[str], k: int, filters: Filters | None
+    ) -> list[Ranked] | None:
+        """The ranking by the in-memory index of the current generation; None while there
+        is none (or a phrase's postings moved on)."""
+        generation = self.generation()
+        index = self._memory.at(generation)
+        if index is None:
+            return None
+        allowed = self._allowed(generation, filters)
+        scope = None
+        if filters is not None and filters.principals is not None:
+            scope = self._allowed(generation, Filters(principals=filters.principals))
+        ranked = index.rank(phrases, k, allowed, None, scope, counts=self._phrase_counts)
+        if ranked is None:
+            return None
+        return [Ranked(cid, s, lexical=s) for cid, s in ranked]
+
+    def _phrase_counts(self, phrase: str, generation: int) -> list[tuple[int, int, int]] | None:
+        """`bm25.PhraseCounts`: (chunk, heading count, body count) of the chunks holding the
+        phrase's tokens at consecutive positions, at corpus `generation`."""
+        [tokens] = self._query_tokens.tokens([phrase])
+        hits, params = _hits_sql([tokens])
+        with self._read() as db:
+            if _generation(db) != generation:
+                return None
+            rows = db.execute(
+                f"SELECT chunk, nh, nb FROM ({hits}) x WHERE nh + nb > 0", params
+            ).fetchall()
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    def _allowed(self, generation: int, filters: Filters | None) -> frozenset[int] | None:
+        """Rowids of the indexed chunks passing `filters` (None: no filter), kept per corpus
+        generation (a tenant's ACL is the same on every request)."""
+        if filters is None or filters.empty:
+            return None
+        key = (generation, filters)
+        with self._lock:
+            found = self._allowed_rows.get(key)
+            if found is not None:
+                self._allowed_rows.move_to_end(key)
+                return found
+        with self._read() as db:
+            where, params = filter_sql(filters, self._glob_docs(db, generation, filters))
+            rows = db.execute(
+                "SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f"WHERE c.dup_of IS NULL AND c.quarantine != 1 {where}",
+                params,
+            ).fetchall()
+        found = frozenset(int(r[0]) for r in rows)
+        with self._lock:
+            self._allowed_rows[key] = found
+            while len(self._allowed_rows) > _KEPT_ACLS:
+                self._allowed_rows.popitem(last=False)
+        return found
 
     def dense_ranking(
         self, vector: Vector, k: int, filters: Filters | None = None, *, model: str
@@ -870,6 +946,7 @@ class PostgresStore:
         return found
 
     def close(self) -> None:
+        self._memory.close()
         self._db.close()
         self._tokens.close()
         self._query_tokens.close()
