@@ -326,3 +326,79 @@ def test_migrate_copies_risks_and_quarantine(postgres: PostgresServer, tmp_path:
         }
     finally:
         store.close()
+
+
+def test_an_index_built_over_many_vectors_gets_the_large_build(
+    postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cairn migrate` builds each model's index once over all its vectors, so their number
+    picks the build; an index a first write creates gets pgvector's defaults (cheap inserts)."""
+    from cairn.store.postgres import store as module
+    from cairn.store.postgres.copy import copy_store
+    from cairn.store.sqlite import SQLiteStore
+
+    source = SQLiteStore(tmp_path / "cairn.db")
+    for i in range(3):
+        write(source, *make_doc(f"d{i}", f"{i}.md", [f"chunk {i} {j} text" for j in range(4)]))
+    source.close()
+    written = PostgresStore(postgres.new_database())
+    write(written, *make_doc("w", "w.md", ["one chunk"]))
+    [small] = written.vector_indexes()
+    assert small.built == module.HNSW_SMALL == (16, 64) and small.vectors == 1
+    monkeypatch.setattr(module, "LARGE_INDEX", 10)
+    copied = PostgresStore(postgres.new_database())
+    assert copy_store(tmp_path / "cairn.db", copied).matches
+    [large] = copied.vector_indexes()
+    assert large.vectors == 12 and large.built == large.wanted == module.HNSW_LARGE
+    written.close()
+    copied.close()
+
+
+def test_an_outgrown_index_is_rebuilt_while_searches_go_on(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cairn.store.postgres import store as module
+    from cairn.testing.store import EMBEDDER, MODEL
+
+    store = PostgresStore(postgres.new_database())
+    for i in range(4):
+        write(store, *make_doc(f"d{i}", f"{i}.md", [f"zephyr {i} {j}" for j in range(3)]))
+    query = EMBEDDER.embed(["zephyr 2 1"])[0]
+    before = [r.chunk_id for r in store.dense_ranking(query, 5, model=MODEL)]
+    assert store.rebuild_vector_indexes() == []  # nothing outgrown: nothing done
+    monkeypatch.setattr(module, "LARGE_INDEX", 10)
+    [index] = store.vector_indexes()
+    assert index.built == module.HNSW_SMALL and index.wanted == module.HNSW_LARGE
+    [rebuilt] = store.rebuild_vector_indexes()
+    assert rebuilt.built == module.HNSW_LARGE
+    assert store.vector_indexes() == [rebuilt]  # read back from Postgres's catalogue
+    assert [r.chunk_id for r in store.dense_ranking(query, 5, model=MODEL)] == before
+    write(store, *make_doc("d9", "9.md", ["zephyr 9 0"]))  # writes go on into the new one
+    assert store.vector_indexes()[0].vectors == 13
+    store.close()
+
+
+def test_doctor_reports_an_outgrown_vector_index_and_rebuilds_it(
+    postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from cairn.cli import app
+    from cairn.store.postgres import store as module
+
+    url = postgres.new_database()
+    store = PostgresStore(url)
+    write(store, *make_doc("d", "d.md", [f"chunk {j}" for j in range(12)]))
+    store.close()
+    monkeypatch.setenv("CAIRN_STORE_URL", url)
+    monkeypatch.setattr(module, "LARGE_INDEX", 10)
+    args = ["doctor", "--json", "--workspace", str(tmp_path)]
+    report = json.loads(CliRunner().invoke(app, args).stdout)
+    [problem] = [p for p in report["problems"] if "vector index" in p["problem"]]
+    assert "holds 12 vectors" in problem["problem"]
+    assert "--rebuild-vector-indexes" in problem["fix"]
+    fixed = json.loads(CliRunner().invoke(app, [*args, "--rebuild-vector-indexes"]).stdout)
+    assert not [p for p in fixed["problems"] if "vector index" in p["problem"]]
+    assert any(k.startswith("rebuilt vector index") for k in fixed["checks"])

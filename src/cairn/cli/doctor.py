@@ -15,6 +15,14 @@ def command(
     corpus: Annotated[Path, typer.Option(help="Demo corpus to check for.")] = Path(
         "/usr/share/doc/python3.11/html"
     ),
+    rebuild_vector_indexes: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild-vector-indexes",
+            help="On Postgres: rebuild the vector indexes the corpus has outgrown, without "
+            "blocking searches or writes.",
+        ),
+    ] = False,
 ) -> None:
     """Print the effective configuration and check the installation."""
     from cairn.config import load_settings
@@ -28,7 +36,7 @@ def command(
     checks: dict[str, str] = {"python": sys.version.split()[0]}
     checks["config_file"] = str(settings.config_file or "none (defaults + environment)")
     problems += _check_model(settings, checks)
-    problems += _check_workspace(settings, checks)
+    problems += _check_workspace(settings, checks, rebuild=rebuild_vector_indexes)
     if not corpus.is_dir():
         problems.append(
             (
@@ -75,7 +83,9 @@ def _check_model(settings: object, checks: dict[str, str]) -> list[tuple[str, st
     return problems
 
 
-def _check_workspace(settings: object, checks: dict[str, str]) -> list[tuple[str, str]]:
+def _check_workspace(
+    settings: object, checks: dict[str, str], *, rebuild: bool = False
+) -> list[tuple[str, str]]:
     from cairn.config import Settings
     from cairn.errors import CairnError, ConfigError
     from cairn.store.base import IntegrityCheck
@@ -92,6 +102,7 @@ def _check_workspace(settings: object, checks: dict[str, str]) -> list[tuple[str
         try:
             stats = store.stats()
             issues = store.check_integrity() if isinstance(store, IntegrityCheck) else []
+            outgrown = _vector_indexes(store, checks, rebuild)
         finally:
             store.close()
     except ConfigError as exc:
@@ -102,7 +113,38 @@ def _check_workspace(settings: object, checks: dict[str, str]) -> list[tuple[str
     return [
         (issue, "re-run cairn ingest; if it persists, ingest into a new workspace")
         for issue in issues
-    ]
+    ] + outgrown
+
+
+def _vector_indexes(store: object, checks: dict[str, str], rebuild: bool) -> list[tuple[str, str]]:
+    """The Postgres store's HNSW indexes: rebuilt when asked, a problem when the corpus has
+    outgrown the build a first write chose (recall falls as the graph grows)."""
+    from cairn.store.postgres import PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        return []
+    if rebuild:
+        for index in store.rebuild_vector_indexes():
+            checks[f"rebuilt vector index ({index.model})"] = (
+                f"m={index.built[0]}, ef_construction={index.built[1]}"
+            )
+    problems = []
+    for index in store.vector_indexes():
+        m, ef_construction = index.built
+        checks[f"vector index ({index.model})"] = (
+            f"{index.vectors} vectors, m={m}, ef_construction={ef_construction}"
+        )
+        if index.built != index.wanted:
+            problems.append(
+                (
+                    f"the vector index of {index.model} holds {index.vectors} vectors but was "
+                    f"built for a smaller corpus (m={m}, ef_construction={ef_construction}; "
+                    f"this size wants m={index.wanted[0]}, "
+                    f"ef_construction={index.wanted[1]}): dense recall falls",
+                    "cairn doctor --rebuild-vector-indexes (searches and writes go on meanwhile)",
+                )
+            )
+    return problems
 
 
 def _print(

@@ -182,14 +182,16 @@ def _copy_rows(
             copy.write_row(row)
     say("documents copied")
     dims: dict[str, int] = {}
+    counts: dict[str, int] = {}
     with db.cursor() as cur, cur.copy("COPY embeddings (model, hash, vector) FROM STDIN") as copy:
         for rows in _batches(src.execute("SELECT model, hash, vector FROM embeddings")):
             for model, h, blob in rows:
                 vector = np.frombuffer(blob, dtype=np.float32)
                 dims.setdefault(model, len(vector))
+                counts[model] = counts.get(model, 0) + 1
                 copy.write_row((model, h, vector_text(vector)))
-    for model, dim in dims.items():
-        ensure_vector_index(db, model, dim)
+    for model, dim in dims.items():  # built once over all of them: its size picks its build
+        ensure_vector_index(db, model, dim, counts[model])
     say("embeddings copied")
     titles = dict(src.execute("SELECT id, title FROM documents").fetchall())
     # a workspace last opened before the guard's columns (SQLite migration 2) has none

@@ -20,7 +20,10 @@ replica.
   formula, with N, n(t) and the average length counted over the chunks the caller may read,
   so another tenant's documents never move a tenant's scores. Measured against
   pg_textsearch's BM25 index in `bench/pg_bm25.py` (docs/benchmarks.md): pg_textsearch
-  counts its statistics over the whole index, which the tenant rule forbids.
+  counts its statistics over the whole index, which the tenant rule forbids. A long-running
+  process (a server replica) ranks from an in-memory copy of the postings instead
+  (`keep_bm25_in_memory`, `cairn.store.postgres.memory`), the same scores without reading
+  a query's postings on every call.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -77,6 +80,21 @@ its filters (where an iterative index scan would wade through the index for the 
 pass); above, it reads the HNSW index with `ef_search` scaled by the filter's selectivity:
 recall@10 0.980 under a 10%-selective ACL filter at 91k chunks, where the exact scan in
 SQL costs 11x SQLite's (bench/pg_search.py, docs/benchmarks.md)."""
+EF_GROWS_PAST = 200_000
+"""Past this many indexed chunks `ef_search` grows in proportion to the corpus (five times
+at a million chunks: 1,000, pgvector's largest): recall@10 at a fixed beam falls as the
+graph grows (bench/pg_ann_params.py, docs/benchmarks.md)."""
+HNSW_SMALL = (16, 64)
+"""(links per node `m`, build beam `ef_construction`) of an HNSW index created by a write:
+pgvector's defaults, the cheapest to insert into."""
+HNSW_LARGE = (48, 128)
+"""The same for an index built over at least `LARGE_INDEX` vectors at once (`cairn migrate`,
+`PostgresStore.rebuild_vector_index`): at a million chunks of bench/million.py's set the
+defaults reach recall@10 0.52 at `ef_search` 200, these 0.851, and 0.947 at 1,000
+(bench/pg_ann_params.py, docs/benchmarks.md); inserting into them costs about twice as much
+(Python docs ingest: Postgres 37 s with the defaults, 88 s with these, bench/pg_ingest.py)."""
+LARGE_INDEX = 200_000
+"""Vectors from which an index is built with `HNSW_LARGE`."""
 _EF_MAX = 1000
 """pgvector's largest `hnsw.ef_search`."""
 """How far an iterative index scan may read to find `k` rows passing the filters."""
@@ -272,6 +290,54 @@ class PostgresStore:
             "generation": generation,
             "schema_version": version,
         }
+
+    def vector_indexes(self) -> list[VectorIndexBuild]:
+        """Each model's HNSW index: how many vectors it holds, how it was built, and how
+        its size says it should be (`hnsw_build`)."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT v.model, v.name, c.reloptions, (SELECT COUNT(*) FROM embeddings e "
+                "WHERE e.model = v.model) FROM vector_indexes v "
+                "LEFT JOIN pg_class c ON c.relname = v.name ORDER BY v.model"
+            ).fetchall()
+        found = []
+        for model, name, options, count in rows:
+            built = dict(o.split("=", 1) for o in options or [])
+            found.append(
+                VectorIndexBuild(
+                    model,
+                    name,
+                    int(count),
+                    (int(built.get("m", 16)), int(built.get("ef_construction", 64))),
+                    hnsw_build(int(count)),
+                )
+            )
+        return found
+
+    def rebuild_vector_indexes(self, *, all_of_them: bool = False) -> list[VectorIndexBuild]:
+        """Rebuild the HNSW indexes whose size has outgrown their build (all: `all_of_them`)
+        with the build their size calls for, without blocking searches or writes (`REINDEX
+        INDEX CONCURRENTLY`, which builds a new index beside the old one, then swaps them): a
+        store grown by ingest past `LARGE_INDEX` vectors keeps the small build its first
+        write chose until then. Returns the indexes rebuilt."""
+        from psycopg import sql
+
+        rebuilt = []
+        for index in self.vector_indexes():
+            if index.built == index.wanted and not all_of_them:
+                continue
+            m, ef_construction = index.wanted
+            with self._single() as db:  # autocommit: REINDEX CONCURRENTLY runs outside one
+                db.execute(
+                    sql.SQL("ALTER INDEX {} SET (m = {}, ef_construction = {})").format(
+                        sql.Identifier(index.name), sql.Literal(m), sql.Literal(ef_construction)
+                    )
+                )
+                db.execute(
+                    sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(sql.Identifier(index.name))
+                )
+            rebuilt.append(index._replace(built=index.wanted))
+        return rebuilt
 
     # -- writes -------------------------------------------------------------------------
 
@@ -835,6 +901,9 @@ class PostgresStore:
                 )
             where, params = filter_sql(filters, self._glob_docs(db, generation, filters))
             ef = max(int(self.ef_search), k)
+            indexed, _ = self._scope_stats(db, generation, None)
+            if indexed > EF_GROWS_PAST:  # a larger graph needs a wider beam for the same recall
+                ef = min(_EF_MAX, max(ef, math.ceil(ef * indexed / EF_GROWS_PAST)))
             exact = False
             if where:  # the filter's share of the indexed chunks decides how to search
                 assert filters is not None
@@ -1185,8 +1254,25 @@ def write_postings(db: Any, chunks: Sequence[tuple[int, Tokenized]]) -> None:
 _COPY_POSTINGS = "COPY postings (term, chunk, nh, nb, len, pos_h, pos_b) FROM STDIN"
 
 
-def ensure_vector_index(db: Any, model: str, dim: int) -> None:
-    """The model's HNSW index, created with its first vectors."""
+class VectorIndexBuild(NamedTuple):
+    """A model's HNSW index: its vectors, and its (m, ef_construction) as built and as its
+    size calls for."""
+
+    model: str
+    name: str
+    vectors: int
+    built: tuple[int, int]
+    wanted: tuple[int, int]
+
+
+def hnsw_build(vectors: int) -> tuple[int, int]:
+    """(m, ef_construction) of an HNSW index built over this many vectors."""
+    return HNSW_LARGE if vectors >= LARGE_INDEX else HNSW_SMALL
+
+
+def ensure_vector_index(db: Any, model: str, dim: int, vectors: int = 0) -> None:
+    """The model's HNSW index, created with its first vectors (`vectors`: how many it is
+    built over, which chooses its parameters)."""
     row = db.execute("SELECT dim FROM vector_indexes WHERE model = %s", (model,)).fetchone()
     if row is not None:
         if int(row[0]) != dim:
@@ -1201,8 +1287,13 @@ def ensure_vector_index(db: Any, model: str, dim: int) -> None:
     db.execute(
         sql.SQL(
             "CREATE INDEX {} ON embeddings USING hnsw ((vector::vector({})) "
-            "vector_cosine_ops) WHERE model = {}"
-        ).format(sql.Identifier(name), sql.Literal(dim), sql.Literal(model))
+            "vector_cosine_ops) WITH (m = {}, ef_construction = {}) WHERE model = {}"
+        ).format(
+            sql.Identifier(name),
+            sql.Literal(dim),
+            *(sql.Literal(v) for v in hnsw_build(vectors)),
+            sql.Literal(model),
+        )
     )
     db.execute(
         "INSERT INTO vector_indexes (model, dim, name) VALUES (%s, %s, %s)", (model, dim, name)
