@@ -91,7 +91,10 @@ class MemoryBM25:
             try:
                 index = self.build()
             except Exception as exc:  # the SQL ranking keeps answering meanwhile
-                log.warning("in-memory BM25 index not built (%s); lexical search ranks in SQL", exc)
+                if not self._closed:  # (closing the store ends a build this way)
+                    log.warning(
+                        "in-memory BM25 index not built (%s); lexical search ranks in SQL", exc
+                    )
                 return
             self._index = index
             try:
@@ -128,10 +131,9 @@ class MemoryBM25:
             return _generation(conn.raw)
 
     def close(self) -> None:
+        """No build starts after this; one under way ends when the store's pool closes
+        (a million chunks take minutes to read: a replica's shutdown does not wait)."""
         self._closed = True
-        thread = self._thread
-        if thread is not None:
-            thread.join()
 
 
 def _generation(db: Any) -> int:
