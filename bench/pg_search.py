@@ -174,6 +174,9 @@ def main() -> None:
     parser.add_argument(
         "--url", help="a Postgres database to copy into, or holding this copy already (kept)"
     )
+    parser.add_argument(
+        "--only", nargs="+", help="the cases whose label holds one of these, in this order"
+    )
     args = parser.parse_args()
 
     path = args.db or build(args.source / "cairn.db", args.copies, args.noise)
@@ -260,6 +263,8 @@ def main() -> None:
             cases = [c for c in cases if c[0].startswith("dense")]
         if args.skip_fts:
             cases = [c for c in cases if "FTS5" not in c[0]]
+        if args.only:
+            cases = [c for part in args.only for c in cases if part in c[0]]
         print(
             f"\n{len(qs)} queries, k = 10, {copied.target['chunks']} chunks\n"
             f"{'search':34} {'SQLite p50':>10} {'p95':>7} {'Postgres p50':>12} {'p95':>7} "

@@ -89,6 +89,8 @@ def test_the_in_memory_ranking_is_the_sql_ranking(postgres: PostgresServer) -> N
         "tea",
         "default_factory missing key",
         "defaultdict",
+        "tea_tea zephyr",  # a phrase repeating its token
+        "calibration_steps",  # a phrase across a heading-free body only
         "the note",
         "absent words only",
     ]

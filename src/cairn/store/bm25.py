@@ -220,6 +220,27 @@ class BM25Index:
         best = top_k(scores, matched, self.rowids, k)
         return [(self.chunk_ids[i], float(scores[i])) for i in best]
 
+    def rows_with_all(self, tokens: Sequence[str]) -> npt.NDArray[np.int64]:
+        """The rowids holding every one of `tokens` (in any column, at any position): where a
+        phrase of them can occur."""
+        found: npt.NDArray[np.integer[Any]] | None = None
+        for token in sorted(set(tokens), key=self._frequency):
+            term = self._terms.get(token)
+            if term is None:
+                return np.zeros(0, dtype=np.int64)
+            docs = self._postings[int(self._bounds[term]) : int(self._bounds[term + 1])]
+            found = docs if found is None else np.intersect1d(found, docs, assume_unique=True)
+            if len(found) == 0:
+                break
+        if found is None:
+            return np.zeros(0, dtype=np.int64)
+        rows: npt.NDArray[np.int64] = self.rowids[found]
+        return rows
+
+    def _frequency(self, token: str) -> int:
+        term = self._terms.get(token)
+        return 0 if term is None else int(self._bounds[term + 1] - self._bounds[term])
+
     def _scope(self, scope: frozenset[int]) -> tuple[Mask, int, float]:
         """The scope's mask, row count and average length, the last few kept (one a
         tenant)."""
