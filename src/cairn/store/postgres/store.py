@@ -867,21 +867,24 @@ class PostgresStore:
         with self._read() as db:
             if _generation(db) != generation:
                 return None
-            rows = db.execute(
-                "SELECT chunk, term, pos_h, pos_b FROM postings "
-                "WHERE term = ANY(%s::text[]) AND chunk = ANY(%s::bigint[])",
-                (sorted(set(tokens)), candidates.tolist()),
-            ).fetchall()
-        positions: dict[int, dict[str, tuple[set[int], set[int]]]] = {}
+            with db.cursor(binary=True) as cur:  # int arrays parse 3x faster than as text
+                rows = cur.execute(
+                    "SELECT chunk, term, pos_h, pos_b FROM postings "
+                    "WHERE term = ANY(%s::text[]) AND chunk = ANY(%s::bigint[])",
+                    (sorted(set(tokens)), candidates.tolist()),
+                ).fetchall()
+        positions: dict[int, dict[str, tuple[list[int], list[int]]]] = {}
         for chunk, term, in_heading, in_body in rows:
-            positions.setdefault(int(chunk), {})[term] = (set(in_heading), set(in_body))
+            positions.setdefault(int(chunk), {})[term] = (in_heading, in_body)
         found = []
+        distinct = len(set(tokens))
         for chunk, held in sorted(positions.items()):
-            if len(held) < len(set(tokens)):
+            if len(held) < distinct:
                 continue
-            counts = [_consecutive([held[t][column] for t in tokens]) for column in (0, 1)]
-            if counts[0] or counts[1]:
-                found.append((chunk, counts[0], counts[1]))
+            nh = _consecutive([held[t][0] for t in tokens])
+            nb = _consecutive([held[t][1] for t in tokens])
+            if nh or nb:
+                found.append((chunk, nh, nb))
         return found
 
     def _allowed(self, generation: int, filters: Filters | None) -> frozenset[int] | None:
@@ -1092,11 +1095,18 @@ def _hits_sql(tokens: Sequence[tuple[str, ...]]) -> tuple[str, list[Any]]:
     return " UNION ALL ".join(parts), params
 
 
-def _consecutive(positions: Sequence[set[int]]) -> int:
+def _consecutive(positions: Sequence[Sequence[int]]) -> int:
     """How often the tokens occur at consecutive positions: starts x of the first with x + i
-    among the positions of the i-th (`_hits_sql`'s count for a phrase)."""
-    first, rest = positions[0], positions[1:]
-    return sum(1 for x in first if all(x + i + 1 in p for i, p in enumerate(rest)))
+    among the positions of the i-th (`_hits_sql`'s count for a phrase; a token's positions
+    in a column are distinct)."""
+    if not all(positions):
+        return 0
+    starts = set(positions[0])
+    for i, later in enumerate(positions[1:], 1):
+        starts.intersection_update([x - i for x in later])
+        if not starts:
+            return 0
+    return len(starts)
 
 
 def _index(db: Any, rowid: int, tokenized: Tokenized) -> None:
