@@ -175,17 +175,26 @@ def main() -> None:
         "--url", help="a Postgres database to copy into, or holding this copy already (kept)"
     )
     parser.add_argument(
+        "--questions", type=Path, help="a JSON list of questions (bench/million.py's queries.json)"
+    )
+    parser.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="read the HNSW index's files into the OS cache first (a server keeps it there)",
+    )
+    parser.add_argument(
         "--only", nargs="+", help="the cases whose label holds one of these, in this order"
     )
     args = parser.parse_args()
 
     path = args.db or build(args.source / "cairn.db", args.copies, args.noise)
     ws = Workspace(load_settings(workspace=args.source))
-    qs = questions(args.source, args.n)
+    qs = (
+        json.loads(args.questions.read_text()) if args.questions else questions(args.source, args.n)
+    )
     query_vectors = ws.embedder.embed(qs)
     model = ws.embedder.name
     sqlite = SQLiteStore(path)
-    sqlite.keep_bm25_in_memory(wait=True)
     truth = SQLiteStore(path, ann_threshold=10**12)  # dense: the exact scan at any size
     with contextlib.ExitStack() as stack:
         url = args.url or stack.enter_context(PostgresServer()).new_database()
@@ -206,9 +215,6 @@ def main() -> None:
         wide = PostgresStore(url, ef_search=200)
         pg.ef_search = 100  # the two settings measured
         memory = PostgresStore(url)  # a server replica: BM25 from its in-memory postings
-        started = time.perf_counter()
-        memory.keep_bm25_in_memory(wait=True)
-        print(f"Postgres in-memory BM25 built in {time.perf_counter() - started:.0f} s")
 
         def lexical(filters: Filters | None) -> Callable[[object, int], list[str]]:
             def run(store: object, i: int) -> list[str]:
@@ -265,6 +271,31 @@ def main() -> None:
             cases = [c for c in cases if "FTS5" not in c[0]]
         if args.only:
             cases = [c for part in args.only for c in cases if part in c[0]]
+        if args.prewarm:  # as pg_prewarm would (not bundled): the index's files, read once
+            with psycopg.connect(url, autocommit=True) as conn:
+                folder = Path(str(conn.execute("SHOW data_directory").fetchone()[0]))  # type: ignore[index]
+                files = [
+                    str(r[0])
+                    for r in conn.execute(
+                        "SELECT pg_relation_filepath(name::regclass) FROM vector_indexes"
+                    )
+                ]
+            started, read = time.perf_counter(), 0
+            for name in files:
+                for part in sorted(folder.glob(name + "*")):  # 1 GB segments: name, name.1, ...
+                    if part.name == Path(name).name or part.name.startswith(Path(name).name + "."):
+                        with part.open("rb") as f:
+                            while chunk := f.read(1 << 24):
+                                read += len(chunk)
+            print(
+                f"HNSW index read into the OS cache: {read / 1e6:,.0f} MB in "
+                f"{time.perf_counter() - started:.0f} s"
+            )
+        if any("memory" in c[0] for c in cases):  # the two servers' in-memory BM25
+            sqlite.keep_bm25_in_memory(wait=True)
+            started = time.perf_counter()
+            memory.keep_bm25_in_memory(wait=True)
+            print(f"Postgres in-memory BM25 built in {time.perf_counter() - started:.0f} s")
         print(
             f"\n{len(qs)} queries, k = 10, {copied.target['chunks']} chunks\n"
             f"{'search':34} {'SQLite p50':>10} {'p95':>7} {'Postgres p50':>12} {'p95':>7} "

@@ -89,10 +89,13 @@ HNSW_SMALL = (16, 64)
 pgvector's defaults, the cheapest to insert into."""
 HNSW_LARGE = (48, 128)
 """The same for an index built over at least `LARGE_INDEX` vectors at once (`cairn migrate`,
-`PostgresStore.rebuild_vector_index`): at a million chunks of bench/million.py's set the
-defaults reach recall@10 0.52 at `ef_search` 200, these 0.851, and 0.947 at 1,000
-(bench/pg_ann_params.py, docs/benchmarks.md); inserting into them costs about twice as much
-(Python docs ingest: Postgres 37 s with the defaults, 88 s with these, bench/pg_ingest.py)."""
+`PostgresStore.rebuild_vector_indexes`). At a million chunks of bench/million.py's set,
+recall@10 at `ef_search` 1,000: the defaults 0.52 at 200 (docs/benchmarks.md); 48 links
+0.909 and 32 links 0.872 built by the store over its `embeddings` table, 32 links 0.947
+built over the same vectors in a table of their own in rowid order (bench/pg_ann_params.py):
+HNSW builds vary, and none reaches 0.95 here. Inserting into them costs about twice as much
+(Python docs ingest: Postgres 37 s with the defaults, 88 s with 32 links, bench/pg_ingest.py),
+so a write's first vectors get `HNSW_SMALL`."""
 LARGE_INDEX = 200_000
 """Vectors from which an index is built with `HNSW_LARGE`."""
 _EF_MAX = 1000
