@@ -301,7 +301,8 @@ class PostgresStore:
             rows = db.execute(
                 "SELECT v.model, v.name, c.reloptions, (SELECT COUNT(*) FROM embeddings e "
                 "WHERE e.model = v.model) FROM vector_indexes v "
-                "LEFT JOIN pg_class c ON c.relname = v.name ORDER BY v.model"
+                "LEFT JOIN pg_class c ON c.oid = to_regclass(quote_ident(v.name)) "
+                "ORDER BY v.model"
             ).fetchall()
         found = []
         for model, name, options, count in rows:
