@@ -2,6 +2,10 @@
 build and the peak, for one SQLite store, in a fresh process.
 
     .venv/bin/python bench/bm25_memory.py .cairn/cairn.db [LABEL]
+    PYTHONPATH=src .venv/bin/python bench/bm25_memory.py postgresql://... [LABEL]
+
+(a Postgres store's URL: the copy of its postings a server replica keeps, built as
+`PostgresStore.keep_bm25_in_memory` builds it, the store opened before `before` is read).
 
 Run it once per checkout to compare two versions of the code on the same store (each in its
 own process, so each RSS is its own): `PYTHONPATH=<checkout>/src .venv/bin/python ...`.
@@ -31,11 +35,20 @@ def main() -> None:
     from cairn.store.bm25 import BM25Index
 
     args = [a for a in sys.argv[1:] if a != "--rebuild"]
-    db = Path(args[0])
     label = args[1] if len(args) > 1 else "build"
-    before = rss_mb()
-    started = time.perf_counter()
-    index = BM25Index.build(db, "chunks_fts", (1.0, 1.0))
+    if args[0].startswith("postgresql://"):
+        from cairn.store.postgres import PostgresStore
+
+        store = PostgresStore(args[0])
+        store.generation()  # the pool's first connection, before the measure
+        before = rss_mb()
+        started = time.perf_counter()
+        index = store._memory.build()
+    else:
+        db = Path(args[0])
+        before = rss_mb()
+        started = time.perf_counter()
+        index = BM25Index.build(db, "chunks_fts", (1.0, 1.0))
     seconds = time.perf_counter() - started
     after = rss_mb()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -45,9 +58,9 @@ def main() -> None:
         f"{before:.0f} MB, after {after:.0f} MB (+{after - before:.0f}), peak {peak:.0f} MB "
         f"(+{peak - before:.0f}); top hit {top[0][0] if top else None}"
     )
-    if "--rebuild" in sys.argv:
+    if "--rebuild" in sys.argv and not args[0].startswith("postgresql://"):
         held = rss_mb()
-        again = BM25Index.build(db, "chunks_fts", (1.0, 1.0), index.tokenizer)
+        again = BM25Index.build(Path(args[0]), "chunks_fts", (1.0, 1.0), index.tokenizer)
         peak_again = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
             f"{label} rebuilt while the first is held: RSS {held:.0f} MB before, "
