@@ -184,7 +184,16 @@ def _copy_rows(
     dims: dict[str, int] = {}
     counts: dict[str, int] = {}
     with db.cursor() as cur, cur.copy("COPY embeddings (model, hash, vector) FROM STDIN") as copy:
-        for rows in _batches(src.execute("SELECT model, hash, vector FROM embeddings")):
+        # in the order ingest wrote them (their first chunk's rowid), as an index grown by
+        # ingest sees them: an HNSW build over a million vectors in hash order scored
+        # recall@10 0.900 against 0.947 in rowid order (docs/benchmarks.md)
+        for rows in _batches(
+            src.execute(
+                "SELECT e.model, e.hash, e.vector FROM embeddings e LEFT JOIN "
+                "(SELECT hash, MIN(rowid) AS first FROM chunks GROUP BY hash) c "
+                "ON c.hash = e.hash ORDER BY e.model, c.first IS NULL, c.first, e.hash"
+            )
+        ):
             for model, h, blob in rows:
                 vector = np.frombuffer(blob, dtype=np.float32)
                 dims.setdefault(model, len(vector))
