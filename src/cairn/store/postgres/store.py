@@ -92,8 +92,9 @@ HNSW_LARGE = (48, 128)
 `PostgresStore.rebuild_vector_indexes`). At a million chunks of bench/million.py's set,
 recall@10 at `ef_search` 1,000: the defaults 0.52 at 200 (docs/benchmarks.md); 48 links
 0.909 and 32 links 0.872 built by the store over its `embeddings` table, 32 links 0.947
-built over the same vectors in a table of their own in rowid order (bench/pg_ann_params.py):
-HNSW builds vary, and none reaches 0.95 here. Inserting into them costs about twice as much
+built over the same vectors in a table of their own in rowid order (bench/pg_ann_params.py),
+0.900 over that table in hash order, the order `cairn migrate` inserted them until it took
+rowid order: none reaches 0.95 here. Inserting into them costs about twice as much
 (Python docs ingest: Postgres 37 s with the defaults, 88 s with 32 links, bench/pg_ingest.py),
 so a write's first vectors get `HNSW_SMALL`."""
 LARGE_INDEX = 200_000
