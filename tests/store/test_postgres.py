@@ -22,42 +22,33 @@ pytestmark = [
 ]
 
 
-class TestPostgresStore(StoreConformance):
-    @pytest.fixture(autouse=True)
-    def _server(self, postgres: PostgresServer) -> None:
-        self.server = postgres
-        self.urls: dict[Path, str] = {}
-
-    def make_store(self, folder: Path) -> Store:
-        from cairn.store.postgres import PostgresStore
-
-        url = self.urls.get(folder)
-        if url is None:
-            url = self.urls[folder] = self.server.new_database()
-        return PostgresStore(url)
-
-
-class TestPostgresStoreBM25InMemory(StoreConformance):
-    """Every lexical query ranked by the in-memory copy of the postings, of the current
-    generation (a server replica's ranking once its index is built)."""
-
-    @pytest.fixture(autouse=True)
-    def _server(self, postgres: PostgresServer) -> None:
-        self.server = postgres
-        self.urls: dict[Path, str] = {}
-
-    def make_store(self, folder: Path) -> Store:
-        url = self.urls.get(folder)
-        if url is None:
-            url = self.urls[folder] = self.server.new_database()
-        return _BM25InMemory(url)
-
-
 class _BM25InMemory(PostgresStore):
     def lexical_ranking(self, query: str, k: int, filters: Filters | None = None) -> list[Ranked]:
         self.keep_bm25_in_memory(wait=True)
         assert self.bm25_covers(self.generation())
         return super().lexical_ranking(query, k, filters)
+
+
+class TestPostgresStore(StoreConformance):
+    store_type: type[PostgresStore] = PostgresStore
+
+    @pytest.fixture(autouse=True)
+    def _server(self, postgres: PostgresServer) -> None:
+        self.server = postgres
+        self.urls: dict[Path, str] = {}
+
+    def make_store(self, folder: Path) -> Store:
+        url = self.urls.get(folder)
+        if url is None:
+            url = self.urls[folder] = self.server.new_database()
+        return self.store_type(url)
+
+
+class TestPostgresStoreBM25InMemory(TestPostgresStore):
+    """Every lexical query ranked by the in-memory copy of the postings, of the current
+    generation (a server replica's ranking once its index is built)."""
+
+    store_type = _BM25InMemory
 
 
 def test_the_in_memory_ranking_is_the_sql_ranking(postgres: PostgresServer) -> None:
