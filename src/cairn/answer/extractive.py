@@ -62,10 +62,18 @@ def chunk_units(text: str) -> list[tuple[int, int, bool]]:
     """
     units: list[tuple[int, int, bool]] = []
     offset = 0
+    introduced = False  # the previous paragraph ended in ":"
     for para in text.split("\n\n"):
         start = offset
         offset += len(para) + 2
         if not para.strip():
+            continue
+        after_intro, introduced = introduced, para.rstrip().endswith(":")
+        if after_intro and _is_command(para):
+            # "run the venv module ...:" then "python3 -m venv tutorial-env": one line of
+            # code whose block markers the text lost; quoted whole, like any code block.
+            lead = len(para) - len(para.lstrip())
+            units.append((start + lead, start + len(para.rstrip()), True))
             continue
         if _is_list(para):
             for item_start, item_end in _list_items(para):
@@ -81,6 +89,18 @@ def chunk_units(text: str) -> list[tuple[int, int, bool]]:
             continue
         units.extend((start + s, start + e, False) for s, e in split_sentences(para))
     return units
+
+
+def _is_command(para: str) -> bool:
+    """A single short line that reads as no sentence: no punctuation at its end and no run of
+    four lowercase words (a shell command, a call, a path)."""
+    line = para.strip()
+    return (
+        "\n" not in line
+        and 0 < len(line) <= 160
+        and not line.endswith((".", "!", "?", ":", ";", ","))
+        and not re.search(r"[a-z]{3,} [a-z]{3,} [a-z]{3,} [a-z]{3,}", line)
+    )
 
 
 def _similar(a: str, b: str) -> bool:
@@ -268,9 +288,11 @@ class ExtractiveAnswerer:
     def _choose(self, a: Assessment) -> list[_Unit]:
         units, logits = a.units, a.logits
         ranked = sorted(range(len(units)), key=lambda i: -logits[i])
-        direct = [i for i in ranked if not _aside(units[i].text)]
+        direct = [i for i in ranked if not _aside(units[i].text) and not _dangling(units, i)]
         if direct:
-            ranked = direct  # never a "See also" when something answers directly
+            # Never a "See also" when something answers directly, nor an introduction ("...
+            # in this directory tree:") whose example the chunk cut off.
+            ranked = direct
         top = logits[ranked[0]]
         chosen = [ranked[0]]
         sources = {units[ranked[0]].hit}
@@ -313,12 +335,18 @@ class ExtractiveAnswerer:
                 note = next((i for i in notes if a.logits[i] >= floor), None)
             if note is not None:
                 out.append(note)
-        if a.kind in ("api", "how-to"):
-            # A quoted description brings the signature it describes.
-            for i in list(out):
-                first = i - units[i].index
-                if 0 < units[i].index <= 2 and _looks_like_signature(units[first].text):
-                    out.append(first)
+        # A quoted description brings the signature it describes ("Return the cube root of
+        # x." names nothing without "math.cbrt(x)"), whatever the question's kind, and the
+        # entry's "New in version" note: when the API can be used at all.
+        for i in list(out):
+            first = i - units[i].index
+            if 0 < units[i].index <= 2 and _looks_like_signature(units[first].text):
+                out.append(first)
+                out.extend(
+                    j
+                    for j in range(first + 1, min(first + 6, len(units)))
+                    if same_chunk(first, j) and _NEW_IN.match(units[j].text)
+                )
         if a.kind == "api":
             top = ranked[0]
             first = top - units[top].index
@@ -416,6 +444,17 @@ _VERSION_NOTE = re.compile(
     re.IGNORECASE,
 )
 _ASIDE = re.compile(r"^\s*(?:see also\b|see\s)|\bsee also\b", re.IGNORECASE)
+
+
+_NEW_IN = re.compile(r"^\s*(?:new|added) in version\s+\d[\d.]*\.?\s*$", re.IGNORECASE)
+
+
+def _dangling(units: Sequence[_Unit], i: int) -> bool:
+    """An introduction ending in ":" with nothing after it in its chunk."""
+    nxt = i + 1
+    return units[i].text.rstrip().endswith(":") and (
+        nxt >= len(units) or units[nxt].hit != units[i].hit
+    )
 
 
 def _looks_like_signature(text: str) -> bool:
