@@ -290,8 +290,8 @@ class ExtractiveAnswerer:
         ranked = sorted(range(len(units)), key=lambda i: -logits[i])
         direct = [i for i in ranked if not _aside(units[i].text) and not _dangling(units, i)]
         if direct:
-            # Never a "See also" when something answers directly, nor an introduction ("...
-            # in this directory tree:") whose example the chunk cut off.
+            # Never a "See also" when something answers directly, nor an introduction
+            # ("... in this directory tree:") whose example the chunk cut off.
             ranked = direct
         top = logits[ranked[0]]
         chosen = [ranked[0]]
