@@ -4,6 +4,7 @@ a real Postgres with pgvector."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -310,3 +311,39 @@ def test_kept_fingerprints_follow_this_stores_writes_and_another_replicas(
     finally:
         a.close()
         b.close()
+
+
+def test_the_beam_grows_with_the_corpus_from_the_planners_estimate(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `EF_GROWS_PAST` indexed chunks `ef_search` grows with the corpus, whose size is
+    the planner's estimate once there is one (no count of every chunk after each write):
+    a beam of 10 grown to 1,000 over 1,000 vectors finds the exact top 10."""
+    import psycopg
+
+    import cairn.store.postgres.store as module
+    from cairn.store.postgres import PostgresStore
+
+    store, _ = _filtered_store(postgres, ef_search=10)
+    assert isinstance(store, PostgresStore)
+    rng = np.random.default_rng(5)
+    try:
+        with psycopg.connect(store.url, autocommit=True) as conn:
+            conn.execute("ANALYZE chunks")
+            rows = conn.execute(
+                "SELECT c.id, e.vector::text FROM chunks c JOIN embeddings e ON e.hash = c.hash"
+            ).fetchall()
+        vectors = {cid: np.array(json.loads(v), dtype=np.float32) for cid, v in rows}
+        monkeypatch.setattr(module, "EF_GROWS_PAST", 10)
+
+        def counted(*args: object) -> tuple[int, int]:
+            raise AssertionError("the chunks were counted")
+
+        monkeypatch.setattr(store, "_scope_stats", counted)
+        for _ in range(5):
+            query = rng.standard_normal(32).astype(np.float32)
+            cos = {c: float(v @ query / np.linalg.norm(v)) for c, v in vectors.items()}
+            exact = sorted(cos, key=lambda c: -cos[c])[:10]
+            assert [r.chunk_id for r in store.dense_ranking(query, 10, model=MODEL)] == exact
+    finally:
+        store.close()

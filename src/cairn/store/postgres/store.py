@@ -924,7 +924,11 @@ class PostgresStore:
             return []
         with self._read() as db:
             generation = _generation(db)
-            row = db.execute("SELECT dim FROM vector_indexes WHERE model = %s", (model,)).fetchone()
+            row = db.execute(
+                "SELECT dim, (SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass) "
+                "FROM vector_indexes WHERE model = %s",
+                (model,),
+            ).fetchone()
             if row is None:
                 return []
             dim = int(row[0])
@@ -935,7 +939,13 @@ class PostgresStore:
                 )
             where, params = filter_sql(filters, self._glob_docs(db, generation, filters))
             ef = max(int(self.ef_search), k)
-            indexed, _ = self._scope_stats(db, generation, None)
+            # The beam follows the corpus's size: the planner's estimate of it (kept by
+            # autovacuum) is enough for that, where counting a million chunks after every
+            # write would cost a query ~100 ms; exact only before any estimate exists.
+            estimate = float(row[1])
+            indexed = (
+                int(estimate) if estimate >= 0 else self._scope_stats(db, generation, None)[0]
+            )
             if indexed > EF_GROWS_PAST:  # a larger graph needs a wider beam for the same recall
                 ef = min(_EF_MAX, max(ef, math.ceil(ef * indexed / EF_GROWS_PAST)))
             exact = False
