@@ -38,12 +38,13 @@ def main() -> None:
     label = args[1] if len(args) > 1 else "build"
     if args[0].startswith("postgresql://"):
         from cairn.store.postgres import PostgresStore
+        from cairn.store.postgres.memory import build
 
         store = PostgresStore(args[0])
         store.generation()  # the pool's first connection, before the measure
         before = rss_mb()
         started = time.perf_counter()
-        index = store._memory.build()
+        index = build(store._db, 1.0, store._query_tokens)
     else:
         db = Path(args[0])
         before = rss_mb()

@@ -106,7 +106,7 @@ def test_same_ranking_and_scores_as_fts5(
 
 def test_phrase_terms_are_ranked_in_memory(stores: tuple[SQLiteStore, SQLiteStore]) -> None:
     _, memory = stores
-    index = memory._lexical._index
+    index = memory._lexical._kept.index
     assert index is not None
     calls: list[str] = []
 
@@ -126,7 +126,7 @@ def test_a_changed_corpus_is_never_ranked_with_a_stale_index(
     stores: tuple[SQLiteStore, SQLiteStore],
 ) -> None:
     fts, memory = stores
-    stale = memory._lexical._index
+    stale = memory._lexical._kept.index
     assert stale is not None
     doc, chunks = make_doc("new", "new.md", ["brandnewword appears here with dataclass"])
     write(fts, doc, chunks)
@@ -134,7 +134,7 @@ def test_a_changed_corpus_is_never_ranked_with_a_stale_index(
     assert [r.chunk_id for r in memory.lexical_ranking("brandnewword", 5)] == ["new-0"]
     memory.keep_bm25_in_memory(wait=True)
     assert memory.bm25_covers(memory.generation())
-    assert memory._lexical._index is not stale
+    assert memory._lexical._kept.index is not stale
     assert [r.chunk_id for r in memory.lexical_ranking("brandnewword", 5)] == ["new-0"]
     # a phrase fetched for an older generation is refused rather than mixed in
     assert memory._lexical._phrase("default_factory", stale.generation, 2) is None

@@ -50,7 +50,7 @@ from cairn.store.base import DocumentInfo, NearDuplicates, Vector, WriteResult, 
 from cairn.store.bm25 import K1, B, BM25Index, QueryTokenizer
 from cairn.store.fts import indexed_body, query_terms
 from cairn.store.postgres.filters import filter_sql, principals_sql
-from cairn.store.postgres.memory import MemoryBM25
+from cairn.store.postgres.memory import kept_index
 from cairn.store.postgres.schema import MIGRATIONS, TOKENIZE
 from cairn.store.postgres.tokens import ChunkTokenizer, Tokenized
 from cairn.store.sqlite.rows import heading
@@ -153,7 +153,7 @@ class PostgresStore:
         # ACL (JSON) -> (generation, {doc id: {chunk id: fingerprint}})
         self._fingerprints: OrderedDict[str, tuple[int, dict[str, dict[str, int]]]] = OrderedDict()
         self._vector_type: Any = None  # psycopg's TypeInfo of pgvector's `vector`, once seen
-        self._memory = MemoryBM25(self._db, heading_weight, self._query_tokens)
+        self._memory = kept_index(self._db, heading_weight, self._query_tokens)
         self._allowed_rows: OrderedDict[tuple[int, Filters], frozenset[int]] = OrderedDict()
         self._indexed: dict[str, int] = {}  # model -> dimension of its HNSW index, once seen
 
@@ -943,9 +943,7 @@ class PostgresStore:
             # autovacuum) is enough for that, where counting a million chunks after every
             # write would cost a query ~100 ms; exact only before any estimate exists.
             estimate = float(row[1])
-            indexed = (
-                int(estimate) if estimate >= 0 else self._scope_stats(db, generation, None)[0]
-            )
+            indexed = int(estimate) if estimate >= 0 else self._scope_stats(db, generation, None)[0]
             if indexed > EF_GROWS_PAST:  # a larger graph needs a wider beam for the same recall
                 ef = min(_EF_MAX, max(ef, math.ceil(ef * indexed / EF_GROWS_PAST)))
             exact = False

@@ -33,6 +33,7 @@ from cairn.store.bm25 import (
     top_k,
 )
 from cairn.store.fts import fts_match, query_terms
+from cairn.store.kept import KeptIndex
 from cairn.store.vectors import Masks
 from cairn.types import Ranked
 
@@ -53,11 +54,14 @@ class LexicalIndex:
         self._path = path
         self._heading_weight = heading_weight
         self._generation = generation
-        self._lock = threading.Lock()  # one thread starts a build
-        self._wanted = False
-        self._index: BM25Index | None = None
-        self._thread: threading.Thread | None = None
-        self._closed = False
+        self._lock = threading.Lock()
+        self._kept = KeptIndex(
+            self._build,
+            generation,
+            errors=(sqlite3.Error, StoreError),
+            fallback="uses FTS5",
+            name="cairn-bm25",
+        )
         self._tokenizer: QueryTokenizer | None = None
         self._lengths: tuple[int, _Lengths] | None = None  # (generation, row lengths)
         self._lengths_lock = threading.Lock()
@@ -75,7 +79,7 @@ class LexicalIndex:
         match = fts_match(query)
         if match is None or k <= 0:
             return []
-        index = self._memory(generation)
+        index = self._kept.at(generation)
         if index is not None:
             in_memory = index.rank(query_terms(query), k, allowed, self._phrase, scope)
             if in_memory is not None:
@@ -227,47 +231,18 @@ class LexicalIndex:
     def keep_in_memory(self, *, wait: bool = False) -> None:
         """Rank with an in-memory copy of the BM25 index, built in the background now and
         after every change to the corpus; FTS5 answers until it is ready."""
-        self._wanted = True
-        self._start_build()
-        if wait:
-            thread = self._thread
-            if thread is not None:
-                thread.join()
+        self._kept.keep(wait=wait)
 
     def covers(self, generation: int) -> bool:
-        index = self._index
-        return index is not None and index.generation == generation
+        return self._kept.covers(generation)
 
-    def _memory(self, generation: int) -> BM25Index | None:
-        if self.covers(generation):
-            return self._index
-        if self._wanted:
-            self._start_build()
-        return None
-
-    def _start_build(self) -> None:
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._thread = threading.Thread(target=self._build, name="cairn-bm25", daemon=True)
-            self._thread.start()
-
-    def _build(self) -> None:
-        while True:
-            previous = self._index
-            try:
-                index = BM25Index.build(
-                    self._path,
-                    "chunks_fts",
-                    (self._heading_weight, 1.0),
-                    previous.tokenizer if previous is not None else None,
-                )
-            except (sqlite3.Error, StoreError) as exc:  # FTS5 keeps answering meanwhile
-                log.warning("in-memory BM25 index not built (%s); lexical search uses FTS5", exc)
-                return
-            self._index = index
-            if self._generation() == index.generation or self._closed:
-                return
+    def _build(self, previous: BM25Index | None) -> BM25Index:
+        return BM25Index.build(
+            self._path,
+            "chunks_fts",
+            (self._heading_weight, 1.0),
+            previous.tokenizer if previous is not None else None,
+        )
 
     def _phrase(self, phrase: str, generation: int, columns: int) -> list[tuple[float, ...]] | None:
         """`bm25.PhraseFetch` on this database."""
@@ -292,12 +267,10 @@ class LexicalIndex:
         return [tuple(float(v) for v in r) for r in rows]
 
     def close(self) -> None:
-        self._closed = True
-        thread = self._thread
-        if thread is not None:
-            thread.join()
-        if self._index is not None:
-            self._index.tokenizer.close()
+        self._kept.close()
+        self._kept.wait()
+        if self._kept.index is not None:
+            self._kept.index.tokenizer.close()
         if self._tokenizer is not None:
             self._tokenizer.close()
 
