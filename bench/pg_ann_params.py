@@ -37,10 +37,17 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--url", help="a Postgres with pgvector (default: start one)")
     parser.add_argument(
-        "--build", nargs="+", default=["16:64", "32:128"], help="m:ef_construction pairs"
+        "--build", nargs="*", default=["16:64", "32:128"], help="m:ef_construction pairs"
     )
     parser.add_argument("--ef", type=int, nargs="+", default=[200, 400, 1000])
     parser.add_argument("--maintenance-work-mem", default="8GB")
+    parser.add_argument(
+        "--ivf",
+        nargs="+",
+        default=[],
+        metavar="LISTS:PROBES,PROBES",
+        help="also IVFFlat builds (lists) searched with these probes, e.g. 1000:10,40",
+    )
     args = parser.parse_args()
     run = args.db.parent / f"run-{args.db.stem}"
     exact = json.loads((run / "exact.json").read_text())["dense_all"]["ids"]
@@ -108,6 +115,36 @@ def main() -> None:
                         recalls.append(len(set(got) & set(want)) / len(want))
                     print(
                         f"{m:3d} {ef_construction:5d} {ef:5d} {np.mean(recalls):9.3f} "
+                        f"{percentile(times, 50):7.2f} {percentile(times, 95):7.2f}",
+                        flush=True,
+                    )
+            for build in args.ivf:
+                lists, probes = build.split(":")
+                conn.execute("DROP INDEX IF EXISTS ann_hnsw")
+                conn.execute("DROP INDEX IF EXISTS ann_ivf")
+                started = time.perf_counter()
+                conn.execute(
+                    f"CREATE INDEX ann_ivf ON ann_vectors USING ivfflat (v vector_cosine_ops) "
+                    f"WITH (lists = {int(lists)})"
+                )
+                size = conn.execute("SELECT pg_relation_size('ann_ivf')").fetchone()
+                print(
+                    f"ivfflat lists={lists}: built in {time.perf_counter() - started:.0f} s, "
+                    f"{(size[0] if size else 0) / 1e6:,.0f} MB",
+                    flush=True,
+                )
+                for probe in (int(p) for p in probes.split(",")):
+                    conn.execute(f"SET ivfflat.probes = {probe}")
+                    for query in queries[:10]:  # warm up
+                        _nearest(conn, query)
+                    times, recalls = [], []
+                    for query, want in zip(queries, truth, strict=True):
+                        t = time.perf_counter()
+                        got = _nearest(conn, query)
+                        times.append((time.perf_counter() - t) * 1000)
+                        recalls.append(len(set(got) & set(want)) / len(want))
+                    print(
+                        f"ivf {lists:>5} probes {probe:5d} {np.mean(recalls):9.3f} "
                         f"{percentile(times, 50):7.2f} {percentile(times, 95):7.2f}",
                         flush=True,
                     )

@@ -337,14 +337,38 @@ def test_an_index_built_over_many_vectors_gets_the_large_build(
     written = PostgresStore(postgres.new_database())
     write(written, *make_doc("w", "w.md", ["one chunk"]))
     [small] = written.vector_indexes()
-    assert small.built == module.HNSW_SMALL == (16, 64) and small.vectors == 1
+    assert str(small.built) == "hnsw (m=16, ef_construction=64)" and small.vectors == 1
+    assert not small.outgrown
     monkeypatch.setattr(module, "LARGE_INDEX", 10)
     copied = PostgresStore(postgres.new_database())
     assert copy_store(tmp_path / "cairn.db", copied).matches
-    [large] = copied.vector_indexes()
-    assert large.vectors == 12 and large.built == large.wanted == module.HNSW_LARGE
+    [large] = copied.vector_indexes()  # read back from Postgres's catalogue
+    assert large.vectors == 12 and large.built == large.wanted
+    assert str(large.built) == "ivfflat (lists=100)" and not large.outgrown
+    assert large.name.startswith("embeddings_ivfflat_")
+    # searched through the IVFFlat index: every chunk's own vector finds it first
+    from cairn.testing.store import EMBEDDER, MODEL
+
+    for i in range(3):
+        text = f"chunk {i} {i} text"
+        [top] = copied.dense_ranking(EMBEDDER.embed([text])[0], 1, model=MODEL)
+        assert top.chunk_id == f"d{i}-{i}" and top.score == pytest.approx(1.0, abs=1e-5)
     written.close()
     copied.close()
+
+
+def test_ivf_lists_and_probes_follow_the_corpus() -> None:
+    from cairn.store.postgres import store as module
+
+    assert module.ivf_lists(200_000) == 200 and module.ivf_lists(1_000_101) == 1000
+    assert module.ivf_lists(4_000_000) == 2000 and module.ivf_lists(10) == 100
+    assert module.wanted_build(199_999).method == "hnsw"
+    assert str(module.wanted_build(1_000_000)) == "ivfflat (lists=1000)"
+    built = module.IndexBuild("ivfflat", (("lists", 1000),))
+    grown = module.VectorIndexBuild("m", "x", 1_900_000, built, module.wanted_build(1_900_000))
+    assert not grown.outgrown  # 1,378 lists wanted: not yet twice the 1,000 it has
+    doubled = grown._replace(vectors=4_000_000, wanted=module.wanted_build(4_000_000))
+    assert doubled.outgrown
 
 
 def test_an_outgrown_index_is_rebuilt_while_searches_go_on(
@@ -361,13 +385,20 @@ def test_an_outgrown_index_is_rebuilt_while_searches_go_on(
     assert store.rebuild_vector_indexes() == []  # nothing outgrown: nothing done
     monkeypatch.setattr(module, "LARGE_INDEX", 10)
     [index] = store.vector_indexes()
-    assert index.built == module.HNSW_SMALL and index.wanted == module.HNSW_LARGE
+    assert index.built.method == "hnsw" and index.wanted.method == "ivfflat"
+    assert index.outgrown
     [rebuilt] = store.rebuild_vector_indexes()
-    assert rebuilt.built == module.HNSW_LARGE
+    assert str(rebuilt.built) == "ivfflat (lists=100)" and rebuilt.name != index.name
     assert store.vector_indexes() == [rebuilt]  # read back from Postgres's catalogue
+    with store._single() as db:  # the HNSW index is gone, the IVFFlat one valid
+        names = [r[0] for r in db.execute("SELECT indexname FROM pg_indexes").fetchall()]
+        assert index.name not in names and rebuilt.name in names
     assert [r.chunk_id for r in store.dense_ranking(query, 5, model=MODEL)] == before
     write(store, *make_doc("d9", "9.md", ["zephyr 9 0"]))  # writes go on into the new one
     assert store.vector_indexes()[0].vectors == 13
+    assert store.rebuild_vector_indexes() == []  # nothing outgrown any more
+    [again] = store.rebuild_vector_indexes(all_of_them=True)  # the same method: reindexed
+    assert again.name == rebuilt.name and str(again.built) == "ivfflat (lists=100)"
     store.close()
 
 

@@ -347,3 +347,25 @@ def test_the_beam_grows_with_the_corpus_from_the_planners_estimate(
             assert [r.chunk_id for r in store.dense_ranking(query, 10, model=MODEL)] == exact
     finally:
         store.close()
+
+
+def test_a_selective_filter_still_returns_k_rows_through_an_ivfflat_index(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An IVFFlat index probes a share of its lists; under a filter 2% of the chunks pass, the
+    iterative scan probes more until `k` rows pass."""
+    import cairn.store.postgres.store as module
+    from cairn.store.postgres import PostgresStore
+
+    store, staff = _filtered_store(postgres, exact_below=0)
+    assert isinstance(store, PostgresStore)
+    try:
+        monkeypatch.setattr(module, "LARGE_INDEX", 10)
+        [index] = store.rebuild_vector_indexes()
+        assert index.built.method == "ivfflat"
+        query = np.random.default_rng(9).standard_normal(32).astype(np.float32)
+        found = store.dense_ranking(query, 10, Filters(principals=("staff",)), model=MODEL)
+        assert len(found) == 10 and {r.chunk_id for r in found} <= staff.keys()
+        assert [r.score for r in found] == sorted((r.score for r in found), reverse=True)
+    finally:
+        store.close()

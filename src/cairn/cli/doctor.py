@@ -117,30 +117,25 @@ def _check_workspace(
 
 
 def _vector_indexes(store: object, checks: dict[str, str], rebuild: bool) -> list[tuple[str, str]]:
-    """The Postgres store's HNSW indexes: rebuilt when asked, a problem when the corpus has
-    outgrown the build a first write chose (recall falls as the graph grows)."""
+    """The Postgres store's vector indexes: rebuilt when asked, a problem when the corpus has
+    outgrown the build they have (recall falls as an HNSW graph grows past what its first
+    write built it for, or as an IVFFlat index's lists fill up)."""
     from cairn.store.postgres import PostgresStore
 
     if not isinstance(store, PostgresStore):
         return []
     if rebuild:
         for index in store.rebuild_vector_indexes():
-            checks[f"rebuilt vector index ({index.model})"] = (
-                f"m={index.built[0]}, ef_construction={index.built[1]}"
-            )
+            checks[f"rebuilt vector index ({index.model})"] = str(index.built)
     problems = []
     for index in store.vector_indexes():
-        m, ef_construction = index.built
-        checks[f"vector index ({index.model})"] = (
-            f"{index.vectors} vectors, m={m}, ef_construction={ef_construction}"
-        )
-        if index.built != index.wanted:
+        checks[f"vector index ({index.model})"] = f"{index.vectors} vectors, {index.built}"
+        if index.outgrown:
             problems.append(
                 (
                     f"the vector index of {index.model} holds {index.vectors} vectors but was "
-                    f"built for a smaller corpus (m={m}, ef_construction={ef_construction}; "
-                    f"this size wants m={index.wanted[0]}, "
-                    f"ef_construction={index.wanted[1]}): dense recall falls",
+                    f"built for a smaller corpus ({index.built}; this size wants "
+                    f"{index.wanted}): dense recall falls",
                     "cairn doctor --rebuild-vector-indexes (searches and writes go on meanwhile)",
                 )
             )

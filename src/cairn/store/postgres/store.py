@@ -9,12 +9,13 @@ replica.
   cannot do (the model's first vectors create its index; a stored version whose chunks are
   canonical for duplicates elsewhere hands their place on) takes two.
 - Embeddings (keyed by model and chunk hash, the embedding cache) in a pgvector column,
-  with one HNSW index (cosine) per model, a partial expression index at the model's
-  dimension created with its first vector. Filters are part of the query and pgvector's
-  iterative index scans (`hnsw.iterative_scan`) keep reading the index until `k` rows pass
-  them, so a selective ACL filter still returns `k` rows; `hnsw.ef_search` grows with the
-  filter's selectivity (counted once per corpus generation), and a filter few chunks pass
-  is answered by comparing them all.
+  with one index (cosine) per model, a partial expression index at the model's dimension:
+  HNSW created with its first vector, IVFFlat when built over `LARGE_INDEX` vectors or more
+  at once (`cairn migrate`, `rebuild_vector_indexes`). Filters are part of the query and
+  pgvector's iterative index scans keep reading the index until `k` rows pass them, so a
+  selective ACL filter still returns `k` rows; HNSW's `ef_search` grows with the filter's
+  selectivity (counted once per corpus generation), and a filter few chunks pass is
+  answered by comparing them all.
 - BM25 computed in SQL from a `postings` table (term, chunk, counts and positions per
   column) holding FTS5's own tokens (`cairn.store.postgres.tokens`): the SQLite store's
   formula, with N, n(t) and the average length counted over the chunks the caller may read,
@@ -87,18 +88,17 @@ graph grows (bench/pg_ann_params.py, docs/benchmarks.md)."""
 HNSW_SMALL = (16, 64)
 """(links per node `m`, build beam `ef_construction`) of an HNSW index created by a write:
 pgvector's defaults, the cheapest to insert into."""
-HNSW_LARGE = (48, 128)
-"""The same for an index built over at least `LARGE_INDEX` vectors at once (`cairn migrate`,
-`PostgresStore.rebuild_vector_indexes`). At a million chunks of bench/million.py's set,
-recall@10 at `ef_search` 1,000: the defaults 0.52 at 200 (docs/benchmarks.md); 48 links
-0.909 and 32 links 0.872 built by the store over its `embeddings` table, 32 links 0.947
-built over the same vectors in a table of their own in rowid order (bench/pg_ann_params.py),
-0.900 over that table in hash order, the order `cairn migrate` inserted them until it took
-rowid order: none reaches 0.95 here. Inserting into them costs about twice as much
-(Python docs ingest: Postgres 37 s with the defaults, 88 s with 32 links, bench/pg_ingest.py),
-so a write's first vectors get `HNSW_SMALL`."""
 LARGE_INDEX = 200_000
-"""Vectors from which an index is built with `HNSW_LARGE`."""
+"""Vectors from which an index built over them at once (`cairn migrate`,
+`PostgresStore.rebuild_vector_indexes`) is an IVFFlat index instead. At a million chunks of
+bench/million.py's set (docs/benchmarks.md, "Postgres at a million chunks"), no HNSW build
+reached recall@10 0.95 within pgvector's largest `ef_search` (1,000): 0.923 with 48 links
+over the store's table, 0.947 with 32 over the vectors alone, and iterative scans reading
+3,000 candidates found no better ones; IVFFlat with 1,000 lists, built in 50 s instead of
+8-14 minutes, reaches 0.963 probing 60 of them (p95 72 ms, bench/pg_ann_params.py --ivf)."""
+IVF_PROBES = 0.06
+"""The share of an IVFFlat index's lists a search probes (`ivfflat.probes`): 0.952 at 5%,
+0.963 at 6%, 0.984 at 8% at a million chunks (p95 58, 72, 84 ms)."""
 _EF_MAX = 1000
 """pgvector's largest `hnsw.ef_search`."""
 """How far an iterative index scan may read to find `k` rows passing the filters."""
@@ -296,52 +296,72 @@ class PostgresStore:
         }
 
     def vector_indexes(self) -> list[VectorIndexBuild]:
-        """Each model's HNSW index: how many vectors it holds, how it was built, and how
-        its size says it should be (`hnsw_build`)."""
+        """Each model's vector index: how many vectors it holds, how it was built, and how
+        its size says it should be (`wanted_build`)."""
         with self._read() as db:
             rows = db.execute(
-                "SELECT v.model, v.name, c.reloptions, (SELECT COUNT(*) FROM embeddings e "
-                "WHERE e.model = v.model) FROM vector_indexes v "
+                "SELECT v.model, v.name, a.amname, c.reloptions, (SELECT COUNT(*) FROM "
+                "embeddings e WHERE e.model = v.model) FROM vector_indexes v "
                 "LEFT JOIN pg_class c ON c.oid = to_regclass(quote_ident(v.name)) "
-                "ORDER BY v.model"
+                "LEFT JOIN pg_am a ON a.oid = c.relam ORDER BY v.model"
             ).fetchall()
-        found = []
-        for model, name, options, count in rows:
-            built = dict(o.split("=", 1) for o in options or [])
-            found.append(
-                VectorIndexBuild(
-                    model,
-                    name,
-                    int(count),
-                    (int(built.get("m", 16)), int(built.get("ef_construction", 64))),
-                    hnsw_build(int(count)),
-                )
+        return [
+            VectorIndexBuild(
+                model, name, int(count), _read_build(method, options), wanted_build(int(count))
             )
-        return found
+            for model, name, method, options, count in rows
+        ]
 
     def rebuild_vector_indexes(self, *, all_of_them: bool = False) -> list[VectorIndexBuild]:
-        """Rebuild the HNSW indexes whose size has outgrown their build (all: `all_of_them`)
-        with the build their size calls for, without blocking searches or writes (`REINDEX
-        INDEX CONCURRENTLY`, which builds a new index beside the old one, then swaps them): a
-        store grown by ingest past `LARGE_INDEX` vectors keeps the small build its first
-        write chose until then. Returns the indexes rebuilt."""
+        """Rebuild the vector indexes the corpus has outgrown (`VectorIndexBuild.outgrown`;
+        all: `all_of_them`) with the build their size calls for, without blocking searches
+        or writes: the same method's index is rebuilt beside the old one and swapped for it
+        (`REINDEX INDEX CONCURRENTLY`); another method's is built beside it
+        (`CREATE INDEX CONCURRENTLY`), then replaces it. A store grown by ingest past
+        `LARGE_INDEX` vectors keeps the HNSW index its first write made until then.
+        Returns the indexes rebuilt."""
         from psycopg import sql
 
         rebuilt = []
         for index in self.vector_indexes():
-            if index.built == index.wanted and not all_of_them:
+            if not (index.outgrown or all_of_them):
                 continue
-            m, ef_construction = index.wanted
-            with self._single() as db:  # autocommit: REINDEX CONCURRENTLY runs outside one
-                db.execute(
-                    sql.SQL("ALTER INDEX {} SET (m = {}, ef_construction = {})").format(
-                        sql.Identifier(index.name), sql.Literal(m), sql.Literal(ef_construction)
+            build = index.wanted
+            with self._single() as db:  # autocommit: CONCURRENTLY runs outside a transaction
+                if build.method == index.built.method:
+                    options = sql.SQL(", ").join(
+                        sql.SQL(f"{k} = {int(v)}") for k, v in build.options
                     )
-                )
-                db.execute(
-                    sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(sql.Identifier(index.name))
-                )
-            rebuilt.append(index._replace(built=index.wanted))
+                    db.execute(
+                        sql.SQL("ALTER INDEX {} SET ({})").format(
+                            sql.Identifier(index.name), options
+                        )
+                    )
+                    db.execute(
+                        sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(sql.Identifier(index.name))
+                    )
+                    name = index.name
+                else:
+                    name = index_name(index.model, build.method)
+                    dim = int(
+                        db.execute(
+                            "SELECT dim FROM vector_indexes WHERE model = %s", (index.model,)
+                        ).fetchone()[0]
+                    )
+                    # a build interrupted before leaves an invalid index of that name
+                    db.execute(
+                        sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name))
+                    )
+                    _create_index(db, name, index.model, dim, build, concurrently=True)
+                    db.execute(
+                        "UPDATE vector_indexes SET name = %s WHERE model = %s", (name, index.model)
+                    )
+                    db.execute(
+                        sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                            sql.Identifier(index.name)
+                        )
+                    )
+            rebuilt.append(index._replace(name=name, built=build))
         return rebuilt
 
     # -- writes -------------------------------------------------------------------------
@@ -925,8 +945,10 @@ class PostgresStore:
         with self._read() as db:
             generation = _generation(db)
             row = db.execute(
-                "SELECT dim, (SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass) "
-                "FROM vector_indexes WHERE model = %s",
+                "SELECT v.dim, (SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass), "
+                "a.amname, c.reloptions FROM vector_indexes v "
+                "LEFT JOIN pg_class c ON c.oid = to_regclass(quote_ident(v.name)) "
+                "LEFT JOIN pg_am a ON a.oid = c.relam WHERE v.model = %s",
                 (model,),
             ).fetchone()
             if row is None:
@@ -966,12 +988,25 @@ class PostgresStore:
                 ).format(dim=sql.Literal(dim), model=sql.Literal(model), where=sql.SQL(where))
                 rows = db.execute(query, [*params, vector_text(vector), k]).fetchall()
                 return [Ranked(cid, float(s), dense=float(s)) for cid, s in rows]
-            db.execute(
-                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                "set_config('hnsw.ef_search', %s, true), "
-                "set_config('hnsw.max_scan_tuples', %s, true)",
-                (str(ef), str(MAX_SCAN_TUPLES)),
-            )
+            build = _read_build(row[2], row[3])
+            if build.method == "ivfflat":
+                # a share of the lists, not scaled by a filter's selectivity: the iterative
+                # scan probes more lists until `k` rows pass (an ACL filter is not clustered
+                # with the vectors, so the passing rows' nearest sit in the same lists)
+                lists = build.option("lists")
+                db.execute(
+                    "SELECT set_config('ivfflat.iterative_scan', 'relaxed_order', true), "
+                    "set_config('ivfflat.probes', %s, true), "
+                    "set_config('ivfflat.max_probes', %s, true)",
+                    (str(min(lists, max(1, math.ceil(lists * IVF_PROBES)))), str(lists)),
+                )
+            else:
+                db.execute(
+                    "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                    "set_config('hnsw.ef_search', %s, true), "
+                    "set_config('hnsw.max_scan_tuples', %s, true)",
+                    (str(ef), str(MAX_SCAN_TUPLES)),
+                )
             query = sql.SQL(
                 "WITH nearest AS MATERIALIZED (SELECT c.rowid, c.id, "
                 "(e.vector::vector({dim})) <=> %s::vector({dim}) AS distance "
@@ -1310,25 +1345,100 @@ def write_postings(db: Any, chunks: Sequence[tuple[int, Tokenized]]) -> None:
 _COPY_POSTINGS = "COPY postings (term, chunk, nh, nb, len, pos_h, pos_b) FROM STDIN"
 
 
+class IndexBuild(NamedTuple):
+    """How a vector index is built: pgvector's access method and its options."""
+
+    method: str
+    """`hnsw` or `ivfflat`."""
+    options: tuple[tuple[str, int], ...]
+
+    def __str__(self) -> str:
+        return f"{self.method} ({', '.join(f'{k}={v}' for k, v in self.options)})"
+
+    def option(self, name: str) -> int:
+        return dict(self.options)[name]
+
+
 class VectorIndexBuild(NamedTuple):
-    """A model's HNSW index: its vectors, and its (m, ef_construction) as built and as its
-    size calls for."""
+    """A model's vector index: its vectors, and its build as it is and as its size calls
+    for."""
 
     model: str
     name: str
     vectors: int
-    built: tuple[int, int]
-    wanted: tuple[int, int]
+    built: IndexBuild
+    wanted: IndexBuild
+
+    @property
+    def outgrown(self) -> bool:
+        """Whether the corpus has outgrown the build: an HNSW index a first write created
+        that now holds `LARGE_INDEX` vectors or more, or an IVFFlat index holding twice the
+        vectors its lists were chosen for (its recall falls as lists fill up)."""
+        if self.built.method != self.wanted.method:
+            return self.built.method == "hnsw"
+        if self.built.method == "hnsw":
+            return self.built != self.wanted
+        return self.wanted.option("lists") >= 2 * self.built.option("lists")
 
 
-def hnsw_build(vectors: int) -> tuple[int, int]:
-    """(m, ef_construction) of an HNSW index built over this many vectors."""
-    return HNSW_LARGE if vectors >= LARGE_INDEX else HNSW_SMALL
+def ivf_lists(vectors: int) -> int:
+    """IVFFlat lists for this many vectors (pgvector's guidance: rows / 1,000 up to a
+    million, the square root beyond)."""
+    if vectors > 1_000_000:
+        return math.isqrt(vectors)
+    return max(100, vectors // 1000)
+
+
+def wanted_build(vectors: int) -> IndexBuild:
+    """The build of an index made over this many vectors at once."""
+    if vectors >= LARGE_INDEX:
+        return IndexBuild("ivfflat", (("lists", ivf_lists(vectors)),))
+    m, ef_construction = HNSW_SMALL
+    return IndexBuild("hnsw", (("m", m), ("ef_construction", ef_construction)))
+
+
+def index_name(model: str, method: str) -> str:
+    return f"embeddings_{method}_{hashlib.sha1(model.encode()).hexdigest()[:16]}"
+
+
+def _create_index(
+    db: Any, name: str, model: str, dim: int, build: IndexBuild, *, concurrently: bool = False
+) -> None:
+    from psycopg import sql
+
+    db.execute(
+        sql.SQL(
+            "CREATE INDEX {} {} ON embeddings USING {} ((vector::vector({})) "
+            "vector_cosine_ops) WITH ({}) WHERE model = {}"
+        ).format(
+            sql.SQL("CONCURRENTLY") if concurrently else sql.SQL(""),
+            sql.Identifier(name),
+            sql.SQL(build.method),
+            sql.Literal(dim),
+            sql.SQL(", ").join(sql.SQL(f"{k} = {int(v)}") for k, v in build.options),
+            sql.Literal(model),
+        )
+    )
+
+
+def _read_build(method: str | None, options: Sequence[str] | None) -> IndexBuild:
+    """An index's build from Postgres's catalogue (pgvector's defaults where unset)."""
+    given = {k: int(v) for k, v in (o.split("=", 1) for o in options or [])}
+    if method == "ivfflat":
+        return IndexBuild("ivfflat", (("lists", given.get("lists", 100)),))
+    m, ef_construction = HNSW_SMALL
+    return IndexBuild(
+        "hnsw",
+        (
+            ("m", given.get("m", m)),
+            ("ef_construction", given.get("ef_construction", ef_construction)),
+        ),
+    )
 
 
 def ensure_vector_index(db: Any, model: str, dim: int, vectors: int = 0) -> None:
-    """The model's HNSW index, created with its first vectors (`vectors`: how many it is
-    built over, which chooses its parameters)."""
+    """The model's vector index, created with its first vectors (`vectors`: how many it is
+    built over, which chooses its build: `wanted_build`)."""
     row = db.execute("SELECT dim FROM vector_indexes WHERE model = %s", (model,)).fetchone()
     if row is not None:
         if int(row[0]) != dim:
@@ -1337,20 +1447,9 @@ def ensure_vector_index(db: Any, model: str, dim: int, vectors: int = 0) -> None
                 "embed with the model the store was built with, or use a new store"
             )
         return
-    from psycopg import sql
-
-    name = f"embeddings_hnsw_{hashlib.sha1(model.encode()).hexdigest()[:16]}"
-    db.execute(
-        sql.SQL(
-            "CREATE INDEX {} ON embeddings USING hnsw ((vector::vector({})) "
-            "vector_cosine_ops) WITH (m = {}, ef_construction = {}) WHERE model = {}"
-        ).format(
-            sql.Identifier(name),
-            sql.Literal(dim),
-            *(sql.Literal(v) for v in hnsw_build(vectors)),
-            sql.Literal(model),
-        )
-    )
+    build = wanted_build(vectors)
+    name = index_name(model, build.method)
+    _create_index(db, name, model, dim, build)
     db.execute(
         "INSERT INTO vector_indexes (model, dim, name) VALUES (%s, %s, %s)", (model, dim, name)
     )
