@@ -8,8 +8,9 @@ its run, `exact.json`). Needs a store whose index is IVFFlat (`cairn migrate` of
 vectors, or `cairn doctor --rebuild-vector-indexes`), e.g. the one bench/pg_search.py --url
 copied:
 
-    PYTHONPATH=src .venv/bin/python bench/pg_ivf_probes.py --db bench/.cache/million/n1000000-0.02.db \
-        --url postgresql://.../million2 --share 0.05 0.06 0.07 0.08 0.1
+    PYTHONPATH=src .venv/bin/python bench/pg_ivf_probes.py \
+        --db bench/.cache/million/n1000000-0.02.db --url postgresql://.../million2 \
+        --share 0.05 0.06 0.07 0.08 0.1
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def main() -> None:
     for name, (vectors, want) in sets.items():
         for share in args.share:
             module.IVF_PROBES = share
-            for label, filters, key in (("none", None, "dense_all"), ("staff", STAFF, "dense_staff")):
+            cases = (("none", None, "dense_all"), ("staff", STAFF, "dense_staff"))
+            for label, filters, key in cases:
                 for v in vectors[:10]:  # warm up
                     store.dense_ranking(v, 10, filters, model=embedder.name)
                 times, recalls = [], []
