@@ -262,7 +262,16 @@ def end_to_end(folder: Path, source: Path, rounds: int) -> None:
     from cairn.ingest.pipeline import ingest
 
     settings = load_settings()
-    embedder = StoredVectors(source, MiniLMEmbedder(settings.model_dir))
+    e = settings.embed  # the model as `cairn ingest` runs it (its precision names it)
+    model = MiniLMEmbedder(
+        settings.model_dir,
+        max_tokens=e.max_tokens,
+        batch_size=e.batch_size,
+        threads=e.threads,
+        precision=e.precision,
+    )
+    embedder = StoredVectors(source, model)
+    print(f"{len(embedder.vectors)} stored vectors of {embedder.name}", flush=True)
     best: dict[str, float] = {}
     with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
