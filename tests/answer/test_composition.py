@@ -78,10 +78,16 @@ def answer(store: SQLiteStore, embedder: MiniLMEmbedder, question: str) -> str:
 
 def test_a_one_line_command_after_an_introduction_is_code() -> None:
     text = VENV[0]
-    units = [(text[s:e], code) for s, e, code in chunk_units(text)]
+    units = [(text[s:e], code) for s, e, code in chunk_units(text, commands=True)]
     assert ("python3 -m venv tutorial-env", True) in units
+    assert (
+        ("python3 -m venv tutorial-env", False)
+        in [  # quoting keeps the plain split
+            (text[s:e], code) for s, e, code in chunk_units(text)
+        ]
+    )
     prose = "Use this:\n\nThe module is imported once and kept in sys.modules for every caller"
-    assert all(not code for _, _, code in chunk_units(prose))
+    assert all(not code for _, _, code in chunk_units(prose, commands=True))
 
 
 @pytest.mark.parametrize(

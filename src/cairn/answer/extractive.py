@@ -54,11 +54,13 @@ class _Unit:
     """Position of the unit in its chunk."""
 
 
-def chunk_units(text: str) -> list[tuple[int, int, bool]]:
+def chunk_units(text: str, *, commands: bool = False) -> list[tuple[int, int, bool]]:
     """`(start, end, is_code)` of the answerable units of a chunk text.
 
     Prose paragraphs and list items are split into sentences; code blocks and tables stay
-    whole (they are quoted as they are, never cut).
+    whole (they are quoted as they are, never cut). With `commands`, a one-line paragraph
+    after an introduction ending in ":" that reads as no sentence is code too (the
+    extractive answerer's units; quoting and attribution keep the plain split).
     """
     units: list[tuple[int, int, bool]] = []
     offset = 0
@@ -69,7 +71,7 @@ def chunk_units(text: str) -> list[tuple[int, int, bool]]:
         if not para.strip():
             continue
         after_intro, introduced = introduced, para.rstrip().endswith(":")
-        if after_intro and _is_command(para):
+        if commands and after_intro and _is_command(para):
             # "run the venv module ...:" then "python3 -m venv tutorial-env": one line of
             # code whose block markers the text lost; quoted whole, like any code block.
             lead = len(para) - len(para.lstrip())
@@ -158,7 +160,7 @@ def candidate_units(
     views: list[UnitView] = []
     for i in sorted(keep):
         chunk = hits[i].chunk
-        spans = chunk_units(chunk.text)
+        spans = chunk_units(chunk.text, commands=True)
         heading = " ".join([chunk.title, *chunk.section])
         for n, (s, e, code) in enumerate(spans):
             text = chunk.text[s:e]
