@@ -105,19 +105,7 @@ def main() -> None:
                 )
                 for ef in args.ef:
                     conn.execute(f"SET hnsw.ef_search = {ef}")
-                    for query in queries[:10]:  # warm up
-                        _nearest(conn, query)
-                    times, recalls = [], []
-                    for query, want in zip(queries, truth, strict=True):
-                        t = time.perf_counter()
-                        got = _nearest(conn, query)
-                        times.append((time.perf_counter() - t) * 1000)
-                        recalls.append(len(set(got) & set(want)) / len(want))
-                    print(
-                        f"{m:3d} {ef_construction:5d} {ef:5d} {np.mean(recalls):9.3f} "
-                        f"{percentile(times, 50):7.2f} {percentile(times, 95):7.2f}",
-                        flush=True,
-                    )
+                    print(f"{m:3d} {ef_construction:5d} {ef:5d} {_measure(conn, queries, truth)}")
             for build in args.ivf:
                 lists, probes = build.split(":")
                 conn.execute("DROP INDEX IF EXISTS ann_hnsw")
@@ -135,22 +123,23 @@ def main() -> None:
                 )
                 for probe in (int(p) for p in probes.split(",")):
                     conn.execute(f"SET ivfflat.probes = {probe}")
-                    for query in queries[:10]:  # warm up
-                        _nearest(conn, query)
-                    times, recalls = [], []
-                    for query, want in zip(queries, truth, strict=True):
-                        t = time.perf_counter()
-                        got = _nearest(conn, query)
-                        times.append((time.perf_counter() - t) * 1000)
-                        recalls.append(len(set(got) & set(want)) / len(want))
-                    print(
-                        f"ivf {lists:>5} probes {probe:5d} {np.mean(recalls):9.3f} "
-                        f"{percentile(times, 50):7.2f} {percentile(times, 95):7.2f}",
-                        flush=True,
-                    )
+                    print(f"ivf {lists:>5} probes {probe:5d} {_measure(conn, queries, truth)}")
     finally:
         if server is not None:
             server.stop()
+
+
+def _measure(conn: object, queries: np.ndarray, truth: list[list[int]]) -> str:
+    """recall@10, p50 and p95 ms of the index as the connection's settings search it."""
+    for query in queries[:10]:  # warm up
+        _nearest(conn, query)
+    times, recalls = [], []
+    for query, want in zip(queries, truth, strict=True):
+        t = time.perf_counter()
+        got = _nearest(conn, query)
+        times.append((time.perf_counter() - t) * 1000)
+        recalls.append(len(set(got) & set(want)) / len(want))
+    return f"{np.mean(recalls):9.3f} {percentile(times, 50):7.2f} {percentile(times, 95):7.2f}"
 
 
 def _nearest(conn: object, query: np.ndarray) -> list[int]:

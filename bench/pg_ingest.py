@@ -258,18 +258,11 @@ class StoredVectors:
 
 def end_to_end(folder: Path, source: Path, rounds: int) -> None:
     from cairn.config import load_settings
-    from cairn.embed.minilm import MiniLMEmbedder
     from cairn.ingest.pipeline import ingest
+    from cairn.workspace import Workspace
 
     settings = load_settings()
-    e = settings.embed  # the model as `cairn ingest` runs it (its precision names it)
-    model = MiniLMEmbedder(
-        settings.model_dir,
-        max_tokens=e.max_tokens,
-        batch_size=e.batch_size,
-        threads=e.threads,
-        precision=e.precision,
-    )
+    model = Workspace(settings).embedder  # the model as `cairn ingest` runs it
     embedder = StoredVectors(source, model)
     print(f"{len(embedder.vectors)} stored vectors of {embedder.name}", flush=True)
     best: dict[str, float] = {}

@@ -397,6 +397,16 @@ def test_an_outgrown_index_is_rebuilt_while_searches_go_on(
     write(store, *make_doc("d9", "9.md", ["zephyr 9 0"]))  # writes go on into the new one
     assert store.vector_indexes()[0].vectors == 13
     assert store.rebuild_vector_indexes() == []  # nothing outgrown any more
+    # a rebuild cut short after the swap, before dropping the old index: the next call drops it
+    with store._single() as db:
+        db.execute(
+            f'CREATE INDEX "{index.name}" ON embeddings USING hnsw ((vector::vector(32)) '
+            f"vector_cosine_ops) WHERE model = '{MODEL}'"
+        )
+    assert store.rebuild_vector_indexes() == []
+    with store._single() as db:
+        names = [r[0] for r in db.execute("SELECT indexname FROM pg_indexes").fetchall()]
+        assert index.name not in names and rebuilt.name in names
     [again] = store.rebuild_vector_indexes(all_of_them=True)  # the same method: reindexed
     assert again.name == rebuilt.name and str(again.built) == "ivfflat (lists=100)"
     store.close()

@@ -359,13 +359,24 @@ class PostgresStore:
                     db.execute(
                         "UPDATE vector_indexes SET name = %s WHERE model = %s", (name, index.model)
                     )
-                    db.execute(
-                        sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-                            sql.Identifier(index.name)
-                        )
-                    )
+            self._drop_replaced(index.model, name)
             rebuilt.append(index._replace(name=name, built=build))
+        for index in self.vector_indexes():  # one a rebuild cut short before it dropped
+            self._drop_replaced(index.model, index.name)
         return rebuilt
+
+    def _drop_replaced(self, model: str, current: str) -> None:
+        """Drop the model's index of the other method, if one is left (a rebuild that
+        swapped methods drops it last: a crash just before leaves it for the next call)."""
+        from psycopg import sql
+
+        with self._single() as db:
+            for method in ("hnsw", "ivfflat"):
+                name = index_name(model, method)
+                if name != current:
+                    db.execute(
+                        sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name))
+                    )
 
     # -- writes -------------------------------------------------------------------------
 
