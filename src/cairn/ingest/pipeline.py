@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
 
@@ -21,7 +22,7 @@ from cairn.ingest.chunking import chunk_document, content_hash, embedding_text
 from cairn.ingest.discover import Skipped, SourceFile, discover
 from cairn.ingest.embedded import embedded_with
 from cairn.ingest.near_duplicates import NearDuplicateFinder
-from cairn.store.base import Store
+from cairn.store.base import Store, Vector, WriteResult
 from cairn.types import Chunk, Document, Risk
 
 ChunkScanner = Callable[[str], Risk]
@@ -156,50 +157,78 @@ def ingest(
     known = {d.id: d for d in store.documents()}
     seen: set[str] = set()
     limit = int(settings.ingest.max_file_mb * 1024 * 1024)
-    for file in files:
-        doc_id = document_id(file.root, file.source)
-        legacy = None
-        if id_root is not None:
-            legacy, doc_id = doc_id, document_id(PurePosixPath(id_root), file.source)
-        seen.add(doc_id)
-        try:
-            data = _read(file, limit)
-            digest = hashlib.sha256(data).hexdigest()
-            if (
-                doc_id in known
-                and known[doc_id].content_hash == digest
-                and embedded_with(store, known[doc_id], embedder.name)
-            ):
-                report.unchanged += 1
-            else:
-                _ingest_one(
-                    file,
-                    doc_id,
-                    data,
-                    digest,
-                    store,
-                    embedder,
-                    tokenizer,
-                    settings,
-                    tags,
-                    acl,
-                    report,
-                    read_document,
-                    scanner,
-                )
-                report.ingested += 1
-            if legacy is not None and legacy in known:
-                report.removed += len(store.delete_documents([legacy]))
-        except EmptyDocument as exc:
-            # Nothing to index (a page of links only): skipped by the `empty` rule, and a
-            # version stored before the file was emptied is removed so search cannot find it.
-            report.skipped.append(Skipped(file.source, "empty", exc.reason))
-            if doc_id in known:
-                report.removed += len(store.delete_documents([doc_id]))
-        except IngestError as exc:
-            report.failures.append((exc.path, exc.reason))
-        if progress:
-            progress(file.source, report)
+    # Two stages in a pipeline: this thread reads, parses, chunks, embeds and scans file
+    # N+1 while one writer thread runs file N's near-duplicate lookup and store write (a
+    # Postgres write is mostly the server's work: index maintenance, WAL). Writes keep the
+    # files' order, at most one is in flight, and a file's outcome (its counts, its
+    # progress call, an error) is reported in order once its write has finished.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-ingest-write")
+    pending: _Write | None = None
+
+    def finish() -> None:
+        nonlocal pending
+        if pending is not None:
+            done, pending = pending, None
+            _finish(done, store, known, report)
+            if progress:
+                progress(done.prepared.file.source, report)
+
+    try:
+        for file in files:
+            doc_id = document_id(file.root, file.source)
+            legacy = None
+            if id_root is not None:
+                legacy, doc_id = doc_id, document_id(PurePosixPath(id_root), file.source)
+            seen.add(doc_id)
+            outcome: _Prepared | None = None
+            try:
+                data = _read(file, limit)
+                digest = hashlib.sha256(data).hexdigest()
+                if (
+                    doc_id in known
+                    and known[doc_id].content_hash == digest
+                    and embedded_with(store, known[doc_id], embedder.name)
+                ):
+                    finish()
+                    report.unchanged += 1
+                    _drop_legacy(legacy, store, known, report)
+                else:
+                    outcome = _prepare(
+                        file,
+                        doc_id,
+                        legacy,
+                        data,
+                        digest,
+                        store,
+                        embedder,
+                        tokenizer,
+                        settings,
+                        tags,
+                        acl,
+                        report,
+                        read_document,
+                        scanner,
+                        pending.prepared.fresh if pending is not None else {},
+                    )
+                    finish()
+            except EmptyDocument as exc:
+                # Nothing to index (a page of links only): skipped by the `empty` rule, and a
+                # version stored before the file was emptied is removed so search cannot
+                # find it.
+                finish()
+                report.skipped.append(Skipped(file.source, "empty", exc.reason))
+                if doc_id in known:
+                    report.removed += len(store.delete_documents([doc_id]))
+            except IngestError as exc:
+                finish()
+                report.failures.append((exc.path, exc.reason))
+            if outcome is not None:
+                pending = _Write(outcome, writer.submit(_write, outcome, store, settings))
+            elif progress:
+                progress(file.source, report)
+        finish()
+    finally:
+        writer.shutdown(wait=True)  # an error above still lets the write in flight end
     if prune:
         roots = {p.resolve().as_uri() for p in paths if p.is_dir()}
         gone = [doc_id for doc_id in known if doc_id not in seen and _under(store, doc_id, roots)]
@@ -207,6 +236,43 @@ def ingest(
     report.generation = store.generation()
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A file read, parsed, chunked, embedded and scanned: what its store write needs."""
+
+    file: SourceFile
+    legacy: str | None
+    """The id the document had before `id_root` was given, removed once this one is written."""
+    document: Document
+    chunks: list[Chunk]
+    fresh: dict[str, Vector]
+    """Vectors to store: the model's for this file, and those a write still in flight holds."""
+    model: str
+    embedded: int
+    held: list[str]
+
+
+@dataclass(frozen=True)
+class _Write:
+    prepared: _Prepared
+    future: Future[WriteResult]
+
+
+def _write(prepared: _Prepared, store: Store, settings: Settings) -> WriteResult:
+    """The writer thread's stage: near-duplicates against what is stored (every earlier file
+    written by now), then the document's transaction."""
+    near = NearDuplicateFinder(settings.ingest.near_duplicate_bits)
+    found = near.find(store, prepared.document, prepared.chunks)
+    return store.write_document(
+        prepared.document,
+        prepared.chunks,
+        prepared.fresh,
+        model=prepared.model,
+        near=found,
+        quarantine=prepared.held,
+    )
 
 
 def _read(file: SourceFile, limit: int) -> bytes:
@@ -225,9 +291,10 @@ def _read(file: SourceFile, limit: int) -> bytes:
         raise IngestError(str(file.path), f"cannot read: {exc.strerror or exc}") from exc
 
 
-def _ingest_one(
+def _prepare(
     file: SourceFile,
     doc_id: str,
+    legacy: str | None,
     data: bytes,
     digest: str,
     store: Store,
@@ -238,8 +305,9 @@ def _ingest_one(
     acl: Sequence[str],
     report: IngestReport,
     read_document: Callable[[Path, bytes], object],
-    scanner: ChunkScanner | None = None,
-) -> None:
+    scanner: ChunkScanner | None,
+    in_flight: Mapping[str, Vector],
+) -> _Prepared:
     from cairn.types import ParsedDocument
 
     t0 = time.perf_counter()
@@ -283,7 +351,15 @@ def _ingest_one(
         for i, (d, inp) in enumerate(zip(drafts, inputs, strict=True))
     ]
     cached = store.cached_embeddings(embedder.name, [c.hash for c in chunks])
-    todo = {c.hash: inp for c, inp in zip(chunks, inputs, strict=True) if c.hash not in cached}
+    # Vectors of the write still in flight are not in the store's cache yet: they are
+    # passed on with this file's, so a chunk shared with the previous file is not embedded
+    # again (and is stored even if that write fails).
+    borrowed = {c.hash: in_flight[c.hash] for c in chunks if c.hash in in_flight}
+    todo = {
+        c.hash: inp
+        for c, inp in zip(chunks, inputs, strict=True)
+        if c.hash not in cached and c.hash not in borrowed
+    }
     t1 = time.perf_counter()
     vectors = embedder.embed(list(todo.values())) if todo else None
     report.embed_seconds += time.perf_counter() - t1
@@ -291,20 +367,44 @@ def _ingest_one(
     held: list[str] = []
     if scanner is not None and settings.guard.ingest != "off":
         chunks = [dataclasses.replace(c, risk=scanner(c.text)) for c in chunks]
-        flagged = [c.id for c in chunks if c.risk is not None and c.risk.flagged]
-        report.flagged += len(flagged)
         if settings.guard.ingest == "quarantine":
-            held = flagged
-    near = NearDuplicateFinder(settings.ingest.near_duplicate_bits)
-    found = near.find(store, document, chunks)
-    result = store.write_document(
-        document, chunks, fresh, model=embedder.name, near=found, quarantine=held
+            held = [c.id for c in chunks if c.risk is not None and c.risk.flagged]
+    return _Prepared(
+        file=file,
+        legacy=legacy,
+        document=document,
+        chunks=chunks,
+        fresh={**borrowed, **fresh},
+        model=embedder.name,
+        embedded=len(todo),
+        held=held,
     )
+
+
+def _finish(write: _Write, store: Store, known: Mapping[str, object], report: IngestReport) -> None:
+    """Wait for a file's write and count it (or its failure) in the report."""
+    prepared = write.prepared
+    try:
+        result = write.future.result()
+    except IngestError as exc:
+        report.failures.append((exc.path, exc.reason))
+        return
+    chunks = prepared.chunks
+    report.ingested += 1
+    report.flagged += sum(1 for c in chunks if c.risk is not None and c.risk.flagged)
     report.chunks += result.indexed
     report.duplicates += result.duplicates
     report.quarantined += result.quarantined
-    report.embedded += len(todo)
-    report.reused += len(chunks) - len(todo)
+    report.embedded += prepared.embedded
+    report.reused += len(chunks) - prepared.embedded
+    _drop_legacy(prepared.legacy, store, known, report)
+
+
+def _drop_legacy(
+    legacy: str | None, store: Store, known: Mapping[str, object], report: IngestReport
+) -> None:
+    if legacy is not None and legacy in known:
+        report.removed += len(store.delete_documents([legacy]))
 
 
 def _under(store: Store, doc_id: str, roots: set[str]) -> bool:
