@@ -113,8 +113,12 @@ def test_progress_comes_in_file_order_after_each_write(corpus: Path, store: Stor
             seen.append((source, report.ingested, stored))
 
     run(corpus, store, CountingEmbedder(), progress=progress)
-    # Each call names the next file, once its document is counted and stored.
-    assert seen == [(f"{i}.md", i + 1, i + 1) for i in range(5)]
+    # Each call names the next file once its document is counted and stored (later files'
+    # writes may have run by then).
+    assert [(source, ingested) for source, ingested, _ in seen] == [
+        (f"{i}.md", i + 1) for i in range(5)
+    ]
+    assert all(stored >= ingested for _, ingested, stored in seen)
 
 
 def test_a_chunk_shared_with_the_write_in_flight_is_not_embedded_again(

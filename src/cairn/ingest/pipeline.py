@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -100,6 +102,9 @@ class IngestReport:
         }
 
 
+WRITES_QUEUED = 4
+"""Prepared files waiting for (or in) the writer thread before ingest stops to wait."""
+
 Progress = Callable[[str, IngestReport], None]
 """Called as `(source, report)` after each file (and with `""` once the files are counted)."""
 
@@ -157,18 +162,20 @@ def ingest(
     known = {d.id: d for d in store.documents()}
     seen: set[str] = set()
     limit = int(settings.ingest.max_file_mb * 1024 * 1024)
-    # Two stages in a pipeline: this thread reads, parses, chunks, embeds and scans file
-    # N+1 while one writer thread runs file N's near-duplicate lookup and store write (a
+    # Two stages in a pipeline: this thread reads, parses, chunks, embeds and scans files
+    # while one writer thread runs each file's near-duplicate lookup and store write (a
     # Postgres write is mostly the server's work: index maintenance, WAL). Writes keep the
-    # files' order, at most one is in flight, and a file's outcome (its counts, its
-    # progress call, an error) is reported in order once its write has finished.
+    # files' order; up to WRITES_QUEUED wait, so a long write does not hold up the next
+    # files' parsing; each file's outcome (its counts, its progress call, an error) is
+    # reported in order once its write has finished.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-ingest-write")
-    pending: _Write | None = None
+    queued: deque[_Write] = deque()
+    broken = threading.Event()
 
-    def finish() -> None:
-        nonlocal pending
-        if pending is not None:
-            done, pending = pending, None
+    def finish(keep: int = 0) -> None:
+        """Report finished writes in order; wait while more than `keep` are queued."""
+        while queued and (len(queued) > keep or queued[0].future.done()):
+            done = queued.popleft()
             _finish(done, store, known, report)
             if progress:
                 progress(done.prepared.file.source, report)
@@ -193,6 +200,7 @@ def ingest(
                     report.unchanged += 1
                     _drop_legacy(legacy, store, known, report)
                 else:
+                    in_flight = {h: v for w in queued for h, v in w.prepared.fresh.items()}
                     outcome = _prepare(
                         file,
                         doc_id,
@@ -208,9 +216,9 @@ def ingest(
                         report,
                         read_document,
                         scanner,
-                        pending.prepared.fresh if pending is not None else {},
+                        in_flight,
                     )
-                    finish()
+                    finish(keep=WRITES_QUEUED - 1)
             except EmptyDocument as exc:
                 # Nothing to index (a page of links only): skipped by the `empty` rule, and a
                 # version stored before the file was emptied is removed so search cannot
@@ -223,12 +231,14 @@ def ingest(
                 finish()
                 report.failures.append((exc.path, exc.reason))
             if outcome is not None:
-                pending = _Write(outcome, writer.submit(_write, outcome, store, settings))
+                future = writer.submit(_write, outcome, store, settings, broken)
+                queued.append(_Write(outcome, future))
             elif progress:
                 progress(file.source, report)
         finish()
     finally:
-        writer.shutdown(wait=True)  # an error above still lets the write in flight end
+        broken.set()  # after an error here, queued writes are not started
+        writer.shutdown(wait=True)  # and the one running ends before ingest returns
     if prune:
         roots = {p.resolve().as_uri() for p in paths if p.is_dir()}
         gone = [doc_id for doc_id in known if doc_id not in seen and _under(store, doc_id, roots)]
@@ -260,19 +270,35 @@ class _Write:
     future: Future[WriteResult]
 
 
-def _write(prepared: _Prepared, store: Store, settings: Settings) -> WriteResult:
+def _write(
+    prepared: _Prepared, store: Store, settings: Settings, broken: threading.Event
+) -> WriteResult:
     """The writer thread's stage: near-duplicates against what is stored (every earlier file
-    written by now), then the document's transaction."""
-    near = NearDuplicateFinder(settings.ingest.near_duplicate_bits)
-    found = near.find(store, prepared.document, prepared.chunks)
-    return store.write_document(
-        prepared.document,
-        prepared.chunks,
-        prepared.fresh,
-        model=prepared.model,
-        near=found,
-        quarantine=prepared.held,
-    )
+    written by now), then the document's transaction. After a write failed with anything
+    but an `IngestError` (or ingest itself stopped), the queued ones are not started."""
+    if broken.is_set():
+        raise _NotWritten
+    try:
+        near = NearDuplicateFinder(settings.ingest.near_duplicate_bits)
+        found = near.find(store, prepared.document, prepared.chunks)
+        return store.write_document(
+            prepared.document,
+            prepared.chunks,
+            prepared.fresh,
+            model=prepared.model,
+            near=found,
+            quarantine=prepared.held,
+        )
+    except IngestError:
+        raise
+    except BaseException:
+        broken.set()
+        raise
+
+
+class _NotWritten(Exception):
+    """A queued write not started because an earlier one failed: never reported, since the
+    earlier failure is raised first."""
 
 
 def _read(file: SourceFile, limit: int) -> bytes:
