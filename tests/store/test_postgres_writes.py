@@ -369,3 +369,68 @@ def test_a_selective_filter_still_returns_k_rows_through_an_ivfflat_index(
         assert [r.score for r in found] == sorted((r.score for r in found), reverse=True)
     finally:
         store.close()
+
+
+def test_postings_are_stored_with_the_positions_fts5_finds(postgres: PostgresServer) -> None:
+    """The write sends each chunk's postings as array literals built from FTS5's token
+    instances: what Postgres stores is every term's count and positions per column (the
+    first write of a model takes two round trips, later ones the one-statement function:
+    the document checked is the second)."""
+    import sqlite3
+
+    import psycopg
+
+    from cairn.store.fts import indexed_body
+    from cairn.store.postgres import PostgresStore
+    from cairn.store.postgres.schema import TOKENIZE
+
+    text = "Parsing JSON: json.loads parses a JSON document; parsing again parses nothing."
+    doc, chunks = make_doc("p", "p.md", [text, "Second chunk about dataclasses and JSON."])
+    url = postgres.new_database()
+    store = PostgresStore(url)
+    try:
+        write(store, *make_doc("first", "first.md", ["An earlier document about zebras."]))
+        write(store, doc, chunks)
+    finally:
+        store.close()
+    with psycopg.connect(url) as conn:
+        stored = {
+            (ordinal, term): (nh, nb, list(ph), list(pb))
+            for ordinal, term, nh, nb, ph, pb in conn.execute(
+                "SELECT c.ordinal, p.term, p.nh, p.nb, p.pos_h, p.pos_b FROM postings p "
+                "JOIN chunks c ON c.rowid = p.chunk WHERE c.doc_id = 'p'"
+            )
+        }
+    # The same instances as FTS5 lists them, one by one.
+    fts = sqlite3.connect(":memory:")
+    fts.execute(f"CREATE VIRTUAL TABLE t USING fts5(heading, body, tokenize='{TOKENIZE}')")
+    fts.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+    from cairn.store.sqlite.rows import heading
+
+    fts.executemany(
+        "INSERT INTO t (rowid, heading, body) VALUES (?, ?, ?)",
+        [(c.ordinal, heading(doc.title, c.section), indexed_body(c.text)) for c in chunks],
+    )
+    expected: dict[tuple[int, str], tuple[int, int, list[int], list[int]]] = {}
+    for ordinal, term, col, offset in fts.execute("SELECT doc, term, col, offset FROM v"):
+        nh, nb, ph, pb = expected.get((ordinal, term), (0, 0, [], []))
+        if col == "heading":
+            expected[(ordinal, term)] = (nh + 1, nb, [*ph, offset], pb)
+        else:
+            expected[(ordinal, term)] = (nh, nb + 1, ph, [*pb, offset])
+    assert stored == {
+        k: (nh, nb, sorted(ph), sorted(pb)) for k, (nh, nb, ph, pb) in expected.items()
+    }
+    assert stored[(0, "pars")][1] == 4  # parsing, parses, parsing, parses (porter stems)
+
+
+def test_text_array_literals_round_trip(postgres: PostgresServer) -> None:
+    import psycopg
+
+    from cairn.store.postgres.store import _text_array
+
+    values = ["plain", 'with "quotes"', "back\\slash", "{1,2}", "NULL", "", "ünïcode"]
+    with psycopg.connect(postgres.new_database()) as conn:
+        for sent in (values, [], ["one"]):
+            [(got,)] = conn.execute("SELECT %s::text::text[]", (_text_array(sent),)).fetchall()
+            assert got == sent

@@ -516,20 +516,33 @@ class PostgresStore:
 
         risks = [_risk_columns(c.risk) for c in chunks]
         postings = [
-            (i, term, len(p.heading), len(p.body), _int_array(p.heading), _int_array(p.body))
+            (i, term, p.nh, p.nb, p.heading, p.body)
             for i, (chunk, tokenized) in enumerate(zip(chunks, tokens, strict=True), start=1)
             if chunk.id not in held
             for term, p in tokenized.postings.items()
         ]
-        columns: list[list[Any]] = [list(c) for c in zip(*postings, strict=True)] or [[]] * 6
+        # The postings' columns go as array literals, cast on the server: hundreds of
+        # thousands of elements dumped one by one by the driver cost more client time than
+        # the rest of the write (bench/pg_ingest.py --end-to-end).
+        ci, terms, nh, nb, pos_h, pos_b = [list(c) for c in zip(*postings, strict=True)] or (
+            [[]] * 6
+        )
+        columns = [
+            _int_array(ci),
+            _text_array(terms),
+            _int_array(nh),
+            _int_array(nb),
+            _text_array(pos_h),
+            _text_array(pos_b),
+        ]
         call = _Statements()
         call.add(
             "SELECT cairn_write_document(%b, %b, %b, %b, %b, %b, %b, %b::jsonb, %b::jsonb, "
             "%b::jsonb, %b, %b, %b::text[], %b::vector[], %b::text[], %b::int[], %b::text[], "
             "%b::text[], %b::text[], %b::int[], %b::int[], %b::int[], %b::int[], %b::text[], "
             "%b::bigint[], %b::int[], %b::float8[], %b::bool[], %b::text[], %b::bool[], "
-            "%b::text[], %b::int[], %b::text[], %b::int[], %b::int[], %b::text[], %b::text[], "
-            "%b, %b)",
+            "%b::text[], %b::text::int[], %b::text::text[], %b::text::int[], %b::text::int[], "
+            "%b::text::text[], %b::text::text[], %b, %b)",
             document.id,
             document.source,
             document.uri,
@@ -1186,7 +1199,7 @@ def insert_postings(db: Any, chunks: Sequence[tuple[int, Tokenized]]) -> None:
 
 def _postings(statements: _Statements, chunks: Sequence[tuple[int, Tokenized]]) -> None:
     rows = [
-        (term, rowid, len(p.heading), len(p.body), tokenized.length, p.heading, p.body)
+        (term, rowid, p.nh, p.nb, tokenized.length, p.heading, p.body)
         for rowid, tokenized in chunks
         for term, p in tokenized.postings.items()
     ]
@@ -1202,8 +1215,8 @@ def _postings(statements: _Statements, chunks: Sequence[tuple[int, Tokenized]]) 
         nh,
         nb,
         length,
-        [_int_array(p) for p in pos_h],
-        [_int_array(p) for p in pos_b],
+        pos_h,
+        pos_b,
     )
 
 
@@ -1231,6 +1244,14 @@ class _Statements:
 
 def _int_array(values: Sequence[int]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
+
+
+def _text_array(values: Sequence[str]) -> str:
+    """A Postgres `text[]` literal, every element quoted."""
+    joined = '","'.join(values)
+    if joined.count('"') != 2 * (len(values) - 1) or "\\" in joined:
+        joined = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return '{"' + joined + '"}' if values else "{}"
 
 
 @dataclass(slots=True)
@@ -1351,9 +1372,7 @@ def write_postings(db: Any, chunks: Sequence[tuple[int, Tokenized]]) -> None:
     with db.cursor() as cur, cur.copy(_COPY_POSTINGS) as copy:
         for rowid, tokenized in chunks:
             for term, p in tokenized.postings.items():
-                copy.write_row(
-                    (term, rowid, len(p.heading), len(p.body), tokenized.length, p.heading, p.body)
-                )
+                copy.write_row((term, rowid, p.nh, p.nb, tokenized.length, p.heading, p.body))
 
 
 _COPY_POSTINGS = "COPY postings (term, chunk, nh, nb, len, pos_h, pos_b) FROM STDIN"

@@ -12,15 +12,18 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Posting:
-    """One term in one chunk: its positions in the heading and in the body."""
+    """One term in one chunk: how often it occurs in the heading and in the body, and where,
+    as Postgres `int[]` literals ("{0,7}"), the form they are stored in."""
 
-    heading: list[int] = field(default_factory=list)
-    body: list[int] = field(default_factory=list)
+    nh: int
+    heading: str
+    nb: int
+    body: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,18 @@ class Tokenized:
     postings: dict[str, Posting]
     length: int
     """Tokens in both columns (BM25's |d|)."""
+
+
+# One row per (chunk, term), its positions joined by SQLite: a Python loop over every token
+# instance cost more than the rest of the tokenizing (bench/pg_ingest.py --end-to-end).
+_POSTINGS = (
+    "SELECT doc, term, "
+    "count(*) FILTER (WHERE col = 'heading'), "
+    "'{' || ifnull(group_concat(offset) FILTER (WHERE col = 'heading'), '') || '}', "
+    "count(*) FILTER (WHERE col = 'body'), "
+    "'{' || ifnull(group_concat(offset) FILTER (WHERE col = 'body'), '') || '}' "
+    "FROM v GROUP BY term, doc"
+)
 
 
 class ChunkTokenizer:
@@ -52,12 +67,9 @@ class ChunkTokenizer:
                     "INSERT INTO t (rowid, heading, body) VALUES (?, ?, ?)",
                     ((i, h, b) for i, (h, b) in enumerate(rows)),
                 )
-                for doc, term, col, offset in db.execute(
-                    "SELECT doc, term, col, offset FROM v ORDER BY doc, col, offset"
-                ):
-                    posting = found[doc].setdefault(term, Posting())
-                    (posting.heading if col == "heading" else posting.body).append(offset)
-                    lengths[doc] += 1
+                for doc, term, nh, heading, nb, body in db.execute(_POSTINGS):
+                    found[doc][term] = Posting(nh, heading, nb, body)
+                    lengths[doc] += nh + nb
                 db.execute("DELETE FROM t")
             finally:
                 db.execute("COMMIT")
