@@ -436,3 +436,94 @@ def test_doctor_reports_an_outgrown_vector_index_and_rebuilds_it(
     fixed = json.loads(CliRunner().invoke(app, [*args, "--rebuild-vector-indexes"]).stdout)
     assert not [p for p in fixed["problems"] if "vector index" in p["problem"]]
     assert any(k.startswith("rebuilt vector index") for k in fixed["checks"])
+
+
+def test_a_bulk_load_builds_a_new_vector_index_once_at_its_end(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """`cairn ingest` runs inside `loading()`: a model's first vectors register its index
+    without building it, and the load's end builds it over all of them."""
+    from cairn.config import Settings
+    from cairn.embed.hashing import WhitespaceTokenizer
+    from cairn.ingest.pipeline import ingest
+    from cairn.testing.store import EMBEDDER, MODEL
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"{i}.md").write_text(f"# Page {i}\n\nkestrel {i} notes, page {i} of six.\n")
+    store = PostgresStore(postgres.new_database())
+    seen: list[list[bool]] = []
+    query = EMBEDDER.embed(["Page 4\nkestrel 4 notes, page 4 of six."])[0]
+    ranked: list[list[str]] = []
+
+    def progress(source: str, report: object) -> None:
+        if source:  # during the load: registered, not built, and searched exactly
+            seen.append([index.present for index in store.vector_indexes()])
+            ranked.append([r.chunk_id for r in store.dense_ranking(query, 3, model=MODEL)])
+
+    try:
+        report = ingest(
+            [folder],
+            store=store,
+            embedder=EMBEDDER,
+            tokenizer=WhitespaceTokenizer(),
+            settings=Settings(workspace=tmp_path / "ws"),
+            progress=progress,
+        )
+        assert report.ingested == 6
+        assert seen and all(present == [False] for present in seen)
+        [index] = store.vector_indexes()
+        assert index.present and str(index.built) == "hnsw (m=16, ef_construction=64)"
+        assert index.vectors == 6 and not index.outgrown
+        after = [r.chunk_id for r in store.dense_ranking(query, 3, model=MODEL)]
+        assert ranked[-1] == after and after[0].endswith("-0")
+        # a later load leaves the existing index alone (maintained write by write)
+        with store.loading():
+            write(store, *make_doc("x", "x.md", ["one more kestrel"]))
+            [same] = store.vector_indexes()
+            assert same.present and same.name == index.name and same.vectors == 7
+    finally:
+        store.close()
+
+
+def test_a_load_cut_short_leaves_the_index_to_doctor_or_the_next_load(
+    postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from cairn.cli import app
+    from cairn.testing.store import EMBEDDER, MODEL
+
+    url = postgres.new_database()
+    store = PostgresStore(url)
+    load = store.loading()
+    load.__enter__()  # a process that dies mid-load never leaves it
+    for i in range(3):
+        write(store, *make_doc(f"d{i}", f"{i}.md", [f"tundra {i} text"]))
+    [missing] = store.vector_indexes()
+    assert not missing.present and missing.outgrown
+    [top] = store.dense_ranking(EMBEDDER.embed(["tundra 1 text"])[0], 1, model=MODEL)
+    assert top.chunk_id == "d1-0"  # exact meanwhile
+    monkeypatch.setenv("CAIRN_STORE_URL", url)
+    args = ["doctor", "--json", "--workspace", str(tmp_path)]
+    report = json.loads(CliRunner().invoke(app, args).stdout)
+    [problem] = [p for p in report["problems"] if "vector index" in p["problem"]]
+    assert "not built" in problem["problem"] and "--rebuild-vector-indexes" in problem["fix"]
+    assert report["checks"][f"vector index ({MODEL})"] == "3 vectors, not built"
+    fixed = json.loads(CliRunner().invoke(app, [*args, "--rebuild-vector-indexes"]).stdout)
+    assert not [p for p in fixed["problems"] if "vector index" in p["problem"]]
+    [built] = store.vector_indexes()
+    assert built.present and built.name == missing.name and not built.outgrown
+    load.__exit__(None, None, None)  # nothing left to build
+    assert store.vector_indexes() == [built]
+    # the next load's end builds one left missing
+    with store._single() as db:
+        db.execute(f'DROP INDEX "{built.name}"')
+    assert not store.vector_indexes()[0].present
+    with store.loading():
+        pass
+    assert store.vector_indexes() == [built]
+    store.close()

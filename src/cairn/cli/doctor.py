@@ -129,6 +129,18 @@ def _vector_indexes(store: object, checks: dict[str, str], rebuild: bool) -> lis
             checks[f"rebuilt vector index ({index.model})"] = str(index.built)
     problems = []
     for index in store.vector_indexes():
+        if not index.present:
+            checks[f"vector index ({index.model})"] = f"{index.vectors} vectors, not built"
+            problems.append(
+                (
+                    f"the vector index of {index.model} is not built (a bulk load that puts "
+                    "it off to its end was cut short, or is still running): dense search "
+                    "compares every vector, slowly",
+                    "cairn doctor --rebuild-vector-indexes, or the next `cairn ingest` "
+                    "(searches and writes go on meanwhile)",
+                )
+            )
+            continue
         checks[f"vector index ({index.model})"] = f"{index.vectors} vectors, {index.built}"
         if index.outgrown:
             problems.append(

@@ -180,65 +180,66 @@ def ingest(
             if progress:
                 progress(done.prepared.file.source, report)
 
-    try:
-        for file in files:
-            doc_id = document_id(file.root, file.source)
-            legacy = None
-            if id_root is not None:
-                legacy, doc_id = doc_id, document_id(PurePosixPath(id_root), file.source)
-            seen.add(doc_id)
-            outcome: _Prepared | None = None
-            try:
-                data = _read(file, limit)
-                digest = hashlib.sha256(data).hexdigest()
-                if (
-                    doc_id in known
-                    and known[doc_id].content_hash == digest
-                    and embedded_with(store, known[doc_id], embedder.name)
-                ):
+    with store.loading():  # e.g. Postgres builds a new vector index once, at the end
+        try:
+            for file in files:
+                doc_id = document_id(file.root, file.source)
+                legacy = None
+                if id_root is not None:
+                    legacy, doc_id = doc_id, document_id(PurePosixPath(id_root), file.source)
+                seen.add(doc_id)
+                outcome: _Prepared | None = None
+                try:
+                    data = _read(file, limit)
+                    digest = hashlib.sha256(data).hexdigest()
+                    if (
+                        doc_id in known
+                        and known[doc_id].content_hash == digest
+                        and embedded_with(store, known[doc_id], embedder.name)
+                    ):
+                        finish()
+                        report.unchanged += 1
+                        _drop_legacy(legacy, store, known, report)
+                    else:
+                        in_flight = {h: v for w in queued for h, v in w.prepared.fresh.items()}
+                        outcome = _prepare(
+                            file,
+                            doc_id,
+                            legacy,
+                            data,
+                            digest,
+                            store,
+                            embedder,
+                            tokenizer,
+                            settings,
+                            tags,
+                            acl,
+                            report,
+                            read_document,
+                            scanner,
+                            in_flight,
+                        )
+                        finish(keep=WRITES_QUEUED - 1)
+                except EmptyDocument as exc:
+                    # Nothing to index (a page of links only): skipped by the `empty` rule, and a
+                    # version stored before the file was emptied is removed so search cannot
+                    # find it.
                     finish()
-                    report.unchanged += 1
-                    _drop_legacy(legacy, store, known, report)
-                else:
-                    in_flight = {h: v for w in queued for h, v in w.prepared.fresh.items()}
-                    outcome = _prepare(
-                        file,
-                        doc_id,
-                        legacy,
-                        data,
-                        digest,
-                        store,
-                        embedder,
-                        tokenizer,
-                        settings,
-                        tags,
-                        acl,
-                        report,
-                        read_document,
-                        scanner,
-                        in_flight,
-                    )
-                    finish(keep=WRITES_QUEUED - 1)
-            except EmptyDocument as exc:
-                # Nothing to index (a page of links only): skipped by the `empty` rule, and a
-                # version stored before the file was emptied is removed so search cannot
-                # find it.
-                finish()
-                report.skipped.append(Skipped(file.source, "empty", exc.reason))
-                if doc_id in known:
-                    report.removed += len(store.delete_documents([doc_id]))
-            except IngestError as exc:
-                finish()
-                report.failures.append((exc.path, exc.reason))
-            if outcome is not None:
-                future = writer.submit(_write, outcome, store, settings, broken)
-                queued.append(_Write(outcome, future))
-            elif progress:
-                progress(file.source, report)
-        finish()
-    finally:
-        broken.set()  # after an error here, queued writes are not started
-        writer.shutdown(wait=True)  # and the one running ends before ingest returns
+                    report.skipped.append(Skipped(file.source, "empty", exc.reason))
+                    if doc_id in known:
+                        report.removed += len(store.delete_documents([doc_id]))
+                except IngestError as exc:
+                    finish()
+                    report.failures.append((exc.path, exc.reason))
+                if outcome is not None:
+                    future = writer.submit(_write, outcome, store, settings, broken)
+                    queued.append(_Write(outcome, future))
+                elif progress:
+                    progress(file.source, report)
+            finish()
+        finally:
+            broken.set()  # after an error here, queued writes are not started
+            writer.shutdown(wait=True)  # and the one running ends before ingest returns
     if prune:
         roots = {p.resolve().as_uri() for p in paths if p.is_dir()}
         gone = [doc_id for doc_id in known if doc_id not in seen and _under(store, doc_id, roots)]

@@ -8,6 +8,7 @@ with `isinstance` before use.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -114,6 +115,12 @@ class Store(Protocol):
         whose ids are in `quarantine` are stored quarantined: kept, never indexed, never a
         duplicate's canonical, until `release`d.
         """
+        ...
+
+    def loading(self) -> AbstractContextManager[None]:
+        """A bulk load of documents (an ingest run) happens inside: a store may put off
+        index work until it ends, when doing it at once costs less. What is written is
+        readable throughout."""
         ...
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:

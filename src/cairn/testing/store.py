@@ -531,6 +531,35 @@ class StoreConformance:
         finally:
             other.close()
 
+    def test_a_bulk_load_is_readable_throughout_and_after(
+        self, store: Store, tmp_path: Path
+    ) -> None:
+        """Inside `loading()` (an ingest run) every write is searchable at once, here and from
+        another connection, and rankings are the same once the load has ended (a store may
+        put off index work to the end, never results)."""
+        words = ["asyncio", "pathlib", "dataclasses", "tomllib", "sqlite3", "zipfile", "logging"]
+        texts = [f"{word} {i} notes on the {word} module" for i, word in enumerate(words)]
+        query = EMBEDDER.embed([texts[3]])[0]
+        other = self.make_store(tmp_path)
+        try:
+            with store.loading():
+                for i, text in enumerate(texts):
+                    write(store, *make_doc(f"d{i}", f"{i}.md", [text]))
+                during = [
+                    [h.chunk.id for h in s.dense_search(query, 5, model=MODEL)]
+                    for s in (store, other)
+                ]
+                lexical = [h.chunk.id for h in other.lexical_search(words[5], 5)]
+                assert lexical == ["d5-0"]
+            assert during[0][0] == "d3-0" and during[0] == during[1]
+            after = [h.chunk.id for h in other.dense_search(query, 5, model=MODEL)]
+            assert after == during[0]
+            with store.loading(), store.loading():  # nested, and empty: nothing to do
+                pass
+            assert [h.chunk.id for h in store.dense_search(query, 5, model=MODEL)] == after
+        finally:
+            other.close()
+
     def test_concurrent_writers_all_land(self, store: Store, tmp_path: Path) -> None:
         other = self.make_store(tmp_path)
         errors: list[BaseException] = []

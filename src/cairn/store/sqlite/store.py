@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -574,6 +574,11 @@ class SQLiteStore:
         """Problems found by SQLite's own check and cairn's invariants (empty when healthy)."""
         with self._file.reading() as db:
             return integrity_problems(db)
+
+    def loading(self) -> AbstractContextManager[None]:
+        """Nothing is put off: the full-text index and the vector index (exact, or the
+        approximate one kept beside the database) take writes as they come as cheaply."""
+        return nullcontext()
 
     def close(self) -> None:
         self._lexical.close()
