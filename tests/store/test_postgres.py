@@ -527,3 +527,41 @@ def test_a_load_cut_short_leaves_the_index_to_doctor_or_the_next_load(
         pass
     assert store.vector_indexes() == [built]
     store.close()
+
+
+def test_one_process_builds_a_models_index_and_a_failed_build_loses_no_writes(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Replicas ending loads at once: the one holding the model's build lock builds, the
+    others leave it; a build that fails at a load's end is logged, the load's writes stay."""
+    import logging
+
+    import psycopg
+
+    from cairn.store.postgres import store as module
+    from cairn.testing.store import MODEL
+
+    url = postgres.new_database()
+    store = PostgresStore(url)
+    with psycopg.connect(url, autocommit=True) as other:  # another replica, building
+        other.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (module._INDEX_BUILDS, MODEL))
+        with store.loading():
+            write(store, *make_doc("a", "a.md", ["bellows text"]))
+        assert not store.vector_indexes()[0].present  # left to the lock's holder
+        assert store.rebuild_vector_indexes() == []
+    [built] = store.rebuild_vector_indexes()  # the lock is gone with its session
+    assert built.present and store.vector_indexes() == [built]
+
+    fresh = PostgresStore(postgres.new_database())
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise psycopg.OperationalError("could not extend file: No space left on device")
+
+    monkeypatch.setattr(module, "_create_index", fails)
+    with caplog.at_level(logging.WARNING, logger=module.__name__), fresh.loading():
+        write(fresh, *make_doc("b", "b.md", ["quasar text"]))
+    assert "No space left" in caplog.text and "--rebuild-vector-indexes" in caplog.text
+    assert [d.id for d in fresh.documents()] == ["b"]
+    assert not fresh.vector_indexes()[0].present
+    store.close()
+    fresh.close()

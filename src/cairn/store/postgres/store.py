@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import math
 import struct
 import threading
@@ -56,6 +57,8 @@ from cairn.store.postgres.schema import MIGRATIONS, TOKENIZE
 from cairn.store.postgres.tokens import ChunkTokenizer, Tokenized
 from cairn.store.sqlite.rows import heading
 from cairn.types import Chunk, Document, Filters, Hit, Ranked, Risk
+
+log = logging.getLogger(__name__)
 
 _INFO_SQL = (
     "SELECT d.id, d.source, d.content_hash, "
@@ -331,7 +334,8 @@ class PostgresStore:
         (`CREATE INDEX CONCURRENTLY`), then replaces it. A store grown by ingest past
         `LARGE_INDEX` vectors keeps the HNSW index its first write made until then. A
         missing index (put off by a bulk load that was cut short: `loading`) is built;
-        `missing_only` builds only those. Returns the indexes rebuilt."""
+        `missing_only` builds only those. A model whose index another process is building
+        (a lock per model) is left to it. Returns the indexes rebuilt."""
         from psycopg import sql
 
         rebuilt = []
@@ -339,7 +343,10 @@ class PostgresStore:
             if not (index.outgrown or all_of_them) or (missing_only and index.present):
                 continue
             build = index.wanted
-            with self._single() as db:  # autocommit: CONCURRENTLY runs outside a transaction
+            # autocommit: CONCURRENTLY runs outside a transaction
+            with self._single() as db, _index_builder(db, index.model) as mine:
+                if not mine or (not index.present and _relation_exists(db, index.name)):
+                    continue  # another process builds it, or has built it meanwhile
                 if index.present and build.method == index.built.method:
                     options = sql.SQL(", ").join(
                         sql.SQL(f"{k} = {int(v)}") for k, v in build.options
@@ -368,10 +375,12 @@ class PostgresStore:
                     db.execute(
                         "UPDATE vector_indexes SET name = %s WHERE model = %s", (name, index.model)
                     )
-            self._drop_replaced(index.model, name)
+                self._drop_replaced(index.model, name)
             rebuilt.append(index._replace(name=name, built=build, present=True))
         for index in self.vector_indexes():  # one a rebuild cut short before it dropped
-            self._drop_replaced(index.model, index.name)
+            with self._single() as db, _index_builder(db, index.model) as mine:
+                if mine:
+                    self._drop_replaced(index.model, index.name)
         return rebuilt
 
     @contextmanager
@@ -385,6 +394,8 @@ class PostgresStore:
         (exact, slower); a load cut short leaves the index to the next load's end or to
         `cairn doctor --rebuild-vector-indexes`. A model whose index exists keeps it,
         maintained write by write."""
+        from psycopg import Error
+
         with self._lock:
             self._loads += 1
         try:
@@ -394,7 +405,15 @@ class PostgresStore:
                 self._loads -= 1
                 last = self._loads == 0
             if last:
-                self.rebuild_vector_indexes(missing_only=True)
+                try:
+                    self.rebuild_vector_indexes(missing_only=True)
+                except Error as exc:  # what was written stays; doctor reports the index
+                    log.warning(
+                        "the vector index a bulk load put off was not built (%s): dense "
+                        "search compares every vector until `cairn doctor "
+                        "--rebuild-vector-indexes` or the next ingest builds it",
+                        exc,
+                    )
 
     def _drop_replaced(self, model: str, current: str) -> None:
         """Drop the model's index of the other method, if one is left (a rebuild that
@@ -1469,6 +1488,29 @@ def wanted_build(vectors: int) -> IndexBuild:
 
 def index_name(model: str, method: str) -> str:
     return f"embeddings_{method}_{hashlib.sha1(model.encode()).hexdigest()[:16]}"
+
+
+_INDEX_BUILDS = 0x63616972
+"""First key of the session advisory lock a process holds while it builds a model's vector
+index (the second: the model's hash); the writers' transaction lock uses one-key locks."""
+
+
+@contextmanager
+def _index_builder(db: Any, model: str) -> Iterator[bool]:
+    """Whether this session may build `model`'s vector index now (no other process is)."""
+    key = (_INDEX_BUILDS, model)
+    mine = bool(db.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", key).fetchone()[0])
+    try:
+        yield mine
+    finally:
+        if mine:
+            db.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
+
+
+def _relation_exists(db: Any, name: str) -> bool:
+    return bool(
+        db.execute("SELECT to_regclass(quote_ident(%s)) IS NOT NULL", (name,)).fetchone()[0]
+    )
 
 
 def _create_index(
