@@ -565,3 +565,30 @@ def test_one_process_builds_a_models_index_and_a_failed_build_loses_no_writes(
     assert not fresh.vector_indexes()[0].present
     store.close()
     fresh.close()
+
+
+def test_a_load_stopped_by_an_error_leaves_the_index_to_the_next_load(
+    postgres: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C or an error mid-ingest must not start a build that can take minutes: the
+    writes stay, a warning names the fix, and the next load's end builds the index."""
+    import logging
+
+    from cairn.store.postgres import store as module
+    from cairn.testing.store import EMBEDDER, MODEL
+
+    store = PostgresStore(postgres.new_database())
+    warnings = caplog.at_level(logging.WARNING, logger=module.__name__)
+    with warnings, pytest.raises(KeyboardInterrupt), store.loading():
+        write(store, *make_doc("a", "a.md", ["marmalade text"]))
+        raise KeyboardInterrupt
+    assert "stopped early" in caplog.text and MODEL in caplog.text
+    assert "--rebuild-vector-indexes" in caplog.text
+    assert [d.id for d in store.documents()] == ["a"]
+    assert not store.vector_indexes()[0].present
+    [top] = store.dense_ranking(EMBEDDER.embed(["marmalade text"])[0], 1, model=MODEL)
+    assert top.chunk_id == "a-0"
+    with store.loading():
+        pass
+    assert store.vector_indexes()[0].present
+    store.close()

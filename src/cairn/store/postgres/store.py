@@ -391,22 +391,33 @@ class PostgresStore:
         pgvector builds an HNSW index over the Python docs' 22,829 vectors in 3.7 s;
         inserting them 40 at a time into an indexed table takes 30 s, 2.3 s without the
         index (bench/pg_index_build.py). Until then dense search compares every vector
-        (exact, slower); a load cut short leaves the index to the next load's end or to
-        `cairn doctor --rebuild-vector-indexes`. A model whose index exists keeps it,
-        maintained write by write."""
+        (exact, slower). A load that stops on an error (or Ctrl-C) does not build it (that
+        could take minutes at a million vectors): the next load's end or `cairn doctor
+        --rebuild-vector-indexes` does, and a warning says so. A model whose index exists
+        keeps it, maintained write by write."""
         from psycopg import Error
 
         with self._lock:
             self._loads += 1
+        completed = False
         try:
             yield
+            completed = True
         finally:
             with self._lock:
                 self._loads -= 1
                 last = self._loads == 0
             if last:
                 try:
-                    self.rebuild_vector_indexes(missing_only=True)
+                    if completed:
+                        self.rebuild_vector_indexes(missing_only=True)
+                    elif missing := [i.model for i in self.vector_indexes() if not i.present]:
+                        log.warning(
+                            "the load stopped early: the vector index of %s is not built; "
+                            "dense search compares every vector until `cairn doctor "
+                            "--rebuild-vector-indexes` or the next ingest builds it",
+                            ", ".join(missing),
+                        )
                 except Error as exc:  # what was written stays; doctor reports the index
                     log.warning(
                         "the vector index a bulk load put off was not built (%s): dense "
