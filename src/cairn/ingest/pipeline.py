@@ -3,6 +3,11 @@
 Each document is written in one store transaction. A re-run skips files whose content hash
 is unchanged, re-embeds only chunks whose hash is new (the embedding cache is keyed by chunk
 hash), and with `prune` removes documents whose files are gone.
+
+Reading, parsing, embedding and scanning run on the caller's thread; the near-duplicate
+lookup and the write of each document on one writer thread, in file order, a few files
+behind. A run is one bulk load for the store (`Store.loading`: Postgres builds a new vector
+index once, at its end).
 """
 
 from __future__ import annotations
