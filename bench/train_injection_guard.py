@@ -36,6 +36,7 @@ from cairn.guard.classifier import (
     UNIT_WINDOW,
     WINDOW,
     features,
+    offtopic,
     segments,
     units,
     windows,
@@ -328,6 +329,14 @@ def main() -> None:
     )
     parser.add_argument("--c", type=float, default=4.0)
     parser.add_argument(
+        "--offtopic",
+        type=float,
+        default=0.0,
+        help="with --units, add this weight times each unit's off-topic share (the share of "
+        "its content words no other unit of the chunk uses) to its logit; chosen with "
+        "bench/guard_offtopic_cv.py on train data (categories held out)",
+    )
+    parser.add_argument(
         "--short-windows",
         action="store_true",
         help="also score chunk segments in short windows and train on planted bipia windows "
@@ -408,9 +417,20 @@ def main() -> None:
         neg.extend(w for i, d in enumerate(py) if i % 5 and i % 3 == 0 for w in split(d))
         calib_docs["python docs"] = [d for i, d in enumerate(py) if i % 5 == 0][:400]
     cw, cb = fit(pos, neg, args.c, marked)
+    weight = args.offtopic if args.units else 0.0
 
     def chunk_score(text: str) -> float:
-        return max(probability(cw, cb, w, marked) for v in normalise(text).views for w in split(v))
+        if not weight:
+            return max(
+                probability(cw, cb, w, marked) for v in normalise(text).views for w in split(v)
+            )
+        best = -np.inf
+        for v in normalise(text).views:
+            found = split(v)
+            for unit, share in zip(found, offtopic(found), strict=True):
+                idx, val = features(f"{BOS}{unit}{EOS}")
+                best = max(best, float(cw[idx] @ val) + cb + weight * share)
+        return float(1 / (1 + np.exp(-best)))
 
     # The threshold keeps every calibration group within the target, not just their union.
     per_group = {}
@@ -441,6 +461,7 @@ def main() -> None:
                 if args.units
                 else {}
             ),
+            **({"offtopic": weight} if weight else {}),
         },
         "seed": SEED,
         "C": args.c,
@@ -467,7 +488,8 @@ def main() -> None:
         "command": "python bench/train_injection_guard.py --datasets ../shared/datasets"
         + (" --units" if args.units else "")
         + (f" --chunk-fpr {args.chunk_fpr}" if args.chunk_fpr is not None else "")
-        + (" --embed" if args.embed else ""),
+        + (" --embed" if args.embed else "")
+        + (f" --offtopic {weight}" if weight else ""),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(

@@ -8,7 +8,11 @@ to unit length. Two weight vectors ship in `injection_guard.npz` (package data),
 - `question`: direct injection, jailbreak and system-prompt extraction in a user's question;
 - `chunk`: instructions planted in a document (indirect injection), scored per unit (line,
   sentence or table cell, long ones in short windows: `units`, marked at their start and end)
-  and taking the highest.
+  and taking the highest. Weights trained with an off-topic weight (`meta.features.offtopic`)
+  add to each unit's logit that weight times the share of the unit's content words no other
+  unit of the chunk uses (`offtopic`): an ordinary request planted in an e-mail or a table
+  ("Describe the advancements in cancer treatment ...") reads like document text to the
+  n-grams, but shares no words with the document around it.
 
 Each has a threshold calibrated at a fixed false-positive rate, recorded with the training
 data, seed and metrics in the file's `meta` (JSON).
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -79,6 +84,34 @@ EOS = "\x03"
 """Markers around a unit for heads trained with `meta.features.marked`: the n-grams at a
 unit's start ("\x02Summ") tell an instruction that opens a sentence from the same words
 inside one."""
+
+
+_CONTENT = re.compile(r"[a-z]{3,}")
+_COMMON = frozenset(
+    "the and for that this with you your are was were have has had not but from they their "  # noqa: SIM905
+    "them what which when where who will would can could should about into than then there "
+    "these those our out all any its also been more most some such only other over very just "
+    "may might must shall".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    """The lower-cased words of three letters or more in `text`, common function words left out."""
+    return {w for w in _CONTENT.findall(text.lower()) if w not in _COMMON}
+
+
+def offtopic(found: list[str]) -> list[float]:
+    """For each unit of a chunk, the share of its content words that no other unit uses.
+
+    0 for a unit without content words, and for every unit of a one-unit chunk (nothing to
+    compare with). A planted request is mostly new words (about 0.98 on planted bipia train
+    attacks), a document's own lines share about half of theirs with the rest.
+    """
+    if len(found) < 2:
+        return [0.0] * len(found)
+    words = [content_words(u) for u in found]
+    used = Counter(w for ws in words for w in ws)
+    return [sum(used[w] == 1 for w in ws) / len(ws) if ws else 0.0 for ws in words]
 
 
 def segments(text: str, short: int | None = None) -> list[str]:
@@ -230,6 +263,11 @@ class InjectionClassifier:
         value = self.meta.get("features", {}).get("short_window")
         return int(value) if value else None
 
+    @property
+    def offtopic_weight(self) -> float:
+        """What the chunk head adds to a unit's logit per unit of `offtopic` share (0: none)."""
+        return float(self.meta.get("features", {}).get("offtopic", 0.0))
+
     @classmethod
     def load(cls, path: Path | None = None) -> InjectionClassifier:
         """Load the weights from `path`, by default the file shipped in the package."""
@@ -264,5 +302,11 @@ class InjectionClassifier:
         if kind == "question":
             return head.probability(text)
         if self.by_units:
-            return max(head.probability(u) for u in units(text))
+            found = units(text)
+            weight = self.offtopic_weight
+            if not weight:
+                return max(head.probability(u) for u in found)
+            shares = offtopic(found)
+            best = max(head.logit(u) + weight * s for u, s in zip(found, shares, strict=True))
+            return float(1.0 / (1.0 + np.exp(-best)))
         return max(head.probability(s) for s in segments(text, self.short_window))

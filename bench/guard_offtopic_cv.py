@@ -1,0 +1,135 @@
+"""Choose the chunk head's off-topic weight on train data, attack categories held out.
+
+    nice -n 5 .venv/bin/python bench/guard_offtopic_cv.py --datasets ../shared/datasets
+
+bipia's test attacks come from categories its train attacks do not have, so the weight is
+chosen the same way: the train attack categories are split in two by a hash of their name;
+for each fold the chunk head is trained as `train_injection_guard.py --units` trains it, but
+with one half's attacks only, and judged on the other half's attacks planted (3 per context,
+seeded) in the calibration contexts (bipia train, buckets 8-9), reflowed and cut into
+900-character pieces as in the ingest bench. The threshold is calibrated per group on the same
+clean calibration documents as the trainer's (bipia train buckets 8-9, scifact bucket 7,
+training Python docs) at each false-positive rate. Printed: the share of injected pieces
+flagged (rules or model) for each weight, fold and rate, and the mean over folds and rates.
+Nothing from bipia's test split is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import guard_data as g
+import train_injection_guard as t
+from cairn.guard.classifier import BOS, EOS, features, offtopic, units
+from cairn.guard.normalise import normalise
+from cairn.guard.rules import match_rules
+
+WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
+RATES = (0.025, 0.05)
+
+
+def fold_scores(
+    root: Path, pydocs: Path, fold: int
+) -> tuple[dict[str, list[np.ndarray]], dict[str, list[bool]], list[np.ndarray], list[bool]]:
+    """Per-unit (logit, off-topic share) arrays of the calibration documents and of the pieces
+    holding a held-out attack, with whether a rule flags each."""
+    categories = g.bipia_categories(root, "train")
+    full = g.bipia_attacks(root, "train")
+
+    def half(which: int) -> dict[str, list[str]]:
+        return {
+            kind: [a for a in texts if zlib.crc32(categories[a].encode()) % 2 == which]
+            for kind, texts in full.items()
+        }
+
+    trained, held = half(fold), half(1 - fold)
+    original = g.bipia_attacks
+    g.bipia_attacks = lambda _root, _split: trained  # type: ignore[assignment]
+    try:
+        requests = [
+            *(
+                u
+                for text in g._split(g.wildguard(root), train=True)
+                for u in t.first_and_last(text)
+            ),
+            *g.bipia_questions(root, "train"),
+        ]
+        pos, neg = t.unit_examples(root, requests)
+    finally:
+        g.bipia_attacks = original
+    neg.extend(u for d in g.scifact(root, "train")[:1000] for u in units(d))
+    neg.extend(u for text in g.hotpotqa_corpus(root)[:600] for u in units(text))
+    py = g.pydocs(pydocs, "train") if pydocs.is_dir() else []
+    neg.extend(w for i, d in enumerate(py) if i % 5 and i % 3 == 0 for w in units(d))
+    cw, cb = t.fit(pos, neg, 4.0, marked=True)
+
+    def pairs(text: str) -> np.ndarray:
+        found = units(normalise(text).text)
+        rows = []
+        for unit, share in zip(found, offtopic(found), strict=True):
+            idx, val = features(f"{BOS}{unit}{EOS}")
+            rows.append((float(cw[idx] @ val) + cb, share))
+        return np.array(rows)
+
+    contexts = g.bipia_contexts(root, "train")
+    calib = {
+        "bipia": [p for _, c in contexts if g.bucket(c) >= 8 for p in g.pieces(g.reflow(c))],
+        "scifact": g.scifact(root, "calibration"),
+        **({"python docs": [d for i, d in enumerate(py) if i % 5 == 0][:400]} if py else {}),
+    }
+    calib_pairs = {k: [pairs(x) for x in v] for k, v in calib.items()}
+    calib_ruled = {k: [bool(match_rules(normalise(x).views)) for x in v] for k, v in calib.items()}
+    rng = random.Random(3)
+    injected, ruled = [], []
+    for kind, context in contexts:
+        if g.bucket(context) < 8:
+            continue
+        for attack in rng.sample(held["code" if kind == "code" else "text"], 3):
+            for piece in g.pieces(g.reflow(g.plant(context, attack, rng).text)):
+                if g.holds_attack(piece, attack) is True:
+                    injected.append(pairs(piece))
+                    ruled.append(bool(match_rules(normalise(piece).views)))
+    return calib_pairs, calib_ruled, injected, ruled
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--pydocs", type=Path, default=Path("/usr/share/doc/python3.11/html"))
+    args = parser.parse_args()
+    table: dict[tuple[float, int, float], float] = {}
+    for fold in (0, 1):
+        calib, calib_ruled, injected, ruled = fold_scores(args.datasets, args.pydocs, fold)
+        print(f"fold {fold}: {len(injected)} pieces holding a held-out attack")
+        for weight in WEIGHTS:
+
+            def score(rows: np.ndarray, w: float = weight) -> float:
+                return float(np.max(rows[:, 0] + w * rows[:, 1]))
+
+            for rate in RATES:
+                threshold = max(
+                    t.calibrate([score(r) for r in calib[k]], calib_ruled[k], rate) for k in calib
+                )
+                hits = [r or score(x) >= threshold for x, r in zip(injected, ruled, strict=True)]
+                table[(weight, fold, rate)] = float(np.mean(hits))
+    print()
+    head = " | ".join(f"fold {f} @ {r:.1%}" for f in (0, 1) for r in RATES)
+    print(f"| weight | {head} | mean |")
+    print("|---" * (2 + 2 * len(RATES)) + "|")
+    for weight in WEIGHTS:
+        cells = [table[(weight, f, r)] for f in (0, 1) for r in RATES]
+        print(
+            f"| {weight} | " + " | ".join(f"{c:.3f}" for c in cells) + f" | {np.mean(cells):.3f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
