@@ -544,13 +544,18 @@ def test_one_process_builds_a_models_index_and_a_failed_build_loses_no_writes(
     url = postgres.new_database()
     store = PostgresStore(url)
     with psycopg.connect(url, autocommit=True) as other:  # another replica, building
-        other.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (module._INDEX_BUILDS, MODEL))
+        other.execute(
+            "INSERT INTO index_builds VALUES (%s, 'other', now() + interval '1 hour')", (MODEL,)
+        )
         with store.loading():
             write(store, *make_doc("a", "a.md", ["bellows text"]))
-        assert not store.vector_indexes()[0].present  # left to the lock's holder
+        assert not store.vector_indexes()[0].present  # left to the claim's holder
         assert store.rebuild_vector_indexes() == []
-    [built] = store.rebuild_vector_indexes()  # the lock is gone with its session
-    assert built.present and store.vector_indexes() == [built]
+        # That replica died mid-build: its claim lapses, and the next rebuild takes it over.
+        other.execute("UPDATE index_builds SET until = now() - interval '1 second'")
+        [built] = store.rebuild_vector_indexes()
+        assert built.present and store.vector_indexes() == [built]
+        assert other.execute("SELECT count(*) FROM index_builds").fetchone()[0] == 0  # released
 
     fresh = PostgresStore(postgres.new_database())
 
@@ -565,6 +570,36 @@ def test_one_process_builds_a_models_index_and_a_failed_build_loses_no_writes(
     assert not fresh.vector_indexes()[0].present
     store.close()
     fresh.close()
+
+
+def test_an_index_build_claim_is_renewed_while_held_and_released_after(
+    postgres: PostgresServer,
+) -> None:
+    """The claim is a lease (PgBouncer-safe, unlike a session lock): while one process holds
+    it another cannot take it; renewing extends it; leaving the build releases it."""
+    from cairn.store.postgres import store as module
+
+    store = PostgresStore(postgres.new_database())
+    db = store._db
+    with module._index_builder(db, "m") as mine:
+        assert mine
+        with module._index_builder(db, "m") as theirs:
+            assert not theirs
+        with db.session() as conn:
+            before = conn.execute("SELECT until FROM index_builds").fetchone()[0]
+        holder = _claim_holder(db)
+        assert module._renew_build(db, "m", holder, 3600.0)
+        assert not module._renew_build(db, "m", "someone else", 3600.0)
+        with db.session() as conn:
+            assert conn.execute("SELECT until FROM index_builds").fetchone()[0] > before
+    with module._index_builder(db, "m") as again:
+        assert again  # released when the first build ended
+    store.close()
+
+
+def _claim_holder(db: object) -> str:
+    with db.session() as conn:  # type: ignore[attr-defined]
+        return str(conn.execute("SELECT holder FROM index_builds").fetchone()[0])
 
 
 def test_a_load_stopped_by_an_error_leaves_the_index_to_the_next_load(

@@ -197,4 +197,14 @@ MIGRATIONS: tuple[str, ...] = (
     END
     $fn$;
     """,
+    # 5: who builds a model's vector index: a lease its builder renews while the build runs,
+    # taken over once it lapses (a builder that crashed); safe behind PgBouncer, where a
+    # session advisory lock is not (`cairn.store.postgres.store._index_builder`)
+    """
+    CREATE TABLE IF NOT EXISTS index_builds (
+        model TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until TIMESTAMPTZ NOT NULL
+    );
+    """,
 )

@@ -37,6 +37,7 @@ import math
 import struct
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -335,7 +336,7 @@ class PostgresStore:
         `LARGE_INDEX` vectors keeps the HNSW index its first write made until then. A
         missing index (put off by a bulk load that was cut short: `loading`) is built;
         `missing_only` builds only those. A model whose index another process is building
-        (a lock per model) is left to it. Returns the indexes rebuilt."""
+        (a lease per model: `_index_builder`) is left to it. Returns the indexes rebuilt."""
         from psycopg import sql
 
         rebuilt = []
@@ -344,7 +345,7 @@ class PostgresStore:
                 continue
             build = index.wanted
             # autocommit: CONCURRENTLY runs outside a transaction
-            with self._single() as db, _index_builder(db, index.model) as mine:
+            with _index_builder(self._db, index.model) as mine, self._single() as db:
                 if not mine or (not index.present and _relation_exists(db, index.name)):
                     continue  # another process builds it, or has built it meanwhile
                 if index.present and build.method == index.built.method:
@@ -378,7 +379,7 @@ class PostgresStore:
                 self._drop_replaced(index.model, name)
             rebuilt.append(index._replace(name=name, built=build, present=True))
         for index in self.vector_indexes():  # one a rebuild cut short before it dropped
-            with self._single() as db, _index_builder(db, index.model) as mine:
+            with _index_builder(self._db, index.model) as mine:
                 if mine:
                     self._drop_replaced(index.model, index.name)
         return rebuilt
@@ -1501,21 +1502,70 @@ def index_name(model: str, method: str) -> str:
     return f"embeddings_{method}_{hashlib.sha1(model.encode()).hexdigest()[:16]}"
 
 
-_INDEX_BUILDS = 0x63616972
-"""First key of the session advisory lock a process holds while it builds a model's vector
-index (the second: the model's hash); the writers' transaction lock uses one-key locks."""
+BUILD_LEASE_S = 60.0
+"""How long a claim on building a model's vector index lasts unless renewed. Its builder
+renews it every third of that while the build runs, so the claim of a builder that crashed
+lapses within a minute and another process may build."""
 
 
 @contextmanager
-def _index_builder(db: Any, model: str) -> Iterator[bool]:
-    """Whether this session may build `model`'s vector index now (no other process is)."""
-    key = (_INDEX_BUILDS, model)
-    mine = bool(db.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", key).fetchone()[0])
+def _index_builder(db: PgDatabase, model: str) -> Iterator[bool]:
+    """Whether this process may build `model`'s vector index now (no other process is).
+
+    A lease in `index_builds`, renewed by a thread while the build runs and removed after
+    it. Not an advisory lock: a session lock stays on whichever server connection PgBouncer
+    (transaction mode) lent its statement, and the unlock may reach another; a transaction
+    lock would have to be held open beside the build, and `CREATE INDEX CONCURRENTLY` waits
+    for every transaction holding a snapshot to end, that one included."""
+    from psycopg import Error
+
+    lease = BUILD_LEASE_S
+    holder = uuid.uuid4().hex
+    with db.session() as conn:
+        claimed = conn.execute(
+            "INSERT INTO index_builds (model, holder, until) "
+            "VALUES (%s, %s, now() + %s * interval '1 second') ON CONFLICT (model) DO UPDATE "
+            "SET holder = excluded.holder, until = excluded.until "
+            "WHERE index_builds.until < now() RETURNING holder",
+            (model, holder, lease),
+        ).fetchone()
+    if claimed is None:
+        yield False
+        return
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease / 3):
+            try:
+                _renew_build(db, model, holder, lease)
+            except Error as exc:  # tried again at the next third; a lapse lets another build
+                log.warning("could not renew the claim on %s's index build: %s", model, exc)
+
+    keeper = threading.Thread(target=renew, name="cairn-index-build-lease", daemon=True)
+    keeper.start()
     try:
-        yield mine
+        yield True
     finally:
-        if mine:
-            db.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
+        stop.set()
+        keeper.join()
+        try:
+            with db.session() as conn:
+                conn.execute(
+                    "DELETE FROM index_builds WHERE model = %s AND holder = %s", (model, holder)
+                )
+        except Error as exc:  # the claim lapses on its own
+            log.warning("could not release the claim on %s's index build: %s", model, exc)
+
+
+def _renew_build(db: PgDatabase, model: str, holder: str, lease: float) -> bool:
+    """Extend `holder`'s claim on `model`'s index build; False if it is no longer held."""
+    with db.session() as conn:
+        row = conn.execute(
+            "UPDATE index_builds SET until = now() + %s * interval '1 second' "
+            "WHERE model = %s AND holder = %s RETURNING holder",
+            (lease, model, holder),
+        ).fetchone()
+    return row is not None
 
 
 def _relation_exists(db: Any, name: str) -> bool:
