@@ -410,9 +410,12 @@ class PostgresStore:
                 last = self._loads == 0
             if last:
                 try:
-                    if completed:
+                    # One cheap read first: counting a million vectors per model (what
+                    # `vector_indexes` does) at the end of every one-file upload is not.
+                    missing = self._missing_indexes()
+                    if completed and missing:
                         self.rebuild_vector_indexes(missing_only=True)
-                    elif missing := [i.model for i in self.vector_indexes() if not i.present]:
+                    elif missing:
                         log.warning(
                             "the load stopped early: the vector index of %s is not built; "
                             "dense search compares every vector until `cairn doctor "
@@ -426,6 +429,15 @@ class PostgresStore:
                         "--rebuild-vector-indexes` or the next ingest builds it",
                         exc,
                     )
+
+    def _missing_indexes(self) -> list[str]:
+        """The models whose vector index is registered but not built."""
+        with self._single() as db:
+            rows = db.execute(
+                "SELECT model FROM vector_indexes "
+                "WHERE to_regclass(quote_ident(name)) IS NULL ORDER BY model"
+            ).fetchall()
+        return [str(r[0]) for r in rows]
 
     def _drop_replaced(self, model: str, current: str) -> None:
         """Drop the model's index of the other method, if one is left (a rebuild that
