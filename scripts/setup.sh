@@ -57,13 +57,15 @@ fi
 echo "==> preparing the embedding model"
 .venv/bin/cairn models export
 
-# Debian packages: the demo corpus (the Python 3.11 docs), Chromium for the browser tests and
-# redis-server for the tests of the Redis backends (the tests start their own servers).
+# Debian packages: the demo corpus (the Python 3.11 docs), Chromium for the browser tests,
+# redis-server for the tests of the Redis backends and pgbouncer for the tests that run the
+# Postgres backends behind it (the tests start their own servers).
 CORPUS=/usr/share/doc/python3.11/html
 APT=()
 [ -d "$CORPUS" ] || APT+=(python3.11-doc)
 [ -x /usr/bin/chromium ] || APT+=(chromium)
 command -v redis-server >/dev/null || APT+=(redis-server)
+command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || APT+=(pgbouncer)
 if [ ${#APT[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${APT[*]}"
   SUDO=""
@@ -71,7 +73,7 @@ if [ ${#APT[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${APT[@]}") >/dev/null 2>&1 \
       || echo "warning: could not install ${APT[*]} (the demo falls back to docs/," \
-              "browser and Redis tests are skipped)" >&2
+              "browser, Redis and PgBouncer tests are skipped)" >&2
   fi
 fi
 echo "==> setup done"
