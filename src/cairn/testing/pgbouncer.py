@@ -77,8 +77,12 @@ class PgBouncer:
         if binary is None:
             raise RuntimeError("pgbouncer is not installed: apt-get install pgbouncer")
         command = [binary, str(folder / "pgbouncer.ini")]
-        if os.geteuid() == 0:  # PgBouncer will not run as root: run as the server's owner
-            owner = pwd.getpwuid(os.stat(socket_dir).st_uid).pw_name
+        if os.geteuid() == 0:  # PgBouncer will not run as root: as the server's socket owner
+            owner = (
+                pwd.getpwuid(os.stat(socket_dir).st_uid).pw_name
+                if os.path.isdir(socket_dir)
+                else "nobody"
+            )
             folder.chmod(0o777)
             for path in folder.iterdir():
                 path.chmod(0o666)
