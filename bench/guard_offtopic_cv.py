@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import guard_data as g
 import train_injection_guard as t
-from cairn.guard.classifier import BOS, EOS, features, offtopic, units
+from cairn.guard.classifier import Head, offtopic, units
 from cairn.guard.normalise import normalise
 from cairn.guard.rules import match_rules
 
@@ -51,45 +51,19 @@ def fold_scores(
         }
 
     trained, held = half(fold), half(1 - fold)
-    original = g.bipia_attacks
-    g.bipia_attacks = lambda _root, _split: trained  # type: ignore[assignment]
-    try:
-        requests = [
-            *(
-                u
-                for text in g._split(g.wildguard(root), train=True)
-                for u in t.first_and_last(text)
-            ),
-            *g.bipia_questions(root, "train"),
-        ]
-        pos, neg = t.unit_examples(root, requests)
-    finally:
-        g.bipia_attacks = original
-    neg.extend(u for d in g.scifact(root, "train")[:1000] for u in units(d))
-    neg.extend(u for text in g.hotpotqa_corpus(root)[:600] for u in units(text))
-    py = g.pydocs(pydocs, "train") if pydocs.is_dir() else []
-    neg.extend(w for i, d in enumerate(py) if i % 5 and i % 3 == 0 for w in units(d))
+    pos, neg, calib = t.unit_training_data(root, pydocs, trained)
     cw, cb = t.fit(pos, neg, 4.0, marked=True)
+    head = Head(weights=cw, bias=cb, threshold=0.0, marked=True)
 
     def pairs(text: str) -> np.ndarray:
         found = units(normalise(text).text)
-        rows = []
-        for unit, share in zip(found, offtopic(found), strict=True):
-            idx, val = features(f"{BOS}{unit}{EOS}")
-            rows.append((float(cw[idx] @ val) + cb, share))
-        return np.array(rows)
+        return np.array([(head.logit(u), s) for u, s in zip(found, offtopic(found), strict=True)])
 
-    contexts = g.bipia_contexts(root, "train")
-    calib = {
-        "bipia": [p for _, c in contexts if g.bucket(c) >= 8 for p in g.pieces(g.reflow(c))],
-        "scifact": g.scifact(root, "calibration"),
-        **({"python docs": [d for i, d in enumerate(py) if i % 5 == 0][:400]} if py else {}),
-    }
     calib_pairs = {k: [pairs(x) for x in v] for k, v in calib.items()}
     calib_ruled = {k: [bool(match_rules(normalise(x).views)) for x in v] for k, v in calib.items()}
     rng = random.Random(3)
     injected, ruled = [], []
-    for kind, context in contexts:
+    for kind, context in g.bipia_contexts(root, "train"):
         if g.bucket(context) < 8:
             continue
         for attack in rng.sample(held["code" if kind == "code" else "text"], 3):

@@ -17,6 +17,7 @@ import argparse
 import json
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,9 @@ from cairn.guard.classifier import (
     STRIDE,
     UNIT_WINDOW,
     WINDOW,
+    Head,
+    chunk_logit,
     features,
-    offtopic,
     segments,
     units,
     windows,
@@ -119,7 +121,9 @@ def chunk_examples(
     return pos, neg, calib
 
 
-def unit_examples(root: Path, requests: list[str]) -> tuple[list[str], list[str]]:
+def unit_examples(
+    root: Path, requests: list[str], attacks: dict[str, list[str]] | None = None
+) -> tuple[list[str], list[str]]:
     """(injected units, clean units) for a chunk head that scores `units` (`--units`).
 
     Positives: bipia's train text attacks whole and the first line of its code attacks (the
@@ -129,9 +133,11 @@ def unit_examples(root: Path, requests: list[str]) -> tuple[list[str], list[str]
     seeded) and reflowed as cairn's text reader does, so an attack run into a table row or an
     e-mail line is learnt with its neighbours. Negatives: the units of those contexts, clean
     (table units sampled, 6 per table) and the attack-free units of the planted copies (30%).
+    `attacks` (by context kind, as `guard_data.bipia_attacks` gives them): a subset of bipia's
+    train attacks instead of all of them (bench/guard_offtopic_cv.py holds categories out).
     """
     rng = random.Random(SEED)
-    bipia = g.bipia_attacks(root, "train")
+    bipia = g.bipia_attacks(root, "train") if attacks is None else attacks
     pos = list(bipia["text"]) + [a.split("\n")[0] for a in bipia["code"]] + requests
     neg: list[str] = []
     for kind, context in g.bipia_contexts(root, "train"):
@@ -147,6 +153,47 @@ def unit_examples(root: Path, requests: list[str]) -> tuple[list[str], list[str]
                 elif held is False and rng.random() < 0.3:
                     neg.append(unit)
     return pos, neg
+
+
+def unit_training_data(
+    root: Path, pydocs: Path, attacks: dict[str, list[str]] | None = None
+) -> tuple[list[str], list[str], dict[str, list[str]]]:
+    """(positives, negatives, calibration documents by group) of the `--units` chunk head;
+    `attacks` as in `unit_examples`."""
+    requests = [
+        *(u for t in g._split(g.wildguard(root), train=True) for u in first_and_last(t)),
+        *g.bipia_questions(root, "train"),
+    ]
+    pos, neg = unit_examples(root, requests, attacks)
+    calib_docs = {
+        "bipia": [
+            p
+            for _, c in g.bipia_contexts(root, "train")
+            if g.bucket(c) >= 8
+            for p in g.pieces(g.reflow(c))
+        ]
+    }
+    neg.extend(u for d in g.scifact(root, "train")[:1000] for u in units(d))
+    neg.extend(u for t in g.hotpotqa_corpus(root)[:600] for u in units(t))
+    add_calibration_groups(root, neg, calib_docs, pydocs, units)
+    return pos, neg, calib_docs
+
+
+def add_calibration_groups(
+    root: Path,
+    neg: list[str],
+    calib_docs: dict[str, list[str]],
+    pydocs: Path,
+    split: Callable[[str], list[str]],
+) -> None:
+    """The scifact calibration group, and the training Python docs (when `pydocs` is there):
+    a third of the chunks not held for calibration as negatives (`split` into what the head
+    scores), every fifth chunk (400 at most) as a calibration group."""
+    calib_docs["scifact"] = g.scifact(root, "calibration")
+    if pydocs.is_dir():
+        py = g.pydocs(pydocs, "train")
+        neg.extend(w for i, d in enumerate(py) if i % 5 and i % 3 == 0 for w in split(d))
+        calib_docs["python docs"] = [d for i, d in enumerate(py) if i % 5 == 0][:400]
 
 
 def first_and_last(text: str, size: int = 200) -> list[str]:
@@ -389,48 +436,27 @@ def main() -> None:
     marked = args.units
     chunk_fpr = args.fpr if args.chunk_fpr is None else args.chunk_fpr
     if args.units:
-        requests = [
-            *(u for t in g._split(g.wildguard(root), train=True) for u in first_and_last(t)),
-            *g.bipia_questions(root, "train"),
-        ]
-        pos, neg = unit_examples(root, requests)
-        calib_docs = {
-            "bipia": [
-                p
-                for _, c in g.bipia_contexts(root, "train")
-                if g.bucket(c) >= 8
-                for p in g.pieces(g.reflow(c))
-            ]
-        }
-        neg.extend(u for d in g.scifact(root, "train")[:1000] for u in units(d))
-        neg.extend(u for t in g.hotpotqa_corpus(root)[:600] for u in units(t))
+        pos, neg, calib_docs = unit_training_data(root, args.pydocs)
     else:
         short_attacks = [a for a in attacks if len(a) <= WINDOW]
         pos, neg, calib_docs = chunk_examples(root, short_attacks, short)
         docs = g.scifact(root, "train")
         neg.extend(w for d in docs[:1500] for w in segments(d, short))
         neg.extend(g._split(g.wildguard(root), train=True))
-    split = units if args.units else (lambda d: segments(d, short))
-    calib_docs["scifact"] = g.scifact(root, "calibration")
-    if args.pydocs.is_dir():
-        py = g.pydocs(args.pydocs, "train")
-        neg.extend(w for i, d in enumerate(py) if i % 5 and i % 3 == 0 for w in split(d))
-        calib_docs["python docs"] = [d for i, d in enumerate(py) if i % 5 == 0][:400]
+        add_calibration_groups(root, neg, calib_docs, args.pydocs, lambda d: segments(d, short))
     cw, cb = fit(pos, neg, args.c, marked)
     weight = args.offtopic if args.units else 0.0
+    head = Head(weights=cw, bias=cb, threshold=0.0, marked=True)
 
     def chunk_score(text: str) -> float:
-        if not weight:
-            return max(
-                probability(cw, cb, w, marked) for v in normalise(text).views for w in split(v)
-            )
-        best = -np.inf
-        for v in normalise(text).views:
-            found = split(v)
-            for unit, share in zip(found, offtopic(found), strict=True):
-                idx, val = features(f"{BOS}{unit}{EOS}")
-                best = max(best, float(cw[idx] @ val) + cb + weight * share)
-        return float(1 / (1 + np.exp(-best)))
+        if args.units:
+            best = max(chunk_logit(head, v, weight) for v in normalise(text).views)
+            return float(1 / (1 + np.exp(-best)))
+        return max(
+            probability(cw, cb, w, marked)
+            for v in normalise(text).views
+            for w in segments(v, short)
+        )
 
     # The threshold keeps every calibration group within the target, not just their union.
     per_group = {}

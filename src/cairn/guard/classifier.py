@@ -244,6 +244,17 @@ class Head:
         return float(self.weights[buckets] @ values) + self.bias
 
 
+def chunk_logit(head: Head, text: str, offtopic_weight: float = 0.0) -> float:
+    """The highest logit over the units of `text` (a normalised chunk), each unit's raised by
+    `offtopic_weight` times its `offtopic` share."""
+    found = units(text)
+    logits = [head.logit(u) for u in found]
+    if offtopic_weight:
+        shares = offtopic(found)
+        logits = [x + offtopic_weight * s for x, s in zip(logits, shares, strict=True)]
+    return max(logits)
+
+
 @dataclass(frozen=True, slots=True)
 class InjectionClassifier:
     """The shipped linear model: `probability(text, kind)` in [0, 1], and its thresholds."""
@@ -302,11 +313,5 @@ class InjectionClassifier:
         if kind == "question":
             return head.probability(text)
         if self.by_units:
-            found = units(text)
-            weight = self.offtopic_weight
-            if not weight:
-                return max(head.probability(u) for u in found)
-            shares = offtopic(found)
-            best = max(head.logit(u) + weight * s for u, s in zip(found, shares, strict=True))
-            return float(1.0 / (1.0 + np.exp(-best)))
+            return float(1.0 / (1.0 + np.exp(-chunk_logit(head, text, self.offtopic_weight))))
         return max(head.probability(s) for s in segments(text, self.short_window))
