@@ -573,33 +573,38 @@ def test_one_process_builds_a_models_index_and_a_failed_build_loses_no_writes(
 
 
 def test_an_index_build_claim_is_renewed_while_held_and_released_after(
-    postgres: PostgresServer,
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The claim is a lease (PgBouncer-safe, unlike a session lock): while one process holds
-    it another cannot take it; renewing extends it; leaving the build releases it."""
+    it another cannot take it; its thread renews it while the build runs (a short lease here,
+    waited for without a wall-clock assert); leaving the build releases it."""
+    import time
+
     from cairn.store.postgres import store as module
 
     store = PostgresStore(postgres.new_database())
     db = store._db
+
+    def claim() -> tuple[str, object]:
+        with db.session() as conn:
+            holder, until = conn.execute("SELECT holder, until FROM index_builds").fetchone()
+        return str(holder), until
+
     with module._index_builder(db, "m") as mine:
         assert mine
         with module._index_builder(db, "m") as theirs:
             assert not theirs
-        with db.session() as conn:
-            before = conn.execute("SELECT until FROM index_builds").fetchone()[0]
-        holder = _claim_holder(db)
-        assert module._renew_build(db, "m", holder, 3600.0)
-        assert not module._renew_build(db, "m", "someone else", 3600.0)
-        with db.session() as conn:
-            assert conn.execute("SELECT until FROM index_builds").fetchone()[0] > before
+        assert not module._renew_build(db, "m", "someone else", 60.0)
+    monkeypatch.setattr(module, "BUILD_LEASE_S", 0.6)  # renewed every 0.2 s
     with module._index_builder(db, "m") as again:
         assert again  # released when the first build ended
+        holder, first = claim()
+        deadline = time.monotonic() + 120  # generous: a busy machine delays the thread
+        while claim()[1] == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        still, until = claim()
+        assert still == holder and until != first  # renewed by its own thread
     store.close()
-
-
-def _claim_holder(db: object) -> str:
-    with db.session() as conn:  # type: ignore[attr-defined]
-        return str(conn.execute("SELECT holder FROM index_builds").fetchone()[0])
 
 
 def test_a_load_stopped_by_an_error_leaves_the_index_to_the_next_load(

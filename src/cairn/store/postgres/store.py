@@ -1549,7 +1549,9 @@ def _index_builder(db: PgDatabase, model: str) -> Iterator[bool]:
     def renew() -> None:
         while not stop.wait(lease / 3):
             try:
-                _renew_build(db, model, holder, lease)
+                if not _renew_build(db, model, holder, lease):
+                    log.warning("the claim on %s's index build lapsed while it ran", model)
+                    return
             except Error as exc:  # tried again at the next third; a lapse lets another build
                 log.warning("could not renew the claim on %s's index build: %s", model, exc)
 
