@@ -10,7 +10,6 @@ or be lost; cairn uses none (`cairn.pg`)."""
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from cairn.agent import AgentStore
-from cairn.budget import Budget, BudgetExceeded, Limits, MetricsRegistry, PriceBook
+from cairn.budget import Budget, Limits, MetricsRegistry, PriceBook
 from cairn.pg import PgDatabase
 from cairn.server.evalruns import EvalRunStore, PostgresEvalRunStore
 from cairn.server.feedback import SQLiteFeedbackStore
@@ -30,7 +29,7 @@ from cairn.store.postgres import PostgresStore
 from cairn.testing.agentstate import AgentStoreConformance, MakeAgentStore
 from cairn.testing.clock import Clock
 from cairn.testing.evalruns import EvalRunStoreConformance
-from cairn.testing.ledger import BudgetConformance
+from cairn.testing.ledger import PRICES, BudgetConformance, replicas_against_one_ceiling
 from cairn.testing.pgbouncer import PgBouncer
 from cairn.testing.postgres import PostgresServer
 from cairn.testing.serverstate import (
@@ -43,7 +42,6 @@ from cairn.testing.store import EMBEDDER, MODEL, StoreConformance, make_doc, wri
 from cairn.testing.traces import TraceStoreConformance
 from cairn.trace import TraceStore
 from cairn.trace.postgres import PostgresTraceStore
-from cairn.types import Usage
 
 pytestmark = [
     pytest.mark.integration,
@@ -200,39 +198,14 @@ def test_two_replicas_behind_pgbouncer_never_exceed_a_daily_ceiling(
 ) -> None:
     """120 reservations from 12 threads over two budgets sharing one PgBouncer, against a
     ceiling that fits 30: exactly 30 go through (the ledger's transaction-scoped lock holds
-    through transaction pooling)."""
+    through transaction pooling), and the ledger sums to the ceiling."""
     url = pgbouncer.url(postgres.new_database())
-    prices = PriceBook.fixed({"m": ("1", "2")})
     limits = Limits.of(daily_usd="0.09")  # worst case of one call: $0.003
     replicas = [
-        Budget(url, prices=prices, limits=limits, registry=MetricsRegistry()) for _ in range(2)
+        Budget(url, prices=PRICES, limits=limits, registry=MetricsRegistry()) for _ in range(2)
     ]
-    admitted: list[bool] = []
-    lock = threading.Lock()
-    start = threading.Barrier(12)
-
-    def run(n: int) -> None:
-        budget = replicas[n % 2]
-        start.wait(timeout=60)
-        for _ in range(10):
-            try:
-                r = budget.reserve(model="m", input_tokens=1000, max_output_tokens=1000)
-            except BudgetExceeded:
-                ok = False
-            else:
-                budget.settle(r, Usage(input_tokens=1000, output_tokens=1000))
-                ok = True
-            with lock:
-                admitted.append(ok)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert admitted.count(True) == 30
-    settled = [e for e in replicas[0].entries() if e.status == "settled"]
-    assert len(settled) == 30
-    assert sum((e.cost_usd for e in settled), Decimal(0)) == Decimal("0.09")
+    admitted, settled = replicas_against_one_ceiling(replicas, threads=12, attempts=120)
+    assert admitted == 30
+    assert len(settled) == 30 and sum(settled, Decimal(0)) == Decimal("0.09")
     for budget in replicas:
         budget.close()

@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from cairn.budget import Budget, BudgetExceeded, Limits, MetricsRegistry, PriceBook
+from cairn.budget import Budget, Limits, MetricsRegistry, PriceBook
 from cairn.budget.base import open_budget
 from cairn.config import load_settings
 from cairn.testing.clock import Clock
-from cairn.testing.ledger import BudgetConformance
+from cairn.testing.ledger import PRICES, BudgetConformance, replicas_against_one_ceiling
 from cairn.testing.postgres import PostgresServer
 from cairn.types import Usage
 
@@ -60,40 +59,12 @@ def test_two_replicas_never_exceed_a_daily_ceiling_together(postgres: PostgresSe
     database, against a ceiling that fits 50 of them: exactly 50 go through, and the ledger
     sums to the spend exactly."""
     url = postgres.new_database()
-    prices = PriceBook.fixed({"m": ("1", "2")})
     limits = Limits.of(daily_usd="0.15")  # worst case of one call: $0.003
     replicas = [
-        Budget(url, prices=prices, limits=limits, registry=MetricsRegistry()) for _ in range(2)
+        Budget(url, prices=PRICES, limits=limits, registry=MetricsRegistry()) for _ in range(2)
     ]
-    admitted: list[bool] = []
-    lock = threading.Lock()
-    start = threading.Barrier(16)
-
-    def work(n: int) -> None:
-        budget = replicas[n % 2]
-        start.wait(timeout=60)
-        for _ in range(200 // 16 + 1):
-            with lock:
-                if len(admitted) >= 200:
-                    return
-            try:
-                r = budget.reserve(model="m", input_tokens=1000, max_output_tokens=1000)
-            except BudgetExceeded:
-                went = False
-            else:
-                budget.settle(r, Usage(input_tokens=1000, output_tokens=1000))
-                went = True
-            with lock:
-                admitted.append(went)
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert sum(admitted) == 50
-    settled = [e for e in replicas[0].entries() if e.status == "settled"]
-    assert len(settled) == 50
-    assert sum((e.cost_usd for e in settled), Decimal(0)) == Decimal("0.15")
+    admitted, settled = replicas_against_one_ceiling(replicas, threads=16, attempts=200)
+    assert admitted == 50
+    assert len(settled) == 50 and sum(settled, Decimal(0)) == Decimal("0.15")
     for budget in replicas:
         budget.close()

@@ -207,3 +207,39 @@ def hold_reservations(opener: Callable[[], CostBudget], attempts: int) -> int:
     finally:
         budget.close()
     return held
+
+
+def replicas_against_one_ceiling(
+    replicas: list[CostBudget], *, threads: int, attempts: int
+) -> tuple[int, list[Decimal]]:
+    """`attempts` reservations of `test-model` (each settled at its worst case, $0.003) from
+    `threads` threads spread over `replicas` (budgets on one shared ledger), all started at
+    once: how many were admitted, and the costs of the settled entries the ledger holds."""
+    admitted: list[bool] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def work(n: int) -> None:
+        budget = replicas[n % len(replicas)]
+        start.wait(timeout=60)
+        while True:
+            with lock:
+                if len(admitted) >= attempts:
+                    return
+            try:
+                r = reserve_one(budget)
+            except BudgetExceeded:
+                went = False
+            else:
+                budget.settle(r, Usage(input_tokens=1000, output_tokens=1000))
+                went = True
+            with lock:
+                admitted.append(went)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=300)
+    settled = [e.cost_usd for e in replicas[0].entries() if e.status == "settled"]
+    return sum(admitted), settled

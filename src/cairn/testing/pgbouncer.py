@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from cairn.testing import processes
 from cairn.testing.postgres import PostgresServer
 
 
@@ -116,14 +117,7 @@ class PgBouncer:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            if self._process.stdout:
-                self._process.stdout.close()
+            processes.stop(self._process)
             self._process = None
         if self._dir is not None:
             self._dir.cleanup()

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from cairn.testing import processes
+
 
 class RedisServer:
     def __init__(self, *, binary: str = "redis-server", startup_timeout_s: float = 30.0) -> None:
@@ -79,12 +81,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            processes.stop(self._process)
             self._process = None
         if self._dir is not None:
             self._dir.cleanup()
