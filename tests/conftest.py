@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from cairn.testing.pgbouncer import PgBouncer
     from cairn.testing.postgres import PostgresServer
 
 _real_connect = socket.socket.connect
@@ -81,3 +82,18 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def pgbouncer(postgres: PostgresServer) -> Iterator[PgBouncer]:
+    """A real PgBouncer in transaction mode in front of `postgres`, one per test module;
+    skipped with the install hint where Debian's pgbouncer is missing."""
+    from cairn.testing.pgbouncer import PgBouncer
+
+    if not PgBouncer.available():
+        pytest.skip("pgbouncer is not installed: apt-get install pgbouncer (make setup does)")
+    bouncer = PgBouncer(postgres).start()
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()

@@ -56,15 +56,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def pgbouncer(postgres: PostgresServer) -> Iterator[PgBouncer]:
-    bouncer = PgBouncer(postgres).start()
-    try:
-        yield bouncer
-    finally:
-        bouncer.stop()
-
-
 class TestStoreBehindPgBouncer(StoreConformance):
     @pytest.fixture(autouse=True)
     def _servers(self, postgres: PostgresServer, pgbouncer: PgBouncer) -> None:

