@@ -4,8 +4,10 @@ chunk cut off. The real embedding model and a real SQLite store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +18,7 @@ from cairn.config import AnswerSettings, load_settings
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.store.sqlite import SQLiteStore
 from cairn.testing.store import make_doc
-from cairn.types import Hit
+from cairn.types import Chunk, Hit
 
 MATH = [
     "math.sqrt(x)\n\nReturn the square root of x.",
@@ -124,3 +126,128 @@ def test_an_introduction_cut_off_from_its_example_is_not_quoted(
 ) -> None:
     text = answer(store, embedder, "How do I list the Python source files in a directory tree?")
     assert "directory tree:" not in text  # the chunk ends before its example
+
+
+# The rules below are about composition alone: a scorer with fixed scores per unit stands in
+# for the trained one, so each test says which unit the scorer preferred.
+
+
+class FixedScores(ExtractiveAnswerer):
+    """The extractive answerer with each unit's score given by the test (-5 by default)."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        super().__init__(
+            None,  # type: ignore[arg-type]  # relevance is passed in; the store is not read
+            None,  # type: ignore[arg-type]
+            AnswerSettings(abstention="similarity", abstain_threshold=0.0),
+        )
+        self.scores = scores
+
+    def rescore(self, question: str, units: Sequence[Any], logits: list[float]) -> list[float]:
+        return [
+            next((v for k, v in self.scores.items() if u.text.startswith(k)), -5.0) for u in units
+        ]
+
+    def quote(self, question: str, *chunks: Chunk) -> str:
+        hits = [Hit(chunk=c, score=1.0) for c in chunks]
+        draft = self.answer_with(question, hits, [0.8] * len(hits))
+        assert not draft.abstained, draft.reason
+        return draft.text
+
+
+def entry(cid: str, section: tuple[str, ...], text: str) -> Chunk:
+    return Chunk(
+        id=cid,
+        doc_id=cid,
+        ordinal=0,
+        text=text,
+        section=section,
+        anchor=None,
+        start=0,
+        end=len(text),
+        token_count=len(text.split()),
+        hash=cid,
+        source=f"library/{cid}.html",
+        title=cid,
+    )
+
+
+PRINT = entry(
+    "functions",
+    ("Built-in Functions", "print"),
+    "print(*objects, sep=' ', file=None, flush=False)\n\nWhether the output is buffered is "
+    "usually determined by file, but if the flush keyword argument is true, the stream is "
+    "forcibly flushed.\n\nChanged in version 3.3: Added the flush keyword argument.",
+)
+TIMEOUT = entry(
+    "subprocess",
+    ("subprocess", "subprocess.TimeoutExpired"),
+    "exception subprocess.TimeoutExpired\n\nRaised when a timeout expires while waiting for a "
+    "child process.\n\nChanged in version 3.5: stdout and stderr attributes added",
+)
+
+
+def test_a_version_note_does_not_lead_an_answer_to_another_kind_of_question() -> None:
+    answerer = FixedScores({"Changed in version 3.3": 3.0, "Changed in version 3.5": 2.8})
+    answerer.scores["Whether the output"] = 2.5
+    question = "my print() output only reaches the file at the very end, how do I push it out?"
+    assert question_kind(question) != "version"
+    text = answerer.quote(question, PRINT, TIMEOUT)
+    # The entry's description leads (after the signature it describes); its own note may
+    # follow it; a note on an entry the answer does not quote is left out.
+    assert text.index("forcibly flushed") < text.index("Changed in version 3.3")
+    assert text.startswith("print(*objects")
+    assert "Changed in version 3.5" not in text and "TimeoutExpired" not in text
+
+
+def test_a_version_note_answers_a_version_question() -> None:
+    answerer = FixedScores({"Changed in version 3.3": 3.0, "Whether the output": 0.0})
+    question = "In which version was the flush argument added to print?"
+    assert question_kind(question) == "version"
+    text = answerer.quote(question, PRINT)
+    assert "Changed in version 3.3: Added the flush keyword argument. [1]" in text
+    assert "forcibly flushed" not in text
+
+
+IDENTITY = entry(
+    "programming",
+    ("Objects", "When can I rely on identity tests with the is operator?"),
+    "In most other circumstances, identity tests are inadvisable and equality tests are "
+    "preferred. In particular, identity tests should not be used to check constants such as "
+    "int and str which aren't guaranteed to be singletons:\n\n>>> a = 1000\n>>> b = 500\n"
+    ">>> c = b + 500\n>>> a is c\nFalse",
+)
+
+
+def test_a_quoted_example_brings_the_sentence_that_introduces_it() -> None:
+    text = FixedScores({">>> a = 1000": 3.0}).quote("why is `a is c` False for 1000?", IDENTITY)
+    assert "aren't guaranteed to be singletons:" in text
+    assert text.index("singletons:") < text.index(">>> a = 1000")
+    assert "In most other circumstances" not in text  # the introduction only
+
+
+DICT_OR = entry(
+    "stdtypes",
+    ("Mapping Types — dict", "d | other"),
+    "d | other\n\nCreate a new dictionary with the merged keys and values of d and other, "
+    "which must both be dictionaries. The values of other take priority when d and other "
+    "share keys.\n\nNew in version 3.9.",
+)
+MERGING = entry(
+    "tutorial",
+    ("Data Structures", "Merging"),
+    "Merging\n\nThe values of the right operand win when both dictionaries share keys.",
+)
+
+
+def test_an_entry_without_a_signature_is_named_by_its_title() -> None:
+    scores = {"The values of other": 3.0, "Create a new": 2.0}
+    text = FixedScores(scores).quote(
+        "if two dicts share a key, whose value wins in a merge?", DICT_OR
+    )
+    assert text.startswith("d | other [1]")
+    assert "New in version 3.9." in text
+    # A first paragraph that is not the chunk's own (last) heading names no entry.
+    plain = dataclasses.replace(MERGING, section=("Data Structures", "Dictionaries"))
+    text = FixedScores({"The values of the right": 3.0}).quote("whose value wins?", plain)
+    assert not text.startswith("Merging")

@@ -52,6 +52,10 @@ class _Unit:
     code: bool
     index: int
     """Position of the unit in its chunk."""
+    entry: bool = False
+    """The title of an API entry: the chunk's first unit, the same text as its last section
+    heading (an attribute, a constant, an operator such as `d | other`, a command-line
+    option), which names what the entry's description describes, as a signature does."""
 
 
 def chunk_units(text: str, *, commands: bool = False) -> list[tuple[int, int, bool]]:
@@ -165,7 +169,8 @@ def candidate_units(
         for n, (s, e, code) in enumerate(spans):
             text = chunk.text[s:e]
             intro = text.rstrip().endswith(":") and n + 1 < len(spans) and spans[n + 1][2]
-            units.append(_Unit(i, s, e, text, code, n))
+            entry = n == 0 and bool(chunk.section) and text.strip() == chunk.section[-1].strip()
+            units.append(_Unit(i, s, e, text, code, n, entry))
             views.append(UnitView(text, code, i, n, len(spans), heading, intro))
     return units, views, keep
 
@@ -295,6 +300,13 @@ class ExtractiveAnswerer:
             # Never a "See also" when something answers directly, nor an introduction
             # ("... in this directory tree:") whose example the chunk cut off.
             ranked = direct
+        if a.kind != "version":
+            # Unless the question is about versions, a version note ("Changed in version
+            # 3.3: Added the flush keyword argument.") never leads the answer: it says when,
+            # not what or how. It may follow the entry it annotates, once that is quoted.
+            described = [i for i in ranked if not _VERSION_NOTE_ONLY.match(units[i].text)]
+            if described and described[0] != ranked[0]:
+                ranked = described[:1] + [i for i in ranked if i != described[0]]
         top = logits[ranked[0]]
         chosen = [ranked[0]]
         sources = {units[ranked[0]].hit}
@@ -304,6 +316,12 @@ class ExtractiveAnswerer:
                 break
             if units[i].hit not in sources and len(sources) >= self.settings.max_sources:
                 continue
+            if (
+                a.kind != "version"
+                and _VERSION_NOTE_ONLY.match(units[i].text)
+                and units[i].hit not in sources
+            ):
+                continue  # a note on an entry the answer does not quote
             if any(_similar(units[i].text, units[j].text) for j in chosen):
                 continue  # the same sentence from another page says nothing new
             chosen.append(i)
@@ -320,10 +338,20 @@ class ExtractiveAnswerer:
             return 0 <= j < len(units) and units[j].hit == units[i].hit
 
         for i in chosen:
-            nxt = i + 1
-            # An introducing sentence ending in ":" brings the code block that follows it.
+            nxt, prev = i + 1, i - 1
+            # An introducing sentence ending in ":" brings the code block that follows it,
+            # and a code block the sentence that introduces it (an example says nothing on
+            # its own: "identity tests should not be used to check constants such as int
+            # ...:" before `a is c` -> False).
             if units[i].text.rstrip().endswith(":") and same_chunk(i, nxt) and units[nxt].code:
                 out.append(nxt)
+            if (
+                units[i].code
+                and same_chunk(i, prev)
+                and not units[prev].code
+                and units[prev].text.rstrip().endswith(":")
+            ):
+                out.append(prev)
         if a.kind == "how-to" and not any(units[i].code for i in out):
             self._add_example(a, out)
         if a.kind == "version" and not any(_VERSION_NOTE.search(units[i].text) for i in out):
@@ -342,7 +370,7 @@ class ExtractiveAnswerer:
         # entry's "New in version" note: when the API can be used at all.
         for i in list(out):
             first = i - units[i].index
-            if 0 < units[i].index <= 2 and _looks_like_signature(units[first].text):
+            if 0 < units[i].index <= 2 and _names_entry(units[first]):
                 out.append(first)
                 out.extend(
                     j
@@ -352,7 +380,7 @@ class ExtractiveAnswerer:
         if a.kind == "api":
             top = ranked[0]
             first = top - units[top].index
-            if _looks_like_signature(units[first].text):
+            if _names_entry(units[first]):
                 out.append(first)
                 if same_chunk(first, first + 1):
                     out.append(first + 1)
@@ -445,6 +473,11 @@ _VERSION_NOTE = re.compile(
     r"removed in version)\s+\d",
     re.IGNORECASE,
 )
+_VERSION_NOTE_ONLY = re.compile(
+    r"^\s*(?:new in version|changed in version|deprecated since version|added in version|"
+    r"removed in version)\s+\d",
+    re.IGNORECASE,
+)
 _ASIDE = re.compile(r"^\s*(?:see also\b|see\s)|\bsee also\b", re.IGNORECASE)
 
 
@@ -457,6 +490,11 @@ def _dangling(units: Sequence[_Unit], i: int) -> bool:
     return units[i].text.rstrip().endswith(":") and (
         nxt >= len(units) or units[nxt].hit != units[i].hit
     )
+
+
+def _names_entry(unit: _Unit) -> bool:
+    """A signature, or the title of an API entry that has none (`d | other`)."""
+    return unit.entry or _looks_like_signature(unit.text)
 
 
 def _looks_like_signature(text: str) -> bool:
