@@ -251,3 +251,43 @@ def test_an_entry_without_a_signature_is_named_by_its_title() -> None:
     plain = dataclasses.replace(MERGING, section=("Data Structures", "Dictionaries"))
     text = FixedScores({"The values of the right": 3.0}).quote("whose value wins?", plain)
     assert not text.startswith("Merging")
+
+
+CACHED = entry(
+    "functools",
+    ("functools", "functools.cached_property"),
+    "The cached_property decorator only runs on lookups. Subsequent attribute reads and "
+    "writes take precedence over the cached_property method.\n\nThe cached value can be "
+    "cleared by deleting the attribute. This allows the cached_property method to run "
+    "again.\n\nIt is possible to stack it with other decorators. It is recommended to use "
+    "it on immutable instances.",
+)
+
+
+def test_a_sentence_that_points_back_brings_the_one_it_points_to() -> None:
+    question = "how do I make a cached_property recompute?"
+    text = FixedScores({"This allows": 3.0}).quote(question, CACHED)
+    assert text.startswith("The cached value can be cleared by deleting the attribute. [1]")
+    assert "This allows the cached_property method to run again. [1]" in text
+    # Only within its paragraph: the sentence before the blank line is not brought.
+    assert "Subsequent attribute reads" not in text
+
+
+def test_it_is_possible_points_at_nothing() -> None:
+    text = FixedScores({"It is recommended": 3.0}).quote("should I use it?", CACHED)
+    assert "It is possible" not in text
+
+
+DICT = entry(
+    "stdtypes",
+    ("Mapping Types — dict", "dict"),
+    "Dictionaries compare equal if and only if they have the same (key, value) pairs.\n\n"
+    "Dictionaries preserve insertion order. Note that updating a key does not affect the "
+    "order. Keys added after deletion are inserted at the end.",
+)
+
+
+def test_a_sentence_opening_with_a_connective_brings_the_one_it_leans_on() -> None:
+    text = FixedScores({"Note that": 3.0}).quote("does updating a key move it?", DICT)
+    assert "Dictionaries preserve insertion order. [1] Note that updating a key" in text
+    assert "compare equal" not in text

@@ -52,6 +52,8 @@ class _Unit:
     code: bool
     index: int
     """Position of the unit in its chunk."""
+    paragraph: int = 0
+    """Index of the paragraph (text between blank lines) the unit sits in."""
     entry: bool = False
     """The title of an API entry: the chunk's first unit, the same text as its last section
     heading (an attribute, a constant, an operator such as `d | other`, a command-line
@@ -170,7 +172,8 @@ def candidate_units(
             text = chunk.text[s:e]
             intro = text.rstrip().endswith(":") and n + 1 < len(spans) and spans[n + 1][2]
             entry = n == 0 and bool(chunk.section) and text.strip() == chunk.section[-1].strip()
-            units.append(_Unit(i, s, e, text, code, n, entry))
+            paragraph = chunk.text.count("\n\n", 0, s)
+            units.append(_Unit(i, s, e, text, code, n, paragraph, entry))
             views.append(UnitView(text, code, i, n, len(spans), heading, intro))
     return units, views, keep
 
@@ -352,6 +355,24 @@ class ExtractiveAnswerer:
                 and units[prev].text.rstrip().endswith(":")
             ):
                 out.append(prev)
+        # A sentence that opens by pointing back ("This allows the cached_property method to
+        # run again.", "Note that updating a key does not affect the order.") brings the
+        # sentence it leans on, the one before it in its paragraph ("The cached value can be
+        # cleared by deleting the attribute."); two at most.
+        for i in list(out):
+            j = i
+            for _ in range(2):
+                prev = j - 1
+                if (
+                    units[j].code
+                    or not _ANAPHOR.match(units[j].text)
+                    or not same_chunk(j, prev)
+                    or units[prev].code
+                    or units[prev].paragraph != units[j].paragraph
+                ):
+                    break
+                out.append(prev)
+                j = prev
         if a.kind == "how-to" and not any(units[i].code for i in out):
             self._add_example(a, out)
         if a.kind == "version" and not any(_VERSION_NOTE.search(units[i].text) for i in out):
@@ -473,6 +494,16 @@ _VERSION_NOTE = re.compile(
     r"removed in version)\s+\d",
     re.IGNORECASE,
 )
+_ANAPHOR = re.compile(
+    r"^\s*(?:(?:this|these|that|those|it|its|they|their|them|such)\b(?!\s+(?:is|are)\s+"
+    r"(?:possible|recommended|important|necessary|also)\b)|(?:however|also|otherwise|instead|"
+    r"therefore|thus|hence|likewise|similarly|moreover|furthermore|consequently|in addition|"
+    r"note that|for example|for instance|in (?:this|that|such|these|those) cases?)\b)",
+    re.IGNORECASE,
+)
+"""A sentence opening with a pronoun, a demonstrative or a connective ("However", "Note
+that", "In this case") leans on the one before it. "It is possible ..." and the like point
+at nothing."""
 _VERSION_NOTE_ONLY = re.compile(
     r"^\s*(?:new in version|changed in version|deprecated since version|added in version|"
     r"removed in version)\s+\d",
