@@ -291,3 +291,33 @@ def test_a_sentence_opening_with_a_connective_brings_the_one_it_leans_on() -> No
     text = FixedScores({"Note that": 3.0}).quote("does updating a key move it?", DICT)
     assert "Dictionaries preserve insertion order. [1] Note that updating a key" in text
     assert "compare equal" not in text
+
+
+def release(version: str, text: str) -> Chunk:
+    chunk = entry(f"whatsnew-{version}", ("Other Language Changes",), text)
+    return dataclasses.replace(chunk, title=f"What’s New in Python {version}")
+
+
+def test_a_version_question_is_not_answered_from_another_versions_release_notes() -> None:
+    old = release("2.7", "The regrtest.py script now takes a --randseed= switch.")
+    new = release(
+        "3.11", "The -P option and PYTHONSAFEPATH stop the script's directory being added."
+    )
+    answerer = FixedScores({"The regrtest": 3.0, "The -P option": 2.0})
+    text = answerer.quote(
+        "did 3.11 add a switch to keep my script's folder off sys.path?", old, new
+    )
+    assert text.startswith("The -P option") and "regrtest" not in text
+    # Without a version in the question, every release's notes are evidence.
+    text = answerer.quote("is there a switch to keep my script's folder off sys.path?", old, new)
+    assert "regrtest" in text
+
+
+def test_a_credit_line_is_not_quoted_when_something_answers() -> None:
+    notes = release(
+        "3.11",
+        "PEP 594 led to the deprecations of modules slated for removal in Python 3.13.\n\n"
+        "(Contributed by Brett Cannon in bpo-47061.)",
+    )
+    text = FixedScores({"(Contributed": 3.0, "PEP 594": 2.5}).quote("are cgi going away?", notes)
+    assert "PEP 594 led" in text and "Contributed by" not in text

@@ -153,6 +153,9 @@ class Assessment:
     relevance: list[float] = field(default_factory=list)
     first_stage: list[float] = field(default_factory=list)
     """The units' scores before the similarity stage (it re-scores only the best few)."""
+    other_releases: frozenset[int] = frozenset()
+    """Hits from the release notes of a version the question does not ask about ("What's
+    New in Python 2.6" for a question about 3.11)."""
 
 
 def candidate_units(
@@ -246,7 +249,8 @@ class ExtractiveAnswerer:
         )
         z = float(self.model.answerable.logits(row[None, :])[0])
         probability = 1.0 / (1.0 + np.exp(-z))
-        return Assessment(kind, units, logits, probability, list(relevance), first)
+        others = other_releases(question, kind, hits)
+        return Assessment(kind, units, logits, probability, list(relevance), first, others)
 
     def rescore(self, question: str, units: Sequence[_Unit], logits: list[float]) -> list[float]:
         """The second stage: the best units re-scored by their sentence embedding's cosine to
@@ -298,10 +302,17 @@ class ExtractiveAnswerer:
     def _choose(self, a: Assessment) -> list[_Unit]:
         units, logits = a.units, a.logits
         ranked = sorted(range(len(units)), key=lambda i: -logits[i])
-        direct = [i for i in ranked if not _aside(units[i].text) and not _dangling(units, i)]
+        direct = [
+            i
+            for i in ranked
+            if not _aside(units[i].text)
+            and not _dangling(units, i)
+            and units[i].hit not in a.other_releases
+        ]
         if direct:
             # Never a "See also" when something answers directly, nor an introduction
-            # ("... in this directory tree:") whose example the chunk cut off.
+            # ("... in this directory tree:") whose example the chunk cut off, nor the
+            # release notes of another version than the one asked about.
             ranked = direct
         if a.kind != "version":
             # Unless the question is about versions, a version note ("Changed in version
@@ -494,6 +505,8 @@ _VERSION_NOTE = re.compile(
     r"removed in version)\s+\d",
     re.IGNORECASE,
 )
+_VERSION_NUMBER = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)?(?![\w.]*\d)")
+_RELEASE_NOTES = re.compile(r"what[’']?s new|release notes?|changelog|\bchanges in\b", re.I)
 _ANAPHOR = re.compile(
     r"^\s*(?:(?:this|these|that|those|it|its|they|their|them|such)\b(?!\s+(?:is|are)\s+"
     r"(?:possible|recommended|important|necessary|also)\b)|(?:however|also|otherwise|instead|"
@@ -509,7 +522,11 @@ _VERSION_NOTE_ONLY = re.compile(
     r"removed in version)\s+\d",
     re.IGNORECASE,
 )
-_ASIDE = re.compile(r"^\s*(?:see also\b|see\s)|\bsee also\b", re.IGNORECASE)
+_ASIDE = re.compile(
+    r"^\s*(?:see also\b|see\s|\(?(?:contributed|patch|written) by\b)|\bsee also\b",
+    re.IGNORECASE,
+)
+"""A pointer elsewhere ("See also ...") or a credit ("(Contributed by ... in bpo-47061.)")."""
 
 
 _NEW_IN = re.compile(r"^\s*(?:new|added) in version\s+\d[\d.]*\.?\s*$", re.IGNORECASE)
@@ -521,6 +538,29 @@ def _dangling(units: Sequence[_Unit], i: int) -> bool:
     return units[i].text.rstrip().endswith(":") and (
         nxt >= len(units) or units[nxt].hit != units[i].hit
     )
+
+
+def other_releases(question: str, kind: QuestionKind, hits: Sequence[Hit]) -> frozenset[int]:
+    """Indices of the `hits` from release notes ("What's New in Python 2.6", "Release notes
+    4.2", "Changelog 1.3") of versions other than those a version question names."""
+    asked = _VERSION_NUMBER.findall(question) if kind == "version" else []
+    if not asked:
+        return frozenset()
+
+    def same(v: str, w: str) -> bool:
+        return v == w or w.startswith(f"{v}.") or v.startswith(f"{w}.")
+
+    out = set()
+    for i, hit in enumerate(hits):
+        title = hit.chunk.title or ""
+        named = _VERSION_NUMBER.findall(title)
+        if (
+            _RELEASE_NOTES.search(title)
+            and named
+            and not any(same(v, w) for v in asked for w in named)
+        ):
+            out.add(i)
+    return frozenset(out)
 
 
 def _names_entry(unit: _Unit) -> bool:
