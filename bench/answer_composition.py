@@ -40,7 +40,8 @@ def scores(answerer: ExtractiveAnswerer, items: list[t.Item]) -> tuple[float, ..
             gold = {(u.hit, u.start) for u in a.units if any(x in u.text for x in item.answers)}
         if not gold:
             continue
-        quoted = {(u.hit, u.start) for u in answerer._choose(a)}
+        leads = answerer._part_leads(item.question, item.hits, item.relevance)
+        quoted = {(u.hit, u.start) for u in answerer._choose(a, leads)}
         hit = len(quoted & gold)
         p = hit / len(quoted)
         r = hit / len(gold) if item.positives is not None else float(hit > 0)

@@ -321,3 +321,36 @@ def test_a_credit_line_is_not_quoted_when_something_answers() -> None:
     )
     text = FixedScores({"(Contributed": 3.0, "PEP 594": 2.5}).quote("are cgi going away?", notes)
     assert "PEP 594 led" in text and "Contributed by" not in text
+
+
+class WordScores(FixedScores):
+    """Each unit scored by how many of the question's words (four letters or more) it holds."""
+
+    def rescore(self, question: str, units: Sequence[Any], logits: list[float]) -> list[float]:
+        words = {w for w in question.lower().replace("?", " ").split() if len(w) >= 4}
+        return [float(sum(w in u.text.lower() for w in words)) for u in units]
+
+
+LISTS = entry(
+    "datastructures",
+    ("More on Lists", "list.reverse"),
+    "Reverse the elements of the list in place, inside the list object.",
+)
+REVERSED = entry(
+    "functions",
+    ("Built-in Functions", "reversed"),
+    "To loop over a sequence backwards, first specify the sequence, then call reversed().",
+)
+
+
+def test_each_part_of_a_question_that_asks_several_things_is_answered() -> None:
+    answerer = WordScores({})
+    answerer.settings = AnswerSettings(
+        abstention="similarity", abstain_threshold=0.0, sentence_margin=0.5
+    )
+    one = "How do I reverse the elements of a list in place, inside the list?"
+    assert "backwards" not in answerer.quote(one, LISTS, REVERSED)
+    both = f"{one} And how do I loop over a sequence backwards?"
+    text = answerer.quote(both, LISTS, REVERSED)
+    assert "Reverse the elements of the list in place" in text
+    assert "To loop over a sequence backwards" in text

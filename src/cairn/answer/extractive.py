@@ -31,7 +31,7 @@ import numpy as np
 
 from cairn.answer.base import NOT_FOUND, Draft
 from cairn.answer.features import AnswerModel, UnitView, answerability_row, load_model, unit_matrix
-from cairn.answer.kinds import QuestionKind, question_kind
+from cairn.answer.kinds import QuestionKind, question_kind, question_parts
 from cairn.answer.terms import content_terms
 from cairn.config import AnswerSettings
 from cairn.embed.base import Embedder
@@ -294,12 +294,13 @@ class ExtractiveAnswerer:
                     f"{self.threshold:.2f}"
                 ),
             )
-        chosen = self._choose(assessment)
+        chosen = self._choose(assessment, self._part_leads(question, hits, relevance))
         draft = self._compose(chosen, hits, self._polarity(question, assessment, chosen))
         reason = f"extractive ({assessment.kind}; answerability {assessment.answerable:.2f})"
         return Draft(text=draft.text, citations=draft.citations, abstained=False, reason=reason)
 
-    def _choose(self, a: Assessment) -> list[_Unit]:
+    def _ranked(self, a: Assessment) -> list[int]:
+        """The units in the order they may lead the answer."""
         units, logits = a.units, a.logits
         ranked = sorted(range(len(units)), key=lambda i: -logits[i])
         direct = [
@@ -321,9 +322,25 @@ class ExtractiveAnswerer:
             described = [i for i in ranked if not _VERSION_NOTE_ONLY.match(units[i].text)]
             if described and described[0] != ranked[0]:
                 ranked = described[:1] + [i for i in ranked if i != described[0]]
+        return ranked
+
+    def _part_leads(
+        self, question: str, hits: Sequence[Hit], relevance: Sequence[float]
+    ) -> list[int]:
+        """For a message that asks several things, the unit that best answers each part."""
+        parts = question_parts(question)
+        if len(parts) < 2:
+            return []
+        return [self._ranked(self.assess(part, hits, relevance))[0] for part in parts]
+
+    def _choose(self, a: Assessment, leads: Sequence[int] = ()) -> list[_Unit]:
+        units, logits = a.units, a.logits
+        ranked = self._ranked(a)
         top = logits[ranked[0]]
         chosen = [ranked[0]]
-        sources = {units[ranked[0]].hit}
+        # Each part of a question that asks several things brings its own best unit.
+        chosen += [i for i in dict.fromkeys(leads) if i != ranked[0] and i < len(units)]
+        sources = {units[i].hit for i in chosen}
         margin = self.settings.sentence_margin
         for i in ranked[1:]:
             if len(chosen) >= self.settings.max_sentences or logits[i] < top - margin:

@@ -83,3 +83,35 @@ def question_kind(question: str) -> QuestionKind:
     if _DEFINITION.search(text):
         return "definition"
     return "other"
+
+
+_PART_BREAK = re.compile(
+    r"(?<=[?!])\s+|(?<=[.;])\s+(?=[A-Z])|,?\s+(?:and|but)\s+(?=(?:how|what|why|when|which|"
+    r"where|whether|is|are|can|could|do|does|should|will)\b)|,?\s+also,?\s+",
+    re.IGNORECASE,
+)
+
+
+_ASKS = re.compile(
+    r"^\W*(?:\w+\s+)?(?:how|what|why|when|which|where|whether|who|is|are|can|could|do|does|"
+    r"did|should|will|would|any)\b",
+    re.IGNORECASE,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions asked in one message ("How do I reverse a list in place, and how do I
+    loop over it backwards?" asks two): split at question marks, sentence ends and "and how
+    / and what / also ..." joins, keeping the parts that ask (a question mark, or a question
+    word near their start) and hold two content words or more; one part (the message itself)
+    when it asks one thing. Statements around a question ("My dataclass has a list field
+    ...") and requests ("ignore your previous rules ...") are not parts. Three at most."""
+    from cairn.answer.terms import content_terms
+
+    parts = [p.strip(" ,;") for p in _PART_BREAK.split(" ".join(question.split()))]
+    asked = [
+        p
+        for p in parts
+        if len(set(content_terms(p))) >= 2 and (p.endswith("?") or _ASKS.match(p))
+    ]
+    return asked[:3] if len(asked) > 1 else [question]
