@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import pickle
@@ -35,6 +36,7 @@ import string
 import sys
 import time
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +74,8 @@ class Item:
     positives: set[tuple[int, int]] | None = None
     """For SciFact: (hit index, unit index) of the rationale sentences."""
     gold_read: bool = True
+    spans: list[tuple[int, int, int]] | None = None
+    """For the Python docs FAQ: (hit index, start, end) of the answer in its chunk's text."""
 
 
 class CachedEmbedder:
@@ -256,7 +260,13 @@ def scifact_items(root: Path, split: str) -> list[Item]:
 def unit_rows(item: Item) -> tuple[np.ndarray, np.ndarray, list[float], Any]:
     units, views, keep = candidate_units(item.hits, item.relevance, 2 * 3)
     rows, coverage = unit_matrix(item.question, question_kind(item.question), views, item.relevance)
-    if item.positives is not None:
+    if item.spans is not None:
+        # FAQ: a unit is positive when it lies in the answer's span of its chunk.
+        labels = np.array(
+            [any(u.hit == h and s <= u.start < e for h, s, e in item.spans) for u in units],
+            dtype=float,
+        )
+    elif item.positives is not None:
         # SciFact: a unit is positive when its text holds a rationale sentence of its hit.
         labels = np.array([_scifact_positive(item, u) for u in units], dtype=float)
     else:
@@ -354,6 +364,59 @@ def peers(rows: np.ndarray, model: Any) -> dict[str, np.ndarray]:
     return {"trained": model.sentences.logits(rows), "previous_rule": old, "lead": lead}
 
 
+GOLDEN = Path(__file__).resolve().parent.parent / "evals" / "golden"
+
+
+def faq_items(workspace: Path) -> dict[str, list[Item]]:
+    """Questions and answers written by the Python docs' authors: each FAQ section whose
+    heading is a question ("How do I copy an object in Python?") asked of the workspace (hybrid
+    top 5, as `cairn ask` reads), the answer being the first paragraph of the section's first
+    chunk. Sections that a golden case cites are left out (evaluation only), as are answers
+    shorter than six words ("See the next question."). Headings are blanked from every hit,
+    since here the question is its section's heading and the heading feature would learn
+    that. Split by a hash of the heading: `train` (70%) and `heldout`."""
+    import yaml
+
+    from cairn.workspace import Workspace
+
+    cited = {
+        (s["source"], s.get("anchor"))
+        for f in sorted(GOLDEN.glob("*.yaml"))
+        for case in yaml.safe_load(f.read_text()) or []
+        for s in (case.get("gold") or {}).get("sources", [])
+    }
+    ws = Workspace(load_settings(workspace=workspace))
+    pipeline = ws.pipeline()
+    answerer = pipeline.answerer
+    assert isinstance(answerer, ExtractiveAnswerer)
+    sections: dict[tuple[str, str | None, str], Chunk] = {}
+    for doc in ws.store.documents():
+        if not doc.source.startswith("faq/"):
+            continue
+        for chunk in ws.store.document_chunks(doc.id):
+            heading = chunk.section[-1] if chunk.section else ""
+            key = (doc.source, chunk.anchor, heading)
+            if heading.endswith("?") and (doc.source, chunk.anchor) not in cited:
+                sections.setdefault(key, chunk)
+    out: dict[str, list[Item]] = {"train": [], "heldout": []}
+    for (_source, _anchor, heading), gold in sorted(sections.items()):
+        answer_end = gold.text.find("\n\n")
+        answer_end = len(gold.text) if answer_end < 0 else answer_end
+        if len(gold.text[:answer_end].split()) < 6:
+            continue
+        hits = pipeline.search(heading, K)
+        relevance = answerer.relevance(heading, hits)
+        spans = [(i, 0, answer_end) for i, h in enumerate(hits) if h.chunk.id == gold.id]
+        blank = [
+            Hit(chunk=dataclasses.replace(h.chunk, section=(), title=""), score=h.score)
+            for h in hits
+        ]
+        split = "train" if zlib.crc32(heading.encode()) % 10 < 7 else "heldout"
+        out[split].append(Item(heading, blank, relevance, [], gold_read=bool(spans), spans=spans))
+    ws.close()
+    return out
+
+
 def pydocs_abstention(workspace: Path) -> dict[str, Any]:
     """False abstention and abstention recall on the hand-written Python docs questions
     (bench/data/abstention_pydocs.jsonl, evaluation only), under both rules."""
@@ -398,6 +461,11 @@ def main() -> None:
         help="a workspace of the Python docs: report bench/data/abstention_pydocs.jsonl",
     )
     parser.add_argument(
+        "--faq",
+        action="store_true",
+        help="also train the sentence scorer on the Python docs FAQ (needs --pydocs-workspace)",
+    )
+    parser.add_argument(
         "--similarity",
         action="store_true",
         help="train the second stage (sentence-embedding similarity; off: see docs)",
@@ -422,6 +490,11 @@ def main() -> None:
     xquad, swaps = xquad_items(args.datasets, embedder, args.cache_dir)
     sci_train = scifact_items(args.datasets, "train")
     sci_dev = scifact_items(args.datasets, "validation")
+    if args.faq and args.pydocs_workspace is None:
+        parser.error("--faq needs --pydocs-workspace")
+    faq = faq_items(args.pydocs_workspace) if args.faq else {"train": [], "heldout": []}
+    if args.faq:
+        print(f"faq train {len(faq['train'])}, heldout {len(faq['heldout'])}")
     print(
         f"xquad tune {len(xquad['tune'])}, heldout {len(xquad['heldout'])}; "
         f"scifact train {len(sci_train)}, dev {len(sci_dev)} ({time.perf_counter() - t0:.0f} s)"
@@ -431,6 +504,7 @@ def main() -> None:
     # question), so it learns to rank a question's units rather than to classify them.
     groups = []
     scorer_items = [a for a, _ in xquad["tune"]] + (sci_train if args.scifact else [])
+    scorer_items += faq["train"]
     for item in scorer_items:
         r, y, _, _ = unit_rows(item)
         if y.any() and not y.all():
@@ -523,6 +597,14 @@ def main() -> None:
             "same questions without their article"
             + (", and with a name swapped" if args.swap_negatives else ""),
             "scifact_beir: raw/scifact.zip claims_train.csv rationale sentences",
+            *(
+                [
+                    "python docs FAQ: question headings of 70% of the sections (a hash of the "
+                    "heading) not cited by the golden set, their first paragraph the answer"
+                ]
+                if args.faq
+                else []
+            ),
         ],
         "threshold_rule": f"false abstention <= {args.max_false_abstention} on training",
         "date": "2026-12-06",
@@ -585,7 +667,9 @@ def main() -> None:
                 3,
             ),
         }
-    for name, items in (("scifact_train", sci_train), ("scifact_dev", sci_dev)):
+    sets = [("scifact_train", sci_train), ("scifact_dev", sci_dev)]
+    sets += [(f"faq_{k}", v) for k, v in faq.items() if v]
+    for name, items in sets:
         top_ok = []
         by_peer: dict[str, list[bool]] = {}
         for item in items:
