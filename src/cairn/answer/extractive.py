@@ -319,7 +319,7 @@ class ExtractiveAnswerer:
             # Unless the question is about versions, a version note ("Changed in version
             # 3.3: Added the flush keyword argument.") never leads the answer: it says when,
             # not what or how. It may follow the entry it annotates, once that is quoted.
-            described = [i for i in ranked if not _VERSION_NOTE_ONLY.match(units[i].text)]
+            described = [i for i in ranked if not _VERSION_NOTE.match(units[i].text)]
             if described and described[0] != ranked[0]:
                 ranked = described[:1] + [i for i in ranked if i != described[0]]
         return ranked
@@ -349,7 +349,7 @@ class ExtractiveAnswerer:
                 continue
             if (
                 a.kind != "version"
-                and _VERSION_NOTE_ONLY.match(units[i].text)
+                and _VERSION_NOTE.match(units[i].text)
                 and units[i].hit not in sources
             ):
                 continue  # a note on an entry the answer does not quote
@@ -534,11 +534,6 @@ _ANAPHOR = re.compile(
 """A sentence opening with a pronoun, a demonstrative or a connective ("However", "Note
 that", "In this case") leans on the one before it. "It is possible ..." and the like point
 at nothing."""
-_VERSION_NOTE_ONLY = re.compile(
-    r"^\s*(?:new in version|changed in version|deprecated since version|added in version|"
-    r"removed in version)\s+\d",
-    re.IGNORECASE,
-)
 _ASIDE = re.compile(
     r"^\s*(?:see also\b|see\s|\(?(?:contributed|patch|written) by\b)|\bsee also\b",
     re.IGNORECASE,

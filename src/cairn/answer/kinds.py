@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from cairn.answer.terms import content_terms
+
 QuestionKind = Literal["how-to", "api", "yes-no", "list", "version", "definition", "other"]
 
 KINDS: tuple[QuestionKind, ...] = (
@@ -106,12 +108,8 @@ def question_parts(question: str) -> list[str]:
     word near their start) and hold two content words or more; one part (the message itself)
     when it asks one thing. Statements around a question ("My dataclass has a list field
     ...") and requests ("ignore your previous rules ...") are not parts. Three at most."""
-    from cairn.answer.terms import content_terms
-
     parts = [p.strip(" ,;") for p in _PART_BREAK.split(" ".join(question.split()))]
     asked = [
-        p
-        for p in parts
-        if len(set(content_terms(p))) >= 2 and (p.endswith("?") or _ASKS.match(p))
+        p for p in parts if len(set(content_terms(p))) >= 2 and (p.endswith("?") or _ASKS.match(p))
     ]
     return asked[:3] if len(asked) > 1 else [question]
