@@ -354,3 +354,33 @@ def test_each_part_of_a_question_that_asks_several_things_is_answered() -> None:
     text = answerer.quote(both, LISTS, REVERSED)
     assert "Reverse the elements of the list in place" in text
     assert "To loop over a sequence backwards" in text
+
+
+DESCRIPTOR = entry(
+    "descriptor",
+    ("Technical Tutorial", "Definition and introduction"),
+    "In general, a descriptor is an attribute value that has one of the methods in the "
+    "descriptor protocol. Those methods are __get__(), __set__(), and __delete__(). If any of "
+    "those methods are defined for an attribute, it is said to be a descriptor.",
+)
+LOGGING = entry(
+    "logging",
+    ("Basic Logging Tutorial", "Changing the format of displayed messages"),
+    "To change the format which is used to display messages, you need to specify the format "
+    "you want to use:\n\nimport logging\nlogging.basicConfig(format='%(message)s', "
+    "level=logging.DEBUG)\nlogging.debug('This message should appear on the console')\n\n"
+    "which would print:\n\nThis message should appear on the console",
+)
+
+
+def test_a_sentence_left_out_between_two_quoted_ones_is_quoted() -> None:
+    answerer = FixedScores({"In general": 3.0, "If any of": 2.5})
+    text = answerer.quote("what is a descriptor?", DESCRIPTOR)
+    assert "Those methods are __get__(), __set__(), and __delete__()." in text
+
+
+def test_a_continuation_after_code_brings_the_code_and_its_introduction() -> None:
+    text = FixedScores({"which would print": 3.0}).quote("how do I log debug messages?", LOGGING)
+    assert "To change the format" in text
+    assert "logging.basicConfig(format='%(message)s', level=logging.DEBUG)" in text
+    assert text.index("To change") < text.index("basicConfig") < text.index("which would")

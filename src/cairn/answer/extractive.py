@@ -368,39 +368,7 @@ class ExtractiveAnswerer:
         def same_chunk(i: int, j: int) -> bool:
             return 0 <= j < len(units) and units[j].hit == units[i].hit
 
-        for i in chosen:
-            nxt, prev = i + 1, i - 1
-            # An introducing sentence ending in ":" brings the code block that follows it,
-            # and a code block the sentence that introduces it (an example says nothing on
-            # its own: "identity tests should not be used to check constants such as int
-            # ...:" before `a is c` -> False).
-            if units[i].text.rstrip().endswith(":") and same_chunk(i, nxt) and units[nxt].code:
-                out.append(nxt)
-            if (
-                units[i].code
-                and same_chunk(i, prev)
-                and not units[prev].code
-                and units[prev].text.rstrip().endswith(":")
-            ):
-                out.append(prev)
-        # A sentence that opens by pointing back ("This allows the cached_property method to
-        # run again.", "Note that updating a key does not affect the order.") brings the
-        # sentence it leans on, the one before it in its paragraph ("The cached value can be
-        # cleared by deleting the attribute."); two at most.
-        for i in list(out):
-            j = i
-            for _ in range(2):
-                prev = j - 1
-                if (
-                    units[j].code
-                    or not _ANAPHOR.match(units[j].text)
-                    or not same_chunk(j, prev)
-                    or units[prev].code
-                    or units[prev].paragraph != units[j].paragraph
-                ):
-                    break
-                out.append(prev)
-                j = prev
+        out.extend(_in_context(units, out))
         if a.kind == "how-to" and not any(units[i].code for i in out):
             self._add_example(a, out)
         if a.kind == "version" and not any(_VERSION_NOTE.search(units[i].text) for i in out):
@@ -528,12 +496,13 @@ _ANAPHOR = re.compile(
     r"^\s*(?:(?:this|these|that|those|it|its|they|their|them|such)\b(?!\s+(?:is|are)\s+"
     r"(?:possible|recommended|important|necessary|also)\b)|(?:however|also|otherwise|instead|"
     r"therefore|thus|hence|likewise|similarly|moreover|furthermore|consequently|in addition|"
-    r"note that|for example|for instance|in (?:this|that|such|these|those) cases?)\b)",
+    r"note that|for example|for instance|in (?:this|that|such|these|those) cases?|which|and|"
+    r"but|or|so|whereas)\b)",
     re.IGNORECASE,
 )
-"""A sentence opening with a pronoun, a demonstrative or a connective ("However", "Note
-that", "In this case") leans on the one before it. "It is possible ..." and the like point
-at nothing."""
+"""A sentence opening with a pronoun, a demonstrative, a connective or a conjunction
+("However", "Note that", "In this case", "which would print:") leans on what precedes it.
+"It is possible ..." and the like point at nothing."""
 _ASIDE = re.compile(
     r"^\s*(?:see also\b|see\s|\(?(?:contributed|patch|written) by\b)|\bsee also\b",
     re.IGNORECASE,
@@ -550,6 +519,63 @@ def _dangling(units: Sequence[_Unit], i: int) -> bool:
     return units[i].text.rstrip().endswith(":") and (
         nxt >= len(units) or units[nxt].hit != units[i].hit
     )
+
+
+def _in_context(units: Sequence[_Unit], quoted: Sequence[int]) -> list[int]:
+    """The units that the `quoted` ones need around them to be understood, in their chunks:
+
+    - an introduction ending in ":" brings the code block that follows it, and a code block
+      the sentence ending in ":" that introduces it (an example says nothing on its own:
+      "identity tests should not be used to check constants such as int ...:" before
+      `a is c` -> False);
+    - a sentence that opens by leaning on what precedes it (a pronoun, a demonstrative, a
+      connective or a conjunction: "This allows the cached_property method to run again.",
+      "Note that ...", "which would print:") brings the unit before it, a sentence of its
+      paragraph or the code block just above; two steps at most;
+    - one sentence left out between two quoted ones of a paragraph is quoted too.
+    """
+
+    def same_chunk(i: int, j: int) -> bool:
+        return 0 <= j < len(units) and units[j].hit == units[i].hit
+
+    out = set(quoted)
+    work = [(i, 0) for i in quoted]
+    while work:
+        i, steps = work.pop()
+        found: list[tuple[int, int]] = []
+        nxt, prev = i + 1, i - 1
+        text = units[i].text.rstrip()
+        if not units[i].code and text.endswith(":") and same_chunk(i, nxt) and units[nxt].code:
+            found.append((nxt, steps))
+        if units[i].code:
+            if (
+                same_chunk(i, prev)
+                and not units[prev].code
+                and units[prev].text.rstrip().endswith(":")
+            ):
+                found.append((prev, steps))
+        elif (
+            steps < 2
+            and _ANAPHOR.match(units[i].text)
+            and same_chunk(i, prev)
+            and (units[prev].code or units[prev].paragraph == units[i].paragraph)
+        ):
+            found.append((prev, steps + 1))
+        for j, depth in found:
+            if j not in out:
+                out.add(j)
+                work.append((j, depth))
+    for i in sorted(out):
+        gap = i + 1
+        if (
+            gap + 1 in out
+            and gap not in out
+            and same_chunk(i, gap + 1)
+            and not any(units[k].code for k in (i, gap, gap + 1))
+            and units[i].paragraph == units[gap + 1].paragraph
+        ):
+            out.add(gap)
+    return sorted(out - set(quoted))
 
 
 def other_releases(question: str, kind: QuestionKind, hits: Sequence[Hit]) -> frozenset[int]:
