@@ -384,3 +384,34 @@ def test_a_continuation_after_code_brings_the_code_and_its_introduction() -> Non
     assert "To change the format" in text
     assert "logging.basicConfig(format='%(message)s', level=logging.DEBUG)" in text
     assert text.index("To change") < text.index("basicConfig") < text.index("which would")
+
+
+CACHE = entry(
+    "functools-cache",
+    ("functools", "functools.cache"),
+    "@functools.cache(user_function)\n\nSimple lightweight unbounded function cache. Sometimes "
+    "called memoize.\n\nReturns the same as lru_cache(maxsize=None).",
+)
+LRU = entry(
+    "functools-lru",
+    ("functools", "functools.lru_cache"),
+    "The cache's size limit assures that the cache does not grow without bound on "
+    "long-running processes such as web servers.",
+)
+FIXER = entry(
+    "2to3",
+    ("2to3", "Fixers", "print"),
+    "print\n\nConverts the print statement to the print() function.",
+)
+
+
+def test_an_entry_the_question_names_is_quoted_with_its_signature() -> None:
+    answerer = FixedScores({"The cache's size limit": 3.0})
+    text = answerer.quote("is functools.cache just lru_cache without the size limit?", LRU, CACHE)
+    assert (
+        "@functools.cache(user_function) [2] Simple lightweight unbounded function cache." in text
+    )
+    assert "Returns the same" not in text  # the first description sentence only
+    # A bare name (`print()`) picks entries with a call signature, not a fixer named "print".
+    text = FixedScores({"The cache's size": 3.0}).quote("what does print() do?", LRU, FIXER)
+    assert "Converts the print statement" not in text

@@ -19,7 +19,7 @@ from cairn.answer.features import (
     parse_model,
     specific_terms,
 )
-from cairn.answer.kinds import question_kind, question_parts
+from cairn.answer.kinds import named_apis, question_kind, question_parts
 from cairn.answer.verify import LexicalVerifier
 from cairn.config import AnswerSettings, load_settings
 from cairn.embed.minilm import MiniLMEmbedder
@@ -118,6 +118,12 @@ def test_question_kinds(question: str, kind: str) -> None:
 )
 def test_question_parts(question: str, parts: list[str] | None) -> None:
     assert question_parts(question) == (parts or [question])
+
+
+def test_named_apis_are_the_identifiers_a_question_names() -> None:
+    question = "is `functools.cache` just lru_cache? and what does zip(strict=True) do in 3.11?"
+    assert named_apis(question) == {"functools.cache", "lru_cache", "zip"}
+    assert named_apis("How do I read a TOML file?") == set()
 
 
 def test_specific_terms_are_the_identifiers_names_and_numbers() -> None:

@@ -31,7 +31,7 @@ import numpy as np
 
 from cairn.answer.base import NOT_FOUND, Draft
 from cairn.answer.features import AnswerModel, UnitView, answerability_row, load_model, unit_matrix
-from cairn.answer.kinds import QuestionKind, question_kind, question_parts
+from cairn.answer.kinds import QuestionKind, named_apis, question_kind, question_parts
 from cairn.answer.terms import content_terms
 from cairn.config import AnswerSettings
 from cairn.embed.base import Embedder
@@ -153,6 +153,10 @@ class Assessment:
     relevance: list[float] = field(default_factory=list)
     first_stage: list[float] = field(default_factory=list)
     """The units' scores before the similarity stage (it re-scores only the best few)."""
+    entries: dict[int, str] = field(default_factory=dict)
+    """For the hits that open an API entry, its name (the chunk's heading, lower-cased)."""
+    names: frozenset[str] = frozenset()
+    """The identifiers the question names (`named_apis`)."""
     other_releases: frozenset[int] = frozenset()
     """Hits from the release notes of a version the question does not ask about ("What's
     New in Python 2.6" for a question about 3.11)."""
@@ -174,7 +178,7 @@ def candidate_units(
         for n, (s, e, code) in enumerate(spans):
             text = chunk.text[s:e]
             intro = text.rstrip().endswith(":") and n + 1 < len(spans) and spans[n + 1][2]
-            entry = n == 0 and bool(chunk.section) and text.strip() == chunk.section[-1].strip()
+            entry = n == 0 and _entry_title(text, chunk.section[-1] if chunk.section else "")
             paragraph = chunk.text.count("\n\n", 0, s)
             units.append(_Unit(i, s, e, text, code, n, paragraph, entry))
             views.append(UnitView(text, code, i, n, len(spans), heading, intro))
@@ -249,8 +253,12 @@ class ExtractiveAnswerer:
         )
         z = float(self.model.answerable.logits(row[None, :])[0])
         probability = 1.0 / (1.0 + np.exp(-z))
+        entries = {u.hit: hits[u.hit].chunk.section[-1].strip().lower() for u in units if u.entry}
         others = other_releases(question, kind, hits)
-        return Assessment(kind, units, logits, probability, list(relevance), first, others)
+        names = frozenset(named_apis(question))
+        return Assessment(
+            kind, units, logits, probability, list(relevance), first, entries, names, others
+        )
 
     def rescore(self, question: str, units: Sequence[_Unit], logits: list[float]) -> list[float]:
         """The second stage: the best units re-scored by their sentence embedding's cosine to
@@ -369,6 +377,7 @@ class ExtractiveAnswerer:
             return 0 <= j < len(units) and units[j].hit == units[i].hit
 
         out.extend(_in_context(units, out))
+        out.extend(self._named_entries(a))
         if a.kind == "how-to" and not any(units[i].code for i in out):
             self._add_example(a, out)
         if a.kind == "version" and not any(_VERSION_NOTE.search(units[i].text) for i in out):
@@ -401,6 +410,40 @@ class ExtractiveAnswerer:
                 out.append(first)
                 if same_chunk(first, first + 1):
                     out.append(first + 1)
+        return out
+
+    def _named_entries(self, a: Assessment) -> list[int]:
+        """The signature and first description sentence of each API entry (two at most) among
+        the candidates that the question names (`named_apis`: "is functools.cache just
+        lru_cache without the size limit?" names the entries `functools.cache` and
+        `functools.lru_cache`): what the documentation says the thing asked about is."""
+        dotted = {n for n in a.names if "." in n}
+        bare = {n for n in a.names if "." not in n} - {d.rsplit(".", 1)[1] for d in dotted}
+        if not a.names:
+            return []
+
+        def named(entry: str, signature: str) -> bool:
+            # A dotted name picks its entry; a bare one (`zip()`, `lru_cache`) any entry of
+            # that name with a call signature, unless the question also names it dotted.
+            return any(
+                entry == n or entry.endswith(f".{n}") or n.endswith(f".{entry}") for n in dotted
+            ) or ("(" in signature and any(entry == n or entry.endswith(f".{n}") for n in bare))
+
+        out: list[int] = []
+        for hit, entry in list(a.entries.items()):
+            first = next(i for i, u in enumerate(a.units) if u.hit == hit)
+            if len(out) >= 4 or not named(entry, a.units[first].text):
+                continue
+            description = next(
+                (
+                    i
+                    for i in range(first + 1, min(first + 3, len(a.units)))
+                    if a.units[i].hit == hit and not a.units[i].code
+                ),
+                None,
+            )
+            if description is not None:
+                out.extend((first, description))
         return out
 
     def _add_example(self, a: Assessment, out: list[int]) -> None:
@@ -599,6 +642,18 @@ def other_releases(question: str, kind: QuestionKind, hits: Sequence[Hit]) -> fr
         ):
             out.add(i)
     return frozenset(out)
+
+
+def _entry_title(text: str, heading: str) -> bool:
+    """Whether a chunk's first unit names the API entry its heading is: the heading itself
+    (`d | other`, an attribute), or a short signature of it that is no sentence
+    (`@functools.cache(user_function)`, `awaitable asyncio.gather(*aws, ...)`)."""
+    heading, text = heading.strip(), text.strip()
+    if not heading:
+        return False
+    return text == heading or (
+        f"{heading}(" in text and len(text) < 300 and not text.endswith((".", ":"))
+    )
 
 
 def _names_entry(unit: _Unit) -> bool:

@@ -113,3 +113,21 @@ def question_parts(question: str) -> list[str]:
         p for p in parts if len(set(content_terms(p))) >= 2 and (p.endswith("?") or _ASKS.match(p))
     ]
     return asked[:3] if len(asked) > 1 else [question]
+
+
+_NAMED = re.compile(
+    r"`([^`]+)`|\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\b|\b(\w+)\(|\b([a-z]+_[a-z_]+)\b"
+)
+
+
+def named_apis(question: str) -> set[str]:
+    """The identifiers a question names, lower-cased: in backticks, dotted (`math.isclose`),
+    called (`zip()`, `print(...)`) or with an underscore (`lru_cache`); arguments and
+    brackets dropped."""
+    out: set[str] = set()
+    for groups in _NAMED.findall(question):
+        name = next(g for g in groups if g)
+        name = re.split(r"[(\[\s=]", name.strip(), maxsplit=1)[0].rstrip(".:,")
+        if re.fullmatch(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", name) and len(name) > 2:
+            out.add(name.lower())
+    return out
