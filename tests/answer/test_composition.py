@@ -415,3 +415,19 @@ def test_an_entry_the_question_names_is_quoted_with_its_signature() -> None:
     # A bare name (`print()`) picks entries with a call signature, not a fixer named "print".
     text = FixedScores({"The cache's size": 3.0}).quote("what does print() do?", LRU, FIXER)
     assert "Converts the print statement" not in text
+
+
+TOML = entry(
+    "tomllib",
+    ("tomllib", "Examples"),
+    "Parsing a TOML file:\n\nimport tomllib\n\nwith open('pyproject.toml', 'rb') as f:\n"
+    "    data = tomllib.load(f)\n\nParsing a TOML string:\n\ntoml_str = 'a = 1'",
+)
+
+
+def test_an_example_of_several_code_blocks_is_quoted_whole_with_its_introduction() -> None:
+    text = FixedScores({"with open": 3.0}).quote("how do I read pyproject.toml?", TOML)
+    assert text.index("Parsing a TOML file:") < text.index("import tomllib") < text.index("with")
+    assert "Parsing a TOML string" not in text
+    text = FixedScores({"Parsing a TOML file": 3.0}).quote("how do I read a TOML file?", TOML)
+    assert "import tomllib" in text and "tomllib.load(f)" in text

@@ -567,10 +567,10 @@ def _dangling(units: Sequence[_Unit], i: int) -> bool:
 def _in_context(units: Sequence[_Unit], quoted: Sequence[int]) -> list[int]:
     """The units that the `quoted` ones need around them to be understood, in their chunks:
 
-    - an introduction ending in ":" brings the code block that follows it, and a code block
-      the sentence ending in ":" that introduces it (an example says nothing on its own:
-      "identity tests should not be used to check constants such as int ...:" before
-      `a is c` -> False);
+    - an introduction ending in ":" brings the code blocks that follow it (three at most),
+      and a code block the sentence ending in ":" that introduces it, with the code blocks
+      between them (an example says nothing on its own: "identity tests should not be used
+      to check constants such as int ...:" before `a is c` -> False);
     - a sentence that opens by leaning on what precedes it (a pronoun, a demonstrative, a
       connective or a conjunction: "This allows the cached_property method to run again.",
       "Note that ...", "which would print:") brings the unit before it, a sentence of its
@@ -588,15 +588,19 @@ def _in_context(units: Sequence[_Unit], quoted: Sequence[int]) -> list[int]:
         found: list[tuple[int, int]] = []
         nxt, prev = i + 1, i - 1
         text = units[i].text.rstrip()
-        if not units[i].code and text.endswith(":") and same_chunk(i, nxt) and units[nxt].code:
-            found.append((nxt, steps))
+        if not units[i].code and text.endswith(":"):
+            # The example an introduction announces: the code blocks right after it.
+            j = nxt
+            while j < nxt + 3 and same_chunk(i, j) and units[j].code:
+                found.append((j, steps))
+                j += 1
         if units[i].code:
-            if (
-                same_chunk(i, prev)
-                and not units[prev].code
-                and units[prev].text.rstrip().endswith(":")
-            ):
-                found.append((prev, steps))
+            # The introduction of an example made of one or more code blocks.
+            j = prev
+            while j > prev - 3 and same_chunk(i, j) and units[j].code:
+                j -= 1
+            if same_chunk(i, j) and not units[j].code and units[j].text.rstrip().endswith(":"):
+                found.extend((k, steps) for k in range(j, i))
         elif (
             steps < 2
             and _ANAPHOR.match(units[i].text)
