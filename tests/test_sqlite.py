@@ -164,3 +164,48 @@ def test_sqlite_urls_name_files_as_sqlalchemy_does() -> None:
     for bad in ("sqlite:///", "sqlite:/srv/x.db", "sqlite:///x.db?mode=ro", "sqlite:///./"):
         with pytest.raises(ConfigError, match="sqlite:///PATH"):
             sqlite_url_path(bad, base)
+
+
+class LockedAtFirst(sqlite3.Connection):
+    """A connection whose first journal-mode changes are refused as SQLite refuses them to
+    processes opening a new file at once ("database is locked", no busy handler)."""
+
+    refusals = 0
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:  # type: ignore[override]
+        if sql.startswith("PRAGMA journal_mode") and LockedAtFirst.refusals > 0:
+            LockedAtFirst.refusals -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return super().execute(sql, *args)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def locked_at_first(monkeypatch: pytest.MonkeyPatch) -> type[LockedAtFirst]:
+    connect = sqlite3.connect
+
+    def connect_locked(*args: object, **kwargs: object) -> sqlite3.Connection:
+        return connect(*args, factory=LockedAtFirst, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(sqlite3, "connect", connect_locked)
+    return LockedAtFirst
+
+
+def test_opening_waits_while_other_openers_hold_the_new_file(
+    tmp_path: Path, locked_at_first: type[LockedAtFirst]
+) -> None:
+    locked_at_first.refusals = 3
+    file = SQLiteFile(tmp_path / "a.db", ["CREATE TABLE t (x)"], what="the test file")
+    try:
+        assert locked_at_first.refusals == 0
+        assert file.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert file.schema_version == 1
+    finally:
+        file.close()
+
+
+def test_opening_gives_up_when_the_file_stays_locked(
+    tmp_path: Path, locked_at_first: type[LockedAtFirst]
+) -> None:
+    locked_at_first.refusals = 1_000
+    with pytest.raises(StoreError, match=r"cannot open the test file .*database is locked"):
+        SQLiteFile(tmp_path / "a.db", [], what="the test file", timeout_s=0.05)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,7 +101,7 @@ class SQLiteFile:
         try:
             if rows:
                 self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._enter_wal()
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             if foreign_keys:
                 self._db.execute("PRAGMA foreign_keys=ON")
@@ -113,6 +114,25 @@ class SQLiteFile:
         except BaseException:
             self._db.close()
             raise
+
+    def _enter_wal(self) -> None:
+        """Switch the file to WAL, waiting (up to `timeout_s`) for other openers.
+
+        Several processes opening a new file at once each hold a shared lock and need an
+        exclusive one to change its journal mode; SQLite answers all but one "database is
+        locked" at once, without its busy handler (it would be a deadlock), so the wait is
+        here: retried with a growing pause."""
+        deadline = time.monotonic() + self._timeout_s
+        pause = 0.01
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     @property
     def connection(self) -> sqlite3.Connection:
