@@ -347,7 +347,7 @@ class ExtractiveAnswerer:
         top = logits[ranked[0]]
         chosen = [ranked[0]]
         # Each part of a question that asks several things brings its own best unit.
-        chosen += [i for i in dict.fromkeys(leads) if i != ranked[0] and i < len(units)]
+        chosen += [i for i in dict.fromkeys(leads) if i != ranked[0]]
         sources = {units[i].hit for i in chosen}
         margin = self.settings.sentence_margin
         for i in ranked[1:]:
@@ -372,10 +372,6 @@ class ExtractiveAnswerer:
         """Complete the chosen units as the question's kind needs."""
         units = a.units
         out = list(chosen)
-
-        def same_chunk(i: int, j: int) -> bool:
-            return 0 <= j < len(units) and units[j].hit == units[i].hit
-
         out.extend(_in_context(units, out))
         out.extend(self._named_entries(a))
         if a.kind == "how-to" and not any(units[i].code for i in out):
@@ -401,14 +397,14 @@ class ExtractiveAnswerer:
                 out.extend(
                     j
                     for j in range(first + 1, min(first + 6, len(units)))
-                    if same_chunk(first, j) and _NEW_IN.match(units[j].text)
+                    if _same_chunk(units, first, j) and _NEW_IN.match(units[j].text)
                 )
         if a.kind == "api":
             top = ranked[0]
             first = top - units[top].index
             if _names_entry(units[first]):
                 out.append(first)
-                if same_chunk(first, first + 1):
+                if _same_chunk(units, first, first + 1):
                     out.append(first + 1)
         return out
 
@@ -564,6 +560,11 @@ def _dangling(units: Sequence[_Unit], i: int) -> bool:
     )
 
 
+def _same_chunk(units: Sequence[_Unit], i: int, j: int) -> bool:
+    """Whether unit `j` exists and comes from the same chunk as unit `i`."""
+    return 0 <= j < len(units) and units[j].hit == units[i].hit
+
+
 def _in_context(units: Sequence[_Unit], quoted: Sequence[int]) -> list[int]:
     """The units that the `quoted` ones need around them to be understood, in their chunks:
 
@@ -579,7 +580,7 @@ def _in_context(units: Sequence[_Unit], quoted: Sequence[int]) -> list[int]:
     """
 
     def same_chunk(i: int, j: int) -> bool:
-        return 0 <= j < len(units) and units[j].hit == units[i].hit
+        return _same_chunk(units, i, j)
 
     out = set(quoted)
     work = [(i, 0) for i in quoted]
