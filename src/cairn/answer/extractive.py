@@ -11,7 +11,9 @@
    model over the best units' scores, the chunks' relevance and the question's terms the
    chunks lack; below its threshold (calibrated on training data, bench/train_answerer.py)
    it abstains. `"similarity"` keeps the older rule: the best chunk's cosine below
-   `abstain_threshold`.
+   `abstain_threshold`. A question about a qualified name the hits never mention while
+   they document its qualifier (`Path.walk` over 3.11's pathlib) abstains whatever the
+   score (`cairn.answer.absent`, `answer.absent_names`).
 5. Composition by question kind (`cairn.answer.kinds`): for a how-to, the code example and
    the sentence that introduces it; for an API lookup, the signature and the first sentence
    of its description; for a version question, the version note ("Changed in version
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cairn.answer.absent import absent_names
 from cairn.answer.base import NOT_FOUND, Draft
 from cairn.answer.features import AnswerModel, UnitView, answerability_row, load_model, unit_matrix
 from cairn.answer.kinds import QuestionKind, named_apis, question_kind, question_parts
@@ -230,7 +233,7 @@ class ExtractiveAnswerer:
     def answerability(self, question: str, hits: Sequence[Hit]) -> float:
         """Probability that `hits` answer `question`; usable to judge another answerer's
         evidence (below `threshold`, an answer from these hits is unsupported)."""
-        if not hits:
+        if not hits or self.absent(question, hits):
             return 0.0
         return self.assess(question, hits, self.relevance(question, hits)).answerable
 
@@ -259,6 +262,11 @@ class ExtractiveAnswerer:
         return Assessment(
             kind, units, logits, probability, list(relevance), first, entries, names, others
         )
+
+    def absent(self, question: str, hits: Sequence[Hit]) -> list[str]:
+        """The qualified names asked about that `hits` do not mention though they document
+        their qualifiers (`cairn.answer.absent`); none when `answer.absent_names` is off."""
+        return absent_names(question, hits) if self.settings.absent_names else []
 
     def rescore(self, question: str, units: Sequence[_Unit], logits: list[float]) -> list[float]:
         """The second stage: the best units re-scored by their sentence embedding's cosine to
@@ -292,6 +300,14 @@ class ExtractiveAnswerer:
         assessment = self.assess(question, hits, relevance)
         if not assessment.units:
             return Draft(text=NOT_FOUND, citations=(), abstained=True, reason="empty chunks")
+        if missing := self.absent(question, hits):
+            named = ", ".join(f"`{name}`" for name in missing)
+            return Draft(
+                text=NOT_FOUND,
+                citations=(),
+                abstained=True,
+                reason=f"the documents do not mention {named} (they document its qualifier)",
+            )
         if self.settings.abstention == "evidence" and assessment.answerable < self.threshold:
             return Draft(
                 text=NOT_FOUND,

@@ -1,0 +1,98 @@
+"""A question about an API the documents do not describe.
+
+Asked "What arguments does pathlib's `Path.walk()` take?" over the Python 3.11 documentation
+(`Path.walk` came in 3.12), the retriever finds `os.walk` and `Path.glob`, and their
+sentences answer a question much like it: the answerability model, which judges how well the
+best sentences match the question's terms, sees good evidence. A reader sees at once what it
+cannot: the documents describe `pathlib.Path` at length and never name `Path.walk`.
+
+The rule, with no parameter: a qualified name the question names (`Path.walk`,
+`sys.monitoring`, `itertools.batched`; `kinds.named_apis`) is *absent* when
+
+- its qualifier is documented among the candidates: a hit's heading is an API entry of the
+  qualifier (`Path.glob(pattern)`, `sys.settrace(tracefunc)`, `class pathlib.Path`) or its
+  page is the qualifier's (`sys — System-specific parameters ...`), so the documents are the
+  ones that would describe the name; and
+- no candidate names it: neither its text nor its headings hold the dotted name, and no
+  heading is an entry for its last part (`walk(...)` alone, as methods are often titled, or
+  `Path.walk`; `os.walk(top)` is another name's entry).
+
+Names of the user's own code (`self.items`, `a.SomeClass`) have no documented qualifier and
+file names (`random.py`) are not names, so neither abstains. The check reads every retrieved
+hit, not only the few the answer quotes: when the documents held the name, lexical retrieval
+of a question naming it would have found it. Measured on names the standard library added
+after 3.11 (typeshed's version guards) against names it already had:
+`bench/absent_names.py`, docs/benchmarks.md "Names the documents do not have".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from cairn.answer.kinds import named_apis
+from cairn.types import Hit
+
+FILE_SUFFIXES = frozenset(
+    "py pyi pyc pyw txt md rst json toml yaml yml cfg ini csv tsv html htm xml js ts css sh "  # noqa: SIM905
+    "bat exe dll so log lock zip gz tar whl egg sql db sqlite png jpg gif svg pdf c h cpp".split()
+)
+"""A dotted name ending in one of these is a file (`random.py`, `setup.cfg`), not an API."""
+
+_NOT_QUALIFIERS = frozenset({"self", "cls", "obj", "this", "super"})
+_ENTRY_PREFIX = r"(?:(?:class|exception|method|classmethod|staticmethod|abstractmethod|async|"
+_ENTRY_PREFIX += r"awaitable|coroutine|decorator|function|attribute|property|data)\s+)*"
+
+
+def _qualified(question: str) -> list[tuple[str, str, str]]:
+    """(name, its qualifier's last part, its last part) for each qualified name asked."""
+    out = []
+    for name in sorted(named_apis(question)):
+        parts = name.split(".")
+        if len(parts) < 2 or parts[-1] in FILE_SUFFIXES or parts[0] in _NOT_QUALIFIERS:
+            continue
+        if any(len(p) < 2 for p in parts):
+            continue
+        out.append((name, parts[-2], parts[-1]))
+    return out
+
+
+def _headings(hit: Hit) -> list[str]:
+    return [h.strip().lower() for h in hit.chunk.section if h.strip()]
+
+
+def _documents(qualifier: str, hits: Sequence[Hit]) -> bool:
+    """Whether a hit is an API entry of `qualifier`, or its page is the qualifier's."""
+    q = re.escape(qualifier)
+    entry = re.compile(rf"^{_ENTRY_PREFIX}(?:[\w.]+\.)?{q}(?:\.\w|\s*\(|\s*$)")
+    page = re.compile(rf"^(?:[\w.]+\.)?{q}\s+[—–-]\s")
+    for hit in hits:
+        heads = _headings(hit)
+        title = hit.chunk.title.strip().lower()
+        if any(entry.match(h) for h in heads) or any(page.match(t) for t in (title, *heads)):
+            return True
+    return False
+
+
+def _names(name: str, qualifier: str, last: str, hits: Sequence[Hit]) -> bool:
+    """Whether a hit names `name` (in its text or headings) or is an entry for its last part."""
+    tail = re.escape(f"{qualifier}.{last}")
+    mention = re.compile(rf"(?<![\w]){tail}(?!\w)")
+    entry = re.compile(rf"^{_ENTRY_PREFIX}(?:[\w.]*\b{re.escape(qualifier)}\.)?{re.escape(last)}\b")
+    for hit in hits:
+        heads = _headings(hit)
+        if mention.search(hit.chunk.text.lower()) or any(mention.search(h) for h in heads):
+            return True
+        if any(entry.match(h) for h in heads):
+            return True
+    return False
+
+
+def absent_names(question: str, hits: Sequence[Hit]) -> list[str]:
+    """The qualified names `question` asks about that the documents, as `hits` show them,
+    do not describe although they document the names' qualifiers (lower-cased, sorted)."""
+    return [
+        name
+        for name, qualifier, last in _qualified(question)
+        if _documents(qualifier, hits) and not _names(name, qualifier, last, hits)
+    ]
