@@ -46,7 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cairn.answer.extractive import ExtractiveAnswerer, candidate_units
+from cairn.answer.extractive import ExtractiveAnswerer
 from cairn.answer.features import (
     ANSWERABILITY_FEATURES,
     MODEL_PATH,
@@ -57,6 +57,7 @@ from cairn.answer.features import (
     unit_matrix,
 )
 from cairn.answer.kinds import question_kind
+from cairn.answer.units import candidate_units
 from cairn.config import AnswerSettings, load_settings
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.types import Chunk, Hit

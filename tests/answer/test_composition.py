@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from cairn.answer.extractive import ExtractiveAnswerer, chunk_units
+from cairn.answer.extractive import ExtractiveAnswerer
 from cairn.answer.kinds import question_kind
+from cairn.answer.units import chunk_units
 from cairn.answer.verify import LexicalVerifier
 from cairn.config import AnswerSettings, load_settings
 from cairn.embed.minilm import MiniLMEmbedder

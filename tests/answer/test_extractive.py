@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from cairn.answer.extractive import ExtractiveAnswerer, chunk_units
+from cairn.answer.extractive import ExtractiveAnswerer
 from cairn.answer.segments import cited_sentences
+from cairn.answer.units import chunk_units
 from cairn.answer.verify import LexicalVerifier
 from cairn.config import AnswerSettings
 from cairn.embed.hashing import HashingEmbedder

@@ -33,113 +33,22 @@ import numpy as np
 
 from cairn.answer.absent import absent_names
 from cairn.answer.base import NOT_FOUND, Draft
-from cairn.answer.features import AnswerModel, UnitView, answerability_row, load_model, unit_matrix
+from cairn.answer.composition import (
+    aside,
+    dangling,
+    in_context,
+    in_same_chunk,
+    other_releases,
+    similar,
+)
+from cairn.answer.features import AnswerModel, answerability_row, load_model, unit_matrix
 from cairn.answer.kinds import QuestionKind, named_apis, question_kind, question_parts
 from cairn.answer.terms import content_terms
+from cairn.answer.units import Unit, candidate_units, looks_like_signature, names_entry
 from cairn.config import AnswerSettings
 from cairn.embed.base import Embedder
-from cairn.sentences import split_sentences
 from cairn.store.base import Store
 from cairn.types import Citation, Hit
-
-_CODE_HINT = re.compile(r"^(>>>|\$ |\s{2,}|\.\.\. )|[{};]\s*$", re.MULTILINE)
-
-
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    hit: int
-    """Index of the hit (in rank order) the unit comes from."""
-    start: int
-    end: int
-    text: str
-    code: bool
-    index: int
-    """Position of the unit in its chunk."""
-    paragraph: int = 0
-    """Index of the paragraph (text between blank lines) the unit sits in."""
-    entry: bool = False
-    """The title of an API entry: the chunk's first unit, the same text as its last section
-    heading (an attribute, a constant, an operator such as `d | other`, a command-line
-    option), which names what the entry's description describes, as a signature does."""
-
-
-def chunk_units(text: str, *, commands: bool = False) -> list[tuple[int, int, bool]]:
-    """`(start, end, is_code)` of the answerable units of a chunk text.
-
-    Prose paragraphs and list items are split into sentences; code blocks and tables stay
-    whole (they are quoted as they are, never cut). With `commands`, a one-line paragraph
-    after an introduction ending in ":" that reads as no sentence is code too (the
-    extractive answerer's units; quoting and attribution keep the plain split).
-    """
-    units: list[tuple[int, int, bool]] = []
-    offset = 0
-    introduced = False  # the previous paragraph ended in ":"
-    for para in text.split("\n\n"):
-        start = offset
-        offset += len(para) + 2
-        if not para.strip():
-            continue
-        after_intro, introduced = introduced, para.rstrip().endswith(":")
-        if commands and after_intro and _is_command(para):
-            # "run the venv module ...:" then "python3 -m venv tutorial-env": one line of
-            # code whose block markers the text lost; quoted whole, like any code block.
-            lead = len(para) - len(para.lstrip())
-            units.append((start + lead, start + len(para.rstrip()), True))
-            continue
-        if _is_list(para):
-            for item_start, item_end in _list_items(para):
-                item = para[item_start:item_end]
-                units.extend(
-                    (start + item_start + s, start + item_start + e, False)
-                    for s, e in split_sentences(item)
-                )
-            continue
-        lead = len(para) - len(para.lstrip())
-        if "\n" in para.strip() or _CODE_HINT.search(para):
-            units.append((start + lead, start + len(para.rstrip()), True))
-            continue
-        units.extend((start + s, start + e, False) for s, e in split_sentences(para))
-    return units
-
-
-def _is_command(para: str) -> bool:
-    """A single short line that reads as no sentence: no punctuation at its end and no run of
-    four lowercase words (a shell command, a call, a path)."""
-    line = para.strip()
-    return (
-        "\n" not in line
-        and 0 < len(line) <= 160
-        and not line.endswith((".", "!", "?", ":", ";", ","))
-        and not re.search(r"[a-z]{3,} [a-z]{3,} [a-z]{3,} [a-z]{3,}", line)
-    )
-
-
-def _similar(a: str, b: str) -> bool:
-    ta, tb = set(content_terms(a)), set(content_terms(b))
-    return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.7
-
-
-def _is_list(para: str) -> bool:
-    lines = [line for line in para.split("\n") if line.strip()]
-    return bool(lines) and all(
-        line.startswith("- ") or (line.startswith("  ") and not line.startswith("    "))
-        for line in lines
-    )
-
-
-def _list_items(para: str) -> list[tuple[int, int]]:
-    """Spans of the items' text (without the `- ` marker); continuation lines included."""
-    spans: list[tuple[int, int]] = []
-    offset = 0
-    for line in para.split("\n"):
-        body = 2 if line.startswith("- ") else 0
-        if body or not spans:
-            spans.append((offset + body, offset + len(line)))
-        else:
-            spans[-1] = (spans[-1][0], offset + len(line))
-        offset += len(line) + 1
-    return spans
-
 
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|isn't|doesn't|don't|aren't|won't)\b", re.I)
 
@@ -149,7 +58,7 @@ class Assessment:
     """The evidence for a question: its kind, units, their scores and the answerability."""
 
     kind: QuestionKind
-    units: list[_Unit]
+    units: list[Unit]
     logits: list[float]
     answerable: float
     """Probability that the candidates answer the question (the answerability model)."""
@@ -163,29 +72,6 @@ class Assessment:
     other_releases: frozenset[int] = frozenset()
     """Hits from the release notes of a version the question does not ask about ("What's
     New in Python 2.6" for a question about 3.11)."""
-
-
-def candidate_units(
-    hits: Sequence[Hit], relevance: Sequence[float], limit: int
-) -> tuple[list[_Unit], list[UnitView], list[int]]:
-    """The units of the `limit` most relevant hits (in rank order), their feature views, and
-    the indices of those hits."""
-    order = sorted(range(len(hits)), key=lambda i: -relevance[i])
-    keep = order[:limit]
-    units: list[_Unit] = []
-    views: list[UnitView] = []
-    for i in sorted(keep):
-        chunk = hits[i].chunk
-        spans = chunk_units(chunk.text, commands=True)
-        heading = " ".join([chunk.title, *chunk.section])
-        for n, (s, e, code) in enumerate(spans):
-            text = chunk.text[s:e]
-            intro = text.rstrip().endswith(":") and n + 1 < len(spans) and spans[n + 1][2]
-            entry = n == 0 and _entry_title(text, chunk.section[-1] if chunk.section else "")
-            paragraph = chunk.text.count("\n\n", 0, s)
-            units.append(_Unit(i, s, e, text, code, n, paragraph, entry))
-            views.append(UnitView(text, code, i, n, len(spans), heading, intro))
-    return units, views, keep
 
 
 class ExtractiveAnswerer:
@@ -268,7 +154,7 @@ class ExtractiveAnswerer:
         their qualifiers (`cairn.answer.absent`); none when `answer.absent_names` is off."""
         return absent_names(question, hits) if self.settings.absent_names else []
 
-    def rescore(self, question: str, units: Sequence[_Unit], logits: list[float]) -> list[float]:
+    def rescore(self, question: str, units: Sequence[Unit], logits: list[float]) -> list[float]:
         """The second stage: the best units re-scored by their sentence embedding's cosine to
         the question (`AnswerModel.similarity_weight`; unchanged when it is 0)."""
         weight, top_n = self.model.similarity_weight, self.model.similarity_top
@@ -330,8 +216,8 @@ class ExtractiveAnswerer:
         direct = [
             i
             for i in ranked
-            if not _aside(units[i].text)
-            and not _dangling(units, i)
+            if not aside(units[i].text)
+            and not dangling(units, i)
             and units[i].hit not in a.other_releases
         ]
         if direct:
@@ -357,7 +243,7 @@ class ExtractiveAnswerer:
             return []
         return [self._ranked(self.assess(part, hits, relevance))[0] for part in parts]
 
-    def _choose(self, a: Assessment, leads: Sequence[int] = ()) -> list[_Unit]:
+    def _choose(self, a: Assessment, leads: Sequence[int] = ()) -> list[Unit]:
         units, logits = a.units, a.logits
         ranked = self._ranked(a)
         top = logits[ranked[0]]
@@ -377,7 +263,7 @@ class ExtractiveAnswerer:
                 and units[i].hit not in sources
             ):
                 continue  # a note on an entry the answer does not quote
-            if any(_similar(units[i].text, units[j].text) for j in chosen):
+            if any(similar(units[i].text, units[j].text) for j in chosen):
                 continue  # the same sentence from another page says nothing new
             chosen.append(i)
             sources.add(units[i].hit)
@@ -388,7 +274,7 @@ class ExtractiveAnswerer:
         """Complete the chosen units as the question's kind needs."""
         units = a.units
         out = list(chosen)
-        out.extend(_in_context(units, out))
+        out.extend(in_context(units, out))
         out.extend(self._named_entries(a))
         if a.kind == "how-to" and not any(units[i].code for i in out):
             self._add_example(a, out)
@@ -408,19 +294,19 @@ class ExtractiveAnswerer:
         # entry's "New in version" note: when the API can be used at all.
         for i in list(out):
             first = i - units[i].index
-            if 0 < units[i].index <= 2 and _names_entry(units[first]):
+            if 0 < units[i].index <= 2 and names_entry(units[first]):
                 out.append(first)
                 out.extend(
                     j
                     for j in range(first + 1, min(first + 6, len(units)))
-                    if _same_chunk(units, first, j) and _NEW_IN.match(units[j].text)
+                    if in_same_chunk(units, first, j) and _NEW_IN.match(units[j].text)
                 )
         if a.kind == "api":
             top = ranked[0]
             first = top - units[top].index
-            if _names_entry(units[first]):
+            if names_entry(units[first]):
                 out.append(first)
-                if _same_chunk(units, first, first + 1):
+                if in_same_chunk(units, first, first + 1):
                     out.append(first + 1)
         return out
 
@@ -491,7 +377,7 @@ class ExtractiveAnswerer:
         if best is not None:
             out.extend(range(best[1], best[2] + 1))
 
-    def _polarity(self, question: str, a: Assessment, chosen: list[_Unit]) -> str:
+    def _polarity(self, question: str, a: Assessment, chosen: list[Unit]) -> str:
         """ "Yes" or "No" for a yes/no question the best unit settles; else ""."""
         if a.kind != "yes-no" or not chosen:
             return ""
@@ -505,13 +391,13 @@ class ExtractiveAnswerer:
             or unit.code
             or len(unit.text.split()) > 40
             or not unit.text.rstrip().endswith((".", "!"))
-            or _looks_like_signature(unit.text)
+            or looks_like_signature(unit.text)
         ):
             return ""  # the sentence does not speak to the whole question
         negated = bool(_NEGATION.search(unit.text)) != bool(_NEGATION.search(question))
         return "No" if negated else "Yes"
 
-    def _compose(self, chosen: list[_Unit], hits: list[Hit], polarity: str = "") -> Draft:
+    def _compose(self, chosen: list[Unit], hits: list[Hit], polarity: str = "") -> Draft:
         numbers: dict[int, int] = {}
         quotes: dict[int, list[str]] = {}
         parts: list[str] = []
@@ -539,152 +425,11 @@ class ExtractiveAnswerer:
         return Draft(text=text, citations=citations, abstained=False, reason="extractive")
 
 
-_SIGNATURE = re.compile(r"^\s*(?:class |async |def )?[A-Za-z_][\w.]*\s*\(.*\)\s*$", re.S)
 _VERSION_NOTE = re.compile(
     r"\b(?:new in version|changed in version|deprecated since version|added in version|"
     r"removed in version)\s+\d",
     re.IGNORECASE,
 )
-_VERSION_NUMBER = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)?(?![\w.]*\d)")
-_RELEASE_NOTES = re.compile(r"what[’']?s new|release notes?|changelog|\bchanges in\b", re.I)
-_ANAPHOR = re.compile(
-    r"^\s*(?:(?:this|these|that|those|it|its|they|their|them|such)\b(?!\s+(?:is|are)\s+"
-    r"(?:possible|recommended|important|necessary|also)\b)|(?:however|also|otherwise|instead|"
-    r"therefore|thus|hence|likewise|similarly|moreover|furthermore|consequently|in addition|"
-    r"note that|for example|for instance|in (?:this|that|such|these|those) cases?|which|and|"
-    r"but|or|so|whereas)\b)",
-    re.IGNORECASE,
-)
-"""A sentence opening with a pronoun, a demonstrative, a connective or a conjunction
-("However", "Note that", "In this case", "which would print:") leans on what precedes it.
-"It is possible ..." and the like point at nothing."""
-_ASIDE = re.compile(
-    r"^\s*(?:see also\b|see\s|\(?(?:contributed|patch|written) by\b)|\bsee also\b",
-    re.IGNORECASE,
-)
-"""A pointer elsewhere ("See also ...") or a credit ("(Contributed by ... in bpo-47061.)")."""
 
 
 _NEW_IN = re.compile(r"^\s*(?:new|added) in version\s+\d[\d.]*\.?\s*$", re.IGNORECASE)
-
-
-def _dangling(units: Sequence[_Unit], i: int) -> bool:
-    """An introduction ending in ":" with nothing after it in its chunk."""
-    nxt = i + 1
-    return units[i].text.rstrip().endswith(":") and (
-        nxt >= len(units) or units[nxt].hit != units[i].hit
-    )
-
-
-def _same_chunk(units: Sequence[_Unit], i: int, j: int) -> bool:
-    """Whether unit `j` exists and comes from the same chunk as unit `i`."""
-    return 0 <= j < len(units) and units[j].hit == units[i].hit
-
-
-def _in_context(units: Sequence[_Unit], quoted: Sequence[int]) -> list[int]:
-    """The units that the `quoted` ones need around them to be understood, in their chunks:
-
-    - an introduction ending in ":" brings the code blocks that follow it (three at most),
-      and a code block the sentence ending in ":" that introduces it, with the code blocks
-      between them (an example says nothing on its own: "identity tests should not be used
-      to check constants such as int ...:" before `a is c` -> False);
-    - a sentence that opens by leaning on what precedes it (a pronoun, a demonstrative, a
-      connective or a conjunction: "This allows the cached_property method to run again.",
-      "Note that ...", "which would print:") brings the unit before it, a sentence of its
-      paragraph or the code block just above; two steps at most;
-    - one sentence left out between two quoted ones of a paragraph is quoted too.
-    """
-
-    def same_chunk(i: int, j: int) -> bool:
-        return _same_chunk(units, i, j)
-
-    out = set(quoted)
-    work = [(i, 0) for i in quoted]
-    while work:
-        i, steps = work.pop()
-        found: list[tuple[int, int]] = []
-        nxt, prev = i + 1, i - 1
-        text = units[i].text.rstrip()
-        if not units[i].code and text.endswith(":"):
-            # The example an introduction announces: the code blocks right after it.
-            j = nxt
-            while j < nxt + 3 and same_chunk(i, j) and units[j].code:
-                found.append((j, steps))
-                j += 1
-        if units[i].code:
-            # The introduction of an example made of one or more code blocks.
-            j = prev
-            while j > prev - 3 and same_chunk(i, j) and units[j].code:
-                j -= 1
-            if same_chunk(i, j) and not units[j].code and units[j].text.rstrip().endswith(":"):
-                found.extend((k, steps) for k in range(j, i))
-        elif (
-            steps < 2
-            and _ANAPHOR.match(units[i].text)
-            and same_chunk(i, prev)
-            and (units[prev].code or units[prev].paragraph == units[i].paragraph)
-        ):
-            found.append((prev, steps + 1))
-        for j, depth in found:
-            if j not in out:
-                out.add(j)
-                work.append((j, depth))
-    for i in sorted(out):
-        gap = i + 1
-        if (
-            gap + 1 in out
-            and gap not in out
-            and same_chunk(i, gap + 1)
-            and not any(units[k].code for k in (i, gap, gap + 1))
-            and units[i].paragraph == units[gap + 1].paragraph
-        ):
-            out.add(gap)
-    return sorted(out - set(quoted))
-
-
-def other_releases(question: str, kind: QuestionKind, hits: Sequence[Hit]) -> frozenset[int]:
-    """Indices of the `hits` from release notes ("What's New in Python 2.6", "Release notes
-    4.2", "Changelog 1.3") of versions other than those a version question names."""
-    asked = _VERSION_NUMBER.findall(question) if kind == "version" else []
-    if not asked:
-        return frozenset()
-
-    def same(v: str, w: str) -> bool:
-        return v == w or w.startswith(f"{v}.") or v.startswith(f"{w}.")
-
-    out = set()
-    for i, hit in enumerate(hits):
-        title = hit.chunk.title or ""
-        named = _VERSION_NUMBER.findall(title)
-        if (
-            _RELEASE_NOTES.search(title)
-            and named
-            and not any(same(v, w) for v in asked for w in named)
-        ):
-            out.add(i)
-    return frozenset(out)
-
-
-def _entry_title(text: str, heading: str) -> bool:
-    """Whether a chunk's first unit names the API entry its heading is: the heading itself
-    (`d | other`, an attribute), or a short signature of it that is no sentence
-    (`@functools.cache(user_function)`, `awaitable asyncio.gather(*aws, ...)`)."""
-    heading, text = heading.strip(), text.strip()
-    if not heading:
-        return False
-    return text == heading or (
-        f"{heading}(" in text and len(text) < 300 and not text.endswith((".", ":"))
-    )
-
-
-def _names_entry(unit: _Unit) -> bool:
-    """A signature, or the title of an API entry that has none (`d | other`)."""
-    return unit.entry or _looks_like_signature(unit.text)
-
-
-def _looks_like_signature(text: str) -> bool:
-    return bool(_SIGNATURE.match(text)) and len(text) < 300
-
-
-def _aside(text: str) -> bool:
-    return bool(_ASIDE.search(text))

@@ -23,10 +23,10 @@ from collections.abc import Iterator, Sequence
 
 from cairn.answer.base import NOT_FOUND, Draft
 from cairn.answer.events import AnswerEvent, CitationEvent, DoneEvent, TokenEvent
-from cairn.answer.extractive import chunk_units
 from cairn.answer.prompt import PromptParts
 from cairn.answer.segments import cited_sentences
 from cairn.answer.terms import content_terms
+from cairn.answer.units import chunk_units
 from cairn.llm.base import Completed, Message, ModelSettings, Provider, TextDelta
 from cairn.llm.reliable import stream_of
 from cairn.types import Citation, Hit, Usage

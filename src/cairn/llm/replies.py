@@ -183,9 +183,9 @@ class RagReply:
     """Share of the question's content words a sentence must contain to be quoted."""
 
     def __call__(self, request: Request) -> Reply | None:
-        from cairn.answer.extractive import chunk_units
         from cairn.answer.prompt import SENTINEL, parse_prompt
         from cairn.answer.terms import content_terms
+        from cairn.answer.units import chunk_units
 
         parsed = parse_prompt(request.last_user)
         if parsed is None:
