@@ -12,12 +12,13 @@ golden set, two sets of qualified names (`itertools.batched`, `Path.walk`):
 
 Each name becomes one question from three fixed templates ("What arguments does `X` take?",
 "How do I use X?", "What does X() return?", chosen by the name's CRC so a name always gets
-the same one), asked through the workspace's real pipeline (hybrid retrieval, rerank, the
-extractive answerer; cache off) twice: with `answer.absent_names` off and on. Reported: the
-share of each set abstained, with Wilson 95% intervals. Nothing here is tuned: the rule has no
-parameter.
+the same one; with `--worded`, three that qualify it in words: "How do I use the batched
+function from itertools?"), asked through the workspace's real pipeline (hybrid retrieval,
+rerank, the extractive answerer; cache off) twice: with `answer.absent_names` off and on.
+Reported: the share of each set abstained, with Wilson 95% intervals. Nothing here is tuned:
+the rule has no parameter.
 
-    nice -n 5 .venv/bin/python bench/absent_names.py --workspace .cairn [--n 300]
+    nice -n 5 .venv/bin/python bench/absent_names.py --workspace .cairn [--n 300] [--worded]
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ TEMPLATES = (
     "How do I use {name}?",
     "What does {name}() return?",
 )
+WORDED = (
+    "How do I use the {last} function from {qualifier}?",
+    "What does the `{last}` function in {qualifier} return?",
+    "What arguments does {last}() of {qualifier} take?",
+)
+"""The same names qualified in words (`--worded`)."""
 
 
 def _guard(test: ast.expr) -> tuple[str, int] | None:
@@ -147,6 +154,11 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, default=Path("/usr/share/doc/python3.11/html"))
     parser.add_argument("--n", type=int, default=300, help="questions per set at most")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--worded",
+        action="store_true",
+        help="qualify in words: 'the batched function from itertools'",
+    )
     parser.add_argument("--show", type=int, default=0, help="print this many examples per set")
     args = parser.parse_args()
     try:
@@ -183,7 +195,10 @@ def main() -> None:
         counts = {False: 0, True: 0}
         shown = 0
         for name in names:
-            question = TEMPLATES[zlib.crc32(name.encode()) % len(TEMPLATES)].format(name=name)
+            templates = WORDED if args.worded else TEMPLATES
+            qualifier, last = name.rsplit(".", 1)
+            template = templates[zlib.crc32(name.encode()) % len(templates)]
+            question = template.format(name=name, qualifier=qualifier, last=last)
             for on, pipeline in pipelines.items():
                 answer = pipeline.ask(question)
                 counts[on] += answer.abstained

@@ -45,6 +45,18 @@ SYS = page(
     "sys — System-specific parameters and functions",
     ("sys.settrace(tracefunc)", "Set the system's trace function."),
 )
+TYPING = page(
+    "typing — Support for type hints",
+    (
+        "typing.final",
+        "A decorator to indicate to type checkers that the method cannot be overridden.",
+    ),
+)
+MATH = page(
+    "math — Mathematical functions",
+    ("math.sqrt", "Return the square root of x."),
+    ("print", "print(*objects, sep=' ', end='\\n') prints objects separated by sep."),
+)
 # Headings as the HTML reader gives them: the entry's anchor, fully qualified.
 ANCHORED = page(
     "pathlib — Object-oriented filesystem paths",
@@ -68,6 +80,13 @@ TUTORIAL = page(
         ("What does Path.glob() return?", PATHLIB, []),
         ("what does dict.get return when the key is missing?", DICT, []),
         ("How do I use `os.walk`?", OS, []),
+        # Qualified in words: a name written as code, or shaped like one, and what it is.
+        ("how do I use the @override decorator from typing?", TYPING, ["typing.override"]),
+        ("What does the `final` decorator in typing do?", TYPING, []),
+        ("How do I use the assert_never function from typing?", TYPING, ["typing.assert_never"]),
+        # English words before "function", and an argument, are no names.
+        ("is there a cube root function in math?", MATH, []),
+        ("What does the sep argument of print() do?", MATH, []),
         # The qualifier is not documented here: nothing to say about the name.
         ("How do I use itertools.batched?", PATHLIB, []),
         # The user's code and file names are not documentation names.

@@ -7,7 +7,8 @@ best sentences match the question's terms, sees good evidence. A reader sees at 
 cannot: the documents describe `pathlib.Path` at length and never name `Path.walk`.
 
 The rule, with no parameter: a qualified name the question names (`Path.walk`,
-`sys.monitoring`, `itertools.batched`; `kinds.named_apis`) is *absent* when
+`sys.monitoring`, `itertools.batched`; `kinds.named_apis`; or in words, "the @override
+decorator from typing") is *absent* when
 
 - its qualifier is documented among the candidates: a hit's heading is an API entry of the
   qualifier (`Path.glob(pattern)`, `sys.settrace(tracefunc)`, `class pathlib.Path`) or its
@@ -39,15 +40,45 @@ FILE_SUFFIXES = frozenset(
 )
 """A dotted name ending in one of these is a file (`random.py`, `setup.cfg`), not an API."""
 
-_NOT_QUALIFIERS = frozenset({"self", "cls", "obj", "this", "super"})
+_NOT_QUALIFIERS = frozenset({"self", "cls", "obj", "this", "super", "python", "cpython"})
 _ENTRY_PREFIX = r"(?:(?:class|exception|method|classmethod|staticmethod|abstractmethod|async|"
 _ENTRY_PREFIX += r"awaitable|coroutine|decorator|function|attribute|property|data)\s+)*"
+
+
+_KIND_WORD = r"(?:decorator|function|class|method|constant|exception|attribute)"
+_FROM = re.compile(
+    rf"(?:@|`)?\b([A-Za-z_]\w*)`?(?:\(\))?\s+(?:{_KIND_WORD}\s+)?(?:from|in|of)\s+(?:the\s+)?"
+    rf"`?([a-z_][\w.]*[a-z0-9_])`?(?:\s+module|\s+package)?\b"
+)
+"""A name qualified in words: "the @override decorator from typing", "the `batched` function
+in itertools". Only a name written as code (`@`, backticks, `()`), or shaped like one
+(`standalone_month_abbr`, `assertNotEndsWith`) and followed by what it is, counts: "read data
+from json", "a cube root function in math" and "the sep argument of print()" name nothing
+(an argument is no qualified name)."""
+
+
+_WORDS = frozenset(
+    "which what whose a an the this that each every any some one new same other built builtin "  # noqa: SIM905
+    "main first last own custom given my your our their its".split()
+)
+
+
+def _worded(question: str) -> set[str]:
+    out = set()
+    for m in _FROM.finditer(question):
+        written = question[max(0, m.start() - 1) : m.end(1) + 3]
+        as_code = written.lstrip().startswith(("@", "`")) or "()" in written or "`" in written
+        kind = re.match(rf"\s+{_KIND_WORD}\b", question[m.end(1) :].lstrip("`()"))
+        shaped = re.search(r"_|\d|[a-z][A-Z]", m.group(1)) is not None
+        if as_code or (kind and shaped and m.group(1).lower() not in _WORDS):
+            out.add(f"{m.group(2)}.{m.group(1)}".lower())
+    return out
 
 
 def _qualified(question: str) -> list[tuple[str, str, str]]:
     """(name, its qualifier's last part, its last part) for each qualified name asked."""
     out = []
-    for name in sorted(named_apis(question)):
+    for name in sorted(named_apis(question) | _worded(question)):
         parts = name.split(".")
         if len(parts) < 2 or parts[-1] in FILE_SUFFIXES or parts[0] in _NOT_QUALIFIERS:
             continue
