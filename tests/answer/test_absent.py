@@ -112,7 +112,8 @@ def test_the_answerer_abstains_on_an_absent_name_and_says_which(
     hits = PATHLIB + OS
     draft = answerer.answer(question, hits)
     assert draft.abstained
-    assert "`path.walk`" in draft.reason
+    assert "`Path.walk`" in draft.reason
+    assert draft.text == "The indexed documents do not mention `Path.walk`."
     assert answerer.answerability(question, hits) == 0.0
     # The same hits answer a question about a name they hold.
     kept = answerer.answer("What does Path.glob(pattern) do with the pattern?", hits)

@@ -127,3 +127,9 @@ def absent_names(question: str, hits: Sequence[Hit]) -> list[str]:
         for name, qualifier, last in _qualified(question)
         if _documents(qualifier, hits) and not _names(name, qualifier, last, hits)
     ]
+
+
+def as_written(name: str, question: str) -> str:
+    """`name` (lower-cased by `absent_names`) spelt as the question wrote it, when it did."""
+    found = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", question, re.IGNORECASE)
+    return found.group(0) if found else name

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cairn.answer.absent import absent_names
+from cairn.answer.absent import absent_names, as_written
 from cairn.answer.base import NOT_FOUND, Draft
 from cairn.answer.composition import (
     aside,
@@ -187,9 +187,9 @@ class ExtractiveAnswerer:
         if not assessment.units:
             return Draft(text=NOT_FOUND, citations=(), abstained=True, reason="empty chunks")
         if missing := self.absent(question, hits):
-            named = ", ".join(f"`{name}`" for name in missing)
+            named = ", ".join(f"`{as_written(name, question)}`" for name in missing)
             return Draft(
-                text=NOT_FOUND,
+                text=f"The indexed documents do not mention {named}.",
                 citations=(),
                 abstained=True,
                 reason=f"the documents do not mention {named} (they document its qualifier)",
