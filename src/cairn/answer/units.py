@@ -21,6 +21,9 @@ _CODE_HINT = re.compile(r"^(>>>|\$ |\s{2,}|\.\.\. )|[{};]\s*$", re.MULTILINE)
 
 @dataclass(frozen=True, slots=True)
 class Unit:
+    """One quotable piece of a candidate chunk: a sentence, a code block, a table, or a
+    sentence of a list item, with where it sits."""
+
     hit: int
     """Index of the hit (in rank order) the unit comes from."""
     start: int
