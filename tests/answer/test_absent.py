@@ -75,6 +75,9 @@ TUTORIAL = page(
         ("What arguments does pathlib's Path.walk() take?", PATHLIB + OS, ["path.walk"]),
         ("How do I register callbacks with sys.monitoring?", SYS, ["sys.monitoring"]),
         ("How do I use Path.walk()?", ANCHORED, ["path.walk"]),
+        # A part missing under a documented parent: the module itself is not there.
+        ("What does pathlib.tools.walk_tree() return?", ANCHORED, ["pathlib.tools.walk_tree"]),
+        ("What does pathlib.Path.glob() return?", ANCHORED, []),
         ("What does Path.glob return?", ANCHORED, []),
         # Named in the text, or an entry for the last part (a method titled bare).
         ("What does Path.glob() return?", PATHLIB, []),

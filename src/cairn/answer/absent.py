@@ -18,6 +18,9 @@ decorator from typing") is *absent* when
   heading is an entry for its last part (`walk(...)` alone, as methods are often titled, or
   `Path.walk`; `os.walk(top)` is another name's entry).
 
+The same holds at every level of a longer name: `asyncio.tools.build_async_tree` is absent
+when the hits document `asyncio` and never name `asyncio.tools`.
+
 Names of the user's own code (`self.items`, `a.SomeClass`) have no documented qualifier and
 file names (`random.py`) are not names, so neither abstains. The check reads the hits the
 answerer is given: when the documents hold the name, a question naming it usually retrieves
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 
 from cairn.answer.kinds import named_apis
 from cairn.types import Hit
@@ -76,8 +80,8 @@ def _worded(question: str) -> set[str]:
     return out
 
 
-def _qualified(question: str) -> list[tuple[str, str, str]]:
-    """(name, its qualifier's last part, its last part) for each qualified name asked."""
+def _qualified(question: str) -> list[tuple[str, list[str]]]:
+    """(name, its parts) for each qualified name asked."""
     out = []
     for name in sorted(named_apis(question) | _worded(question)):
         parts = name.split(".")
@@ -85,7 +89,7 @@ def _qualified(question: str) -> list[tuple[str, str, str]]:
             continue
         if any(len(p) < 2 for p in parts):
             continue
-        out.append((name, parts[-2], parts[-1]))
+        out.append((name, parts))
     return out
 
 
@@ -106,8 +110,9 @@ def _documents(qualifier: str, hits: Sequence[Hit]) -> bool:
     return False
 
 
-def _names(name: str, qualifier: str, last: str, hits: Sequence[Hit]) -> bool:
-    """Whether a hit names `name` (in its text or headings) or is an entry for its last part."""
+def _names(qualifier: str, last: str, hits: Sequence[Hit]) -> bool:
+    """Whether a hit names `qualifier.last` (in its text or headings) or is an entry for
+    `last`."""
     tail = re.escape(f"{qualifier}.{last}")
     mention = re.compile(rf"(?<![\w]){tail}(?!\w)")
     entry = re.compile(rf"^{_ENTRY_PREFIX}(?:[\w.]*\b{re.escape(qualifier)}\.)?{re.escape(last)}\b")
@@ -123,11 +128,17 @@ def _names(name: str, qualifier: str, last: str, hits: Sequence[Hit]) -> bool:
 def absent_names(question: str, hits: Sequence[Hit]) -> list[str]:
     """The qualified names `question` asks about that the documents, as `hits` show them,
     do not describe although they document the names' qualifiers (lower-cased, sorted)."""
-    return [
-        name
-        for name, qualifier, last in _qualified(question)
-        if _documents(qualifier, hits) and not _names(name, qualifier, last, hits)
-    ]
+    return [name for name, parts in _qualified(question) if _missing(parts, hits)]
+
+
+def _missing(parts: Sequence[str], hits: Sequence[Hit]) -> bool:
+    """Whether some part of a dotted name is missing under a documented parent: `walk` of
+    `Path.walk`, or `tools` of `asyncio.tools.build_async_tree` (a module the documents'
+    asyncio never names, so none of its members can be there)."""
+    return any(
+        _documents(parent, hits) and not _names(parent, child, hits)
+        for parent, child in pairwise(parts)
+    )
 
 
 def as_written(name: str, question: str) -> str:
