@@ -71,8 +71,8 @@ _WORDS = frozenset(
 def _worded(question: str) -> set[str]:
     out = set()
     for m in _FROM.finditer(question):
-        written = question[max(0, m.start() - 1) : m.end(1) + 3]
-        as_code = written.lstrip().startswith(("@", "`")) or "()" in written or "`" in written
+        written = question[m.start() : m.end(1) + 3]  # the match opens with its `@` or backtick
+        as_code = "@" in written or "`" in written or "()" in written
         kind = re.match(rf"\s+{_KIND_WORD}\b", question[m.end(1) :].lstrip("`()"))
         shaped = re.search(r"_|\d|[a-z][A-Z]", m.group(1)) is not None
         if as_code or (kind and shaped and m.group(1).lower() not in _WORDS):
@@ -87,9 +87,8 @@ def _qualified(question: str) -> list[tuple[str, list[str]]]:
         parts = name.split(".")
         if len(parts) < 2 or parts[-1] in FILE_SUFFIXES or parts[0] in _NOT_QUALIFIERS:
             continue
-        if any(len(p) < 2 for p in parts):
-            continue
-        out.append((name, parts))
+        if all(len(p) >= 2 for p in parts):  # "e.g", "U.S." are no names
+            out.append((name, parts))
     return out
 
 

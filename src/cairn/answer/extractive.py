@@ -183,10 +183,7 @@ class ExtractiveAnswerer:
                 abstained=True,
                 reason=f"best chunk similarity {best:.2f} < {self.settings.abstain_threshold:.2f}",
             )
-        assessment = self.assess(question, hits, relevance)
-        if not assessment.units:
-            return Draft(text=NOT_FOUND, citations=(), abstained=True, reason="empty chunks")
-        if missing := self.absent(question, hits):
+        if missing := self.absent(question, hits):  # before scoring: it needs only the hits
             named = ", ".join(f"`{as_written(name, question)}`" for name in missing)
             return Draft(
                 text=f"The indexed documents do not mention {named}.",
@@ -194,6 +191,9 @@ class ExtractiveAnswerer:
                 abstained=True,
                 reason=f"the documents do not mention {named} (they document its qualifier)",
             )
+        assessment = self.assess(question, hits, relevance)
+        if not assessment.units:
+            return Draft(text=NOT_FOUND, citations=(), abstained=True, reason="empty chunks")
         if self.settings.abstention == "evidence" and assessment.answerable < self.threshold:
             return Draft(
                 text=NOT_FOUND,
