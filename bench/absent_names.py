@@ -29,9 +29,12 @@ import html
 import random
 import re
 import sys
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -191,6 +194,8 @@ def main() -> None:
         )
         pipelines[on] = Workspace(settings).pipeline()
     print(f"{'set':<36} {'n':>4} {'abstained, rule off':>22} {'abstained, rule on':>22}")
+    asks: list[float] = []
+    checks: list[float] = []
     for label, names in sets.items():
         counts = {False: 0, True: 0}
         shown = 0
@@ -202,15 +207,28 @@ def main() -> None:
             for on, pipeline in pipelines.items():
                 answer = pipeline.ask(question)
                 counts[on] += answer.abstained
+                if on:
+                    asks.append(answer.latency_ms)
+                    started = time.perf_counter()
+                    getattr(pipeline.answerer, "absent", absent_names)(question, answer.hits)
+                    checks.append((time.perf_counter() - started) * 1000)
                 if on and answer.abstained and shown < args.show:
                     shown += 1
-                    print(f"  {question!r}: absent {absent_names(question, answer.hits)}")
+                    absent = getattr(pipeline.answerer, "absent", absent_names)
+                    print(f"  {question!r}: absent {absent(question, answer.hits)}")
         n = len(names)
         cells = []
         for on in (False, True):
             lo, hi = wilson(counts[on], n)
             cells.append(f"{counts[on] / n:.3f} [{lo:.3f}, {hi:.3f}]")
         print(f"{label:<36} {n:>4} {cells[0]:>22} {cells[1]:>22}")
+    # the check alone (its look-ups included) against the whole request, rule on
+    ask50, ask95 = np.percentile(asks, [50, 95])
+    check50, check95 = np.percentile(checks, [50, 95])
+    print(
+        f"rule on, ms per question: ask p50 {ask50:.1f} p95 {ask95:.1f}; "
+        f"absent-name check (with its look-ups) p50 {check50:.2f} p95 {check95:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -277,6 +277,27 @@ def test_the_caller_comes_from_an_enclosing_request_scope() -> None:
     assert (tracer.spans[0][1]["tenant"], tracer.spans[0][1]["user"]) == ("acme", "ann")
 
 
+def test_the_answerer_sees_the_request_filters_in_its_context() -> None:
+    """What the request may read reaches a stage that queries the store itself (the
+    extractive answerer's look-up of a name)."""
+    from cairn.context import current_context
+
+    seen: list[Filters | None] = []
+
+    class Looking(QuotingAnswerer):
+        def answer(self, question: str, hits: list[Hit]) -> Draft:
+            ctx = current_context()
+            seen.append(ctx.filters if ctx is not None else None)
+            return super().answer(question, hits)
+
+    pipeline = make()
+    pipeline.answerer = Looking()
+    mine = Filters(principals=("team-a",), source_globs=("guides/*",))
+    pipeline.ask("lists?", filters=mine)
+    pipeline.ask("lists?")
+    assert seen == [mine, None]
+
+
 class FailingAnswerer:
     """An answerer whose model cannot serve: raises `error` on every call."""
 

@@ -174,9 +174,10 @@ class AnswerSettings(_Section):
     answers")."""
     absent_names: bool = True
     """Abstain on a question about a qualified name (`Path.walk`, `sys.monitoring`) that no
-    retrieved passage mentions while they document its qualifier (`pathlib.Path`, `sys`):
-    the documents do not describe it, however close the passages about its neighbours are
-    (`cairn.answer.absent`; also withholds a model's answer to it)."""
+    retrieved passage mentions while they document its qualifier (`pathlib.Path`, `sys`),
+    and that a lexical look-up of the name (under the request's filters) does not find
+    either: the documents do not describe it, however close the passages about its
+    neighbours are (`cairn.answer.absent`; also withholds a model's answer to it)."""
     sentence_margin: float = Field(1.5, ge=0.0, le=20.0)
     """The extractive answer quotes the best sentence and the next ones whose score (a
     logit) is within this margin of it."""

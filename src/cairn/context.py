@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from cairn.types import Usage
+from cairn.types import Filters, Usage
 
 DEFAULT_FEATURE = "ask"
 
@@ -44,6 +44,10 @@ class RequestContext:
     route: str | None = None
     """The router's decision for this request (`extractive`, `cheap`, `strong`), recorded
     on the ledger line of each model call; None without a router."""
+    filters: Filters | None = None
+    """What the request may read (its principals and metadata filters), for a stage that
+    queries the store beyond the retrieved hits (the answerer's look-up of a name,
+    `cairn.answer.absent`); None: everything."""
 
     def add(self, cost: Decimal, usage: Usage) -> None:
         self.calls += 1
@@ -67,6 +71,7 @@ def request_context(
     feature: str | None = None,
     user: str | None = None,
     tenant: str | None = None,
+    filters: Filters | None = None,
     **attributes: Any,
 ) -> Iterator[RequestContext]:
     """A scope for one request; what is not given comes from the enclosing scope."""
@@ -76,6 +81,7 @@ def request_context(
         feature=feature or (outer.feature if outer else DEFAULT_FEATURE),
         user=user if user is not None else (outer.user if outer else None),
         tenant=tenant if tenant is not None else (outer.tenant if outer else None),
+        filters=filters if filters is not None else (outer.filters if outer else None),
         attributes={**(outer.attributes if outer else {}), **attributes},
     )
     token = _current.set(ctx)

@@ -190,7 +190,7 @@ class Pipeline:
         hits: list[Hit] = []
         fresh = False
         decision = DEFAULT_ROUTE
-        with request_context(trace_id, user=user, tenant=tenant) as ctx:
+        with request_context(trace_id, user=user, tenant=tenant, filters=filters) as ctx:
             user, tenant = ctx.user, ctx.tenant  # the caller, also when set by an outer scope
             with self.tracer.trace(
                 "ask", trace_id, question=question, stream=stream, user=user, tenant=tenant

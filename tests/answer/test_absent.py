@@ -4,6 +4,7 @@ extractive answerer abstaining on it with the real embedding model."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -12,10 +13,11 @@ from cairn.answer.base import Draft
 from cairn.answer.evidence import AnswerabilityCheck
 from cairn.answer.extractive import ExtractiveAnswerer
 from cairn.config import AnswerSettings, load_settings
+from cairn.context import request_context
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.store.sqlite import SQLiteStore
-from cairn.testing.store import make_doc
-from cairn.types import Citation, Hit
+from cairn.testing.store import make_doc, write
+from cairn.types import Citation, Filters, Hit
 
 
 def page(title: str, *sections: tuple[str, str]) -> list[Hit]:
@@ -62,6 +64,14 @@ ANCHORED = page(
     "pathlib — Object-oriented filesystem paths",
     ("pathlib.Path.glob", "Path.glob(pattern)\n\nGlob the given relative pattern."),
 )
+UNITTEST = page(
+    "unittest — Unit testing framework",
+    (
+        "unittest.TestCase.assertIs",
+        "assertIs(first, second, msg=None)\nassertIsNot(first, second, msg=None)\n\n"
+        "Test that first and second are (or are not) the same object.",
+    ),
+)
 TUTORIAL = page(
     "An Informal Introduction",
     ("Lists", "a.append(x) adds an item; a.sort() sorts the list in place."),
@@ -83,6 +93,10 @@ TUTORIAL = page(
         ("What does Path.glob() return?", PATHLIB, []),
         ("what does dict.get return when the key is missing?", DICT, []),
         ("How do I use `os.walk`?", OS, []),
+        # A second signature in an entry of the qualifier names it; its text alone does not.
+        ("How do I use TestCase.assertIsNot?", UNITTEST, []),
+        ("How do I use TestCase.assertNotSame?", UNITTEST, ["testcase.assertnotsame"]),
+        ("How do I use TestCase.first?", UNITTEST, ["testcase.first"]),
         # Qualified in words: a name written as code, or shaped like one, and what it is.
         ("how do I use the @override decorator from typing?", TYPING, ["typing.override"]),
         ("What does the `final` decorator in typing do?", TYPING, []),
@@ -99,6 +113,65 @@ TUTORIAL = page(
 )
 def test_absent_names(question: str, hits: list[Hit], absent: list[str]) -> None:
     assert absent_names(question, hits) == absent
+
+
+WALK = page(
+    "pathlib — Object-oriented filesystem paths",
+    ("pathlib.Path.walk", "Path.walk(top_down=True)\n\nGenerate the file names in a tree."),
+)
+ITERTOOLS = page(
+    "itertools — Functions creating iterators for efficient looping",
+    ("itertools.islice", "itertools.islice(iterable, stop)\n\nMake an iterator."),
+)
+
+
+def test_a_name_the_hits_miss_is_looked_up_before_it_is_declared_absent() -> None:
+    """Retrieval missed the entry of a name the documents have: the look-up (a lexical
+    search for qualifier and name) finds it, and nothing abstains."""
+    queries: list[str] = []
+
+    def lookup(query: str) -> list[Hit]:
+        queries.append(query)
+        return WALK if query == "path walk" else []
+
+    question = "What arguments does pathlib's Path.walk() take?"
+    assert absent_names(question, PATHLIB + OS, lookup) == []
+    assert queries == ["path walk"]
+    assert absent_names(question, PATHLIB + OS, lambda query: OS) == ["path.walk"]
+
+
+def test_the_look_up_only_clears_a_name_and_runs_only_when_needed() -> None:
+    def unused(query: str) -> list[Hit]:
+        raise AssertionError(f"looked up {query!r}")
+
+    # The hits name it: no look-up.
+    assert absent_names("What does Path.glob() return?", PATHLIB, unused) == []
+    # The hits do not document the qualifier: an `itertools` entry the look-up finds, not
+    # retrieved for the question, convicts nothing.
+    assert absent_names("How do I use itertools.batched?", PATHLIB, lambda q: ITERTOOLS) == []
+
+
+def test_the_look_up_reads_only_what_the_request_may(tmp_path: Path) -> None:
+    """A document only team-b may read names `Path.walk`: a team-a request is told the
+    documents do not mention it (it learns nothing of team-b's pages); a team-b one is not."""
+    store = SQLiteStore(tmp_path / "cairn.db")
+    doc, chunks = make_doc(
+        "walk",
+        "walk.md",
+        ["Path.walk(top_down=True) generates the file names in a directory tree."],
+        acl=("team-b",),
+    )
+    write(store, doc, chunks)
+    answerer = ExtractiveAnswerer(
+        store, MiniLMEmbedder(load_settings().model_dir), AnswerSettings()
+    )
+    question = "What arguments does pathlib's Path.walk() take?"
+    with request_context(filters=Filters(principals=("team-a",))):
+        assert answerer.absent(question, PATHLIB + OS) == ["path.walk"]
+    with request_context(filters=Filters(principals=("team-b",))):
+        assert answerer.absent(question, PATHLIB + OS) == []
+    assert answerer.absent(question, PATHLIB + OS) == []  # no request: the whole store
+    store.close()
 
 
 @pytest.fixture(scope="module")

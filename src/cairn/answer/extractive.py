@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cairn.answer.absent import absent_names, as_written
+from cairn.answer.absent import LOOKUP_K, absent_names, as_written
 from cairn.answer.base import NOT_FOUND, Draft
 from cairn.answer.composition import (
     aside,
@@ -46,6 +46,7 @@ from cairn.answer.kinds import QuestionKind, named_apis, question_kind, question
 from cairn.answer.terms import content_terms
 from cairn.answer.units import Unit, candidate_units, looks_like_signature, names_entry
 from cairn.config import AnswerSettings
+from cairn.context import current_context
 from cairn.embed.base import Embedder
 from cairn.store.base import Store
 from cairn.types import Citation, Hit
@@ -150,9 +151,18 @@ class ExtractiveAnswerer:
         )
 
     def absent(self, question: str, hits: Sequence[Hit]) -> list[str]:
-        """The qualified names asked about that `hits` do not mention though they document
-        their qualifiers (`cairn.answer.absent`); none when `answer.absent_names` is off."""
-        return absent_names(question, hits) if self.settings.absent_names else []
+        """The qualified names asked about that the documents do not mention though they
+        document their qualifiers (`cairn.answer.absent`: `hits`, and a look-up in the store
+        under the request's filters); none when `answer.absent_names` is off."""
+        if not self.settings.absent_names:
+            return []
+        ctx = current_context()
+        filters = ctx.filters if ctx is not None else None
+
+        def lookup(query: str) -> list[Hit]:
+            return self.store.lexical_search(query, LOOKUP_K, filters)
+
+        return absent_names(question, hits, lookup)
 
     def rescore(self, question: str, units: Sequence[Unit], logits: list[float]) -> list[float]:
         """The second stage: the best units re-scored by their sentence embedding's cosine to
