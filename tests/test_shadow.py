@@ -30,7 +30,7 @@ from cairn.shadow import FEATURE, SHADOW_FILE, ShadowStage, ShadowStore, compare
 from cairn.stages import GuardVerdict, LedgerSettler, OutputGuard
 from cairn.store.base import Store
 from cairn.testing.evalcorpus import EMBEDDER, NAMES, build_store
-from cairn.types import Hit
+from cairn.types import Filters, Hit
 
 PRICES = PriceBook.fixed({"primary": ("2.5", "10"), "candidate": ("0.15", "0.6")})
 
@@ -217,5 +217,29 @@ def test_a_candidate_answer_the_output_guard_blocks_is_never_stored(
     assert pair.candidate_answer == "" and pair.candidate_judge is None
     assert pair.error is not None and "output guard blocked" in pair.error
     assert "SECRET-42" not in (tmp_path / SHADOW_FILE).read_bytes().decode("utf-8", "replace")
+    stage.close()
+    shadows.close()
+
+
+def test_the_candidate_answers_under_the_request_filters(
+    store: Store, budget: Budget, tmp_path: Path
+) -> None:
+    """On its background thread the candidate reads no more than the request could (an
+    answerer that looks beyond the hits, as the extractive one looks up a name, uses them)."""
+    from cairn.context import current_context
+
+    seen: list[Filters | None] = []
+
+    def record(request: object) -> None:
+        ctx = current_context()
+        seen.append(ctx.filters if ctx is not None else None)
+
+    candidate = ScriptedModel(model="candidate")
+    candidate.add_rule(record)
+    pipeline, stage, shadows = _setup(store, budget, tmp_path, fraction=1.0, candidate=candidate)
+    mine = Filters(principals=("team-a",))
+    assert not pipeline.ask(f"How do I change the {NAMES[0]} timeout?", filters=mine).abstained
+    stage.drain()
+    assert seen == [mine]
     stage.close()
     shadows.close()

@@ -259,7 +259,7 @@ class Pipeline:
         if fresh and request is not None and self.cache is not None:
             self.cache.put(request, answer)  # never a cached answer again, never a refusal
         if fresh and self.shadow is not None:  # 11 shadow: queued, compared off this path
-            self.shadow.offer(question, hits, answer, user=user, tenant=tenant)
+            self.shadow.offer(question, hits, answer, user=user, tenant=tenant, filters=filters)
         yield AnswerDoneEvent(answer=answer)
 
     def _guarded(self, stage: str, check: Callable[[], GuardVerdict]) -> GuardVerdict:

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from cairn.answer.verify import Verifier
     from cairn.evals.judge import Grader
     from cairn.stages import OutputGuard
-    from cairn.types import Answer, Citation, Hit
+    from cairn.types import Answer, Citation, Filters, Hit
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +205,7 @@ class _Job:
     user: str | None
     tenant: str | None
     ts: str
+    filters: Filters | None = None
 
 
 class ShadowStage:
@@ -251,9 +252,11 @@ class ShadowStage:
         *,
         user: str | None = None,
         tenant: str | None = None,
+        filters: Filters | None = None,
     ) -> bool:
         """Queue this request for the candidate when it is drawn; True when queued. Never
-        raises and never waits."""
+        raises and never waits. `filters`: what the request may read, for a candidate that
+        looks beyond the hits (the extractive answerer's look-up of a name)."""
         if self.fraction <= 0.0 or answer.cached or not hits:
             return False
         if answer.route is not None and answer.route.route != "strong":
@@ -266,7 +269,13 @@ class ShadowStage:
                 self._worker.start()
         ts = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         job = _Job(
-            question=question, hits=tuple(hits), answer=answer, user=user, tenant=tenant, ts=ts
+            question=question,
+            hits=tuple(hits),
+            answer=answer,
+            user=user,
+            tenant=tenant,
+            ts=ts,
+            filters=filters,
         )
         try:
             self._queue.put_nowait(job)
@@ -306,7 +315,11 @@ class ShadowStage:
         error = None
         text, abstained, verified, cost = "", True, 0.0, 0
         with request_context(
-            feature=FEATURE, user=job.user, tenant=job.tenant, shadow_of=answer.trace_id
+            feature=FEATURE,
+            user=job.user,
+            tenant=job.tenant,
+            filters=job.filters,
+            shadow_of=answer.trace_id,
         ) as ctx:
             try:
                 draft = self.verifier.verify(self.candidate.answer(job.question, hits), hits)
