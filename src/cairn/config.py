@@ -82,7 +82,8 @@ class IngestSettings(_Section):
     """Files larger than this are refused with a clear error (raise it for big PDFs)."""
     excludes: tuple[str, ...] = DEFAULT_EXCLUDES
     near_duplicate_bits: int = Field(3, ge=0, le=16)
-    """Chunks whose 64-bit SimHash differs in at most this many bits are near-duplicates."""
+    """Chunks under the same last heading whose 64-bit SimHash differs in at most this many
+    bits are near-duplicates (stored, not indexed); 0 disables."""
 
 
 class StoreSettings(_Section):

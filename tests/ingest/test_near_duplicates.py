@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +11,12 @@ import pytest
 
 from cairn.config import Settings
 from cairn.embed.hashing import HashingEmbedder, WhitespaceTokenizer
-from cairn.ingest.near_duplicates import MIN_TOKENS, NearDuplicateFinder, hamming_within, simhash
+from cairn.ingest.near_duplicates import MIN_TOKENS, NearDuplicateFinder, hamming_matches, simhash
 from cairn.ingest.pipeline import ingest
 from cairn.store.base import NearDuplicates, Store
 from cairn.store.open import open_store_at
 from cairn.testing.store import EMBEDDER, MODEL, make_doc
+from cairn.types import Chunk, Document
 
 LONG = (
     "The dataclass decorator adds generated special methods such as init and repr to user "
@@ -58,8 +60,8 @@ def test_simhash_is_close_for_small_edits_and_far_otherwise() -> None:
     assert distance(LONG, NEAR) <= 3
     assert distance(LONG, OTHER) > 16
     hashes = np.array([simhash(OTHER), simhash(LONG)], dtype=np.uint64)
-    assert hamming_within(hashes, simhash(NEAR), 3) == 1
-    assert hamming_within(hashes[:1], simhash(NEAR), 3) is None
+    assert hamming_matches(hashes, simhash(NEAR), 3) == [1]
+    assert hamming_matches(hashes[:1], simhash(NEAR), 3) == []
 
 
 def test_a_near_duplicate_of_a_stored_chunk_is_kept_but_not_indexed(store: Store) -> None:
@@ -71,9 +73,52 @@ def test_a_near_duplicate_of_a_stored_chunk_is_kept_but_not_indexed(store: Store
 
 def test_near_duplicates_within_one_document(store: Store) -> None:
     doc, chunks = make_doc("d1", "d1.md", [LONG, OTHER, NEAR])
+    chunks = [dataclasses.replace(c, section=("Intro", "Fields")) for c in chunks]
     near = NearDuplicateFinder().find(store, doc, chunks)
     assert dict(near.duplicate_of) == {"d1-2": "d1-0"}
     assert set(near.fingerprints) == {"d1-0", "d1-1", "d1-2"}
+
+
+ISCLOSE = (
+    "{name}(a, b, *, rel_tol=1e-09, abs_tol=0.0) Return True if the values a and b are close "
+    "to each other and False otherwise. Whether or not two values are considered close is "
+    "determined according to given absolute and relative tolerances. rel_tol is the relative "
+    "tolerance, the maximum allowed difference between a and b."
+)
+
+
+def _entry(doc_id: str, name: str, acl: tuple[str, ...] = ()) -> tuple[Document, list[Chunk]]:
+    doc, chunks = make_doc(doc_id, f"{doc_id}.html", [ISCLOSE.format(name=name)], acl=acl)
+    return doc, [dataclasses.replace(c, section=("Functions", name)) for c in chunks]
+
+
+def test_entries_of_different_names_are_never_near_duplicates(store: Store) -> None:
+    """`math.isclose` and `cmath.isclose` differ in a word: on the text alone the second
+    hid behind the first, and a question about it was answered from the other module. Two
+    chunks repeat each other only under the same last heading."""
+    for doc_id, name in (("cmath", "cmath.isclose"), ("math", "math.isclose")):
+        doc, chunks = _entry(doc_id, name)
+        assert len(chunks[0].text.split()) >= MIN_TOKENS
+        near = NearDuplicateFinder().find(store, doc, chunks)
+        assert not near.duplicate_of
+        vectors = EMBEDDER.embed([c.text for c in chunks])
+        store.write_document(
+            doc,
+            chunks,
+            {c.hash: v for c, v in zip(chunks, vectors, strict=True)},
+            model=MODEL,
+            near=near,
+        )
+    found = {h.chunk.section[-1] for h in store.lexical_search("isclose tolerance", 10)}
+    assert found == {"cmath.isclose", "math.isclose"}
+    # The same entry copied (a second copy of the page) still is one.
+    doc, chunks = _entry("math-copy", "math.isclose")
+    assert dict(NearDuplicateFinder().find(store, doc, chunks).duplicate_of) == {
+        "math-copy-0": "math-0"
+    }
+    # Within one document too: the same text under two headings stays.
+    doc, chunks = make_doc("d9", "d9.md", [LONG, NEAR])
+    assert not NearDuplicateFinder().find(store, doc, chunks).duplicate_of
 
 
 def test_only_chunks_with_the_same_readers_are_compared(store: Store) -> None:
@@ -121,12 +166,17 @@ def test_a_promoted_duplicate_keeps_its_fingerprint(store: Store) -> None:
     assert put(store, "d3", [LONG]) == 0
 
 
-@pytest.mark.parametrize(("bits", "duplicates"), [(3, 1), (0, 0)])
-def test_ingest_applies_the_configured_bits(tmp_path: Path, bits: int, duplicates: int) -> None:
+@pytest.mark.parametrize(
+    ("bits", "headings", "duplicates"), [(3, ("A", "A"), 1), (0, ("A", "A"), 0), (3, ("A", "B"), 0)]
+)
+def test_ingest_applies_the_configured_bits(
+    tmp_path: Path, bits: int, headings: tuple[str, str], duplicates: int
+) -> None:
     root = tmp_path / "corpus"
     root.mkdir()
-    (root / "a.md").write_text(f"# A\n\n{LONG}\n")
-    (root / "b.md").write_text(f"# B\n\n{NEAR}\n")
+    # the first heading is the page's title; the second, the section each chunk is under
+    (root / "a.md").write_text(f"# Page a\n\n## {headings[0]}\n\n{LONG}\n")
+    (root / "b.md").write_text(f"# Page b\n\n## {headings[1]}\n\n{NEAR}\n")
     settings = Settings(workspace=tmp_path / "ws")
     settings.ingest.near_duplicate_bits = bits
     store = open_store_at(tmp_path / "ws" / "cairn.db")

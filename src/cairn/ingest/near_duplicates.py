@@ -1,6 +1,16 @@
 """The near-duplicate policy: chunks whose 64-bit SimHash (over word 3-shingles) is within
-a few bits of an indexed chunk readable by exactly the same principals are stored but not
-indexed. Decided here, before the write, so every store backend only keeps fingerprints.
+a few bits of an indexed chunk readable by exactly the same principals, under the same
+heading, are stored but not indexed. Decided here, before the write, so every store backend
+only keeps fingerprints.
+
+The heading matters because reference documentation repeats itself on purpose: the entries
+`math.isclose` and `cmath.isclose`, `bz2.BZ2Decompressor.decompress` and
+`lzma.LZMADecompressor.decompress`, `Message.get_all` and `EmailMessage.get_all` differ in
+a word or two of text, and on the text alone the second of each was hidden behind the first
+(57 chunks of the Python 3.11 docs), so a question about `math.isclose` was answered from
+and cited to `cmath.isclose`. Two chunks repeat each other only when their last headings,
+the entry or section each one documents, are the same (or both have none: copies of a plain
+text file), as the exact-duplicate rule already requires of the whole heading path.
 
 SimHash is written here rather than taken from a library because it is 30 lines over numpy,
 and the candidates (datasketch's MinHash LSH) need a persistent LSH structure kept in step
@@ -44,14 +54,18 @@ def simhash(text: str) -> int:
     return int(sum(1 << i for i in range(64) if votes[i] > 0))
 
 
-def hamming_within(
+def hamming_matches(
     hashes: np.ndarray[Any, np.dtype[np.uint64]], value: int, bits: int
-) -> int | None:
-    """Index of the first hash within `bits` bit flips of `value`, or None."""
+) -> list[int]:
+    """Indices of every hash within `bits` bit flips of `value`, in order."""
     x = np.bitwise_xor(hashes, np.uint64(value & _MASK))
-    counts = np.bitwise_count(x)
-    hits = np.flatnonzero(counts <= bits)
-    return int(hits[0]) if len(hits) else None
+    return [int(i) for i in np.flatnonzero(np.bitwise_count(x) <= bits)]
+
+
+def heading(chunk: Chunk) -> str:
+    """The entry or section a chunk documents: its last heading, normalised ("" for none)."""
+    last = chunk.section[-1] if chunk.section else ""
+    return " ".join(last.split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -72,17 +86,25 @@ class NearDuplicateFinder:
         stored = store.fingerprints(document.acl, excluding=document.id)
         stored_ids = list(stored)
         stored_values = np.fromiter(stored.values(), dtype=np.uint64, count=len(stored))
+        by_id = {c.id: c for c in chunks}
+        matches = {
+            chunk_id: [stored_ids[i] for i in hamming_matches(stored_values, value, self.bits)]
+            for chunk_id, value in fingerprints.items()
+        }
+        # the headings of the stored chunks that matched, read in one call (matches are rare)
+        wanted = sorted({i for ids in matches.values() for i in ids})
+        headings = {c.id: heading(c) for c in store.get_chunks(wanted)} if wanted else {}
         own_ids: list[str] = []
         own_values: list[int] = []
         duplicate_of: dict[str, str] = {}
         for chunk_id, value in fingerprints.items():
-            match = hamming_within(stored_values, value, self.bits)
-            if match is not None:
-                duplicate_of[chunk_id] = stored_ids[match]
-                continue
-            match = hamming_within(np.array(own_values, dtype=np.uint64), value, self.bits)
-            if match is not None:
-                duplicate_of[chunk_id] = own_ids[match]
+            mine = heading(by_id[chunk_id])
+            target = next((i for i in matches[chunk_id] if headings.get(i) == mine), None)
+            if target is None:
+                own = hamming_matches(np.array(own_values, dtype=np.uint64), value, self.bits)
+                target = next((own_ids[i] for i in own if heading(by_id[own_ids[i]]) == mine), None)
+            if target is not None:
+                duplicate_of[chunk_id] = target
                 continue
             own_ids.append(chunk_id)
             own_values.append(value)
