@@ -147,6 +147,17 @@ def test_rerun_is_incremental(workspace: Path, docs_corpus: Path) -> None:
     assert (data["unchanged"], data["ingested"], data["embedded"]) == (3, 0, 0)
 
 
+def test_force_ingests_unchanged_files_again_from_the_embedding_cache(
+    workspace: Path, docs_corpus: Path
+) -> None:
+    """After an upgrade that changes ingest rules: every file again, no embedding redone."""
+    data = invoke("ingest", str(docs_corpus), "--workspace", str(workspace), "--force", "--json")
+    assert (data["unchanged"], data["ingested"], data["embedded"]) == (0, 3, 0)
+    assert data["reused"] == data["chunks"] > 0
+    again = invoke("ingest", str(docs_corpus), "--workspace", str(workspace), "--json")
+    assert (again["unchanged"], again["ingested"]) == (3, 0)
+
+
 def test_doctor_reports_config_and_workspace(workspace: Path) -> None:
     result = runner.invoke(app, ["doctor", "--json", "--workspace", str(workspace)])
     data = json.loads(result.stdout)

@@ -23,6 +23,13 @@ def command(
         bool, typer.Option(help="Remove documents whose files are gone from these folders.")
     ] = False,
     tag: Annotated[list[str] | None, typer.Option(help="Tag the documents (repeatable).")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Ingest unchanged files again, so new chunking or ingest rules apply to them "
+            "(their embeddings are reused)."
+        ),
+    ] = False,
     json_out: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -52,6 +59,7 @@ def command(
                 prune=prune,
                 tags=tag or (),
                 progress=on_progress,
+                force=force,
             )
         ws.close()
     if json_out:

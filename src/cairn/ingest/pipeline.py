@@ -134,6 +134,7 @@ def ingest(
     progress: Progress | None = None,
     scanner: ChunkScanner | None = None,
     id_root: str | None = None,
+    force: bool = False,
 ) -> IngestReport:
     """Ingest `paths` into `store`. `id_root` names the place the files come from in their
     documents' ids instead of their folder's absolute path: uploads use it so that replicas
@@ -141,7 +142,9 @@ def ingest(
     id, and a version stored under the folder's path is replaced, not duplicated. Under
     `guard.ingest` (not `off`) every new chunk is scanned by `scanner` (default: the shipped
     injection detector) and stored with its risk; flagged ones are quarantined under
-    `quarantine`."""
+    `quarantine`. `force`: unchanged files are ingested again too, so that new chunking or
+    ingest rules (the near-duplicate policy) apply to them; their embeddings are reused from
+    the cache."""
     from cairn.ingest.readers import SUPPORTED_SUFFIXES, read_document
 
     if scanner is None and settings.guard.ingest != "off":
@@ -198,7 +201,8 @@ def ingest(
                     data = _read(file, limit)
                     digest = hashlib.sha256(data).hexdigest()
                     if (
-                        doc_id in known
+                        not force
+                        and doc_id in known
                         and known[doc_id].content_hash == digest
                         and embedded_with(store, known[doc_id], embedder.name)
                     ):
