@@ -7,7 +7,8 @@ exists in the workspace. Each becomes one question from the same three templates
 through each workspace's real pipeline (cache off). Reported per workspace: the share of
 questions whose top 5 hits hold the name's entry, and whose answer cites it, with Wilson
 95% intervals; run with two workspaces (`--peer`) built from the same documents by two
-versions of ingest to compare them in one run.
+versions of ingest to compare them in one run, or at two commits to compare two versions
+of the answerer (`--half 0` to develop a change, `--half 1` to measure it held out).
 
     nice -n 5 .venv/bin/python bench/entry_retrieval.py --workspace .cairn --peer OTHER
 """
@@ -61,6 +62,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--half",
+        type=int,
+        choices=(0, 1),
+        help="only the documented names whose CRC-32 is even (0) or odd (1)",
+    )
+    parser.add_argument(
         "--hidden-in",
         type=Path,
         help="also ask about the entries this workspace's near-duplicate policy hid",
@@ -79,7 +86,10 @@ def main() -> None:
     # every dotted tail of every heading: `pathlib.path.glob` gives `path.glob` too
     tails = {h.split(".", i)[-1] for h in headed for i in range(h.count(".") + 1)}
     pool = [n for n in sorted(old) if n.lower() in mentioned and n.lower() in tails]
-    sets = {"documented names": random.Random(args.seed).sample(pool, min(args.n, len(pool)))}
+    drawn = random.Random(args.seed).sample(pool, min(args.n, len(pool)))
+    if args.half is not None:
+        drawn = [n for n in drawn if zlib.crc32(n.encode()) % 2 == args.half]
+    sets = {"documented names": drawn}
     if args.hidden_in is not None:
         sets["entries hidden as near-duplicates"] = hidden(args.hidden_in)
     print(f"{len(pool)} documented names with an entry heading")

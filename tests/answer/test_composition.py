@@ -13,7 +13,7 @@ import pytest
 
 from cairn.answer.extractive import ExtractiveAnswerer
 from cairn.answer.kinds import question_kind
-from cairn.answer.units import chunk_units
+from cairn.answer.units import chunk_units, entry_title
 from cairn.answer.verify import LexicalVerifier
 from cairn.config import AnswerSettings, load_settings
 from cairn.embed.minilm import MiniLMEmbedder
@@ -432,3 +432,48 @@ def test_an_example_of_several_code_blocks_is_quoted_whole_with_its_introduction
     assert "Parsing a TOML string" not in text
     text = FixedScores({"Parsing a TOML file": 3.0}).quote("how do I read a TOML file?", TOML)
     assert "import tomllib" in text and "tomllib.load(f)" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "heading", "titled"),
+    [
+        ("math.sqrt(x)", "math.sqrt", True),
+        ("awaitable asyncio.gather(*aws, return_exceptions=False)", "asyncio.gather", True),
+        # A method titled by its class, or by its name alone, under a qualified heading.
+        ("Unpacker.unpack_farray(n, unpack_item)", "xdrlib.Unpacker.unpack_farray", True),
+        ("decode(s)", "json.JSONDecoder.decode", True),
+        ("maxDiff", "unittest.TestCase.maxDiff", True),
+        # Another name's signature, a sentence, or a mere mention is no title.
+        ("Unpacker.unpack_array(unpack_item)", "xdrlib.Unpacker.unpack_farray", False),
+        ("raw_decode(s)", "json.JSONDecoder.decode", False),
+        ("Call decode(s) to parse it.", "json.JSONDecoder.decode", False),
+        ("Dictionaries", "Data Structures", False),
+    ],
+)
+def test_an_entry_is_titled_by_any_qualified_tail_of_its_heading(
+    text: str, heading: str, titled: bool
+) -> None:
+    assert entry_title(text, heading) is titled
+
+
+FARRAY = entry(
+    "farray",
+    ("Unpacker Objects", "xdrlib.Unpacker.unpack_farray"),
+    "Unpacker.unpack_farray(n, unpack_item)\n\nUnpacks and returns (as a list) a fixed length "
+    "array of homogeneous items.",
+)
+ARRAY = entry(
+    "array",
+    ("Unpacker Objects", "xdrlib.Unpacker.unpack_array"),
+    "Unpacker.unpack_array(unpack_item)\n\nUnpacks and returns a variable length list of "
+    "homogeneous items.",
+)
+
+
+def test_the_entry_a_question_names_is_quoted_though_a_sibling_scores_higher() -> None:
+    """The documentation titles methods `Class.method(...)` under fully qualified headings:
+    the entry asked about is recognised, and its signature and description are quoted."""
+    answerer = FixedScores({"Unpacks and returns a variable": 3.0, "Unpacker.unpack_array": 2.9})
+    text = answerer.quote("What does Unpacker.unpack_farray() return?", ARRAY, FARRAY)
+    assert "Unpacker.unpack_farray(n, unpack_item)" in text
+    assert "fixed length array" in text

@@ -139,13 +139,26 @@ def candidate_units(
 def entry_title(text: str, heading: str) -> bool:
     """Whether a chunk's first unit names the API entry its heading is: the heading itself
     (`d | other`, an attribute), or a short signature of it that is no sentence
-    (`@functools.cache(user_function)`, `awaitable asyncio.gather(*aws, ...)`)."""
+    (`@functools.cache(user_function)`, `awaitable asyncio.gather(*aws, ...)`). The
+    documentation titles a method by its class, or by its name alone, under a fully
+    qualified heading: `Unpacker.unpack_farray(n, unpack_item)` and `decode(s)` are the
+    titles of the entries `xdrlib.Unpacker.unpack_farray` and `json.JSONDecoder.decode`."""
     heading, text = heading.strip(), text.strip()
     if not heading:
         return False
-    return text == heading or (
+    if text == heading or (
         f"{heading}(" in text and len(text) < 300 and not text.endswith((".", ":"))
-    )
+    ):
+        return True
+    parts = heading.split(".")
+    if len(parts) < 2 or not all(re.fullmatch(r"\w+", p) for p in parts):
+        return False
+    tails = [".".join(parts[i:]) for i in range(1, len(parts))]
+    if text in tails:
+        return True
+    if len(text) >= 300 or text.endswith((".", ":")):
+        return False
+    return any(re.search(rf"(?:^|[\s@]){re.escape(tail)}\(", text) for tail in tails)
 
 
 _SIGNATURE = re.compile(r"^\s*(?:class |async |def )?[A-Za-z_][\w.]*\s*\(.*\)\s*$", re.S)
