@@ -35,9 +35,10 @@ class Unit:
     paragraph: int = 0
     """Index of the paragraph (text between blank lines) the unit sits in."""
     entry: bool = False
-    """The title of an API entry: the chunk's first unit, the same text as its last section
-    heading (an attribute, a constant, an operator such as `d | other`, a command-line
-    option), which names what the entry's description describes, as a signature does."""
+    """The title of an API entry: the chunk's first unit, its last section heading or a
+    signature of it (`entry_title`: an attribute, a constant, an operator such as
+    `d | other`, a command-line option, `Unpacker.unpack_farray(n, unpack_item)`), which
+    names what the entry's description describes."""
 
 
 def chunk_units(text: str, *, commands: bool = False) -> list[tuple[int, int, bool]]:
