@@ -10,7 +10,12 @@ questions whose top 5 hits hold the name's entry, and whose answer cites it, wit
 versions of ingest to compare them in one run, or at two commits to compare two versions
 of the answerer (`--half 0` to develop a change, `--half 1` to measure it held out).
 
+With `--modules`, the questions are about modules instead ("What is the pwd module for?",
+"When should I use glob?"), one per module whose page opens with a title such as
+"pwd — The password database", and what counts is the page's opening chunk.
+
     nice -n 5 .venv/bin/python bench/entry_retrieval.py --workspace .cairn --peer OTHER
+    nice -n 5 .venv/bin/python bench/entry_retrieval.py --workspace .cairn --modules --half 1
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ import re
 import sqlite3
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from absent_names import TEMPLATES, docs_names, stub_names, wilson
 from cairn.config import load_settings
+from cairn.types import Chunk
 from cairn.workspace import Workspace
 
 
@@ -40,6 +47,31 @@ def entries(workspace: Path) -> set[str]:
     """The last headings of every chunk of the workspace (lower-cased)."""
     with sqlite3.connect(workspace / "cairn.db") as db:
         return {_last(s) for (s,) in db.execute("SELECT section FROM chunks")}
+
+
+MODULE_TEMPLATES = (
+    "What is the {name} module for?",
+    "What does the {name} module do?",
+    "When should I use {name}?",
+)
+"""Questions about a module (`--modules`); the third names it without saying "module"."""
+
+
+def module_pages(workspace: Path) -> dict[str, str]:
+    """Module name -> the id of the chunk opening its page ("pwd — The password database",
+    "email.utils: Miscellaneous utilities", before any heading)."""
+    title = re.compile(r"^([A-Za-z_][\w.]*)(?:\s+[—–-]|:)\s+\S")
+    query = (
+        "SELECT c.id, d.title FROM chunks c JOIN documents d ON c.doc_id = d.id "
+        "WHERE c.section = '[]' AND c.dup_of IS NULL ORDER BY c.doc_id, c.ordinal"
+    )
+    out: dict[str, str] = {}
+    with sqlite3.connect(workspace / "cairn.db") as db:
+        for chunk_id, page in db.execute(query):
+            found = title.match(page or "")
+            if found:
+                out.setdefault(found.group(1).lower(), chunk_id)
+    return out
 
 
 def hidden(workspace: Path) -> list[str]:
@@ -68,32 +100,17 @@ def main() -> None:
         help="only the documented names whose CRC-32 is even (0) or odd (1)",
     )
     parser.add_argument(
+        "--modules",
+        action="store_true",
+        help="ask about modules instead: is the opening of the module's page cited?",
+    )
+    parser.add_argument(
         "--hidden-in",
         type=Path,
         help="also ask about the entries this workspace's near-duplicate policy hid",
     )
     args = parser.parse_args()
-    try:
-        import mypy
-    except ImportError:
-        sys.exit("needs mypy's bundled typeshed: pip install -e '.[dev]'")
-    _, old = stub_names(Path(mypy.__file__).parent / "typeshed" / "stdlib")
-    mentioned = docs_names(args.docs)
     workspaces = [args.workspace, *args.peer]
-    headed = set.intersection(*(entries(w) for w in workspaces))
-
-    # names whose entry heading every workspace has: the comparison is about finding it
-    # every dotted tail of every heading: `pathlib.path.glob` gives `path.glob` too
-    tails = {h.split(".", i)[-1] for h in headed for i in range(h.count(".") + 1)}
-    pool = [n for n in sorted(old) if n.lower() in mentioned and n.lower() in tails]
-    drawn = random.Random(args.seed).sample(pool, min(args.n, len(pool)))
-    if args.half is not None:
-        drawn = [n for n in drawn if zlib.crc32(n.encode()) % 2 == args.half]
-    sets = {"documented names": drawn}
-    if args.hidden_in is not None:
-        sets["entries hidden as near-duplicates"] = hidden(args.hidden_in)
-    print(f"{len(pool)} documented names with an entry heading")
-    print(f"{'set':<36} {'workspace':<16} {'n':>4} {'entry in top 5':>22} {'answer cites it':>22}")
     pipelines = {}
     for workspace in workspaces:
         base = load_settings(workspace=workspace)
@@ -101,25 +118,74 @@ def main() -> None:
             update={"cache": base.cache.model_copy(update={"exact": False, "semantic": False})}
         )
         pipelines[workspace] = Workspace(base).pipeline()
-    for label, names in sets.items():
+    # each set: label -> (question, the ids of the chunks that answer it, by workspace)
+    sets = module_sets(args, workspaces) if args.modules else name_sets(args, workspaces)
+    print(f"{'set':<36} {'workspace':<16} {'n':>4} {'in the 5 hits':>22} {'answer cites it':>22}")
+    for label, questions in sets.items():
         for workspace, pipeline in pipelines.items():
             found = cited = 0
-            for name in names:
-                template = TEMPLATES[zlib.crc32(name.encode()) % len(TEMPLATES)]
-                answer = pipeline.ask(template.format(name=name))
-                rx = re.compile(rf"^(?:[\w.]+\.)?{re.escape(name.lower())}$")
-                ids = {
-                    h.chunk.id
-                    for h in answer.hits
-                    if h.chunk.section and rx.match(h.chunk.section[-1].strip().lower())
-                }
+            for question, wanted in questions:
+                answer = pipeline.ask(question)
+                ids = {h.chunk.id for h in answer.hits if wanted(h.chunk)}
                 found += bool(ids)
                 cited += any(c.chunk_id in ids for c in answer.citations)
+            n = len(questions)
             cells = []
             for k in (found, cited):
-                lo, hi = wilson(k, len(names))
-                cells.append(f"{k / len(names):.3f} [{lo:.3f}, {hi:.3f}]")
-            print(f"{label:<36} {workspace.name:<16} {len(names):>4} {cells[0]:>22} {cells[1]:>22}")
+                lo, hi = wilson(k, n)
+                cells.append(f"{k / n:.3f} [{lo:.3f}, {hi:.3f}]")
+            print(f"{label:<36} {workspace.name:<16} {n:>4} {cells[0]:>22} {cells[1]:>22}")
+
+
+Questions = dict[str, list[tuple[str, Callable[[Chunk], bool]]]]
+
+
+def _half(names: list[str], half: int | None) -> list[str]:
+    return [n for n in names if half is None or zlib.crc32(n.encode()) % 2 == half]
+
+
+def name_sets(args: argparse.Namespace, workspaces: list[Path]) -> Questions:
+    """Questions about documented names (and the entries `--hidden-in` hid)."""
+    try:
+        import mypy
+    except ImportError:
+        sys.exit("needs mypy's bundled typeshed: pip install -e '.[dev]'")
+    _, old = stub_names(Path(mypy.__file__).parent / "typeshed" / "stdlib")
+    mentioned = docs_names(args.docs)
+    headed = set.intersection(*(entries(w) for w in workspaces))
+    # names whose entry heading every workspace has: the comparison is about finding it;
+    # every dotted tail of every heading: `pathlib.path.glob` gives `path.glob` too
+    tails = {h.split(".", i)[-1] for h in headed for i in range(h.count(".") + 1)}
+    pool = [n for n in sorted(old) if n.lower() in mentioned and n.lower() in tails]
+    print(f"{len(pool)} documented names with an entry heading")
+    drawn = random.Random(args.seed).sample(pool, min(args.n, len(pool)))
+    sets = {"documented names": _half(drawn, args.half)}
+    if args.hidden_in is not None:
+        sets["entries hidden as near-duplicates"] = hidden(args.hidden_in)
+
+    def question(name: str) -> tuple[str, Callable[[Chunk], bool]]:
+        template = TEMPLATES[zlib.crc32(name.encode()) % len(TEMPLATES)]
+        rx = re.compile(rf"^(?:[\w.]+\.)?{re.escape(name.lower())}$")
+        return template.format(name=name), lambda c: bool(
+            c.section and rx.match(c.section[-1].strip().lower())
+        )
+
+    return {label: [question(n) for n in names] for label, names in sets.items()}
+
+
+def module_sets(args: argparse.Namespace, workspaces: list[Path]) -> Questions:
+    """Questions about the modules whose page every workspace opens with a title."""
+    pages = [module_pages(w) for w in workspaces]
+    pool = sorted(set.intersection(*(set(p) for p in pages)))
+    print(f"{len(pool)} module pages")
+    drawn = _half(random.Random(args.seed).sample(pool, min(args.n, len(pool))), args.half)
+
+    def question(name: str) -> tuple[str, Callable[[Chunk], bool]]:
+        template = MODULE_TEMPLATES[zlib.crc32(name.encode()) % len(MODULE_TEMPLATES)]
+        opening = {p[name] for p in pages}
+        return template.format(name=name), lambda c: c.id in opening
+
+    return {"modules": [question(n) for n in drawn]}
 
 
 if __name__ == "__main__":

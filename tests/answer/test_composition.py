@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cairn.answer.extractive import ExtractiveAnswerer
-from cairn.answer.kinds import question_kind
+from cairn.answer.kinds import named_modules, question_kind
 from cairn.answer.units import chunk_units, entry_title
 from cairn.answer.verify import LexicalVerifier
 from cairn.config import AnswerSettings, load_settings
@@ -477,3 +477,47 @@ def test_the_entry_a_question_names_is_quoted_though_a_sibling_scores_higher() -
     text = answerer.quote("What does Unpacker.unpack_farray() return?", ARRAY, FARRAY)
     assert "Unpacker.unpack_farray(n, unpack_item)" in text
     assert "fixed length array" in text
+
+
+def page_opening(cid: str, title: str, text: str) -> Chunk:
+    return dataclasses.replace(entry(cid, (), text), title=title)
+
+
+PWD = page_opening(
+    "pwd",
+    "pwd — The password database",
+    "Source code: Lib/pwd.py\n\nThis module provides access to the Unix user account and "
+    "password database. It is available on all Unix versions.\n\nPassword database entries "
+    "are reported as a tuple-like object.",
+)
+GRP_SEE_ALSO = entry(
+    "grp",
+    ("grp", "See also"),
+    "See also: Module pwd: An interface to the user database, similar to this.",
+)
+
+
+def test_the_module_a_question_names_is_described_first_by_its_page() -> None:
+    answerer = FixedScores({"See also: Module pwd": 3.0, "Password database entries": 2.5})
+    text = answerer.quote("What is the pwd module for?", GRP_SEE_ALSO, PWD)
+    assert text.startswith("This module provides access to the Unix user account")
+    # Not named as a module: the page's opening is not brought in.
+    text = answerer.quote("What are password database entries like?", GRP_SEE_ALSO, PWD)
+    assert "This module provides access" not in text
+
+
+@pytest.mark.parametrize(
+    ("question", "modules"),
+    [
+        ("What is the pwd module for?", {"pwd"}),
+        ("When should I use `glob`?", {"glob"}),
+        ("What does the email.utils module do?", {"email.utils"}),
+        ("the json module vs the pickle module", {"json", "pickle"}),
+        ("Is the standard library module threading safe?", {"threading"}),
+        # A call names a function; "a module for" names nothing.
+        ("I copied a list with .copy(): why is it shallow?", set()),
+        ("Is there a module for this?", set()),
+    ],
+)
+def test_named_modules(question: str, modules: set[str]) -> None:
+    assert named_modules(question) == modules

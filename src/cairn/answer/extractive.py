@@ -42,7 +42,13 @@ from cairn.answer.composition import (
     similar,
 )
 from cairn.answer.features import AnswerModel, answerability_row, load_model, unit_matrix
-from cairn.answer.kinds import QuestionKind, named_apis, question_kind, question_parts
+from cairn.answer.kinds import (
+    QuestionKind,
+    named_apis,
+    named_modules,
+    question_kind,
+    question_parts,
+)
 from cairn.answer.terms import content_terms
 from cairn.answer.units import Unit, candidate_units, looks_like_signature, names_entry
 from cairn.config import AnswerSettings
@@ -73,6 +79,11 @@ class Assessment:
     other_releases: frozenset[int] = frozenset()
     """Hits from the release notes of a version the question does not ask about ("What's
     New in Python 2.6" for a question about 3.11)."""
+    pages: dict[int, str] = field(default_factory=dict)
+    """For the hits that open a module's page (before its first heading, on a page titled
+    "pwd — The password database"), the module's name (lower-cased)."""
+    modules: frozenset[str] = frozenset()
+    """The modules the question names (`named_modules`)."""
 
 
 class ExtractiveAnswerer:
@@ -146,8 +157,20 @@ class ExtractiveAnswerer:
         entries = {u.hit: hits[u.hit].chunk.section[-1].strip().lower() for u in units if u.entry}
         others = other_releases(question, kind, hits)
         names = frozenset(named_apis(question))
+        pages = {i: name for i in keep if (name := _page_of(hits[i]))}
+        modules = frozenset(named_modules(question))
         return Assessment(
-            kind, units, logits, probability, list(relevance), first, entries, names, others
+            kind,
+            units,
+            logits,
+            probability,
+            list(relevance),
+            first,
+            entries,
+            names,
+            others,
+            pages,
+            modules,
         )
 
     def absent(self, question: str, hits: Sequence[Hit]) -> list[str]:
@@ -278,7 +301,14 @@ class ExtractiveAnswerer:
             chosen.append(i)
             sources.add(units[i].hit)
         chosen = self._by_kind(a, chosen, ranked)
-        return [units[i] for i in sorted(set(chosen), key=lambda i: (units[i].hit, units[i].start))]
+        # The description of a module the question names leads the answer.
+        lead = {units[i].hit for i in self._named_pages(a)}
+        return [
+            units[i]
+            for i in sorted(
+                set(chosen), key=lambda i: (units[i].hit not in lead, units[i].hit, units[i].start)
+            )
+        ]
 
     def _by_kind(self, a: Assessment, chosen: list[int], ranked: list[int]) -> list[int]:
         """Complete the chosen units as the question's kind needs."""
@@ -286,6 +316,7 @@ class ExtractiveAnswerer:
         out = list(chosen)
         out.extend(in_context(units, out))
         out.extend(self._named_entries(a))
+        out.extend(self._named_pages(a))
         if a.kind == "how-to" and not any(units[i].code for i in out):
             self._add_example(a, out)
         if a.kind == "version" and not any(_VERSION_NOTE.search(units[i].text) for i in out):
@@ -318,6 +349,27 @@ class ExtractiveAnswerer:
                 out.append(first)
                 if in_same_chunk(units, first, first + 1):
                     out.append(first + 1)
+        return out
+
+    def _named_pages(self, a: Assessment) -> list[int]:
+        """The first sentence of the description of each module the question names, from
+        the opening of its page among the candidates ("What is the pwd module for?": "This
+        module provides access to the Unix user account and password database."), past its
+        "Source code:" and "Availability:" lines."""
+        out: list[int] = []
+        for hit, name in a.pages.items():
+            if name not in a.modules:
+                continue
+            first = next(
+                (
+                    i
+                    for i, u in enumerate(a.units)
+                    if u.hit == hit and not u.code and not _PAGE_FURNITURE.match(u.text)
+                ),
+                None,
+            )
+            if first is not None:
+                out.append(first)
         return out
 
     def _named_entries(self, a: Assessment) -> list[int]:
@@ -443,3 +495,20 @@ _VERSION_NOTE = re.compile(
 
 
 _NEW_IN = re.compile(r"^\s*(?:new|added) in version\s+\d[\d.]*\.?\s*$", re.IGNORECASE)
+
+
+_PAGE_TITLE = re.compile(r"^`?([A-Za-z_][\w.]*)`?(?:\s+[—–-]|:)\s+\S")
+_PAGE_FURNITURE = re.compile(
+    r"^(?:Source code:|Availability:|Deprecated|Note:|Warning:|See also:|New in version|"
+    r"Changed in version)",
+    re.IGNORECASE,
+)
+
+
+def _page_of(hit: Hit) -> str:
+    """The module whose page `hit` opens ("pwd — The password database", "email.utils:
+    Miscellaneous utilities", before any heading), lower-cased; "" for any other chunk."""
+    if hit.chunk.section:
+        return ""
+    found = _PAGE_TITLE.match(hit.chunk.title.strip())
+    return found.group(1).lower() if found else ""

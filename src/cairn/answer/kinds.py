@@ -131,3 +131,33 @@ def named_apis(question: str) -> set[str]:
         if re.fullmatch(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", name) and len(name) > 2:
             out.add(name.lower())
     return out
+
+
+_MODULE = re.compile(
+    r"\b(?:the\s+)?`?([a-z_][\w.]*[a-z0-9_])`?\s+(?:module|package|library)\b"
+    r"|\b(?:module|package)\s+`?([a-z_][\w.]*[a-z0-9_])`?",
+    re.IGNORECASE,
+)
+_NOT_MODULES = frozenset(
+    "a an the this that which what whose each every any some one new same other my your our "  # noqa: SIM905
+    "their its own standard built builtin python third party external separate custom main "
+    "whole entire given following previous next for to in of on at with from by as is are "
+    "was be named called and or but if when where how why do does can should would".split()
+)
+
+
+def named_modules(question: str) -> set[str]:
+    """The modules or packages a question names, lower-cased: by saying so ("the pwd
+    module", "module shutil"), in backticks (`` `glob` ``) or dotted (`email.utils`). A call
+    (`.copy()`, `zip()`) names a function, not a module."""
+    out = {m.group(1).lower() for m in _CODE_NAME.finditer(question)}
+    out |= {m.group(0).lower() for m in _DOTTED.finditer(question)}
+    for m in _MODULE.finditer(question):
+        name = (m.group(1) or m.group(2)).lower()
+        if name not in _NOT_MODULES:
+            out.add(name)
+    return out
+
+
+_CODE_NAME = re.compile(r"`([A-Za-z_][\w.]*)`")
+_DOTTED = re.compile(r"(?<![\w.])[a-z_]\w*(?:\.[a-z_]\w*)+(?![\w(])")
