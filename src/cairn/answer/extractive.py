@@ -12,15 +12,18 @@
    chunks lack; below its threshold (calibrated on training data, bench/train_answerer.py)
    it abstains. `"similarity"` keeps the older rule: the best chunk's cosine below
    `abstain_threshold`. A question about a qualified name the hits never mention while
-   they document its qualifier (`Path.walk` over 3.11's pathlib) abstains whatever the
-   score (`cairn.answer.absent`, `answer.absent_names`).
+   they document its qualifier (`Path.walk` over 3.11's pathlib), and that a look-up in
+   the store does not find either, abstains whatever the score (`cairn.answer.absent`,
+   `answer.absent_names`).
 5. Composition by question kind (`cairn.answer.kinds`): for a how-to, the code example and
    the sentence that introduces it; for an API lookup, the signature and the first sentence
    of its description; for a version question, the version note ("Changed in version
    3.9: ..."); for yes/no, "Yes"/"No" only when the supporting sentence settles it;
    otherwise the best unit and the next ones close to it, from at most `max_sources`
    chunks, in source order, each followed by its `[n]` marker. An aside ("See also ...") is
-   never quoted when another unit answers.
+   never quoted when another unit answers. Whatever the kind, an entry the question names
+   brings its signature and first description sentence, and a module it names the first
+   sentence of its page, which leads the answer.
 """
 
 from __future__ import annotations
