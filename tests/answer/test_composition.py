@@ -497,10 +497,29 @@ GRP_SEE_ALSO = entry(
 )
 
 
+PWD_SEE_ALSO = dataclasses.replace(
+    page_opening(
+        "pwd-end",
+        "pwd — The password database",
+        "See also: Module grp: An interface to the group database.\n\nModule spwd: An "
+        "interface to the shadow password database, similar to this.",
+    ),
+    ordinal=3,
+)
+
+
 def test_the_module_a_question_names_is_described_first_by_its_page() -> None:
     answerer = FixedScores({"See also: Module pwd": 3.0, "Password database entries": 2.5})
     text = answerer.quote("What is the pwd module for?", GRP_SEE_ALSO, PWD)
     assert text.startswith("This module provides access to the Unix user account")
+    # The page's closing "See also", also before any heading, is not its opening.
+    entries = entry(
+        "pwd-entries",
+        ("pwd", "Password database entries"),
+        "Password database entries are reported as a tuple-like object.",
+    )
+    text = answerer.quote("What is the pwd module for?", entries, PWD_SEE_ALSO)
+    assert text.startswith("Password database entries") and "Module spwd" not in text
     # Not named as a module: the page's opening is not brought in.
     text = answerer.quote("What are password database entries like?", GRP_SEE_ALSO, PWD)
     assert "This module provides access" not in text

@@ -509,9 +509,11 @@ _PAGE_FURNITURE = re.compile(
 
 
 def _page_of(hit: Hit) -> str:
-    """The module whose page `hit` opens ("pwd — The password database", "email.utils:
-    Miscellaneous utilities", before any heading), lower-cased; "" for any other chunk."""
-    if hit.chunk.section:
+    """The module whose page `hit` opens (the page's first chunk, before any heading, on a
+    page titled "pwd — The password database" or "email.utils: Miscellaneous utilities"),
+    lower-cased; "" for any other chunk (a "See also" closing the page has no heading
+    either)."""
+    if hit.chunk.section or hit.chunk.ordinal != 0:
         return ""
     found = _PAGE_TITLE.match(hit.chunk.title.strip())
     return found.group(1).lower() if found else ""
