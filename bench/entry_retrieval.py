@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from absent_names import TEMPLATES, docs_names, stub_names, wilson
+from cairn.answer.units import page_name
 from cairn.config import load_settings
 from cairn.types import Chunk
 from cairn.workspace import Workspace
@@ -60,17 +61,15 @@ MODULE_TEMPLATES = (
 def module_pages(workspace: Path) -> dict[str, str]:
     """Module name -> the id of the chunk opening its page ("pwd — The password database",
     "email.utils: Miscellaneous utilities", before any heading)."""
-    title = re.compile(r"^([A-Za-z_][\w.]*)(?:\s+[—–-]|:)\s+\S")
     query = (
         "SELECT c.id, d.title FROM chunks c JOIN documents d ON c.doc_id = d.id "
         "WHERE c.section = '[]' AND c.dup_of IS NULL ORDER BY c.doc_id, c.ordinal"
     )
     out: dict[str, str] = {}
     with sqlite3.connect(workspace / "cairn.db") as db:
-        for chunk_id, page in db.execute(query):
-            found = title.match(page or "")
-            if found:
-                out.setdefault(found.group(1).lower(), chunk_id)
+        for chunk_id, title in db.execute(query):
+            if name := page_name(title or ""):
+                out.setdefault(name, chunk_id)
     return out
 
 

@@ -15,7 +15,7 @@ from cairn.ingest.near_duplicates import MIN_TOKENS, NearDuplicateFinder, hammin
 from cairn.ingest.pipeline import ingest
 from cairn.store.base import NearDuplicates, Store
 from cairn.store.open import open_store_at
-from cairn.testing.store import EMBEDDER, MODEL, make_doc
+from cairn.testing.store import EMBEDDER, MODEL, make_doc, write
 from cairn.types import Chunk, Document
 
 LONG = (
@@ -99,16 +99,8 @@ def test_entries_of_different_names_are_never_near_duplicates(store: Store) -> N
     for doc_id, name in (("cmath", "cmath.isclose"), ("math", "math.isclose")):
         doc, chunks = _entry(doc_id, name)
         assert len(chunks[0].text.split()) >= MIN_TOKENS
-        near = NearDuplicateFinder().find(store, doc, chunks)
-        assert not near.duplicate_of
-        vectors = EMBEDDER.embed([c.text for c in chunks])
-        store.write_document(
-            doc,
-            chunks,
-            {c.hash: v for c, v in zip(chunks, vectors, strict=True)},
-            model=MODEL,
-            near=near,
-        )
+        assert not NearDuplicateFinder().find(store, doc, chunks).duplicate_of
+        write(store, doc, chunks)  # as ingest does
     found = {h.chunk.section[-1] for h in store.lexical_search("isclose tolerance", 10)}
     assert found == {"cmath.isclose", "math.isclose"}
     # The same entry copied (a second copy of the page) still is one.

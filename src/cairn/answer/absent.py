@@ -42,7 +42,8 @@ import re
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 
-from cairn.answer.kinds import named_apis
+from cairn.answer.kinds import NOT_NAMES, named_apis
+from cairn.answer.units import page_name
 from cairn.types import Hit
 
 LOOKUP_K = 10
@@ -74,12 +75,6 @@ from json", "a cube root function in math" and "the sep argument of print()" nam
 (an argument is no qualified name)."""
 
 
-_WORDS = frozenset(
-    "which what whose a an the this that each every any some one new same other built builtin "  # noqa: SIM905
-    "main first last own custom given my your our their its".split()
-)
-
-
 def _worded(question: str) -> set[str]:
     out = set()
     for m in _FROM.finditer(question):
@@ -87,7 +82,7 @@ def _worded(question: str) -> set[str]:
         as_code = "@" in written or "`" in written or "()" in written
         kind = re.match(rf"\s+{_KIND_WORD}\b", question[m.end(1) :].lstrip("`()"))
         shaped = re.search(r"_|\d|[a-z][A-Z]", m.group(1)) is not None
-        if as_code or (kind and shaped and m.group(1).lower() not in _WORDS):
+        if as_code or (kind and shaped and m.group(1).lower() not in NOT_NAMES):
             out.add(f"{m.group(2)}.{m.group(1)}".lower())
     return out
 
@@ -112,11 +107,12 @@ def _documents(qualifier: str, hits: Sequence[Hit]) -> bool:
     """Whether a hit is an API entry of `qualifier`, or its page is the qualifier's."""
     q = re.escape(qualifier)
     entry = re.compile(rf"^{_ENTRY_PREFIX}(?:[\w.]+\.)?{q}(?:\.\w|\s*\(|\s*$)")
-    page = re.compile(rf"^(?:[\w.]+\.)?{q}\s+[—–-]\s")
     for hit in hits:
         heads = _headings(hit)
-        title = hit.chunk.title.strip().lower()
-        if any(entry.match(h) for h in heads) or any(page.match(t) for t in (title, *heads)):
+        if any(entry.match(h) for h in heads):
+            return True
+        pages = (page_name(t) for t in (hit.chunk.title, *heads))
+        if any(p == qualifier or p.endswith(f".{qualifier}") for p in pages):
             return True
     return False
 

@@ -53,7 +53,13 @@ from cairn.answer.kinds import (
     question_parts,
 )
 from cairn.answer.terms import content_terms
-from cairn.answer.units import Unit, candidate_units, looks_like_signature, names_entry
+from cairn.answer.units import (
+    Unit,
+    candidate_units,
+    looks_like_signature,
+    names_entry,
+    page_name,
+)
 from cairn.config import AnswerSettings
 from cairn.context import current_context
 from cairn.embed.base import Embedder
@@ -82,11 +88,10 @@ class Assessment:
     other_releases: frozenset[int] = frozenset()
     """Hits from the release notes of a version the question does not ask about ("What's
     New in Python 2.6" for a question about 3.11)."""
-    pages: dict[int, str] = field(default_factory=dict)
-    """For the hits that open a module's page (before its first heading, on a page titled
-    "pwd — The password database"), the module's name (lower-cased)."""
-    modules: frozenset[str] = frozenset()
-    """The modules the question names (`named_modules`)."""
+    named_pages: frozenset[int] = frozenset()
+    """The hits that open the page of a module the question names (`named_modules`): the
+    page's first chunk, before any heading, on a page titled "pwd — The password
+    database" (a "See also" closing the page has no heading either)."""
 
 
 class ExtractiveAnswerer:
@@ -160,8 +165,14 @@ class ExtractiveAnswerer:
         entries = {u.hit: hits[u.hit].chunk.section[-1].strip().lower() for u in units if u.entry}
         others = other_releases(question, kind, hits)
         names = frozenset(named_apis(question))
-        pages = {i: name for i in keep if (name := _page_of(hits[i]))}
-        modules = frozenset(named_modules(question))
+        modules = named_modules(question)
+        named_pages = frozenset(
+            i
+            for i in keep
+            if not hits[i].chunk.section
+            and hits[i].chunk.ordinal == 0
+            and page_name(hits[i].chunk.title) in modules
+        )
         return Assessment(
             kind,
             units,
@@ -172,8 +183,7 @@ class ExtractiveAnswerer:
             entries,
             names,
             others,
-            pages,
-            modules,
+            named_pages,
         )
 
     def absent(self, question: str, hits: Sequence[Hit]) -> list[str]:
@@ -303,9 +313,10 @@ class ExtractiveAnswerer:
                 continue  # the same sentence from another page says nothing new
             chosen.append(i)
             sources.add(units[i].hit)
-        chosen = self._by_kind(a, chosen, ranked)
+        pages = self._named_pages(a)
+        chosen = self._by_kind(a, chosen, ranked, pages)
         # The description of a module the question names leads the answer.
-        lead = {units[i].hit for i in self._named_pages(a)}
+        lead = {units[i].hit for i in pages}
         return [
             units[i]
             for i in sorted(
@@ -313,13 +324,16 @@ class ExtractiveAnswerer:
             )
         ]
 
-    def _by_kind(self, a: Assessment, chosen: list[int], ranked: list[int]) -> list[int]:
-        """Complete the chosen units as the question's kind needs."""
+    def _by_kind(
+        self, a: Assessment, chosen: list[int], ranked: list[int], pages: Sequence[int] = ()
+    ) -> list[int]:
+        """Complete the chosen units as the question's kind needs; `pages`: the opening
+        sentences of the modules the question names (`_named_pages`)."""
         units = a.units
         out = list(chosen)
         out.extend(in_context(units, out))
         out.extend(self._named_entries(a))
-        out.extend(self._named_pages(a))
+        out.extend(pages)
         if a.kind == "how-to" and not any(units[i].code for i in out):
             self._add_example(a, out)
         if a.kind == "version" and not any(_VERSION_NOTE.search(units[i].text) for i in out):
@@ -360,9 +374,7 @@ class ExtractiveAnswerer:
         module provides access to the Unix user account and password database."), past its
         "Source code:" and "Availability:" lines."""
         out: list[int] = []
-        for hit, name in a.pages.items():
-            if name not in a.modules:
-                continue
+        for hit in sorted(a.named_pages):
             first = next(
                 (
                     i
@@ -500,20 +512,8 @@ _VERSION_NOTE = re.compile(
 _NEW_IN = re.compile(r"^\s*(?:new|added) in version\s+\d[\d.]*\.?\s*$", re.IGNORECASE)
 
 
-_PAGE_TITLE = re.compile(r"^`?([A-Za-z_][\w.]*)`?(?:\s+[—–-]|:)\s+\S")
 _PAGE_FURNITURE = re.compile(
     r"^(?:Source code:|Availability:|Deprecated|Note:|Warning:|See also:|New in version|"
     r"Changed in version)",
     re.IGNORECASE,
 )
-
-
-def _page_of(hit: Hit) -> str:
-    """The module whose page `hit` opens (the page's first chunk, before any heading, on a
-    page titled "pwd — The password database" or "email.utils: Miscellaneous utilities"),
-    lower-cased; "" for any other chunk (a "See also" closing the page has no heading
-    either)."""
-    if hit.chunk.section or hit.chunk.ordinal != 0:
-        return ""
-    found = _PAGE_TITLE.match(hit.chunk.title.strip())
-    return found.group(1).lower() if found else ""

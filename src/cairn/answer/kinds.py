@@ -124,9 +124,17 @@ def named_apis(question: str) -> set[str]:
     """The identifiers a question names, lower-cased: in backticks, dotted (`math.isclose`),
     called (`zip()`, `print(...)`) or with an underscore (`lru_cache`); arguments and
     brackets dropped."""
+    return _named(question, kinds=range(4))
+
+
+def _named(question: str, kinds: range | tuple[int, ...]) -> set[str]:
+    """The names `_NAMED` finds written in the ways `kinds` lists (its groups: 0 backticks,
+    1 dotted, 2 called, 3 with an underscore)."""
     out: set[str] = set()
     for groups in _NAMED.findall(question):
-        name = next(g for g in groups if g)
+        kind, name = next((k, g) for k, g in enumerate(groups) if g)
+        if kind not in kinds:
+            continue
         name = re.split(r"[(\[\s=]", name.strip(), maxsplit=1)[0].rstrip(".:,")
         if re.fullmatch(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", name) and len(name) > 2:
             out.add(name.lower())
@@ -138,26 +146,24 @@ _MODULE = re.compile(
     r"|\b(?:module|package)\s+`?([a-z_][\w.]*[a-z0-9_])`?",
     re.IGNORECASE,
 )
-_NOT_MODULES = frozenset(
+NOT_NAMES = frozenset(
     "a an the this that which what whose each every any some one new same other my your our "  # noqa: SIM905
     "their its own standard built builtin python third party external separate custom main "
-    "whole entire given following previous next for to in of on at with from by as is are "
-    "was be named called and or but if when where how why do does can should would".split()
+    "first last whole entire given following previous next for to in of on at with from by "
+    "as is are was be named called and or but if when where how why do does can should would"
+    "".split()
 )
+"""English words where a question's wording puts a name ("the same module", "the first
+function from"): none of them names a module or an API."""
 
 
 def named_modules(question: str) -> set[str]:
     """The modules or packages a question names, lower-cased: by saying so ("the pwd
     module", "module shutil"), in backticks (`` `glob` ``) or dotted (`email.utils`). A call
     (`.copy()`, `zip()`) names a function, not a module."""
-    out = {m.group(1).lower() for m in _CODE_NAME.finditer(question)}
-    out |= {m.group(0).lower() for m in _DOTTED.finditer(question)}
+    out = _named(question, kinds=(0, 1))
     for m in _MODULE.finditer(question):
         name = (m.group(1) or m.group(2)).lower()
-        if name not in _NOT_MODULES:
+        if name not in NOT_NAMES:
             out.add(name)
     return out
-
-
-_CODE_NAME = re.compile(r"`([A-Za-z_][\w.]*)`")
-_DOTTED = re.compile(r"(?<![\w.])[a-z_]\w*(?:\.[a-z_]\w*)+(?![\w(])")

@@ -139,27 +139,31 @@ def candidate_units(
 
 def entry_title(text: str, heading: str) -> bool:
     """Whether a chunk's first unit names the API entry its heading is: the heading itself
-    (`d | other`, an attribute), or a short signature of it that is no sentence
-    (`@functools.cache(user_function)`, `awaitable asyncio.gather(*aws, ...)`). The
-    documentation titles a method by its class, or by its name alone, under a fully
-    qualified heading: `Unpacker.unpack_farray(n, unpack_item)` and `decode(s)` are the
-    titles of the entries `xdrlib.Unpacker.unpack_farray` and `json.JSONDecoder.decode`."""
+    (`d | other`, an attribute), or a short signature, no sentence, of the heading or any
+    dotted tail of it (`@functools.cache(user_function)`, `awaitable asyncio.gather(*aws,
+    ...)`; the documentation titles a method by its class or by its name alone under a
+    fully qualified heading: `Unpacker.unpack_farray(n, unpack_item)` and `decode(s)` are
+    the titles of the entries `xdrlib.Unpacker.unpack_farray` and `json.JSONDecoder.decode`)."""
     heading, text = heading.strip(), text.strip()
     if not heading:
         return False
-    if text == heading or (
-        f"{heading}(" in text and len(text) < 300 and not text.endswith((".", ":"))
-    ):
-        return True
     parts = heading.split(".")
-    if len(parts) < 2 or not all(re.fullmatch(r"\w+", p) for p in parts):
-        return False
-    tails = [".".join(parts[i:]) for i in range(1, len(parts))]
-    if text in tails:
+    tails = [".".join(parts[i:]) for i in range(len(parts))]
+    if text == heading or (len(parts) > 1 and text in tails):
         return True
     if len(text) >= 300 or text.endswith((".", ":")):
         return False
     return any(re.search(rf"(?:^|[\s@]){re.escape(tail)}\(", text) for tail in tails)
+
+
+_PAGE_TITLE = re.compile(r"^`?([A-Za-z_][\w.]*)`?(?:\s+[—–-]|:)\s+\S")
+
+
+def page_name(title: str) -> str:
+    """The module or API a page is about, from its title ("pwd — The password database",
+    "email.utils: Miscellaneous utilities"), lower-cased; "" for any other title."""
+    found = _PAGE_TITLE.match(title.strip())
+    return found.group(1).lower() if found else ""
 
 
 _SIGNATURE = re.compile(r"^\s*(?:class |async |def )?[A-Za-z_][\w.]*\s*\(.*\)\s*$", re.S)

@@ -62,7 +62,7 @@ def hamming_matches(
     return [int(i) for i in np.flatnonzero(np.bitwise_count(x) <= bits)]
 
 
-def heading(chunk: Chunk) -> str:
+def last_heading(chunk: Chunk) -> str:
     """The entry or section a chunk documents: its last heading, normalised ("" for none)."""
     last = chunk.section[-1] if chunk.section else ""
     return " ".join(last.split()).casefold()
@@ -86,23 +86,22 @@ class NearDuplicateFinder:
         stored = store.fingerprints(document.acl, excluding=document.id)
         stored_ids = list(stored)
         stored_values = np.fromiter(stored.values(), dtype=np.uint64, count=len(stored))
-        by_id = {c.id: c for c in chunks}
         matches = {
             chunk_id: [stored_ids[i] for i in hamming_matches(stored_values, value, self.bits)]
             for chunk_id, value in fingerprints.items()
         }
-        # the headings of the stored chunks that matched, read in one call (matches are rare)
+        # the last headings of this document's chunks and of the stored chunks that matched,
+        # those read in one call (matches are rare)
+        headings = {c.id: last_heading(c) for c in chunks}
         wanted = sorted({i for ids in matches.values() for i in ids})
-        headings = {c.id: heading(c) for c in store.get_chunks(wanted)} if wanted else {}
+        headings |= {c.id: last_heading(c) for c in store.get_chunks(wanted)} if wanted else {}
         own_ids: list[str] = []
         own_values: list[int] = []
         duplicate_of: dict[str, str] = {}
         for chunk_id, value in fingerprints.items():
-            mine = heading(by_id[chunk_id])
-            target = next((i for i in matches[chunk_id] if headings.get(i) == mine), None)
-            if target is None:
-                own = hamming_matches(np.array(own_values, dtype=np.uint64), value, self.bits)
-                target = next((own_ids[i] for i in own if heading(by_id[own_ids[i]]) == mine), None)
+            own = hamming_matches(np.array(own_values, dtype=np.uint64), value, self.bits)
+            candidates = [*matches[chunk_id], *(own_ids[i] for i in own)]  # stored ones first
+            target = next((i for i in candidates if headings.get(i) == headings[chunk_id]), None)
             if target is not None:
                 duplicate_of[chunk_id] = target
                 continue
