@@ -447,6 +447,7 @@ def test_an_example_of_several_code_blocks_is_quoted_whole_with_its_introduction
         ("Unpacker.unpack_array(unpack_item)", "xdrlib.Unpacker.unpack_farray", False),
         ("raw_decode(s)", "json.JSONDecoder.decode", False),
         ("Call decode(s) to parse it.", "json.JSONDecoder.decode", False),
+        (">>> list(zip(range(3), ['fee', 'fi']))\n[(0, 'fee'), (1, 'fi')]", "zip", False),
         ("Dictionaries", "Data Structures", False),
     ],
 )
