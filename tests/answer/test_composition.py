@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
+from cairn.answer.composition import release_labels, states_version
+from cairn.answer.composition import release_version as release_of
 from cairn.answer.extractive import ExtractiveAnswerer
 from cairn.answer.kinds import named_modules, question_kind
 from cairn.answer.units import chunk_units, entry_title
-from cairn.answer.verify import LexicalVerifier
+from cairn.answer.verify import CitationVerifier, LexicalVerifier
 from cairn.config import AnswerSettings, load_settings
 from cairn.embed.minilm import MiniLMEmbedder
 from cairn.store.sqlite import SQLiteStore
@@ -541,3 +543,48 @@ def test_the_module_a_question_names_is_described_first_by_its_page() -> None:
 )
 def test_named_modules(question: str, modules: set[str]) -> None:
     assert named_modules(question) == modules
+
+
+def test_release_notes_name_their_version() -> None:
+    assert release_of("What’s New In Python 3.10") == "3.10"
+    assert release_of("Changelog 1.3") == "1.3"
+    assert release_of("pwd — The password database") is None
+    assert release_of("What’s New in Python") is None  # the index of every release
+    assert states_version("Changed in version 3.10: ...", "3.10")
+    assert not states_version("Python 3.10.1 fixed it", "3.10")
+    assert not states_version("version 13.10", "3.10")
+
+
+def test_a_version_question_answered_from_release_notes_says_which_release() -> None:
+    pep = release("3.6", "PEP 487 extends the descriptor protocol to include __set_name__().")
+    more = dataclasses.replace(
+        release("3.6", "The new method is called on every descriptor of a new class."),
+        id="whatsnew-3.6-b",
+        hash="whatsnew-3.6-b",
+    )
+    answerer = FixedScores({"PEP 487": 3.0, "The new method": 2.9})
+    question = "Which Python version introduced __set_name__ for descriptors?"
+    assert question_kind(question) == "version"
+    text = answerer.quote(question, pep, more)
+    # The first quote from the release's notes names the release; once is enough.
+    assert text.startswith("What’s New in Python 3.6: PEP 487 extends")
+    assert text.count("What’s New in Python 3.6") == 1
+    assert "The new method is called" in text
+    # Not for another kind of question, nor when the question or a quote names the version.
+    assert "What’s New" not in answerer.quote("What does __set_name__ do?", pep, more)
+    assert "What’s New" not in answerer.quote("Did 3.6 add __set_name__ to Python?", pep, more)
+    noted = release("3.6", "PEP 487: __set_name__ is new in version 3.6 of Python.")
+    assert "What’s New" not in answerer.quote(question, noted)
+
+
+def test_a_labelled_quote_is_verified_as_quoted(embedder: MiniLMEmbedder) -> None:
+    pep = release("3.6", "PEP 487 extends the descriptor protocol to include __set_name__().")
+    hits = [Hit(chunk=pep, score=1.0)]
+    question = "Which Python version introduced __set_name__ for descriptors?"
+    assert release_labels(question, "version", [(0, pep.text)], hits) == {
+        0: "What’s New in Python 3.6"
+    }
+    draft = FixedScores({"PEP 487": 3.0}).answer_with(question, hits, [0.8])
+    assert draft.text.startswith("What’s New in Python 3.6: PEP 487")
+    checked = CitationVerifier(embedder).verify(draft, hits)
+    assert [c.verified for c in checked.citations] == [True]

@@ -146,5 +146,41 @@ def other_releases(question: str, kind: QuestionKind, hits: Sequence[Hit]) -> fr
     return frozenset(out)
 
 
+def release_version(title: str) -> str | None:
+    """The version whose release notes a page titled `title` holds ("What's New In Python
+    3.10" -> "3.10", "Changelog 1.3" -> "1.3"); None for any other page."""
+    named = _VERSION_NUMBER.findall(title) if _RELEASE_NOTES.search(title) else []
+    return named[0] if len(named) == 1 else None
+
+
+def states_version(text: str, version: str) -> bool:
+    """Whether `text` names `version` as a number of its own (`3.10`, not `3.10.1` or
+    `13.10`)."""
+    return re.search(rf"(?<![\d.]){re.escape(version)}(?![\d]|\.\d)", text) is not None
+
+
+def release_labels(
+    question: str, kind: QuestionKind, quoted: Sequence[tuple[int, str]], hits: Sequence[Hit]
+) -> dict[int, str]:
+    """For a version question, the release-notes pages the answer quotes without stating
+    their version: hit index -> the page's title, to lead its first quote.
+
+    A sentence from "What's New In Python 3.6" ("PEP 487 extends the descriptor protocol
+    ...") answers "which version introduced it?" only with the page it is on; `quoted` holds
+    (hit index, text) of each quoted unit. A version the question or the quotes already
+    name needs no label ("what did 3.11 add to asyncio?")."""
+    if kind != "version":
+        return {}
+    said = " ".join([question, *(text for _, text in quoted)])
+    out: dict[int, str] = {}
+    for i, _ in quoted:
+        title = " ".join((hits[i].chunk.title or "").split())
+        version = release_version(title)
+        if version is not None and not states_version(said, version):
+            out[i] = title
+            said = f"{said} {title}"  # one label per release, however many of its chunks
+    return out
+
+
 def aside(text: str) -> bool:
     return bool(_ASIDE.search(text))

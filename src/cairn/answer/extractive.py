@@ -18,7 +18,9 @@
 5. Composition by question kind (`cairn.answer.kinds`): for a how-to, the code example and
    the sentence that introduces it; for an API lookup, the signature and the first sentence
    of its description; for a version question, the version note ("Changed in version
-   3.9: ..."); for yes/no, "Yes"/"No" only when the supporting sentence settles it;
+   3.9: ..."), and a quote from release notes led by their title ("What's New In Python
+   3.6: PEP 487 extends ...") unless the question or a quote names that version; for
+   yes/no, "Yes"/"No" only when the supporting sentence settles it;
    otherwise the best unit and the next ones close to it, from at most `max_sources`
    chunks, in source order, each followed by its `[n]` marker. An aside ("See also ...") is
    never quoted when another unit answers. Whatever the kind, an entry the question names
@@ -42,6 +44,7 @@ from cairn.answer.composition import (
     in_context,
     in_same_chunk,
     other_releases,
+    release_labels,
     similar,
 )
 from cairn.answer.features import AnswerModel, answerability_row, load_model, unit_matrix
@@ -251,7 +254,9 @@ class ExtractiveAnswerer:
                 ),
             )
         chosen = self._choose(assessment, self._part_leads(question, hits, relevance))
-        draft = self._compose(chosen, hits, self._polarity(question, assessment, chosen))
+        quoted = [(u.hit, u.text) for u in chosen]
+        labels = release_labels(question, assessment.kind, quoted, hits)
+        draft = self._compose(chosen, hits, self._polarity(question, assessment, chosen), labels)
         reason = f"extractive ({assessment.kind}; answerability {assessment.answerable:.2f})"
         return Draft(text=draft.text, citations=draft.citations, abstained=False, reason=reason)
 
@@ -474,13 +479,27 @@ class ExtractiveAnswerer:
         negated = bool(_NEGATION.search(unit.text)) != bool(_NEGATION.search(question))
         return "No" if negated else "Yes"
 
-    def _compose(self, chosen: list[Unit], hits: list[Hit], polarity: str = "") -> Draft:
+    def _compose(
+        self,
+        chosen: list[Unit],
+        hits: list[Hit],
+        polarity: str = "",
+        labels: dict[int, str] | None = None,
+    ) -> Draft:
+        """The answer text and its citations; `labels`: hit index -> a label leading the
+        first quote from that hit (`release_labels`: "What's New In Python 3.6: ...")."""
         numbers: dict[int, int] = {}
         quotes: dict[int, list[str]] = {}
         parts: list[str] = []
+        pending = dict(labels or {})
         for unit in chosen:
             n = numbers.setdefault(unit.hit, len(numbers) + 1)
             quotes.setdefault(unit.hit, []).append(unit.text)
+            label = pending.pop(unit.hit, None)
+            if label is not None:
+                parts.append(f"{label}:" if unit.code else f"{label}: {unit.text} [{n}]")
+                if not unit.code:
+                    continue
             if unit.code:
                 parts.append(f"\n```\n{unit.text}\n```\n[{n}]\n")
             else:
