@@ -178,7 +178,9 @@ class AnswerSettings(_Section):
     retrieved passage mentions while they document its qualifier (`pathlib.Path`, `sys`),
     and that a lexical look-up of the name (under the request's filters) does not find
     either: the documents do not describe it, however close the passages about its
-    neighbours are (`cairn.answer.absent`; also withholds a model's answer to it)."""
+    neighbours are (`cairn.answer.absent`; also withholds a model's answer to it). The same
+    for a numbered reference ("PEP 701", "RFC 9110") that documents citing others of its
+    series never cite."""
     sentence_margin: float = Field(1.5, ge=0.0, le=20.0)
     """The extractive answer quotes the best sentence and the next ones whose score (a
     logit) is within this margin of it."""

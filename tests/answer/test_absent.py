@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.answer.absent import absent_names
+from cairn.answer.absent import absent_names, absent_references
 from cairn.answer.base import Draft
 from cairn.answer.evidence import AnswerabilityCheck
 from cairn.answer.extractive import ExtractiveAnswerer
@@ -217,3 +217,47 @@ def test_a_model_answer_about_an_absent_name_is_withheld(answerer: ExtractiveAns
     withheld = check.check("What arguments does Path.walk() take?", draft, hits)
     assert withheld.abstained
     assert "answerability of the given passages 0.00" in withheld.reason
+
+
+WHATSNEW = page(
+    "What’s New In Python 3.10",
+    ("PEP 634: Structural Pattern Matching", "Pattern matching was added (see PEP 636)."),
+)
+FSTRINGS = page(
+    "Lexical analysis",
+    ("Formatted string literals", "A formatted string literal or f-string is prefixed with f."),
+)
+
+
+def test_a_pep_or_rfc_the_documents_never_cite_is_absent() -> None:
+    queries: list[str] = []
+
+    def lookup(query: str) -> list[Hit]:
+        queries.append(query)
+        return WHATSNEW
+
+    question = "What did PEP 701 change about f-strings?"
+    assert absent_references(question, FSTRINGS, lookup) == ["PEP 701"]
+    # Looked up as written, run together and zero-padded, as URLs cite it.
+    assert queries == ["PEP 701 PEP701 0701"]
+    # Cited by a hit, by a heading, or found by the look-up: not absent.
+    assert absent_references("What did pep-0634 add?", WHATSNEW, lookup) == []
+    assert absent_references("Is PEP 636 a tutorial?", FSTRINGS, lookup) == []
+    assert absent_references("What did PEP 701 change?", FSTRINGS, lambda q: []) == []
+
+
+def test_a_reference_is_judged_only_in_documents_that_cite_its_series() -> None:
+    # Documents that cite no RFC at all say nothing of what citing one would mean.
+    assert absent_references("Does it follow RFC 9110?", FSTRINGS, lambda q: FSTRINGS) == []
+    assert absent_references("Does it follow RFC 9110?", WHATSNEW, lambda q: WHATSNEW) == []
+    rfc = page("email — An email package", ("email", "Parses messages as in RFC 5322."))
+    assert absent_references("Does it follow RFC 9110?", rfc, lambda q: rfc) == ["RFC 9110"]
+    # One or two digits are too common a word for the look-up: never judged.
+    assert absent_references("What does PEP 8 say about names?", FSTRINGS, lambda q: []) == []
+    assert absent_references("What does PEP 8 say?", WHATSNEW, lambda q: WHATSNEW) == []
+
+
+def test_the_answerer_abstains_on_an_absent_reference(answerer: ExtractiveAnswerer) -> None:
+    draft = answerer.answer("What did PEP 701 change about f-strings?", FSTRINGS + WHATSNEW)
+    assert draft.abstained
+    assert draft.text == "The indexed documents do not mention PEP 701."

@@ -30,6 +30,16 @@ never convicts one: its chunks were not retrieved for the question, and an entry
 whose last part is the qualifier's name (`functools.partial.func` for the user's
 `func.__name__`, `Connection.backup` for `backup.tgz`) documents something else.
 
+A numbered reference works the same way (`absent_references`): "What did PEP 701 change
+about f-strings?" over documents that cite PEPs (some hit, or a chunk of the look-up for
+"PEP 701", names another PEP) but never "PEP 701" is about something they do not describe.
+The series are PEP and RFC, and only numbers of three digits or more are judged: "5" or
+"8" is too common a word for a lexical look-up to find "PEP 5" (in the Python docs the
+chunk citing "PEP 6" is not among the 200 best for "PEP 6"), while the look-up for "PEP 634
+pep634 0634" finds a chunk citing it in its 10 best for 375 of the 376 such numbers the
+Python docs cite. The look-up may convict here: any chunk citing another number of the
+series shows that these documents cite the series by number, whatever it is about.
+
 Names of the user's own code (`self.items`, `a.SomeClass`) have no documented qualifier and
 file names (`random.py`) are not names, so neither abstains. Measured on names the standard
 library added after 3.11 (typeshed's version guards) against names it already had:
@@ -163,3 +173,38 @@ def as_written(name: str, question: str) -> str:
     """`name` (lower-cased by `absent_names`) spelt as the question wrote it, when it did."""
     found = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", question, re.IGNORECASE)
     return found.group(0) if found else name
+
+
+_REFERENCE = re.compile(r"\b(PEP|RFC)[\s-]?0*(\d{1,5})\b", re.IGNORECASE)
+"""A numbered reference: "PEP 701", "pep-0701", "RFC 9110"."""
+
+
+def _cites(series: str, number: str | None, hits: Sequence[Hit]) -> bool:
+    """Whether a hit's text or headings cite `series` `number` (any number when None)."""
+    for hit in hits:
+        for text in (hit.chunk.text, *hit.chunk.section):
+            for m in _REFERENCE.finditer(text):
+                if m.group(1).upper() == series and number in (None, m.group(2)):
+                    return True
+    return False
+
+
+def absent_references(
+    question: str, hits: Sequence[Hit], lookup: Lookup | None = None
+) -> list[str]:
+    """The numbered references ("PEP 701", "RFC 9110"; three digits or more) `question`
+    names that neither `hits` nor a look-up of the reference cite, in documents that cite
+    others of its series (as "PEP 701", in order of appearance)."""
+    out = []
+    asked = dict.fromkeys((m.group(1).upper(), m.group(2)) for m in _REFERENCE.finditer(question))
+    for series, number in asked:
+        if len(number) < 3 or _cites(series, number, hits):
+            continue
+        # as written, run together ("rfc2087") and zero-padded as in URLs ("pep-0634")
+        query = f"{series} {number} {series}{number} {number:0>4}"
+        found = lookup(query) if lookup is not None else []
+        if _cites(series, number, found):
+            continue
+        if _cites(series, None, [*hits, *found]):
+            out.append(f"{series} {number}")
+    return out

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cairn.answer.absent import LOOKUP_K, absent_names, as_written
+from cairn.answer.absent import LOOKUP_K, absent_names, absent_references, as_written
 from cairn.answer.base import NOT_FOUND, Draft
 from cairn.answer.composition import (
     aside,
@@ -201,7 +201,7 @@ class ExtractiveAnswerer:
         def lookup(query: str) -> list[Hit]:
             return self.store.lexical_search(query, LOOKUP_K, filters)
 
-        return absent_names(question, hits, lookup)
+        return absent_names(question, hits, lookup) + absent_references(question, hits, lookup)
 
     def rescore(self, question: str, units: Sequence[Unit], logits: list[float]) -> list[float]:
         """The second stage: the best units re-scored by their sentence embedding's cosine to
@@ -233,7 +233,9 @@ class ExtractiveAnswerer:
                 reason=f"best chunk similarity {best:.2f} < {self.settings.abstain_threshold:.2f}",
             )
         if missing := self.absent(question, hits):  # before scoring: it needs only the hits
-            named = ", ".join(f"`{as_written(name, question)}`" for name in missing)
+            named = ", ".join(
+                name if " " in name else f"`{as_written(name, question)}`" for name in missing
+            )
             return Draft(
                 text=f"The indexed documents do not mention {named}.",
                 citations=(),
