@@ -8,7 +8,8 @@ through each workspace's real pipeline (cache off). Reported per workspace: the 
 questions whose top 5 hits hold the name's entry, and whose answer cites it, with Wilson
 95% intervals; run with two workspaces (`--peer`) built from the same documents by two
 versions of ingest to compare them in one run, or at two commits to compare two versions
-of the answerer (`--half 0` to develop a change, `--half 1` to measure it held out).
+of the answerer (`--half 0` to develop a change, `--half 1` to measure it held out). The
+last column is the asks' wall-clock latency (p50/p95), for a comparison in one run only.
 
 With `--modules`, the questions are about modules instead ("What is the pwd module for?",
 "When should I use glob?"), one per module whose page opens with a title such as
@@ -29,6 +30,8 @@ import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -119,12 +122,17 @@ def main() -> None:
         pipelines[workspace] = Workspace(base).pipeline()
     # each set: label -> (question, the ids of the chunks that answer it, by workspace)
     sets = module_sets(args, workspaces) if args.modules else name_sets(args, workspaces)
-    print(f"{'set':<36} {'workspace':<16} {'n':>4} {'in the 5 hits':>22} {'answer cites it':>22}")
+    print(
+        f"{'set':<36} {'workspace':<16} {'n':>4} {'in the 5 hits':>22} {'answer cites it':>22} "
+        f"{'ask p50/p95 ms':>15}"
+    )
     for label, questions in sets.items():
         for workspace, pipeline in pipelines.items():
             found = cited = 0
+            latencies = []
             for question, wanted in questions:
                 answer = pipeline.ask(question)
+                latencies.append(answer.latency_ms)
                 ids = {h.chunk.id for h in answer.hits if wanted(h.chunk)}
                 found += bool(ids)
                 cited += any(c.chunk_id in ids for c in answer.citations)
@@ -133,7 +141,11 @@ def main() -> None:
             for k in (found, cited):
                 lo, hi = wilson(k, n)
                 cells.append(f"{k / n:.3f} [{lo:.3f}, {hi:.3f}]")
-            print(f"{label:<36} {workspace.name:<16} {n:>4} {cells[0]:>22} {cells[1]:>22}")
+            p50, p95 = np.percentile(latencies, [50, 95])
+            print(
+                f"{label:<36} {workspace.name:<16} {n:>4} {cells[0]:>22} {cells[1]:>22} "
+                f"{p50:>7.1f}/{p95:<7.1f}"
+            )
 
 
 Questions = dict[str, list[tuple[str, Callable[[Chunk], bool]]]]

@@ -117,6 +117,10 @@ class RetrieveSettings(_Section):
     alpha: float = Field(0.5, ge=0.0, le=1.0)
     """Weight of the dense score in convex fusion (1 - alpha goes to lexical)."""
     rrf_k: int = Field(60, ge=1)
+    named_pages: bool = True
+    """Bring the opening of the page of a module the query names ("What is the pwd module
+    for?") into the hits when the ranking has it among its first 20 (`cairn.retrieve.
+    pages`)."""
 
 
 class GuardSettings(_Section):

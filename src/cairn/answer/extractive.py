@@ -61,7 +61,7 @@ from cairn.answer.units import (
     candidate_units,
     looks_like_signature,
     names_entry,
-    page_name,
+    opens_page_of,
 )
 from cairn.config import AnswerSettings
 from cairn.context import current_context
@@ -169,13 +169,7 @@ class ExtractiveAnswerer:
         others = other_releases(question, kind, hits)
         names = frozenset(named_apis(question))
         modules = named_modules(question)
-        named_pages = frozenset(
-            i
-            for i in keep
-            if not hits[i].chunk.section
-            and hits[i].chunk.ordinal == 0
-            and page_name(hits[i].chunk.title) in modules
-        )
+        named_pages = frozenset(i for i in keep if opens_page_of(hits[i].chunk, modules))
         return Assessment(
             kind,
             units,

@@ -9,12 +9,12 @@ views the sentence scorer reads (`cairn.answer.features`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from cairn.answer.features import UnitView
 from cairn.sentences import split_sentences
-from cairn.types import Hit
+from cairn.types import Chunk, Hit
 
 _CODE_HINT = re.compile(r"^(>>>|\$ |\s{2,}|\.\.\. )|[{};]\s*$", re.MULTILINE)
 
@@ -164,6 +164,18 @@ def page_name(title: str) -> str:
     "email.utils: Miscellaneous utilities"), lower-cased; "" for any other title."""
     found = _PAGE_TITLE.match(title.strip())
     return found.group(1).lower() if found else ""
+
+
+def opens_page_of(chunk: Chunk, modules: Collection[str]) -> bool:
+    """Whether `chunk` opens the page of one of `modules` (lower-cased): the page's first
+    chunk, before any heading, on a page titled "pwd — The password database" (a "See
+    also" closing the page has no heading either)."""
+    return (
+        chunk.ordinal == 0
+        and not chunk.section
+        and bool(modules)
+        and page_name(chunk.title or "") in modules
+    )
 
 
 _SIGNATURE = re.compile(r"^\s*(?:class |async |def )?[A-Za-z_][\w.]*\s*\(.*\)\s*$", re.S)

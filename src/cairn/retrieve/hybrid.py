@@ -10,6 +10,7 @@ from cairn.config import RetrieveSettings
 from cairn.embed.base import Embedder
 from cairn.retrieve.base import Retriever
 from cairn.retrieve.fusion import convex, rrf
+from cairn.retrieve.pages import NamedPages
 from cairn.store.base import Store, hits_of
 from cairn.types import Filters, Hit, Ranked
 
@@ -83,16 +84,16 @@ def build_retriever(
 ) -> Retriever:
     mode = mode or settings.mode
     lexical = LexicalRetriever(store)
-    if mode == "lexical":
-        return lexical
-    dense = DenseRetriever(store, embedder)
+    ranking: LexicalRetriever | DenseRetriever | HybridRetriever = lexical
     if mode == "dense":
-        return dense
-    return HybridRetriever(
-        lexical,
-        dense,
-        fusion=settings.fusion,
-        alpha=settings.alpha,
-        candidates=settings.candidates,
-        rrf_k=settings.rrf_k,
-    )
+        ranking = DenseRetriever(store, embedder)
+    elif mode != "lexical":
+        ranking = HybridRetriever(
+            lexical,
+            DenseRetriever(store, embedder),
+            fusion=settings.fusion,
+            alpha=settings.alpha,
+            candidates=settings.candidates,
+            rrf_k=settings.rrf_k,
+        )
+    return NamedPages(ranking, store) if settings.named_pages else ranking
