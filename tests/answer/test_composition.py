@@ -588,3 +588,30 @@ def test_a_labelled_quote_is_verified_as_quoted(embedder: MiniLMEmbedder) -> Non
     assert draft.text.startswith("What’s New in Python 3.6: PEP 487")
     checked = CitationVerifier(embedder).verify(draft, hits)
     assert [c.verified for c in checked.citations] == [True]
+
+
+def test_a_version_question_gets_the_named_entrys_new_in_version_note() -> None:
+    first = entry(
+        "os-direntry",
+        ("Files and Directories", "os.DirEntry"),
+        "class os.DirEntry\n\nObject yielded by scandir() to expose the file path and other "
+        "file attributes of a directory entry.\n\nChanged in version 3.6: Added support for "
+        "the PathLike interface.",
+    )
+    later = entry(
+        "os-direntry-2",
+        ("Files and Directories", "os.DirEntry"),
+        "Note that there is a nice correspondence between several attributes and methods of "
+        "os.DirEntry and of pathlib.Path.\n\nNew in version 3.5.",
+    )
+    answerer = FixedScores({"Changed in version 3.6": 3.0, "class os.DirEntry": 2.0})
+    question = "Which Python version added os.DirEntry?"
+    assert question_kind(question) == "version"
+    text = answerer.quote(question, first, later)
+    # Another note scores higher; the one saying when the entry came is quoted too.
+    assert "Changed in version 3.6" in text and "New in version 3.5. [2]" in text
+    # Not for an entry the question does not name, nor for another kind of question.
+    assert "New in version 3.5" not in answerer.quote(
+        "Which version added `scandir` to os?", first, later
+    )
+    assert "New in version 3.5" not in answerer.quote("What is os.DirEntry?", first, later)

@@ -18,9 +18,10 @@
 5. Composition by question kind (`cairn.answer.kinds`): for a how-to, the code example and
    the sentence that introduces it; for an API lookup, the signature and the first sentence
    of its description; for a version question, the version note ("Changed in version
-   3.9: ..."), and a quote from release notes led by their title ("What's New In Python
-   3.6: PEP 487 extends ...") unless the question or a quote names that version; for
-   yes/no, "Yes"/"No" only when the supporting sentence settles it;
+   3.9: ..."), the "New in version" note of an entry it names, and a quote from release
+   notes led by their title ("What's New In Python 3.6: PEP 487 extends ...") unless the
+   question or a quote names that version; for yes/no, "Yes"/"No" only when the supporting
+   sentence settles it;
    otherwise the best unit and the next ones close to it, from at most `max_sources`
    chunks, in source order, each followed by its `[n]` marker. An aside ("See also ...") is
    never quoted when another unit answers. Whatever the kind, an entry the question names
@@ -91,6 +92,9 @@ class Assessment:
     other_releases: frozenset[int] = frozenset()
     """Hits from the release notes of a version the question does not ask about ("What's
     New in Python 2.6" for a question about 3.11)."""
+    headings: dict[int, str] = field(default_factory=dict)
+    """For every candidate hit under a heading, its last heading, lower-cased (an entry's
+    later chunks, which hold its "New in version" note, have no title of their own)."""
     named_pages: frozenset[int] = frozenset()
     """The hits that open the page of a module the question names (`named_modules`): the
     page's first chunk, before any heading, on a page titled "pwd — The password
@@ -165,7 +169,10 @@ class ExtractiveAnswerer:
         )
         z = float(self.model.answerable.logits(row[None, :])[0])
         probability = 1.0 / (1.0 + np.exp(-z))
-        entries = {u.hit: hits[u.hit].chunk.section[-1].strip().lower() for u in units if u.entry}
+        headings = {
+            i: hits[i].chunk.section[-1].strip().lower() for i in keep if hits[i].chunk.section
+        }
+        entries = {u.hit: headings[u.hit] for u in units if u.entry and u.hit in headings}
         others = other_releases(question, kind, hits)
         names = frozenset(named_apis(question))
         modules = named_modules(question)
@@ -180,6 +187,7 @@ class ExtractiveAnswerer:
             entries,
             names,
             others,
+            headings,
             named_pages,
         )
 
@@ -348,6 +356,8 @@ class ExtractiveAnswerer:
                 note = next((i for i in notes if a.logits[i] >= floor), None)
             if note is not None:
                 out.append(note)
+        if a.kind == "version":
+            out.extend(self._named_notes(a))
         # A quoted description brings the signature it describes ("Return the cube root of
         # x." names nothing without "math.cbrt(x)"), whatever the question's kind, and the
         # entry's "New in version" note: when the API can be used at all.
@@ -386,6 +396,23 @@ class ExtractiveAnswerer:
             )
             if first is not None:
                 out.append(first)
+        return out
+
+    def _named_notes(self, a: Assessment) -> list[int]:
+        """For a version question, the "New in version 3.3." note of each API entry it names
+        (`named_apis`), from any of the entry's chunks among the candidates: when the entry
+        came, which another note quoted first ("Changed in version 3.10: ...") does not say.
+        Two notes at most."""
+        dotted = {n for n in a.names if "." in n}
+        out: list[int] = []
+        for i, unit in enumerate(a.units):
+            heading = a.headings.get(unit.hit, "")
+            if (
+                len(out) < 2
+                and _NEW_IN.match(unit.text)
+                and any(heading == n or heading.endswith(f".{n}") for n in dotted)
+            ):
+                out.append(i)
         return out
 
     def _named_entries(self, a: Assessment) -> list[int]:
