@@ -188,6 +188,9 @@ class AnswerSettings(_Section):
     sentence_margin: float = Field(1.5, ge=0.0, le=20.0)
     """The extractive answer quotes the best sentence and the next ones whose score (a
     logit) is within this margin of it."""
+    lead_margin: float | None = Field(None, ge=0.0, le=20.0)
+    """The margin for the next sentences of the chunk the best sentence comes from (unset:
+    `sentence_margin`)."""
     verify_policy: Literal["flag", "remove"] = "flag"
     """Unsupported sentences: `flag` keeps them (citation `verified: false`), `remove` drops
     them (see docs/benchmarks.md, "Citation verification")."""

@@ -615,3 +615,19 @@ def test_a_version_question_gets_the_named_entrys_new_in_version_note() -> None:
         "Which version added `scandir` to os?", first, later
     )
     assert "New in version 3.5" not in answerer.quote("What is os.DirEntry?", first, later)
+
+
+def test_the_lead_margin_quotes_more_of_the_best_chunk_only() -> None:
+    first = entry(
+        "lead",
+        ("Files", "Reading"),
+        "Files are read with open(). The mode 'rb' reads bytes. A text file decodes them.",
+    )
+    other = entry("other", ("Files", "Writing"), "Files are written with write().")
+    answerer = FixedScores({"Files are read": 3.0, "The mode": 0.5, "Files are written": 0.5})
+    question = "How are files read and written?"
+    assert "The mode" not in answerer.quote(question, first, other)
+    answerer.settings = answerer.settings.model_copy(update={"lead_margin": 4.0})
+    text = answerer.quote(question, first, other)
+    # The best sentence's own chunk is quoted within the wider margin; others are not.
+    assert "The mode 'rb' reads bytes." in text and "written" not in text
