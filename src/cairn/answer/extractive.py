@@ -309,13 +309,13 @@ class ExtractiveAnswerer:
         margin = self.settings.sentence_margin
         lead_margin = self.settings.lead_margin
         lead_margin = margin if lead_margin is None else lead_margin
-        lead = units[ranked[0]].hit
+        best_chunk = units[ranked[0]].hit
         for i in ranked[1:]:
             if len(chosen) >= self.settings.max_sentences:
                 break
             if logits[i] < top - max(margin, lead_margin):
                 break
-            if logits[i] < top - (lead_margin if units[i].hit == lead else margin):
+            if logits[i] < top - (lead_margin if units[i].hit == best_chunk else margin):
                 continue
             if units[i].hit not in sources and len(sources) >= self.settings.max_sources:
                 continue
