@@ -15,7 +15,7 @@ from cairn.answer.composition import release_labels, states_version
 from cairn.answer.composition import release_version as release_of
 from cairn.answer.extractive import ExtractiveAnswerer
 from cairn.answer.kinds import named_modules, question_kind
-from cairn.answer.units import chunk_units, entry_title
+from cairn.answer.units import chunk_units, entry_title, signature_parameters
 from cairn.answer.verify import CitationVerifier, LexicalVerifier
 from cairn.config import AnswerSettings, load_settings
 from cairn.embed.minilm import MiniLMEmbedder
@@ -631,3 +631,36 @@ def test_the_lead_margin_quotes_more_of_the_best_chunk_only() -> None:
     text = answerer.quote(question, first, other)
     # The best sentence's own chunk is quoted within the wider margin; others are not.
     assert "The mode 'rb' reads bytes." in text and "written" not in text
+
+
+def test_signature_parameters() -> None:
+    assert signature_parameters("json.dumps(obj, *, skipkeys=False, indent=None, **kw)") == [
+        "obj",
+        "skipkeys",
+        "indent",
+        "kw",
+    ]
+    assert signature_parameters("print(*objects, sep=' ', end='\\n')") == ["objects", "sep", "end"]
+    assert signature_parameters("Condition([lock])") == ["lock"]
+    assert signature_parameters("method(self, x, key=None)") == ["key"]  # no self, no x
+    assert signature_parameters("Return the cube root of x.") == []
+
+
+DUMPS = entry(
+    "json",
+    ("Basic Usage", "json.dumps"),
+    "json.dumps(obj, *, skipkeys=False, indent=None, sort_keys=False)\n\nSerialize obj to a "
+    "JSON formatted str.\n\nIf skipkeys is true, dict keys that are not of a basic type are "
+    "skipped.\n\nIf indent is a non-negative integer or string, then JSON array elements and "
+    "object members will be pretty-printed with that indent level.",
+)
+
+
+def test_a_parameter_the_question_names_brings_the_sentence_about_it() -> None:
+    answerer = FixedScores({"json.dumps(": 3.0, "Serialize obj": 2.9, "If skipkeys": 2.8})
+    text = answerer.quote("What does the indent argument of json.dumps do?", DUMPS)
+    assert "pretty-printed with that indent level. [1]" in text
+    # A parameter the question does not name is not brought; a word that is no parameter
+    # of the entry ("level") brings nothing.
+    text = answerer.quote("What does json.dumps do with a level?", DUMPS)
+    assert "pretty-printed" not in text

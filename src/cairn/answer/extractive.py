@@ -25,8 +25,9 @@
    otherwise the best unit and the next ones close to it, from at most `max_sources`
    chunks, in source order, each followed by its `[n]` marker. An aside ("See also ...") is
    never quoted when another unit answers. Whatever the kind, an entry the question names
-   brings its signature and first description sentence, and a module it names the first
-   sentence of its page, which leads the answer.
+   brings its signature and first description sentence (and, for a parameter of it the
+   question names, the first sentence about that parameter), and a module it names the
+   first sentence of its page, which leads the answer.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from cairn.answer.units import (
     looks_like_signature,
     names_entry,
     opens_page_of,
+    signature_parameters,
 )
 from cairn.config import AnswerSettings
 from cairn.context import current_context
@@ -89,6 +91,8 @@ class Assessment:
     """For the hits that open an API entry, its name (the chunk's heading, lower-cased)."""
     names: frozenset[str] = frozenset()
     """The identifiers the question names (`named_apis`)."""
+    words: frozenset[str] = frozenset()
+    """The question's words as written (identifiers whole): which parameter it asks about."""
     other_releases: frozenset[int] = frozenset()
     """Hits from the release notes of a version the question does not ask about ("What's
     New in Python 2.6" for a question about 3.11)."""
@@ -186,6 +190,7 @@ class ExtractiveAnswerer:
             first,
             entries,
             names,
+            frozenset(_WORDS.findall(question)),
             others,
             headings,
             named_pages,
@@ -454,6 +459,29 @@ class ExtractiveAnswerer:
             )
             if description is not None:
                 out.extend((first, description))
+            out.extend(self._parameter_sentences(a, first))
+        return out
+
+    def _parameter_sentences(self, a: Assessment, first: int) -> list[int]:
+        """For each parameter of the signature `first` that the question names ("what does
+        the indent argument of json.dumps do?"), the first sentence of the entry's chunk
+        that mentions it, besides the signature (two at most)."""
+        asked = [p for p in signature_parameters(a.units[first].text) if p in a.words]
+        out: list[int] = []
+        for param in asked[:2]:
+            mention = re.compile(rf"(?<![\w.]){re.escape(param)}(?!\w)")
+            found = next(
+                (
+                    i
+                    for i in range(first + 1, len(a.units))
+                    if in_same_chunk(a.units, first, i)
+                    and not a.units[i].code
+                    and mention.search(a.units[i].text)
+                ),
+                None,
+            )
+            if found is not None:
+                out.append(found)
         return out
 
     def _add_example(self, a: Assessment, out: list[int]) -> None:
@@ -556,6 +584,9 @@ _VERSION_NOTE = re.compile(
     r"removed in version)\s+\d",
     re.IGNORECASE,
 )
+
+
+_WORDS = re.compile(r"[A-Za-z_]\w*")
 
 
 _NEW_IN = re.compile(r"^\s*(?:new|added) in version\s+\d[\d.]*\.?\s*$", re.IGNORECASE)

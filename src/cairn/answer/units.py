@@ -181,6 +181,25 @@ def opens_page_of(chunk: Chunk, modules: Collection[str]) -> bool:
 _SIGNATURE = re.compile(r"^\s*(?:class |async |def )?[A-Za-z_][\w.]*\s*\(.*\)\s*$", re.S)
 
 
+_PARAMETER = re.compile(r"^\*{0,2}([A-Za-z_]\w*)")
+_NO_PARAMETERS = frozenset({"self", "cls"})
+
+
+def signature_parameters(text: str) -> list[str]:
+    """The parameter names of a one-line signature, in order (`dumps(obj, *, indent=None)`
+    -> `obj`, `indent`; `print(*objects, sep=' ')` -> `objects`, `sep`), without `self`,
+    `cls` and one-letter names; none for text that is no signature."""
+    if not looks_like_signature(text) or "\n" in text.strip():
+        return []
+    inside = text[text.index("(") + 1 : text.rindex(")")]
+    out: list[str] = []
+    for part in re.split(r"[,\[\]]", inside):
+        found = _PARAMETER.match(part.strip())
+        if found and len(found.group(1)) > 1 and found.group(1) not in _NO_PARAMETERS:
+            out.append(found.group(1))
+    return list(dict.fromkeys(out))
+
+
 def names_entry(unit: Unit) -> bool:
     """A signature, or the title of an API entry that has none (`d | other`)."""
     return unit.entry or looks_like_signature(unit.text)
