@@ -664,3 +664,13 @@ def test_a_parameter_the_question_names_brings_the_sentence_about_it() -> None:
     # of the entry ("level") brings nothing.
     text = answerer.quote("What does json.dumps do with a level?", DUMPS)
     assert "pretty-printed" not in text
+
+
+def test_a_release_label_before_code_stands_on_its_own_line() -> None:
+    notes = release("3.10", "Pattern matching:\n\n>>> match command.split():\n...     case [x]:")
+    answerer = FixedScores({">>> match": 3.0, "Pattern matching": 2.9})
+    text = answerer.quote("Which version added match statements?", notes)
+    assert text.startswith("What’s New in Python 3.10: Pattern matching: [1]")
+    code_first = release("3.10", ">>> match command.split():\n...     case [x]:")
+    text = answerer.quote("Which version added match statements?", code_first)
+    assert text.startswith("What’s New in Python 3.10:\n```\n>>> match")

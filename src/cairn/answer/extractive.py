@@ -554,14 +554,11 @@ class ExtractiveAnswerer:
             n = numbers.setdefault(unit.hit, len(numbers) + 1)
             quotes.setdefault(unit.hit, []).append(unit.text)
             label = pending.pop(unit.hit, None)
-            if label is not None:
-                parts.append(f"{label}:" if unit.code else f"{label}: {unit.text} [{n}]")
-                if not unit.code:
-                    continue
+            lead = "" if label is None else f"{label}: "
             if unit.code:
-                parts.append(f"\n```\n{unit.text}\n```\n[{n}]\n")
+                parts.append(f"{lead.rstrip()}\n```\n{unit.text}\n```\n[{n}]\n")
             else:
-                parts.append(f"{unit.text} [{n}]")
+                parts.append(f"{lead}{unit.text} [{n}]")
         if polarity and parts and not chosen[0].code:
             parts[0] = f"{polarity}: {parts[0]}"
         text = re.sub(r"\n{3,}", "\n\n", " ".join(parts).replace(" \n", "\n")).strip()
