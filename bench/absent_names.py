@@ -13,12 +13,14 @@ golden set, two sets of qualified names (`itertools.batched`, `Path.walk`):
 Each name becomes one question from three fixed templates ("What arguments does `X` take?",
 "How do I use X?", "What does X() return?", chosen by the name's CRC so a name always gets
 the same one; with `--worded`, three that qualify it in words: "How do I use the batched
-function from itertools?"), asked through the workspace's real pipeline (hybrid retrieval,
-rerank, the extractive answerer; cache off) twice: with `answer.absent_names` off and on.
-Reported: the share of each set abstained, with Wilson 95% intervals. Nothing here is tuned:
-the rule has no parameter.
+function from itertools?"; with `--possessive`, three that qualify it by its module in the
+possessive: "What arguments does pathlib's Path.walk() take?"), asked through the
+workspace's real pipeline (hybrid retrieval, rerank, the extractive answerer; cache off)
+twice: with `answer.absent_names` off and on. Reported: the share of each set abstained,
+with Wilson 95% intervals. Nothing here is tuned: the rule has no parameter.
 
     nice -n 5 .venv/bin/python bench/absent_names.py --workspace .cairn [--n 300] [--worded]
+        [--possessive]
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ WORDED = (
     "What arguments does {last}() of {qualifier} take?",
 )
 """The same names qualified in words (`--worded`)."""
+POSSESSIVE = (
+    "What arguments does {module}'s {rest}() take?",
+    "How do I use {module}'s {rest}()?",
+    "What does {module}'s {rest}() return?",
+)
+"""The same names qualified by their module in the possessive (`--possessive`): "What
+arguments does pathlib's Path.walk() take?"."""
 
 
 def _guard(test: ast.expr) -> tuple[str, int] | None:
@@ -162,6 +171,11 @@ def main() -> None:
         action="store_true",
         help="qualify in words: 'the batched function from itertools'",
     )
+    parser.add_argument(
+        "--possessive",
+        action="store_true",
+        help="qualify by the module in the possessive: 'pathlib's Path.walk()'",
+    )
     parser.add_argument("--show", type=int, default=0, help="print this many examples per set")
     args = parser.parse_args()
     try:
@@ -200,10 +214,13 @@ def main() -> None:
         counts = {False: 0, True: 0}
         shown = 0
         for name in names:
-            templates = WORDED if args.worded else TEMPLATES
+            templates = POSSESSIVE if args.possessive else WORDED if args.worded else TEMPLATES
             qualifier, last = name.rsplit(".", 1)
+            module, rest = name.split(".", 1)
             template = templates[zlib.crc32(name.encode()) % len(templates)]
-            question = template.format(name=name, qualifier=qualifier, last=last)
+            question = template.format(
+                name=name, qualifier=qualifier, last=last, module=module, rest=rest
+            )
             for on, pipeline in pipelines.items():
                 answer = pipeline.ask(question)
                 counts[on] += answer.abstained

@@ -82,7 +82,7 @@ TUTORIAL = page(
     ("question", "hits", "absent"),
     [
         # The qualifier is documented (entries of Path, the sys page), the name is not.
-        ("What arguments does pathlib's Path.walk() take?", PATHLIB + OS, ["path.walk"]),
+        ("What arguments does pathlib's Path.walk() take?", PATHLIB + OS, ["pathlib.path.walk"]),
         ("How do I register callbacks with sys.monitoring?", SYS, ["sys.monitoring"]),
         ("How do I use Path.walk()?", ANCHORED, ["path.walk"]),
         # A part missing under a documented parent: the module itself is not there.
@@ -137,7 +137,7 @@ def test_a_name_the_hits_miss_is_looked_up_before_it_is_declared_absent() -> Non
     question = "What arguments does pathlib's Path.walk() take?"
     assert absent_names(question, PATHLIB + OS, lookup) == []
     assert queries == ["path walk"]
-    assert absent_names(question, PATHLIB + OS, lambda query: OS) == ["path.walk"]
+    assert absent_names(question, PATHLIB + OS, lambda query: OS) == ["pathlib.path.walk"]
 
 
 def test_the_look_up_only_clears_a_name_and_runs_only_when_needed() -> None:
@@ -167,7 +167,7 @@ def test_the_look_up_reads_only_what_the_request_may(tmp_path: Path) -> None:
     )
     question = "What arguments does pathlib's Path.walk() take?"
     with request_context(filters=Filters(principals=("team-a",))):
-        assert answerer.absent(question, PATHLIB + OS) == ["path.walk"]
+        assert answerer.absent(question, PATHLIB + OS) == ["pathlib.path.walk"]
     with request_context(filters=Filters(principals=("team-b",))):
         assert answerer.absent(question, PATHLIB + OS) == []
     assert answerer.absent(question, PATHLIB + OS) == []  # no request: the whole store
@@ -188,8 +188,8 @@ def test_the_answerer_abstains_on_an_absent_name_and_says_which(
     hits = PATHLIB + OS
     draft = answerer.answer(question, hits)
     assert draft.abstained
-    assert "`Path.walk`" in draft.reason
-    assert draft.text == "The indexed documents do not mention `Path.walk`."
+    assert "`pathlib.Path.walk`" in draft.reason
+    assert draft.text == "The indexed documents do not mention `pathlib.Path.walk`."
     assert answerer.answerability(question, hits) == 0.0
     # The same hits answer a question about a name they hold.
     kept = answerer.answer("What does Path.glob(pattern) do with the pattern?", hits)
@@ -203,7 +203,7 @@ def test_the_rule_can_be_turned_off(answerer: ExtractiveAnswerer) -> None:
     )
     question = "What arguments does pathlib's Path.walk() take?"
     assert off.absent(question, PATHLIB + OS) == []
-    assert answerer.absent(question, PATHLIB + OS) == ["path.walk"]
+    assert answerer.absent(question, PATHLIB + OS) == ["pathlib.path.walk"]
 
 
 def test_a_model_answer_about_an_absent_name_is_withheld(answerer: ExtractiveAnswerer) -> None:
@@ -261,3 +261,56 @@ def test_the_answerer_abstains_on_an_absent_reference(answerer: ExtractiveAnswer
     draft = answerer.answer("What did PEP 701 change about f-strings?", FSTRINGS + WHATSNEW)
     assert draft.abstained
     assert draft.text == "The indexed documents do not mention PEP 701."
+
+
+PUREPATH = page(
+    "pathlib — Object-oriented filesystem paths",
+    ("pathlib.PurePath.parent", "The logical parent of the path."),
+)
+CONCRETE = page(
+    "pathlib — Object-oriented filesystem paths",
+    ("pathlib.Path.glob", "Glob the given relative pattern in the directory."),
+    ("pathlib.Path.cwd", "Return a new path object representing the current directory."),
+)
+
+
+def test_a_qualified_parent_the_look_up_documents_convicts_a_missing_name() -> None:
+    """The hits document neither `Path` nor `walk`; the look-up finds entries of exactly
+    `pathlib.Path`, none of them `walk`: the name is missing."""
+    queries: list[str] = []
+
+    def lookup(query: str) -> list[Hit]:
+        queries.append(query)
+        return CONCRETE
+
+    question = "What arguments does pathlib.Path.walk() take?"
+    assert "pathlib.path.walk" in absent_names(question, PUREPATH + OS, lookup)
+    assert "pathlib path walk" in queries
+    # Written in the possessive, the same name.
+    assert "pathlib.path.walk" in absent_names(
+        "What arguments does pathlib's Path.walk() take?", PUREPATH + OS, lookup
+    )
+    # A look-up that names it clears it; entries of another class convict nothing.
+    named = page("pathlib", ("pathlib.Path.walk", "Generate the file names in a tree."))
+    assert absent_names(question, PUREPATH + OS, lambda q: named) == []
+    other_class = {"pathlib path": CONCRETE, "pathlib path walk": PUREPATH}
+    assert absent_names(question, PUREPATH + OS, other_class.__getitem__) == []
+
+
+def test_a_bare_parent_is_never_convicted_by_the_look_up() -> None:
+    """`func.__name__`: an entry `functools.partial.func` found by the look-up is another
+    thing of the same name, not the user's `func`."""
+    partial = page("functools", ("functools.partial.func", "A callable object or function."))
+    hits = page("Built-in Types", ("definition.__name__", "The name of the class or function."))
+    assert absent_names("Why is func.__name__ wrong?", hits, lambda q: partial) == []
+
+
+def test_a_possessive_is_read_as_a_qualifier() -> None:
+    from cairn.answer.absent import _worded, as_written
+
+    question = "What arguments does pathlib's Path.walk() take, like shutil's `rmtree()`?"
+    assert _worded(question) >= {"pathlib.path.walk", "shutil.rmtree"}
+    assert as_written("pathlib.path.walk", question) == "pathlib.Path.walk"
+    # A possessive of something that is no name, or of a plain word, qualifies nothing.
+    assert _worded("What is the module's docstring for?") == set()
+    assert _worded("my script's main function crashes") == set()

@@ -85,8 +85,17 @@ from json", "a cube root function in math" and "the sep argument of print()" nam
 (an argument is no qualified name)."""
 
 
+_POSSESSIVE = re.compile(
+    r"\b([a-z_][\w.]*[a-z0-9_])['’]s\s+`?([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Za-z_]\w*\(\))"
+)
+"""A name qualified by a possessive: "pathlib's Path.walk()", "shutil's `rmtree()`"."""
+
+
 def _worded(question: str) -> set[str]:
-    out = set()
+    out = {
+        f"{m.group(1)}.{m.group(2).removesuffix('()')}".lower()
+        for m in _POSSESSIVE.finditer(question)
+    }
     for m in _FROM.finditer(question):
         written = question[m.start() : m.end(1) + 3]  # the match opens with its `@` or backtick
         as_code = "@" in written or "`" in written or "()" in written
@@ -151,28 +160,69 @@ def _names(qualifier: str, last: str, hits: Sequence[Hit]) -> bool:
 def absent_names(question: str, hits: Sequence[Hit], lookup: Lookup | None = None) -> list[str]:
     """The qualified names `question` asks about that the documents, as `hits` (and where
     they do not name it, `lookup`) show them, do not describe although they document the
-    names' qualifiers (lower-cased, sorted)."""
-    return [name for name, parts in _qualified(question) if _missing(parts, hits, lookup)]
+    names' qualifiers (lower-cased, sorted; a name also asked with its qualifier, as
+    `path.walk` and `pathlib.path.walk` in "pathlib's Path.walk()", once, qualified)."""
+    if lookup is not None:
+        lookup = _once(lookup)  # `path.walk` and `pathlib.path.walk` look up "path walk" once
+    missing = [name for name, parts in _qualified(question) if _missing(parts, hits, lookup)]
+    return [n for n in missing if not any(m.endswith(f".{n}") for m in missing)]
+
+
+def _once(lookup: Lookup) -> Lookup:
+    """`lookup`, each query run once."""
+    seen: dict[str, Sequence[Hit]] = {}
+
+    def cached(query: str) -> Sequence[Hit]:
+        if query not in seen:
+            seen[query] = lookup(query)
+        return seen[query]
+
+    return cached
 
 
 def _missing(parts: Sequence[str], hits: Sequence[Hit], lookup: Lookup | None) -> bool:
     """Whether some part of a dotted name is missing under a documented parent: `walk` of
     `Path.walk`, or `tools` of `asyncio.tools.build_async_tree` (a module the documents'
-    asyncio never names, so none of its members can be there)."""
-    for parent, child in pairwise(parts):
+    asyncio never names, so none of its members can be there).
+
+    A parent the hits do not document, but written with its own qualifier (`pathlib.Path`
+    of `pathlib.Path.walk`), is looked up too: when the look-up finds entries of exactly
+    that qualified parent (`pathlib.Path.glob`) and none names the child, it is missing. A
+    bare parent (`func` of `func.__name__`) never convicts this way: an entry whose last
+    part merely shares its name (`functools.partial.func`) documents something else."""
+    for depth, (parent, child) in enumerate(pairwise(parts)):
         if _names(parent, child, hits):
             continue
-        if not _documents(parent, hits):
+        if _documents(parent, hits):
+            if lookup is None or not _names(parent, child, lookup(f"{parent} {child}")):
+                return True
             continue
-        if lookup is None or not _names(parent, child, lookup(f"{parent} {child}")):
+        if depth == 0 or lookup is None:
+            continue
+        qualified = ".".join(parts[: depth + 1])
+        found = lookup(" ".join(parts[: depth + 2]))
+        if _entries_of(qualified, found) and not _names(parent, child, found):
             return True
     return False
+
+
+def _entries_of(qualified: str, hits: Sequence[Hit]) -> bool:
+    """Whether a hit's heading is an API entry of exactly `qualified` (`pathlib.path`:
+    `pathlib.Path.glob`, `class pathlib.Path`; not `pathlib.PurePath.name`)."""
+    entry = re.compile(rf"^{_ENTRY_PREFIX}{re.escape(qualified)}(?:\.\w|\s*\(|\s*$)")
+    return any(entry.match(h) for hit in hits for h in _headings(hit))
 
 
 def as_written(name: str, question: str) -> str:
     """`name` (lower-cased by `absent_names`) spelt as the question wrote it, when it did."""
     found = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", question, re.IGNORECASE)
-    return found.group(0) if found else name
+    if found:
+        return found.group(0)
+    for m in _POSSESSIVE.finditer(question):  # "pathlib's Path.walk()" -> pathlib.Path.walk
+        written = f"{m.group(1)}.{m.group(2).removesuffix('()')}"
+        if written.lower() == name:
+            return written
+    return name
 
 
 _REFERENCE = re.compile(r"\b(PEP|RFC)[\s-]?0*(\d{1,5})\b", re.IGNORECASE)
