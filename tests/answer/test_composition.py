@@ -608,8 +608,11 @@ def test_a_version_question_gets_the_named_entrys_new_in_version_note() -> None:
     question = "Which Python version added os.DirEntry?"
     assert question_kind(question) == "version"
     text = answerer.quote(question, first, later)
-    # Another note scores higher; the one saying when the entry came is quoted too.
-    assert "Changed in version 3.6" in text and "New in version 3.5. [2]" in text
+    # Another note scores higher; the one saying when the entry came is quoted too, first.
+    assert "Changed in version 3.6" in text and text.startswith("New in version 3.5. [1]")
+    # Asked about a change rather than when it came, the note is quoted in its place.
+    text = answerer.quote("What changed for os.DirEntry in version 3.6?", first, later)
+    assert "New in version 3.5." in text and not text.startswith("New in version")
     # Not for an entry the question does not name, nor for another kind of question.
     assert "New in version 3.5" not in answerer.quote(
         "Which version added `scandir` to os?", first, later

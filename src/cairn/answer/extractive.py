@@ -91,8 +91,8 @@ class Assessment:
     """For the hits that open an API entry, its name (the chunk's heading, lower-cased)."""
     names: frozenset[str] = frozenset()
     """The identifiers the question names (`named_apis`)."""
-    words: frozenset[str] = frozenset()
-    """The question's words as written (identifiers whole): which parameter it asks about."""
+    question: str = ""
+    """The question as asked (which parameter, whether it asks when something came)."""
     other_releases: frozenset[int] = frozenset()
     """Hits from the release notes of a version the question does not ask about ("What's
     New in Python 2.6" for a question about 3.11)."""
@@ -190,7 +190,7 @@ class ExtractiveAnswerer:
             first,
             entries,
             names,
-            frozenset(_WORDS.findall(question)),
+            question,
             others,
             headings,
             named_pages,
@@ -336,12 +336,22 @@ class ExtractiveAnswerer:
             sources.add(units[i].hit)
         pages = self._named_pages(a)
         chosen = self._by_kind(a, chosen, ranked, pages)
-        # The description of a module the question names leads the answer.
+        # The "New in version" note of an entry named by a question asking when it came
+        # leads the answer (it is what was asked); then the description of a module the
+        # question names.
+        asks_when = a.kind == "version" and _ASKS_WHEN.search(a.question) is not None
+        notes = set(self._named_notes(a)) if asks_when else set()
         lead = {units[i].hit for i in pages}
         return [
             units[i]
             for i in sorted(
-                set(chosen), key=lambda i: (units[i].hit not in lead, units[i].hit, units[i].start)
+                set(chosen),
+                key=lambda i: (
+                    i not in notes,
+                    units[i].hit not in lead,
+                    units[i].hit,
+                    units[i].start,
+                ),
             )
         ]
 
@@ -466,7 +476,8 @@ class ExtractiveAnswerer:
         """For each parameter of the signature `first` that the question names ("what does
         the indent argument of json.dumps do?"), the first sentence of the entry's chunk
         that mentions it, besides the signature (two at most)."""
-        asked = [p for p in signature_parameters(a.units[first].text) if p in a.words]
+        words = set(_WORDS.findall(a.question))
+        asked = [p for p in signature_parameters(a.units[first].text) if p in words]
         out: list[int] = []
         for param in asked[:2]:
             mention = re.compile(rf"(?<![\w.]){re.escape(param)}(?!\w)")
@@ -584,6 +595,14 @@ _VERSION_NOTE = re.compile(
 
 
 _WORDS = re.compile(r"[A-Za-z_]\w*")
+
+
+_ASKS_WHEN = re.compile(
+    r"\bwhen (?:was|were|did)\b|\b(?:which|what) (?:python )?(?:version|release)\b|"
+    r"\bsince (?:when|which)\b|\badded\b|\bintroduced\b|\bminimum\b",
+    re.IGNORECASE,
+)
+"""A question asking when something came ("which version added ...", "since when ...")."""
 
 
 _NEW_IN = re.compile(r"^\s*(?:new|added) in version\s+\d[\d.]*\.?\s*$", re.IGNORECASE)
