@@ -34,11 +34,11 @@ A numbered reference works the same way (`absent_references`): "What did PEP 701
 about f-strings?" over documents that cite PEPs (some hit, or a chunk of the look-up for
 "PEP 701", names another PEP) but never "PEP 701" is about something they do not describe.
 The series are PEP and RFC, and only numbers of three digits or more are judged: "5" or
-"8" is too common a word for a lexical look-up to find "PEP 5" (in the Python docs the
-chunk citing "PEP 6" is not among the 200 best for "PEP 6"), while the look-up for "PEP 634
-pep634 0634" finds a chunk citing it in its 10 best for 375 of the 376 such numbers the
-Python docs cite. The look-up may convict here: any chunk citing another number of the
-series shows that these documents cite the series by number, whatever it is about.
+"8" is too common a word for a lexical look-up to find "PEP 5". In the Python docs the
+look-up's 10 best hold a chunk citing the number for none of the 7 shorter numbers they
+cite, and for 375 of the 376 longer ones (`bench/absent_references.py`). The look-up may
+convict here: any chunk citing another number of the series shows that these documents
+cite the series by number, whatever it is about.
 
 Names of the user's own code (`self.items`, `a.SomeClass`) have no documented qualifier and
 file names (`random.py`) are not names, so neither abstains. Measured on names the standard
@@ -122,10 +122,16 @@ def _headings(hit: Hit) -> list[str]:
     return [h.strip().lower() for h in hit.chunk.section if h.strip()]
 
 
+def _entry_of(qualifier: str, *, exactly: bool = False) -> re.Pattern[str]:
+    """A heading that is an API entry of `qualifier` (`path`: `Path.glob(pattern)`, `class
+    pathlib.Path`); `exactly`, only as written (`pathlib.path`: not `x.pathlib.Path.glob`)."""
+    within = "" if exactly else r"(?:[\w.]+\.)?"
+    return re.compile(rf"^{_ENTRY_PREFIX}{within}{re.escape(qualifier)}(?:\.\w|\s*\(|\s*$)")
+
+
 def _documents(qualifier: str, hits: Sequence[Hit]) -> bool:
     """Whether a hit is an API entry of `qualifier`, or its page is the qualifier's."""
-    q = re.escape(qualifier)
-    entry = re.compile(rf"^{_ENTRY_PREFIX}(?:[\w.]+\.)?{q}(?:\.\w|\s*\(|\s*$)")
+    entry = _entry_of(qualifier)
     for hit in hits:
         heads = _headings(hit)
         if any(entry.match(h) for h in heads):
@@ -209,7 +215,7 @@ def _missing(parts: Sequence[str], hits: Sequence[Hit], lookup: Lookup | None) -
 def _entries_of(qualified: str, hits: Sequence[Hit]) -> bool:
     """Whether a hit's heading is an API entry of exactly `qualified` (`pathlib.path`:
     `pathlib.Path.glob`, `class pathlib.Path`; not `pathlib.PurePath.name`)."""
-    entry = re.compile(rf"^{_ENTRY_PREFIX}{re.escape(qualified)}(?:\.\w|\s*\(|\s*$)")
+    entry = _entry_of(qualified, exactly=True)
     return any(entry.match(h) for hit in hits for h in _headings(hit))
 
 
@@ -229,7 +235,7 @@ _REFERENCE = re.compile(r"\b(PEP|RFC)[\s-]?0*(\d{1,5})\b", re.IGNORECASE)
 """A numbered reference: "PEP 701", "pep-0701", "RFC 9110"."""
 
 
-def _cites(series: str, number: str | None, hits: Sequence[Hit]) -> bool:
+def cites(series: str, number: str | None, hits: Sequence[Hit]) -> bool:
     """Whether a hit's text or headings cite `series` `number` (any number when None)."""
     for hit in hits:
         for text in (hit.chunk.text, *hit.chunk.section):
@@ -237,6 +243,12 @@ def _cites(series: str, number: str | None, hits: Sequence[Hit]) -> bool:
                 if m.group(1).upper() == series and number in (None, m.group(2)):
                     return True
     return False
+
+
+def reference_query(series: str, number: str) -> str:
+    """The look-up for a reference: as written, run together ("rfc2087") and zero-padded as
+    URLs write it ("pep-0634"): "PEP 634 PEP634 0634"."""
+    return f"{series} {number} {series}{number} {number:0>4}"
 
 
 def absent_references(
@@ -248,13 +260,11 @@ def absent_references(
     out = []
     asked = dict.fromkeys((m.group(1).upper(), m.group(2)) for m in _REFERENCE.finditer(question))
     for series, number in asked:
-        if len(number) < 3 or _cites(series, number, hits):
+        if len(number) < 3 or cites(series, number, hits):
             continue
-        # as written, run together ("rfc2087") and zero-padded as in URLs ("pep-0634")
-        query = f"{series} {number} {series}{number} {number:0>4}"
-        found = lookup(query) if lookup is not None else []
-        if _cites(series, number, found):
+        found = lookup(reference_query(series, number)) if lookup is not None else []
+        if cites(series, number, found):
             continue
-        if _cites(series, None, [*hits, *found]):
+        if cites(series, None, [*hits, *found]):
             out.append(f"{series} {number}")
     return out

@@ -135,13 +135,8 @@ def other_releases(question: str, kind: QuestionKind, hits: Sequence[Hit]) -> fr
 
     out = set()
     for i, hit in enumerate(hits):
-        title = hit.chunk.title or ""
-        named = _VERSION_NUMBER.findall(title)
-        if (
-            _RELEASE_NOTES.search(title)
-            and named
-            and not any(same(v, w) for v in asked for w in named)
-        ):
+        release = release_version(hit.chunk.title or "")
+        if release is not None and not any(same(v, release) for v in asked):
             out.add(i)
     return frozenset(out)
 

@@ -240,7 +240,7 @@ class ExtractiveAnswerer:
                 reason=f"best chunk similarity {best:.2f} < {self.settings.abstain_threshold:.2f}",
             )
         if missing := self.absent(question, hits):  # before scoring: it needs only the hits
-            named = ", ".join(
+            named = ", ".join(  # a reference ("PEP 701") as it is, a name as code
                 name if " " in name else f"`{as_written(name, question)}`" for name in missing
             )
             return Draft(
@@ -335,19 +335,19 @@ class ExtractiveAnswerer:
             chosen.append(i)
             sources.add(units[i].hit)
         pages = self._named_pages(a)
-        chosen = self._by_kind(a, chosen, ranked, pages)
+        notes = self._named_notes(a) if a.kind == "version" else []
+        chosen = self._by_kind(a, chosen, ranked, pages, notes)
         # The "New in version" note of an entry named by a question asking when it came
         # leads the answer (it is what was asked); then the description of a module the
         # question names.
-        asks_when = a.kind == "version" and _ASKS_WHEN.search(a.question) is not None
-        notes = set(self._named_notes(a)) if asks_when else set()
+        first = set(notes) if _ASKS_WHEN.search(a.question) else set()
         lead = {units[i].hit for i in pages}
         return [
             units[i]
             for i in sorted(
                 set(chosen),
                 key=lambda i: (
-                    i not in notes,
+                    i not in first,
                     units[i].hit not in lead,
                     units[i].hit,
                     units[i].start,
@@ -356,10 +356,16 @@ class ExtractiveAnswerer:
         ]
 
     def _by_kind(
-        self, a: Assessment, chosen: list[int], ranked: list[int], pages: Sequence[int] = ()
+        self,
+        a: Assessment,
+        chosen: list[int],
+        ranked: list[int],
+        pages: Sequence[int] = (),
+        notes: Sequence[int] = (),
     ) -> list[int]:
         """Complete the chosen units as the question's kind needs; `pages`: the opening
-        sentences of the modules the question names (`_named_pages`)."""
+        sentences of the modules the question names (`_named_pages`); `notes`: the "New in
+        version" notes of the entries a version question names (`_named_notes`)."""
         units = a.units
         out = list(chosen)
         out.extend(in_context(units, out))
@@ -372,14 +378,13 @@ class ExtractiveAnswerer:
             # of a quoted chunk, else one scoring close to the top.
             quoted = {units[i].hit for i in out}
             floor = a.logits[ranked[0]] - 2 * self.settings.sentence_margin
-            notes = [i for i in ranked if _VERSION_NOTE.search(units[i].text)]
-            note = next((i for i in notes if units[i].hit in quoted), None)
+            versioned = [i for i in ranked if _VERSION_NOTE.search(units[i].text)]
+            note = next((i for i in versioned if units[i].hit in quoted), None)
             if note is None:
-                note = next((i for i in notes if a.logits[i] >= floor), None)
+                note = next((i for i in versioned if a.logits[i] >= floor), None)
             if note is not None:
                 out.append(note)
-        if a.kind == "version":
-            out.extend(self._named_notes(a))
+        out.extend(notes)
         # A quoted description brings the signature it describes ("Return the cube root of
         # x." names nothing without "math.cbrt(x)"), whatever the question's kind, and the
         # entry's "New in version" note: when the API can be used at all.

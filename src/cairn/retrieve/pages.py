@@ -27,7 +27,8 @@ from cairn.types import Filters, Hit, Ranked
 WINDOW = 20
 """Candidates read for a named module's page opening: in the Python docs, the opening of
 the page of a module a question names ranks in the fused top 20 for 111 of 126 questions
-(the development half of the bench), in the top 5 for 63."""
+(the development half of `bench/entry_retrieval.py --modules`, which prints these
+ranks), in the top 5 for 63."""
 
 
 class Ranking(Protocol):
