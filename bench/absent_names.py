@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cairn.answer.absent import absent_names
 from cairn.config import load_settings
+from cairn.pipeline import Pipeline
 from cairn.workspace import Workspace
 
 TEMPLATES = (
@@ -160,6 +161,25 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, c - h), min(1.0, c + h)
 
 
+def rate(k: int, n: int) -> str:
+    """`k` of `n` as a share with its Wilson 95% interval: "0.730 [0.677, 0.777]"."""
+    lo, hi = wilson(k, n)
+    return f"{k / n if n else 0.0:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def uncached_pipeline(workspace: Path, **answer: object) -> Pipeline:
+    """The workspace's real pipeline with the answer cache off (every question is answered
+    afresh), `answer` overriding `answer.*` settings (`absent_names=False`)."""
+    base = load_settings(workspace=workspace)
+    settings = base.model_copy(
+        update={
+            "cache": base.cache.model_copy(update={"exact": False, "semantic": False}),
+            "answer": base.answer.model_copy(update=answer),
+        }
+    )
+    return Workspace(settings).pipeline()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, required=True)
@@ -197,16 +217,7 @@ def main() -> None:
     }
     print(f"typeshed: {stdlib} ({len(new_asked)} new names, {len(old_asked)} old names)")
 
-    base = load_settings(workspace=args.workspace)
-    base = base.model_copy(
-        update={"cache": base.cache.model_copy(update={"exact": False, "semantic": False})}
-    )
-    pipelines = {}
-    for on in (False, True):
-        settings = base.model_copy(
-            update={"answer": base.answer.model_copy(update={"absent_names": on})}
-        )
-        pipelines[on] = Workspace(settings).pipeline()
+    pipelines = {on: uncached_pipeline(args.workspace, absent_names=on) for on in (False, True)}
     print(f"{'set':<36} {'n':>4} {'abstained, rule off':>22} {'abstained, rule on':>22}")
     asks: list[float] = []
     checks: list[float] = []

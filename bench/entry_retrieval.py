@@ -13,7 +13,8 @@ last column is the asks' wall-clock latency (p50/p95), for a comparison in one r
 
 With `--modules`, the questions are about modules instead ("What is the pwd module for?",
 "When should I use glob?"), one per module whose page opens with a title such as
-"pwd — The password database", and what counts is the page's opening chunk.
+"pwd — The password database", and what counts is the page's opening chunk; the ranks the
+fused ranking alone gives those chunks follow.
 
     nice -n 5 .venv/bin/python bench/entry_retrieval.py --workspace .cairn --peer OTHER
     nice -n 5 .venv/bin/python bench/entry_retrieval.py --workspace .cairn --modules --half 1
@@ -35,9 +36,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from absent_names import TEMPLATES, docs_names, stub_names, wilson
+from absent_names import TEMPLATES, docs_names, rate, stub_names, uncached_pipeline
 from cairn.answer.units import page_name
 from cairn.config import load_settings
+from cairn.retrieve.hybrid import HybridRetriever
+from cairn.store.base import hits_of
 from cairn.types import Chunk
 from cairn.workspace import Workspace
 
@@ -113,13 +116,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     workspaces = [args.workspace, *args.peer]
-    pipelines = {}
-    for workspace in workspaces:
-        base = load_settings(workspace=workspace)
-        base = base.model_copy(
-            update={"cache": base.cache.model_copy(update={"exact": False, "semantic": False})}
-        )
-        pipelines[workspace] = Workspace(base).pipeline()
+    pipelines = {workspace: uncached_pipeline(workspace) for workspace in workspaces}
     # each set: label -> (question, the ids of the chunks that answer it, by workspace)
     sets = module_sets(args, workspaces) if args.modules else name_sets(args, workspaces)
     print(
@@ -137,15 +134,38 @@ def main() -> None:
                 found += bool(ids)
                 cited += any(c.chunk_id in ids for c in answer.citations)
             n = len(questions)
-            cells = []
-            for k in (found, cited):
-                lo, hi = wilson(k, n)
-                cells.append(f"{k / n:.3f} [{lo:.3f}, {hi:.3f}]")
+            cells = [rate(found, n), rate(cited, n)]
             p50, p95 = np.percentile(latencies, [50, 95])
             print(
                 f"{label:<36} {workspace.name:<16} {n:>4} {cells[0]:>22} {cells[1]:>22} "
                 f"{p50:>7.1f}/{p95:<7.1f}"
             )
+    if args.modules:
+        for workspace in workspaces:
+            print(f"{workspace.name}: {ranks(workspace, sets['modules'])}")
+
+
+def ranks(workspace: Path, questions: list[tuple[str, Callable[[Chunk], bool]]]) -> str:
+    """Where the fused ranking alone (`retrieve.named_pages` off) puts the chunk that
+    answers each question: what `cairn.retrieve.pages.WINDOW` reads down to."""
+    plain = load_settings(workspace=workspace)
+    plain = plain.model_copy(
+        update={"retrieve": plain.retrieve.model_copy(update={"named_pages": False})}
+    )
+    ws = Workspace(plain)
+    retriever = ws.retriever()
+    assert isinstance(retriever, HybridRetriever)
+    where = {"first 5": 0, "6-20": 0, "21-100": 0, "not in the first 100": 0}
+    for question, wanted in questions:
+        hits = hits_of(ws.store, retriever.rank(question, 100))
+        rank = next((r for r, h in enumerate(hits, 1) if wanted(h.chunk)), None)
+        if rank is None:
+            where["not in the first 100"] += 1
+        else:
+            where["first 5" if rank <= 5 else "6-20" if rank <= 20 else "21-100"] += 1
+    return "answering chunk in the fused ranking: " + ", ".join(
+        f"{k} {v}" for k, v in where.items()
+    )
 
 
 Questions = dict[str, list[tuple[str, Callable[[Chunk], bool]]]]

@@ -28,10 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from absent_names import wilson
+from absent_names import rate, uncached_pipeline
 from cairn.answer.units import chunk_units, looks_like_signature
-from cairn.config import load_settings
-from cairn.workspace import Workspace
 
 TEMPLATES = (
     "What does the {param} argument of {name}() do?",
@@ -44,7 +42,9 @@ _SKIP = frozenset({"self", "cls", "args", "kwargs", "kwds", "kw", "obj", "object
 
 
 def parameters(signature: str) -> list[str]:
-    """The parameter names of a one-line signature (`dumps(obj, *, indent=None)`)."""
+    """The parameter names of a one-line signature (`dumps(obj, *, indent=None)`). Read
+    here, not with `cairn.answer.units.signature_parameters`, so that a parameter the
+    rule's own reading misses is still asked about."""
     found = _SIGNATURE.match(signature.strip())
     if not found:
         return []
@@ -99,11 +99,7 @@ def main() -> None:
     parser.add_argument("--half", type=int, choices=(0, 1))
     parser.add_argument("--show", action="store_true", help="print each failed answer")
     args = parser.parse_args()
-    base = load_settings(workspace=args.workspace)
-    base = base.model_copy(
-        update={"cache": base.cache.model_copy(update={"exact": False, "semantic": False})}
-    )
-    pipeline = Workspace(base).pipeline()
+    pipeline = uncached_pipeline(args.workspace)
     asked = questions(args.workspace, args.n, args.seed, args.half)
     found = quoted = 0
     for question, chunk_id, param in asked:
@@ -122,11 +118,7 @@ def main() -> None:
             print(f"--- {question}\n{answer.text[:500]}\n")
     n = len(asked)
     print(f"{'questions':<28} {'n':>4} {'entry in the 5 hits':>22} {'quotes what it says':>22}")
-    cells = []
-    for k in (found, quoted):
-        lo, hi = wilson(k, n)
-        cells.append(f"{k / n:.3f} [{lo:.3f}, {hi:.3f}]")
-    print(f"{'one parameter of an entry':<28} {n:>4} {cells[0]:>22} {cells[1]:>22}")
+    print(f"{'one parameter of an entry':<28} {n:>4} {rate(found, n):>22} {rate(quoted, n):>22}")
 
 
 if __name__ == "__main__":
